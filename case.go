@@ -1,0 +1,188 @@
+package duban
+
+import (
+	"time"
+)
+
+// Status is where a case stands in its life.
+type Status string
+
+// The statuses of SPEC.md. Open statuses are all but closed and cancelled.
+const (
+	StatusReported   Status = "reported"
+	StatusUnrouted   Status = "unrouted"
+	StatusDispatched Status = "dispatched"
+	StatusDisputed   Status = "disputed"
+	StatusInProgress Status = "in_progress"
+	StatusSuspended  Status = "suspended"
+	StatusResolved   Status = "resolved"
+	StatusClosed     Status = "closed"
+	StatusCancelled  Status = "cancelled"
+)
+
+// Statuses lists every status, in the order a case usually passes them.
+var Statuses = []Status{
+	StatusReported, StatusUnrouted, StatusDispatched, StatusDisputed, StatusInProgress,
+	StatusSuspended, StatusResolved, StatusClosed, StatusCancelled,
+}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Open reports whether a case in status s still awaits something.
+func (s Status) Open() bool {
+	return s.Valid() && s != StatusClosed && s != StatusCancelled
+}
+
+// Severity selects a category's SLA: urgent problems get shorter deadlines.
+type Severity string
+
+// The severities of SPEC.md.
+const (
+	SeverityNormal Severity = "normal"
+	SeverityUrgent Severity = "urgent"
+)
+
+// Valid reports whether s is a known severity.
+func (s Severity) Valid() bool { return s == SeverityNormal || s == SeverityUrgent }
+
+// Location is where the problem is. Area is the district or zone name that
+// routing rules and reports filter on.
+type Location struct {
+	Lat     float64 `json:"lat"`
+	Lon     float64 `json:"lon"`
+	Address string  `json:"address,omitempty"`
+	Area    string  `json:"area,omitempty"`
+}
+
+// Evidence is a photo, video or document backing a report or a fix.
+type Evidence struct {
+	URL  string `json:"url"`
+	Kind string `json:"kind"`
+}
+
+// Deadlines are the due times of a case's stages; nil until a stage is armed.
+type Deadlines struct {
+	AcknowledgeBy *time.Time `json:"acknowledge_by"`
+	ResolveBy     *time.Time `json:"resolve_by"`
+	VerifyBy      *time.Time `json:"verify_by"`
+}
+
+// Stage is an obligation with a deadline: the unit must acknowledge, then
+// resolve; an inspector must then verify.
+type Stage string
+
+// The stages of SPEC.md.
+const (
+	StageAcknowledge Stage = "acknowledge"
+	StageResolve     Stage = "resolve"
+	StageVerify      Stage = "verify"
+)
+
+// Case is the state of one case: the fold of its events with Evolve. It is
+// what the projection stores and what the workflow holds; the API shapes it
+// for the wire.
+type Case struct {
+	ID          string     `json:"id"`
+	Version     int64      `json:"version"`
+	Status      Status     `json:"status"`
+	Category    string     `json:"category"`
+	Severity    Severity   `json:"severity"`
+	Description string     `json:"description"`
+	Location    Location   `json:"location"`
+	Evidence    []Evidence `json:"evidence,omitempty"`
+	Unit        string     `json:"unit,omitempty"`
+	Reporter    string     `json:"reporter"`
+	OpenedAt    time.Time  `json:"opened_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	Deadlines   Deadlines  `json:"deadlines"`
+	ReworkCount int        `json:"rework_count"`
+
+	// Warned and EscalationLevel record the ladder steps already taken for
+	// the running stage and its current deadline. Both go back to zero when
+	// the stage or its deadline changes.
+	Warned          bool `json:"warned,omitempty"`
+	EscalationLevel int  `json:"escalation_level"`
+
+	// Terms are the SLA, calendar and ladder the case was opened under, kept
+	// with the case so a new policy never changes the rules of an open case.
+	Terms         Terms  `json:"terms"`
+	PolicyVersion string `json:"policy_version,omitempty"`
+	// RequestHash fingerprints the request that opened the case, so a retried
+	// open with the same Idempotency-Key can be told from a different one.
+	RequestHash string `json:"request_hash,omitempty"`
+}
+
+// RunningStage returns the stage whose deadline is running and that deadline.
+// ok is false when no clock runs: before dispatch, while disputed or
+// suspended, and once the case is over.
+func (c *Case) RunningStage() (stage Stage, deadline time.Time, ok bool) {
+	var due *time.Time
+	switch c.Status {
+	case StatusDispatched:
+		stage, due = StageAcknowledge, c.Deadlines.AcknowledgeBy
+	case StatusInProgress:
+		stage, due = StageResolve, c.Deadlines.ResolveBy
+	case StatusResolved:
+		stage, due = StageVerify, c.Deadlines.VerifyBy
+	}
+	if due == nil {
+		return "", time.Time{}, false
+	}
+	return stage, *due, true
+}
+
+// Ladder returns the escalation steps of the running stage with their due
+// times, earliest first; nil when no stage is running.
+func (c *Case) Ladder() []Step {
+	stage, deadline, ok := c.RunningStage()
+	if !ok {
+		return nil
+	}
+	return c.Terms.steps(stage, deadline)
+}
+
+// OverdueAt reports whether the running stage's deadline has passed at now.
+func (c *Case) OverdueAt(now time.Time) bool {
+	_, deadline, ok := c.RunningStage()
+	return ok && !now.Before(deadline)
+}
+
+// EscalationLevelAt returns the escalation level of the running stage at now:
+// the highest level whose due time has passed. It is derived from the clock so
+// that it is right the instant a step comes due, before the workflow's timer
+// has recorded it; it is never below the level already recorded.
+func (c *Case) EscalationLevelAt(now time.Time) int {
+	level := c.EscalationLevel
+	for _, s := range c.Ladder() {
+		if s.Level > level && !now.Before(s.At) {
+			level = s.Level
+		}
+	}
+	return level
+}
+
+// NextStep returns the earliest step of the running stage not yet recorded.
+func (c *Case) NextStep() (Step, bool) {
+	for _, s := range c.Ladder() {
+		if !c.taken(s) {
+			return s, true
+		}
+	}
+	return Step{}, false
+}
+
+// taken reports whether step s has already been recorded for the running stage.
+func (c *Case) taken(s Step) bool {
+	if s.Level == 0 {
+		return c.Warned
+	}
+	return s.Level <= c.EscalationLevel
+}

@@ -1,0 +1,193 @@
+package duban
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on what people may write into a case.
+const (
+	MaxDescription = 2000 // runes
+	MaxNote        = 2000 // runes, for resolution and verification notes
+	MaxComment     = 2000 // runes
+	MaxAddress     = 300  // runes
+	MaxArea        = 100  // runes
+	MaxEvidence    = 10   // items per command
+	MaxURL         = 2048 // bytes
+)
+
+// EvidenceKinds are the kinds of evidence a case accepts.
+var EvidenceKinds = []string{"photo", "video", "audio", "document"}
+
+// Command is a request to change a case. Decide turns a command into events or
+// refuses it; nothing else decides a transition.
+type Command interface {
+	// Name is the command's name on the wire and in the workflow.
+	Name() string
+	// Meta returns who asks and on which version.
+	Meta() CommandMeta
+	// validate checks the command's own fields, independent of the case.
+	validate() error
+}
+
+// CommandMeta is what every command carries besides its own fields.
+type CommandMeta struct {
+	By Principal `json:"by"`
+	// IfMatch, when not zero, is the version the caller saw: the command is
+	// refused (EPRECONDITION) if the case has moved on since.
+	IfMatch int64 `json:"if_match,omitempty"`
+}
+
+// Meta returns m; it makes every command embedding CommandMeta a Command.
+func (m CommandMeta) Meta() CommandMeta { return m }
+
+// OpenCase opens a case. The opener resolves the category against the policy
+// (routing and terms) before deciding, so the decision itself stays pure.
+type OpenCase struct {
+	CommandMeta
+	CaseID      string     `json:"case_id"`
+	Category    string     `json:"category"`
+	Severity    Severity   `json:"severity"`
+	Description string     `json:"description"`
+	Location    Location   `json:"location"`
+	Evidence    []Evidence `json:"evidence,omitempty"`
+	// Unit is the routed unit, empty when nothing routes the case.
+	Unit          string `json:"unit,omitempty"`
+	RouteReason   string `json:"route_reason,omitempty"`
+	Terms         Terms  `json:"terms"`
+	PolicyVersion string `json:"policy_version,omitempty"`
+	RequestHash   string `json:"request_hash,omitempty"`
+}
+
+// Acknowledge: the assigned unit takes the case on.
+type Acknowledge struct {
+	CommandMeta
+}
+
+// Resolve: the assigned unit reports the problem fixed.
+type Resolve struct {
+	CommandMeta
+	Note     string     `json:"note"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+}
+
+// Verify: an inspector checks a resolved case; passing closes it, failing
+// sends it back to the unit.
+type Verify struct {
+	CommandMeta
+	Passed   bool       `json:"passed"`
+	Note     string     `json:"note,omitempty"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+}
+
+// AddComment: anyone with access writes a note on an open case.
+type AddComment struct {
+	CommandMeta
+	Text string `json:"text"`
+}
+
+// Tick asks the case to record the ladder steps that have come due: the
+// workflow's deadline timers send it as the system.
+type Tick struct {
+	CommandMeta
+}
+
+// Names of commands.
+func (OpenCase) Name() string    { return "open" }
+func (Acknowledge) Name() string { return "acknowledge" }
+func (Resolve) Name() string     { return "resolve" }
+func (Verify) Name() string      { return "verify" }
+func (AddComment) Name() string  { return "comment" }
+func (Tick) Name() string        { return "tick" }
+
+func (c OpenCase) validate() error {
+	var errs fieldErrors
+	if c.CaseID == "" {
+		errs.add("id", "is required")
+	}
+	if c.Category == "" {
+		errs.add("category", "is required")
+	}
+	if !c.Severity.Valid() {
+		errs.add("severity", "must be normal or urgent")
+	}
+	checkText(&errs, "description", c.Description, MaxDescription, true)
+	checkLocation(&errs, c.Location)
+	checkEvidence(&errs, "evidence", c.Evidence)
+	if c.Terms.SLA.Acknowledge <= 0 || c.Terms.SLA.Resolve <= 0 || c.Terms.SLA.Verify <= 0 {
+		errs.add("category", "has no SLA for severity %q", c.Severity)
+	}
+	return errs.err()
+}
+
+func (Acknowledge) validate() error { return nil }
+
+func (c Resolve) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "note", c.Note, MaxNote, true)
+	checkEvidence(&errs, "evidence", c.Evidence)
+	return errs.err()
+}
+
+func (c Verify) validate() error {
+	var errs fieldErrors
+	// A failed verification must say what is still wrong.
+	checkText(&errs, "note", c.Note, MaxNote, !c.Passed)
+	checkEvidence(&errs, "evidence", c.Evidence)
+	return errs.err()
+}
+
+func (c AddComment) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "text", c.Text, MaxComment, true)
+	return errs.err()
+}
+
+func (Tick) validate() error { return nil }
+
+// checkText checks a free-text field: valid UTF-8, within max runes, not
+// blank when required, no control characters other than line breaks and tabs.
+func checkText(errs *fieldErrors, field, s string, max int, required bool) {
+	switch {
+	case !utf8.ValidString(s):
+		errs.add(field, "is not valid UTF-8")
+	case required && strings.TrimSpace(s) == "":
+		errs.add(field, "is required")
+	case utf8.RuneCountInString(s) > max:
+		errs.add(field, "is too long: at most %d characters", max)
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\r' && r != '\t' || r == 0x7f }):
+		errs.add(field, "contains control characters")
+	}
+}
+
+func checkLocation(errs *fieldErrors, l Location) {
+	if l.Lat < -90 || l.Lat > 90 {
+		errs.add("location.lat", "must be between -90 and 90")
+	}
+	if l.Lon < -180 || l.Lon > 180 {
+		errs.add("location.lon", "must be between -180 and 180")
+	}
+	checkText(errs, "location.address", l.Address, MaxAddress, false)
+	checkText(errs, "location.area", l.Area, MaxArea, false)
+}
+
+func checkEvidence(errs *fieldErrors, field string, ev []Evidence) {
+	if len(ev) > MaxEvidence {
+		errs.add(field, "has too many items: at most %d", MaxEvidence)
+		return
+	}
+	for i, e := range ev {
+		f := field + "[" + strconv.Itoa(i) + "]"
+		if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs.add(f+".url", "must be an http or https URL")
+		} else if len(e.URL) > MaxURL {
+			errs.add(f+".url", "is too long: at most %d bytes", MaxURL)
+		}
+		if !slices.Contains(EvidenceKinds, e.Kind) {
+			errs.add(f+".kind", "must be one of %s", strings.Join(EvidenceKinds, ", "))
+		}
+	}
+}

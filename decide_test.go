@@ -1,0 +1,427 @@
+package duban_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+)
+
+var (
+	t0         = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	inspector  = duban.Principal{ID: "inspector-1", Role: duban.RoleInspector}
+	sanitation = duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
+	traffic    = duban.Principal{ID: "traffic-1", Role: duban.RoleUnit, Unit: "traffic-police"}
+	supervisor = duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}
+	admin      = duban.Principal{ID: "admin-1", Role: duban.RoleAdmin}
+)
+
+// terms: acknowledge in 30m, resolve in 24h, verify in 4h; warn at -25%,
+// escalate at the deadline, 4h and 24h after it.
+func terms() duban.Terms {
+	return duban.Terms{
+		SLA:      duban.SLA{Acknowledge: 30 * time.Minute, Resolve: 24 * time.Hour, Verify: 4 * time.Hour},
+		Calendar: duban.Calendar{Kind: duban.Calendar24x7},
+		Ladder: []duban.Rung{
+			{At: duban.Offset{Percent: -25, Relative: true}},
+			{At: duban.Offset{}, Level: 1},
+			{At: duban.Offset{Duration: 4 * time.Hour}, Level: 2},
+			{At: duban.Offset{Duration: 24 * time.Hour}, Level: 3},
+		},
+	}
+}
+
+func openCmd(unit string) duban.OpenCase {
+	return duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: inspector},
+		CaseID:      "0b5a6c1e-8a51-4f7e-9d0c-2f6a1b3c4d5e",
+		Category:    "littering",
+		Severity:    duban.SeverityNormal,
+		Description: "bags dumped at the bus stop",
+		Location:    duban.Location{Lat: 39.865, Lon: 111.238, Area: "old-town"},
+		Unit:        unit,
+		Terms:       terms(),
+		RequestHash: "h1",
+	}
+}
+
+// apply decides cmd at now and folds its events, failing the test on refusal.
+func apply(t *testing.T, c duban.Case, cmd duban.Command, now time.Time) (duban.Case, []duban.Event) {
+	t.Helper()
+	events, err := duban.Decide(c, cmd, now)
+	if err != nil {
+		t.Fatalf("%s refused: %v", cmd.Name(), err)
+	}
+	for i, e := range events {
+		if want := c.Version + int64(i) + 1; e.Version != want {
+			t.Fatalf("%s: event %d has version %d, want %d", cmd.Name(), i, e.Version, want)
+		}
+	}
+	return duban.Fold(c, events), events
+}
+
+// caseIn returns a case brought to status through the allowed path, starting
+// at t0 and taking a minute per step.
+func caseIn(t *testing.T, status duban.Status) duban.Case {
+	t.Helper()
+	if status == duban.StatusUnrouted {
+		c, _ := apply(t, duban.Case{}, openCmd(""), t0)
+		return c
+	}
+	c, _ := apply(t, duban.Case{}, openCmd("sanitation"), t0)
+	steps := []struct {
+		reached duban.Status
+		cmd     duban.Command
+	}{
+		{duban.StatusInProgress, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}},
+		{duban.StatusResolved, duban.Resolve{CommandMeta: duban.CommandMeta{By: sanitation}, Note: "cleared"}},
+		{duban.StatusClosed, duban.Verify{CommandMeta: duban.CommandMeta{By: inspector}, Passed: true}},
+	}
+	now := t0
+	for _, s := range steps {
+		if c.Status == status {
+			return c
+		}
+		now = now.Add(time.Minute)
+		c, _ = apply(t, c, s.cmd, now)
+		if c.Status != s.reached {
+			t.Fatalf("expected %s, got %s", s.reached, c.Status)
+		}
+	}
+	if c.Status != status {
+		t.Fatalf("cannot bring a case to %s", status)
+	}
+	return c
+}
+
+func by(p duban.Principal) duban.CommandMeta { return duban.CommandMeta{By: p} }
+
+func TestDecideTransitions(t *testing.T) {
+	ack := func(p duban.Principal) duban.Command { return duban.Acknowledge{CommandMeta: by(p)} }
+	resolve := func(p duban.Principal) duban.Command { return duban.Resolve{CommandMeta: by(p), Note: "cleared"} }
+	pass := func(p duban.Principal) duban.Command { return duban.Verify{CommandMeta: by(p), Passed: true} }
+	fail := func(p duban.Principal) duban.Command {
+		return duban.Verify{CommandMeta: by(p), Passed: false, Note: "still dirty"}
+	}
+	comment := func(p duban.Principal) duban.Command { return duban.AddComment{CommandMeta: by(p), Text: "seen"} }
+
+	tests := []struct {
+		from   duban.Status
+		cmd    duban.Command
+		code   string            // expected error code, or "" for success
+		to     duban.Status      // expected status after success
+		events []duban.EventType // expected event types after success
+	}{
+		// acknowledge
+		{duban.StatusDispatched, ack(sanitation), "", duban.StatusInProgress, []duban.EventType{duban.EventCaseAcknowledged}},
+		{duban.StatusDispatched, ack(traffic), duban.ENOTFOUND, "", nil},
+		{duban.StatusDispatched, ack(inspector), duban.EFORBIDDEN, "", nil},
+		{duban.StatusDispatched, ack(supervisor), duban.EFORBIDDEN, "", nil},
+		{duban.StatusUnrouted, ack(supervisor), duban.EFORBIDDEN, "", nil},
+		{duban.StatusInProgress, ack(sanitation), duban.ECONFLICT, "", nil},
+		{duban.StatusResolved, ack(sanitation), duban.ECONFLICT, "", nil},
+		{duban.StatusClosed, ack(sanitation), duban.ECONFLICT, "", nil},
+		// resolve
+		{duban.StatusInProgress, resolve(sanitation), "", duban.StatusResolved, []duban.EventType{duban.EventCaseResolved}},
+		{duban.StatusInProgress, resolve(traffic), duban.ENOTFOUND, "", nil},
+		{duban.StatusInProgress, resolve(inspector), duban.EFORBIDDEN, "", nil},
+		{duban.StatusInProgress, resolve(admin), duban.EFORBIDDEN, "", nil},
+		{duban.StatusDispatched, resolve(sanitation), duban.ECONFLICT, "", nil},
+		{duban.StatusResolved, resolve(sanitation), duban.ECONFLICT, "", nil},
+		{duban.StatusClosed, resolve(sanitation), duban.ECONFLICT, "", nil},
+		// verify
+		{duban.StatusResolved, pass(inspector), "", duban.StatusClosed, []duban.EventType{duban.EventVerificationPassed, duban.EventCaseClosed}},
+		{duban.StatusResolved, pass(supervisor), "", duban.StatusClosed, []duban.EventType{duban.EventVerificationPassed, duban.EventCaseClosed}},
+		{duban.StatusResolved, fail(inspector), "", duban.StatusInProgress, []duban.EventType{duban.EventVerificationFailed}},
+		{duban.StatusResolved, pass(sanitation), duban.EFORBIDDEN, "", nil},
+		{duban.StatusResolved, pass(traffic), duban.ENOTFOUND, "", nil},
+		{duban.StatusInProgress, pass(inspector), duban.ECONFLICT, "", nil},
+		{duban.StatusDispatched, fail(inspector), duban.ECONFLICT, "", nil},
+		{duban.StatusClosed, pass(inspector), duban.ECONFLICT, "", nil},
+		{duban.StatusUnrouted, pass(inspector), duban.ECONFLICT, "", nil},
+		// comment: anyone with access, on an open case
+		{duban.StatusUnrouted, comment(supervisor), "", duban.StatusUnrouted, []duban.EventType{duban.EventCommentAdded}},
+		{duban.StatusDispatched, comment(inspector), "", duban.StatusDispatched, []duban.EventType{duban.EventCommentAdded}},
+		{duban.StatusInProgress, comment(sanitation), "", duban.StatusInProgress, []duban.EventType{duban.EventCommentAdded}},
+		{duban.StatusResolved, comment(admin), "", duban.StatusResolved, []duban.EventType{duban.EventCommentAdded}},
+		{duban.StatusDispatched, comment(traffic), duban.ENOTFOUND, "", nil},
+		{duban.StatusUnrouted, comment(sanitation), duban.ENOTFOUND, "", nil},
+		{duban.StatusDispatched, comment(duban.System), duban.EFORBIDDEN, "", nil},
+		{duban.StatusClosed, comment(inspector), duban.ECONFLICT, "", nil},
+		// tick belongs to the system
+		{duban.StatusDispatched, duban.Tick{CommandMeta: by(supervisor)}, duban.EFORBIDDEN, "", nil},
+		{duban.StatusDispatched, duban.Tick{CommandMeta: by(duban.System)}, "", duban.StatusDispatched, []duban.EventType{duban.EventDeadlineWarned, duban.EventCaseEscalated}},
+		{duban.StatusUnrouted, duban.Tick{CommandMeta: by(duban.System)}, "", duban.StatusUnrouted, nil},
+	}
+	for _, tt := range tests {
+		name := string(tt.from) + "/" + tt.cmd.Name() + "/" + tt.cmd.Meta().By.ID
+		t.Run(name, func(t *testing.T) {
+			c := caseIn(t, tt.from)
+			events, err := duban.Decide(c, tt.cmd, t0.Add(time.Hour))
+			if got := duban.ErrorCode(err); got != tt.code {
+				t.Fatalf("error code %q (%v), want %q", got, err, tt.code)
+			}
+			if err != nil {
+				if events != nil {
+					t.Fatalf("a refused command returned events: %v", events)
+				}
+				return
+			}
+			var types []duban.EventType
+			for _, e := range events {
+				types = append(types, e.Type)
+			}
+			if !reflect.DeepEqual(types, tt.events) {
+				t.Fatalf("events %v, want %v", types, tt.events)
+			}
+			if got := duban.Fold(c, events).Status; got != tt.to {
+				t.Fatalf("status %s, want %s", got, tt.to)
+			}
+		})
+	}
+}
+
+func TestDecideOpen(t *testing.T) {
+	t.Run("routed", func(t *testing.T) {
+		c, events := apply(t, duban.Case{}, openCmd("sanitation"), t0)
+		if len(events) != 2 || events[0].Type != duban.EventCaseReported || events[1].Type != duban.EventCaseDispatched {
+			t.Fatalf("events %+v", events)
+		}
+		if events[0].Actor != inspector || events[1].Actor != duban.System {
+			t.Fatalf("actors %v, %v", events[0].Actor, events[1].Actor)
+		}
+		if c.Status != duban.StatusDispatched || c.Unit != "sanitation" || c.Reporter != "inspector-1" || c.Version != 2 {
+			t.Fatalf("case %+v", c)
+		}
+		if !c.Deadlines.AcknowledgeBy.Equal(t0.Add(30*time.Minute)) || !c.Deadlines.ResolveBy.Equal(t0.Add(24*time.Hour)) || c.Deadlines.VerifyBy != nil {
+			t.Fatalf("deadlines %+v", c.Deadlines)
+		}
+	})
+	t.Run("unrouted", func(t *testing.T) {
+		c, events := apply(t, duban.Case{}, openCmd(""), t0)
+		if len(events) != 2 || events[1].Type != duban.EventCaseUnrouted {
+			t.Fatalf("events %+v", events)
+		}
+		if c.Status != duban.StatusUnrouted || c.Unit != "" || c.Deadlines.AcknowledgeBy != nil {
+			t.Fatalf("case %+v", c)
+		}
+		if _, _, ok := c.RunningStage(); ok {
+			t.Fatal("an unrouted case has no running stage")
+		}
+	})
+	t.Run("idempotent retry", func(t *testing.T) {
+		c := caseIn(t, duban.StatusInProgress)
+		events, err := duban.Decide(c, openCmd("sanitation"), t0.Add(time.Hour))
+		if err != nil || len(events) != 0 {
+			t.Fatalf("retried open: %v, %v", events, err)
+		}
+	})
+	t.Run("key reused for another request", func(t *testing.T) {
+		c := caseIn(t, duban.StatusDispatched)
+		cmd := openCmd("sanitation")
+		cmd.RequestHash = "h2"
+		if _, err := duban.Decide(c, cmd, t0); duban.ErrorCode(err) != duban.ECONFLICT {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("roles", func(t *testing.T) {
+		for _, p := range []duban.Principal{inspector, supervisor, admin} {
+			cmd := openCmd("sanitation")
+			cmd.By = p
+			if _, err := duban.Decide(duban.Case{}, cmd, t0); err != nil {
+				t.Errorf("%s may open: %v", p.Role, err)
+			}
+		}
+		cmd := openCmd("sanitation")
+		cmd.By = sanitation
+		if _, err := duban.Decide(duban.Case{}, cmd, t0); duban.ErrorCode(err) != duban.EFORBIDDEN {
+			t.Errorf("a unit may not open: %v", err)
+		}
+	})
+	t.Run("command on a case that does not exist", func(t *testing.T) {
+		_, err := duban.Decide(duban.Case{}, duban.Acknowledge{CommandMeta: by(sanitation)}, t0)
+		if duban.ErrorCode(err) != duban.ENOTFOUND {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestDecideInvalidInput(t *testing.T) {
+	tooLong := strings.Repeat("字", duban.MaxDescription+1)
+	tests := []struct {
+		name  string
+		c     duban.Case
+		cmd   duban.Command
+		field string
+	}{
+		{"blank description", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Description = "  "; return c }(), "description"},
+		{"long description", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Description = tooLong; return c }(), "description"},
+		{"latitude", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Location.Lat = 91; return c }(), "location.lat"},
+		{"longitude", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Location.Lon = -180.5; return c }(), "location.lon"},
+		{"severity", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Severity = "extreme"; return c }(), "severity"},
+		{"evidence url", duban.Case{}, func() duban.Command {
+			c := openCmd("x")
+			c.Evidence = []duban.Evidence{{URL: "javascript:alert(1)", Kind: "photo"}}
+			return c
+		}(), "evidence[0].url"},
+		{"evidence kind", duban.Case{}, func() duban.Command {
+			c := openCmd("x")
+			c.Evidence = []duban.Evidence{{URL: "https://example.org/a.jpg", Kind: "hologram"}}
+			return c
+		}(), "evidence[0].kind"},
+		{"control characters", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Description = "a\x00b"; return c }(), "description"},
+		{"resolve without note", caseIn(t, duban.StatusInProgress), duban.Resolve{CommandMeta: by(sanitation)}, "note"},
+		{"failed verification without note", caseIn(t, duban.StatusResolved), duban.Verify{CommandMeta: by(inspector)}, "note"},
+		{"empty comment", caseIn(t, duban.StatusDispatched), duban.AddComment{CommandMeta: by(inspector)}, "text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := duban.Decide(tt.c, tt.cmd, t0)
+			var e *duban.Error
+			if !asError(err, &e) || e.Code != duban.EINVALID {
+				t.Fatalf("got %v, want EINVALID", err)
+			}
+			if len(e.Fields) == 0 || e.Fields[0].Field != tt.field {
+				t.Fatalf("fields %+v, want %s", e.Fields, tt.field)
+			}
+		})
+	}
+}
+
+func asError(err error, target **duban.Error) bool { return errors.As(err, target) }
+
+func TestDecideIfMatch(t *testing.T) {
+	c := caseIn(t, duban.StatusDispatched)
+	stale := duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation, IfMatch: c.Version - 1}}
+	if _, err := duban.Decide(c, stale, t0); duban.ErrorCode(err) != duban.EPRECONDITION {
+		t.Fatalf("stale If-Match: %v", err)
+	}
+	current := duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation, IfMatch: c.Version}}
+	if _, err := duban.Decide(c, current, t0); err != nil {
+		t.Fatalf("current If-Match: %v", err)
+	}
+}
+
+func TestVerificationFailedReopens(t *testing.T) {
+	c := caseIn(t, duban.StatusResolved)
+	failedAt := t0.Add(3 * time.Hour)
+	c, events := apply(t, c, duban.Verify{CommandMeta: by(inspector), Note: "bags are back"}, failedAt)
+	data := events[0].Data.(duban.VerificationFailed)
+	if data.ReworkCount != 1 || data.Note != "bags are back" || !data.ResolveBy.Equal(failedAt.Add(24*time.Hour)) {
+		t.Fatalf("event data %+v", data)
+	}
+	if c.Status != duban.StatusInProgress || c.ReworkCount != 1 || !c.Deadlines.ResolveBy.Equal(failedAt.Add(24*time.Hour)) || c.Deadlines.VerifyBy != nil {
+		t.Fatalf("case %+v", c)
+	}
+	c, _ = apply(t, c, duban.Resolve{CommandMeta: by(sanitation), Note: "cleared again"}, failedAt.Add(time.Hour))
+	c, _ = apply(t, c, duban.Verify{CommandMeta: by(inspector), Note: "no"}, failedAt.Add(2*time.Hour))
+	if c.ReworkCount != 2 {
+		t.Fatalf("rework count %d, want 2", c.ReworkCount)
+	}
+}
+
+func TestLatenessIsRecorded(t *testing.T) {
+	c := caseIn(t, duban.StatusDispatched) // acknowledge by t0+30m
+	_, events := apply(t, c, duban.Acknowledge{CommandMeta: by(sanitation)}, t0.Add(45*time.Minute))
+	got := events[0].Data.(duban.CaseAcknowledged)
+	if !got.Deadline.Equal(t0.Add(30*time.Minute)) || got.LateSeconds != 15*60 {
+		t.Fatalf("lateness %+v", got)
+	}
+	_, events = apply(t, c, duban.Acknowledge{CommandMeta: by(sanitation)}, t0.Add(5*time.Minute))
+	if got := events[0].Data.(duban.CaseAcknowledged); got.LateSeconds != 0 {
+		t.Fatalf("on time, but late by %d s", got.LateSeconds)
+	}
+}
+
+func TestLadder(t *testing.T) {
+	c := caseIn(t, duban.StatusDispatched) // dispatched at t0, acknowledge by t0+30m
+	ackBy := t0.Add(30 * time.Minute)
+	want := []duban.Step{
+		{Stage: duban.StageAcknowledge, Deadline: ackBy, Level: 0, At: t0.Add(22*time.Minute + 30*time.Second)},
+		{Stage: duban.StageAcknowledge, Deadline: ackBy, Level: 1, At: ackBy},
+		{Stage: duban.StageAcknowledge, Deadline: ackBy, Level: 2, At: ackBy.Add(4 * time.Hour)},
+		{Stage: duban.StageAcknowledge, Deadline: ackBy, Level: 3, At: ackBy.Add(24 * time.Hour)},
+	}
+	if got := c.Ladder(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ladder\n got %+v\nwant %+v", got, want)
+	}
+
+	tick := duban.Tick{CommandMeta: by(duban.System)}
+	if _, events := apply(t, c, tick, t0.Add(10*time.Minute)); len(events) != 0 {
+		t.Fatalf("nothing is due yet, got %v", events)
+	}
+	if next, _ := c.NextStep(); !next.At.Equal(want[0].At) {
+		t.Fatalf("next step %v", next)
+	}
+	// The level is visible from the clock before any timer records it.
+	if c.OverdueAt(ackBy.Add(-time.Second)) || !c.OverdueAt(ackBy) || c.EscalationLevelAt(ackBy) != 1 || c.EscalationLevelAt(ackBy.Add(-time.Second)) != 0 {
+		t.Fatal("overdue and level must follow the clock")
+	}
+
+	c, events := apply(t, c, tick, t0.Add(23*time.Minute))
+	if len(events) != 1 || events[0].Type != duban.EventDeadlineWarned || !c.Warned {
+		t.Fatalf("warning: %v", events)
+	}
+	// A worker that was down for hours records every step that came due, in order.
+	c, events = apply(t, c, tick, ackBy.Add(5*time.Hour))
+	if len(events) != 2 || events[0].Data.(duban.CaseEscalated).Level != 1 || events[1].Data.(duban.CaseEscalated).Level != 2 {
+		t.Fatalf("escalations: %+v", events)
+	}
+	if e := events[1].Data.(duban.CaseEscalated); e.Stage != duban.StageAcknowledge || !e.Deadline.Equal(ackBy) || !e.DueAt.Equal(want[2].At) {
+		t.Fatalf("escalation data %+v", e)
+	}
+	if c.EscalationLevel != 2 {
+		t.Fatalf("level %d", c.EscalationLevel)
+	}
+	if _, events := apply(t, c, tick, ackBy.Add(5*time.Hour)); len(events) != 0 {
+		t.Fatalf("a step is recorded once: %v", events)
+	}
+
+	// Acknowledging meets the obligation: the resolve stage starts clean.
+	c, _ = apply(t, c, duban.Acknowledge{CommandMeta: by(sanitation)}, ackBy.Add(5*time.Hour))
+	if stage, deadline, _ := c.RunningStage(); stage != duban.StageResolve || !deadline.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("running stage %s %v", stage, deadline)
+	}
+	if c.EscalationLevel != 0 || c.Warned {
+		t.Fatalf("level %d, warned %v after acknowledgement", c.EscalationLevel, c.Warned)
+	}
+	now := ackBy.Add(5 * time.Hour)
+	if c.OverdueAt(now) || c.EscalationLevelAt(now) != 0 {
+		t.Fatal("the resolve stage is not overdue yet")
+	}
+	// A timer armed for the acknowledge stage's level 2 finds nothing to do:
+	// the resolve stage's first step is its warning at t0+18h.
+	if _, events := apply(t, c, tick, t0.Add(18*time.Hour-time.Second)); len(events) != 0 {
+		t.Fatalf("a step of a stage that is over fired: %v", events)
+	}
+}
+
+func TestEventJSONRoundTrip(t *testing.T) {
+	c := caseIn(t, duban.StatusResolved)
+	_, events := apply(t, c, duban.Verify{CommandMeta: by(inspector), Note: "no", Evidence: []duban.Evidence{{URL: "https://e.org/1.jpg", Kind: "photo"}}}, t0.Add(time.Hour))
+	all := append([]duban.Event{}, events...)
+	_, opened := apply(t, duban.Case{}, openCmd("sanitation"), t0)
+	all = append(all, opened...)
+	for _, e := range all {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back duban.Event
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(back, e) {
+			t.Fatalf("round trip changed the event\n got %+v\nwant %+v", back, e)
+		}
+	}
+	b, _ := json.Marshal(c)
+	var back duban.Case
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, c) {
+		t.Fatalf("case round trip: %v\n got %+v\nwant %+v", err, back, c)
+	}
+}

@@ -1,0 +1,95 @@
+package duban
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Code deep inside duban returns an *Error carrying one of these;
+// the API maps each code to an HTTP status in exactly one place.
+const (
+	EINVALID      = "invalid"             // bad input: 400
+	EUNAUTHORIZED = "unauthorized"        // no or unknown credentials: 401
+	EFORBIDDEN    = "forbidden"           // known principal, not allowed: 403
+	ENOTFOUND     = "not_found"           // no such thing, or not visible to the principal: 404
+	ECONFLICT     = "conflict"            // the case's state does not allow it: 409
+	EPRECONDITION = "precondition_failed" // a stale If-Match: 412
+	ETOOMANY      = "too_many_requests"   // too many commands in flight on one case: 429
+	EUNAVAILABLE  = "unavailable"         // a dependency did not answer: 503
+	EINTERNAL     = "internal"            // a bug or an unexpected failure: 500
+)
+
+// Error is duban's one error type. Code is machine-readable, Message is safe to
+// show to the caller, Fields lists invalid input field by field.
+type Error struct {
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Fields  []FieldError `json:"fields,omitempty"`
+}
+
+// FieldError says what is wrong with one field of the input. Field is a
+// dotted path as the client wrote it ("location.lat", "evidence[0].url").
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("duban: %s: %s", e.Code, e.Message)
+	}
+	return fmt.Sprintf("duban: %s: %s (%s: %s)", e.Code, e.Message, e.Fields[0].Field, e.Fields[0].Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code string, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an EINVALID error listing the given field errors.
+func Invalid(fields ...FieldError) *Error {
+	msg := "the request is invalid"
+	if len(fields) == 1 {
+		msg = fields[0].Field + ": " + fields[0].Message
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: fields}
+}
+
+// ErrorCode returns the code of err if it is or wraps an *Error, else EINTERNAL.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the caller-safe message of err if it is or wraps an
+// *Error; for any other error it says only that something went wrong, so that
+// internal details never reach a client.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// fieldErrors collects field errors while input is checked.
+type fieldErrors []FieldError
+
+func (f *fieldErrors) add(field, format string, args ...any) {
+	*f = append(*f, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil when nothing was collected, else an EINVALID *Error.
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return Invalid(f...)
+}

@@ -1,0 +1,219 @@
+package duban
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventType names what happened to a case.
+type EventType string
+
+// The event types of SPEC.md.
+const (
+	EventCaseReported       EventType = "CaseReported"
+	EventCaseDispatched     EventType = "CaseDispatched"
+	EventCaseUnrouted       EventType = "CaseUnrouted"
+	EventCaseAcknowledged   EventType = "CaseAcknowledged"
+	EventCaseDisputed       EventType = "CaseDisputed"
+	EventCaseAssigned       EventType = "CaseAssigned"
+	EventCaseResolved       EventType = "CaseResolved"
+	EventVerificationPassed EventType = "VerificationPassed"
+	EventVerificationFailed EventType = "VerificationFailed"
+	EventCaseClosed         EventType = "CaseClosed"
+	EventCaseCancelled      EventType = "CaseCancelled"
+	EventDeadlineWarned     EventType = "DeadlineWarned"
+	EventCaseEscalated      EventType = "CaseEscalated"
+	EventExtensionRequested EventType = "ExtensionRequested"
+	EventExtensionDecided   EventType = "ExtensionDecided"
+	EventCaseUrged          EventType = "CaseUrged"
+	EventCommentAdded       EventType = "CommentAdded"
+	EventCaseSuspended      EventType = "CaseSuspended"
+	EventCaseResumed        EventType = "CaseResumed"
+)
+
+// Event is one change to a case. Events are appended, never changed; a case's
+// state is the fold of its events with Evolve.
+type Event struct {
+	ID         string    `json:"id"`
+	CaseID     string    `json:"case_id"`
+	Version    int64     `json:"version"`
+	Position   int64     `json:"position"` // global order, assigned by the event store
+	Type       EventType `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Actor      Principal `json:"actor"`
+	Data       EventData `json:"data"`
+}
+
+// EventData is the type-specific payload of an event.
+type EventData interface {
+	EventType() EventType
+}
+
+// eventIDSpace is the UUID namespace of event ids.
+var eventIDSpace = uuid.MustParse("6f1c2b9e-5d0a-4b53-9a8e-2f3d7c41e0b5")
+
+// EventID returns the id of a case's event at version: a name-based UUID, so
+// that writing the same event twice (a retried append) is recognisable.
+func EventID(caseID string, version int64) string {
+	return uuid.NewSHA1(eventIDSpace, fmt.Appendf(nil, "%s/%d", caseID, version)).String()
+}
+
+// eventDataTypes maps each event type to the Go type of its payload.
+var eventDataTypes = dataTypes(
+	CaseReported{}, CaseDispatched{}, CaseUnrouted{}, CaseAcknowledged{}, CaseResolved{},
+	VerificationPassed{}, VerificationFailed{}, CaseClosed{}, DeadlineWarned{}, CaseEscalated{},
+	CommentAdded{},
+)
+
+func dataTypes(payloads ...EventData) map[EventType]reflect.Type {
+	m := make(map[EventType]reflect.Type, len(payloads))
+	for _, p := range payloads {
+		m[p.EventType()] = reflect.TypeOf(p)
+	}
+	return m
+}
+
+// DecodeEventData decodes the JSON payload of an event of type t.
+func DecodeEventData(t EventType, raw []byte) (EventData, error) {
+	typ, ok := eventDataTypes[t]
+	if !ok {
+		return nil, fmt.Errorf("unknown event type %q", t)
+	}
+	p := reflect.New(typ)
+	if err := json.Unmarshal(raw, p.Interface()); err != nil {
+		return nil, fmt.Errorf("decode %s data: %w", t, err)
+	}
+	return p.Elem().Interface().(EventData), nil
+}
+
+// UnmarshalJSON decodes Data according to Type.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	var raw struct {
+		plain
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*e = Event(raw.plain)
+	d, err := DecodeEventData(e.Type, raw.Data)
+	if err != nil {
+		return err
+	}
+	e.Data = d
+	return nil
+}
+
+// CaseReported opens a case: what was found, where, and the terms it runs by.
+type CaseReported struct {
+	Category      string     `json:"category"`
+	Severity      Severity   `json:"severity"`
+	Description   string     `json:"description"`
+	Location      Location   `json:"location"`
+	Evidence      []Evidence `json:"evidence,omitempty"`
+	Terms         Terms      `json:"terms"`
+	PolicyVersion string     `json:"policy_version,omitempty"`
+	RequestHash   string     `json:"request_hash,omitempty"`
+}
+
+// CaseDispatched sends a case to the unit responsible, with fresh deadlines.
+type CaseDispatched struct {
+	Unit      string    `json:"unit"`
+	Deadlines Deadlines `json:"deadlines"`
+	Reason    string    `json:"reason,omitempty"` // why this unit: the rule or category that routed it
+}
+
+// CaseUnrouted says no unit was found; a supervisor must assign one.
+type CaseUnrouted struct {
+	Reason string `json:"reason"`
+}
+
+// Lateness is how a stage's obligation was met against the deadline in force:
+// which deadline it was and by how many seconds it was late (0 when on time).
+type Lateness struct {
+	Deadline    time.Time `json:"deadline"`
+	LateSeconds int64     `json:"late_seconds"`
+}
+
+// lateness measures now against deadline.
+func lateness(deadline *time.Time, now time.Time) Lateness {
+	if deadline == nil {
+		return Lateness{}
+	}
+	l := Lateness{Deadline: *deadline}
+	if now.After(*deadline) {
+		l.LateSeconds = int64(now.Sub(*deadline) / time.Second)
+	}
+	return l
+}
+
+// CaseAcknowledged: the unit has taken the case on.
+type CaseAcknowledged struct {
+	Lateness
+}
+
+// CaseResolved: the unit reports the problem fixed; verification is due.
+type CaseResolved struct {
+	Note     string     `json:"note"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+	VerifyBy time.Time  `json:"verify_by"`
+	Lateness
+}
+
+// VerificationPassed: an inspector confirmed the fix.
+type VerificationPassed struct {
+	Note     string     `json:"note,omitempty"`
+	Evidence []Evidence `json:"evidence,omitempty"`
+	Lateness
+}
+
+// VerificationFailed: the fix did not hold; the case goes back to the unit
+// with a fresh resolve deadline.
+type VerificationFailed struct {
+	Note        string     `json:"note"`
+	Evidence    []Evidence `json:"evidence,omitempty"`
+	ReworkCount int        `json:"rework_count"`
+	ResolveBy   time.Time  `json:"resolve_by"`
+	Lateness
+}
+
+// CaseClosed: the case is over, fixed and verified.
+type CaseClosed struct{}
+
+// DeadlineWarned: the running stage's deadline is near.
+type DeadlineWarned struct {
+	Stage    Stage     `json:"stage"`
+	Deadline time.Time `json:"deadline"`
+	DueAt    time.Time `json:"due_at"` // when the warning was due; the event may be recorded a little later
+}
+
+// CaseEscalated: the running stage is overdue and has climbed to Level.
+type CaseEscalated struct {
+	Level    int       `json:"level"`
+	Stage    Stage     `json:"stage"`
+	Deadline time.Time `json:"deadline"`
+	DueAt    time.Time `json:"due_at"`
+}
+
+// CommentAdded: someone with access wrote a note on the case.
+type CommentAdded struct {
+	Text string `json:"text"`
+}
+
+// EventType implementations.
+func (CaseReported) EventType() EventType       { return EventCaseReported }
+func (CaseDispatched) EventType() EventType     { return EventCaseDispatched }
+func (CaseUnrouted) EventType() EventType       { return EventCaseUnrouted }
+func (CaseAcknowledged) EventType() EventType   { return EventCaseAcknowledged }
+func (CaseResolved) EventType() EventType       { return EventCaseResolved }
+func (VerificationPassed) EventType() EventType { return EventVerificationPassed }
+func (VerificationFailed) EventType() EventType { return EventVerificationFailed }
+func (CaseClosed) EventType() EventType         { return EventCaseClosed }
+func (DeadlineWarned) EventType() EventType     { return EventDeadlineWarned }
+func (CaseEscalated) EventType() EventType      { return EventCaseEscalated }
+func (CommentAdded) EventType() EventType       { return EventCommentAdded }

@@ -1,0 +1,171 @@
+package duban_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+)
+
+func TestDefaultPolicy(t *testing.T) {
+	p := duban.DefaultPolicy()
+	for _, code := range []string{"littering", "graffiti", "spitting", "street-vending", "jaywalking",
+		"damaged-ads", "broken-pavement", "overflowing-bins", "illegal-parking"} {
+		c, ok := p.Category(code)
+		if !ok {
+			t.Errorf("category %s missing", code)
+			continue
+		}
+		if c.Name.Zh == "" || c.Name.En == "" {
+			t.Errorf("category %s lacks a zh or en name", code)
+		}
+		if _, ok := p.Unit(c.Unit); !ok {
+			t.Errorf("category %s is handled by unknown unit %q", code, c.Unit)
+		}
+		for _, sev := range []duban.Severity{duban.SeverityNormal, duban.SeverityUrgent} {
+			terms, ok := p.Terms(code, sev)
+			if !ok || terms.SLA.Acknowledge <= 0 || terms.SLA.Resolve <= terms.SLA.Acknowledge || terms.SLA.Verify <= 0 {
+				t.Errorf("category %s %s: terms %+v", code, sev, terms)
+			}
+		}
+	}
+	for _, tok := range []string{"dev-inspector", "dev-sanitation", "dev-supervisor", "dev-admin"} {
+		if _, ok := p.Authenticate(tok); !ok {
+			t.Errorf("token %s does not authenticate", tok)
+		}
+	}
+	if pr, _ := p.Authenticate("dev-sanitation"); pr != (duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}) {
+		t.Errorf("dev-sanitation is %+v", pr)
+	}
+	if _, ok := p.Authenticate("dev-sanitation "); ok {
+		t.Error("a token that is almost right must not authenticate")
+	}
+	if p.Version == "" || len(p.Version) != 12 {
+		t.Errorf("version %q", p.Version)
+	}
+}
+
+func TestRoute(t *testing.T) {
+	p := duban.DefaultPolicy()
+	tests := []struct{ category, area, unit string }{
+		{"street-vending", "old-town", "market-supervision"}, // the rule wins
+		{"street-vending", "new-district", "urban-management"},
+		{"littering", "old-town", "sanitation"},
+		{"illegal-parking", "", "traffic-police"},
+		{"no-such-category", "old-town", ""},
+	}
+	for _, tt := range tests {
+		if unit, _ := p.Route(tt.category, tt.area); unit != tt.unit {
+			t.Errorf("Route(%q, %q) = %q, want %q", tt.category, tt.area, unit, tt.unit)
+		}
+	}
+}
+
+const minimalPolicy = `timezone: Asia/Shanghai
+units:
+  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
+categories:
+  - code: littering
+    name: {zh: 乱扔垃圾, en: Littering}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 30m, resolve: 24h, verify: 4h}
+      urgent: {acknowledge: 10m, resolve: 2h, verify: 1h, calendar: 24x7}
+  - code: orphan
+    name: {zh: 无主, en: Nobody's}
+    sla:
+      normal: {acknowledge: 1h, resolve: 2h, verify: 1h}
+escalation:
+  - {at: -10%, action: warn}
+  - {at: 0s, level: 1}
+  - {at: 90s, level: 2}
+principals:
+  - {token: secret-inspector, id: inspector-1, role: inspector}
+`
+
+func TestParsePolicy(t *testing.T) {
+	p, err := duban.ParsePolicy("city.yaml", []byte(minimalPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms, ok := p.Terms("littering", duban.SeverityUrgent)
+	if !ok || terms.SLA.Resolve != 2*time.Hour || len(terms.Ladder) != 3 || terms.Ladder[2].At.Duration != 90*time.Second {
+		t.Fatalf("terms %+v", terms)
+	}
+	if unit, _ := p.Route("orphan", "x"); unit != "" {
+		t.Fatalf("a category without a unit routes nowhere, got %q", unit)
+	}
+	if p.Source != "city.yaml" {
+		t.Fatalf("source %q", p.Source)
+	}
+	// Without an escalation key, the default ladder applies.
+	q, err := duban.ParsePolicy("p.yaml", []byte(strings.Split(minimalPolicy, "escalation:")[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Escalation) != 4 || q.Escalation[0].Level != 0 || !q.Escalation[0].At.Relative {
+		t.Fatalf("default ladder %+v", q.Escalation)
+	}
+	// An urgent SLA defaults to the normal one.
+	if terms, _ := p.Terms("orphan", duban.SeverityUrgent); terms.SLA.Acknowledge != time.Hour {
+		t.Fatalf("urgent fallback %+v", terms.SLA)
+	}
+}
+
+func TestParsePolicyErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		want string // the whole first line of the message
+	}{
+		{"unknown key", func(s string) string {
+			return strings.Replace(s, "    unit: sanitation\n", "    unit: sanitation\n    colour: red\n", 1)
+		}, `city.yaml:8: unknown key "colour"`},
+		{"unknown unit", func(s string) string {
+			return strings.Replace(s, "unit: sanitation", "unit: sanitatoin", 1)
+		}, `city.yaml:7: categories[0].unit: unknown unit "sanitatoin"`},
+		{"bad duration", func(s string) string {
+			return strings.Replace(s, "resolve: 24h", "resolve: 24", 1)
+		}, `city.yaml:9: categories[0].sla.normal.resolve: bad duration "24": want a positive Go duration such as 30m or 24h`},
+		{"bad percentage", func(s string) string {
+			return strings.Replace(s, "-10%", "-ten%", 1)
+		}, `city.yaml:16: escalation[0].at: bad percentage "-ten%": want e.g. -25%`},
+		{"warning after the deadline", func(s string) string {
+			return strings.Replace(s, "-10%", "10%", 1)
+		}, `city.yaml:16: escalation[0].at: a warning comes before the deadline: its offset must be negative, not 10%`},
+		{"levels out of order", func(s string) string {
+			return strings.Replace(s, "level: 2", "level: 3", 1)
+		}, `city.yaml:18: escalation[2].level: escalation levels count 1, 2, 3 in order: expected level 2, not 3`},
+		{"category without sla", func(s string) string {
+			return strings.Replace(s, "    sla:\n      normal: {acknowledge: 1h, resolve: 2h, verify: 1h}\n", "", 1)
+		}, `city.yaml:11: categories[1]: category "orphan" has no sla`},
+		{"unknown severity", func(s string) string {
+			return strings.Replace(s, "urgent: {", "critical: {", 1)
+		}, `city.yaml:10: categories[0].sla.critical: unknown severity "critical": use normal or urgent`},
+		{"unknown time zone", func(s string) string {
+			return strings.Replace(s, "Asia/Shanghai", "Asia/Atlantis", 1)
+		}, `city.yaml:1: timezone: unknown time zone "Asia/Atlantis"`},
+		{"wrong type", func(s string) string {
+			return strings.Replace(s, "units:\n", "units: 3\nx:\n", 1)
+		}, `city.yaml:2: the number "3" is not allowed here: expected a list`},
+		{"syntax", func(s string) string {
+			return strings.Replace(s, "  - code: orphan", "  - code: orphan: [", 1)
+		}, `city.yaml:11: mapping values are not allowed in this context`},
+		{"unit principal without unit", func(s string) string {
+			return strings.Replace(s, "role: inspector}", "role: unit}", 1)
+		}, `city.yaml:20: principals[0].unit: unknown unit ""`},
+		{"empty", func(string) string { return "" }, `city.yaml: the policy is empty`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := duban.ParsePolicy("city.yaml", []byte(tt.edit(minimalPolicy)))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if first := strings.Split(err.Error(), "\n")[0]; first != tt.want {
+				t.Fatalf("message\n got %s\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
