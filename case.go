@@ -186,3 +186,26 @@ func (c *Case) taken(s Step) bool {
 	}
 	return s.Level <= c.EscalationLevel
 }
+
+// CaseFilter selects cases for a list. Empty fields match everything.
+type CaseFilter struct {
+	Statuses []Status
+	Unit     string
+	Category string
+	Severity Severity
+	Area     string
+	// Overdue and Escalated, when set, keep only cases whose running stage
+	// is (or is not) overdue, or escalated to level 1 or more, at Now.
+	Overdue   *bool
+	Escalated *bool
+	Now       time.Time
+	// Limit is the page size; After resumes after the last case of a page.
+	Limit int
+	After *CaseCursor
+}
+
+// CaseCursor is a position in the list order: newest opened first, then by id.
+type CaseCursor struct {
+	OpenedAt time.Time `json:"t"`
+	ID       string    `json:"id"`
+}

@@ -1,0 +1,362 @@
+// Package localpg runs a private PostgreSQL cluster from the PostgreSQL
+// binaries installed on the machine, for `duban dev` and for tests.
+//
+// The cluster lives in one directory and listens on 127.0.0.1 only, with a
+// generated password. PostgreSQL refuses to run as root, so when duban runs
+// as root the cluster runs as the postgres user. A cluster left running by a
+// parent that crashed is stopped and started afresh.
+package localpg
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options say where and how to run the cluster.
+type Options struct {
+	// Dir holds the cluster's data directory (Dir/data), its password and its
+	// log (Dir/postgres.log). It is created when missing.
+	Dir string
+	// Port to listen on, on 127.0.0.1; 0 picks a free one at each start.
+	Port int
+	// Durable keeps fsync on. Tests turn it off for speed; `duban dev` keeps
+	// it on so a crash of the machine loses nothing committed.
+	Durable bool
+}
+
+// Cluster is a running private PostgreSQL.
+type Cluster struct {
+	// URL connects to the postgres database as the superuser.
+	URL  string
+	Port int
+
+	dataDir string
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the postmaster exits
+	logPath string
+}
+
+// Start initialises the cluster on first use, stops a postmaster a crashed
+// parent left behind, and starts PostgreSQL, returning once it accepts
+// connections.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	cred, err := credential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	c := &Cluster{dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
+	if cred != nil {
+		if err := checkTraversable(dir, cred.Uid); err != nil {
+			return nil, err
+		}
+	}
+	password, err := c.init(ctx, bin, cred, filepath.Join(dir, "password"))
+	if err != nil {
+		return nil, err
+	}
+	if err := stopLeftover(c.dataDir); err != nil {
+		return nil, err
+	}
+	c.Port = opts.Port
+	if c.Port == 0 {
+		if c.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.start(bin, cred, opts.Durable); err != nil {
+		return nil, err
+	}
+	c.URL = (&url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword("postgres", password),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)),
+		Path:     "/postgres",
+		RawQuery: "sslmode=disable",
+	}).String()
+	if err := c.waitReady(ctx); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// binDir finds the directory holding initdb and postgres: on PATH, where
+// pg_config says, or in Debian's per-version directories (newest first).
+func binDir() (string, error) {
+	var candidates []string
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			candidates = append(candidates, filepath.Dir(real))
+		}
+		candidates = append(candidates, filepath.Dir(p))
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		candidates = append(candidates, strings.TrimSpace(string(out)))
+	}
+	versions, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(versions, func(a, b string) int { return pgMajor(b) - pgMajor(a) })
+	candidates = append(candidates, versions...)
+	for _, d := range candidates {
+		if isFile(filepath.Join(d, "initdb")) && isFile(filepath.Join(d, "postgres")) {
+			return d, nil
+		}
+	}
+	return "", errors.New("PostgreSQL server binaries (initdb, postgres) not found on PATH, via pg_config or in /usr/lib/postgresql/*/bin: install them (Debian: apt-get install postgresql) or set DATABASE_URL to an existing database")
+}
+
+func pgMajor(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// credential returns the postgres user's credential when running as root
+// (PostgreSQL will not run as root), else nil: run as ourselves.
+func credential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, errors.New("running as root, PostgreSQL must run as the postgres user, and there is none: install the postgresql package, run duban as another user, or set DATABASE_URL")
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+}
+
+// checkTraversable makes sure the postgres user can reach dir: every ancestor
+// must let others (or its owner, when that is the user) search it.
+func checkTraversable(dir string, uid uint32) error {
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if st.Mode().Perm()&0o001 == 0 && sys.Uid != uid {
+			return fmt.Errorf("the postgres user cannot reach %s because %s is not searchable by others (mode %s): choose a data directory outside it (--data-dir) or set DATABASE_URL", dir, d, st.Mode().Perm())
+		}
+		if d == "/" || d == "." {
+			return nil
+		}
+	}
+}
+
+// run runs a PostgreSQL program, as the postgres user when cred is set.
+func run(cred *syscall.Credential, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Dir = "/"
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", filepath.Base(name), err, out.String())
+	}
+	return nil
+}
+
+// init creates the data directory on first use and returns the superuser's
+// password, generated then and kept in passwordFile (readable by us only).
+func (c *Cluster) init(ctx context.Context, bin string, cred *syscall.Credential, passwordFile string) (string, error) {
+	if isFile(filepath.Join(c.dataDir, "PG_VERSION")) {
+		pw, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return "", fmt.Errorf("the cluster in %s has no password file: %w", c.dataDir, err)
+		}
+		return strings.TrimSpace(string(pw)), nil
+	}
+	// A half-made directory from an interrupted first start is made again.
+	if err := os.RemoveAll(c.dataDir); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(c.dataDir, 0o700); err != nil {
+		return "", err
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	password := hex.EncodeToString(raw)
+	// initdb reads the password from a file the postgres user can read,
+	// removed as soon as initdb is done.
+	pwTmp, err := os.CreateTemp("", "duban-pw-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(pwTmp.Name())
+	if _, err := pwTmp.WriteString(password + "\n"); err != nil {
+		return "", err
+	}
+	pwTmp.Close()
+	if cred != nil {
+		for _, p := range []string{c.dataDir, pwTmp.Name()} {
+			if err := os.Chown(p, int(cred.Uid), int(cred.Gid)); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := run(cred, filepath.Join(bin, "initdb"),
+		"-D", c.dataDir, "-U", "postgres", "-E", "UTF8", "--locale=C",
+		"--auth-host=scram-sha-256", "--auth-local=reject", "--pwfile="+pwTmp.Name()); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(passwordFile, []byte(password+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return password, nil
+}
+
+// stopLeftover stops a postmaster still running on dataDir, which a parent
+// killed without a chance to stop it leaves behind.
+func stopLeftover(dataDir string) error {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return nil // not running
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || pid <= 0 || !isPostgres(pid) {
+		return nil // stale: PostgreSQL itself removes it on start
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGKILL} {
+		_ = syscall.Kill(pid, sig)
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if !isPostgres(pid) {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return fmt.Errorf("a PostgreSQL (pid %d) left running on %s does not stop", pid, dataDir)
+}
+
+// isPostgres reports whether pid is a live postgres process (not a zombie).
+func isPostgres(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// Format: pid (comm) state ...
+	s := string(stat)
+	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || close < open || close+2 >= len(s) {
+		return false
+	}
+	return strings.HasPrefix(s[open+1:close], "postgres") && s[close+2] != 'Z'
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (c *Cluster) start(bin string, cred *syscall.Credential, durable bool) error {
+	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	args := []string{"-D", c.dataDir, "-p", strconv.Itoa(c.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+		"-c", "max_connections=200"}
+	if !durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	cmd.Dir = "/"
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: cred,
+		// Its own process group: a Ctrl-C at the terminal reaches duban,
+		// which stops PostgreSQL last, after the worker and API are done.
+		Setpgid: true,
+		// If duban dies without stopping it, PostgreSQL shuts down fast.
+		Pdeathsig: syscall.SIGINT,
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	c.cmd = cmd
+	c.exited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(c.exited) }()
+	return nil
+}
+
+func (c *Cluster) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, c.URL)
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("postgres exited during start-up; see %s:\n%s", c.logPath, c.logTail())
+		case <-ctx.Done():
+			return fmt.Errorf("postgres did not accept connections within 60s: %v; see %s", err, c.logPath)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) logTail() string {
+	b, _ := os.ReadFile(c.logPath)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(0, len(lines)-10):], "\n")
+}
+
+// Stop shuts PostgreSQL down (fast shutdown: connections are closed, committed
+// work is kept) and waits for it to exit.
+func (c *Cluster) Stop() error {
+	if c.cmd == nil {
+		return nil
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGKILL} {
+		_ = c.cmd.Process.Signal(sig)
+		select {
+		case <-c.exited:
+			return nil
+		case <-time.After(20 * time.Second):
+		}
+	}
+	return errors.New("postgres did not stop")
+}

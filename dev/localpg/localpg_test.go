@@ -1,0 +1,105 @@
+package localpg_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/duban/duban/dev/localpg"
+)
+
+// tempDir returns a directory the postgres user can reach when the tests run
+// as root (t.TempDir is private to its owner).
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(filepath.Dir(dir), 0o755)
+	return dir
+}
+
+func execSQL(t *testing.T, url, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func query(t *testing.T, url, sql string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, sql).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStartKeepsDataAcrossRestartsAndCrashes(t *testing.T) {
+	ctx := context.Background()
+	dir := tempDir(t)
+	c, err := localpg.Start(ctx, localpg.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, c.URL, "CREATE TABLE kept AS SELECT 'yes' AS v")
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err = localpg.Start(ctx, localpg.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, c.URL, "SELECT v FROM kept"); got != "yes" {
+		t.Fatalf("after restart: %q", got)
+	}
+	// A parent that crashed leaves its postmaster running: starting again on
+	// the same directory stops it and comes back with the data.
+	leftover := c
+	c, err = localpg.Start(ctx, localpg.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if got := query(t, c.URL, "SELECT v FROM kept"); got != "yes" {
+		t.Fatalf("after a leftover postmaster: %q", got)
+	}
+	_ = leftover.Stop()
+	if got := query(t, c.URL, "SELECT current_user"); got != "postgres" {
+		t.Fatalf("user %q", got)
+	}
+}
+
+func TestWrongPasswordIsRefused(t *testing.T) {
+	ctx := context.Background()
+	c, err := localpg.Start(ctx, localpg.Options{Dir: tempDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	conn, err := pgx.Connect(ctx, "postgres://postgres:wrong@127.0.0.1:"+itoa(c.Port)+"/postgres?sslmode=disable")
+	if err == nil {
+		conn.Close(ctx)
+		t.Fatal("a wrong password was accepted")
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,179 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/duban/duban"
+)
+
+// project writes the case's projection row, with the columns lists filter on.
+func project(ctx context.Context, tx pgx.Tx, c duban.Case) error {
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	var stage *string
+	var deadline, warnAt *time.Time
+	escalateAt := []time.Time{}
+	if s, dl, ok := c.RunningStage(); ok {
+		stage, deadline = ptr(string(s)), &dl
+		ladder := c.Ladder()
+		slices.SortFunc(ladder, func(a, b duban.Step) int { return a.Level - b.Level })
+		for _, step := range ladder {
+			if step.Level == 0 {
+				warnAt = ptr(step.At)
+			} else {
+				escalateAt = append(escalateAt, step.At)
+			}
+		}
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO cases (id, version, status, category, severity, unit, area, reporter,
+			opened_at, updated_at, stage, stage_deadline, warn_at, escalate_at, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status,
+			category = excluded.category, severity = excluded.severity, unit = excluded.unit,
+			area = excluded.area, updated_at = excluded.updated_at, stage = excluded.stage,
+			stage_deadline = excluded.stage_deadline, warn_at = excluded.warn_at,
+			escalate_at = excluded.escalate_at, doc = excluded.doc
+		WHERE cases.version < excluded.version`,
+		c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
+		c.OpenedAt, c.UpdatedAt, stage, deadline, warnAt, escalateAt, doc)
+	return err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// validID reports whether id can name a case; anything else cannot exist.
+func validID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
+
+// Case returns the case with id; ENOTFOUND when there is none.
+func (s *Store) Case(ctx context.Context, id string) (duban.Case, error) {
+	if !validID(id) {
+		return duban.Case{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+	}
+	var doc []byte
+	err := s.pool.QueryRow(ctx, `SELECT doc FROM cases WHERE id = $1`, id).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return duban.Case{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+	} else if err != nil {
+		return duban.Case{}, err
+	}
+	return decodeCase(doc)
+}
+
+func decodeCase(doc []byte) (duban.Case, error) {
+	var c duban.Case
+	if err := json.Unmarshal(doc, &c); err != nil {
+		return duban.Case{}, fmt.Errorf("decode case: %w", err)
+	}
+	return c, nil
+}
+
+// Cases lists the cases matching f, newest opened first, and the cursor of
+// the next page (nil on the last page).
+func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]duban.Case, *duban.CaseCursor, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		where = append(where, "status = ANY("+arg(statuses)+")")
+	}
+	for _, eq := range []struct{ col, val string }{
+		{"unit", f.Unit}, {"category", f.Category}, {"severity", string(f.Severity)}, {"area", f.Area},
+	} {
+		if eq.val != "" {
+			where = append(where, eq.col+" = "+arg(eq.val))
+		}
+	}
+	if f.Overdue != nil {
+		if *f.Overdue {
+			where = append(where, "stage_deadline <= "+arg(f.Now))
+		} else {
+			where = append(where, "(stage_deadline IS NULL OR stage_deadline > "+arg(f.Now)+")")
+		}
+	}
+	if f.Escalated != nil {
+		if *f.Escalated {
+			where = append(where, "escalate_at[1] <= "+arg(f.Now))
+		} else {
+			where = append(where, "(stage_deadline IS NULL OR escalate_at[1] IS NULL OR escalate_at[1] > "+arg(f.Now)+")")
+		}
+	}
+	if f.After != nil {
+		where = append(where, "(opened_at, id) < ("+arg(f.After.OpenedAt)+", "+arg(f.After.ID)+")")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	sql := "SELECT doc FROM cases"
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY opened_at DESC, id DESC LIMIT " + arg(limit+1)
+	cases, err := s.queryCases(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cases) <= limit {
+		return cases, nil, nil
+	}
+	cases = cases[:limit]
+	last := cases[limit-1]
+	return cases, &duban.CaseCursor{OpenedAt: last.OpenedAt, ID: last.ID}, nil
+}
+
+// Escalations returns the open cases whose running stage is overdue at now,
+// the highest escalation level first, then the longest overdue.
+func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]duban.Case, error) {
+	return s.queryCases(ctx, `SELECT doc FROM cases WHERE stage_deadline <= $1
+		ORDER BY (SELECT count(*) FROM unnest(escalate_at) AS due WHERE due <= $1) DESC, stage_deadline, id
+		LIMIT $2`, now, limit)
+}
+
+func (s *Store) queryCases(ctx context.Context, sql string, args ...any) ([]duban.Case, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, err
+	}
+	cases := make([]duban.Case, 0, len(docs))
+	for _, doc := range docs {
+		c, err := decodeCase(doc)
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, c)
+	}
+	return cases, nil
+}

@@ -1,0 +1,271 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/internal/pgtest"
+	"github.com/duban/duban/postgres"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var (
+	t0        = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	inspector = duban.Principal{ID: "inspector-1", Role: duban.RoleInspector}
+	unit      = duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
+)
+
+func newStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrating twice: %v", err)
+	}
+	return s
+}
+
+func openCmd(id, category, area string) duban.OpenCase {
+	terms, _ := duban.DefaultPolicy().Terms(category, duban.SeverityNormal)
+	unit, _ := duban.DefaultPolicy().Route(category, area)
+	return duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: inspector},
+		CaseID:      id, Category: category, Severity: duban.SeverityNormal,
+		Description: "found on patrol", Location: duban.Location{Lat: 39.9, Lon: 116.4, Area: area},
+		Unit: unit, Terms: terms,
+	}
+}
+
+// do decides cmd on c at now and appends the events, as the workflow does.
+func do(t *testing.T, s *postgres.Store, c duban.Case, cmd duban.Command, now time.Time, commandID string) (duban.Case, postgres.Appended) {
+	t.Helper()
+	events, err := duban.Decide(c, cmd, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.ID
+	if open, ok := cmd.(duban.OpenCase); ok {
+		id = open.CaseID
+	}
+	next := duban.Fold(c, events)
+	out, err := s.Append(context.Background(), postgres.Append{
+		CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Case: next,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return duban.Fold(c, out.Events), out
+}
+
+func TestAppendAndRead(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	id := uuid.NewString()
+	c, out := do(t, s, duban.Case{}, openCmd(id, "littering", "old-town"), t0, "open")
+	if !out.Written || len(out.Events) != 2 || out.Events[0].Position <= 0 || out.Events[1].Position <= out.Events[0].Position {
+		t.Fatalf("appended %+v", out)
+	}
+	c, _ = do(t, s, c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute), "ack")
+
+	got, err := s.Case(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, c) {
+		t.Fatalf("projection\n got %+v\nwant %+v", got, c)
+	}
+	events, err := s.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 3 {
+		t.Fatalf("%d events", len(events))
+	}
+	for i, e := range events {
+		if e.Version != int64(i+1) {
+			t.Fatalf("event %d has version %d", i, e.Version)
+		}
+	}
+	if folded := duban.Fold(duban.Case{}, events); !reflect.DeepEqual(folded, got) {
+		t.Fatalf("the projection is not the fold of the events\n got %+v\nwant %+v", got, folded)
+	}
+	for _, missing := range []string{uuid.NewString(), "not-a-uuid", "'; DROP TABLE events; --"} {
+		if _, err := s.Case(ctx, missing); duban.ErrorCode(err) != duban.ENOTFOUND {
+			t.Errorf("Case(%q): %v", missing, err)
+		}
+		if _, err := s.Events(ctx, missing); duban.ErrorCode(err) != duban.ENOTFOUND {
+			t.Errorf("Events(%q): %v", missing, err)
+		}
+	}
+}
+
+// A retried append whose first attempt committed writes nothing and returns
+// what the first attempt stored, even if the retry decided at another time.
+func TestAppendIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	id := uuid.NewString()
+	c, _ := do(t, s, duban.Case{}, openCmd(id, "littering", ""), t0, "open")
+	first, _ := duban.Decide(c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute))
+	if _, err := s.Append(ctx, postgres.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: first, Case: duban.Fold(c, first)}); err != nil {
+		t.Fatal(err)
+	}
+	retry, _ := duban.Decide(c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(2*time.Minute))
+	out, err := s.Append(ctx, postgres.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: retry, Case: duban.Fold(c, retry)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Written || len(out.Events) != 1 || !out.Events[0].OccurredAt.Equal(t0.Add(time.Minute)) || out.CommandIDs[0] != "ack" {
+		t.Fatalf("retry returned %+v", out)
+	}
+	events, _ := s.Events(ctx, id)
+	if len(events) != 3 {
+		t.Fatalf("%d events after a retried append, want 3", len(events))
+	}
+	got, _ := s.Case(ctx, id)
+	if !got.UpdatedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("the retry changed the projection: %+v", got)
+	}
+}
+
+func TestEventsAreAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	id := uuid.NewString()
+	do(t, s, duban.Case{}, openCmd(id, "littering", ""), t0, "open")
+	for _, sql := range []string{
+		`UPDATE events SET type = 'CaseClosed' WHERE case_id = '` + id + `'`,
+		`DELETE FROM events`,
+		`TRUNCATE events`,
+	} {
+		if err := s.Exec(ctx, sql); err == nil {
+			t.Errorf("%s was allowed", sql)
+		}
+	}
+}
+
+func TestListFiltersAndPages(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	var ids []string
+	for i, spec := range []struct{ category, area string }{
+		{"littering", "old-town"}, {"street-vending", "old-town"}, {"street-vending", "new-town"},
+		{"illegal-parking", "new-town"}, {"littering", "new-town"},
+	} {
+		id := uuid.NewString()
+		ids = append(ids, id)
+		do(t, s, duban.Case{}, openCmd(id, spec.category, spec.area), t0.Add(time.Duration(i)*time.Minute), "open")
+	}
+	list := func(f duban.CaseFilter) []string {
+		t.Helper()
+		cases, _, err := s.Cases(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range cases {
+			got = append(got, c.ID)
+		}
+		return got
+	}
+	if got := list(duban.CaseFilter{}); !reflect.DeepEqual(got, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}) {
+		t.Fatalf("newest first: %v", got)
+	}
+	if got := list(duban.CaseFilter{Unit: "market-supervision"}); !reflect.DeepEqual(got, []string{ids[1]}) {
+		t.Fatalf("routed by area: %v", got)
+	}
+	if got := list(duban.CaseFilter{Category: "littering", Area: "new-town"}); !reflect.DeepEqual(got, []string{ids[4]}) {
+		t.Fatalf("category and area: %v", got)
+	}
+	if got := list(duban.CaseFilter{Statuses: []duban.Status{duban.StatusClosed}}); len(got) != 0 {
+		t.Fatalf("closed: %v", got)
+	}
+	// littering acknowledges in 30m, illegal parking in 30m, street vending in 30m:
+	// at t0+33m the first four are overdue, the fifth (opened t0+4m) not yet.
+	yes, no := true, false
+	at := t0.Add(33 * time.Minute)
+	if got := list(duban.CaseFilter{Overdue: &yes, Now: at}); !reflect.DeepEqual(got, []string{ids[3], ids[2], ids[1], ids[0]}) {
+		t.Fatalf("overdue: %v", got)
+	}
+	if got := list(duban.CaseFilter{Overdue: &no, Now: at}); !reflect.DeepEqual(got, []string{ids[4]}) {
+		t.Fatalf("not overdue: %v", got)
+	}
+	if got := list(duban.CaseFilter{Escalated: &yes, Now: at}); len(got) != 4 {
+		t.Fatalf("escalated: %v", got)
+	}
+
+	// Pages of two cover the list once, in order.
+	var paged []string
+	f := duban.CaseFilter{Limit: 2}
+	for pages := 0; ; pages++ {
+		cases, next, err := s.Cases(ctx, f)
+		if err != nil || pages > 3 {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		for _, c := range cases {
+			paged = append(paged, c.ID)
+		}
+		if next == nil {
+			break
+		}
+		f.After = next
+	}
+	if !reflect.DeepEqual(paged, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}) {
+		t.Fatalf("pages: %v", paged)
+	}
+}
+
+func TestEscalationsWorstFirst(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	// Acknowledge deadlines: parking at t0+30m, jaywalking at t0+2h.
+	parking, jaywalking, fresh := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	do(t, s, duban.Case{}, openCmd(jaywalking, "jaywalking", ""), t0, "open")
+	do(t, s, duban.Case{}, openCmd(parking, "illegal-parking", ""), t0.Add(time.Minute), "open")
+	do(t, s, duban.Case{}, openCmd(fresh, "littering", ""), t0.Add(5*time.Hour), "open")
+	ids := func(now time.Time) []string {
+		cases, err := s.Escalations(ctx, now, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cases {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	if got := ids(t0.Add(20 * time.Minute)); len(got) != 0 {
+		t.Fatalf("nothing is overdue yet: %v", got)
+	}
+	if got := ids(t0.Add(time.Hour + 50*time.Minute)); !reflect.DeepEqual(got, []string{parking}) {
+		t.Fatalf("only parking is overdue: %v", got)
+	}
+	// A case opened under terms that climb to level 2 a minute after the
+	// deadline comes first while it is overdue for less time than the others.
+	quick := uuid.NewString()
+	cmd := openCmd(quick, "littering", "")
+	cmd.Terms.Ladder = []duban.Rung{{Level: 1}, {At: duban.Offset{Duration: time.Minute}, Level: 2}}
+	do(t, s, duban.Case{}, cmd, t0.Add(2*time.Hour), "open") // acknowledge by t0+2h30m
+	if got := ids(t0.Add(3 * time.Hour)); !reflect.DeepEqual(got, []string{quick, parking, jaywalking}) {
+		t.Fatalf("level first, then longest overdue: %v", got)
+	}
+	// At t0+6h01 parking, jaywalking and quick are all at level 2, in order of
+	// their deadlines; the fresh case (due t0+5h30m) is at level 1.
+	if got := ids(t0.Add(6*time.Hour + time.Minute)); !reflect.DeepEqual(got, []string{parking, jaywalking, quick, fresh}) {
+		t.Fatalf("same level, longest overdue first: %v", got)
+	}
+}
