@@ -1,0 +1,43 @@
+// Package activities holds what the case workflow does to the world: here,
+// appending events to the event store. Every activity is idempotent.
+package activities
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/postgres"
+)
+
+// AppendInput is one command's events for one case and the case after them.
+type AppendInput = postgres.Append
+
+// AppendOutput is what the store holds after the expected version.
+type AppendOutput = postgres.Appended
+
+// EventStore appends events. The PostgreSQL store is the real one; workflow
+// tests use an in-memory one.
+type EventStore interface {
+	Append(ctx context.Context, a postgres.Append) (postgres.Appended, error)
+}
+
+// Activities are the case workflow's activities.
+type Activities struct {
+	Store EventStore
+}
+
+// AppendEvents appends a command's events and updates the projection in one
+// transaction. A retry after a committed attempt writes nothing and returns
+// the stored events. A store that cannot be reached is retried; an
+// inconsistency the store reports is not.
+func (a *Activities) AppendEvents(ctx context.Context, in AppendInput) (AppendOutput, error) {
+	out, err := a.Store.Append(ctx, in)
+	var e *duban.Error
+	if errors.As(err, &e) {
+		return out, temporal.NewNonRetryableApplicationError(e.Message, e.Code, err)
+	}
+	return out, err
+}

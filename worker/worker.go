@@ -1,0 +1,27 @@
+// Package worker wires a Temporal worker that runs case workflows and their
+// activities.
+package worker
+
+import (
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/duban/duban/activities"
+	"github.com/duban/duban/workflows"
+)
+
+// New returns a worker for the case task queue, not yet started.
+func New(c client.Client, store activities.EventStore, taskQueue string) sdkworker.Worker {
+	if taskQueue == "" {
+		taskQueue = workflows.TaskQueue
+	}
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		// The SDK's default of two pollers leaves workflow tasks waiting
+		// when many cases are busy at once.
+		MaxConcurrentWorkflowTaskPollers: 16,
+		MaxConcurrentActivityTaskPollers: 4,
+	})
+	w.RegisterWorkflow(workflows.CaseWorkflow)
+	w.RegisterActivity(&activities.Activities{Store: store})
+	return w
+}

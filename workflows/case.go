@@ -1,0 +1,199 @@
+// Package workflows holds CaseWorkflow, the single writer of a case's
+// history, and the client the API uses to reach it.
+//
+// One workflow runs per open case, its id the case id. Commands arrive as
+// Updates: the validator asks Decide whether the command is allowed before
+// anything is written, the handler decides again on the current state,
+// appends the events through a local activity and answers with the case.
+// Deadlines are timers: the workflow sleeps until the next step of the
+// running stage's ladder and records it as the system. The code here is
+// orchestration only; every rule is in duban.Decide.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/activities"
+)
+
+// TaskQueue is where case workflows and their activities run.
+const TaskQueue = "duban-cases"
+
+// DefaultHistoryLimit is the history length after which a case continues as
+// new, well below Temporal's limits (51,200 events, 2,000 updates a run).
+const DefaultHistoryLimit = 4000
+
+// openTimeout bounds how long a new workflow waits for its open command:
+// if Update-with-Start's update was refused, no case exists and the run ends.
+const openTimeout = time.Minute
+
+// Input starts or continues a case workflow.
+type Input struct {
+	CaseID string
+	// Case is the state carried over by continue-as-new; zero for a new case.
+	Case duban.Case
+	// HistoryLimit overrides DefaultHistoryLimit (tests use small values).
+	HistoryLimit int
+}
+
+// acts is only used to name activity methods.
+var acts *activities.Activities
+
+// run is one run of a case workflow: its state and the lock that makes
+// commands and deadline ticks take turns.
+type run struct {
+	in    Input
+	state duban.Case
+	busy  bool
+}
+
+// CaseWorkflow is the life of one case.
+func CaseWorkflow(ctx workflow.Context, in Input) error {
+	r := &run{in: in, state: in.Case}
+	if err := r.register(ctx); err != nil {
+		return err
+	}
+	if r.state.Version == 0 {
+		opened, err := workflow.AwaitWithTimeout(ctx, openTimeout, func() bool { return r.state.Version > 0 })
+		if err != nil {
+			return err
+		}
+		if !opened {
+			return temporal.NewNonRetryableApplicationError("no case was opened: the open command was refused or never came", "NotOpened", nil)
+		}
+	}
+	for {
+		if !r.state.Status.Open() {
+			return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		}
+		if r.continueAsNew(ctx) {
+			if err := workflow.Await(ctx, func() bool { return !r.busy && workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			return workflow.NewContinueAsNewError(ctx, CaseWorkflow, Input{CaseID: in.CaseID, Case: r.state, HistoryLimit: in.HistoryLimit})
+		}
+		if err := r.waitForNextStep(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// waitForNextStep sleeps until the running stage's next ladder step comes
+// due and records it, or returns early when the case changes (a command may
+// have met the obligation or moved the deadline).
+func (r *run) waitForNextStep(ctx workflow.Context) error {
+	version := r.state.Version
+	changed := func() bool { return r.state.Version != version || r.continueAsNew(ctx) }
+	next, ok := r.state.NextStep()
+	if !ok {
+		return workflow.Await(ctx, changed)
+	}
+	if wait := next.At.Sub(workflow.Now(ctx)); wait > 0 {
+		woke, err := workflow.AwaitWithTimeout(ctx, wait, changed)
+		if err != nil || woke {
+			return err
+		}
+	}
+	if err := r.execute(ctx, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, fmt.Sprintf("tick:%d", version)); err != nil {
+		// The store is unreachable: try again shortly; the step stays due.
+		workflow.GetLogger(ctx).Warn("recording a deadline step failed", "error", err)
+		return workflow.Sleep(ctx, 10*time.Second)
+	}
+	return nil
+}
+
+func (r *run) continueAsNew(ctx workflow.Context) bool {
+	limit := r.in.HistoryLimit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= limit
+}
+
+// register installs an Update handler, with its validator, per command.
+func (r *run) register(ctx workflow.Context) error {
+	for _, err := range []error{
+		handle[duban.OpenCase](ctx, r),
+		handle[duban.Acknowledge](ctx, r),
+		handle[duban.Resolve](ctx, r),
+		handle[duban.Verify](ctx, r),
+		handle[duban.AddComment](ctx, r),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handle registers the Update for command type C. The validator refuses, with
+// nothing written, what Decide refuses on the state as it is; the handler then
+// executes the command, answering with the case after it.
+func handle[C duban.Command](ctx workflow.Context, r *run) error {
+	var zero C
+	return workflow.SetUpdateHandlerWithOptions(ctx, zero.Name(),
+		func(ctx workflow.Context, cmd C) (duban.Case, error) {
+			if err := r.execute(ctx, cmd, workflow.GetCurrentUpdateInfo(ctx).ID); err != nil {
+				return duban.Case{}, toTemporal(err)
+			}
+			return r.state, nil
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, cmd C) error {
+				_, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
+				return toTemporal(err)
+			},
+		})
+}
+
+// execute waits its turn, decides cmd on the current state, appends the
+// events and folds what the store holds. If the store already holds events past this state
+// (an earlier attempt of this workflow task committed them), those are
+// folded instead; if they were another command's, cmd is decided again.
+func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string) error {
+	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+		return err
+	}
+	r.busy = true
+	defer func() { r.busy = false }()
+	for {
+		events, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		var out activities.AppendOutput
+		err = workflow.ExecuteLocalActivity(localActivity(ctx), acts.AppendEvents, activities.AppendInput{
+			CaseID:          events[0].CaseID,
+			ExpectedVersion: r.state.Version,
+			CommandID:       commandID,
+			Events:          events,
+			Case:            duban.Fold(r.state, events),
+		}).Get(ctx, &out)
+		if err != nil {
+			workflow.GetLogger(ctx).Error("appending events failed", "command", cmd.Name(), "error", err)
+			return duban.Errorf(duban.EUNAVAILABLE, "the event store is unavailable; nothing was recorded")
+		}
+		r.state = duban.Fold(r.state, out.Events)
+		if n := len(out.CommandIDs); n > 0 && out.CommandIDs[n-1] == commandID {
+			return nil
+		}
+	}
+}
+
+func localActivity(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    100 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Second,
+		},
+	})
+}

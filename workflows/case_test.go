@@ -1,0 +1,292 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/activities"
+	"github.com/duban/duban/postgres"
+	"github.com/duban/duban/workflows"
+)
+
+var (
+	t0         = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	inspector  = duban.Principal{ID: "inspector-1", Role: duban.RoleInspector}
+	sanitation = duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
+)
+
+const caseID = "0b5a6c1e-8a51-4f7e-9d0c-2f6a1b3c4d5e"
+
+// memStore is an in-memory event store with the PostgreSQL store's
+// semantics: appends at the expected version, idempotent on retry.
+type memStore struct {
+	mu       sync.Mutex
+	events   []duban.Event
+	commands []string
+	// loseAnswers makes the next n appends commit, then fail as if the
+	// answer was lost on the way back.
+	loseAnswers int
+}
+
+func (m *memStore) Append(_ context.Context, a postgres.Append) (postgres.Appended, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if have := int64(len(m.events)); have > a.ExpectedVersion {
+		return postgres.Appended{Events: m.events[a.ExpectedVersion:], CommandIDs: m.commands[a.ExpectedVersion:]}, nil
+	} else if have < a.ExpectedVersion {
+		return postgres.Appended{}, fmt.Errorf("store at %d, expected %d", have, a.ExpectedVersion)
+	}
+	for _, e := range a.Events {
+		e.Position = int64(len(m.events) + 1)
+		m.events = append(m.events, e)
+		m.commands = append(m.commands, a.CommandID)
+	}
+	if m.loseAnswers > 0 {
+		m.loseAnswers--
+		return postgres.Appended{}, errors.New("connection reset")
+	}
+	return postgres.Appended{Events: m.events[a.ExpectedVersion:], CommandIDs: m.commands[a.ExpectedVersion:], Written: true}, nil
+}
+
+func (m *memStore) types() []duban.EventType {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []duban.EventType
+	for i, e := range m.events {
+		if e.Version != int64(i+1) {
+			panic(fmt.Sprintf("event %d has version %d", i, e.Version))
+		}
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func policyTerms() duban.Terms {
+	terms, _ := duban.DefaultPolicy().Terms("littering", duban.SeverityNormal) // 30m, 24h, 4h
+	return terms
+}
+
+func openCmd() duban.OpenCase {
+	return duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: inspector},
+		CaseID:      caseID, Category: "littering", Severity: duban.SeverityNormal,
+		Description: "bags at the bus stop", Location: duban.Location{Lat: 39.9, Lon: 116.4},
+		Unit: "sanitation", Terms: policyTerms(), RequestHash: "h",
+	}
+}
+
+type harness struct {
+	t     *testing.T
+	env   *testsuite.TestWorkflowEnvironment
+	store *memStore
+	n     int
+}
+
+func newHarness(t *testing.T) *harness {
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
+	env := suite.NewTestWorkflowEnvironment()
+	store := &memStore{}
+	env.RegisterWorkflow(workflows.CaseWorkflow)
+	env.RegisterActivity(&activities.Activities{Store: store})
+	env.SetStartTime(t0)
+	return &harness{t: t, env: env, store: store}
+}
+
+// at sends cmd at offset after the start; check sees the update's outcome.
+func (h *harness) at(offset time.Duration, cmd duban.Command, check func(c duban.Case, err error)) {
+	h.n++
+	id := fmt.Sprintf("u%d", h.n)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(cmd.Name(), id, &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { check(duban.Case{}, err) },
+			OnAccept:   func() {},
+			OnComplete: func(v any, err error) { c, _ := v.(duban.Case); check(c, err) },
+		}, cmd)
+	}, offset)
+}
+
+// ok fails the test when a command is refused.
+func (h *harness) ok(c duban.Case, err error) {
+	if err != nil {
+		h.t.Errorf("command refused: %v", err)
+	}
+}
+
+func (h *harness) cancelAt(offset time.Duration) {
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, offset)
+}
+
+func (h *harness) run(in workflows.Input) {
+	if in.CaseID == "" {
+		in.CaseID = caseID
+	}
+	h.env.ExecuteWorkflow(workflows.CaseWorkflow, in)
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("workflow did not complete")
+	}
+}
+
+func by(p duban.Principal) duban.CommandMeta { return duban.CommandMeta{By: p} }
+
+func TestFullLoopEndsTheWorkflow(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), func(c duban.Case, err error) {
+		if err != nil || c.Status != duban.StatusDispatched || c.Unit != "sanitation" || c.Version != 2 {
+			t.Errorf("open answered %+v, %v", c, err)
+		}
+	})
+	h.at(10*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok)
+	h.at(2*time.Hour, duban.Resolve{CommandMeta: by(sanitation), Note: "cleared"}, h.ok)
+	h.at(3*time.Hour, duban.Verify{CommandMeta: by(inspector), Note: "bags are back"}, func(c duban.Case, err error) {
+		if err != nil || c.Status != duban.StatusInProgress || c.ReworkCount != 1 || !c.Deadlines.ResolveBy.Equal(t0.Add(27*time.Hour)) {
+			t.Errorf("failed verification answered %+v, %v", c, err)
+		}
+	})
+	h.at(4*time.Hour, duban.Resolve{CommandMeta: by(sanitation), Note: "cleared again"}, h.ok)
+	h.at(5*time.Hour, duban.Verify{CommandMeta: by(inspector), Passed: true}, func(c duban.Case, err error) {
+		if err != nil || c.Status != duban.StatusClosed {
+			t.Errorf("passed verification answered %+v, %v", c, err)
+		}
+	})
+	h.run(workflows.Input{})
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatalf("a closed case ends its workflow cleanly: %v", err)
+	}
+	want := []duban.EventType{duban.EventCaseReported, duban.EventCaseDispatched, duban.EventCaseAcknowledged,
+		duban.EventCaseResolved, duban.EventVerificationFailed, duban.EventCaseResolved,
+		duban.EventVerificationPassed, duban.EventCaseClosed}
+	if got := h.store.types(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v\nwant %v", got, want)
+	}
+}
+
+func TestLadderFiresWithNoOneLooking(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	h.cancelAt(30 * time.Hour)
+	h.run(workflows.Input{})
+	ackBy := t0.Add(30 * time.Minute)
+	want := []struct {
+		typ   duban.EventType
+		level int
+		at    time.Time
+	}{
+		{duban.EventDeadlineWarned, 0, t0.Add(22*time.Minute + 30*time.Second)},
+		{duban.EventCaseEscalated, 1, ackBy},
+		{duban.EventCaseEscalated, 2, ackBy.Add(4 * time.Hour)},
+		{duban.EventCaseEscalated, 3, ackBy.Add(24 * time.Hour)},
+	}
+	events := h.store.events[2:]
+	if len(events) != len(want) {
+		t.Fatalf("events %v", h.store.types())
+	}
+	for i, w := range want {
+		e := events[i]
+		if e.Type != w.typ || e.Actor != duban.System || !e.OccurredAt.Equal(w.at) {
+			t.Errorf("step %d: %s by %v at %v, want %s at %v", i, e.Type, e.Actor, e.OccurredAt, w.typ, w.at)
+		}
+		if esc, ok := e.Data.(duban.CaseEscalated); ok && (esc.Level != w.level || esc.Stage != duban.StageAcknowledge || !esc.Deadline.Equal(ackBy)) {
+			t.Errorf("step %d data %+v", i, esc)
+		}
+	}
+}
+
+func TestMetObligationCancelsItsLadder(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	h.at(25*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok) // after the warning, before level 1
+	h.cancelAt(20 * time.Hour)
+	h.run(workflows.Input{})
+	want := []duban.EventType{duban.EventCaseReported, duban.EventCaseDispatched, duban.EventDeadlineWarned,
+		duban.EventCaseAcknowledged, duban.EventDeadlineWarned}
+	if got := h.store.types(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v\nwant %v", got, want)
+	}
+	if w := h.store.events[4].Data.(duban.DeadlineWarned); w.Stage != duban.StageResolve || !w.DueAt.Equal(t0.Add(18*time.Hour)) {
+		t.Fatalf("resolve warning %+v", w)
+	}
+}
+
+func TestRefusedCommandsLeaveNoTrace(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	expect := func(code string) func(duban.Case, error) {
+		return func(_ duban.Case, err error) {
+			var appErr *temporal.ApplicationError
+			if !errors.As(err, &appErr) || appErr.Type() != code {
+				t.Errorf("got %v, want %s", err, code)
+			}
+		}
+	}
+	h.at(time.Minute, duban.Acknowledge{CommandMeta: by(inspector)}, expect(duban.EFORBIDDEN))
+	h.at(2*time.Minute, duban.Verify{CommandMeta: by(inspector), Passed: true}, expect(duban.ECONFLICT))
+	h.at(3*time.Minute, duban.Resolve{CommandMeta: by(sanitation)}, expect(duban.EINVALID))
+	h.at(4*time.Minute, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation, IfMatch: 1}}, expect(duban.EPRECONDITION))
+	h.cancelAt(10 * time.Minute)
+	h.run(workflows.Input{})
+	if got := h.store.types(); len(got) != 2 {
+		t.Fatalf("refused commands wrote events: %v", got)
+	}
+}
+
+// An append that committed but whose answer was lost is retried, finds its
+// events in the store and takes them: nothing is written twice.
+func TestLostAppendAnswerIsNotDoubled(t *testing.T) {
+	h := newHarness(t)
+	// The test environment checks local-activity retry deadlines against the
+	// wall clock: a start time in the past would time every retry out.
+	h.env.SetStartTime(time.Now())
+	h.store.loseAnswers = 2 // the open's and the acknowledgement's
+	h.at(0, openCmd(), func(c duban.Case, err error) {
+		if err != nil || c.Version != 2 || c.Status != duban.StatusDispatched {
+			t.Errorf("open answered %+v, %v", c, err)
+		}
+	})
+	h.at(time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, func(c duban.Case, err error) {
+		if err != nil || c.Version != 3 {
+			t.Errorf("acknowledge answered %+v, %v", c, err)
+		}
+	})
+	h.cancelAt(5 * time.Minute)
+	h.run(workflows.Input{})
+	if got := h.store.types(); len(got) != 3 {
+		t.Fatalf("events %v", got)
+	}
+}
+
+func TestContinuesAsNewWithItsState(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	for i := 1; i <= 3; i++ {
+		h.at(time.Duration(i)*time.Second, duban.AddComment{CommandMeta: by(inspector), Text: fmt.Sprintf("note %d", i)}, h.ok)
+	}
+	// The test environment keeps no history: say it has grown long.
+	h.env.RegisterDelayedCallback(func() { h.env.SetCurrentHistoryLength(40) }, 5*time.Second)
+	h.run(workflows.Input{HistoryLimit: 40})
+	var can *workflow.ContinueAsNewError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow ended with %v, want continue-as-new", err)
+	}
+	var next workflows.Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	stored := h.store.types()
+	if next.CaseID != caseID || next.HistoryLimit != 40 || next.Case.Version != int64(len(stored)) || next.Case.Status != duban.StatusDispatched {
+		t.Fatalf("continued with %+v after %d events", next, len(stored))
+	}
+}

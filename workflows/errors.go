@@ -1,0 +1,60 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/duban/duban"
+)
+
+// toTemporal carries a domain error across Temporal as an ApplicationError
+// whose type is the error code, so the client can rebuild it.
+func toTemporal(err error) error {
+	var e *duban.Error
+	if err == nil || !errors.As(err, &e) {
+		return err
+	}
+	return temporal.NewApplicationErrorWithOptions(e.Message, e.Code, temporal.ApplicationErrorOptions{
+		NonRetryable: true,
+		Details:      []any{e.Fields},
+	})
+}
+
+// domainCodes are the codes toTemporal sends.
+var domainCodes = map[string]bool{
+	duban.EINVALID: true, duban.EUNAUTHORIZED: true, duban.EFORBIDDEN: true, duban.ENOTFOUND: true,
+	duban.ECONFLICT: true, duban.EPRECONDITION: true, duban.ETOOMANY: true, duban.EUNAVAILABLE: true,
+	duban.EINTERNAL: true,
+}
+
+// fromTemporal turns what the Temporal client returns into a domain error
+// where it means one, and leaves other errors wrapped for the logs.
+func fromTemporal(err error) error {
+	if err == nil {
+		return nil
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && domainCodes[appErr.Type()] {
+		e := &duban.Error{Code: appErr.Type(), Message: appErr.Message()}
+		if appErr.HasDetails() {
+			_ = appErr.Details(&e.Fields)
+		}
+		return e
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// The workflow is gone: the case ended, or never was.
+		return duban.Errorf(duban.ECONFLICT, "the case is no longer open")
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &duban.Error{Code: duban.EUNAVAILABLE, Message: "the case engine did not answer in time; the command may still be applied: check the case before repeating it, or repeat it with the same Idempotency-Key"}
+	}
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) {
+		return &duban.Error{Code: duban.EUNAVAILABLE, Message: "the case engine is unavailable; try again shortly"}
+	}
+	return err
+}
