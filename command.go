@@ -117,7 +117,7 @@ func (c OpenCase) validate() error {
 	checkText(&errs, "description", c.Description, MaxDescription, true)
 	checkLocation(&errs, c.Location)
 	checkEvidence(&errs, "evidence", c.Evidence)
-	if c.Terms.SLA.Acknowledge <= 0 || c.Terms.SLA.Resolve <= 0 || c.Terms.SLA.Verify <= 0 {
+	if c.Severity.Valid() && (c.Terms.SLA.Acknowledge <= 0 || c.Terms.SLA.Resolve <= 0 || c.Terms.SLA.Verify <= 0) {
 		errs.add("category", "has no SLA for severity %q", c.Severity)
 	}
 	return errs.err()

@@ -13,18 +13,21 @@ import (
 //
 // A command that changes nothing (an open retried with the same request)
 // returns no events and no error.
+//
+// Refusals come in a fixed order: a case the actor cannot see is not found
+// (404), then a role that may not give the command is forbidden (403), then a
+// stale If-Match fails (412), then invalid input (400), and last a state that
+// does not allow the command is a conflict (409).
 func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
-	if err := cmd.validate(); err != nil {
-		return nil, err
-	}
+	// Times are kept to the millisecond: what JSON clients represent, and
+	// exactly what PostgreSQL stores, so a case read back from its events is
+	// the case the workflow holds.
+	now = now.UTC().Truncate(time.Millisecond)
 	m := cmd.Meta()
 	if open, ok := cmd.(OpenCase); ok {
 		return decideOpen(c, open, now)
 	}
-	if c.Version == 0 {
-		return nil, Errorf(ENOTFOUND, "case not found")
-	}
-	if !m.By.CanSee(&c) {
+	if c.Version == 0 || !m.By.CanSee(&c) {
 		return nil, Errorf(ENOTFOUND, "case not found")
 	}
 	if err := authorize(&c, cmd); err != nil {
@@ -33,7 +36,10 @@ func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
 	if m.IfMatch != 0 && m.IfMatch != c.Version {
 		return nil, Errorf(EPRECONDITION, "the case is at version %d, not %d", c.Version, m.IfMatch)
 	}
-	d := &decision{c: &c, by: m.By, now: now.UTC()}
+	if err := cmd.validate(); err != nil {
+		return nil, err
+	}
+	d := &decision{c: &c, by: m.By, now: now}
 	switch cmd := cmd.(type) {
 	case Acknowledge:
 		return d.acknowledge()
@@ -64,7 +70,7 @@ func authorize(c *Case, cmd Command) error {
 		ok = by.Role == RoleSystem
 	}
 	if !ok {
-		return Errorf(EFORBIDDEN, "a %s may not %s this case", by.Role, cmd.Name())
+		return Errorf(EFORBIDDEN, "%s may not %s this case", by.Role.withArticle(), cmd.Name())
 	}
 	return nil
 }
@@ -109,8 +115,11 @@ func (d *decision) due(dur time.Duration) time.Time {
 }
 
 func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
-	if !cmd.By.is(RoleInspector, RoleSupervisor, RoleAdmin) {
-		return nil, Errorf(EFORBIDDEN, "a %s may not open cases", cmd.By.Role)
+	if err := cmd.By.MayOpen(); err != nil {
+		return nil, err
+	}
+	if err := cmd.validate(); err != nil {
+		return nil, err
 	}
 	if c.Version > 0 {
 		// The same request retried under the same Idempotency-Key is answered
@@ -122,7 +131,7 @@ func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
 	}
 	c.ID = cmd.CaseID
 	c.Terms = cmd.Terms
-	d := &decision{c: &c, by: cmd.By, now: now.UTC()}
+	d := &decision{c: &c, by: cmd.By, now: now}
 	d.emit(CaseReported{
 		Category:      cmd.Category,
 		Severity:      cmd.Severity,

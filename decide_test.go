@@ -425,3 +425,15 @@ func TestEventJSONRoundTrip(t *testing.T) {
 		t.Fatalf("case round trip: %v\n got %+v\nwant %+v", err, back, c)
 	}
 }
+
+func TestTimesAreMilliseconds(t *testing.T) {
+	now := time.Date(2026, 11, 2, 9, 0, 0, 123456789, time.FixedZone("CST", 8*3600))
+	c, events := apply(t, duban.Case{}, openCmd("sanitation"), now)
+	want := time.Date(2026, 11, 2, 1, 0, 0, 123000000, time.UTC)
+	if !events[0].OccurredAt.Equal(want) || events[0].OccurredAt.Location() != time.UTC {
+		t.Fatalf("occurred at %v", events[0].OccurredAt)
+	}
+	if !c.Deadlines.AcknowledgeBy.Equal(want.Add(30 * time.Minute)) {
+		t.Fatalf("acknowledge by %v", c.Deadlines.AcknowledgeBy)
+	}
+}

@@ -1,6 +1,8 @@
 package duban_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,22 @@ func TestParsePolicyErrors(t *testing.T) {
 				t.Fatalf("message\n got %s\nwant %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// The example policies in the repository stay valid.
+func TestExamplePolicies(t *testing.T) {
+	files, _ := filepath.Glob("examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example policies")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := duban.ParsePolicy(f, b); err != nil {
+			t.Errorf("%v", err)
+		}
 	}
 }

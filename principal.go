@@ -1,5 +1,7 @@
 package duban
 
+import "strings"
+
 // Role is what a principal is in the campaign, and so what it may do.
 type Role string
 
@@ -22,6 +24,14 @@ func (r Role) Valid() bool {
 	return false
 }
 
+// withArticle names the role for a message: "an inspector", "a unit".
+func (r Role) withArticle() string {
+	if r != "" && strings.ContainsRune("aeiou", rune(r[0])) {
+		return "an " + string(r)
+	}
+	return "a " + string(r)
+}
+
 // Principal is who acts: resolved from a bearer token, recorded as the actor of
 // every event. Unit is set for, and only for, RoleUnit.
 type Principal struct {
@@ -36,6 +46,15 @@ var System = Principal{ID: "system", Role: RoleSystem}
 // Oversees reports whether p sees and steers every case: supervisors and admins.
 func (p Principal) Oversees() bool {
 	return p.Role == RoleSupervisor || p.Role == RoleAdmin
+}
+
+// MayOpen refuses (EFORBIDDEN) a principal who may not open cases: only
+// inspectors, supervisors and admins may.
+func (p Principal) MayOpen() error {
+	if !p.is(RoleInspector, RoleSupervisor, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "%s may not open cases", p.Role.withArticle())
+	}
+	return nil
 }
 
 // CanSee reports whether p may see c at all. A unit sees only the cases

@@ -2,27 +2,14 @@ package localpg_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/duban/duban/dev/localpg"
+	"github.com/duban/duban/internal/pgtest"
 )
-
-// tempDir returns a directory the postgres user can reach when the tests run
-// as root (t.TempDir is private to its owner).
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	_ = os.Chmod(filepath.Dir(dir), 0o755)
-	return dir
-}
 
 func execSQL(t *testing.T, url, sql string) {
 	t.Helper()
@@ -54,7 +41,7 @@ func query(t *testing.T, url, sql string) string {
 
 func TestStartKeepsDataAcrossRestartsAndCrashes(t *testing.T) {
 	ctx := context.Background()
-	dir := tempDir(t)
+	dir := pgtest.ReachableDir(t)
 	c, err := localpg.Start(ctx, localpg.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +77,7 @@ func TestStartKeepsDataAcrossRestartsAndCrashes(t *testing.T) {
 
 func TestWrongPasswordIsRefused(t *testing.T) {
 	ctx := context.Background()
-	c, err := localpg.Start(ctx, localpg.Options{Dir: tempDir(t)})
+	c, err := localpg.Start(ctx, localpg.Options{Dir: pgtest.ReachableDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,3 +81,17 @@ func NewDatabase(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// ReachableDir returns a temporary directory, removed when t ends, that the
+// postgres user can reach: t.TempDir is private to its owner, and PostgreSQL
+// runs as postgres when the tests run as root.
+func ReachableDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

@@ -1,0 +1,83 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/duban/duban"
+)
+
+// decode reads the request body into v strictly: JSON only, within the size
+// limit, no unknown fields, no wrong types, nothing after the object. An empty
+// body is allowed when optional, and leaves v as it is.
+func decode(r *http.Request, v any, optional bool) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &duban.Error{Code: eTooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes)}
+	} else if err != nil {
+		return duban.Errorf(duban.EINVALID, "the request body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return nil
+		}
+		return duban.Errorf(duban.EINVALID, "a JSON request body is required")
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return &duban.Error{Code: eMediaType, Message: "the request body must be JSON, sent with Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return duban.Errorf(duban.EINVALID, "the request body has data after its JSON value")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into an EINVALID error that points at the field.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return duban.Errorf(duban.EINVALID, "the request body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return duban.Errorf(duban.EINVALID, "the request body must be a JSON object")
+		}
+		return duban.Invalid(duban.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return duban.Invalid(duban.FieldError{Field: name, Message: "is not a known field"})
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return duban.Errorf(duban.EINVALID, "the request body is not valid JSON (it ends too early)")
+	}
+	return duban.Errorf(duban.EINVALID, "the request body is not valid JSON")
+}
+
+func jsonKind(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "float64", "float32", "int", "int64", "int32":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map", "ptr":
+		return "an object"
+	}
+	return "of another type"
+}

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/duban/duban"
+)
+
+// Codes of errors only the HTTP layer knows.
+const (
+	eTooLarge    = "too_large"
+	eMediaType   = "unsupported_media_type"
+	eNoRoute     = "no_route"
+	eNoMethod    = "method_not_allowed"
+	maxBodyBytes = 64 << 10
+)
+
+// statuses maps every error code to its HTTP status: the one place this is done.
+var statuses = map[string]int{
+	duban.EINVALID:      http.StatusBadRequest,
+	duban.EUNAUTHORIZED: http.StatusUnauthorized,
+	duban.EFORBIDDEN:    http.StatusForbidden,
+	duban.ENOTFOUND:     http.StatusNotFound,
+	duban.ECONFLICT:     http.StatusConflict,
+	duban.EPRECONDITION: http.StatusPreconditionFailed,
+	duban.ETOOMANY:      http.StatusTooManyRequests,
+	duban.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	duban.EINTERNAL:     http.StatusInternalServerError,
+	eTooLarge:           http.StatusRequestEntityTooLarge,
+	eMediaType:          http.StatusUnsupportedMediaType,
+	eNoRoute:            http.StatusNotFound,
+	eNoMethod:           http.StatusMethodNotAllowed,
+}
+
+// problem is an RFC 9457 problem detail.
+type problem struct {
+	Type      string             `json:"type"`
+	Title     string             `json:"title"`
+	Status    int                `json:"status"`
+	Detail    string             `json:"detail"`
+	Instance  string             `json:"instance,omitempty"`
+	RequestID string             `json:"request_id,omitempty"`
+	Errors    []duban.FieldError `json:"errors,omitempty"`
+}
+
+// fail answers with err as problem+json. Errors that are not *duban.Error are
+// internal: they are logged with the request id and answered with a message
+// that reveals nothing.
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := duban.ErrorCode(err)
+	status, ok := statuses[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status == http.StatusInternalServerError || code == duban.EUNAVAILABLE {
+		logger(r).LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
+	}
+	p := problem{
+		Type:      "/problems/" + code,
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    duban.ErrorMessage(err),
+		Instance:  r.URL.Path,
+		RequestID: requestID(r),
+	}
+	if e, ok := err.(*duban.Error); ok {
+		p.Errors = e.Fields
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="duban"`)
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// reply answers with v as JSON.
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,125 @@
+// Command duban runs the duban case engine: `duban dev` on one machine with
+// everything embedded, `duban serve` (or `api` and `worker` apart) against an
+// external Temporal and PostgreSQL, `duban migrate` to set up the database.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // time zones for policies, even on images without /usr/share/zoneinfo
+
+	"github.com/duban/duban/workflows"
+)
+
+func main() {
+	m := NewMain()
+	if err := m.ParseArgs(os.Args[1:], os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "duban:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "duban:", err)
+		m.Close()
+		os.Exit(1)
+	}
+	if m.Config.Command != "migrate" {
+		<-ctx.Done()
+		fmt.Fprintln(os.Stderr, "duban: shutting down")
+	}
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "duban:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `duban: the civic case engine
+
+Usage:
+  duban dev      [--addr A] [--data-dir D] [--policy F] [--temporal-port P]
+                 everything on one machine: an embedded Temporal server and a
+                 private PostgreSQL (unless DATABASE_URL is set), state in D
+  duban serve    [--addr A] [--temporal H:P] [--namespace N] [--policy F]
+                 API and worker against an external Temporal and DATABASE_URL
+  duban api      the API alone (same flags as serve)
+  duban worker   the worker alone (same flags as serve, without --addr)
+  duban migrate  apply database migrations to DATABASE_URL and exit
+
+Every command also takes --log-level (debug, info, warn, error) and
+--log-format (json, text). Run 'duban COMMAND -h' for a command's flags.
+`
+
+// Config is everything duban reads from its arguments and environment.
+type Config struct {
+	Command      string
+	Addr         string
+	DataDir      string
+	PolicyFile   string
+	TemporalAddr string
+	Namespace    string
+	TaskQueue    string
+	TemporalPort int
+	DatabaseURL  string
+	LogLevel     string
+	LogFormat    string
+	Stdout       io.Writer
+	Stderr       io.Writer
+}
+
+// ParseArgs fills m.Config from the command line and the environment.
+func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(m.Config.Stderr, usage)
+		if len(args) == 0 {
+			return errors.New("no command given")
+		}
+		return flag.ErrHelp
+	}
+	c := &m.Config
+	c.Command = args[0]
+	fs := flag.NewFlagSet("duban "+c.Command, flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	switch c.Command {
+	case "dev":
+		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address the API listens on")
+		fs.StringVar(&c.DataDir, "data-dir", "./.duban", "where the embedded Temporal server and PostgreSQL keep their state")
+		fs.IntVar(&c.TemporalPort, "temporal-port", 7233, "port of the embedded Temporal server on 127.0.0.1 (0: any free port)")
+		fs.StringVar(&c.LogFormat, "log-format", "text", "log format: json or text")
+	case "serve", "api", "worker":
+		if c.Command != "worker" {
+			fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address the API listens on")
+		}
+		fs.StringVar(&c.TemporalAddr, "temporal", "localhost:7233", "Temporal frontend host:port")
+		fs.StringVar(&c.Namespace, "namespace", "default", "Temporal namespace")
+		fs.StringVar(&c.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue of case workflows")
+		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	case "migrate":
+		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	default:
+		fmt.Fprint(c.Stderr, usage)
+		return fmt.Errorf("unknown command %q", c.Command)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", c.Command, fs.Arg(0))
+	}
+	c.DatabaseURL = getenv("DATABASE_URL")
+	if c.DatabaseURL == "" && c.Command != "dev" {
+		return fmt.Errorf("%s needs DATABASE_URL (postgres://user:password@host:5432/db)", c.Command)
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/dev/devserver"
+	"github.com/duban/duban/internal/pgtest"
+)
+
+// reexecEnv makes the test binary run main() instead of the tests: the crash
+// test starts `duban dev` as a child process this way.
+const reexecEnv = "DUBAN_TEST_RUN_MAIN"
+
+// temporalAddr is the Temporal server the tests share; each test has its
+// own task queue and database.
+var temporalAddr string
+
+func TestMain(m *testing.M) {
+	if os.Getenv(reexecEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	ts, err := devserver.Start(context.Background(), devserver.Options{
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start Temporal:", err)
+		return 1
+	}
+	defer ts.Stop()
+	temporalAddr = ts.HostPort
+	return pgtest.Main(m)
+}
+
+// shortPolicy has deadlines of seconds: acknowledge in 2s, resolve in 30s,
+// verify in 4s; a warning at -25%, levels at 0s, 1s and 2s.
+const shortPolicy = `
+units:
+  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
+  - {id: traffic-police, name: {zh: 交警大队, en: Traffic Police}}
+categories:
+  - code: littering
+    name: {zh: 乱扔垃圾, en: Littering}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 2s, resolve: 30s, verify: 4s}
+escalation:
+  - {at: -25%, action: warn}
+  - {at: 0s, level: 1}
+  - {at: 1s, level: 2}
+  - {at: 2s, level: 3}
+principals:
+  - {token: dev-inspector, id: inspector-1, role: inspector}
+  - {token: dev-sanitation, id: sanitation-1, role: unit, unit: sanitation}
+  - {token: dev-traffic-police, id: traffic-police-1, role: unit, unit: traffic-police}
+  - {token: dev-supervisor, id: supervisor-1, role: supervisor}
+`
+
+// stack is duban running for one test: its own database and task queue.
+type stack struct {
+	t      *testing.T
+	dbURL  string
+	queue  string
+	policy *duban.Policy
+	base   string
+	logs   *syncBuffer
+	// HistoryLimit for new workflows (0: the default).
+	historyLimit int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newStack(t *testing.T, policyYAML string) *stack {
+	t.Helper()
+	s := &stack{t: t, dbURL: pgtest.NewDatabase(t), queue: "test-" + randomHex(6), logs: &syncBuffer{}}
+	s.policy = duban.DefaultPolicy()
+	if policyYAML != "" {
+		var err error
+		if s.policy, err = duban.ParsePolicy("test-policy.yaml", []byte(policyYAML)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("duban's logs:\n%s", s.logs)
+		}
+	})
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// start runs a duban command ("serve", "api" or "worker") on the stack and
+// returns it; it is closed when the test ends, or earlier by the caller.
+func (s *stack) start(command string) *Main {
+	s.t.Helper()
+	m := NewMain()
+	m.Config = Config{
+		Command: command, Addr: "127.0.0.1:0", DatabaseURL: s.dbURL,
+		TemporalAddr: temporalAddr, Namespace: "default", TaskQueue: s.queue,
+		LogLevel: "info", LogFormat: "text", Stdout: io.Discard, Stderr: s.logs,
+	}
+	m.Policy = s.policy
+	m.HistoryLimit = s.historyLimit
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { m.Close() })
+	if m.Addr() != "" {
+		s.base = "http://" + m.Addr()
+	}
+	return m
+}
+
+// response is an HTTP answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// call sends a request as the principal with token; body is JSON-encoded
+// unless it is a string or nil. headers are name, value pairs.
+func (s *stack) call(method, path, token string, body any, headers ...string) response {
+	s.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.base+path, r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// wireCase is a case as a client reads it.
+type wireCase struct {
+	ID          string  `json:"id"`
+	Status      string  `json:"status"`
+	Category    string  `json:"category"`
+	Unit        *string `json:"unit"`
+	Reporter    string  `json:"reporter"`
+	Version     int64   `json:"version"`
+	ReworkCount int     `json:"rework_count"`
+	Deadlines   struct {
+		AcknowledgeBy *time.Time `json:"acknowledge_by"`
+		ResolveBy     *time.Time `json:"resolve_by"`
+		VerifyBy      *time.Time `json:"verify_by"`
+	} `json:"deadlines"`
+	Overdue         bool   `json:"overdue"`
+	EscalationLevel int    `json:"escalation_level"`
+	PolicyVersion   string `json:"policy_version"`
+}
+
+type wireEvent struct {
+	ID         string          `json:"id"`
+	CaseID     string          `json:"case_id"`
+	Version    int64           `json:"version"`
+	Position   int64           `json:"position"`
+	Type       string          `json:"type"`
+	OccurredAt time.Time       `json:"occurred_at"`
+	Actor      duban.Principal `json:"actor"`
+	Data       map[string]any  `json:"data"`
+}
+
+type wireProblem struct {
+	Type   string             `json:"type"`
+	Title  string             `json:"title"`
+	Status int                `json:"status"`
+	Detail string             `json:"detail"`
+	Errors []duban.FieldError `json:"errors"`
+}
+
+// expect checks the status and decodes the body into v (if not nil).
+func (r response) expect(t *testing.T, status int, v any) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.body, v); err != nil {
+			t.Fatalf("decode %s: %v", r.body, err)
+		}
+	}
+}
+
+func (s *stack) caseOf(r response, status int) wireCase {
+	s.t.Helper()
+	var c wireCase
+	r.expect(s.t, status, &c)
+	if etag := r.header.Get("ETag"); etag != fmt.Sprintf(`"%d"`, c.Version) {
+		s.t.Fatalf("ETag %s for version %d", etag, c.Version)
+	}
+	return c
+}
+
+func (s *stack) events(id string) []wireEvent {
+	s.t.Helper()
+	var out struct{ Items []wireEvent }
+	s.call("GET", "/v1/cases/"+id+"/events", "dev-supervisor", nil).expect(s.t, 200, &out)
+	for i, e := range out.Items {
+		if e.Version != int64(i+1) || e.CaseID != id || (i > 0 && e.Position <= out.Items[i-1].Position) {
+			s.t.Fatalf("event %d of %d is version %d, position %d", i, len(out.Items), e.Version, e.Position)
+		}
+	}
+	return out.Items
+}
+
+func types(events []wireEvent) string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Type)
+	}
+	return strings.Join(out, " ")
+}
+
+// eventually polls check until it returns true or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !check() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var littering = map[string]any{
+	"category": "littering", "severity": "normal", "description": "bags dumped at the bus stop",
+	"location": map[string]any{"lat": 39.865, "lon": 111.238, "address": "Heping Rd bus stop", "area": "old-town"},
+	"evidence": []map[string]string{{"url": "https://example.org/p/1.jpg", "kind": "photo"}},
+}

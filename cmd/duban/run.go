@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/api"
+	"github.com/duban/duban/dev/devserver"
+	"github.com/duban/duban/dev/localpg"
+	"github.com/duban/duban/postgres"
+	"github.com/duban/duban/worker"
+	"github.com/duban/duban/workflows"
+)
+
+// Main is a running duban: what Run started, stopped in reverse by Close.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	Policy *duban.Policy
+
+	// HistoryLimit is passed to new case workflows (0: the default); tests
+	// make it small to see continue-as-new.
+	HistoryLimit int
+
+	listener net.Listener
+	closers  []func() error
+}
+
+// NewMain returns a Main writing to the process's stdout and stderr.
+func NewMain() *Main {
+	return &Main{Config: Config{Stdout: os.Stdout, Stderr: os.Stderr}}
+}
+
+// Addr is where the API listens, once Run has started it.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+func (m *Main) onClose(f func() error) { m.closers = append(m.closers, f) }
+
+// Close stops what Run started, last started first: the API drains its
+// requests, the worker finishes its tasks, then Temporal and PostgreSQL stop.
+func (m *Main) Close() error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}
+
+// Run starts the configured command and returns once it is serving.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if m.Logger == nil {
+		var err error
+		if m.Logger, err = newLogger(c.Stderr, c.LogLevel, c.LogFormat); err != nil {
+			return err
+		}
+	}
+	if err := m.loadPolicy(); err != nil {
+		return err
+	}
+	if c.Command == "dev" {
+		if err := m.startDevStack(ctx); err != nil {
+			return err
+		}
+	}
+	store, err := postgres.Open(ctx, m.Config.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	m.onClose(func() error { store.Close(); return nil })
+	if err := store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate the database: %w", err)
+	}
+	if c.Command == "migrate" {
+		m.Logger.Info("database is up to date")
+		return nil
+	}
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  m.Config.TemporalAddr,
+		Namespace: m.Config.Namespace,
+		Logger:    sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s: %w", m.Config.TemporalAddr, err)
+	}
+	m.onClose(func() error { tc.Close(); return nil })
+	if c.Command != "api" {
+		w := worker.New(tc, store, c.TaskQueue)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start the worker: %w", err)
+		}
+		m.onClose(func() error { w.Stop(); return nil })
+	}
+	if c.Command != "worker" {
+		if err := m.serveAPI(store, tc); err != nil {
+			return err
+		}
+	}
+	if c.Command == "dev" {
+		m.printBanner()
+	}
+	return nil
+}
+
+func (m *Main) loadPolicy() error {
+	if m.Policy != nil {
+		return nil
+	}
+	if m.Config.PolicyFile == "" {
+		m.Policy = duban.DefaultPolicy()
+		return nil
+	}
+	b, err := os.ReadFile(m.Config.PolicyFile)
+	if err != nil {
+		return fmt.Errorf("read the policy: %w", err)
+	}
+	m.Policy, err = duban.ParsePolicy(m.Config.PolicyFile, b)
+	if err != nil {
+		return fmt.Errorf("the policy is invalid:\n%w", err)
+	}
+	return nil
+}
+
+// startDevStack starts the embedded Temporal server and, without
+// DATABASE_URL, a private PostgreSQL, both keeping their state in DataDir.
+func (m *Main) startDevStack(ctx context.Context) error {
+	dir, err := filepath.Abs(m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create the data directory: %w", err)
+	}
+	if m.Config.DatabaseURL == "" {
+		pg, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true})
+		if err != nil {
+			return fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		m.onClose(pg.Stop)
+		if m.Config.DatabaseURL, err = ensureDatabase(ctx, pg.URL, "duban"); err != nil {
+			return err
+		}
+	}
+	ts, err := devserver.Start(ctx, devserver.Options{
+		DatabaseFile: filepath.Join(dir, "temporal.db"),
+		Port:         m.Config.TemporalPort,
+		Logger:       m.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start the Temporal server: %w", err)
+	}
+	m.onClose(func() error { ts.Stop(); return nil })
+	m.Config.TemporalAddr, m.Config.Namespace = ts.HostPort, ts.Namespace
+	return nil
+}
+
+// ensureDatabase creates database name on the server at adminURL if missing
+// and returns its URL.
+func ensureDatabase(ctx context.Context, adminURL, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return "", err
+		}
+	}
+	return strings.Replace(adminURL, "/postgres?", "/"+name+"?", 1), nil
+}
+
+func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
+	srv := &api.Server{
+		Policy: m.Policy,
+		Store:  store,
+		Cases:  &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit},
+		Logger: m.Logger,
+	}
+	l, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	m.listener = l
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("the API stopped", "error", err)
+		}
+	}()
+	m.onClose(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return hs.Shutdown(ctx)
+	})
+	m.Logger.Info("API listening", "addr", l.Addr().String())
+	return nil
+}
+
+func (m *Main) printBanner() {
+	w := m.Config.Stdout
+	base := "http://" + m.Addr()
+	fmt.Fprintf(w, "\nduban dev is running\n\n")
+	fmt.Fprintf(w, "  API        %s\n", base)
+	fmt.Fprintf(w, "  Temporal   %s, namespace %s\n", m.Config.TemporalAddr, m.Config.Namespace)
+	fmt.Fprintf(w, "  Database   %s\n", redact(m.Config.DatabaseURL))
+	fmt.Fprintf(w, "  Data       %s\n", m.Config.DataDir)
+	policy := "built-in default"
+	if m.Config.PolicyFile != "" {
+		policy = m.Config.PolicyFile
+	}
+	fmt.Fprintf(w, "  Policy     %s (version %s)\n\n", policy, m.Policy.Version)
+	fmt.Fprintf(w, "Development tokens (send as Authorization: Bearer TOKEN):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, p := range m.Policy.Principals {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Token, p.ID, p.Role, p.Unit)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nTry:\n  curl -s -H 'Authorization: Bearer dev-supervisor' %s/v1/cases\n\nCtrl-C stops duban; its state stays in %s.\n\n", base, m.Config.DataDir)
+}
+
+// redact hides the password in a database URL.
+func redact(url string) string {
+	if at := strings.Index(url, "@"); at > 0 {
+		if colon := strings.LastIndex(url[:at], ":"); colon > strings.Index(url, "://")+2 {
+			return url[:colon+1] + "***" + url[at:]
+		}
+	}
+	return url
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
+}

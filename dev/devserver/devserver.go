@@ -1,0 +1,281 @@
+// Package devserver runs a Temporal server inside the duban process, for
+// `duban dev` and end-to-end tests: SQLite persisted to a file (or in
+// memory), one history shard, every service on 127.0.0.1.
+//
+// It follows the Temporal CLI's `server start-dev`: static hosts instead of
+// ringpop membership, the schema applied when the file is new, namespaces
+// created if missing. SQLite runs with WAL and synchronous=normal, which lets
+// it write several times faster than its default journal.
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// Options say where the server keeps its state and listens.
+type Options struct {
+	// DatabaseFile persists the server's state; empty keeps it in memory.
+	DatabaseFile string
+	// Port of the frontend (the address clients dial) on 127.0.0.1; 0 picks
+	// a free one.
+	Port int
+	// Namespace to create (default "default").
+	Namespace string
+	// Logger receives the server's logs at Level and above (default: warnings).
+	Logger *slog.Logger
+	Level  slog.Level
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	// HostPort is the frontend's address.
+	HostPort  string
+	Namespace string
+	server    temporal.Server
+	level     *slog.LevelVar
+}
+
+const ip = "127.0.0.1"
+
+// Start starts the server and returns once its frontend answers.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Level == 0 {
+		opts.Level = slog.LevelWarn
+	}
+	var err error
+	if opts.Port == 0 {
+		if opts.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+	} else if err := portFree(opts.Port); err != nil {
+		return nil, fmt.Errorf("the Temporal port %d is taken (another duban or Temporal server?): %w", opts.Port, err)
+	}
+	sqlConf, err := sqlConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := serverConfig(opts.Port, sqlConf)
+	if err != nil {
+		return nil, err
+	}
+	level := new(slog.LevelVar)
+	level.Set(opts.Level)
+	logger := slogLogger{log: opts.Logger, level: level}
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, err
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, err
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for _, svc := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		hosts[svc] = static.SingleLocalHost(net.JoinHostPort(ip, strconv.Itoa(conf.Services[string(svc)].RPC.GRPCPort)))
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8192,
+			dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start temporal server: %w", err)
+	}
+	s := &Server{HostPort: net.JoinHostPort(ip, strconv.Itoa(opts.Port)), Namespace: opts.Namespace, server: srv, level: level}
+	if err := s.waitReady(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop shuts the server down. Its services complain about each other's
+// departure while they stop, so only errors are logged from then on.
+func (s *Server) Stop() {
+	s.level.Set(slog.LevelError)
+	_ = s.server.Stop()
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		c, err := client.Dial(client.Options{HostPort: s.HostPort, Namespace: s.Namespace, Logger: quietSDKLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the Temporal server did not become ready: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func sqlConfig(opts Options) (*config.SQL, error) {
+	conf := &config.SQL{PluginName: sqliteplugin.PluginName}
+	if opts.DatabaseFile == "" {
+		conf.ConnectAttributes = map[string]string{"mode": "memory", "cache": "shared"}
+		conf.DatabaseName = strconv.Itoa(rand.IntN(1 << 30))
+	} else {
+		conf.ConnectAttributes = map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "normal"}
+		conf.DatabaseName = opts.DatabaseFile
+		if _, err := os.Stat(opts.DatabaseFile); os.IsNotExist(err) {
+			if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
+				return nil, err
+			}
+			if err := sqliteschema.SetupSchema(conf); err != nil {
+				os.Remove(opts.DatabaseFile)
+				return nil, fmt.Errorf("set up the Temporal schema in %s: %w", opts.DatabaseFile, err)
+			}
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
+	}
+	return conf, nil
+}
+
+func serverConfig(port int, sqlConf *config.SQL) (*config.Config, error) {
+	var conf config.Config
+	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
+	conf.Global.Membership.BroadcastAddress = ip
+	conf.Persistence.DefaultStore = "sqlite"
+	conf.Persistence.VisibilityStore = "sqlite"
+	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite": {SQL: sqlConf}}
+	httpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	conf.ClusterMetadata = &cluster.Config{
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        "active",
+		CurrentClusterName:       "active",
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			"active": {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             net.JoinHostPort(ip, strconv.Itoa(port)),
+				HTTPAddress:            net.JoinHostPort(ip, strconv.Itoa(httpPort)),
+				ClusterID:              "duban-dev",
+			},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	conf.Services = map[string]config.Service{}
+	for _, name := range []string{"frontend", "history", "matching", "worker"} {
+		svc := config.Service{}
+		svc.RPC.BindOnIP = ip
+		if name == "frontend" {
+			svc.RPC.GRPCPort, svc.RPC.HTTPPort = port, httpPort
+		} else if svc.RPC.GRPCPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		conf.Services[name] = svc
+	}
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = net.JoinHostPort(ip, strconv.Itoa(port))
+	return &conf, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// slogLogger adapts slog to the server's logger.
+type slogLogger struct {
+	log   *slog.Logger
+	level *slog.LevelVar
+}
+
+var _ log.Logger = slogLogger{}
+
+func (s slogLogger) Debug(msg string, tags ...tag.Tag)  { s.emit(slog.LevelDebug, msg, tags) }
+func (s slogLogger) Info(msg string, tags ...tag.Tag)   { s.emit(slog.LevelInfo, msg, tags) }
+func (s slogLogger) Warn(msg string, tags ...tag.Tag)   { s.emit(slog.LevelWarn, msg, tags) }
+func (s slogLogger) Error(msg string, tags ...tag.Tag)  { s.emit(slog.LevelError, msg, tags) }
+func (s slogLogger) DPanic(msg string, tags ...tag.Tag) { s.emit(slog.LevelError, msg, tags) }
+func (s slogLogger) Panic(msg string, tags ...tag.Tag)  { s.emit(slog.LevelError, msg, tags) }
+func (s slogLogger) Fatal(msg string, tags ...tag.Tag)  { s.emit(slog.LevelError, msg, tags) }
+
+func (s slogLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
+	if level < s.level.Level() {
+		return
+	}
+	attrs := make([]slog.Attr, 0, len(tags)+1)
+	attrs = append(attrs, slog.String("component", "temporal"))
+	for _, t := range tags {
+		attrs = append(attrs, slog.Any(t.Key(), t.Value()))
+	}
+	s.log.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// quietSDKLogger silences the SDK client used for the readiness probe.
+type quietSDKLogger struct{}
+
+func (quietSDKLogger) Debug(string, ...any) {}
+func (quietSDKLogger) Info(string, ...any)  {}
+func (quietSDKLogger) Warn(string, ...any)  {}
+func (quietSDKLogger) Error(string, ...any) {}
