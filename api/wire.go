@@ -97,5 +97,6 @@ func decodeCursor(s string) (*duban.CaseCursor, error) {
 	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" || c.OpenedAt.IsZero() {
 		return nil, invalid
 	}
+	c.OpenedAt = c.OpenedAt.UTC()
 	return &c, nil
 }
