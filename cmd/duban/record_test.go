@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+)
+
+// recordEnv names the directory TestRecordHistories writes to. Recording is
+// done by hand, before a change to CaseWorkflow is released:
+//
+//	DUBAN_RECORD_HISTORIES=$PWD/workflows/testdata/histories go test ./cmd/duban -run TestRecordHistories
+//
+// The workflows package replays every recorded history against the current
+// code, so a change that would break a case already running fails CI.
+const recordEnv = "DUBAN_RECORD_HISTORIES"
+
+// recordPrefix names the workflow code the histories were recorded with.
+const recordPrefix = "v1"
+
+func TestRecordHistories(t *testing.T) {
+	dir := os.Getenv(recordEnv)
+	if dir == "" {
+		t.Skip("set " + recordEnv + " to record workflow histories")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scenarios := map[string]func(s *stack) string{
+		"closed-after-rework": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			p := "/v1/cases/" + c.ID
+			s.caseOf(s.call("POST", p+"/acknowledge", "dev-sanitation", nil), 200)
+			s.caseOf(s.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}), 200)
+			s.caseOf(s.call("POST", p+"/verify", "dev-inspector", map[string]any{"passed": false, "note": "not yet"}), 200)
+			s.caseOf(s.call("POST", p+"/comments", "dev-supervisor", map[string]any{"text": "please hurry"}), 200)
+			s.caseOf(s.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept again"}), 200)
+			s.caseOf(s.call("POST", p+"/verify", "dev-inspector", map[string]any{"passed": true}), 200)
+			return c.ID
+		},
+		"escalated-then-acknowledged": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			eventually(s.t, time.Minute, "level 3", func() bool {
+				return strings.HasSuffix(types(s.events(c.ID)), "CaseEscalated CaseEscalated CaseEscalated")
+			})
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil), 200)
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/resolve", "dev-sanitation", map[string]any{"note": "done"}), 200)
+			eventually(s.t, time.Minute, "verify stage level 1", func() bool {
+				return strings.HasSuffix(types(s.events(c.ID)), "DeadlineWarned CaseEscalated")
+			})
+			return c.ID
+		},
+		"continued-as-new": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			for i := range 12 {
+				s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-inspector", map[string]any{"text": fmt.Sprint("note ", i)}), 200)
+			}
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil), 200)
+			return c.ID
+		},
+		"unrouted": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", map[string]any{
+				"category": "orphan", "description": "a sign nobody owns", "location": map[string]any{"lat": 1, "lon": 2},
+			}), 201)
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-supervisor", map[string]any{"text": "whose is this?"}), 200)
+			return c.ID
+		},
+	}
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	for name, run := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			s := newStack(t, strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"escalation:", 1))
+			if name == "continued-as-new" {
+				s.historyLimit = 30
+			}
+			s.start("serve")
+			id := run(s)
+			for i, h := range runs(t, tc, id) {
+				b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				file := filepath.Join(dir, fmt.Sprintf("%s-%s-run%d.json", recordPrefix, name, i+1))
+				if err := os.WriteFile(file, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("wrote %s (%d events)", file, len(h.Events))
+			}
+		})
+	}
+}
+
+// recordOrphan adds a category no unit handles, for the unrouted scenario.
+const recordOrphan = `
+  - code: orphan
+    name: {zh: 无主, en: Nobody's}
+    sla:
+      normal: {acknowledge: 1h, resolve: 2h, verify: 1h}
+`
+
+// runs returns the histories of every run of workflow id, first to last.
+func runs(t *testing.T, tc client.Client, id string) []*historypb.History {
+	t.Helper()
+	ctx := context.Background()
+	d, err := tc.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*historypb.History
+	for runID := d.GetWorkflowExecutionInfo().GetFirstRunId(); runID != ""; {
+		h := &historypb.History{}
+		it := tc.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Events = append(h.Events, e)
+		}
+		out = append(out, h)
+		runID = ""
+		if last := h.Events[len(h.Events)-1]; last.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW {
+			runID = last.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+		}
+	}
+	return out
+}
