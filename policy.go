@@ -412,7 +412,8 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	if _, err := time.LoadLocation(p.TimeZone); err != nil {
 		c.problem(at("timezone"), "unknown time zone %q", p.TimeZone)
 	}
-	p.Calendar = c.calendar(at("calendar"), raw.Calendar, Calendar{Kind: Calendar24x7})
+	business := c.businessCalendar(raw, p.TimeZone)
+	p.Calendar = c.calendar(at("calendar"), raw.Calendar, Calendar{Kind: Calendar24x7}, business)
 
 	for i, u := range raw.Units {
 		switch {
@@ -424,7 +425,7 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name})
 	}
 	for i, rc := range raw.Categories {
-		p.Categories = append(p.Categories, c.category(p, i, rc))
+		p.Categories = append(p.Categories, c.category(p, i, rc, business))
 	}
 	if len(p.Categories) == 0 {
 		c.problem(at("categories"), "the policy has no categories")
@@ -453,21 +454,87 @@ func (p *Policy) hasUnit(id string) bool {
 	return ok
 }
 
-func (c *policyChecker) calendar(path []any, kind string, dflt Calendar) Calendar {
+// calendar resolves a calendar key ("24x7", "business" or empty for dflt).
+func (c *policyChecker) calendar(path []any, kind string, dflt Calendar, business *Calendar) Calendar {
 	switch kind {
 	case "":
 		return dflt
 	case Calendar24x7:
 		return Calendar{Kind: Calendar24x7}
 	case CalendarBusiness:
-		c.problem(path, "business calendars are not supported yet: use 24x7")
-	default:
-		c.problem(path, "unknown calendar %q: use 24x7 or business", kind)
+		if business == nil {
+			c.problem(path, "a business calendar needs business_hours: {days: [...], hours: [...]}")
+			return dflt
+		}
+		return *business
 	}
+	c.problem(path, "unknown calendar %q: use 24x7 or business", kind)
 	return dflt
 }
 
-func (c *policyChecker) category(p *Policy, i int, rc rawCategory) Category {
+// businessCalendar builds the policy's business calendar from its
+// business_hours, holidays and workdays; nil when it has no business_hours.
+func (c *policyChecker) businessCalendar(raw *rawPolicy, tz string) *Calendar {
+	holidays := c.dates("holidays", raw.Holidays)
+	workdays := c.dates("workdays", raw.Workdays)
+	for i, d := range raw.Workdays {
+		if _, found := slices.BinarySearch(holidays, d); found {
+			c.problem(at("workdays", i), "%s is both a holiday and a make-up working day", d)
+		}
+	}
+	if raw.BusinessHours == nil {
+		return nil
+	}
+	cal := &Calendar{Kind: CalendarBusiness, TimeZone: tz, Holidays: holidays, Workdays: workdays}
+	if len(raw.BusinessHours.Days) == 0 {
+		c.problem(at("business_hours", "days"), "business hours need at least one working day")
+	}
+	for i, s := range raw.BusinessHours.Days {
+		d, err := ParseWeekday(s)
+		if err != nil {
+			c.problem(at("business_hours", "days", i), "%v", err)
+		} else if slices.Contains(cal.Days, d) {
+			c.problem(at("business_hours", "days", i), "%s is listed twice", s)
+		} else {
+			cal.Days = append(cal.Days, d)
+		}
+	}
+	slices.Sort(cal.Days)
+	if len(raw.BusinessHours.Hours) == 0 {
+		c.problem(at("business_hours", "hours"), "business hours need at least one range, e.g. 08:30-12:00")
+	}
+	for i, s := range raw.BusinessHours.Hours {
+		w, err := ParseWindow(s)
+		if err != nil {
+			c.problem(at("business_hours", "hours", i), "%v", err)
+			continue
+		}
+		for _, o := range cal.Hours {
+			if w.Start < o.End && o.Start < w.End {
+				c.problem(at("business_hours", "hours", i), "hours %s overlap %s", w, o)
+			}
+		}
+		cal.Hours = append(cal.Hours, w)
+	}
+	slices.SortFunc(cal.Hours, func(a, b Window) int { return a.Start - b.Start })
+	return cal
+}
+
+// dates checks a list of dates and returns them sorted, without repeats.
+func (c *policyChecker) dates(key string, list []string) []string {
+	var out []string
+	for i, s := range list {
+		if _, err := time.Parse(time.DateOnly, s); err != nil {
+			c.problem(at(key, i), "bad date %q: want YYYY-MM-DD", s)
+			continue
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (c *policyChecker) category(p *Policy, i int, rc rawCategory, business *Calendar) Category {
 	cat := Category{Code: rc.Code, Name: rc.Name, Unit: rc.Unit, SLA: map[Severity]CategorySLA{}}
 	switch {
 	case !idPattern.MatchString(rc.Code):
@@ -489,7 +556,7 @@ func (c *policyChecker) category(p *Policy, i int, rc rawCategory) Category {
 			c.problem(at("categories", i, "sla", key), "unknown severity %q: use normal or urgent", key)
 			continue
 		}
-		sla := CategorySLA{Calendar: c.calendar(at("categories", i, "sla", key, "calendar"), rs.Calendar, p.Calendar)}
+		sla := CategorySLA{Calendar: c.calendar(at("categories", i, "sla", key, "calendar"), rs.Calendar, p.Calendar, business)}
 		for _, f := range []struct {
 			name string
 			text string

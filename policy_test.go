@@ -3,6 +3,7 @@ package duban_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,100 @@ func TestExamplePolicies(t *testing.T) {
 		if _, err := duban.ParsePolicy(f, b); err != nil {
 			t.Errorf("%v", err)
 		}
+	}
+}
+
+// SPEC.md's policy example, with its business calendar.
+const specPolicy = `timezone: Asia/Shanghai
+calendar: business
+business_hours:
+  days: [mon, tue, wed, thu, fri]
+  hours: ["08:30-12:00", "14:30-18:00"]
+holidays: ["2026-10-01", "2026-10-02"]
+workdays: ["2026-09-27"]
+units:
+  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
+  - {id: market-supervision, name: {zh: 市场监管局, en: Market Supervision}}
+categories:
+  - code: littering
+    name: {zh: 乱扔垃圾, en: Littering}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 30m, resolve: 24h, verify: 4h}
+      urgent: {acknowledge: 10m, resolve: 2h, verify: 1h, calendar: 24x7}
+  - code: street-vending
+    name: {zh: 占道经营, en: Street vending}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 30m, resolve: 4h, verify: 4h}
+routing:
+  - {category: street-vending, area: old-town, unit: market-supervision}
+escalation:
+  - {at: -25%, action: warn}
+  - {at: 0s, level: 1}
+  - {at: 4h, level: 2}
+  - {at: 24h, level: 3}
+principals:
+  - {token: dev-inspector, id: inspector-1, role: inspector}
+  - {token: dev-sanitation, id: sanitation-1, role: unit, unit: sanitation}
+  - {token: dev-supervisor, id: supervisor-1, role: supervisor}
+`
+
+func TestParseBusinessPolicy(t *testing.T) {
+	p, err := duban.ParsePolicy("spec.yaml", []byte(specPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	normal, _ := p.Terms("littering", duban.SeverityNormal)
+	want := duban.Calendar{
+		Kind: duban.CalendarBusiness, TimeZone: "Asia/Shanghai",
+		Days:     []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
+		Hours:    []duban.Window{{510, 720}, {870, 1080}},
+		Holidays: []string{"2026-10-01", "2026-10-02"},
+		Workdays: []string{"2026-09-27"},
+	}
+	if !reflect.DeepEqual(normal.Calendar, want) {
+		t.Fatalf("calendar %+v", normal.Calendar)
+	}
+	if urgent, _ := p.Terms("littering", duban.SeverityUrgent); urgent.Calendar.Kind != duban.Calendar24x7 {
+		t.Fatalf("the urgent SLA is counted 24x7: %+v", urgent.Calendar)
+	}
+	// SPEC's worked example: resolve 4h, dispatched Friday 17:00, due Monday 11:30.
+	vending, _ := p.Terms("street-vending", duban.SeverityNormal)
+	friday := time.Date(2026, 11, 6, 17, 0, 0, 0, shanghai)
+	if due := vending.Calendar.Add(friday, vending.SLA.Resolve); !due.Equal(time.Date(2026, 11, 9, 11, 30, 0, 0, shanghai)) {
+		t.Fatalf("due %s", due.In(shanghai))
+	}
+}
+
+func TestParseBusinessPolicyErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		old, new string
+		want     string
+	}{
+		{"inverted hours", `"14:30-18:00"`, `"18:00-14:30"`, `spec.yaml:5: business_hours.hours[1]: hours "18:00-14:30" end before they start`},
+		{"overlapping hours", `"14:30-18:00"`, `"11:00-13:00"`, `spec.yaml:5: business_hours.hours[1]: hours 11:00-13:00 overlap 08:30-12:00`},
+		{"bad hours", `"14:30-18:00"`, `"2pm-6pm"`, `spec.yaml:5: business_hours.hours[1]: bad hours "2pm-6pm": want HH:MM-HH:MM, e.g. 08:30-12:00`},
+		{"unknown day", `days: [mon,`, `days: [monday,`, `spec.yaml:4: business_hours.days[0]: unknown day "monday": use mon, tue, wed, thu, fri, sat or sun`},
+		{"bad date", `"2026-10-02"]`, `"2026-10-32"]`, `spec.yaml:6: holidays[1]: bad date "2026-10-32": want YYYY-MM-DD`},
+		{"holiday and workday", `workdays: ["2026-09-27"]`, `workdays: ["2026-10-01"]`, `spec.yaml:7: workdays[0]: 2026-10-01 is both a holiday and a make-up working day`},
+		{"business without hours", "business_hours:\n  days: [mon, tue, wed, thu, fri]\n  hours: [\"08:30-12:00\", \"14:30-18:00\"]\n", "", `spec.yaml:2: calendar: a business calendar needs business_hours: {days: [...], hours: [...]}`},
+		{"unknown calendar", "calendar: 24x7}", "calendar: 9to5}", `spec.yaml:17: categories[0].sla.urgent.calendar: unknown calendar "9to5": use 24x7 or business`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := strings.Replace(specPolicy, tt.old, tt.new, 1)
+			if text == specPolicy {
+				t.Fatalf("%q not found", tt.old)
+			}
+			_, err := duban.ParsePolicy("spec.yaml", []byte(text))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if first := strings.Split(err.Error(), "\n")[0]; first != tt.want {
+				t.Fatalf("message\n got %s\nwant %s", err, tt.want)
+			}
+		})
 	}
 }
