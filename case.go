@@ -111,6 +111,17 @@ type Case struct {
 	Warned          bool `json:"warned,omitempty"`
 	EscalationLevel int  `json:"escalation_level"`
 
+	// Dispute says which unit said "not ours", and why, while disputed.
+	Dispute *UnitDispute `json:"dispute,omitempty"`
+	// Extensions are the unit's requests for a later resolve deadline.
+	Extensions  []Extension `json:"extensions,omitempty"`
+	UrgeCount   int         `json:"urge_count,omitempty"`
+	LastUrgedAt *time.Time  `json:"last_urged_at,omitempty"`
+	// DuplicateOf is the case a cancelled duplicate report was merged into.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Suspension is set while the case is suspended: every clock is stopped.
+	Suspension *Suspension `json:"suspension,omitempty"`
+
 	// Terms are the SLA, calendar and ladder the case was opened under, kept
 	// with the case so a new policy never changes the rules of an open case.
 	Terms         Terms  `json:"terms"`
@@ -118,6 +129,52 @@ type Case struct {
 	// RequestHash fingerprints the request that opened the case, so a retried
 	// open with the same Idempotency-Key can be told from a different one.
 	RequestHash string `json:"request_hash,omitempty"`
+}
+
+// UnitDispute is a unit's "not ours".
+type UnitDispute struct {
+	Unit   string `json:"unit"`
+	Reason string `json:"reason"`
+}
+
+// Extension statuses. A pending request lapses when the case leaves its
+// unit's hands (resolved, disputed, reassigned, cancelled) undecided.
+const (
+	ExtensionPending  = "pending"
+	ExtensionApproved = "approved"
+	ExtensionRefused  = "refused"
+	ExtensionLapsed   = "lapsed"
+)
+
+// Extension is a unit's request to resolve later than the deadline.
+type Extension struct {
+	N           int       `json:"n"` // counts from 1: the {n} of the decision route
+	Until       time.Time `json:"until"`
+	Reason      string    `json:"reason"`
+	Status      string    `json:"status"`
+	RequestedBy string    `json:"requested_by"`
+	DecidedBy   string    `json:"decided_by,omitempty"`
+	Note        string    `json:"note,omitempty"`
+}
+
+// pendingExtension returns the request awaiting a decision, if any.
+func (c *Case) pendingExtension() *Extension {
+	for i := range c.Extensions {
+		if c.Extensions[i].Status == ExtensionPending {
+			return &c.Extensions[i]
+		}
+	}
+	return nil
+}
+
+// Suspension is a pause of every deadline clock (挂起): waiting for parts,
+// for the weather, for another authority.
+type Suspension struct {
+	// From is the status the case returns to when it resumes.
+	From   Status     `json:"from"`
+	Since  time.Time  `json:"since"`
+	Until  *time.Time `json:"until,omitempty"`
+	Reason string     `json:"reason"`
 }
 
 // RunningStage returns the stage whose deadline is running and that deadline.
@@ -158,8 +215,12 @@ func (c *Case) OverdueAt(now time.Time) bool {
 // EscalationLevelAt returns the escalation level of the running stage at now:
 // the highest level whose due time has passed. It is derived from the clock so
 // that it is right the instant a step comes due, before the workflow's timer
-// has recorded it; it is never below the level already recorded.
+// has recorded it; it is never below the level already recorded. With no
+// stage running (suspended, disputed, over) it is 0.
 func (c *Case) EscalationLevelAt(now time.Time) int {
+	if _, _, ok := c.RunningStage(); !ok {
+		return 0
+	}
 	level := c.EscalationLevel
 	for _, s := range c.Ladder() {
 		if s.Level > level && !now.Before(s.At) {
@@ -177,6 +238,19 @@ func (c *Case) NextStep() (Step, bool) {
 		}
 	}
 	return Step{}, false
+}
+
+// NextWake returns when the case next needs the system without anyone
+// asking: its next ladder step, or the end of its suspension.
+func (c *Case) NextWake() (time.Time, bool) {
+	if c.Status == StatusSuspended {
+		if c.Suspension != nil && c.Suspension.Until != nil {
+			return *c.Suspension.Until, true
+		}
+		return time.Time{}, false
+	}
+	step, ok := c.NextStep()
+	return step.At, ok
 }
 
 // taken reports whether step s has already been recorded for the running stage.

@@ -5,7 +5,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Limits on what people may write into a case.
@@ -89,19 +92,86 @@ type AddComment struct {
 	Text string `json:"text"`
 }
 
-// Tick asks the case to record the ladder steps that have come due: the
-// workflow's deadline timers send it as the system.
+// Dispute: the assigned unit says the case is not theirs. It leaves the
+// unit's view and waits for a supervisor to assign it.
+type Dispute struct {
+	CommandMeta
+	Reason string `json:"reason"`
+}
+
+// Assign sends the case to a unit, with fresh deadlines: an unrouted or
+// disputed case, or a reassignment of an open one.
+type Assign struct {
+	CommandMeta
+	Unit   string `json:"unit"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RequestExtension: the assigned unit asks to resolve by Until instead.
+type RequestExtension struct {
+	CommandMeta
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+}
+
+// DecideExtension: a supervisor approves or refuses extension request N.
+type DecideExtension struct {
+	CommandMeta
+	N        int    `json:"n"`
+	Approved bool   `json:"approved"`
+	Note     string `json:"note,omitempty"`
+}
+
+// Urge (催办): a supervisor presses the unit; the unit is notified.
+type Urge struct {
+	CommandMeta
+	Note string `json:"note"`
+}
+
+// Cancel ends an open case. DuplicateOf merges a duplicate report into the
+// case that stays open.
+type Cancel struct {
+	CommandMeta
+	Reason      string `json:"reason"`
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+}
+
+// Suspend (挂起) stops every deadline clock, until Resume or Until.
+type Suspend struct {
+	CommandMeta
+	Reason string     `json:"reason"`
+	Until  *time.Time `json:"until,omitempty"`
+}
+
+// Resume restarts the clocks of a suspended case; its deadlines move on by
+// the working time it was suspended.
+type Resume struct {
+	CommandMeta
+	Note string `json:"note,omitempty"`
+}
+
+// Tick asks the case to do what has come due with no one asking: record
+// the ladder steps of the running stage, or end a suspension at its Until.
+// The workflow's timers send it as the system.
 type Tick struct {
 	CommandMeta
 }
 
 // Names of commands.
-func (OpenCase) Name() string    { return "open" }
-func (Acknowledge) Name() string { return "acknowledge" }
-func (Resolve) Name() string     { return "resolve" }
-func (Verify) Name() string      { return "verify" }
-func (AddComment) Name() string  { return "comment" }
-func (Tick) Name() string        { return "tick" }
+func (OpenCase) Name() string         { return "open" }
+func (Acknowledge) Name() string      { return "acknowledge" }
+func (Resolve) Name() string          { return "resolve" }
+func (Verify) Name() string           { return "verify" }
+func (AddComment) Name() string       { return "comment" }
+func (Dispute) Name() string          { return "dispute" }
+func (Assign) Name() string           { return "assign" }
+func (RequestExtension) Name() string { return "request_extension" }
+func (DecideExtension) Name() string  { return "decide_extension" }
+func (Urge) Name() string             { return "urge" }
+func (Cancel) Name() string           { return "cancel" }
+func (Suspend) Name() string          { return "suspend" }
+func (Resume) Name() string           { return "resume" }
+func (Tick) Name() string             { return "tick" }
 
 func (c OpenCase) validate() error {
 	var errs fieldErrors
@@ -143,6 +213,71 @@ func (c Verify) validate() error {
 func (c AddComment) validate() error {
 	var errs fieldErrors
 	checkText(&errs, "text", c.Text, MaxComment, true)
+	return errs.err()
+}
+
+func (c Dispute) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "reason", c.Reason, MaxNote, true)
+	return errs.err()
+}
+
+func (c Assign) validate() error {
+	var errs fieldErrors
+	if !idPattern.MatchString(c.Unit) {
+		errs.add("unit", "must be a unit id")
+	}
+	checkText(&errs, "reason", c.Reason, MaxNote, false)
+	return errs.err()
+}
+
+func (c RequestExtension) validate() error {
+	var errs fieldErrors
+	if c.Until.IsZero() {
+		errs.add("until", "is required: the new resolve deadline, RFC 3339")
+	}
+	checkText(&errs, "reason", c.Reason, MaxNote, true)
+	return errs.err()
+}
+
+func (c DecideExtension) validate() error {
+	var errs fieldErrors
+	if c.N < 1 {
+		errs.add("n", "must be 1 or more")
+	}
+	checkText(&errs, "note", c.Note, MaxNote, false)
+	return errs.err()
+}
+
+func (c Urge) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "note", c.Note, MaxNote, true)
+	return errs.err()
+}
+
+func (c Cancel) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "reason", c.Reason, MaxNote, true)
+	if c.DuplicateOf != "" {
+		if _, err := uuid.Parse(c.DuplicateOf); err != nil || len(c.DuplicateOf) != 36 {
+			errs.add("duplicate_of", "must be a case id")
+		}
+	}
+	return errs.err()
+}
+
+func (c Suspend) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "reason", c.Reason, MaxNote, true)
+	if c.Until != nil && c.Until.IsZero() {
+		errs.add("until", "must be a time, RFC 3339")
+	}
+	return errs.err()
+}
+
+func (c Resume) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "note", c.Note, MaxNote, false)
 	return errs.err()
 }
 

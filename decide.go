@@ -49,6 +49,22 @@ func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
 		return d.verify(cmd)
 	case AddComment:
 		return d.comment(cmd)
+	case Dispute:
+		return d.dispute(cmd)
+	case Assign:
+		return d.assign(cmd)
+	case RequestExtension:
+		return d.requestExtension(cmd)
+	case DecideExtension:
+		return d.decideExtension(cmd)
+	case Urge:
+		return d.urge(cmd)
+	case Cancel:
+		return d.cancel(cmd)
+	case Suspend:
+		return d.suspend(cmd)
+	case Resume:
+		return d.resume(cmd.Note, d.now)
 	case Tick:
 		return d.tick()
 	}
@@ -60,10 +76,12 @@ func authorize(c *Case, cmd Command) error {
 	by := cmd.Meta().By
 	var ok bool
 	switch cmd.(type) {
-	case Acknowledge, Resolve:
+	case Acknowledge, Resolve, Dispute, RequestExtension:
 		ok = by.Role == RoleUnit && by.Unit == c.Unit
 	case Verify:
 		ok = by.is(RoleInspector, RoleSupervisor, RoleAdmin)
+	case Assign, DecideExtension, Urge, Cancel, Suspend, Resume:
+		ok = by.Oversees()
 	case AddComment:
 		ok = by.Role != RoleSystem
 	case Tick:
@@ -205,11 +223,151 @@ func (d *decision) comment(cmd AddComment) ([]Event, error) {
 	return d.events, nil
 }
 
-// tick records every ladder step of the running stage that has come due and
-// is not yet recorded, in order. Steps of a stage that is over, or of a
-// deadline that has since moved, are not in the ladder any more, so a timer
-// armed for them records nothing.
+// dispute: the unit hands the case back; its clocks stop until assignment.
+func (d *decision) dispute(cmd Dispute) ([]Event, error) {
+	if d.c.Status != StatusDispatched && d.c.Status != StatusInProgress {
+		return d.refuse("dispute")
+	}
+	d.emit(CaseDisputed{Unit: d.c.Unit, Reason: cmd.Reason, StageClock: stageClock(d.c, d.now)})
+	return d.events, nil
+}
+
+// assign dispatches the case to a unit with fresh deadlines.
+func (d *decision) assign(cmd Assign) ([]Event, error) {
+	switch d.c.Status {
+	case StatusUnrouted, StatusDisputed:
+	case StatusDispatched, StatusInProgress:
+		if cmd.Unit == d.c.Unit {
+			return nil, Errorf(ECONFLICT, "the case is already assigned to %s", cmd.Unit)
+		}
+	default:
+		return d.refuse("assign")
+	}
+	from := d.c.Unit
+	if d.c.Dispute != nil {
+		from = d.c.Dispute.Unit
+	}
+	d.emit(CaseAssigned{Unit: cmd.Unit, From: from, Reason: cmd.Reason})
+	d.emitAs(System, d.dispatch(cmd.Unit, "assigned by "+d.by.ID))
+	return d.events, nil
+}
+
+// maxAhead bounds how far ahead a requested deadline or suspension may reach.
+const maxAhead = 366 * 24 * time.Hour
+
+func (d *decision) requestExtension(cmd RequestExtension) ([]Event, error) {
+	if d.c.Status != StatusDispatched && d.c.Status != StatusInProgress {
+		return d.refuse("request an extension of")
+	}
+	if p := d.c.pendingExtension(); p != nil {
+		return nil, Errorf(ECONFLICT, "extension %d is still waiting for a decision", p.N)
+	}
+	resolveBy := *d.c.Deadlines.ResolveBy
+	until := cmd.Until.UTC().Truncate(time.Millisecond)
+	switch {
+	case !until.After(resolveBy):
+		return nil, Invalid(FieldError{Field: "until", Message: "must be later than the resolve deadline, " + resolveBy.Format(time.RFC3339)})
+	case !until.After(d.now):
+		return nil, Invalid(FieldError{Field: "until", Message: "must be in the future"})
+	case until.Sub(d.now) > maxAhead:
+		return nil, Invalid(FieldError{Field: "until", Message: "must be within a year"})
+	}
+	d.emit(ExtensionRequested{N: len(d.c.Extensions) + 1, Until: until, Reason: cmd.Reason, ResolveBy: resolveBy})
+	return d.events, nil
+}
+
+func (d *decision) decideExtension(cmd DecideExtension) ([]Event, error) {
+	if d.c.Status != StatusDispatched && d.c.Status != StatusInProgress {
+		return d.refuse("decide an extension of")
+	}
+	if cmd.N > len(d.c.Extensions) {
+		return nil, Errorf(ENOTFOUND, "the case has no extension request %d", cmd.N)
+	}
+	ext := d.c.Extensions[cmd.N-1]
+	if ext.Status != ExtensionPending {
+		return nil, Errorf(ECONFLICT, "extension %d is %s, not pending", cmd.N, ext.Status)
+	}
+	resolveBy := *d.c.Deadlines.ResolveBy
+	if cmd.Approved {
+		resolveBy = ext.Until
+	}
+	d.emit(ExtensionDecided{N: cmd.N, Approved: cmd.Approved, Note: cmd.Note, ResolveBy: resolveBy})
+	return d.events, nil
+}
+
+func (d *decision) urge(cmd Urge) ([]Event, error) {
+	if !d.c.Status.Open() {
+		return d.refuse("urge")
+	}
+	d.emit(CaseUrged{Note: cmd.Note, Unit: d.c.Unit, UrgeCount: d.c.UrgeCount + 1, StageClock: stageClock(d.c, d.now)})
+	return d.events, nil
+}
+
+func (d *decision) cancel(cmd Cancel) ([]Event, error) {
+	if !d.c.Status.Open() {
+		return d.refuse("cancel")
+	}
+	if cmd.DuplicateOf == d.c.ID {
+		return nil, Invalid(FieldError{Field: "duplicate_of", Message: "a case cannot be a duplicate of itself"})
+	}
+	d.emit(CaseCancelled{Reason: cmd.Reason, DuplicateOf: cmd.DuplicateOf, StageClock: stageClock(d.c, d.now)})
+	return d.events, nil
+}
+
+func (d *decision) suspend(cmd Suspend) ([]Event, error) {
+	if d.c.Status != StatusDispatched && d.c.Status != StatusInProgress {
+		return d.refuse("suspend")
+	}
+	var until *time.Time
+	if cmd.Until != nil {
+		u := cmd.Until.UTC().Truncate(time.Millisecond)
+		switch {
+		case !u.After(d.now):
+			return nil, Invalid(FieldError{Field: "until", Message: "must be in the future"})
+		case u.Sub(d.now) > maxAhead:
+			return nil, Invalid(FieldError{Field: "until", Message: "must be within a year"})
+		}
+		until = &u
+	}
+	d.emit(CaseSuspended{Reason: cmd.Reason, Until: until, From: d.c.Status})
+	return d.events, nil
+}
+
+// resume restarts the clocks as of at: each deadline not yet met moves on by
+// the working time the case was suspended until then.
+func (d *decision) resume(note string, at time.Time) ([]Event, error) {
+	if d.c.Status != StatusSuspended || d.c.Suspension == nil {
+		return d.refuse("resume")
+	}
+	cal := d.c.Terms.Calendar
+	paused := cal.Between(d.c.Suspension.Since, at)
+	moved := d.c.Deadlines
+	shift := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		return ptr(cal.Add(*t, paused))
+	}
+	if d.c.Suspension.From == StatusDispatched {
+		moved.AcknowledgeBy = shift(moved.AcknowledgeBy)
+	}
+	moved.ResolveBy = shift(moved.ResolveBy)
+	d.emit(CaseResumed{Note: note, SuspendedSeconds: int64(paused / time.Second), Deadlines: moved})
+	return d.events, nil
+}
+
+// tick does what has come due with no one asking: it ends a suspension whose
+// time is up, or records every ladder step of the running stage that has
+// come due and is not yet recorded, in order. Steps of a stage that is over,
+// or of a deadline that has since moved, are not in the ladder any more, so
+// a timer armed for them records nothing.
 func (d *decision) tick() ([]Event, error) {
+	if s := d.c.Suspension; d.c.Status == StatusSuspended && s != nil && s.Until != nil {
+		if d.now.Before(*s.Until) {
+			return nil, nil
+		}
+		return d.resume("the suspension ended", *s.Until)
+	}
 	for _, s := range d.c.Ladder() {
 		if s.At.After(d.now) {
 			break

@@ -68,8 +68,18 @@ func apply(t *testing.T, c duban.Case, cmd duban.Command, now time.Time) (duban.
 // at t0 and taking a minute per step.
 func caseIn(t *testing.T, status duban.Status) duban.Case {
 	t.Helper()
-	if status == duban.StatusUnrouted {
+	switch status {
+	case duban.StatusUnrouted:
 		c, _ := apply(t, duban.Case{}, openCmd(""), t0)
+		return c
+	case duban.StatusDisputed:
+		c, _ := apply(t, caseIn(t, duban.StatusDispatched), duban.Dispute{CommandMeta: by(sanitation), Reason: "the bins are the market's"}, t0.Add(time.Minute))
+		return c
+	case duban.StatusSuspended:
+		c, _ := apply(t, caseIn(t, duban.StatusInProgress), duban.Suspend{CommandMeta: by(supervisor), Reason: "waiting for a new bin"}, t0.Add(2*time.Minute))
+		return c
+	case duban.StatusCancelled:
+		c, _ := apply(t, caseIn(t, duban.StatusDispatched), duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice"}, t0.Add(time.Minute))
 		return c
 	}
 	c, _ := apply(t, duban.Case{}, openCmd("sanitation"), t0)
@@ -108,6 +118,17 @@ func TestDecideTransitions(t *testing.T) {
 		return duban.Verify{CommandMeta: by(p), Passed: false, Note: "still dirty"}
 	}
 	comment := func(p duban.Principal) duban.Command { return duban.AddComment{CommandMeta: by(p), Text: "seen"} }
+	dispute := func(p duban.Principal) duban.Command { return duban.Dispute{CommandMeta: by(p), Reason: "not ours"} }
+	assign := func(p duban.Principal, unit string) duban.Command {
+		return duban.Assign{CommandMeta: by(p), Unit: unit}
+	}
+	extend := func(p duban.Principal) duban.Command {
+		return duban.RequestExtension{CommandMeta: by(p), Until: t0.Add(48 * time.Hour), Reason: "parts on order"}
+	}
+	urge := func(p duban.Principal) duban.Command { return duban.Urge{CommandMeta: by(p), Note: "today, please"} }
+	cancel := func(p duban.Principal) duban.Command { return duban.Cancel{CommandMeta: by(p), Reason: "withdrawn"} }
+	suspend := func(p duban.Principal) duban.Command { return duban.Suspend{CommandMeta: by(p), Reason: "rain"} }
+	resume := func(p duban.Principal) duban.Command { return duban.Resume{CommandMeta: by(p)} }
 
 	tests := []struct {
 		from   duban.Status
@@ -152,6 +173,64 @@ func TestDecideTransitions(t *testing.T) {
 		{duban.StatusUnrouted, comment(sanitation), duban.ENOTFOUND, "", nil},
 		{duban.StatusDispatched, comment(duban.System), duban.EFORBIDDEN, "", nil},
 		{duban.StatusClosed, comment(inspector), duban.ECONFLICT, "", nil},
+		{duban.StatusDisputed, comment(supervisor), "", duban.StatusDisputed, []duban.EventType{duban.EventCommentAdded}},
+		{duban.StatusSuspended, comment(sanitation), "", duban.StatusSuspended, []duban.EventType{duban.EventCommentAdded}},
+		{duban.StatusCancelled, comment(supervisor), duban.ECONFLICT, "", nil},
+		{duban.StatusDisputed, ack(sanitation), duban.ENOTFOUND, "", nil}, // out of the unit's view
+		{duban.StatusSuspended, ack(sanitation), duban.ECONFLICT, "", nil},
+		{duban.StatusSuspended, resolve(sanitation), duban.ECONFLICT, "", nil},
+		// dispute: the assigned unit, before it resolves
+		{duban.StatusDispatched, dispute(sanitation), "", duban.StatusDisputed, []duban.EventType{duban.EventCaseDisputed}},
+		{duban.StatusInProgress, dispute(sanitation), "", duban.StatusDisputed, []duban.EventType{duban.EventCaseDisputed}},
+		{duban.StatusDispatched, dispute(traffic), duban.ENOTFOUND, "", nil},
+		{duban.StatusDispatched, dispute(supervisor), duban.EFORBIDDEN, "", nil},
+		{duban.StatusResolved, dispute(sanitation), duban.ECONFLICT, "", nil},
+		{duban.StatusSuspended, dispute(sanitation), duban.ECONFLICT, "", nil},
+		// assign: supervisors and admins, fresh dispatch
+		{duban.StatusUnrouted, assign(supervisor, "traffic-police"), "", duban.StatusDispatched, []duban.EventType{duban.EventCaseAssigned, duban.EventCaseDispatched}},
+		{duban.StatusDisputed, assign(admin, "traffic-police"), "", duban.StatusDispatched, []duban.EventType{duban.EventCaseAssigned, duban.EventCaseDispatched}},
+		{duban.StatusDisputed, assign(supervisor, "sanitation"), "", duban.StatusDispatched, []duban.EventType{duban.EventCaseAssigned, duban.EventCaseDispatched}},
+		{duban.StatusDispatched, assign(supervisor, "traffic-police"), "", duban.StatusDispatched, []duban.EventType{duban.EventCaseAssigned, duban.EventCaseDispatched}},
+		{duban.StatusInProgress, assign(supervisor, "traffic-police"), "", duban.StatusDispatched, []duban.EventType{duban.EventCaseAssigned, duban.EventCaseDispatched}},
+		{duban.StatusDispatched, assign(supervisor, "sanitation"), duban.ECONFLICT, "", nil},
+		{duban.StatusUnrouted, assign(inspector, "sanitation"), duban.EFORBIDDEN, "", nil},
+		{duban.StatusDispatched, assign(sanitation, "traffic-police"), duban.EFORBIDDEN, "", nil},
+		{duban.StatusResolved, assign(supervisor, "traffic-police"), duban.ECONFLICT, "", nil},
+		{duban.StatusSuspended, assign(supervisor, "traffic-police"), duban.ECONFLICT, "", nil},
+		{duban.StatusClosed, assign(supervisor, "traffic-police"), duban.ECONFLICT, "", nil},
+		{duban.StatusCancelled, assign(supervisor, "traffic-police"), duban.ECONFLICT, "", nil},
+		// extension requests: the assigned unit, while the case is in its hands
+		{duban.StatusDispatched, extend(sanitation), "", duban.StatusDispatched, []duban.EventType{duban.EventExtensionRequested}},
+		{duban.StatusInProgress, extend(sanitation), "", duban.StatusInProgress, []duban.EventType{duban.EventExtensionRequested}},
+		{duban.StatusInProgress, extend(supervisor), duban.EFORBIDDEN, "", nil},
+		{duban.StatusResolved, extend(sanitation), duban.ECONFLICT, "", nil},
+		{duban.StatusSuspended, extend(sanitation), duban.ECONFLICT, "", nil},
+		// urge: supervisors and admins, any open state
+		{duban.StatusUnrouted, urge(supervisor), "", duban.StatusUnrouted, []duban.EventType{duban.EventCaseUrged}},
+		{duban.StatusDispatched, urge(admin), "", duban.StatusDispatched, []duban.EventType{duban.EventCaseUrged}},
+		{duban.StatusSuspended, urge(supervisor), "", duban.StatusSuspended, []duban.EventType{duban.EventCaseUrged}},
+		{duban.StatusResolved, urge(supervisor), "", duban.StatusResolved, []duban.EventType{duban.EventCaseUrged}},
+		{duban.StatusDispatched, urge(inspector), duban.EFORBIDDEN, "", nil},
+		{duban.StatusDispatched, urge(sanitation), duban.EFORBIDDEN, "", nil},
+		{duban.StatusClosed, urge(supervisor), duban.ECONFLICT, "", nil},
+		// cancel: supervisors and admins, any open state
+		{duban.StatusUnrouted, cancel(supervisor), "", duban.StatusCancelled, []duban.EventType{duban.EventCaseCancelled}},
+		{duban.StatusDisputed, cancel(admin), "", duban.StatusCancelled, []duban.EventType{duban.EventCaseCancelled}},
+		{duban.StatusSuspended, cancel(supervisor), "", duban.StatusCancelled, []duban.EventType{duban.EventCaseCancelled}},
+		{duban.StatusResolved, cancel(supervisor), "", duban.StatusCancelled, []duban.EventType{duban.EventCaseCancelled}},
+		{duban.StatusDispatched, cancel(inspector), duban.EFORBIDDEN, "", nil},
+		{duban.StatusClosed, cancel(supervisor), duban.ECONFLICT, "", nil},
+		{duban.StatusCancelled, cancel(supervisor), duban.ECONFLICT, "", nil},
+		// suspend and resume: supervisors and admins
+		{duban.StatusDispatched, suspend(supervisor), "", duban.StatusSuspended, []duban.EventType{duban.EventCaseSuspended}},
+		{duban.StatusInProgress, suspend(admin), "", duban.StatusSuspended, []duban.EventType{duban.EventCaseSuspended}},
+		{duban.StatusUnrouted, suspend(supervisor), duban.ECONFLICT, "", nil},
+		{duban.StatusResolved, suspend(supervisor), duban.ECONFLICT, "", nil},
+		{duban.StatusSuspended, suspend(supervisor), duban.ECONFLICT, "", nil},
+		{duban.StatusInProgress, suspend(sanitation), duban.EFORBIDDEN, "", nil},
+		{duban.StatusSuspended, resume(supervisor), "", duban.StatusInProgress, []duban.EventType{duban.EventCaseResumed}},
+		{duban.StatusSuspended, resume(sanitation), duban.EFORBIDDEN, "", nil},
+		{duban.StatusInProgress, resume(supervisor), duban.ECONFLICT, "", nil},
 		// tick belongs to the system
 		{duban.StatusDispatched, duban.Tick{CommandMeta: by(supervisor)}, duban.EFORBIDDEN, "", nil},
 		{duban.StatusDispatched, duban.Tick{CommandMeta: by(duban.System)}, "", duban.StatusDispatched, []duban.EventType{duban.EventDeadlineWarned, duban.EventCaseEscalated}},

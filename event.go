@@ -66,7 +66,8 @@ func EventID(caseID string, version int64) string {
 var eventDataTypes = dataTypes(
 	CaseReported{}, CaseDispatched{}, CaseUnrouted{}, CaseAcknowledged{}, CaseResolved{},
 	VerificationPassed{}, VerificationFailed{}, CaseClosed{}, DeadlineWarned{}, CaseEscalated{},
-	CommentAdded{},
+	CommentAdded{}, CaseDisputed{}, CaseAssigned{}, ExtensionRequested{}, ExtensionDecided{},
+	CaseUrged{}, CaseCancelled{}, CaseSuspended{}, CaseResumed{},
 )
 
 func dataTypes(payloads ...EventData) map[EventType]reflect.Type {
@@ -205,6 +206,87 @@ type CommentAdded struct {
 	Text string `json:"text"`
 }
 
+// StageClock is the running stage when something happened, and how its
+// deadline stood: what a report needs to judge a dispute, an urge or a
+// cancellation. Empty when no stage was running.
+type StageClock struct {
+	Stage Stage `json:"stage,omitempty"`
+	Lateness
+}
+
+// stageClock reads the running stage of c at now.
+func stageClock(c *Case, now time.Time) StageClock {
+	stage, deadline, ok := c.RunningStage()
+	if !ok {
+		return StageClock{}
+	}
+	return StageClock{Stage: stage, Lateness: lateness(&deadline, now)}
+}
+
+// CaseDisputed: the assigned unit says the case is not theirs.
+type CaseDisputed struct {
+	Unit   string `json:"unit"`
+	Reason string `json:"reason"`
+	StageClock
+}
+
+// CaseAssigned: a supervisor gave the case to a unit; CaseDispatched follows
+// with the fresh deadlines.
+type CaseAssigned struct {
+	Unit   string `json:"unit"`
+	From   string `json:"from,omitempty"` // the unit it had, or that disputed it
+	Reason string `json:"reason,omitempty"`
+}
+
+// ExtensionRequested: the unit asks to resolve by Until.
+type ExtensionRequested struct {
+	N         int       `json:"n"`
+	Until     time.Time `json:"until"`
+	Reason    string    `json:"reason"`
+	ResolveBy time.Time `json:"resolve_by"` // the deadline in force when asked
+}
+
+// ExtensionDecided: a supervisor approved or refused request N. ResolveBy is
+// the resolve deadline in force after the decision.
+type ExtensionDecided struct {
+	N         int       `json:"n"`
+	Approved  bool      `json:"approved"`
+	Note      string    `json:"note,omitempty"`
+	ResolveBy time.Time `json:"resolve_by"`
+}
+
+// CaseUrged (催办): a supervisor pressed the unit. The event is the unit's
+// notification: Unit is whom it is for.
+type CaseUrged struct {
+	Note      string `json:"note"`
+	Unit      string `json:"unit,omitempty"`
+	UrgeCount int    `json:"urge_count"`
+	StageClock
+}
+
+// CaseCancelled: the case ended without a fix: withdrawn, or a duplicate
+// report merged into DuplicateOf.
+type CaseCancelled struct {
+	Reason      string `json:"reason"`
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	StageClock
+}
+
+// CaseSuspended: every deadline clock stops, until a resume or Until.
+type CaseSuspended struct {
+	Reason string     `json:"reason"`
+	Until  *time.Time `json:"until,omitempty"`
+	From   Status     `json:"from"`
+}
+
+// CaseResumed: the clocks run again. The deadlines not yet met moved on by
+// the working time the case was suspended.
+type CaseResumed struct {
+	Note             string    `json:"note,omitempty"`
+	SuspendedSeconds int64     `json:"suspended_seconds"` // working time, on the case's calendar
+	Deadlines        Deadlines `json:"deadlines"`
+}
+
 // EventType implementations.
 func (CaseReported) EventType() EventType       { return EventCaseReported }
 func (CaseDispatched) EventType() EventType     { return EventCaseDispatched }
@@ -217,3 +299,11 @@ func (CaseClosed) EventType() EventType         { return EventCaseClosed }
 func (DeadlineWarned) EventType() EventType     { return EventDeadlineWarned }
 func (CaseEscalated) EventType() EventType      { return EventCaseEscalated }
 func (CommentAdded) EventType() EventType       { return EventCommentAdded }
+func (CaseDisputed) EventType() EventType       { return EventCaseDisputed }
+func (CaseAssigned) EventType() EventType       { return EventCaseAssigned }
+func (ExtensionRequested) EventType() EventType { return EventExtensionRequested }
+func (ExtensionDecided) EventType() EventType   { return EventExtensionDecided }
+func (CaseUrged) EventType() EventType          { return EventCaseUrged }
+func (CaseCancelled) EventType() EventType      { return EventCaseCancelled }
+func (CaseSuspended) EventType() EventType      { return EventCaseSuspended }
+func (CaseResumed) EventType() EventType        { return EventCaseResumed }

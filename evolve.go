@@ -30,6 +30,8 @@ func Evolve(c Case, e Event) Case {
 		c.Status = StatusDispatched
 		c.Unit = d.Unit
 		c.Deadlines = d.Deadlines
+		c.Dispute = nil
+		c.Extensions = lapse(c.Extensions) // a reassigned case drops the last unit's requests
 	case CaseUnrouted:
 		c.Status = StatusUnrouted
 	case CaseAcknowledged:
@@ -37,6 +39,7 @@ func Evolve(c Case, e Event) Case {
 	case CaseResolved:
 		c.Status = StatusResolved
 		c.Deadlines.VerifyBy = ptr(d.VerifyBy)
+		c.Extensions = lapse(c.Extensions)
 	case VerificationFailed:
 		c.Status = StatusInProgress
 		c.ReworkCount = d.ReworkCount
@@ -52,16 +55,65 @@ func Evolve(c Case, e Event) Case {
 		if running && d.Stage == stage && d.Deadline.Equal(deadline) && d.Level > c.EscalationLevel {
 			c.EscalationLevel = d.Level
 		}
+	case CaseDisputed:
+		c.Status = StatusDisputed
+		c.Dispute = &UnitDispute{Unit: d.Unit, Reason: d.Reason}
+		c.Unit = ""
+		c.Extensions = lapse(c.Extensions)
+	case ExtensionRequested:
+		c.Extensions = append(slices.Clip(c.Extensions), Extension{
+			N: d.N, Until: d.Until, Reason: d.Reason, Status: ExtensionPending, RequestedBy: e.Actor.ID,
+		})
+	case ExtensionDecided:
+		c.Extensions = slices.Clone(c.Extensions)
+		ext := &c.Extensions[d.N-1]
+		ext.Status, ext.DecidedBy, ext.Note = ExtensionRefused, e.Actor.ID, d.Note
+		if d.Approved {
+			ext.Status = ExtensionApproved
+		}
+		c.Deadlines.ResolveBy = ptr(d.ResolveBy)
+	case CaseUrged:
+		c.UrgeCount = d.UrgeCount
+		c.LastUrgedAt = ptr(e.OccurredAt)
+	case CaseCancelled:
+		c.Status = StatusCancelled
+		c.DuplicateOf = d.DuplicateOf
+		c.Extensions = lapse(c.Extensions)
+	case CaseSuspended:
+		c.Suspension = &Suspension{From: c.Status, Since: e.OccurredAt, Until: d.Until, Reason: d.Reason}
+		c.Status = StatusSuspended
+	case CaseResumed:
+		c.Status = c.Suspension.From
+		c.Deadlines = d.Deadlines
+		c.Suspension = nil
 	}
 	c.Version = e.Version
 	c.UpdatedAt = e.OccurredAt
 	// The ladder belongs to one stage and one deadline: when either changes,
-	// the steps taken no longer count.
-	if s, dl, ok := c.RunningStage(); ok != running || s != stage || !dl.Equal(deadline) {
-		c.Warned = false
-		c.EscalationLevel = 0
+	// the steps taken no longer count. A suspension pauses the ladder and its
+	// resumption shifts every step by the same working time, so the steps
+	// taken before still count.
+	switch e.Data.(type) {
+	case CaseSuspended, CaseResumed:
+	default:
+		if s, dl, ok := c.RunningStage(); ok != running || s != stage || !dl.Equal(deadline) {
+			c.Warned = false
+			c.EscalationLevel = 0
+		}
 	}
 	return c
+}
+
+// lapse marks a pending extension request lapsed: the case left the hands of
+// the unit that asked before anyone decided.
+func lapse(exts []Extension) []Extension {
+	i := slices.IndexFunc(exts, func(x Extension) bool { return x.Status == ExtensionPending })
+	if i < 0 {
+		return exts
+	}
+	exts = slices.Clone(exts)
+	exts[i].Status = ExtensionLapsed
+	return exts
 }
 
 // Fold applies events to c in order.

@@ -1,0 +1,287 @@
+package duban_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+)
+
+// The case of caseIn: dispatched at t0, acknowledged at t0+1m; acknowledge
+// by t0+30m, resolve by t0+24h, verify within 4h. Ladder: warn at -25%,
+// levels at 0, +4h, +24h.
+
+func TestDisputeThenAssign(t *testing.T) {
+	c := caseIn(t, duban.StatusInProgress)
+	c, events := apply(t, c, duban.Dispute{CommandMeta: by(sanitation), Reason: "the bins belong to the market"}, t0.Add(time.Hour))
+	if d := events[0].Data.(duban.CaseDisputed); d.Unit != "sanitation" || d.Stage != duban.StageResolve || !d.Deadline.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("dispute data %+v", d)
+	}
+	if c.Unit != "" || c.Dispute == nil || c.Dispute.Unit != "sanitation" || c.OverdueAt(t0.Add(48*time.Hour)) {
+		t.Fatalf("disputed case %+v", c)
+	}
+	// The case has left the unit's view.
+	if _, err := duban.Decide(c, duban.AddComment{CommandMeta: by(sanitation), Text: "x"}, t0); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Fatalf("the disputing unit still sees the case: %v", err)
+	}
+	assignedAt := t0.Add(3 * time.Hour)
+	c, events = apply(t, c, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Reason: "parking area"}, assignedAt)
+	if a := events[0].Data.(duban.CaseAssigned); a.Unit != "traffic-police" || a.From != "sanitation" || events[0].Actor != supervisor {
+		t.Fatalf("assigned %+v by %v", a, events[0].Actor)
+	}
+	if c.Status != duban.StatusDispatched || c.Unit != "traffic-police" || c.Dispute != nil {
+		t.Fatalf("case %+v", c)
+	}
+	if !c.Deadlines.AcknowledgeBy.Equal(assignedAt.Add(30*time.Minute)) || !c.Deadlines.ResolveBy.Equal(assignedAt.Add(24*time.Hour)) {
+		t.Fatalf("fresh deadlines %+v", c.Deadlines)
+	}
+	if _, err := duban.Decide(c, duban.Acknowledge{CommandMeta: by(traffic)}, assignedAt); err != nil {
+		t.Fatalf("the new unit acknowledges: %v", err)
+	}
+}
+
+func TestExtensions(t *testing.T) {
+	c := caseIn(t, duban.StatusInProgress)
+	until := t0.Add(72 * time.Hour)
+	ask := duban.RequestExtension{CommandMeta: by(sanitation), Until: until, Reason: "the paving stones are on order"}
+	c, events := apply(t, c, ask, t0.Add(time.Hour))
+	if r := events[0].Data.(duban.ExtensionRequested); r.N != 1 || !r.ResolveBy.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("requested %+v", r)
+	}
+	if len(c.Extensions) != 1 || c.Extensions[0].Status != duban.ExtensionPending || c.Extensions[0].RequestedBy != "sanitation-1" {
+		t.Fatalf("extensions %+v", c.Extensions)
+	}
+	if _, err := duban.Decide(c, ask, t0.Add(2*time.Hour)); duban.ErrorCode(err) != duban.ECONFLICT {
+		t.Fatalf("a second request while one is pending: %v", err)
+	}
+	for _, bad := range []time.Time{t0.Add(23 * time.Hour), t0.Add(400 * 24 * time.Hour)} {
+		early := caseIn(t, duban.StatusInProgress)
+		if _, err := duban.Decide(early, duban.RequestExtension{CommandMeta: by(sanitation), Until: bad, Reason: "x"}, t0.Add(time.Hour)); duban.ErrorCode(err) != duban.EINVALID {
+			t.Fatalf("until %s: %v", bad, err)
+		}
+	}
+	if _, err := duban.Decide(c, duban.DecideExtension{CommandMeta: by(supervisor), N: 2, Approved: true}, t0); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Fatalf("deciding a request that does not exist: %v", err)
+	}
+	if _, err := duban.Decide(c, duban.DecideExtension{CommandMeta: by(sanitation), N: 1, Approved: true}, t0); duban.ErrorCode(err) != duban.EFORBIDDEN {
+		t.Fatalf("a unit decides its own request: %v", err)
+	}
+
+	// Refused: nothing changes but the request's status.
+	refused, _ := apply(t, c, duban.DecideExtension{CommandMeta: by(supervisor), N: 1, Note: "no"}, t0.Add(2*time.Hour))
+	if !refused.Deadlines.ResolveBy.Equal(t0.Add(24*time.Hour)) || refused.Extensions[0].Status != duban.ExtensionRefused {
+		t.Fatalf("refused %+v", refused)
+	}
+	// Approved: the resolve deadline moves, and the ladder with it.
+	c, _ = apply(t, c, duban.DecideExtension{CommandMeta: by(supervisor), N: 1, Approved: true}, t0.Add(2*time.Hour))
+	if !c.Deadlines.ResolveBy.Equal(until) || c.Extensions[0].Status != duban.ExtensionApproved || c.Extensions[0].DecidedBy != "supervisor-1" {
+		t.Fatalf("approved %+v", c)
+	}
+	if _, err := duban.Decide(c, duban.DecideExtension{CommandMeta: by(supervisor), N: 1}, t0.Add(3*time.Hour)); duban.ErrorCode(err) != duban.ECONFLICT {
+		t.Fatalf("deciding twice: %v", err)
+	}
+	oldDeadline := t0.Add(24 * time.Hour)
+	if c.OverdueAt(oldDeadline) || c.EscalationLevelAt(oldDeadline.Add(time.Hour)) != 0 {
+		t.Fatal("the case escalates at the old deadline")
+	}
+	if !c.OverdueAt(until) || c.EscalationLevelAt(until) != 1 {
+		t.Fatal("the case does not escalate at the new deadline")
+	}
+	// A timer armed for the old deadline records nothing.
+	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, oldDeadline.Add(5*time.Hour)); len(events) != 0 {
+		t.Fatalf("the old deadline escalated: %v", events)
+	}
+	_, events = apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until)
+	if len(events) != 2 || events[1].Data.(duban.CaseEscalated).Deadline != until {
+		t.Fatalf("escalation at the new deadline: %+v", events)
+	}
+}
+
+func TestPendingExtensionLapses(t *testing.T) {
+	c := caseIn(t, duban.StatusInProgress)
+	c, _ = apply(t, c, duban.RequestExtension{CommandMeta: by(sanitation), Until: t0.Add(48 * time.Hour), Reason: "rain"}, t0.Add(time.Hour))
+	c, _ = apply(t, c, duban.Resolve{CommandMeta: by(sanitation), Note: "done after all"}, t0.Add(2*time.Hour))
+	if c.Extensions[0].Status != duban.ExtensionLapsed {
+		t.Fatalf("extension %+v", c.Extensions[0])
+	}
+	if _, err := duban.Decide(c, duban.DecideExtension{CommandMeta: by(supervisor), N: 1, Approved: true}, t0.Add(3*time.Hour)); duban.ErrorCode(err) != duban.ECONFLICT {
+		t.Fatalf("deciding a lapsed request: %v", err)
+	}
+}
+
+func TestUrge(t *testing.T) {
+	c := caseIn(t, duban.StatusDispatched)
+	c, _ = apply(t, c, duban.Urge{CommandMeta: by(supervisor), Note: "the mayor walks past at noon"}, t0.Add(40*time.Minute))
+	c, events := apply(t, c, duban.Urge{CommandMeta: by(admin), Note: "now"}, t0.Add(50*time.Minute))
+	u := events[0].Data.(duban.CaseUrged)
+	if u.Unit != "sanitation" || u.UrgeCount != 2 || u.Stage != duban.StageAcknowledge || u.LateSeconds != 20*60 {
+		t.Fatalf("urged %+v", u)
+	}
+	if c.UrgeCount != 2 || !c.LastUrgedAt.Equal(t0.Add(50*time.Minute)) || c.Status != duban.StatusDispatched {
+		t.Fatalf("case %+v", c)
+	}
+}
+
+func TestCancelAsDuplicate(t *testing.T) {
+	c := caseIn(t, duban.StatusDispatched)
+	if _, err := duban.Decide(c, duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: c.ID}, t0); duban.ErrorCode(err) != duban.EINVALID {
+		t.Fatalf("a duplicate of itself: %v", err)
+	}
+	if _, err := duban.Decide(c, duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: "case-7"}, t0); duban.ErrorCode(err) != duban.EINVALID {
+		t.Fatalf("a duplicate of a non-id: %v", err)
+	}
+	original := "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a"
+	c, events := apply(t, c, duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice", DuplicateOf: original}, t0.Add(time.Hour))
+	if c.Status != duban.StatusCancelled || c.DuplicateOf != original || events[0].Data.(duban.CaseCancelled).DuplicateOf != original {
+		t.Fatalf("cancelled %+v", c)
+	}
+	if _, _, running := c.RunningStage(); running {
+		t.Fatal("a cancelled case has no running stage")
+	}
+}
+
+func TestSuspendStopsEveryClock(t *testing.T) {
+	c := caseIn(t, duban.StatusDispatched) // acknowledge by t0+30m, resolve by t0+24h
+	suspendedAt := t0.Add(10 * time.Minute)
+	c, _ = apply(t, c, duban.Suspend{CommandMeta: by(supervisor), Reason: "road closed by the police"}, suspendedAt)
+	if c.Status != duban.StatusSuspended || c.Suspension.From != duban.StatusDispatched {
+		t.Fatalf("suspended %+v", c)
+	}
+	if _, ok := c.NextWake(); ok {
+		t.Fatal("a case suspended without an end has nothing to wake for")
+	}
+	// Long past its deadlines, the suspended case neither shows overdue nor escalates.
+	later := t0.Add(30 * time.Hour)
+	if c.OverdueAt(later) || c.EscalationLevelAt(later) != 0 {
+		t.Fatal("a suspended case shows overdue")
+	}
+	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, later); len(events) != 0 {
+		t.Fatalf("a suspended case escalated: %v", events)
+	}
+	resumedAt := suspendedAt.Add(26 * time.Hour)
+	c, events := apply(t, c, duban.Resume{CommandMeta: by(supervisor), Note: "road open"}, resumedAt)
+	r := events[0].Data.(duban.CaseResumed)
+	if r.SuspendedSeconds != 26*3600 {
+		t.Fatalf("suspended for %d s", r.SuspendedSeconds)
+	}
+	if c.Status != duban.StatusDispatched || c.Suspension != nil {
+		t.Fatalf("resumed %+v", c)
+	}
+	// Both deadlines not yet met moved on by exactly the suspended time.
+	if !c.Deadlines.AcknowledgeBy.Equal(t0.Add(30*time.Minute+26*time.Hour)) || !c.Deadlines.ResolveBy.Equal(t0.Add(50*time.Hour)) {
+		t.Fatalf("deadlines %+v", c.Deadlines)
+	}
+	if c.OverdueAt(resumedAt) {
+		t.Fatal("20 minutes were left on the clock")
+	}
+}
+
+// On a business calendar the deadlines move by the working time suspended.
+func TestSuspendOnBusinessCalendar(t *testing.T) {
+	at := func(date string, hh, mm int) time.Time { return local(shanghai, date, hh, mm) }
+	cmd := openCmd("sanitation")
+	cmd.Terms.Calendar = campaignCalendar()
+	cmd.Terms.SLA = duban.SLA{Acknowledge: 30 * time.Minute, Resolve: 4 * time.Hour, Verify: 2 * time.Hour}
+	c, _ := apply(t, duban.Case{}, cmd, at("2026-11-10", 11, 0)) // Tuesday: resolve by 17:30
+	c, _ = apply(t, c, duban.Acknowledge{CommandMeta: by(sanitation)}, at("2026-11-10", 11, 10))
+	c, _ = apply(t, c, duban.Suspend{CommandMeta: by(supervisor), Reason: "waiting for the gas company"}, at("2026-11-10", 16, 0))
+	// Suspended from Tuesday 16:00 to Thursday 10:00: 2h Tuesday, 7h
+	// Wednesday, 1h30 Thursday = 10h30 of working time.
+	c, events := apply(t, c, duban.Resume{CommandMeta: by(supervisor)}, at("2026-11-12", 10, 0))
+	if s := events[0].Data.(duban.CaseResumed).SuspendedSeconds; s != int64((10*time.Hour+30*time.Minute)/time.Second) {
+		t.Fatalf("suspended %ds", s)
+	}
+	// 17:30 Tuesday + 10h30 working: 30m Tuesday, 7h Wednesday, 3h Thursday → 11:30 Thursday.
+	if want := at("2026-11-12", 11, 30); !c.Deadlines.ResolveBy.Equal(want) {
+		t.Fatalf("resolve by %s, want %s", c.Deadlines.ResolveBy.In(shanghai), want)
+	}
+	if !c.Deadlines.AcknowledgeBy.Equal(at("2026-11-10", 11, 30)) {
+		t.Fatalf("the met acknowledge deadline moved: %s", c.Deadlines.AcknowledgeBy.In(shanghai))
+	}
+}
+
+// A suspension with an end resumes by itself, counted to its end even when
+// the tick comes late, and the ladder's steps already taken stay taken.
+func TestSuspensionEndsByItself(t *testing.T) {
+	c := caseIn(t, duban.StatusInProgress) // resolve by t0+24h
+	deadline := t0.Add(24 * time.Hour)
+	c, _ = apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, deadline) // warned and at level 1
+	if c.EscalationLevel != 1 || !c.Warned {
+		t.Fatalf("before suspension: level %d", c.EscalationLevel)
+	}
+	until := deadline.Add(2 * time.Hour)
+	if _, err := duban.Decide(c, duban.Suspend{CommandMeta: by(supervisor), Reason: "x", Until: ptrTime(deadline.Add(-time.Hour))}, deadline); duban.ErrorCode(err) != duban.EINVALID {
+		t.Fatalf("a suspension ending in the past: %v", err)
+	}
+	c, _ = apply(t, c, duban.Suspend{CommandMeta: by(supervisor), Reason: "storm warning", Until: &until}, deadline)
+	if wake, ok := c.NextWake(); !ok || !wake.Equal(until) {
+		t.Fatalf("wakes at %v", wake)
+	}
+	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(-time.Second)); len(events) != 0 {
+		t.Fatalf("resumed early: %v", events)
+	}
+	c, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(10*time.Minute)) // the worker was late
+	r := events[0].Data.(duban.CaseResumed)
+	if events[0].Actor != duban.System || r.SuspendedSeconds != 2*3600 || !r.Deadlines.ResolveBy.Equal(deadline.Add(2*time.Hour)) {
+		t.Fatalf("resumed %+v by %v", r, events[0].Actor)
+	}
+	if c.Status != duban.StatusInProgress || c.EscalationLevel != 1 || !c.Warned {
+		t.Fatalf("after resuming: %+v", c)
+	}
+	// Level 1 is not recorded twice; level 2 comes 4h after the moved deadline.
+	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(3*time.Hour)); len(events) != 0 {
+		t.Fatalf("recorded again: %v", events)
+	}
+	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(4*time.Hour)); len(events) != 1 || events[0].Data.(duban.CaseEscalated).Level != 2 {
+		t.Fatalf("level 2: %v", events)
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
+
+// Every event type of SPEC.md has a payload that survives JSON, as the store
+// and Temporal carry it.
+func TestEveryEventTypeRoundTrips(t *testing.T) {
+	var all []duban.Event
+	run := func(c duban.Case, at time.Duration, cmds ...duban.Command) duban.Case {
+		for i, cmd := range cmds {
+			var events []duban.Event
+			c, events = apply(t, c, cmd, t0.Add(at+time.Duration(i)*time.Minute))
+			all = append(all, events...)
+		}
+		return c
+	}
+	c := run(duban.Case{}, 0, openCmd("sanitation"), duban.Tick{CommandMeta: by(duban.System)})
+	run(c, time.Hour, duban.Tick{CommandMeta: by(duban.System)}, duban.Dispute{CommandMeta: by(sanitation), Reason: "no"},
+		duban.Assign{CommandMeta: by(supervisor), Unit: "sanitation"}, duban.Acknowledge{CommandMeta: by(sanitation)},
+		duban.RequestExtension{CommandMeta: by(sanitation), Until: t0.Add(48 * time.Hour), Reason: "parts"},
+		duban.DecideExtension{CommandMeta: by(supervisor), N: 1, Approved: true},
+		duban.Urge{CommandMeta: by(supervisor), Note: "now"}, duban.AddComment{CommandMeta: by(inspector), Text: "hm"},
+		duban.Suspend{CommandMeta: by(supervisor), Reason: "rain"}, duban.Resume{CommandMeta: by(admin)},
+		duban.Resolve{CommandMeta: by(sanitation), Note: "done"}, duban.Verify{CommandMeta: by(inspector), Note: "no"},
+		duban.Resolve{CommandMeta: by(sanitation), Note: "done"}, duban.Verify{CommandMeta: by(inspector), Passed: true})
+	run(duban.Case{}, 0, openCmd(""), duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a"})
+	seen := map[duban.EventType]bool{}
+	for _, e := range all {
+		seen[e.Type] = true
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back duban.Event
+		if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, e) {
+			t.Fatalf("%s does not survive JSON: %v\n got %+v\nwant %+v", e.Type, err, back, e)
+		}
+	}
+	for _, typ := range []duban.EventType{duban.EventCaseReported, duban.EventCaseDispatched, duban.EventCaseUnrouted,
+		duban.EventCaseAcknowledged, duban.EventCaseDisputed, duban.EventCaseAssigned, duban.EventCaseResolved,
+		duban.EventVerificationPassed, duban.EventVerificationFailed, duban.EventCaseClosed, duban.EventCaseCancelled,
+		duban.EventDeadlineWarned, duban.EventCaseEscalated, duban.EventExtensionRequested, duban.EventExtensionDecided,
+		duban.EventCaseUrged, duban.EventCommentAdded, duban.EventCaseSuspended, duban.EventCaseResumed} {
+		if !seen[typ] {
+			t.Errorf("no %s was produced", typ)
+		}
+	}
+}
