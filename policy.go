@@ -287,6 +287,7 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	c := &policyChecker{root: root.Content[0]}
 	p := c.build(&raw)
 	if len(c.problems) > 0 {
+		slices.SortStableFunc(c.problems, func(a, b PolicyProblem) int { return a.Line - b.Line })
 		return nil, &PolicyError{File: name, Problems: c.problems}
 	}
 	sum := sha256.Sum256(data)

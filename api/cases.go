@@ -89,7 +89,7 @@ func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/cases/"+c.ID)
-	s.replyCase(w, http.StatusCreated, c)
+	s.replyCase(w, r, http.StatusCreated, c)
 }
 
 func (s *Server) answerRetriedOpen(w http.ResponseWriter, r *http.Request, existing duban.Case, cmd duban.OpenCase) {
@@ -98,7 +98,7 @@ func (s *Server) answerRetriedOpen(w http.ResponseWriter, r *http.Request, exist
 		return
 	}
 	w.Header().Set("Location", "/v1/cases/"+existing.ID)
-	s.replyCase(w, http.StatusOK, existing)
+	s.replyCase(w, r, http.StatusOK, existing)
 }
 
 // openCommand resolves an open request against the policy: the category's
@@ -200,7 +200,7 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	s.replyCase(w, http.StatusOK, c)
+	s.replyCase(w, r, http.StatusOK, c)
 }
 
 func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
@@ -214,119 +214,6 @@ func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusOK, items[duban.Event]{Items: events})
-}
-
-// Command bodies.
-type (
-	resolveRequest struct {
-		Note     string           `json:"note"`
-		Evidence []duban.Evidence `json:"evidence"`
-	}
-	verifyRequest struct {
-		Passed   *bool            `json:"passed"`
-		Note     string           `json:"note"`
-		Evidence []duban.Evidence `json:"evidence"`
-	}
-	commentRequest struct {
-		Text string `json:"text"`
-	}
-)
-
-func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request) {
-	var req struct{}
-	s.command(w, r, &req, true, func(m duban.CommandMeta) (duban.Command, error) {
-		return duban.Acknowledge{CommandMeta: m}, nil
-	})
-}
-
-func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
-	var req resolveRequest
-	s.command(w, r, &req, false, func(m duban.CommandMeta) (duban.Command, error) {
-		return duban.Resolve{CommandMeta: m, Note: req.Note, Evidence: req.Evidence}, nil
-	})
-}
-
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	var req verifyRequest
-	s.command(w, r, &req, false, func(m duban.CommandMeta) (duban.Command, error) {
-		if req.Passed == nil {
-			return nil, duban.Invalid(duban.FieldError{Field: "passed", Message: "is required: true or false"})
-		}
-		return duban.Verify{CommandMeta: m, Passed: *req.Passed, Note: req.Note, Evidence: req.Evidence}, nil
-	})
-}
-
-func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
-	var req commentRequest
-	s.command(w, r, &req, false, func(m duban.CommandMeta) (duban.Command, error) {
-		return duban.AddComment{CommandMeta: m, Text: req.Text}, nil
-	})
-}
-
-// command runs the steps every command shares: find the case the principal
-// may see, read If-Match and the body, check the command with Decide against
-// the projection, then send it to the case's workflow and answer with the
-// case after it.
-func (s *Server) command(w http.ResponseWriter, r *http.Request, body any, optional bool, build func(duban.CommandMeta) (duban.Command, error)) {
-	c, err := s.visibleCase(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	meta := duban.CommandMeta{By: principal(r)}
-	if meta.IfMatch, err = ifMatch(r); err != nil {
-		fail(w, r, err)
-		return
-	}
-	key, err := idempotencyKey(r)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	if err := decode(r, body, optional); err != nil {
-		fail(w, r, err)
-		return
-	}
-	cmd, err := build(meta)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	if _, err := duban.Decide(c, cmd, s.Now()); err != nil {
-		fail(w, r, err)
-		return
-	}
-	if !s.gate.enter(c.ID) {
-		fail(w, r, duban.Errorf(duban.ETOOMANY, "too many commands are waiting on this case; try again in a moment"))
-		return
-	}
-	defer s.gate.leave(c.ID)
-	updateID := ""
-	if key != "" {
-		sum := sha256.Sum256([]byte(meta.By.ID + "\n" + cmd.Name() + "\n" + key))
-		updateID = "key:" + hex.EncodeToString(sum[:16])
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.CommandTimeout)
-	defer cancel()
-	after, err := s.Cases.Execute(ctx, c.ID, cmd, updateID)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	s.replyCase(w, http.StatusOK, after)
-}
-
-// ifMatch reads If-Match: "<version>" (or W/"<version>"); 0 when absent.
-func ifMatch(r *http.Request) (int64, error) {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
-	if h == "" || h == "*" {
-		return 0, nil
-	}
-	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
-	if err != nil || v <= 0 {
-		return 0, duban.Invalid(duban.FieldError{Field: "If-Match", Message: `must be a case version as the ETag gives it, e.g. "3"`})
-	}
-	return v, nil
 }
 
 // listParams are the query parameters GET /v1/cases understands.
@@ -346,7 +233,12 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	out := page[caseJSON]{Items: s.caseList(cases)}
+	items, err := s.caseList(r.Context(), cases)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	out := page[caseJSON]{Items: items}
 	if next != nil {
 		cursor := encodeCursor(*next)
 		out.NextCursor = &cursor
@@ -435,5 +327,10 @@ func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	reply(w, http.StatusOK, items[caseJSON]{Items: s.caseList(cases)})
+	list, err := s.caseList(r.Context(), cases)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	reply(w, http.StatusOK, items[caseJSON]{Items: list})
 }

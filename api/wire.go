@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -31,6 +32,30 @@ type caseJSON struct {
 	EscalationLevel int              `json:"escalation_level"`
 	ReworkCount     int              `json:"rework_count"`
 	PolicyVersion   string           `json:"policy_version,omitempty"`
+
+	// What applies only to some cases is left out until it does.
+	Dispute     *duban.UnitDispute `json:"dispute,omitempty"`
+	Extensions  []extensionJSON    `json:"extensions,omitempty"`
+	UrgeCount   int                `json:"urge_count,omitempty"`
+	LastUrgedAt *time.Time         `json:"last_urged_at,omitempty"`
+	DuplicateOf string             `json:"duplicate_of,omitempty"`
+	Duplicates  []string           `json:"duplicates,omitempty"`
+	Suspension  *suspensionJSON    `json:"suspension,omitempty"`
+}
+
+type extensionJSON struct {
+	N         int       `json:"n"`
+	Until     time.Time `json:"until"`
+	Reason    string    `json:"reason"`
+	Status    string    `json:"status"`
+	DecidedBy string    `json:"decided_by,omitempty"`
+	Note      string    `json:"note,omitempty"`
+}
+
+type suspensionJSON struct {
+	Since  time.Time  `json:"since"`
+	Until  *time.Time `json:"until"`
+	Reason string     `json:"reason"`
 }
 
 func toJSON(c duban.Case, now time.Time) caseJSON {
@@ -40,6 +65,13 @@ func toJSON(c duban.Case, now time.Time) caseJSON {
 		Reporter: c.Reporter, OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Deadlines: c.Deadlines, Overdue: c.OverdueAt(now), EscalationLevel: c.EscalationLevelAt(now),
 		ReworkCount: c.ReworkCount, PolicyVersion: c.PolicyVersion,
+		Dispute: c.Dispute, UrgeCount: c.UrgeCount, LastUrgedAt: c.LastUrgedAt, DuplicateOf: c.DuplicateOf,
+	}
+	for _, x := range c.Extensions {
+		out.Extensions = append(out.Extensions, extensionJSON{N: x.N, Until: x.Until, Reason: x.Reason, Status: x.Status, DecidedBy: x.DecidedBy, Note: x.Note})
+	}
+	if p := c.Suspension; p != nil {
+		out.Suspension = &suspensionJSON{Since: p.Since, Until: p.Until, Reason: p.Reason}
 	}
 	if out.Evidence == nil {
 		out.Evidence = []duban.Evidence{}
@@ -54,9 +86,14 @@ func toJSON(c duban.Case, now time.Time) caseJSON {
 }
 
 // replyCase answers with one case and its version as ETag.
-func (s *Server) replyCase(w http.ResponseWriter, status int, c duban.Case) {
+func (s *Server) replyCase(w http.ResponseWriter, r *http.Request, status int, c duban.Case) {
+	items, err := s.caseList(r.Context(), []duban.Case{c})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", etag(c.Version))
-	reply(w, status, toJSON(c, s.Now()))
+	reply(w, status, items[0])
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
@@ -72,13 +109,25 @@ type items[T any] struct {
 	Items []T `json:"items"`
 }
 
-func (s *Server) caseList(cases []duban.Case) []caseJSON {
+// caseList shapes cases for the wire, with the duplicates merged into each.
+func (s *Server) caseList(ctx context.Context, cases []duban.Case) ([]caseJSON, error) {
 	now := s.Now()
 	items := make([]caseJSON, len(cases))
+	ids := make([]string, len(cases))
 	for i, c := range cases {
-		items[i] = toJSON(c, now)
+		items[i], ids[i] = toJSON(c, now), c.ID
 	}
-	return items
+	if len(ids) == 0 {
+		return items, nil
+	}
+	dups, err := s.Store.Duplicates(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		items[i].Duplicates = dups[items[i].ID]
+	}
+	return items, nil
 }
 
 // encodeCursor makes a list position opaque to clients.

@@ -38,16 +38,16 @@ func project(ctx context.Context, tx pgx.Tx, c duban.Case) error {
 		}
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO cases (id, version, status, category, severity, unit, area, reporter,
-			opened_at, updated_at, stage, stage_deadline, warn_at, escalate_at, doc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			opened_at, updated_at, stage, stage_deadline, warn_at, escalate_at, duplicate_of, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status,
 			category = excluded.category, severity = excluded.severity, unit = excluded.unit,
 			area = excluded.area, updated_at = excluded.updated_at, stage = excluded.stage,
 			stage_deadline = excluded.stage_deadline, warn_at = excluded.warn_at,
-			escalate_at = excluded.escalate_at, doc = excluded.doc
+			escalate_at = excluded.escalate_at, duplicate_of = excluded.duplicate_of, doc = excluded.doc
 		WHERE cases.version < excluded.version`,
 		c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
-		c.OpenedAt, c.UpdatedAt, stage, deadline, warnAt, escalateAt, doc)
+		c.OpenedAt, c.UpdatedAt, stage, deadline, warnAt, escalateAt, nullable(c.DuplicateOf), doc)
 	return err
 }
 
@@ -156,6 +156,25 @@ func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]du
 	return s.queryCases(ctx, `SELECT doc FROM cases WHERE stage_deadline <= $1
 		ORDER BY (SELECT count(*) FROM unnest(escalate_at) AS due WHERE due <= $1) DESC, stage_deadline, id
 		LIMIT $2`, now, limit)
+}
+
+// Duplicates returns, for each of ids, the cases cancelled as its duplicates.
+func (s *Store) Duplicates(ctx context.Context, ids []string) (map[string][]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT duplicate_of::text, id::text FROM cases
+		WHERE duplicate_of = ANY($1::uuid[]) ORDER BY opened_at, id`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var of, id string
+		if err := rows.Scan(&of, &id); err != nil {
+			return nil, err
+		}
+		out[of] = append(out[of], id)
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) queryCases(ctx context.Context, sql string, args ...any) ([]duban.Case, error) {

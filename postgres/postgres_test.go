@@ -39,8 +39,19 @@ func newStore(t *testing.T) *postgres.Store {
 	return s
 }
 
+// ackWithin is how long each category's cases have to be acknowledged in
+// these tests, counted 24x7; each resolves in a day and verifies in 4 hours.
+var ackWithin = map[string]time.Duration{
+	"littering": 30 * time.Minute, "street-vending": 30 * time.Minute,
+	"illegal-parking": 30 * time.Minute, "jaywalking": 2 * time.Hour,
+}
+
 func openCmd(id, category, area string) duban.OpenCase {
-	terms, _ := duban.DefaultPolicy().Terms(category, duban.SeverityNormal)
+	terms := duban.Terms{
+		SLA:      duban.SLA{Acknowledge: ackWithin[category], Resolve: 24 * time.Hour, Verify: 4 * time.Hour},
+		Calendar: duban.Calendar{Kind: duban.Calendar24x7},
+		Ladder:   duban.DefaultPolicy().Escalation,
+	}
 	unit, _ := duban.DefaultPolicy().Route(category, area)
 	return duban.OpenCase{
 		CommandMeta: duban.CommandMeta{By: inspector},
@@ -267,5 +278,23 @@ func TestEscalationsWorstFirst(t *testing.T) {
 	// their deadlines; the fresh case (due t0+5h30m) is at level 1.
 	if got := ids(t0.Add(6*time.Hour + time.Minute)); !reflect.DeepEqual(got, []string{parking, jaywalking, quick, fresh}) {
 		t.Fatalf("same level, longest overdue first: %v", got)
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	original, dup1, dup2 := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	do(t, s, duban.Case{}, openCmd(original, "littering", ""), t0, "open")
+	for i, id := range []string{dup1, dup2} {
+		c, _ := do(t, s, duban.Case{}, openCmd(id, "littering", ""), t0.Add(time.Duration(i+1)*time.Minute), "open")
+		do(t, s, c, duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: "same bags", DuplicateOf: original}, t0.Add(time.Hour), "cancel")
+	}
+	got, err := s.Duplicates(ctx, []string{original, dup1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, map[string][]string{original: {dup1, dup2}}) {
+		t.Fatalf("duplicates %v", got)
 	}
 }

@@ -83,17 +83,18 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 	}
 }
 
-// waitForNextStep sleeps until the running stage's next ladder step comes
-// due and records it, or returns early when the case changes (a command may
-// have met the obligation or moved the deadline).
+// waitForNextStep sleeps until the case next needs the system (the running
+// stage's next ladder step, or the end of a suspension) and ticks it, or
+// returns early when the case changes (a command may have met the
+// obligation or moved the deadline).
 func (r *run) waitForNextStep(ctx workflow.Context) error {
 	version := r.state.Version
 	changed := func() bool { return r.state.Version != version || r.continueAsNew(ctx) }
-	next, ok := r.state.NextStep()
+	next, ok := r.state.NextWake()
 	if !ok {
 		return workflow.Await(ctx, changed)
 	}
-	if wait := next.At.Sub(workflow.Now(ctx)); wait > 0 {
+	if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
 		woke, err := workflow.AwaitWithTimeout(ctx, wait, changed)
 		if err != nil || woke {
 			return err
@@ -101,7 +102,7 @@ func (r *run) waitForNextStep(ctx workflow.Context) error {
 	}
 	if err := r.execute(ctx, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, fmt.Sprintf("tick:%d", version)); err != nil {
 		// The store is unreachable: try again shortly; the step stays due.
-		workflow.GetLogger(ctx).Warn("recording a deadline step failed", "error", err)
+		workflow.GetLogger(ctx).Warn("a deadline tick failed", "error", err)
 		return workflow.Sleep(ctx, 10*time.Second)
 	}
 	return nil
@@ -124,6 +125,14 @@ func (r *run) register(ctx workflow.Context) error {
 		handle[duban.Resolve](ctx, r),
 		handle[duban.Verify](ctx, r),
 		handle[duban.AddComment](ctx, r),
+		handle[duban.Dispute](ctx, r),
+		handle[duban.Assign](ctx, r),
+		handle[duban.RequestExtension](ctx, r),
+		handle[duban.DecideExtension](ctx, r),
+		handle[duban.Urge](ctx, r),
+		handle[duban.Cancel](ctx, r),
+		handle[duban.Suspend](ctx, r),
+		handle[duban.Resume](ctx, r),
 	} {
 		if err != nil {
 			return err

@@ -74,9 +74,14 @@ func (m *memStore) types() []duban.EventType {
 	return out
 }
 
+// policyTerms: acknowledge in 30m, resolve in 24h, verify in 4h, counted
+// 24x7; warn at -25%, escalate at 0, +4h and +24h.
 func policyTerms() duban.Terms {
-	terms, _ := duban.DefaultPolicy().Terms("littering", duban.SeverityNormal) // 30m, 24h, 4h
-	return terms
+	return duban.Terms{
+		SLA:      duban.SLA{Acknowledge: 30 * time.Minute, Resolve: 24 * time.Hour, Verify: 4 * time.Hour},
+		Calendar: duban.Calendar{Kind: duban.Calendar24x7},
+		Ladder:   duban.DefaultPolicy().Escalation,
+	}
 }
 
 func openCmd() duban.OpenCase {
@@ -288,5 +293,59 @@ func TestContinuesAsNewWithItsState(t *testing.T) {
 	stored := h.store.types()
 	if next.CaseID != caseID || next.HistoryLimit != 40 || next.Case.Version != int64(len(stored)) || next.Case.Status != duban.StatusDispatched {
 		t.Fatalf("continued with %+v after %d events", next, len(stored))
+	}
+}
+
+var supervisor = duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}
+
+// A suspension with an end resumes by itself, with no one looking, and the
+// case escalates from its moved deadline; nothing fires while suspended.
+func TestSuspensionEndsByItsTimer(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	h.at(5*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok) // resolve by t0+24h
+	until := t0.Add(48 * time.Hour)
+	h.at(time.Hour, duban.Suspend{CommandMeta: by(supervisor), Reason: "waiting for parts", Until: &until}, h.ok)
+	h.cancelAt(73 * time.Hour)
+	h.run(workflows.Input{})
+	want := []duban.EventType{duban.EventCaseReported, duban.EventCaseDispatched, duban.EventCaseAcknowledged,
+		duban.EventCaseSuspended, duban.EventCaseResumed, duban.EventDeadlineWarned, duban.EventCaseEscalated}
+	if got := h.store.types(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %v\nwant %v", got, want)
+	}
+	resumed := h.store.events[4]
+	if resumed.Actor != duban.System || !resumed.OccurredAt.Equal(until) {
+		t.Fatalf("resumed by %v at %v", resumed.Actor, resumed.OccurredAt)
+	}
+	// 47 hours suspended: the resolve deadline moved from t0+24h to t0+71h.
+	movedDeadline := t0.Add(71 * time.Hour)
+	if got := *resumed.Data.(duban.CaseResumed).Deadlines.ResolveBy; !got.Equal(movedDeadline) {
+		t.Fatalf("resolve by %v, want %v", got, movedDeadline)
+	}
+	if esc := h.store.events[6]; !esc.OccurredAt.Equal(movedDeadline) {
+		t.Fatalf("escalated at %v, want %v", esc.OccurredAt, movedDeadline)
+	}
+}
+
+// After an approved extension the case escalates at the new deadline; the
+// timer armed for the old one records nothing.
+func TestExtensionMovesTheLadder(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	h.at(5*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok) // resolve by t0+24h, warn at t0+18h
+	until := t0.Add(30 * time.Hour)
+	h.at(time.Hour, duban.RequestExtension{CommandMeta: by(sanitation), Until: until, Reason: "parts"}, h.ok)
+	h.at(2*time.Hour, duban.DecideExtension{CommandMeta: by(supervisor), N: 1, Approved: true}, h.ok)
+	h.cancelAt(31 * time.Hour)
+	h.run(workflows.Input{})
+	var escalations []duban.Event
+	for _, e := range h.store.events {
+		if e.Type == duban.EventCaseEscalated || e.Type == duban.EventDeadlineWarned {
+			escalations = append(escalations, e)
+		}
+	}
+	// Warned at -25% of 24h before the new deadline (t0+24h), level 1 at t0+30h.
+	if len(escalations) != 2 || !escalations[0].OccurredAt.Equal(t0.Add(24*time.Hour)) || !escalations[1].OccurredAt.Equal(until) {
+		t.Fatalf("ladder steps: %+v", escalations)
 	}
 }

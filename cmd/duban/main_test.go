@@ -72,6 +72,7 @@ principals:
   - {token: dev-sanitation, id: sanitation-1, role: unit, unit: sanitation}
   - {token: dev-traffic-police, id: traffic-police-1, role: unit, unit: traffic-police}
   - {token: dev-supervisor, id: supervisor-1, role: supervisor}
+  - {token: dev-admin, id: admin-1, role: admin}
 `
 
 // stack is duban running for one test: its own database and task queue.

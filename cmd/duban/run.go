@@ -79,6 +79,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.loadPolicy(); err != nil {
 		return err
 	}
+	if c.Command == "policy" {
+		m.printPolicySummary()
+		return nil
+	}
 	if c.Command == "dev" {
 		if err := m.startDevStack(ctx); err != nil {
 			return err
@@ -227,6 +231,16 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	})
 	m.Logger.Info("API listening", "addr", l.Addr().String())
 	return nil
+}
+
+func (m *Main) printPolicySummary() {
+	p := m.Policy
+	fmt.Fprintf(m.Config.Stdout, "%s: ok, version %s: %d units, %d categories, %d routing rules, %d escalation steps, %d principals; deadlines on %s",
+		m.Config.PolicyFile, p.Version, len(p.Units), len(p.Categories), len(p.Routing), len(p.Escalation), len(p.Principals), p.Calendar.Kind)
+	if p.Calendar.Kind == duban.CalendarBusiness {
+		fmt.Fprintf(m.Config.Stdout, " time in %s", p.TimeZone)
+	}
+	fmt.Fprintln(m.Config.Stdout)
 }
 
 func (m *Main) printBanner() {
