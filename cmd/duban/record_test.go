@@ -24,8 +24,9 @@ import (
 // code, so a change that would break a case already running fails CI.
 const recordEnv = "DUBAN_RECORD_HISTORIES"
 
-// recordPrefix names the workflow code the histories were recorded with.
-const recordPrefix = "v1"
+// recordPrefix names the workflow code the histories were recorded with:
+// v1 had the first five commands, v2 the full command set.
+const recordPrefix = "v2"
 
 func TestRecordHistories(t *testing.T) {
 	dir := os.Getenv(recordEnv)
@@ -65,6 +66,39 @@ func TestRecordHistories(t *testing.T) {
 				s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-inspector", map[string]any{"text": fmt.Sprint("note ", i)}), 200)
 			}
 			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil), 200)
+			return c.ID
+		},
+		"suspended-until-then-escalated": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			until := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/suspend", "dev-supervisor", map[string]any{"reason": "rain", "until": until}), 200)
+			eventually(s.t, time.Minute, "resumed and escalated", func() bool {
+				return strings.HasSuffix(types(s.events(c.ID)), "CaseResumed DeadlineWarned CaseEscalated CaseEscalated CaseEscalated")
+			})
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/suspend", "dev-supervisor", map[string]any{"reason": "parts"}), 200)
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/resume", "dev-admin", map[string]any{"note": "parts came"}), 200)
+			return c.ID
+		},
+		"extension-approved-then-escalated": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			p := "/v1/cases/" + c.ID
+			s.caseOf(s.call("POST", p+"/acknowledge", "dev-sanitation", nil), 200)
+			until := c.Deadlines.ResolveBy.Add(time.Second).Format(time.RFC3339Nano)
+			s.caseOf(s.call("POST", p+"/extensions", "dev-sanitation", map[string]any{"until": until, "reason": "parts"}), 200)
+			s.caseOf(s.call("POST", p+"/extensions/1/decision", "dev-supervisor", map[string]any{"approved": true}), 200)
+			eventually(s.t, time.Minute, "escalated at the new deadline", func() bool {
+				return strings.HasSuffix(types(s.events(c.ID)), "CaseEscalated CaseEscalated CaseEscalated")
+			})
+			return c.ID
+		},
+		"disputed-assigned-urged-cancelled": func(s *stack) string {
+			original := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			p := "/v1/cases/" + c.ID
+			s.caseOf(s.call("POST", p+"/dispute", "dev-sanitation", map[string]any{"reason": "not ours"}), 200)
+			s.caseOf(s.call("POST", p+"/assign", "dev-supervisor", map[string]any{"unit": "traffic-police"}), 200)
+			s.caseOf(s.call("POST", p+"/urge", "dev-supervisor", map[string]any{"note": "today"}), 200)
+			s.caseOf(s.call("POST", p+"/cancel", "dev-supervisor", map[string]any{"reason": "reported twice", "duplicate_of": original.ID}), 200)
 			return c.ID
 		},
 		"unrouted": func(s *stack) string {
