@@ -16,11 +16,18 @@ import (
 	"github.com/duban/duban"
 )
 
-// project writes the case's projection row, with the columns lists filter on.
-func project(ctx context.Context, tx pgx.Tx, c duban.Case) error {
+// projectionColumns are the columns of a cases row, in the order
+// projectionRow gives their values.
+var projectionColumns = []string{"id", "version", "status", "category", "severity", "unit", "area", "reporter",
+	"opened_at", "updated_at", "stage", "stage_deadline", "warn_at", "escalate_at", "duplicate_of", "doc"}
+
+// projectionRow is a case as its projection row: the whole case as doc, and
+// the columns lists filter and sort on, among them the running stage's
+// deadline and the due times of its warning and escalation levels.
+func projectionRow(c duban.Case) ([]any, error) {
 	doc, err := json.Marshal(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var stage *string
 	var deadline, warnAt *time.Time
@@ -37,19 +44,33 @@ func project(ctx context.Context, tx pgx.Tx, c duban.Case) error {
 			}
 		}
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO cases (id, version, status, category, severity, unit, area, reporter,
-			opened_at, updated_at, stage, stage_deadline, warn_at, escalate_at, duplicate_of, doc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-		ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status,
-			category = excluded.category, severity = excluded.severity, unit = excluded.unit,
-			area = excluded.area, updated_at = excluded.updated_at, stage = excluded.stage,
-			stage_deadline = excluded.stage_deadline, warn_at = excluded.warn_at,
-			escalate_at = excluded.escalate_at, duplicate_of = excluded.duplicate_of, doc = excluded.doc
-		WHERE cases.version < excluded.version`,
-		c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
-		c.OpenedAt, c.UpdatedAt, stage, deadline, warnAt, escalateAt, nullable(c.DuplicateOf), doc)
+	return []any{c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
+		c.OpenedAt, c.UpdatedAt, stage, deadline, warnAt, escalateAt, nullable(c.DuplicateOf), doc}, nil
+}
+
+// project writes the case's projection row, unless it already holds a
+// later version.
+func project(ctx context.Context, tx pgx.Tx, c duban.Case) error {
+	row, err := projectionRow(c)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, upsertCase, row...)
 	return err
 }
+
+var upsertCase = func() string {
+	params := make([]string, len(projectionColumns))
+	var updates []string
+	for i, col := range projectionColumns {
+		params[i] = "$" + strconv.Itoa(i+1)
+		if col != "id" && col != "reporter" && col != "opened_at" {
+			updates = append(updates, col+" = excluded."+col)
+		}
+	}
+	return "INSERT INTO cases (" + strings.Join(projectionColumns, ", ") + ") VALUES (" + strings.Join(params, ", ") +
+		") ON CONFLICT (id) DO UPDATE SET " + strings.Join(updates, ", ") + " WHERE cases.version < excluded.version"
+}()
 
 func ptr[T any](v T) *T { return &v }
 

@@ -298,3 +298,40 @@ func TestDuplicates(t *testing.T) {
 		t.Fatalf("duplicates %v", got)
 	}
 }
+
+// A bulk-loaded case reads back exactly like one appended command by command.
+func TestBulkLoad(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	appended := uuid.NewString()
+	c, _ := do(t, s, duban.Case{}, openCmd(appended, "littering", "old-town"), t0, "open")
+	do(t, s, c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute), "ack")
+
+	loaded := uuid.NewString()
+	events, _ := duban.Decide(duban.Case{}, openCmd(loaded, "littering", "old-town"), t0)
+	c2 := duban.Fold(duban.Case{}, events)
+	more, _ := duban.Decide(c2, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute))
+	events = append(events, more...)
+	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events, Case: duban.Fold(duban.Case{}, events)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Case(ctx, loaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s.Case(ctx, appended)
+	got.ID, want.ID = "", ""
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("loaded %+v\nappended %+v", got, want)
+	}
+	stored, _ := s.Events(ctx, loaded)
+	if len(stored) != 3 || stored[2].Type != duban.EventCaseAcknowledged {
+		t.Fatalf("events %+v", stored)
+	}
+	// Lists see it with the same columns.
+	yes := true
+	cases, _, err := s.Cases(ctx, duban.CaseFilter{Overdue: &yes, Now: t0.Add(25 * time.Hour), Statuses: []duban.Status{duban.StatusInProgress}})
+	if err != nil || len(cases) != 2 {
+		t.Fatalf("overdue in progress: %d cases, %v", len(cases), err)
+	}
+}

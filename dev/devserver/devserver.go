@@ -1,23 +1,30 @@
 // Package devserver runs a Temporal server inside the duban process, for
-// `duban dev` and end-to-end tests: SQLite persisted to a file (or in
-// memory), one history shard, every service on 127.0.0.1.
+// `duban dev`, end-to-end tests and benchmarks, every service on 127.0.0.1:
+// on SQLite persisted to a file (or in memory) with one history shard, as
+// `duban dev` does, or on PostgreSQL, the shape a city runs in production.
 //
 // It follows the Temporal CLI's `server start-dev`: static hosts instead of
-// ringpop membership, the schema applied when the file is new, namespaces
+// ringpop membership, the schema applied when the store is new, namespaces
 // created if missing. SQLite runs with WAL and synchronous=normal, which lets
 // it write several times faster than its default journal.
 package devserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
@@ -27,10 +34,12 @@ import (
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	sqltool "go.temporal.io/server/tools/sql"
 )
 
 // Options say where the server keeps its state and listens.
@@ -45,6 +54,21 @@ type Options struct {
 	// Logger receives the server's logs at Level and above (default: warnings).
 	Logger *slog.Logger
 	Level  slog.Level
+	// Postgres, when set, persists to PostgreSQL instead of SQLite: the
+	// databases temporal and temporal_visibility on that server, created
+	// with their schema when missing.
+	Postgres *Postgres
+	// Shards is the number of history shards (default 1; with PostgreSQL 4).
+	// It cannot change once a store has been created.
+	Shards int
+}
+
+// Postgres is where a PostgreSQL-backed server keeps its state.
+type Postgres struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
 }
 
 // Server is a running embedded Temporal server.
@@ -77,11 +101,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	} else if err := portFree(opts.Port); err != nil {
 		return nil, fmt.Errorf("the Temporal port %d is taken (another duban or Temporal server?): %w", opts.Port, err)
 	}
-	sqlConf, err := sqlConfig(opts)
+	var stores map[string]config.DataStore
+	if opts.Postgres != nil {
+		if opts.Shards == 0 {
+			opts.Shards = 4
+		}
+		stores, err = postgresStores(*opts.Postgres)
+	} else {
+		stores, err = sqliteStores(opts)
+	}
 	if err != nil {
 		return nil, err
 	}
-	conf, err := serverConfig(opts.Port, sqlConf)
+	conf, err := serverConfig(opts.Port, max(opts.Shards, 1), stores)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +151,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	s := &Server{HostPort: net.JoinHostPort(ip, strconv.Itoa(opts.Port)), Namespace: opts.Namespace, server: srv, level: level}
-	if err := s.waitReady(ctx); err != nil {
+	if err := s.waitReady(ctx, opts.Postgres != nil); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -133,13 +165,15 @@ func (s *Server) Stop() {
 	_ = s.server.Stop()
 }
 
-func (s *Server) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+// waitReady returns once the frontend answers and knows the namespace,
+// registering it first when asked to (the SQLite store has it already).
+func (s *Server) waitReady(ctx context.Context, register bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for {
 		c, err := client.Dial(client.Options{HostPort: s.HostPort, Namespace: s.Namespace, Logger: quietSDKLogger{}})
 		if err == nil {
-			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			err = s.namespaceReady(ctx, c, register)
 			c.Close()
 			if err == nil {
 				return nil
@@ -151,6 +185,76 @@ func (s *Server) waitReady(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func (s *Server) namespaceReady(ctx context.Context, c client.Client, register bool) error {
+	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return err
+	}
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: s.HostPort, Logger: quietSDKLogger{}})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if register {
+		err := nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace:                        s.Namespace,
+			WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+		})
+		var exists *serviceerror.NamespaceAlreadyExists
+		if err != nil && !errors.As(err, &exists) {
+			return err
+		}
+	}
+	_, err = nc.Describe(ctx, s.Namespace)
+	return err
+}
+
+// postgresStores creates Temporal's databases and schemas on a PostgreSQL
+// server, where missing, with the server's own schema tool.
+func postgresStores(pg Postgres) (map[string]config.DataStore, error) {
+	stores := map[string]config.DataStore{}
+	for _, db := range []struct{ name, schema string }{
+		{"temporal", "postgresql/v12/temporal"},
+		{"temporal_visibility", "postgresql/v12/visibility"},
+	} {
+		base := []string{"temporal-sql-tool", "--plugin", postgresql.PluginNamePGX, "--endpoint", pg.Host,
+			"--port", strconv.Itoa(pg.Port), "--user", pg.User, "--password", pg.Password, "--quiet"}
+		// create-database fails when the database exists: then its schema
+		// exists too, and update-schema brings it up to date.
+		if sqltool.RunTool(append(slices.Clone(base), "--database", db.name, "create-database")) == nil {
+			if err := sqltool.RunTool(append(slices.Clone(base), "--database", db.name, "setup-schema", "-v", "0.0")); err != nil {
+				return nil, fmt.Errorf("set up %s: %w", db.name, err)
+			}
+		}
+		if err := sqltool.RunTool(append(slices.Clone(base), "--database", db.name, "update-schema", "--schema-name", db.schema)); err != nil {
+			return nil, fmt.Errorf("update %s: %w", db.name, err)
+		}
+		stores[db.name] = config.DataStore{SQL: &config.SQL{
+			PluginName:      postgresql.PluginNamePGX,
+			DatabaseName:    db.name,
+			ConnectAddr:     net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
+			ConnectProtocol: "tcp",
+			User:            pg.User,
+			Password:        pg.Password,
+			MaxConns:        20,
+			MaxIdleConns:    20,
+			MaxConnLifetime: time.Hour,
+		}}
+	}
+	return map[string]config.DataStore{"default": stores["temporal"], "visibility": stores["temporal_visibility"]}, nil
+}
+
+// sqliteStores prepares the SQLite store: a file, made with its schema when
+// new, or memory.
+func sqliteStores(opts Options) (map[string]config.DataStore, error) {
+	conf, err := sqlConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	// One store serves both: each store opens its own connections, and an
+	// in-memory SQLite database is made anew for each.
+	return map[string]config.DataStore{"default": {SQL: conf}}, nil
 }
 
 func sqlConfig(opts Options) (*config.SQL, error) {
@@ -181,14 +285,17 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 	return conf, nil
 }
 
-func serverConfig(port int, sqlConf *config.SQL) (*config.Config, error) {
+func serverConfig(port int, shards int, stores map[string]config.DataStore) (*config.Config, error) {
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = ip
-	conf.Persistence.DefaultStore = "sqlite"
-	conf.Persistence.VisibilityStore = "sqlite"
-	conf.Persistence.NumHistoryShards = 1
-	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite": {SQL: sqlConf}}
+	conf.Persistence.DefaultStore = "default"
+	conf.Persistence.VisibilityStore = "default"
+	if _, ok := stores["visibility"]; ok {
+		conf.Persistence.VisibilityStore = "visibility"
+	}
+	conf.Persistence.NumHistoryShards = int32(shards)
+	conf.Persistence.DataStores = stores
 	httpPort, err := freePort()
 	if err != nil {
 		return nil, err
