@@ -10,17 +10,23 @@ import (
 	"github.com/duban/duban/workflows"
 )
 
+// Options are the settings of duban's worker; benchmarks give their bare
+// workers the same.
+func Options() sdkworker.Options {
+	return sdkworker.Options{
+		// The SDK's default of two pollers leaves workflow tasks waiting
+		// when many cases are busy at once.
+		MaxConcurrentWorkflowTaskPollers: 16,
+		MaxConcurrentActivityTaskPollers: 4,
+	}
+}
+
 // New returns a worker for the case task queue, not yet started.
 func New(c client.Client, store activities.EventStore, taskQueue string) sdkworker.Worker {
 	if taskQueue == "" {
 		taskQueue = workflows.TaskQueue
 	}
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{
-		// The SDK's default of two pollers leaves workflow tasks waiting
-		// when many cases are busy at once.
-		MaxConcurrentWorkflowTaskPollers: 16,
-		MaxConcurrentActivityTaskPollers: 4,
-	})
+	w := sdkworker.New(c, taskQueue, Options())
 	w.RegisterWorkflow(workflows.CaseWorkflow)
 	w.RegisterActivity(&activities.Activities{Store: store})
 	return w

@@ -5,9 +5,22 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 
 	"github.com/duban/duban"
 )
+
+// Dial connects to Temporal as every duban process does. gRPC compression
+// is off: between duban and its Temporal server (the same host or the same
+// network) it costs CPU on both ends and saves nothing worth having.
+func Dial(ctx context.Context, hostPort, namespace string, logger log.Logger) (client.Client, error) {
+	return client.DialContext(ctx, client.Options{
+		HostPort:          hostPort,
+		Namespace:         namespace,
+		Logger:            logger,
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
+	})
+}
 
 // Client sends commands to case workflows and waits for their answers.
 type Client struct {

@@ -72,6 +72,7 @@ type Config struct {
 	TaskQueue    string
 	TemporalPort int
 	DatabaseURL  string
+	DebugAddr    string
 	LogLevel     string
 	LogFormat    string
 	Stdout       io.Writer
@@ -100,6 +101,7 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 	fs.SetOutput(c.Stderr)
 	fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
 	switch c.Command {
 	case "dev":
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address the API listens on")

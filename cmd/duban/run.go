@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +80,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.loadPolicy(); err != nil {
 		return err
 	}
+	if c.DebugAddr != "" {
+		if err := m.serveDebug(c.DebugAddr); err != nil {
+			return err
+		}
+	}
 	if c.Command == "policy" {
 		m.printPolicySummary()
 		return nil
@@ -100,11 +106,7 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Logger.Info("database is up to date")
 		return nil
 	}
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  m.Config.TemporalAddr,
-		Namespace: m.Config.Namespace,
-		Logger:    sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")),
-	})
+	tc, err := workflows.Dial(ctx, m.Config.TemporalAddr, m.Config.Namespace, sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")))
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", m.Config.TemporalAddr, err)
 	}
@@ -230,6 +232,26 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		return hs.Shutdown(ctx)
 	})
 	m.Logger.Info("API listening", "addr", l.Addr().String())
+	return nil
+}
+
+// serveDebug serves Go's profiler on addr, for operators chasing a slow or
+// hungry process.
+func (m *Main) serveDebug(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	m.onClose(hs.Close)
+	m.Logger.Info("profiler listening", "addr", l.Addr().String())
 	return nil
 }
 
