@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/postgres"
 )
 
 // openRequest is the body of POST /v1/cases. Pointers tell a missing field
@@ -89,16 +90,16 @@ func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/cases/"+c.ID)
-	s.replyCase(w, r, http.StatusCreated, c)
+	s.replyCase(w, http.StatusCreated, postgres.Row{Case: c})
 }
 
-func (s *Server) answerRetriedOpen(w http.ResponseWriter, r *http.Request, existing duban.Case, cmd duban.OpenCase) {
-	if _, err := duban.Decide(existing, cmd, s.Now()); err != nil {
+func (s *Server) answerRetriedOpen(w http.ResponseWriter, r *http.Request, existing postgres.Row, cmd duban.OpenCase) {
+	if _, err := duban.Decide(existing.Case, cmd, s.Now()); err != nil {
 		fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/cases/"+existing.ID)
-	s.replyCase(w, r, http.StatusOK, existing)
+	s.replyCase(w, http.StatusOK, existing)
 }
 
 // openCommand resolves an open request against the policy: the category's
@@ -181,26 +182,26 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 // visibleCase loads the case in the URL, if the principal may see it.
-func (s *Server) visibleCase(r *http.Request) (duban.Case, error) {
+func (s *Server) visibleCase(r *http.Request) (postgres.Row, error) {
 	id := chi.URLParam(r, "id")
 	info(r).caseID = id
-	c, err := s.Store.Case(r.Context(), id)
+	row, err := s.Store.Case(r.Context(), id)
 	if err != nil {
-		return duban.Case{}, err
+		return postgres.Row{}, err
 	}
-	if !principal(r).CanSee(&c) {
-		return duban.Case{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+	if !principal(r).CanSee(&row.Case) {
+		return postgres.Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
 	}
-	return c, nil
+	return row, nil
 }
 
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
-	c, err := s.visibleCase(r)
+	row, err := s.visibleCase(r)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	s.replyCase(w, r, http.StatusOK, c)
+	s.replyCase(w, http.StatusOK, row)
 }
 
 func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
@@ -225,20 +226,15 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	var cases []duban.Case
+	var rows []postgres.Row
 	var next *duban.CaseCursor
 	if !none {
-		if cases, next, err = s.Store.Cases(r.Context(), f); err != nil {
+		if rows, next, err = s.Store.Cases(r.Context(), f); err != nil {
 			fail(w, r, err)
 			return
 		}
 	}
-	items, err := s.caseList(r.Context(), cases)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	out := page[caseJSON]{Items: items}
+	out := page[caseJSON]{Items: s.caseList(rows)}
 	if next != nil {
 		cursor := encodeCursor(*next)
 		out.NextCursor = &cursor
@@ -322,15 +318,10 @@ func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	cases, err := s.Store.Escalations(r.Context(), s.Now(), limit)
+	rows, err := s.Store.Escalations(r.Context(), s.Now(), limit)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	list, err := s.caseList(r.Context(), cases)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	reply(w, http.StatusOK, items[caseJSON]{Items: list})
+	reply(w, http.StatusOK, items[caseJSON]{Items: s.caseList(rows)})
 }

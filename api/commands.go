@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/postgres"
 )
 
 // Command bodies. Times are strings, read with parseTime, so a bad one is
@@ -185,7 +186,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 			}
 			// The case a duplicate merges into must exist for the principal and stay open.
 			original, err := s.Store.Case(r.Context(), req.DuplicateOf)
-			if duban.ErrorCode(err) == duban.ENOTFOUND || (err == nil && !m.By.CanSee(&original)) {
+			if duban.ErrorCode(err) == duban.ENOTFOUND || (err == nil && !m.By.CanSee(&original.Case)) {
 				return duban.Invalid(duban.FieldError{Field: "duplicate_of", Message: "is not a case"})
 			} else if err != nil {
 				return err
@@ -220,11 +221,12 @@ func parseTime(field, s string) (time.Time, error) {
 // refusals), then send it to the case's workflow and answer with the case
 // after it.
 func (s *Server) command(w http.ResponseWriter, r *http.Request, body any, optional bool, build func(duban.CommandMeta) (duban.Command, func() error)) {
-	c, err := s.visibleCase(r)
+	before, err := s.visibleCase(r)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
+	c := before.Case
 	meta := duban.CommandMeta{By: principal(r)}
 	if meta.IfMatch, err = ifMatch(r); err != nil {
 		fail(w, r, err)
@@ -261,7 +263,9 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body any, optio
 		fail(w, r, err)
 		return
 	}
-	s.replyCase(w, r, http.StatusOK, after)
+	// What other cases say of this one (its duplicates) is as read before
+	// the command: no command on this case changes it.
+	s.replyCase(w, http.StatusOK, postgres.Row{Case: after, Duplicates: before.Duplicates})
 }
 
 // precheck refuses what Decide refuses on the projection, and what the

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/postgres"
 )
 
 // caseJSON is a case on the wire, as SPEC.md shows it. overdue and
@@ -58,7 +58,8 @@ type suspensionJSON struct {
 	Reason string     `json:"reason"`
 }
 
-func toJSON(c duban.Case, now time.Time) caseJSON {
+func toJSON(row postgres.Row, now time.Time) caseJSON {
+	c := row.Case
 	out := caseJSON{
 		ID: c.ID, Status: c.Status, Category: c.Category, Severity: c.Severity,
 		Description: c.Description, Location: c.Location, Evidence: c.Evidence,
@@ -66,6 +67,7 @@ func toJSON(c duban.Case, now time.Time) caseJSON {
 		Deadlines: c.Deadlines, Overdue: c.OverdueAt(now), EscalationLevel: c.EscalationLevelAt(now),
 		ReworkCount: c.ReworkCount, PolicyVersion: c.PolicyVersion,
 		Dispute: c.Dispute, UrgeCount: c.UrgeCount, LastUrgedAt: c.LastUrgedAt, DuplicateOf: c.DuplicateOf,
+		Duplicates: row.Duplicates,
 	}
 	for _, x := range c.Extensions {
 		out.Extensions = append(out.Extensions, extensionJSON{N: x.N, Until: x.Until, Reason: x.Reason, Status: x.Status, DecidedBy: x.DecidedBy, Note: x.Note})
@@ -86,14 +88,9 @@ func toJSON(c duban.Case, now time.Time) caseJSON {
 }
 
 // replyCase answers with one case and its version as ETag.
-func (s *Server) replyCase(w http.ResponseWriter, r *http.Request, status int, c duban.Case) {
-	items, err := s.caseList(r.Context(), []duban.Case{c})
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag(c.Version))
-	reply(w, status, items[0])
+func (s *Server) replyCase(w http.ResponseWriter, status int, row postgres.Row) {
+	w.Header().Set("ETag", etag(row.Version))
+	reply(w, status, toJSON(row, s.Now()))
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
@@ -109,25 +106,14 @@ type items[T any] struct {
 	Items []T `json:"items"`
 }
 
-// caseList shapes cases for the wire, with the duplicates merged into each.
-func (s *Server) caseList(ctx context.Context, cases []duban.Case) ([]caseJSON, error) {
+// caseList shapes cases for the wire.
+func (s *Server) caseList(rows []postgres.Row) []caseJSON {
 	now := s.Now()
-	items := make([]caseJSON, len(cases))
-	ids := make([]string, len(cases))
-	for i, c := range cases {
-		items[i], ids[i] = toJSON(c, now), c.ID
+	items := make([]caseJSON, len(rows))
+	for i, row := range rows {
+		items[i] = toJSON(row, now)
 	}
-	if len(ids) == 0 {
-		return items, nil
-	}
-	dups, err := s.Store.Duplicates(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	for i := range items {
-		items[i].Duplicates = dups[items[i].ID]
-	}
-	return items, nil
+	return items
 }
 
 // encodeCursor makes a list position opaque to clients.

@@ -23,6 +23,7 @@ type CaseHistory struct {
 func (s *Store) BulkLoad(ctx context.Context, histories []CaseHistory) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var events [][]any
+		var merged []string // loaded duplicates, to list on the cases they merged into
 		cases := make([][]any, 0, len(histories))
 		for _, h := range histories {
 			if n := len(h.Events); n == 0 || h.Case.Version != h.Events[n-1].Version {
@@ -43,6 +44,9 @@ func (s *Store) BulkLoad(ctx context.Context, histories []CaseHistory) error {
 				return err
 			}
 			cases = append(cases, row)
+			if h.Case.DuplicateOf != "" {
+				merged = append(merged, h.Case.ID)
+			}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
 			[]string{"id", "case_id", "version", "type", "occurred_at", "actor", "data", "command_id"}, pgx.CopyFromRows(events)); err != nil {
@@ -51,6 +55,13 @@ func (s *Store) BulkLoad(ctx context.Context, histories []CaseHistory) error {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cases"}, projectionColumns, pgx.CopyFromRows(cases)); err != nil {
 			return fmt.Errorf("bulk load cases: %w", err)
 		}
-		return nil
+		if len(merged) == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `UPDATE cases AS original SET duplicates = original.duplicates || dup.ids
+			FROM (SELECT duplicate_of, array_agg(id ORDER BY opened_at, id) AS ids FROM cases
+			      WHERE id = ANY($1::uuid[]) GROUP BY duplicate_of) AS dup
+			WHERE original.id = dup.duplicate_of`, merged)
+		return err
 	})
 }

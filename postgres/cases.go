@@ -48,17 +48,8 @@ func projectionRow(c duban.Case) ([]any, error) {
 		c.OpenedAt, c.UpdatedAt, stage, deadline, warnAt, escalateAt, nullable(c.DuplicateOf), doc}, nil
 }
 
-// project writes the case's projection row, unless it already holds a
-// later version.
-func project(ctx context.Context, tx pgx.Tx, c duban.Case) error {
-	row, err := projectionRow(c)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, upsertCase, row...)
-	return err
-}
-
+// upsertCase writes a projection row, unless the row already holds a later
+// version.
 var upsertCase = func() string {
 	params := make([]string, len(projectionColumns))
 	var updates []string
@@ -87,32 +78,51 @@ func validID(id string) bool {
 	return err == nil && len(id) == 36
 }
 
-// Case returns the case with id; ENOTFOUND when there is none.
-func (s *Store) Case(ctx context.Context, id string) (duban.Case, error) {
-	if !validID(id) {
-		return duban.Case{}, duban.Errorf(duban.ENOTFOUND, "case not found")
-	}
-	var doc []byte
-	err := s.pool.QueryRow(ctx, `SELECT doc FROM cases WHERE id = $1`, id).Scan(&doc)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return duban.Case{}, duban.Errorf(duban.ENOTFOUND, "case not found")
-	} else if err != nil {
-		return duban.Case{}, err
-	}
-	return decodeCase(doc)
+// Row is a case as the projection holds it: the case, and what other cases'
+// events say of it.
+type Row struct {
+	duban.Case
+	// Duplicates are the cases cancelled as duplicates of this one.
+	Duplicates []string
 }
 
-func decodeCase(doc []byte) (duban.Case, error) {
-	var c duban.Case
-	if err := json.Unmarshal(doc, &c); err != nil {
-		return duban.Case{}, fmt.Errorf("decode case: %w", err)
+// rowColumns are what every read selects, in the order scanRow reads them.
+const rowColumns = "doc, duplicates::text[]"
+
+func scanRow(rows pgx.CollectableRow) (Row, error) {
+	var doc []byte
+	var r Row
+	if err := rows.Scan(&doc, &r.Duplicates); err != nil {
+		return Row{}, err
 	}
-	return c, nil
+	if err := json.Unmarshal(doc, &r.Case); err != nil {
+		return Row{}, fmt.Errorf("decode case: %w", err)
+	}
+	if len(r.Duplicates) == 0 {
+		r.Duplicates = nil
+	}
+	return r, nil
+}
+
+// Case returns the case with id; ENOTFOUND when there is none.
+func (s *Store) Case(ctx context.Context, id string) (Row, error) {
+	if !validID(id) {
+		return Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+rowColumns+` FROM cases WHERE id = $1`, id)
+	if err != nil {
+		return Row{}, err
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, scanRow)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+	}
+	return r, err
 }
 
 // Cases lists the cases matching f, newest opened first, and the cursor of
 // the next page (nil on the last page).
-func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]duban.Case, *duban.CaseCursor, error) {
+func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Row, *duban.CaseCursor, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -154,7 +164,7 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]duban.Case, *d
 	if limit <= 0 {
 		limit = 50
 	}
-	sql := "SELECT doc FROM cases"
+	sql := "SELECT " + rowColumns + " FROM cases"
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -173,47 +183,16 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]duban.Case, *d
 
 // Escalations returns the open cases whose running stage is overdue at now,
 // the highest escalation level first, then the longest overdue.
-func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]duban.Case, error) {
-	return s.queryCases(ctx, `SELECT doc FROM cases WHERE stage_deadline <= $1
+func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]Row, error) {
+	return s.queryCases(ctx, `SELECT `+rowColumns+` FROM cases WHERE stage_deadline <= $1
 		ORDER BY (SELECT count(*) FROM unnest(escalate_at) AS due WHERE due <= $1) DESC, stage_deadline, id
 		LIMIT $2`, now, limit)
 }
 
-// Duplicates returns, for each of ids, the cases cancelled as its duplicates.
-func (s *Store) Duplicates(ctx context.Context, ids []string) (map[string][]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT duplicate_of::text, id::text FROM cases
-		WHERE duplicate_of = ANY($1::uuid[]) ORDER BY opened_at, id`, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string][]string{}
-	for rows.Next() {
-		var of, id string
-		if err := rows.Scan(&of, &id); err != nil {
-			return nil, err
-		}
-		out[of] = append(out[of], id)
-	}
-	return out, rows.Err()
-}
-
-func (s *Store) queryCases(ctx context.Context, sql string, args ...any) ([]duban.Case, error) {
+func (s *Store) queryCases(ctx context.Context, sql string, args ...any) ([]Row, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
-	docs, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		return nil, err
-	}
-	cases := make([]duban.Case, 0, len(docs))
-	for _, doc := range docs {
-		c, err := decodeCase(doc)
-		if err != nil {
-			return nil, err
-		}
-		cases = append(cases, c)
-	}
-	return cases, nil
+	return pgx.CollectRows(rows, scanRow)
 }

@@ -37,9 +37,10 @@ type Appended struct {
 }
 
 // Append writes a command's events and the projected case in one
-// transaction. It is idempotent: when the case is already past
-// ExpectedVersion, it writes nothing and returns what is stored there, so a
-// retry of an append that committed is recognised, never doubled.
+// transaction, sent as one batch: one round trip. It is idempotent: when the
+// case is already past ExpectedVersion, it writes nothing and returns what is
+// stored there, so a retry of an append that committed is recognised, never
+// doubled.
 func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
 	if len(a.Events) == 0 {
 		return Appended{}, errors.New("append: no events")
@@ -52,64 +53,66 @@ func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
 	if a.Case.Version != a.Events[len(a.Events)-1].Version {
 		return Appended{}, fmt.Errorf("append: case is at version %d, events end at %d", a.Case.Version, a.Events[len(a.Events)-1].Version)
 	}
-	for attempt := 0; ; attempt++ {
-		out, err := s.append(ctx, a)
-		var pgErr *pgconn.PgError
-		if attempt == 0 && errors.As(err, &pgErr) && pgErr.Code == "23505" {
-			// Another transaction created the case first: look again.
-			continue
-		}
+	out, err := s.appendBatch(ctx, a)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || (pgErr.Code != "DB001" && pgErr.Code != "23505") {
 		return out, err
 	}
-}
-
-func (s *Store) append(ctx context.Context, a Append) (Appended, error) {
-	var out Appended
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// The projection row is the case's lock: it is always at the version
-		// of the case's last event, because both are written together.
-		var current int64
-		err := tx.QueryRow(ctx, `SELECT version FROM cases WHERE id = $1 FOR UPDATE`, a.CaseID).Scan(&current)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if current > a.ExpectedVersion {
-			out.Events, out.CommandIDs, err = readEvents(ctx, tx, a.CaseID, a.ExpectedVersion)
-			return err
-		}
-		if current < a.ExpectedVersion {
-			return duban.Errorf(duban.EINTERNAL, "case %s is at version %d in the store, but %d was expected", a.CaseID, current, a.ExpectedVersion)
-		}
-		batch := &pgx.Batch{}
-		for _, e := range a.Events {
-			actor, data, err := marshalEvent(e)
-			if err != nil {
-				return err
-			}
-			batch.Queue(`INSERT INTO events (id, case_id, version, type, occurred_at, actor, data, command_id)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position`,
-				e.ID, e.CaseID, e.Version, e.Type, e.OccurredAt, actor, data, a.CommandID)
-		}
-		results := tx.SendBatch(ctx, batch)
-		out.Events = make([]duban.Event, len(a.Events))
-		for i, e := range a.Events {
-			if err := results.QueryRow().Scan(&e.Position); err != nil {
-				results.Close()
-				return err
-			}
-			out.Events[i] = e
-			out.CommandIDs = append(out.CommandIDs, a.CommandID)
-		}
-		if err := results.Close(); err != nil {
-			return err
-		}
-		out.Written = true
-		return project(ctx, tx, a.Case)
-	})
+	// The case is not at ExpectedVersion: an earlier attempt of this
+	// command committed, or another writer did. Return what is there.
+	events, commandIDs, err := readEvents(ctx, s.pool, a.CaseID, a.ExpectedVersion)
 	if err != nil {
 		return Appended{}, err
 	}
-	return out, nil
+	if len(events) == 0 {
+		return Appended{}, duban.Errorf(duban.EINTERNAL, "case %s is behind version %d in the store", a.CaseID, a.ExpectedVersion)
+	}
+	return Appended{Events: events, CommandIDs: commandIDs}, nil
+}
+
+// appendBatch sends the version check, the events and the projection row as
+// one batch. PostgreSQL runs a batch as one implicit transaction: if any
+// statement fails, none of it is kept.
+func (s *Store) appendBatch(ctx context.Context, a Append) (Appended, error) {
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT duban_expect_version($1, $2)`, a.CaseID, a.ExpectedVersion)
+	for _, e := range a.Events {
+		actor, data, err := marshalEvent(e)
+		if err != nil {
+			return Appended{}, err
+		}
+		batch.Queue(`INSERT INTO events (id, case_id, version, type, occurred_at, actor, data, command_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position`,
+			e.ID, e.CaseID, e.Version, e.Type, e.OccurredAt, actor, data, a.CommandID)
+	}
+	row, err := projectionRow(a.Case)
+	if err != nil {
+		return Appended{}, err
+	}
+	batch.Queue(upsertCase, row...)
+	if a.Case.DuplicateOf != "" && a.Case.Status == duban.StatusCancelled {
+		batch.Queue(`UPDATE cases SET duplicates = array_append(duplicates, $1::uuid)
+			WHERE id = $2 AND NOT $1::uuid = ANY(duplicates)`, a.CaseID, a.Case.DuplicateOf)
+	}
+	results := s.pool.SendBatch(ctx, batch)
+	defer results.Close()
+	if _, err := results.Exec(); err != nil {
+		return Appended{}, err
+	}
+	out := Appended{Written: true, Events: make([]duban.Event, len(a.Events))}
+	for i, e := range a.Events {
+		if err := results.QueryRow().Scan(&e.Position); err != nil {
+			return Appended{}, err
+		}
+		out.Events[i] = e
+		out.CommandIDs = append(out.CommandIDs, a.CommandID)
+	}
+	for i := 0; i < batch.Len()-1-len(a.Events); i++ {
+		if _, err := results.Exec(); err != nil {
+			return Appended{}, err
+		}
+	}
+	return out, results.Close()
 }
 
 func marshalEvent(e duban.Event) (actor, data []byte, err error) {

@@ -92,10 +92,11 @@ func TestAppendAndRead(t *testing.T) {
 	}
 	c, _ = do(t, s, c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute), "ack")
 
-	got, err := s.Case(ctx, id)
+	row, err := s.Case(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := row.Case
 	if !reflect.DeepEqual(got, c) {
 		t.Fatalf("projection\n got %+v\nwant %+v", got, c)
 	}
@@ -290,12 +291,26 @@ func TestDuplicates(t *testing.T) {
 		c, _ := do(t, s, duban.Case{}, openCmd(id, "littering", ""), t0.Add(time.Duration(i+1)*time.Minute), "open")
 		do(t, s, c, duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: "same bags", DuplicateOf: original}, t0.Add(time.Hour), "cancel")
 	}
-	got, err := s.Duplicates(ctx, []string{original, dup1})
+	got, err := s.Case(ctx, original)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, map[string][]string{original: {dup1, dup2}}) {
-		t.Fatalf("duplicates %v", got)
+	if !reflect.DeepEqual(got.Duplicates, []string{dup1, dup2}) {
+		t.Fatalf("duplicates %v", got.Duplicates)
+	}
+	if dup, _ := s.Case(ctx, dup1); dup.Duplicates != nil || dup.DuplicateOf != original {
+		t.Fatalf("the duplicate %+v", dup)
+	}
+	// A bulk-loaded duplicate is listed on its original too.
+	events, _ := duban.Decide(duban.Case{}, openCmd(uuid.NewString(), "littering", ""), t0)
+	c := duban.Fold(duban.Case{}, events)
+	more, _ := duban.Decide(c, duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: "again", DuplicateOf: original}, t0.Add(2*time.Hour))
+	events = append(events, more...)
+	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events, Case: duban.Fold(duban.Case{}, events)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Case(ctx, original); len(got.Duplicates) != 3 || got.Duplicates[2] != c.ID {
+		t.Fatalf("after bulk loading a duplicate: %v", got.Duplicates)
 	}
 }
 
@@ -315,11 +330,12 @@ func TestBulkLoad(t *testing.T) {
 	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events, Case: duban.Fold(duban.Case{}, events)}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Case(ctx, loaded)
+	loadedRow, err := s.Case(ctx, loaded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := s.Case(ctx, appended)
+	appendedRow, _ := s.Case(ctx, appended)
+	got, want := loadedRow.Case, appendedRow.Case
 	got.ID, want.ID = "", ""
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("loaded %+v\nappended %+v", got, want)
