@@ -1,7 +1,7 @@
 # duban's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: dev test test-short build vet fmt clean
+.PHONY: dev test test-short build vet fmt clean bench bench-quick
 
 # Run duban on its embedded defaults (Temporal in-process, private PostgreSQL).
 dev:
@@ -15,6 +15,14 @@ test:
 # The fast loop: no race detector, no kill -9 of a whole dev stack.
 test-short:
 	$(GO) test -short ./...
+
+# duban beside its ceilings, measured in one run (see BENCHMARKS.md).
+bench:
+	$(GO) run ./bench
+
+# The same at small sizes, production shape only: about two minutes.
+bench-quick:
+	$(GO) run ./bench -quick
 
 build:
 	$(GO) build -o bin/duban ./cmd/duban

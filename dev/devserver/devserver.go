@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -39,6 +38,7 @@ import (
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	schematool "go.temporal.io/server/tools/common/schema"
 	sqltool "go.temporal.io/server/tools/sql"
 )
 
@@ -211,26 +211,17 @@ func (s *Server) namespaceReady(ctx context.Context, c client.Client, register b
 }
 
 // postgresStores creates Temporal's databases and schemas on a PostgreSQL
-// server, where missing, with the server's own schema tool.
+// server, where missing, with the server's own schema tasks and embedded
+// schema (what temporal-sql-tool create-database, setup-schema and
+// update-schema do).
 func postgresStores(pg Postgres) (map[string]config.DataStore, error) {
+	quiet := log.NewNoopLogger()
 	stores := map[string]config.DataStore{}
 	for _, db := range []struct{ name, schema string }{
 		{"temporal", "postgresql/v12/temporal"},
 		{"temporal_visibility", "postgresql/v12/visibility"},
 	} {
-		base := []string{"temporal-sql-tool", "--plugin", postgresql.PluginNamePGX, "--endpoint", pg.Host,
-			"--port", strconv.Itoa(pg.Port), "--user", pg.User, "--password", pg.Password, "--quiet"}
-		// create-database fails when the database exists: then its schema
-		// exists too, and update-schema brings it up to date.
-		if sqltool.RunTool(append(slices.Clone(base), "--database", db.name, "create-database")) == nil {
-			if err := sqltool.RunTool(append(slices.Clone(base), "--database", db.name, "setup-schema", "-v", "0.0")); err != nil {
-				return nil, fmt.Errorf("set up %s: %w", db.name, err)
-			}
-		}
-		if err := sqltool.RunTool(append(slices.Clone(base), "--database", db.name, "update-schema", "--schema-name", db.schema)); err != nil {
-			return nil, fmt.Errorf("update %s: %w", db.name, err)
-		}
-		stores[db.name] = config.DataStore{SQL: &config.SQL{
+		conf := &config.SQL{
 			PluginName:      postgresql.PluginNamePGX,
 			DatabaseName:    db.name,
 			ConnectAddr:     net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
@@ -240,9 +231,34 @@ func postgresStores(pg Postgres) (map[string]config.DataStore, error) {
 			MaxConns:        20,
 			MaxIdleConns:    20,
 			MaxConnLifetime: time.Hour,
-		}}
+		}
+		// Creating a database that exists fails: its schema exists then too,
+		// and the update below brings it up to date.
+		admin := *conf
+		if sqltool.DoCreateDatabase(&admin, "postgres", quiet) == nil {
+			if err := runSchemaTask(conf, func(c *sqltool.Connection) error {
+				return schematool.NewSetupSchemaTask(c, &schematool.SetupConfig{InitialVersion: "0.0"}, quiet).Run()
+			}); err != nil {
+				return nil, fmt.Errorf("set up %s: %w", db.name, err)
+			}
+		}
+		if err := runSchemaTask(conf, func(c *sqltool.Connection) error {
+			return schematool.NewUpdateSchemaTask(c, &schematool.UpdateConfig{DBName: db.name, SchemaName: db.schema}, quiet).Run()
+		}); err != nil {
+			return nil, fmt.Errorf("update %s: %w", db.name, err)
+		}
+		stores[db.name] = config.DataStore{SQL: conf}
 	}
 	return map[string]config.DataStore{"default": stores["temporal"], "visibility": stores["temporal_visibility"]}, nil
+}
+
+func runSchemaTask(conf *config.SQL, task func(*sqltool.Connection) error) error {
+	c, err := sqltool.NewConnection(conf, log.NewNoopLogger())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return task(c)
 }
 
 // sqliteStores prepares the SQLite store: a file, made with its schema when

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -39,6 +40,9 @@ type Options struct {
 	// Durable keeps fsync on. Tests turn it off for speed; `duban dev` keeps
 	// it on so a crash of the machine loses nothing committed.
 	Durable bool
+	// Settings are further server settings (name → value), e.g.
+	// shared_buffers, given on the command line at each start.
+	Settings map[string]string
 }
 
 // Cluster is a running private PostgreSQL.
@@ -91,7 +95,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	if err := c.start(bin, cred, opts.Durable); err != nil {
+	if err := c.start(bin, cred, opts); err != nil {
 		return nil, err
 	}
 	c.URL = (&url.URL{
@@ -287,7 +291,7 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (c *Cluster) start(bin string, cred *syscall.Credential, durable bool) error {
+func (c *Cluster) start(bin string, cred *syscall.Credential, opts Options) error {
 	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -296,8 +300,11 @@ func (c *Cluster) start(bin string, cred *syscall.Credential, durable bool) erro
 	args := []string{"-D", c.dataDir, "-p", strconv.Itoa(c.Port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
 		"-c", "max_connections=200"}
-	if !durable {
+	if !opts.Durable {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	for _, name := range slices.Sorted(maps.Keys(opts.Settings)) {
+		args = append(args, "-c", name+"="+opts.Settings[name])
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Dir = "/"

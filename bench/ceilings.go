@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/duban/duban/worker"
+)
+
+// The ceilings: what the same Temporal server, worker settings and database
+// do with nothing of duban's in the way.
+
+const bareQueue = "bench-bare"
+
+// blob is an Update's argument and answer, about as large as a case.
+type blob struct{ Data string }
+
+var caseSized = blob{Data: strings.Repeat("x", 1500)}
+
+// BareWorkflow takes Updates and answers them at once, as a case workflow
+// would if deciding, storing and folding cost nothing.
+func BareWorkflow(ctx workflow.Context) error {
+	answer := func(ctx workflow.Context, b blob) (blob, error) { return b, nil }
+	for _, name := range []string{"open", "cmd"} {
+		if err := workflow.SetUpdateHandler(ctx, name, answer); err != nil {
+			return err
+		}
+	}
+	return workflow.Await(ctx, func() bool { return false })
+}
+
+// TimerWorkflow sleeps until due, then records when it woke through a local
+// activity, as a case records an escalation.
+func TimerWorkflow(ctx workflow.Context, due time.Time) error {
+	if err := workflow.Sleep(ctx, due.Sub(workflow.Now(ctx))); err != nil {
+		return err
+	}
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+	return workflow.ExecuteLocalActivity(ctx, recordWake, due).Get(ctx, nil)
+}
+
+// wakes collects TimerWorkflow's lags; the bare worker runs in this process.
+var wakes latencies
+
+func recordWake(_ context.Context, due time.Time) error {
+	wakes.add(time.Since(due))
+	return nil
+}
+
+func startBareWorker(tc client.Client) (sdkworker.Worker, error) {
+	w := sdkworker.New(tc, bareQueue, worker.Options())
+	w.RegisterWorkflow(BareWorkflow)
+	w.RegisterWorkflow(TimerWorkflow)
+	w.RegisterActivity(recordWake)
+	return w, w.Start()
+}
+
+// run calls op from clients goroutines until stop says so, and returns how
+// many calls succeeded and the first error.
+func run(clients int, stop func(i int64) bool, op func(client int) error) (int64, error) {
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop(n.Load()) {
+				if err := op(c); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return n.Load(), firstErr
+}
+
+func forDuration(d time.Duration) func(int64) bool {
+	end := time.Now().Add(d)
+	return func(int64) bool { return time.Now().After(end) }
+}
+
+func forCount(n int64) func(int64) bool { return func(i int64) bool { return i >= n } }
+
+// ceilingOpen opens bare workflows by Update-with-Start for d, as duban opens
+// cases, and returns the rate, the latencies and the workflows' ids.
+func ceilingOpen(ctx context.Context, tc client.Client, clients int, d time.Duration) (float64, dist, [][]string, error) {
+	return ceilingOpenWhile(ctx, tc, clients, forDuration(d))
+}
+
+func ceilingOpenWhile(ctx context.Context, tc client.Client, clients int, stop func(int64) bool) (float64, dist, [][]string, error) {
+	var lat latencies
+	ids := make([][]string, clients)
+	start := time.Now()
+	n, err := run(clients, stop, func(c int) error {
+		id := "bare-" + uuid.NewString()
+		t := time.Now()
+		op := tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID: id, TaskQueue: bareQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		}, BareWorkflow)
+		h, err := tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: "open", Args: []any{caseSized}, WaitForStage: client.WorkflowUpdateStageCompleted},
+		})
+		if err == nil {
+			var out blob
+			err = h.Get(ctx, &out)
+		}
+		if err != nil {
+			return fmt.Errorf("bare open: %w", err)
+		}
+		lat.add(time.Since(t))
+		ids[c] = append(ids[c], id)
+		return nil
+	})
+	return float64(n) / time.Since(start).Seconds(), lat.dist(), ids, err
+}
+
+// ceilingOpenN opens n bare workflows from one client.
+func ceilingOpenN(ctx context.Context, tc client.Client, n int) (float64, dist, [][]string, error) {
+	return ceilingOpenWhile(ctx, tc, 1, forCount(int64(n)))
+}
+
+// ceilingUpdate sends n Updates to running bare workflows, each client to
+// its own, as duban's clients send commands to their own cases.
+func ceilingUpdate(ctx context.Context, tc client.Client, ids [][]string, n int64) (dist, error) {
+	var lat latencies
+	next := make([]int, len(ids))
+	_, err := run(len(ids), forCount(n), func(c int) error {
+		if len(ids[c]) == 0 {
+			return fmt.Errorf("client %d opened no workflow", c)
+		}
+		id := ids[c][next[c]%len(ids[c])]
+		next[c]++
+		t := time.Now()
+		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: "cmd", Args: []any{caseSized}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			var out blob
+			err = h.Get(ctx, &out)
+		}
+		if err != nil {
+			return fmt.Errorf("bare update: %w", err)
+		}
+		lat.add(time.Since(t))
+		return nil
+	})
+	return lat.dist(), err
+}
+
+// ceilingTimers starts n workflows whose timers are all due at one instant
+// and returns how late they woke.
+func ceilingTimers(ctx context.Context, tc client.Client, clients, n int, startRate float64) (dist, error) {
+	wakes = latencies{}
+	// The same quiet time before the instant as the escalation phase gives.
+	due := time.Now().Add(time.Duration(float64(n)/startRate*1.5*float64(time.Second)) + 30*time.Second)
+	var started atomic.Int64
+	_, err := run(clients, forCount(int64(n)), func(int) error {
+		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "timer-" + uuid.NewString(), TaskQueue: bareQueue}, TimerWorkflow, due)
+		started.Add(1)
+		return err
+	})
+	if err != nil {
+		return dist{}, fmt.Errorf("start timers: %w", err)
+	}
+	if time.Now().After(due) {
+		return dist{}, fmt.Errorf("starting %d timer workflows took past their due time; lower the count", n)
+	}
+	deadline := due.Add(15 * time.Minute)
+	for time.Now().Before(deadline) {
+		if d := wakes.dist(); d.N >= n {
+			return d, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return wakes.dist(), fmt.Errorf("only %d of %d timers fired within 15 minutes", wakes.dist().N, n)
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/duban/duban/postgres"
+)
+
+// escalationPolicy counts the category "deadline" on a business window that
+// opens at w (a whole minute, UTC) with a one-second acknowledge deadline
+// and one escalation level at it: every case opened before w is due, and
+// escalates, at w+1s exactly.
+func escalationPolicy(w time.Time) string {
+	return fmt.Sprintf(`timezone: UTC
+calendar: business
+business_hours:
+  days: [mon, tue, wed, thu, fri, sat, sun]
+  hours: ["%s-24:00"]
+units:
+  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
+categories:
+  - code: deadline
+    name: {zh: 同时到期, en: All due at once}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 1s, resolve: 1h, verify: 1h}
+escalation:
+  - {at: 0s, level: 1}
+principals:
+%s`, w.UTC().Format("15:04"), principalsYAML)
+}
+
+// escalation is what one run of simultaneous deadlines measured.
+type escalation struct {
+	N        int     `json:"n"`
+	Visible  dist    `json:"visible_lag"`  // deadline to overdue in GET or /v1/escalations
+	Recorded dist    `json:"recorded_lag"` // deadline to the CaseEscalated event's commit
+	OpenTime float64 `json:"open_seconds"`
+	// Worker memory and store growth over the n cases.
+	WorkerRSSBefore int64 `json:"worker_rss_before"`
+	WorkerRSSAfter  int64 `json:"worker_rss_after"`
+	DubanDiskGrowth int64 `json:"duban_disk_growth"`
+	TemporalGrowth  int64 `json:"temporal_disk_growth"`
+}
+
+// measureEscalation opens n cases that fall due at one instant, then
+// measures how late duban shows them overdue and records their escalation.
+func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate float64, logf func(string, ...any)) (escalation, error) {
+	out := escalation{N: n}
+	now := time.Now().UTC()
+	// Opening must finish before the window opens; it must also open today.
+	w := now.Add(time.Duration(float64(n)/openRate*1.5*float64(time.Second)) + 20*time.Second).Truncate(time.Minute).Add(time.Minute)
+	if w.Day() != now.Day() {
+		return out, fmt.Errorf("the deadline would fall after midnight UTC; run again after 00:00 UTC")
+	}
+	if err := s.startDuban(ctx, escalationPolicy(w)); err != nil {
+		return out, err
+	}
+	out.WorkerRSSBefore = s.worker.rss()
+	dubanBefore, temporalBefore := s.sizes(ctx)
+	c := newCaller(s.apiBase, clients)
+	start := time.Now()
+	ids, err := openCount(c, clients, n, "deadline")
+	if err != nil {
+		return out, err
+	}
+	out.OpenTime = time.Since(start).Seconds()
+	due := w.Add(time.Second)
+	if time.Now().After(w) {
+		return out, fmt.Errorf("opening %d cases took %.0fs, past the deadline window; lower the count", n, out.OpenTime)
+	}
+	logf("  %d cases open in %.1fs; all due at %s", n, out.OpenTime, due.Format(time.TimeOnly))
+	if out.Visible, err = visibleLag(c, ids, due); err != nil {
+		return out, err
+	}
+	if out.Recorded, err = recordedLag(ctx, s, ids, time.Duration(n)*50*time.Millisecond+5*time.Minute); err != nil {
+		return out, err
+	}
+	out.WorkerRSSAfter = s.worker.rss()
+	dubanAfter, temporalAfter := s.sizes(ctx)
+	out.DubanDiskGrowth, out.TemporalGrowth = dubanAfter-dubanBefore, temporalAfter-temporalBefore
+	return out, nil
+}
+
+// visibleLag polls, from just before due, a sample of the cases one by one
+// and the escalation board, and returns for each case seen overdue how long
+// after due the answer that showed it arrived.
+func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
+	sample := ids
+	if len(sample) > 300 {
+		rng := rand.New(rand.NewPCG(3, 4))
+		sample = make([]string, 300)
+		for i := range sample {
+			sample[i] = ids[rng.IntN(len(ids))]
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]time.Duration{}
+	note := func(id string) {
+		lag := time.Since(due)
+		mu.Lock()
+		if _, ok := seen[id]; !ok {
+			seen[id] = lag
+		}
+		mu.Unlock()
+	}
+	for time.Until(due) > 200*time.Millisecond {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop := due.Add(5 * time.Second)
+	var wg sync.WaitGroup
+	var firstErr error
+	var once sync.Once
+	poll := func(f func() error) {
+		defer wg.Done()
+		for time.Now().Before(stop) {
+			if err := f(); err != nil {
+				once.Do(func() { firstErr = err })
+				return
+			}
+		}
+	}
+	for range 2 {
+		wg.Add(1)
+		go poll(func() error {
+			var out struct{ Items []wireCase }
+			if err := c.call("GET", "/v1/escalations?limit=1000", "bench-supervisor", nil, 200, &out); err != nil {
+				return err
+			}
+			for _, it := range out.Items {
+				if it.Overdue && it.EscalationLevel >= 1 {
+					note(it.ID)
+				}
+			}
+			return nil
+		})
+	}
+	for g := range 4 {
+		wg.Add(1)
+		next := g
+		go poll(func() error {
+			id := sample[next%len(sample)]
+			next += 4
+			var out wireCase
+			if err := c.call("GET", "/v1/cases/"+id, "bench-supervisor", nil, 200, &out); err != nil {
+				return err
+			}
+			if out.Overdue && out.EscalationLevel >= 1 {
+				note(id)
+			}
+			return nil
+		})
+	}
+	wg.Wait()
+	var lags []time.Duration
+	for _, l := range seen {
+		if l < 0 {
+			return dist{}, fmt.Errorf("a case showed overdue %s before its deadline", -l)
+		}
+		lags = append(lags, l)
+	}
+	if len(lags) == 0 {
+		return dist{}, fmt.Errorf("no case showed overdue within 5s of its deadline")
+	}
+	return summarize(lags), firstErr
+}
+
+// recordedLag waits until every case has its CaseEscalated event and
+// returns how long after its due time each was committed.
+func recordedLag(ctx context.Context, s *stack, ids []string, within time.Duration) (dist, error) {
+	deadline := time.Now().Add(within)
+	for {
+		var n int
+		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM events WHERE type = 'CaseEscalated' AND case_id = ANY($1::uuid[])`, ids).Scan(&n); err != nil {
+			return dist{}, err
+		}
+		if n >= len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return dist{}, fmt.Errorf("only %d of %d escalations recorded within %s", n, len(ids), within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rows, err := s.db.Query(ctx, `SELECT recorded_at - (data->>'due_at')::timestamptz FROM events
+		WHERE type = 'CaseEscalated' AND case_id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return dist{}, err
+	}
+	defer rows.Close()
+	var lags []time.Duration
+	for rows.Next() {
+		var lag time.Duration
+		if err := rows.Scan(&lag); err != nil {
+			return dist{}, err
+		}
+		lags = append(lags, lag)
+	}
+	return summarize(lags), rows.Err()
+}
+
+// measureVisibleAtScale loads n open cases, through the event store, that
+// all fall due at one instant, and measures how late they show overdue. The
+// loaded cases have no workflows: this is the read side alone, at a scale
+// opening cases through Temporal would take too long to reach here.
+func measureVisibleAtScale(ctx context.Context, s *stack, store *postgres.Store, clients, n int, logf func(string, ...any)) (dist, error) {
+	due := time.Now().Add(2*time.Minute + time.Duration(n/1000)*time.Second).Truncate(time.Second)
+	terms := seedTerms
+	terms.SLA.Acknowledge = time.Hour
+	var ids []string
+	var mu sync.Mutex
+	_, err := seed(ctx, store, n, func(rng *rand.Rand) postgres.CaseHistory {
+		h := seedCase(rng, terms, due.Add(-time.Hour), 0)
+		mu.Lock()
+		ids = append(ids, h.Case.ID)
+		mu.Unlock()
+		return h
+	}, func(done int) {})
+	if err != nil {
+		return dist{}, err
+	}
+	if time.Now().After(due.Add(-5 * time.Second)) {
+		return dist{}, fmt.Errorf("loading %d cases took past their deadline", n)
+	}
+	logf("  %d cases loaded; all due at %s", n, due.Format(time.TimeOnly))
+	return visibleLag(newCaller(s.apiBase, clients), ids, due)
+}

@@ -1,0 +1,518 @@
+// Command bench measures duban beside the ceilings of the same machine:
+// the same Temporal server, worker settings and PostgreSQL doing the bare
+// minimum (an Update answered at once, a timer, a one-row transaction, a raw
+// query), measured in the same run, so the ratios mean something on a noisy
+// machine where absolute timings do not.
+//
+//	go run ./bench -quick     # about two minutes, the production shape only
+//	go run ./bench            # both stacks at full size
+//
+// Everything runs on 127.0.0.1 in a temporary directory, bounded in count
+// and time. Results are printed as a table and written as JSON to -out.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/duban/duban/postgres"
+)
+
+// sizes bound one run.
+type sizes struct {
+	Clients      int           `json:"clients"`
+	OpenFor      time.Duration `json:"open_for"`
+	Commands     int           `json:"commands"`
+	Simultaneous int           `json:"simultaneous_deadlines"`
+	Rows         int           `json:"projection_rows"`
+	Reads        int           `json:"reads"`
+	VisibleAt    int           `json:"visible_at_scale"` // 0: not measured
+	ReadClients  int           `json:"read_clients"`
+}
+
+var (
+	quickSizes = sizes{Clients: 16, OpenFor: 8 * time.Second, Commands: 480, Simultaneous: 1000, Rows: 100_000, Reads: 3000, ReadClients: 8}
+	fullSizes  = sizes{Clients: 16, OpenFor: 30 * time.Second, Commands: 2400, Simultaneous: 10_000, Rows: 1_000_000, Reads: 20_000, VisibleAt: 100_000, ReadClients: 8}
+)
+
+// principalsYAML are the tokens the harness uses.
+const principalsYAML = `  - {token: bench-inspector, id: inspector-1, role: inspector}
+  - {token: bench-unit, id: sanitation-1, role: unit, unit: sanitation}
+  - {token: bench-supervisor, id: supervisor-1, role: supervisor}
+`
+
+// mainPolicy has deadlines long enough that nothing escalates while opens
+// and commands are measured.
+const mainPolicy = `timezone: UTC
+calendar: 24x7
+units:
+  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
+categories:
+  - code: littering
+    name: {zh: 乱扔垃圾, en: Littering}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 24h, resolve: 48h, verify: 24h}
+principals:
+` + principalsYAML
+
+// report is one run's results.
+type report struct {
+	Mode    string        `json:"mode"`
+	Started time.Time     `json:"started"`
+	Machine string        `json:"machine"`
+	Sizes   sizes         `json:"sizes"`
+	Stacks  []stackReport `json:"stacks"`
+}
+
+type stackReport struct {
+	Name    string         `json:"name"`
+	Shape   string         `json:"shape"`
+	Rows    []row          `json:"rows"`
+	Figures map[string]any `json:"figures"`
+	Error   string         `json:"error,omitempty"`
+}
+
+func main() {
+	quick := flag.Bool("quick", false, "about two minutes: the production shape at small sizes")
+	stacksFlag := flag.String("stacks", "", "stacks to measure: prod (Temporal on PostgreSQL), dev (Temporal on SQLite); default prod for -quick, both otherwise")
+	onlyFlag := flag.String("only", "", "measure only these phases, comma-separated: "+strings.Join(phases, ", "))
+	profile := flag.String("profile", "", "run the commands for "+profileFor.String()+" and write CPU profiles of duban's api and worker and of the harness (Temporal server) to this directory")
+	out := flag.String("out", "bench/results", "directory for the JSON results")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	only := map[string]bool{}
+	for _, p := range strings.Split(*onlyFlag, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if !slices.Contains(phases, p) {
+				fmt.Fprintf(os.Stderr, "bench: unknown phase %q: use %s\n", p, strings.Join(phases, ", "))
+				os.Exit(2)
+			}
+			only[p] = true
+		}
+	}
+	if err := runBench(ctx, *quick, *stacksFlag, only, *profile, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func runBench(ctx context.Context, quick bool, stacksFlag string, only map[string]bool, profileDir, outDir string) error {
+	rep := report{Mode: "full", Started: time.Now().UTC(), Machine: machine(), Sizes: fullSizes}
+	names := []string{"prod", "dev"}
+	if quick {
+		rep.Mode, rep.Sizes, names = "quick", quickSizes, []string{"prod"}
+	}
+	if stacksFlag != "" {
+		names = strings.Split(stacksFlag, ",")
+	}
+	tmp, err := os.MkdirTemp("", "duban-bench-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	_ = os.Chmod(tmp, 0o755) // PostgreSQL runs as postgres when this runs as root
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	logf("building duban")
+	binary := filepath.Join(tmp, "duban")
+	if out, err := exec.Command("go", "build", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
+		return fmt.Errorf("build duban: %v\n%s", err, out)
+	}
+	for _, name := range names {
+		if name != "prod" && name != "dev" {
+			return fmt.Errorf("unknown stack %q: use prod or dev", name)
+		}
+		dir := filepath.Join(tmp, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		logf("stack %s", name)
+		sr, err := measureStack(ctx, name, dir, binary, rep.Sizes, only, profileDir, logf)
+		if err != nil {
+			sr.Error = err.Error()
+			logf("stack %s: %v", name, err)
+		}
+		rep.Stacks = append(rep.Stacks, sr)
+		printTable(os.Stdout, fmt.Sprintf("duban beside its ceilings: %s stack (%s), %s run", name, sr.Shape, rep.Mode), sr.Rows)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	file := filepath.Join(outDir, rep.Started.Format("20060102T150405Z")+"-"+rep.Mode+".json")
+	b, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nresults: %s\n", file)
+	if line := summaryLine(rep); line != "" {
+		fmt.Println(line)
+	}
+	for _, s := range rep.Stacks {
+		if s.Error != "" {
+			return fmt.Errorf("stack %s did not finish: %s", s.Name, s.Error)
+		}
+	}
+	return nil
+}
+
+func machine() string {
+	host, _ := os.Hostname()
+	cpu := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s: %d cores (%s), %s, %s/%s", host, runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// phases are the parts of a run, in order; -only runs some of them.
+var phases = []string{"open", "commands", "timers", "escalation", "append", "reads", "scale"}
+
+// measureStack runs the selected measurements on one stack, each ceiling
+// just before the duban figure it is compared with.
+func measureStack(ctx context.Context, name, dir, binary string, z sizes, only map[string]bool, profileDir string, logf func(string, ...any)) (sr stackReport, err error) {
+	sr = stackReport{Name: name, Shape: "Temporal on PostgreSQL, 4 history shards", Figures: map[string]any{}}
+	if name == "dev" {
+		sr.Shape = "Temporal on SQLite (WAL), 1 history shard, as duban dev"
+	}
+	want := func(phase string) bool { return len(only) == 0 || only[phase] }
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	s, err := startStack(ctx, name, dir, binary, logger)
+	defer func() { sr.Rows = tableRows(sr.Figures, z) }()
+	if err != nil {
+		return sr, err
+	}
+	defer s.close()
+	s.profile = profileDir != ""
+	if err := s.startDuban(ctx, mainPolicy); err != nil {
+		return sr, err
+	}
+	bare, err := startBareWorker(s.tc)
+	if err != nil {
+		return sr, err
+	}
+	defer bare.Stop()
+	fig := sr.Figures
+	c := newCaller(s.apiBase, z.Clients)
+
+	// Opens and commands come first: the commands need cases, and the
+	// rate of opens sizes the later phases.
+	logf("  ceiling: Update-with-Start of a bare workflow, %d clients, %s", z.Clients, z.OpenFor)
+	bareRate, bareOpen, bareIDs, err := ceilingOpen(ctx, s.tc, z.Clients, z.OpenFor)
+	if err != nil {
+		return sr, err
+	}
+	fig["ceiling_open_per_s"], fig["ceiling_open_latency"] = bareRate, bareOpen
+	logf("  duban: opening cases, %d clients, %s", z.Clients, z.OpenFor)
+	openRate, openLat, caseIDs, err := dubanOpen(c, z.Clients, z.OpenFor, "littering")
+	if err != nil {
+		return sr, err
+	}
+	fig["open_per_s"], fig["open_latency"] = openRate, openLat
+	if want("open") {
+		logf("  single client: Update-with-Start, and an Update on a running workflow")
+		if err := measureSingle(ctx, s, c, bareIDs, caseIDs, fig); err != nil {
+			return sr, err
+		}
+	}
+	if want("commands") {
+		logf("  ceiling: %d Updates on running bare workflows", z.Commands)
+		if fig["ceiling_update_latency"], err = ceilingUpdate(ctx, s.tc, bareIDs, int64(z.Commands)); err != nil {
+			return sr, err
+		}
+		stopCommands := forCount(int64(z.Commands))
+		var profiled func() error
+		if profileDir != "" {
+			logf("  duban: commands for %s, profiled into %s", profileFor, profileDir)
+			stopCommands, profiled = forDuration(profileFor), s.captureProfiles(profileDir)
+		} else {
+			logf("  duban: %d commands (acknowledge, resolve, verify)", z.Commands)
+		}
+		byCommand, cmdLat, err := dubanCommands(c, caseIDs, stopCommands)
+		if err != nil {
+			return sr, err
+		}
+		if profiled != nil {
+			if err := profiled(); err != nil {
+				return sr, err
+			}
+		}
+		fig["command_latency"], fig["command_latency_by_command"] = cmdLat, byCommand
+	}
+	if want("timers") {
+		logf("  ceiling: %d bare timers due at one instant", z.Simultaneous)
+		if fig["ceiling_timer_lag"], err = ceilingTimers(ctx, s.tc, z.Clients, z.Simultaneous, bareRate); err != nil {
+			return sr, err
+		}
+	}
+	if want("escalation") {
+		logf("  duban: %d cases due at one instant", z.Simultaneous)
+		esc, err := measureEscalation(ctx, s, 2*z.Clients, z.Simultaneous, openRate, logf)
+		if err != nil {
+			return sr, err
+		}
+		fig["escalation"] = esc
+		if err := s.startDuban(ctx, mainPolicy); err != nil {
+			return sr, err
+		}
+	}
+	if want("append") {
+		logf("  ceiling: one-row append transactions in PostgreSQL")
+		appendLat, appendRate, err := ceilingAppend(ctx, s, z.Clients, z.Commands)
+		if err != nil {
+			return sr, err
+		}
+		fig["ceiling_append_latency"], fig["ceiling_append_per_s"] = appendLat, appendRate
+	}
+	if !want("reads") && !want("scale") {
+		return sr, nil
+	}
+	store, err := postgres.Open(ctx, s.dubanURL)
+	if err != nil {
+		return sr, err
+	}
+	defer store.Close()
+	if want("reads") {
+		logf("  loading %d cases through the event store", z.Rows)
+		start, now := time.Now(), time.Now()
+		sample, err := seed(ctx, store, z.Rows, func(rng *rand.Rand) postgres.CaseHistory { return seedHistory(rng, now) }, func(done int) {
+			if done%100_000 == 0 {
+				logf("    %d", done)
+			}
+		})
+		if err != nil {
+			return sr, err
+		}
+		if _, err := s.db.Exec(ctx, "ANALYZE cases; ANALYZE events"); err != nil {
+			return sr, err
+		}
+		fig["load_seconds"] = time.Since(start).Seconds()
+		logf("  reads at %d cases: raw and through the API, %d clients", z.Rows, z.ReadClients)
+		reads, err := measureReads(ctx, s, sample, z)
+		if err != nil {
+			return sr, err
+		}
+		for k, v := range reads {
+			fig[k] = v
+		}
+	}
+	if want("scale") && z.VisibleAt > 0 {
+		logf("  duban: %d loaded cases due at one instant", z.VisibleAt)
+		if fig["visible_lag_at_scale"], err = measureVisibleAtScale(ctx, s, store, z.ReadClients, z.VisibleAt, logf); err != nil {
+			return sr, err
+		}
+	}
+	return sr, nil
+}
+
+// measureSingle times, from one client with nothing else running, opening a
+// bare workflow and a case, and an Update on a running bare workflow and a
+// comment on a case: latency without queueing.
+func measureSingle(ctx context.Context, s *stack, c *caller, bareIDs, caseIDs [][]string, fig map[string]any) error {
+	const n = 50
+	var err error
+	if _, fig["single_ceiling_open_latency"], _, err = ceilingOpenN(ctx, s.tc, n); err != nil {
+		return err
+	}
+	if fig["single_ceiling_update_latency"], err = ceilingUpdate(ctx, s.tc, bareIDs[:1], n); err != nil {
+		return err
+	}
+	if fig["single_open_latency"], err = timed(1, n, func() error {
+		return c.call("POST", "/v1/cases", "bench-inspector", openBody("littering"), 201, nil)
+	}); err != nil {
+		return err
+	}
+	id := caseIDs[0][0]
+	fig["single_command_latency"], err = timed(1, n, func() error {
+		return c.call("POST", "/v1/cases/"+id+"/comments", "bench-supervisor", map[string]any{"text": "seen on patrol"}, 200, nil)
+	})
+	return err
+}
+
+// measureReads times a case by id and a filtered, ordered list, raw in
+// PostgreSQL and through the API, and the API's own overhead on /healthz.
+func measureReads(ctx context.Context, s *stack, sample []string, z sizes) (map[string]dist, error) {
+	c := newCaller(s.apiBase, z.ReadClients)
+	pick := func() string { return sample[rand.IntN(len(sample))] }
+	out := map[string]dist{}
+	var err error
+	steps := []struct {
+		key string
+		op  func() error
+	}{
+		{"ceiling_pk_read", func() error {
+			var doc []byte
+			return s.db.QueryRow(ctx, `SELECT doc FROM cases WHERE id = $1`, pick()).Scan(&doc)
+		}},
+		// The query postgres.Store.Cases runs for ?status=in_progress&unit=sanitation&limit=50.
+		{"ceiling_list_query", func() error {
+			rows, err := s.db.Query(ctx, `SELECT doc FROM cases WHERE status = ANY($1) AND unit = $2
+				ORDER BY opened_at DESC, id DESC LIMIT $3`, []string{"in_progress"}, "sanitation", 51)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+			return rows.Err()
+		}},
+		{"http_overhead", func() error { return c.call("GET", "/healthz", "", nil, 200, nil) }},
+		{"get_case", func() error { return c.call("GET", "/v1/cases/"+pick(), "bench-supervisor", nil, 200, nil) }},
+		{"list_cases", func() error {
+			return c.call("GET", "/v1/cases?status=in_progress&unit=sanitation&limit=50", "bench-supervisor", nil, 200, nil)
+		}},
+	}
+	for _, st := range steps {
+		if out[st.key], err = timed(z.ReadClients, z.Reads, st.op); err != nil {
+			return nil, fmt.Errorf("%s: %w", st.key, err)
+		}
+	}
+	return out, nil
+}
+
+// ceilingAppend times one-row INSERT transactions from clients connections.
+func ceilingAppend(ctx context.Context, s *stack, clients, n int) (dist, float64, error) {
+	if _, err := s.db.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_append (
+		position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, case_id uuid NOT NULL, data jsonb NOT NULL)`); err != nil {
+		return dist{}, 0, err
+	}
+	payload := `{"note": "` + strings.Repeat("x", 500) + `"}`
+	start := time.Now()
+	d, err := timed(clients, n, func() error {
+		tx, err := s.db.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO bench_append (case_id, data) VALUES (gen_random_uuid(), $1)`, payload); err != nil {
+			tx.Rollback(ctx)
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+	return d, float64(n) / time.Since(start).Seconds(), err
+}
+
+// tableRows sets each duban figure beside its ceiling, with the targets of
+// the benchmark issue; figures a run did not measure are left out.
+func tableRows(fig map[string]any, z sizes) []row {
+	has := func(keys ...string) bool {
+		for _, k := range keys {
+			if _, ok := fig[k]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	d := func(k string) dist { return fig[k].(dist) }
+	f := func(k string) float64 { return fig[k].(float64) }
+	var rows []row
+	if has("open_per_s", "ceiling_open_per_s") {
+		rows = append(rows,
+			compare(fmt.Sprintf("open cases, %d clients", z.Clients), "per s", round(f("open_per_s")), round(f("ceiling_open_per_s")), 0.60, true),
+			compare("open latency p50", "ms", d("open_latency").P50, d("ceiling_open_latency").P50, 0, false),
+			compare("open latency p99", "ms", d("open_latency").P99, d("ceiling_open_latency").P99, 0, false))
+	}
+	if has("single_open_latency", "single_ceiling_open_latency", "single_command_latency", "single_ceiling_update_latency") {
+		rows = append(rows,
+			compare("one client: open p50 (vs Update-with-Start)", "ms", d("single_open_latency").P50, d("single_ceiling_open_latency").P50, 0, false),
+			compare("one client: command p50 (vs Update)", "ms", d("single_command_latency").P50, d("single_ceiling_update_latency").P50, 0, false))
+	}
+	if has("command_latency", "ceiling_update_latency") {
+		rows = append(rows,
+			compare("command latency p50 (vs bare Update)", "ms", d("command_latency").P50, d("ceiling_update_latency").P50, 0, false),
+			compare("command latency p99 (vs bare Update)", "ms", d("command_latency").P99, d("ceiling_update_latency").P99, 1.5, false))
+		for _, name := range []string{"acknowledge", "resolve", "verify"} {
+			bc := fig["command_latency_by_command"].(map[string]dist)[name]
+			rows = append(rows, compare("  "+name+" p99", "ms", bc.P99, d("ceiling_update_latency").P99, 0, false))
+		}
+	}
+	if has("escalation") {
+		esc := fig["escalation"].(escalation)
+		visibleMet := esc.Visible.P99 <= 1000
+		rows = append(rows,
+			alone(fmt.Sprintf("escalation visible, %d due at once, p99", esc.N), "ms", esc.Visible.P99, "≤ 1000 ms", &visibleMet),
+			alone(fmt.Sprintf("escalation visible, %d due at once, max", esc.N), "ms", esc.Visible.Max, "", nil))
+		if has("ceiling_timer_lag") {
+			rows = append(rows,
+				compare(fmt.Sprintf("escalation recorded, %d at once, p50 (vs timers)", esc.N), "ms", esc.Recorded.P50, d("ceiling_timer_lag").P50, 0, false),
+				compare(fmt.Sprintf("escalation recorded, %d at once, p99 (vs timers)", esc.N), "ms", esc.Recorded.P99, d("ceiling_timer_lag").P99, 1.5, false),
+				compare(fmt.Sprintf("escalation recorded, %d at once, max (vs timers)", esc.N), "ms", esc.Recorded.Max, d("ceiling_timer_lag").Max, 0, false))
+		}
+		rows = append(rows,
+			alone("worker memory per 10,000 open cases", "MiB", mib(float64(esc.WorkerRSSAfter-esc.WorkerRSSBefore)*10000/float64(esc.N)), "", nil),
+			alone("duban database growth per 10,000 cases", "MiB", mib(float64(esc.DubanDiskGrowth)*10000/float64(esc.N)), "", nil),
+			alone("Temporal store growth per 10,000 cases", "MiB", mib(float64(esc.TemporalGrowth)*10000/float64(esc.N)), "", nil))
+	}
+	if has("visible_lag_at_scale") {
+		atScale := d("visible_lag_at_scale")
+		met := atScale.P99 <= 1000
+		rows = append(rows, alone(fmt.Sprintf("escalation visible, %d loaded due at once, p99", z.VisibleAt), "ms", atScale.P99, "≤ 1000 ms", &met))
+	}
+	if has("get_case", "ceiling_pk_read", "http_overhead", "list_cases", "ceiling_list_query") {
+		pk, httpOverhead := d("ceiling_pk_read").P99, d("http_overhead").P99
+		get := d("get_case").P99
+		getMet := get <= 2*pk+httpOverhead
+		getRow := compare(fmt.Sprintf("GET case at %d cases p99 (vs primary-key read)", z.Rows), "ms", get, pk, 0, false)
+		getRow.Target, getRow.Met = fmt.Sprintf("≤ 2× + HTTP %.2f ms", httpOverhead), &getMet
+		rows = append(rows, getRow,
+			compare(fmt.Sprintf("list cases at %d cases p99 (vs raw query)", z.Rows), "ms", d("list_cases").P99, d("ceiling_list_query").P99, 2, false),
+			alone("HTTP overhead, GET /healthz p99", "ms", httpOverhead, "", nil))
+	}
+	if has("ceiling_append_latency") {
+		rows = append(rows, alone("PostgreSQL one-row append transaction p99", "ms", d("ceiling_append_latency").P99, "", nil))
+	}
+	return rows
+}
+
+func round(v float64) float64 { return float64(int(v*10+0.5)) / 10 }
+
+func mib(b float64) float64 { return round(b / (1 << 20)) }
+
+// summaryLine is the one line of JSON a quick run ends with, from the
+// first stack measured.
+func summaryLine(rep report) string {
+	if len(rep.Stacks) == 0 || rep.Stacks[0].Error != "" {
+		return ""
+	}
+	fig := rep.Stacks[0].Figures
+	for _, k := range []string{"open_per_s", "command_latency", "escalation", "ceiling_timer_lag", "get_case", "list_cases"} {
+		if _, ok := fig[k]; !ok {
+			return "" // a partial run (-only) has no summary
+		}
+	}
+	d := func(k string) dist { return fig[k].(dist) }
+	esc := fig["escalation"].(escalation)
+	line := map[string]any{
+		"stack":                         rep.Stacks[0].Name,
+		"open_per_s":                    round(fig["open_per_s"].(float64)),
+		"open_ceiling_per_s":            round(fig["ceiling_open_per_s"].(float64)),
+		"cmd_p99_ms":                    d("command_latency").P99,
+		"cmd_ceiling_p99_ms":            d("ceiling_update_latency").P99,
+		"escalation_visible_lag_p99_ms": esc.Visible.P99,
+		"escalation_event_lag_p99_ms":   esc.Recorded.P99,
+		"timer_ceiling_lag_p99_ms":      d("ceiling_timer_lag").P99,
+		"get_p99_ms":                    d("get_case").P99,
+		"get_ceiling_p99_ms":            d("ceiling_pk_read").P99,
+		"list_p99_ms":                   d("list_cases").P99,
+		"list_ceiling_p99_ms":           d("ceiling_list_query").P99,
+	}
+	b, _ := json.Marshal(line)
+	return string(b)
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/postgres"
+)
+
+// caller talks to duban's API like a client application: keep-alive
+// connections, one per concurrent caller.
+type caller struct {
+	base string
+	http *http.Client
+}
+
+func newCaller(base string, clients int) *caller {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = clients * 2
+	return &caller{base: base, http: &http.Client{Transport: t, Timeout: 2 * time.Minute}}
+}
+
+// call sends a request and decodes a JSON answer into out (if not nil); a
+// status other than want is an error.
+func (c *caller) call(method, path, token string, body any, want int, out any) error {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+type wireCase struct {
+	ID              string `json:"id"`
+	Status          string `json:"status"`
+	Overdue         bool   `json:"overdue"`
+	EscalationLevel int    `json:"escalation_level"`
+}
+
+func openBody(category string) map[string]any {
+	return map[string]any{
+		"category": category, "severity": "normal", "description": "bags dumped at the bus stop on Heping Road",
+		"location": map[string]any{"lat": 39.865, "lon": 111.238, "address": "Heping Rd bus stop", "area": "old-town"},
+		"evidence": []map[string]string{{"url": "https://example.org/photos/1.jpg", "kind": "photo"}},
+	}
+}
+
+// dubanOpen opens cases for d from clients callers and returns the rate,
+// the latencies and each caller's cases.
+func dubanOpen(c *caller, clients int, d time.Duration, category string) (float64, dist, [][]string, error) {
+	var lat latencies
+	ids := make([][]string, clients)
+	start := time.Now()
+	n, err := run(clients, forDuration(d), func(cl int) error {
+		t := time.Now()
+		var out wireCase
+		if err := c.call("POST", "/v1/cases", "bench-inspector", openBody(category), 201, &out); err != nil {
+			return err
+		}
+		lat.add(time.Since(t))
+		ids[cl] = append(ids[cl], out.ID)
+		return nil
+	})
+	return float64(n) / time.Since(start).Seconds(), lat.dist(), ids, err
+}
+
+// openCount opens n cases as fast as clients callers can.
+func openCount(c *caller, clients, n int, category string) ([]string, error) {
+	var mu sync.Mutex
+	var ids []string
+	_, err := run(clients, forCount(int64(n)), func(int) error {
+		var out wireCase
+		if err := c.call("POST", "/v1/cases", "bench-inspector", openBody(category), 201, &out); err != nil {
+			return err
+		}
+		mu.Lock()
+		ids = append(ids, out.ID)
+		mu.Unlock()
+		return nil
+	})
+	return ids, err
+}
+
+// dubanCommands drives each caller's cases through acknowledge, resolve and
+// verify until stop, and returns the latencies by command.
+func dubanCommands(c *caller, ids [][]string, stop func(int64) bool) (map[string]dist, dist, error) {
+	steps := []struct {
+		name, path, token string
+		body              any
+	}{
+		{"acknowledge", "acknowledge", "bench-unit", nil},
+		{"resolve", "resolve", "bench-unit", map[string]any{"note": "bags removed, bus stop swept"}},
+		{"verify", "verify", "bench-inspector", map[string]any{"passed": true, "note": "checked on site"}},
+	}
+	lat := map[string]*latencies{}
+	var all latencies
+	for _, s := range steps {
+		lat[s.name] = &latencies{}
+	}
+	next := make([]int, len(ids))
+	_, err := run(len(ids), stop, func(cl int) error {
+		i := next[cl]
+		next[cl]++
+		if i/len(steps) >= len(ids[cl]) { // a fresh case, untimed
+			var out wireCase
+			if err := c.call("POST", "/v1/cases", "bench-inspector", openBody("littering"), 201, &out); err != nil {
+				return err
+			}
+			ids[cl] = append(ids[cl], out.ID)
+		}
+		step := steps[i%len(steps)]
+		t := time.Now()
+		if err := c.call("POST", "/v1/cases/"+ids[cl][i/len(steps)]+"/"+step.path, step.token, step.body, 200, nil); err != nil {
+			return err
+		}
+		d := time.Since(t)
+		lat[step.name].add(d)
+		all.add(d)
+		return nil
+	})
+	out := map[string]dist{}
+	for name, l := range lat {
+		out[name] = l.dist()
+	}
+	return out, all.dist(), err
+}
+
+// timed measures op n times from clients goroutines.
+func timed(clients, n int, op func() error) (dist, error) {
+	var lat latencies
+	_, err := run(clients, forCount(int64(n)), func(int) error {
+		t := time.Now()
+		if err := op(); err != nil {
+			return err
+		}
+		lat.add(time.Since(t))
+		return nil
+	})
+	return lat.dist(), err
+}
+
+// seedTerms are long enough that no seeded case is overdue while measured.
+var seedTerms = duban.Terms{
+	SLA:      duban.SLA{Acknowledge: 8760 * time.Hour, Resolve: 17520 * time.Hour, Verify: 8760 * time.Hour},
+	Calendar: duban.Calendar{Kind: duban.Calendar24x7},
+	Ladder:   []duban.Rung{{Level: 1}},
+}
+
+var (
+	seedUnits      = []string{"sanitation", "urban-management", "market-supervision", "traffic-police", "publicity", "municipal-engineering"}
+	seedCategories = []string{"littering", "graffiti", "spitting", "street-vending", "jaywalking", "damaged-ads", "broken-pavement", "overflowing-bins", "illegal-parking"}
+	seedAreas      = []string{"old-town", "new-district", "riverside", "station", "university"}
+)
+
+// seedHistory makes one realistic case history: opened some time in the
+// last year; 70% closed, 20% in progress, 10% dispatched.
+func seedHistory(rng *rand.Rand, now time.Time) postgres.CaseHistory {
+	opened := now.Add(-time.Duration(rng.Int64N(int64(365 * 24 * time.Hour))))
+	steps := 0
+	switch r := rng.IntN(10); {
+	case r < 7:
+		steps = 3
+	case r < 9:
+		steps = 1
+	}
+	return seedCase(rng, seedTerms, opened, steps)
+}
+
+// seedCase makes a case history through Decide: opened at opened under
+// terms, then taken steps along acknowledge, resolve and verify, an hour apart.
+func seedCase(rng *rand.Rand, terms duban.Terms, opened time.Time, steps int) postgres.CaseHistory {
+	inspector := duban.Principal{ID: "inspector-1", Role: duban.RoleInspector}
+	unit := seedUnits[rng.IntN(len(seedUnits))]
+	open := duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: inspector}, CaseID: uuid.NewString(),
+		Category: seedCategories[rng.IntN(len(seedCategories))], Severity: duban.SeverityNormal,
+		Description: "found on patrol: " + strings.Repeat("details ", 10),
+		Location:    duban.Location{Lat: 39.8 + rng.Float64()/10, Lon: 111.2 + rng.Float64()/10, Area: seedAreas[rng.IntN(len(seedAreas))]},
+		Unit:        unit, Terms: terms, PolicyVersion: "seed",
+	}
+	by := duban.CommandMeta{By: duban.Principal{ID: unit + "-1", Role: duban.RoleUnit, Unit: unit}}
+	cmds := []duban.Command{open, duban.Acknowledge{CommandMeta: by}, duban.Resolve{CommandMeta: by, Note: "fixed"},
+		duban.Verify{CommandMeta: duban.CommandMeta{By: inspector}, Passed: true}}
+	var c duban.Case
+	var events []duban.Event
+	for i, cmd := range cmds[:1+steps] {
+		evs, err := duban.Decide(c, cmd, opened.Add(time.Duration(i)*time.Hour))
+		if err != nil {
+			panic(err)
+		}
+		c = duban.Fold(c, evs)
+		events = append(events, evs...)
+	}
+	return postgres.CaseHistory{Events: events, Case: c}
+}
+
+// seed bulk-loads n case histories made by gen, keeping a sample of ids.
+func seed(ctx context.Context, store *postgres.Store, n int, gen func(*rand.Rand) postgres.CaseHistory, progress func(done int)) ([]string, error) {
+	rng := rand.New(rand.NewPCG(7, uint64(n)))
+	var sample []string
+	const batch = 5000
+	for done := 0; done < n; {
+		size := min(batch, n-done)
+		histories := make([]postgres.CaseHistory, size)
+		for i := range histories {
+			histories[i] = gen(rng)
+			if len(sample) < 20000 && rng.IntN(max(1, n/20000)) == 0 {
+				sample = append(sample, histories[i].Case.ID)
+			}
+		}
+		if err := store.BulkLoad(ctx, histories); err != nil {
+			return nil, err
+		}
+		done += size
+		progress(done)
+	}
+	return sample, nil
+}
