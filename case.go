@@ -207,28 +207,11 @@ func (c *Case) Ladder() []Step {
 }
 
 // OverdueAt reports whether the running stage's deadline has passed at now.
-func (c *Case) OverdueAt(now time.Time) bool {
-	_, deadline, ok := c.RunningStage()
-	return ok && !now.Before(deadline)
-}
+func (c *Case) OverdueAt(now time.Time) bool { return c.Clock().Overdue(now) }
 
-// EscalationLevelAt returns the escalation level of the running stage at now:
-// the highest level whose due time has passed. It is derived from the clock so
-// that it is right the instant a step comes due, before the workflow's timer
-// has recorded it; it is never below the level already recorded. With no
-// stage running (suspended, disputed, over) it is 0.
-func (c *Case) EscalationLevelAt(now time.Time) int {
-	if _, _, ok := c.RunningStage(); !ok {
-		return 0
-	}
-	level := c.EscalationLevel
-	for _, s := range c.Ladder() {
-		if s.Level > level && !now.Before(s.At) {
-			level = s.Level
-		}
-	}
-	return level
-}
+// EscalationLevelAt returns the escalation level of the running stage at
+// now; see Clock.Level.
+func (c *Case) EscalationLevelAt(now time.Time) int { return c.Clock().Level(now) }
 
 // NextStep returns the earliest step of the running stage not yet recorded.
 func (c *Case) NextStep() (Step, bool) {

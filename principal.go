@@ -60,12 +60,16 @@ func (p Principal) MayOpen() error {
 // CanSee reports whether p may see c at all. A unit sees only the cases
 // assigned to it; everyone else in the campaign sees every case. A case a
 // principal may not see does not exist for it (404, not 403).
-func (p Principal) CanSee(c *Case) bool {
+func (p Principal) CanSee(c *Case) bool { return p.CanSeeAssigned(c.Unit) }
+
+// CanSeeAssigned reports whether p may see a case assigned to unit ("" for
+// none): what CanSee decides, for a reader that has only the unit.
+func (p Principal) CanSeeAssigned(unit string) bool {
 	switch p.Role {
 	case RoleInspector, RoleSupervisor, RoleAdmin, RoleSystem:
 		return true
 	case RoleUnit:
-		return p.Unit != "" && c.Unit == p.Unit
+		return p.Unit != "" && unit == p.Unit
 	}
 	return false
 }

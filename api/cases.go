@@ -90,7 +90,7 @@ func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/cases/"+c.ID)
-	s.replyCase(w, http.StatusCreated, postgres.Row{Case: c})
+	s.replyCase(w, http.StatusCreated, c, nil)
 }
 
 func (s *Server) answerRetriedOpen(w http.ResponseWriter, r *http.Request, existing postgres.Row, cmd duban.OpenCase) {
@@ -99,7 +99,7 @@ func (s *Server) answerRetriedOpen(w http.ResponseWriter, r *http.Request, exist
 		return
 	}
 	w.Header().Set("Location", "/v1/cases/"+existing.ID)
-	s.replyCase(w, http.StatusOK, existing)
+	s.replyCase(w, http.StatusOK, existing.Case, existing.Duplicates)
 }
 
 // openCommand resolves an open request against the policy: the category's
@@ -196,12 +196,17 @@ func (s *Server) visibleCase(r *http.Request) (postgres.Row, error) {
 }
 
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
-	row, err := s.visibleCase(r)
+	id := chi.URLParam(r, "id")
+	info(r).caseID = id
+	l, err := s.Store.Listing(r.Context(), id)
+	if err == nil && !principal(r).CanSeeAssigned(l.Unit) {
+		err = duban.Errorf(duban.ENOTFOUND, "case not found")
+	}
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	s.replyCase(w, http.StatusOK, row)
+	s.replyListed(w, http.StatusOK, l)
 }
 
 func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
@@ -226,20 +231,15 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	var rows []postgres.Row
+	var cases []postgres.Listed
 	var next *duban.CaseCursor
 	if !none {
-		if rows, next, err = s.Store.Cases(r.Context(), f); err != nil {
+		if cases, next, err = s.Store.Cases(r.Context(), f); err != nil {
 			fail(w, r, err)
 			return
 		}
 	}
-	out := page[caseJSON]{Items: s.caseList(rows)}
-	if next != nil {
-		cursor := encodeCursor(*next)
-		out.NextCursor = &cursor
-	}
-	reply(w, http.StatusOK, out)
+	s.replyList(w, cases, true, next)
 }
 
 // caseFilter reads the list's query. A unit sees only its own cases; none is
@@ -318,10 +318,10 @@ func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	rows, err := s.Store.Escalations(r.Context(), s.Now(), limit)
+	cases, err := s.Store.Escalations(r.Context(), s.Now(), limit)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	reply(w, http.StatusOK, items[caseJSON]{Items: s.caseList(rows)})
+	s.replyList(w, cases, false, nil)
 }

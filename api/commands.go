@@ -13,7 +13,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/duban/duban"
-	"github.com/duban/duban/postgres"
 )
 
 // Command bodies. Times are strings, read with parseTime, so a bad one is
@@ -265,7 +264,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body any, optio
 	}
 	// What other cases say of this one (its duplicates) is as read before
 	// the command: no command on this case changes it.
-	s.replyCase(w, http.StatusOK, postgres.Row{Case: after, Duplicates: before.Duplicates})
+	s.replyCase(w, http.StatusOK, after, before.Duplicates)
 }
 
 // precheck refuses what Decide refuses on the projection, and what the

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"testing"
@@ -65,5 +66,26 @@ func checkClientError(t *testing.T, err error) {
 	}
 	if _, ok := statuses[e.Code]; !ok || e.Code == duban.EINTERNAL || e.Message == "" {
 		t.Fatalf("error %+v is not a client error", e)
+	}
+}
+
+// A case as sent is its view with the clock's fields and duplicates added:
+// valid JSON, whatever the view ends with.
+func TestWriteCase(t *testing.T) {
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	deadline := now.Add(-time.Minute)
+	c := duban.Case{ID: "c1", Status: duban.StatusSuspended, Suspension: &duban.Suspension{Reason: "rain", Since: now}}
+	view, _ := json.Marshal(c.View())
+	var b bytes.Buffer
+	writeCase(&b, view, duban.Clock{Deadline: &deadline, Levels: []time.Time{deadline}}, []string{"d1", "d2"}, now)
+	var got map[string]any
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("%s: %v", b.Bytes(), err)
+	}
+	if got["overdue"] != true || got["escalation_level"] != float64(1) || got["suspension"].(map[string]any)["reason"] != "rain" {
+		t.Fatalf("%s", b.Bytes())
+	}
+	if d := got["duplicates"].([]any); len(d) != 2 {
+		t.Fatalf("duplicates %v", d)
 	}
 }

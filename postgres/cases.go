@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,33 +18,40 @@ import (
 // projectionColumns are the columns of a cases row, in the order
 // projectionRow gives their values.
 var projectionColumns = []string{"id", "version", "status", "category", "severity", "unit", "area", "reporter",
-	"opened_at", "updated_at", "stage", "stage_deadline", "warn_at", "escalate_at", "duplicate_of", "doc"}
+	"opened_at", "updated_at", "stage", "stage_deadline", "warn_at", "escalate_at", "escalation_level",
+	"duplicate_of", "doc", "view"}
 
-// projectionRow is a case as its projection row: the whole case as doc, and
-// the columns lists filter and sort on, among them the running stage's
-// deadline and the due times of its warning and escalation levels.
+// projectionRow is a case as its projection row: the whole case as doc, its
+// view ready to send, its clock (the running stage's deadline, the due
+// times of its warning and escalation levels, the level recorded), and the
+// columns lists filter and sort on.
 func projectionRow(c duban.Case) ([]any, error) {
 	doc, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
+	view, err := json.Marshal(c.View())
+	if err != nil {
+		return nil, err
+	}
+	clock := c.Clock()
 	var stage *string
-	var deadline, warnAt *time.Time
-	escalateAt := []time.Time{}
-	if s, dl, ok := c.RunningStage(); ok {
-		stage, deadline = ptr(string(s)), &dl
-		ladder := c.Ladder()
-		slices.SortFunc(ladder, func(a, b duban.Step) int { return a.Level - b.Level })
-		for _, step := range ladder {
+	var warnAt *time.Time
+	if s, _, ok := c.RunningStage(); ok {
+		stage = ptr(string(s))
+		for _, step := range c.Ladder() {
 			if step.Level == 0 {
 				warnAt = ptr(step.At)
-			} else {
-				escalateAt = append(escalateAt, step.At)
 			}
 		}
 	}
+	escalateAt := clock.Levels
+	if escalateAt == nil {
+		escalateAt = []time.Time{}
+	}
 	return []any{c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
-		c.OpenedAt, c.UpdatedAt, stage, deadline, warnAt, escalateAt, nullable(c.DuplicateOf), doc}, nil
+		c.OpenedAt, c.UpdatedAt, stage, clock.Deadline, warnAt, escalateAt, clock.Recorded,
+		nullable(c.DuplicateOf), doc, string(view)}, nil
 }
 
 // upsertCase writes a projection row, unless the row already holds a later
@@ -104,7 +110,69 @@ func scanRow(rows pgx.CollectableRow) (Row, error) {
 	return r, nil
 }
 
-// Case returns the case with id; ENOTFOUND when there is none.
+// Listed is a case as reads send it: its view as stored, its clock and the
+// cases merged into it, with what paging and access checks need. Reading it
+// decodes no case.
+type Listed struct {
+	ID         string
+	Unit       string
+	OpenedAt   time.Time
+	Version    int64
+	View       []byte // a JSON object: duban.View
+	Clock      duban.Clock
+	Duplicates []string
+}
+
+// listedColumns are what reads of Listed select, in the order scanListed
+// reads them; doc only for a row stored without a view.
+const listedColumns = `id::text, coalesce(unit, ''), opened_at, version, view, stage_deadline, escalate_at,
+	escalation_level, duplicates::text[], CASE WHEN view IS NULL THEN doc END`
+
+func scanListed(rows pgx.CollectableRow) (Listed, error) {
+	var l Listed
+	var doc []byte
+	if err := rows.Scan(&l.ID, &l.Unit, &l.OpenedAt, &l.Version, &l.View, &l.Clock.Deadline, &l.Clock.Levels,
+		&l.Clock.Recorded, &l.Duplicates, &doc); err != nil {
+		return Listed{}, err
+	}
+	if l.View == nil {
+		var c duban.Case
+		if err := json.Unmarshal(doc, &c); err != nil {
+			return Listed{}, fmt.Errorf("decode case: %w", err)
+		}
+		v, err := json.Marshal(c.View())
+		if err != nil {
+			return Listed{}, err
+		}
+		l.View = v
+	}
+	if len(l.Clock.Levels) == 0 {
+		l.Clock.Levels = nil
+	}
+	if len(l.Duplicates) == 0 {
+		l.Duplicates = nil
+	}
+	return l, nil
+}
+
+// Listing returns the case with id as reads send it; ENOTFOUND when there
+// is none.
+func (s *Store) Listing(ctx context.Context, id string) (Listed, error) {
+	if !validID(id) {
+		return Listed{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+listedColumns+` FROM cases WHERE id = $1`, id)
+	if err != nil {
+		return Listed{}, err
+	}
+	l, err := pgx.CollectExactlyOneRow(rows, scanListed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Listed{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+	}
+	return l, err
+}
+
+// Case returns the case with id, whole; ENOTFOUND when there is none.
 func (s *Store) Case(ctx context.Context, id string) (Row, error) {
 	if !validID(id) {
 		return Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
@@ -122,7 +190,7 @@ func (s *Store) Case(ctx context.Context, id string) (Row, error) {
 
 // Cases lists the cases matching f, newest opened first, and the cursor of
 // the next page (nil on the last page).
-func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Row, *duban.CaseCursor, error) {
+func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban.CaseCursor, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -158,18 +226,19 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Row, *duban.Ca
 		}
 	}
 	if f.After != nil {
-		where = append(where, "(opened_at, id) < ("+arg(f.After.OpenedAt)+", "+arg(f.After.ID)+")")
+		where = append(where, "(cases.opened_at, cases.id) < ("+arg(f.After.OpenedAt)+", "+arg(f.After.ID)+"::uuid)")
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 50
 	}
-	sql := "SELECT " + rowColumns + " FROM cases"
+	sql := "SELECT " + listedColumns + " FROM cases"
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
-	sql += " ORDER BY opened_at DESC, id DESC LIMIT " + arg(limit+1)
-	cases, err := s.queryCases(ctx, sql, args...)
+	// Qualified: the select list's id::text would otherwise be what id means here.
+	sql += " ORDER BY cases.opened_at DESC, cases.id DESC LIMIT " + arg(limit+1)
+	cases, err := s.queryListed(ctx, sql, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -183,16 +252,16 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Row, *duban.Ca
 
 // Escalations returns the open cases whose running stage is overdue at now,
 // the highest escalation level first, then the longest overdue.
-func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]Row, error) {
-	return s.queryCases(ctx, `SELECT `+rowColumns+` FROM cases WHERE stage_deadline <= $1
-		ORDER BY (SELECT count(*) FROM unnest(escalate_at) AS due WHERE due <= $1) DESC, stage_deadline, id
+func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]Listed, error) {
+	return s.queryListed(ctx, `SELECT `+listedColumns+` FROM cases WHERE stage_deadline <= $1
+		ORDER BY (SELECT count(*) FROM unnest(escalate_at) AS due WHERE due <= $1) DESC, stage_deadline, cases.id
 		LIMIT $2`, now, limit)
 }
 
-func (s *Store) queryCases(ctx context.Context, sql string, args ...any) ([]Row, error) {
+func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]Listed, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, scanRow)
+	return pgx.CollectRows(rows, scanListed)
 }

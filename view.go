@@ -1,0 +1,109 @@
+package duban
+
+import (
+	"slices"
+	"time"
+)
+
+// View is a case as clients see it (the shape of SPEC.md's case answer)
+// less what depends on the clock and on other cases: overdue,
+// escalation_level and duplicates, which are added when it is sent. The
+// projection keeps each case's view ready to send.
+type View struct {
+	ID            string       `json:"id"`
+	Status        Status       `json:"status"`
+	Category      string       `json:"category"`
+	Severity      Severity     `json:"severity"`
+	Description   string       `json:"description"`
+	Location      Location     `json:"location"`
+	Evidence      []Evidence   `json:"evidence"`
+	Unit          *string      `json:"unit"`
+	Reporter      string       `json:"reporter"`
+	OpenedAt      time.Time    `json:"opened_at"`
+	UpdatedAt     time.Time    `json:"updated_at"`
+	Version       int64        `json:"version"`
+	Deadlines     Deadlines    `json:"deadlines"`
+	Stage         *Stage       `json:"stage"`
+	ReworkCount   int          `json:"rework_count"`
+	PolicyVersion string       `json:"policy_version,omitempty"`
+	Dispute       *UnitDispute `json:"dispute,omitempty"`
+	Extensions    []Extension  `json:"extensions,omitempty"`
+	UrgeCount     int          `json:"urge_count,omitempty"`
+	LastUrgedAt   *time.Time   `json:"last_urged_at,omitempty"`
+	DuplicateOf   string       `json:"duplicate_of,omitempty"`
+	Suspension    *Suspension  `json:"suspension,omitempty"`
+}
+
+// View returns the case as clients see it.
+func (c *Case) View() View {
+	v := View{
+		ID: c.ID, Status: c.Status, Category: c.Category, Severity: c.Severity, Description: c.Description,
+		Location: c.Location, Evidence: c.Evidence, Reporter: c.Reporter, OpenedAt: c.OpenedAt,
+		UpdatedAt: c.UpdatedAt, Version: c.Version, Deadlines: c.Deadlines, ReworkCount: c.ReworkCount,
+		PolicyVersion: c.PolicyVersion, Dispute: c.Dispute, Extensions: c.Extensions, UrgeCount: c.UrgeCount,
+		LastUrgedAt: c.LastUrgedAt, DuplicateOf: c.DuplicateOf, Suspension: c.Suspension,
+	}
+	if v.Evidence == nil {
+		v.Evidence = []Evidence{}
+	}
+	if c.Unit != "" {
+		v.Unit = &c.Unit
+	}
+	if stage, _, ok := c.RunningStage(); ok {
+		v.Stage = &stage
+	}
+	return v
+}
+
+// Clock is what a case's overdue and escalation_level are read from at any
+// instant: the running stage's deadline, the due times of its escalation
+// levels, and the level its events have recorded. The projection keeps it
+// in columns, so lists and the escalation board filter and sort on it.
+type Clock struct {
+	// Deadline is the running stage's deadline; nil when no stage runs.
+	Deadline *time.Time
+	// Levels are the due times of escalation levels 1, 2, ... in order.
+	Levels []time.Time
+	// Recorded is the level the case's events have recorded for the stage.
+	Recorded int
+}
+
+// Clock returns the case's clock.
+func (c *Case) Clock() Clock {
+	_, deadline, ok := c.RunningStage()
+	if !ok {
+		return Clock{}
+	}
+	k := Clock{Deadline: &deadline, Recorded: c.EscalationLevel}
+	ladder := c.Ladder()
+	slices.SortStableFunc(ladder, func(a, b Step) int { return a.Level - b.Level })
+	for _, s := range ladder {
+		if s.Level > 0 {
+			k.Levels = append(k.Levels, s.At)
+		}
+	}
+	return k
+}
+
+// Overdue reports whether the running stage's deadline has passed at now.
+func (k Clock) Overdue(now time.Time) bool {
+	return k.Deadline != nil && !now.Before(*k.Deadline)
+}
+
+// Level returns the escalation level of the running stage at now: the
+// highest level whose due time has passed. It is read from the clock so that
+// it is right the instant a step comes due, before the workflow's timer has
+// recorded it, and it is never below the level recorded. With no stage
+// running (suspended, disputed, over) it is 0.
+func (k Clock) Level(now time.Time) int {
+	if k.Deadline == nil {
+		return 0
+	}
+	level := k.Recorded
+	for i, at := range k.Levels {
+		if i+1 > level && !now.Before(at) {
+			level = i + 1
+		}
+	}
+	return level
+}
