@@ -96,19 +96,23 @@ func forDuration(d time.Duration) func(int64) bool {
 
 func forCount(n int64) func(int64) bool { return func(i int64) bool { return i >= n } }
 
-// ceilingOpen opens bare workflows by Update-with-Start for d, as duban opens
-// cases, and returns the rate, the latencies and the workflows' ids.
-func ceilingOpen(ctx context.Context, tc client.Client, clients int, d time.Duration) (float64, dist, [][]string, error) {
-	return ceilingOpenWhile(ctx, tc, clients, forDuration(d))
+// tally accumulates a measure over interleaved rounds: its latencies, how
+// many calls and in how much time.
+type tally struct {
+	lat     latencies
+	n       int64
+	elapsed time.Duration
 }
 
-func ceilingOpenWhile(ctx context.Context, tc client.Client, clients int, stop func(int64) bool) (float64, dist, [][]string, error) {
-	var lat latencies
-	ids := make([][]string, clients)
+func (t *tally) rate() float64 { return float64(t.n) / t.elapsed.Seconds() }
+
+// ceilingOpen opens bare workflows by Update-with-Start until stop, as duban
+// opens cases, into t, and appends their ids to each client's.
+func ceilingOpen(ctx context.Context, tc client.Client, clients int, stop func(int64) bool, t *tally, ids [][]string) error {
 	start := time.Now()
 	n, err := run(clients, stop, func(c int) error {
 		id := "bare-" + uuid.NewString()
-		t := time.Now()
+		began := time.Now()
 		op := tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 			ID: id, TaskQueue: bareQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		}, BareWorkflow)
@@ -123,30 +127,27 @@ func ceilingOpenWhile(ctx context.Context, tc client.Client, clients int, stop f
 		if err != nil {
 			return fmt.Errorf("bare open: %w", err)
 		}
-		lat.add(time.Since(t))
+		t.lat.add(time.Since(began))
 		ids[c] = append(ids[c], id)
 		return nil
 	})
-	return float64(n) / time.Since(start).Seconds(), lat.dist(), ids, err
+	t.n += n
+	t.elapsed += time.Since(start)
+	return err
 }
 
-// ceilingOpenN opens n bare workflows from one client.
-func ceilingOpenN(ctx context.Context, tc client.Client, n int) (float64, dist, [][]string, error) {
-	return ceilingOpenWhile(ctx, tc, 1, forCount(int64(n)))
-}
-
-// ceilingUpdate sends n Updates to running bare workflows, each client to
-// its own, as duban's clients send commands to their own cases.
-func ceilingUpdate(ctx context.Context, tc client.Client, ids [][]string, n int64) (dist, error) {
-	var lat latencies
+// ceilingUpdate sends Updates to running bare workflows until stop, each
+// client to its own, as duban's clients send commands to their own cases.
+func ceilingUpdate(ctx context.Context, tc client.Client, ids [][]string, stop func(int64) bool, t *tally) error {
 	next := make([]int, len(ids))
-	_, err := run(len(ids), forCount(n), func(c int) error {
+	start := time.Now()
+	n, err := run(len(ids), stop, func(c int) error {
 		if len(ids[c]) == 0 {
 			return fmt.Errorf("client %d opened no workflow", c)
 		}
 		id := ids[c][next[c]%len(ids[c])]
 		next[c]++
-		t := time.Now()
+		began := time.Now()
 		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: "cmd", Args: []any{caseSized}, WaitForStage: client.WorkflowUpdateStageCompleted})
 		if err == nil {
 			var out blob
@@ -155,10 +156,12 @@ func ceilingUpdate(ctx context.Context, tc client.Client, ids [][]string, n int6
 		if err != nil {
 			return fmt.Errorf("bare update: %w", err)
 		}
-		lat.add(time.Since(t))
+		t.lat.add(time.Since(began))
 		return nil
 	})
-	return lat.dist(), err
+	t.n += n
+	t.elapsed += time.Since(start)
+	return err
 }
 
 // ceilingTimers starts n workflows whose timers are all due at one instant

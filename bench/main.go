@@ -89,7 +89,7 @@ func main() {
 	quick := flag.Bool("quick", false, "about two minutes: the production shape at small sizes")
 	stacksFlag := flag.String("stacks", "", "stacks to measure: prod (Temporal on PostgreSQL), dev (Temporal on SQLite); default prod for -quick, both otherwise")
 	onlyFlag := flag.String("only", "", "measure only these phases, comma-separated: "+strings.Join(phases, ", "))
-	profile := flag.String("profile", "", "run the commands for "+profileFor.String()+" and write CPU profiles of duban's api and worker and of the harness (Temporal server) to this directory")
+	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each and write CPU profiles of duban's api and worker and of the harness (Temporal server) to this directory")
 	out := flag.String("out", "bench/results", "directory for the JSON results")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -125,7 +125,10 @@ func runBench(ctx context.Context, quick bool, stacksFlag string, only map[strin
 	}
 	defer os.RemoveAll(tmp)
 	_ = os.Chmod(tmp, 0o755) // PostgreSQL runs as postgres when this runs as root
-	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	began := time.Now()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "%6.1fs "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
+	}
 	logf("building duban")
 	binary := filepath.Join(tmp, "duban")
 	if out, err := exec.Command("go", "build", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
@@ -213,48 +216,60 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 	c := newCaller(s.apiBase, z.Clients)
 
 	// Opens and commands come first: the commands need cases, and the
-	// rate of opens sizes the later phases.
-	logf("  ceiling: Update-with-Start of a bare workflow, %d clients, %s", z.Clients, z.OpenFor)
-	bareRate, bareOpen, bareIDs, err := ceilingOpen(ctx, s.tc, z.Clients, z.OpenFor)
-	if err != nil {
-		return sr, err
+	// rate of opens sizes the later phases. Each is measured in rounds
+	// that alternate with its ceiling's, so that whatever else the machine
+	// does weighs on both alike.
+	const rounds = 4
+	logf("  opens: Update-with-Start of a bare workflow and duban's, %d clients, %d rounds of %s each", z.Clients, rounds, z.OpenFor/rounds)
+	var bareOpen, dubanOpened tally
+	bareIDs, caseIDs := make([][]string, z.Clients), make([][]string, z.Clients)
+	for range rounds {
+		if err := ceilingOpen(ctx, s.tc, z.Clients, forDuration(z.OpenFor/rounds), &bareOpen, bareIDs); err != nil {
+			return sr, err
+		}
+		if err := dubanOpen(c, z.Clients, forDuration(z.OpenFor/rounds), &dubanOpened, caseIDs); err != nil {
+			return sr, err
+		}
 	}
-	fig["ceiling_open_per_s"], fig["ceiling_open_latency"] = bareRate, bareOpen
-	logf("  duban: opening cases, %d clients, %s", z.Clients, z.OpenFor)
-	openRate, openLat, caseIDs, err := dubanOpen(c, z.Clients, z.OpenFor, "littering")
-	if err != nil {
-		return sr, err
-	}
-	fig["open_per_s"], fig["open_latency"] = openRate, openLat
+	bareRate, openRate := bareOpen.rate(), dubanOpened.rate()
+	fig["ceiling_open_per_s"], fig["ceiling_open_latency"] = bareRate, bareOpen.lat.dist()
+	fig["open_per_s"], fig["open_latency"] = openRate, dubanOpened.lat.dist()
 	if want("open") {
-		logf("  single client: Update-with-Start, and an Update on a running workflow")
+		logf("  one client: Update-with-Start and duban's open, an Update and duban's command")
 		if err := measureSingle(ctx, s, c, bareIDs, caseIDs, fig); err != nil {
 			return sr, err
 		}
 	}
 	if want("commands") {
-		logf("  ceiling: %d Updates on running bare workflows", z.Commands)
-		if fig["ceiling_update_latency"], err = ceilingUpdate(ctx, s.tc, bareIDs, int64(z.Commands)); err != nil {
-			return sr, err
-		}
-		stopCommands := forCount(int64(z.Commands))
-		var profiled func() error
+		var bareUpdates tally
+		cmds := newCommandRun(caseIDs)
+		perRound := int64(z.Commands / rounds)
 		if profileDir != "" {
-			logf("  duban: commands for %s, profiled into %s", profileFor, profileDir)
-			stopCommands, profiled = forDuration(profileFor), s.captureProfiles(profileDir)
-		} else {
-			logf("  duban: %d commands (acknowledge, resolve, verify)", z.Commands)
-		}
-		byCommand, cmdLat, err := dubanCommands(c, caseIDs, stopCommands)
-		if err != nil {
-			return sr, err
-		}
-		if profiled != nil {
+			logf("  commands for %s, profiled into %s", profileFor, profileDir)
+			profiled := s.captureProfiles(profileDir)
+			if err := dubanCommands(c, cmds, forDuration(profileFor)); err != nil {
+				return sr, err
+			}
 			if err := profiled(); err != nil {
 				return sr, err
 			}
+			cmds = newCommandRun(cmds.ids)
 		}
-		fig["command_latency"], fig["command_latency_by_command"] = cmdLat, byCommand
+		logf("  commands: Updates on running bare workflows and duban's commands, %d of each in %d rounds", z.Commands, rounds)
+		for range rounds {
+			if err := ceilingUpdate(ctx, s.tc, bareIDs, forCount(perRound), &bareUpdates); err != nil {
+				return sr, err
+			}
+			if err := dubanCommands(c, cmds, forCount(perRound)); err != nil {
+				return sr, err
+			}
+		}
+		byCommand := map[string]dist{}
+		for name, l := range cmds.byStep {
+			byCommand[name] = l.dist()
+		}
+		fig["ceiling_update_latency"] = bareUpdates.lat.dist()
+		fig["command_latency"], fig["command_latency_by_command"] = cmds.all.lat.dist(), byCommand
 	}
 	if want("timers") {
 		logf("  ceiling: %d bare timers due at one instant", z.Simultaneous)
@@ -304,6 +319,18 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 			return sr, err
 		}
 		fig["load_seconds"] = time.Since(start).Seconds()
+		if profileDir != "" {
+			logf("  lists for %s, profiled into %s", profileFor, profileDir)
+			profiled := s.captureProfiles(filepath.Join(profileDir, "reads"))
+			if _, err := timedFor(z.ReadClients, profileFor, func() error {
+				return c.call("GET", "/v1/cases?status=in_progress&unit=sanitation&limit=50", "bench-supervisor", nil, 200, nil)
+			}); err != nil {
+				return sr, err
+			}
+			if err := profiled(); err != nil {
+				return sr, err
+			}
+		}
 		logf("  reads at %d cases: raw and through the API, %d clients", z.Rows, z.ReadClients)
 		reads, err := measureReads(ctx, s, sample, z)
 		if err != nil {
@@ -327,13 +354,15 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 // comment on a case: latency without queueing.
 func measureSingle(ctx context.Context, s *stack, c *caller, bareIDs, caseIDs [][]string, fig map[string]any) error {
 	const n = 50
+	var open, update tally
+	if err := ceilingOpen(ctx, s.tc, 1, forCount(n), &open, make([][]string, 1)); err != nil {
+		return err
+	}
+	if err := ceilingUpdate(ctx, s.tc, bareIDs[:1], forCount(n), &update); err != nil {
+		return err
+	}
+	fig["single_ceiling_open_latency"], fig["single_ceiling_update_latency"] = open.lat.dist(), update.lat.dist()
 	var err error
-	if _, fig["single_ceiling_open_latency"], _, err = ceilingOpenN(ctx, s.tc, n); err != nil {
-		return err
-	}
-	if fig["single_ceiling_update_latency"], err = ceilingUpdate(ctx, s.tc, bareIDs[:1], n); err != nil {
-		return err
-	}
 	if fig["single_open_latency"], err = timed(1, n, func() error {
 		return c.call("POST", "/v1/cases", "bench-inspector", openBody("littering"), 201, nil)
 	}); err != nil {
@@ -379,10 +408,22 @@ func measureReads(ctx context.Context, s *stack, sample []string, z sizes) (map[
 			return c.call("GET", "/v1/cases?status=in_progress&unit=sanitation&limit=50", "bench-supervisor", nil, 200, nil)
 		}},
 	}
+	// In rounds, each measure in turn, so that whatever else the machine
+	// does weighs on all alike.
+	const rounds = 4
+	lat := map[string]*latencies{}
 	for _, st := range steps {
-		if out[st.key], err = timed(z.ReadClients, z.Reads, st.op); err != nil {
-			return nil, fmt.Errorf("%s: %w", st.key, err)
+		lat[st.key] = &latencies{}
+	}
+	for range rounds {
+		for _, st := range steps {
+			if err = timedInto(lat[st.key], z.ReadClients, z.Reads/rounds, st.op); err != nil {
+				return nil, fmt.Errorf("%s: %w", st.key, err)
+			}
 		}
+	}
+	for k, l := range lat {
+		out[k] = l.dist()
 	}
 	return out, nil
 }

@@ -80,23 +80,23 @@ func openBody(category string) map[string]any {
 	}
 }
 
-// dubanOpen opens cases for d from clients callers and returns the rate,
-// the latencies and each caller's cases.
-func dubanOpen(c *caller, clients int, d time.Duration, category string) (float64, dist, [][]string, error) {
-	var lat latencies
-	ids := make([][]string, clients)
+// dubanOpen opens cases from clients callers until stop, into t, and
+// appends them to each caller's cases.
+func dubanOpen(c *caller, clients int, stop func(int64) bool, t *tally, ids [][]string) error {
 	start := time.Now()
-	n, err := run(clients, forDuration(d), func(cl int) error {
-		t := time.Now()
+	n, err := run(clients, stop, func(cl int) error {
+		began := time.Now()
 		var out wireCase
-		if err := c.call("POST", "/v1/cases", "bench-inspector", openBody(category), 201, &out); err != nil {
+		if err := c.call("POST", "/v1/cases", "bench-inspector", openBody("littering"), 201, &out); err != nil {
 			return err
 		}
-		lat.add(time.Since(t))
+		t.lat.add(time.Since(began))
 		ids[cl] = append(ids[cl], out.ID)
 		return nil
 	})
-	return float64(n) / time.Since(start).Seconds(), lat.dist(), ids, err
+	t.n += n
+	t.elapsed += time.Since(start)
+	return err
 }
 
 // openCount opens n cases as fast as clients callers can.
@@ -116,24 +116,38 @@ func openCount(c *caller, clients, n int, category string) ([]string, error) {
 	return ids, err
 }
 
+// commandSteps are the commands a case goes through, in order.
+var commandSteps = []struct {
+	name, path, token string
+	body              any
+}{
+	{"acknowledge", "acknowledge", "bench-unit", nil},
+	{"resolve", "resolve", "bench-unit", map[string]any{"note": "bags removed, bus stop swept"}},
+	{"verify", "verify", "bench-inspector", map[string]any{"passed": true, "note": "checked on site"}},
+}
+
+// commandRun is where each caller is in its cases, and what the commands took.
+type commandRun struct {
+	ids    [][]string
+	next   []int
+	all    tally
+	byStep map[string]*latencies
+}
+
+func newCommandRun(ids [][]string) *commandRun {
+	r := &commandRun{ids: ids, next: make([]int, len(ids)), byStep: map[string]*latencies{}}
+	for _, s := range commandSteps {
+		r.byStep[s.name] = &latencies{}
+	}
+	return r
+}
+
 // dubanCommands drives each caller's cases through acknowledge, resolve and
-// verify until stop, and returns the latencies by command.
-func dubanCommands(c *caller, ids [][]string, stop func(int64) bool) (map[string]dist, dist, error) {
-	steps := []struct {
-		name, path, token string
-		body              any
-	}{
-		{"acknowledge", "acknowledge", "bench-unit", nil},
-		{"resolve", "resolve", "bench-unit", map[string]any{"note": "bags removed, bus stop swept"}},
-		{"verify", "verify", "bench-inspector", map[string]any{"passed": true, "note": "checked on site"}},
-	}
-	lat := map[string]*latencies{}
-	var all latencies
-	for _, s := range steps {
-		lat[s.name] = &latencies{}
-	}
-	next := make([]int, len(ids))
-	_, err := run(len(ids), stop, func(cl int) error {
+// verify until stop.
+func dubanCommands(c *caller, r *commandRun, stop func(int64) bool) error {
+	ids, next, steps := r.ids, r.next, commandSteps
+	start := time.Now()
+	n, err := run(len(ids), stop, func(cl int) error {
 		i := next[cl]
 		next[cl]++
 		if i/len(steps) >= len(ids[cl]) { // a fresh case, untimed
@@ -144,26 +158,24 @@ func dubanCommands(c *caller, ids [][]string, stop func(int64) bool) (map[string
 			ids[cl] = append(ids[cl], out.ID)
 		}
 		step := steps[i%len(steps)]
-		t := time.Now()
+		began := time.Now()
 		if err := c.call("POST", "/v1/cases/"+ids[cl][i/len(steps)]+"/"+step.path, step.token, step.body, 200, nil); err != nil {
 			return err
 		}
-		d := time.Since(t)
-		lat[step.name].add(d)
-		all.add(d)
+		d := time.Since(began)
+		r.byStep[step.name].add(d)
+		r.all.lat.add(d)
 		return nil
 	})
-	out := map[string]dist{}
-	for name, l := range lat {
-		out[name] = l.dist()
-	}
-	return out, all.dist(), err
+	r.all.n += n
+	r.all.elapsed += time.Since(start)
+	return err
 }
 
-// timed measures op n times from clients goroutines.
-func timed(clients, n int, op func() error) (dist, error) {
+// timedFor measures op from clients goroutines for d.
+func timedFor(clients int, d time.Duration, op func() error) (dist, error) {
 	var lat latencies
-	_, err := run(clients, forCount(int64(n)), func(int) error {
+	_, err := run(clients, forDuration(d), func(int) error {
 		t := time.Now()
 		if err := op(); err != nil {
 			return err
@@ -172,6 +184,26 @@ func timed(clients, n int, op func() error) (dist, error) {
 		return nil
 	})
 	return lat.dist(), err
+}
+
+// timed measures op n times from clients goroutines.
+func timed(clients, n int, op func() error) (dist, error) {
+	var lat latencies
+	err := timedInto(&lat, clients, n, op)
+	return lat.dist(), err
+}
+
+// timedInto measures op n times from clients goroutines into lat.
+func timedInto(lat *latencies, clients, n int, op func() error) error {
+	_, err := run(clients, forCount(int64(n)), func(int) error {
+		t := time.Now()
+		if err := op(); err != nil {
+			return err
+		}
+		lat.add(time.Since(t))
+		return nil
+	})
+	return err
 }
 
 // seedTerms are long enough that no seeded case is overdue while measured.
