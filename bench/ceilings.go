@@ -168,8 +168,9 @@ func ceilingUpdate(ctx context.Context, tc client.Client, ids [][]string, stop f
 // and returns how late they woke.
 func ceilingTimers(ctx context.Context, tc client.Client, clients, n int, startRate float64) (dist, error) {
 	wakes = latencies{}
-	// The same quiet time before the instant as the escalation phase gives.
-	due := time.Now().Add(time.Duration(float64(n)/startRate*1.5*float64(time.Second)) + 30*time.Second)
+	// As the escalation phase does, leave the server a quiet moment before
+	// the instant.
+	due := time.Now().Add(time.Duration(float64(n)/startRate*1.3*float64(time.Second)) + 10*time.Second)
 	var started atomic.Int64
 	_, err := run(clients, forCount(int64(n)), func(int) error {
 		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "timer-" + uuid.NewString(), TaskQueue: bareQueue}, TimerWorkflow, due)

@@ -41,10 +41,12 @@ type escalation struct {
 	Recorded dist    `json:"recorded_lag"` // deadline to the CaseEscalated event's commit
 	OpenTime float64 `json:"open_seconds"`
 	// Worker memory and store growth over the n cases.
-	WorkerRSSBefore int64 `json:"worker_rss_before"`
-	WorkerRSSAfter  int64 `json:"worker_rss_after"`
-	DubanDiskGrowth int64 `json:"duban_disk_growth"`
-	TemporalGrowth  int64 `json:"temporal_disk_growth"`
+	WorkerRSSBefore  int64 `json:"worker_rss_before"`
+	WorkerRSSAfter   int64 `json:"worker_rss_after"`
+	WorkerHeapBefore int64 `json:"worker_heap_before"`
+	WorkerHeapAfter  int64 `json:"worker_heap_after"`
+	DubanDiskGrowth  int64 `json:"duban_disk_growth"`
+	TemporalGrowth   int64 `json:"temporal_disk_growth"`
 }
 
 // measureEscalation opens n cases that fall due at one instant, then
@@ -53,14 +55,18 @@ func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate f
 	out := escalation{N: n}
 	now := time.Now().UTC()
 	// Opening must finish before the window opens; it must also open today.
-	w := now.Add(time.Duration(float64(n)/openRate*1.5*float64(time.Second)) + 20*time.Second).Truncate(time.Minute).Add(time.Minute)
+	w := now.Add(time.Duration(float64(n)/openRate*1.3*float64(time.Second)) + 10*time.Second).Truncate(time.Minute).Add(time.Minute)
 	if w.Day() != now.Day() {
 		return out, fmt.Errorf("the deadline would fall after midnight UTC; run again after 00:00 UTC")
 	}
-	if err := s.startDuban(ctx, escalationPolicy(w)); err != nil {
+	err := s.startDuban(ctx, escalationPolicy(w))
+	if err != nil {
 		return out, err
 	}
 	out.WorkerRSSBefore = s.worker.rss()
+	if out.WorkerHeapBefore, err = s.liveHeap("worker"); err != nil {
+		return out, err
+	}
 	dubanBefore, temporalBefore := s.sizes(ctx)
 	c := newCaller(s.apiBase, clients)
 	start := time.Now()
@@ -81,6 +87,9 @@ func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate f
 		return out, err
 	}
 	out.WorkerRSSAfter = s.worker.rss()
+	if out.WorkerHeapAfter, err = s.liveHeap("worker"); err != nil {
+		return out, err
+	}
 	dubanAfter, temporalAfter := s.sizes(ctx)
 	out.DubanDiskGrowth, out.TemporalGrowth = dubanAfter-dubanBefore, temporalAfter-temporalBefore
 	return out, nil

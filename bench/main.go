@@ -40,11 +40,13 @@ type sizes struct {
 	Reads        int           `json:"reads"`
 	VisibleAt    int           `json:"visible_at_scale"` // 0: not measured
 	ReadClients  int           `json:"read_clients"`
+	LongCase     int           `json:"long_case_events"`
+	MemoryCases  int           `json:"memory_cases_per_round"`
 }
 
 var (
-	quickSizes = sizes{Clients: 16, OpenFor: 8 * time.Second, Commands: 480, Simultaneous: 1000, Rows: 100_000, Reads: 3000, ReadClients: 8}
-	fullSizes  = sizes{Clients: 16, OpenFor: 30 * time.Second, Commands: 2400, Simultaneous: 10_000, Rows: 1_000_000, Reads: 20_000, VisibleAt: 100_000, ReadClients: 8}
+	quickSizes = sizes{Clients: 16, OpenFor: 8 * time.Second, Commands: 480, Simultaneous: 1000, Rows: 100_000, Reads: 3000, ReadClients: 8, LongCase: 200, MemoryCases: 200}
+	fullSizes  = sizes{Clients: 16, OpenFor: 30 * time.Second, Commands: 2400, Simultaneous: 10_000, Rows: 1_000_000, Reads: 20_000, VisibleAt: 100_000, ReadClients: 8, LongCase: 600, MemoryCases: 1000}
 )
 
 // principalsYAML are the tokens the harness uses.
@@ -186,7 +188,7 @@ func machine() string {
 }
 
 // phases are the parts of a run, in order; -only runs some of them.
-var phases = []string{"open", "commands", "timers", "escalation", "append", "reads", "scale"}
+var phases = []string{"open", "commands", "long", "memory", "timers", "escalation", "append", "reads", "scale"}
 
 // measureStack runs the selected measurements on one stack, each ceiling
 // just before the duban figure it is compared with.
@@ -203,7 +205,6 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 		return sr, err
 	}
 	defer s.close()
-	s.profile = profileDir != ""
 	if err := s.startDuban(ctx, mainPolicy); err != nil {
 		return sr, err
 	}
@@ -270,6 +271,18 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 		}
 		fig["ceiling_update_latency"] = bareUpdates.lat.dist()
 		fig["command_latency"], fig["command_latency_by_command"] = cmds.all.lat.dist(), byCommand
+	}
+	if want("long") {
+		logf("  a case with %d events beside a new one, one client", z.LongCase)
+		if err := measureLongCase(c, z.LongCase, fig); err != nil {
+			return sr, err
+		}
+	}
+	if want("memory") {
+		logf("  worker memory: %d rounds of %d cases opened and closed", 3, z.MemoryCases)
+		if fig["worker_heap_after_rounds"], err = measureClosedCases(s, c, z.Clients, z.MemoryCases, 3); err != nil {
+			return sr, err
+		}
 	}
 	if want("timers") {
 		logf("  ceiling: %d bare timers due at one instant", z.Simultaneous)
@@ -484,6 +497,16 @@ func tableRows(fig map[string]any, z sizes) []row {
 			rows = append(rows, compare("  "+name+" p99", "ms", bc.P99, d("ceiling_update_latency").P99, 0, false))
 		}
 	}
+	if has("long_case_latency", "new_case_latency") {
+		rows = append(rows, compare(fmt.Sprintf("command on a case with %d events p50 (vs a new case)", z.LongCase), "ms",
+			d("long_case_latency").P50, d("new_case_latency").P50, 1.5, false))
+	}
+	if has("worker_heap_after_rounds") {
+		heaps := fig["worker_heap_after_rounds"].([]int64)
+		growth := float64(heaps[len(heaps)-1]-heaps[0]) / (1 << 20)
+		met := growth < 16
+		rows = append(rows, alone(fmt.Sprintf("worker heap growth over %d rounds of %d closed cases", len(heaps)-1, z.MemoryCases), "MiB", round(growth), "≈ 0", &met))
+	}
 	if has("escalation") {
 		esc := fig["escalation"].(escalation)
 		visibleMet := esc.Visible.P99 <= 1000
@@ -497,7 +520,8 @@ func tableRows(fig map[string]any, z sizes) []row {
 				compare(fmt.Sprintf("escalation recorded, %d at once, max (vs timers)", esc.N), "ms", esc.Recorded.Max, d("ceiling_timer_lag").Max, 0, false))
 		}
 		rows = append(rows,
-			alone("worker memory per 10,000 open cases", "MiB", mib(float64(esc.WorkerRSSAfter-esc.WorkerRSSBefore)*10000/float64(esc.N)), "", nil),
+			alone("worker live heap per 10,000 open cases", "MiB", mib(float64(esc.WorkerHeapAfter-esc.WorkerHeapBefore)*10000/float64(esc.N)), "", nil),
+			alone("worker resident memory per 10,000 open cases", "MiB", mib(float64(esc.WorkerRSSAfter-esc.WorkerRSSBefore)*10000/float64(esc.N)), "", nil),
 			alone("duban database growth per 10,000 cases", "MiB", mib(float64(esc.DubanDiskGrowth)*10000/float64(esc.N)), "", nil),
 			alone("Temporal store growth per 10,000 cases", "MiB", mib(float64(esc.TemporalGrowth)*10000/float64(esc.N)), "", nil))
 	}

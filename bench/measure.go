@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -282,4 +283,82 @@ func seed(ctx context.Context, store *postgres.Store, n int, gen func(*rand.Rand
 		progress(done)
 	}
 	return sample, nil
+}
+
+// measureLongCase gives one case n events (comments), then times, from one
+// client, commands on it beside commands on a new case: a long history must
+// not make a case slower.
+func measureLongCase(c *caller, n int, fig map[string]any) error {
+	var long, fresh wireCase
+	if err := c.call("POST", "/v1/cases", "bench-inspector", openBody("littering"), 201, &long); err != nil {
+		return err
+	}
+	if err := c.call("POST", "/v1/cases", "bench-inspector", openBody("littering"), 201, &fresh); err != nil {
+		return err
+	}
+	comment := map[string]any{"text": "seen again on patrol"}
+	for range n - 2 {
+		if err := c.call("POST", "/v1/cases/"+long.ID+"/comments", "bench-supervisor", comment, 200, nil); err != nil {
+			return err
+		}
+	}
+	var onLong, onFresh latencies
+	for range 4 { // alternating rounds
+		for _, side := range []struct {
+			id  string
+			lat *latencies
+		}{{long.ID, &onLong}, {fresh.ID, &onFresh}} {
+			if err := timedInto(side.lat, 1, 15, func() error {
+				return c.call("POST", "/v1/cases/"+side.id+"/comments", "bench-supervisor", comment, 200, nil)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	fig["long_case_latency"], fig["new_case_latency"] = onLong.dist(), onFresh.dist()
+	return nil
+}
+
+// measureClosedCases opens and closes n cases per round, rounds times, and
+// returns the worker's live heap before the first round and after each: a
+// closed case must leave nothing behind.
+func measureClosedCases(s *stack, c *caller, clients, n, rounds int) ([]int64, error) {
+	heap, err := s.liveHeap("worker")
+	if err != nil {
+		return nil, err
+	}
+	heaps := []int64{heap}
+	for range rounds {
+		ids, err := openCount(c, clients, n, "littering")
+		if err != nil {
+			return nil, err
+		}
+		if err := closeCases(c, clients, ids); err != nil {
+			return nil, err
+		}
+		if heap, err = s.liveHeap("worker"); err != nil {
+			return nil, err
+		}
+		heaps = append(heaps, heap)
+	}
+	return heaps, nil
+}
+
+// closeCases takes every case in ids through acknowledge, resolve and a
+// passed verification, from clients callers.
+func closeCases(c *caller, clients int, ids []string) error {
+	var next atomic.Int64
+	_, err := run(clients, func(int64) bool { return next.Load() >= int64(len(ids)) }, func(int) error {
+		i := next.Add(1) - 1
+		if i >= int64(len(ids)) {
+			return nil
+		}
+		for _, step := range commandSteps {
+			if err := c.call("POST", "/v1/cases/"+ids[i]+"/"+step.path, step.token, step.body, 200, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,9 +43,9 @@ type stack struct {
 	apiBase  string
 	logger   *slog.Logger
 	binary   string
-	// debug holds the profiler addresses of api and worker, when profiling.
-	debug   map[string]string
-	profile bool
+	// debug holds the debug listeners (profiler, memory statistics) of the
+	// api and the worker.
+	debug map[string]string
 }
 
 const namespace = "default"
@@ -115,9 +117,6 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 		"--task-queue", "duban-bench", "--log-level", "warn"}
 	s.debug = map[string]string{}
 	withDebug := func(name string, args []string) ([]string, error) {
-		if !s.profile {
-			return args, nil
-		}
 		port, err := freePort()
 		if err != nil {
 			return nil, err
@@ -177,6 +176,30 @@ func (s *stack) spawn(command string, args []string) (*process, error) {
 	}
 	go func() { cmd.Wait(); logFile.Close() }()
 	return &process{cmd: cmd, log: logPath}, nil
+}
+
+// liveHeap returns the bytes a duban process ("api" or "worker") holds
+// live: its heap in use right after a garbage collection.
+func (s *stack) liveHeap(name string) (int64, error) {
+	addr := s.debug[name]
+	res, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1") // collects first
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	res, err = http.Get("http://" + addr + "/debug/vars")
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	var vars struct {
+		Memstats struct{ HeapAlloc int64 } `json:"memstats"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&vars); err != nil {
+		return 0, err
+	}
+	return vars.Memstats.HeapAlloc, nil
 }
 
 // rss returns the process's resident memory in bytes.

@@ -71,12 +71,14 @@ type Config struct {
 	Namespace    string
 	TaskQueue    string
 	TemporalPort int
-	DatabaseURL  string
-	DebugAddr    string
-	LogLevel     string
-	LogFormat    string
-	Stdout       io.Writer
-	Stderr       io.Writer
+	// WorkflowCache is how many cases' workflows a worker keeps in memory.
+	WorkflowCache int
+	DatabaseURL   string
+	DebugAddr     string
+	LogLevel      string
+	LogFormat     string
+	Stdout        io.Writer
+	Stderr        io.Writer
 }
 
 // ParseArgs fills m.Config from the command line and the environment.
@@ -102,6 +104,9 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
+	if c.Command != "api" && c.Command != "migrate" {
+		fs.IntVar(&c.WorkflowCache, "workflow-cache", 10_000, "how many open cases' workflows the worker keeps in memory (about 20 KB of heap each); others are replayed from their history when they wake")
+	}
 	switch c.Command {
 	case "dev":
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address the API listens on")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
@@ -112,6 +114,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.onClose(func() error { tc.Close(); return nil })
 	if c.Command != "api" {
+		if c.WorkflowCache > 0 {
+			sdkworker.SetStickyWorkflowCacheSize(c.WorkflowCache)
+		}
 		w := worker.New(tc, store, c.TaskQueue)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start the worker: %w", err)
@@ -235,8 +240,8 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	return nil
 }
 
-// serveDebug serves Go's profiler on addr, for operators chasing a slow or
-// hungry process.
+// serveDebug serves Go's profiler and memory statistics (/debug/vars) on
+// addr, for operators chasing a slow or hungry process.
 func (m *Main) serveDebug(addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -248,6 +253,7 @@ func (m *Main) serveDebug(addr string) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(l) }()
 	m.onClose(hs.Close)
