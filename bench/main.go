@@ -173,6 +173,20 @@ func runBench(ctx context.Context, quick bool, stacksFlag string, only map[strin
 	return nil
 }
 
+// showLogTails prints the last lines duban's processes logged, so that a
+// failed run says why before its directory is removed.
+func showLogTails(dir string, logf func(string, ...any)) {
+	for _, name := range []string{"api", "worker"} {
+		b, err := os.ReadFile(filepath.Join(dir, name+".log"))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		lines = lines[max(0, len(lines)-20):]
+		logf("last lines of duban %s's log:\n%s", name, strings.Join(lines, "\n"))
+	}
+}
+
 func machine() string {
 	host, _ := os.Hostname()
 	cpu := ""
@@ -200,7 +214,13 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 	want := func(phase string) bool { return len(only) == 0 || only[phase] }
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s, err := startStack(ctx, name, dir, binary, logger)
-	defer func() { sr.Rows = tableRows(sr.Figures, z) }()
+	defer func() {
+		sr.Figures["posts_repeated_after_503"] = repeated503.Swap(0)
+		sr.Rows = tableRows(sr.Figures, z)
+		if err != nil {
+			showLogTails(dir, logf) // the temporary directory goes at the end
+		}
+	}()
 	if err != nil {
 		return sr, err
 	}
@@ -254,7 +274,9 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 			if err := profiled(); err != nil {
 				return sr, err
 			}
-			cmds = newCommandRun(cmds.ids)
+			measured := newCommandRun(cmds.ids) // timed afresh, going on from where the cases are
+			measured.next = cmds.next
+			cmds = measured
 		}
 		logf("  commands: Updates on running bare workflows and duban's commands, %d of each in %d rounds", z.Commands, rounds)
 		for range rounds {

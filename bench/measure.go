@@ -20,11 +20,16 @@ import (
 )
 
 // caller talks to duban's API like a client application: keep-alive
-// connections, one per concurrent caller.
+// connections, one per concurrent caller; every POST carries an
+// Idempotency-Key and is repeated with it, a few times, when the answer is
+// 503 (the engine was busy or did not answer in time).
 type caller struct {
 	base string
 	http *http.Client
 }
+
+// repeated503 counts the POSTs repeated after a 503, over a stack's run.
+var repeated503 atomic.Int64
 
 func newCaller(base string, clients int) *caller {
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -35,35 +40,57 @@ func newCaller(base string, clients int) *caller {
 // call sends a request and decodes a JSON answer into out (if not nil); a
 // status other than want is an error.
 func (c *caller) call(method, path, token string, body any, want int, out any) error {
-	var r io.Reader
+	var payload []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
+		payload, _ = json.Marshal(body)
+	}
+	key := ""
+	if method == http.MethodPost {
+		key = uuid.NewString()
+	}
+	for attempt := 1; ; attempt++ {
+		status, b, err := c.send(method, path, token, payload, key)
+		if err != nil {
+			return err
+		}
+		if status == http.StatusServiceUnavailable && key != "" && attempt < 4 {
+			repeated503.Add(1)
+			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+			continue
+		}
+		if status != want {
+			return fmt.Errorf("%s %s: %d %s", method, path, status, b)
+		}
+		if out != nil {
+			return json.Unmarshal(b, out)
+		}
+		return nil
+	}
+}
+
+func (c *caller) send(method, path, token string, payload []byte, key string) (int, []byte, error) {
+	var r io.Reader
+	if payload != nil {
+		r = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequest(method, c.base+path, r)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
+	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return res.StatusCode, b, err
 }
 
 type wireCase struct {

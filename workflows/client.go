@@ -2,6 +2,11 @@ package workflows
 
 import (
 	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -35,6 +40,11 @@ type Client struct {
 // already running, as when an open is retried, the update goes to it and the
 // case decides: the same request gets the case back, another one a conflict.
 func (c *Client) Open(ctx context.Context, cmd duban.OpenCase) (duban.Case, error) {
+	out, err := retryNotReady(ctx, func() (duban.Case, error) { return c.open(ctx, cmd) })
+	return out, fromTemporal(err)
+}
+
+func (c *Client) open(ctx context.Context, cmd duban.OpenCase) (duban.Case, error) {
 	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       cmd.CaseID,
 		TaskQueue:                c.taskQueue(),
@@ -53,11 +63,11 @@ func (c *Client) Open(ctx context.Context, cmd duban.OpenCase) (duban.Case, erro
 		},
 	})
 	if err != nil {
-		return duban.Case{}, fromTemporal(err)
+		return duban.Case{}, err
 	}
 	var out duban.Case
 	if err := h.Get(ctx, &out); err != nil {
-		return duban.Case{}, fromTemporal(err)
+		return duban.Case{}, err
 	}
 	return out, nil
 }
@@ -66,6 +76,14 @@ func (c *Client) Open(ctx context.Context, cmd duban.OpenCase) (duban.Case, erro
 // updateID, when not empty, makes a repeated command (same id) return the
 // first one's answer instead of running twice.
 func (c *Client) Execute(ctx context.Context, caseID string, cmd duban.Command, updateID string) (duban.Case, error) {
+	if updateID == "" {
+		updateID = uuid.NewString() // one id for every attempt below
+	}
+	out, err := retryNotReady(ctx, func() (duban.Case, error) { return c.execute(ctx, caseID, cmd, updateID) })
+	return out, fromTemporal(err)
+}
+
+func (c *Client) execute(ctx context.Context, caseID string, cmd duban.Command, updateID string) (duban.Case, error) {
 	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   caseID,
 		UpdateID:     updateID,
@@ -74,13 +92,37 @@ func (c *Client) Execute(ctx context.Context, caseID string, cmd duban.Command, 
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
-		return duban.Case{}, fromTemporal(err)
+		return duban.Case{}, err
 	}
 	var out duban.Case
 	if err := h.Get(ctx, &out); err != nil {
-		return duban.Case{}, fromTemporal(err)
+		return duban.Case{}, err
 	}
 	return out, nil
+}
+
+// retryNotReady repeats call, a few times and while ctx lasts, when the
+// Temporal server answers that the workflow task which was to run the update
+// failed (serviceerror.WorkflowNotReady: seen when an overloaded server loses
+// a shard under load). The update was not accepted then; repeated under the
+// same update id, it runs once, or, if an earlier attempt had recorded its
+// events before the task failed, the case recognises them as its own and
+// answers without recording them twice.
+func retryNotReady(ctx context.Context, call func() (duban.Case, error)) (duban.Case, error) {
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := call()
+		var notReady *serviceerror.WorkflowNotReady
+		if err == nil || attempt == 5 || !errors.As(err, &notReady) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
 }
 
 func (c *Client) taskQueue() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/duban/duban"
@@ -49,12 +50,17 @@ func fromTemporal(err error) error {
 		// The workflow is gone: the case ended, or never was.
 		return duban.Errorf(duban.ECONFLICT, "the case is no longer open")
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	var timedOut *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	var deadline *serviceerror.DeadlineExceeded
+	var notReady *serviceerror.WorkflowNotReady // its workflow task failed
+	if errors.As(err, &timedOut) || errors.As(err, &deadline) || errors.As(err, &notReady) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return &duban.Error{Code: duban.EUNAVAILABLE, Message: "the case engine did not answer in time; the command may still be applied: check the case before repeating it, or repeat it with the same Idempotency-Key"}
 	}
 	var unavailable *serviceerror.Unavailable
-	if errors.As(err, &unavailable) {
-		return &duban.Error{Code: duban.EUNAVAILABLE, Message: "the case engine is unavailable; try again shortly"}
+	var exhausted *serviceerror.ResourceExhausted
+	if errors.As(err, &unavailable) || errors.As(err, &exhausted) {
+		return &duban.Error{Code: duban.EUNAVAILABLE, Message: "the case engine is unavailable or busy; try again shortly"}
 	}
 	return err
 }
