@@ -58,16 +58,24 @@ func projectionRow(c duban.Case) ([]any, error) {
 // version.
 var upsertCase = func() string {
 	params := make([]string, len(projectionColumns))
-	var updates []string
-	for i, col := range projectionColumns {
+	for i := range projectionColumns {
 		params[i] = "$" + strconv.Itoa(i+1)
+	}
+	return "INSERT INTO cases (" + strings.Join(projectionColumns, ", ") + ") VALUES (" + strings.Join(params, ", ") +
+		") ON CONFLICT (id) DO UPDATE SET " + excludedAssignments() + " WHERE cases.version < excluded.version"
+}()
+
+// excludedAssignments sets a projection row's columns, but those a case
+// never changes, from an upsert's excluded row.
+func excludedAssignments() string {
+	var updates []string
+	for _, col := range projectionColumns {
 		if col != "id" && col != "reporter" && col != "opened_at" {
 			updates = append(updates, col+" = excluded."+col)
 		}
 	}
-	return "INSERT INTO cases (" + strings.Join(projectionColumns, ", ") + ") VALUES (" + strings.Join(params, ", ") +
-		") ON CONFLICT (id) DO UPDATE SET " + strings.Join(updates, ", ") + " WHERE cases.version < excluded.version"
-}()
+	return strings.Join(updates, ", ")
+}
 
 func ptr[T any](v T) *T { return &v }
 

@@ -144,12 +144,19 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
+// eventColumns selects events as scanEvents reads them.
+const eventColumns = `SELECT position, id, case_id, version, type, occurred_at, actor, data, command_id FROM events`
+
 func readEvents(ctx context.Context, q querier, caseID string, after int64) ([]duban.Event, []string, error) {
-	rows, err := q.Query(ctx, `SELECT position, id, case_id, version, type, occurred_at, actor, data, command_id
-		FROM events WHERE case_id = $1 AND version > $2 ORDER BY version`, caseID, after)
+	rows, err := q.Query(ctx, eventColumns+` WHERE case_id = $1 AND version > $2 ORDER BY version`, caseID, after)
 	if err != nil {
 		return nil, nil, err
 	}
+	return scanEvents(rows)
+}
+
+// scanEvents reads rows selected with eventColumns, and closes them.
+func scanEvents(rows pgx.Rows) ([]duban.Event, []string, error) {
 	defer rows.Close()
 	var events []duban.Event
 	var commandIDs []string
@@ -163,6 +170,7 @@ func readEvents(ctx context.Context, q querier, caseID string, after int64) ([]d
 		if err := json.Unmarshal(actor, &e.Actor); err != nil {
 			return nil, nil, fmt.Errorf("event %s: actor: %w", e.ID, err)
 		}
+		var err error
 		if e.Data, err = duban.DecodeEventData(e.Type, data); err != nil {
 			return nil, nil, fmt.Errorf("event %s: %w", e.ID, err)
 		}

@@ -1,0 +1,169 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/duban/duban"
+)
+
+// Rebuild is what RebuildProjections found and, unless checking, did.
+type Rebuild struct {
+	Cases int64 // cases folded from their events
+	// Differed counts the projection rows that were not the fold of their
+	// case's events (missing rows included); Examples names up to MaxFlaws.
+	Differed int64
+	Examples []string
+	// Rewritten counts the rows rewritten (0 when checking).
+	Rewritten int64
+}
+
+// rebuildBatch is how many cases RebuildProjections folds per transaction.
+const rebuildBatch = 500
+
+// RebuildProjections folds every case's events again and compares the
+// result with its projection row. Checking, it writes nothing; otherwise it
+// rewrites each row that differs. It runs online, beside appends: a row a
+// newer append has moved past the events read here is left to that append.
+// progress, when not nil, is told the cases folded so far after each batch.
+func (s *Store) RebuildProjections(ctx context.Context, check bool, progress func(folded int64)) (Rebuild, error) {
+	var r Rebuild
+	after := "00000000-0000-0000-0000-000000000000"
+	for {
+		ids, err := s.nextCaseIDs(ctx, after)
+		if err != nil {
+			return r, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		after = ids[len(ids)-1]
+		if err := s.rebuildCases(ctx, ids, check, &r); err != nil {
+			return r, err
+		}
+		if progress != nil {
+			progress(r.Cases)
+		}
+	}
+	return r, s.rebuildDuplicates(ctx, check, &r)
+}
+
+func (s *Store) nextCaseIDs(ctx context.Context, after string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT case_id::text FROM events WHERE version = 1 AND case_id > $1
+		ORDER BY case_id LIMIT $2`, after, rebuildBatch)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// rebuildCases folds the cases ids into a temporary table, in one
+// transaction, and compares it with (or copies it into) the projection.
+func (s *Store) rebuildCases(ctx context.Context, ids []string, check bool, r *Rebuild) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := foldCases(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		r.Cases += int64(len(rows))
+		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE folded (LIKE cases INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"folded"}, projectionColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		cols := strings.Join(projectionColumns, ", ")
+		differ := fmt.Sprintf(`SELECT f.id::text FROM folded AS f LEFT JOIN cases AS c ON c.id = f.id
+			WHERE c.id IS NULL OR (%s) IS DISTINCT FROM (%s) ORDER BY f.id`, prefixed("f", projectionColumns), prefixed("c", projectionColumns))
+		differed, err := tx.Query(ctx, differ)
+		if err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		ids, err := pgx.CollectRows(differed, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		r.Differed += int64(len(ids))
+		r.Examples = append(r.Examples, ids[:min(len(ids), MaxFlaws-len(r.Examples))]...)
+		if check || len(ids) == 0 {
+			return nil
+		}
+		// Only rows no append has moved past since the events were read.
+		tag, err := tx.Exec(ctx, `INSERT INTO cases (`+cols+`) SELECT `+cols+` FROM folded WHERE id = ANY($1::uuid[])
+			ON CONFLICT (id) DO UPDATE SET `+excludedAssignments()+` WHERE cases.version <= excluded.version`, ids)
+		if err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		r.Rewritten += tag.RowsAffected()
+		return nil
+	})
+}
+
+// foldCases reads the events of ids and folds each case, as projection rows.
+func foldCases(ctx context.Context, tx pgx.Tx, ids []string) ([][]any, error) {
+	rows, err := tx.Query(ctx, eventColumns+` WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, version`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	events, _, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	var out [][]any
+	for i := 0; i < len(events); {
+		j := i
+		for j < len(events) && events[j].CaseID == events[i].CaseID {
+			j++
+		}
+		row, err := projectionRow(duban.Fold(duban.Case{}, events[i:j]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+		i = j
+	}
+	return out, nil
+}
+
+// rebuildDuplicates compares (and sets) each case's list of the duplicates
+// merged into it, as a set: appends list them in the order they came.
+func (s *Store) rebuildDuplicates(ctx context.Context, check bool, r *Rebuild) error {
+	const expected = `WITH expected AS (
+			SELECT c.id, coalesce(array_agg(d.id ORDER BY d.id) FILTER (WHERE d.id IS NOT NULL), '{}') AS ids
+			FROM cases AS c LEFT JOIN cases AS d ON d.duplicate_of = c.id AND d.status = 'cancelled'
+			GROUP BY c.id
+		), differing AS (
+			SELECT c.id, e.ids FROM cases AS c JOIN expected AS e ON e.id = c.id
+			WHERE e.ids <> ARRAY(SELECT x FROM unnest(c.duplicates) AS x ORDER BY x)
+		)`
+	query := expected + ` SELECT id::text FROM differing ORDER BY id`
+	if !check {
+		query = expected + ` UPDATE cases SET duplicates = differing.ids FROM differing
+			WHERE cases.id = differing.id RETURNING cases.id::text`
+	}
+	rows, err := s.pool.Query(ctx, query)
+	if err != nil {
+		return fmt.Errorf("rebuild duplicates: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("rebuild duplicates: %w", err)
+	}
+	r.Differed += int64(len(ids))
+	r.Examples = append(r.Examples, ids[:min(len(ids), MaxFlaws-len(r.Examples))]...)
+	if !check {
+		r.Rewritten += int64(len(ids))
+	}
+	return nil
+}
+
+func prefixed(table string, cols []string) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = table + "." + c
+	}
+	return strings.Join(out, ", ")
+}
