@@ -74,7 +74,8 @@ type Route struct {
 	Unit     string
 }
 
-// PrincipalEntry is a development token and the principal it stands for.
+// PrincipalEntry is a principal of the policy and its token: empty when the
+// policy holds only the token's hash.
 type PrincipalEntry struct {
 	Token string
 	Principal
@@ -234,9 +235,12 @@ type rawRung struct {
 
 type rawPrincipal struct {
 	Token string `yaml:"token"`
-	ID    string `yaml:"id"`
-	Role  string `yaml:"role"`
-	Unit  string `yaml:"unit"`
+	// TokenSHA256 is the hex SHA-256 of the token, for policies that must
+	// not hold tokens in the clear: printf %s TOKEN | sha256sum
+	TokenSHA256 string `yaml:"token_sha256"`
+	ID          string `yaml:"id"`
+	Role        string `yaml:"role"`
+	Unit        string `yaml:"unit"`
 }
 
 // defaultLadder applies when a policy says nothing of escalation.
@@ -635,8 +639,6 @@ func (c *policyChecker) principal(p *Policy, i int, rp rawPrincipal) {
 	pr := Principal{ID: rp.ID, Role: Role(rp.Role), Unit: rp.Unit}
 	path := at("principals", i)
 	switch {
-	case len(rp.Token) < 8:
-		c.problem(append(path, "token"), "a token must be at least 8 characters")
 	case rp.ID == "":
 		c.problem(append(path, "id"), "missing id")
 	case !pr.Role.Valid():
@@ -647,6 +649,21 @@ func (c *policyChecker) principal(p *Policy, i int, rp rawPrincipal) {
 		c.problem(append(path, "unit"), "only principals with role unit belong to a unit")
 	}
 	key := sha256.Sum256([]byte(rp.Token))
+	switch {
+	case rp.Token != "" && rp.TokenSHA256 != "":
+		c.problem(append(path, "token_sha256"), "give token or token_sha256, not both")
+		return
+	case rp.TokenSHA256 != "":
+		b, err := hex.DecodeString(rp.TokenSHA256)
+		if err != nil || len(b) != sha256.Size {
+			c.problem(append(path, "token_sha256"), "must be the 64 hex digits of the token's SHA-256 (printf %%s TOKEN | sha256sum)")
+			return
+		}
+		key = [sha256.Size]byte(b)
+	case len(rp.Token) < 8:
+		c.problem(append(path, "token"), "a token must be at least 8 characters")
+		return
+	}
 	if _, dup := p.tokens[key]; dup {
 		c.problem(append(path, "token"), "this token is already given to another principal")
 	}

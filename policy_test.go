@@ -1,6 +1,8 @@
 package duban_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -158,6 +160,12 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"unit principal without unit", func(s string) string {
 			return strings.Replace(s, "role: inspector}", "role: unit}", 1)
 		}, `city.yaml:20: principals[0].unit: unknown unit ""`},
+		{"token and its hash", func(s string) string {
+			return strings.Replace(s, "role: inspector}", "role: inspector, token_sha256: "+strings.Repeat("ab", 32)+"}", 1)
+		}, `city.yaml:20: principals[0].token_sha256: give token or token_sha256, not both`},
+		{"bad token hash", func(s string) string {
+			return strings.Replace(s, "token: secret-inspector", "token_sha256: 12ab", 1)
+		}, `city.yaml:20: principals[0].token_sha256: must be the 64 hex digits of the token's SHA-256 (printf %s TOKEN | sha256sum)`},
 		{"empty", func(string) string { return "" }, `city.yaml: the policy is empty`},
 	}
 	for _, tt := range tests {
@@ -170,6 +178,25 @@ func TestParsePolicyErrors(t *testing.T) {
 				t.Fatalf("message\n got %s\nwant %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// A policy may hold a token's SHA-256 instead of the token: the token
+// authenticates all the same, and the policy shows no token.
+func TestHashedTokens(t *testing.T) {
+	sum := sha256.Sum256([]byte("secret-inspector"))
+	p, err := duban.ParsePolicy("city.yaml", []byte(strings.Replace(minimalPolicy, "token: secret-inspector", "token_sha256: "+hex.EncodeToString(sum[:]), 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr, ok := p.Authenticate("secret-inspector"); !ok || pr.ID != "inspector-1" {
+		t.Fatalf("the hashed token authenticates as %+v, %v", pr, ok)
+	}
+	if _, ok := p.Authenticate(hex.EncodeToString(sum[:])); ok {
+		t.Fatal("the hash itself authenticates")
+	}
+	if p.Principals[0].Token != "" {
+		t.Fatalf("the policy shows the token %q", p.Principals[0].Token)
 	}
 }
 

@@ -104,9 +104,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := store.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate the database: %w", err)
 	}
-	if c.Command == "migrate" {
+	switch c.Command {
+	case "migrate":
 		m.Logger.Info("database is up to date")
 		return nil
+	case "audit":
+		return m.audit(ctx, store)
+	case "projections":
+		return m.rebuildProjections(ctx, store)
 	}
 	tc, err := workflows.Dial(ctx, m.Config.TemporalAddr, m.Config.Namespace, sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")))
 	if err != nil {
@@ -131,6 +136,59 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.Command == "dev" {
 		m.printBanner()
 	}
+	return nil
+}
+
+// audit verifies the event store's hash chains and prints what it found.
+func (m *Main) audit(ctx context.Context, store *postgres.Store) error {
+	a, err := store.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	w := m.Config.Stdout
+	for _, f := range a.Flaws {
+		fmt.Fprintln(w, f)
+	}
+	if a.FlawCount > int64(len(a.Flaws)) {
+		fmt.Fprintf(w, "... and %d more\n", a.FlawCount-int64(len(a.Flaws)))
+	}
+	fmt.Fprintf(w, "audit: %d cases, %d events", a.Cases, a.Events)
+	if a.FlawCount > 0 {
+		fmt.Fprintln(w)
+		return fmt.Errorf("audit: %d flaws in the event store", a.FlawCount)
+	}
+	fmt.Fprintln(w, ": every chain holds")
+	return nil
+}
+
+// rebuildProjections folds every case again and compares, or rewrites.
+func (m *Main) rebuildProjections(ctx context.Context, store *postgres.Store) error {
+	check := m.Config.Check
+	last := time.Now()
+	r, err := store.RebuildProjections(ctx, check, func(folded int64) {
+		if time.Since(last) > 2*time.Second {
+			fmt.Fprintf(m.Config.Stderr, "folded %d cases\n", folded)
+			last = time.Now()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	w := m.Config.Stdout
+	for _, id := range r.Examples {
+		fmt.Fprintf(w, "case %s: its projection row is not the fold of its events\n", id)
+	}
+	if r.Differed > int64(len(r.Examples)) {
+		fmt.Fprintf(w, "... and %d more\n", r.Differed-int64(len(r.Examples)))
+	}
+	if check {
+		fmt.Fprintf(w, "projections: %d cases folded, %d rows differ\n", r.Cases, r.Differed)
+		if r.Differed > 0 {
+			return fmt.Errorf("projections: %d rows differ from their events; 'duban projections rebuild' rewrites them", r.Differed)
+		}
+		return nil
+	}
+	fmt.Fprintf(w, "projections: %d cases folded, %d rows differed, %d rewritten\n", r.Cases, r.Differed, r.Rewritten)
 	return nil
 }
 
@@ -287,7 +345,11 @@ func (m *Main) printBanner() {
 	fmt.Fprintf(w, "Development tokens (send as Authorization: Bearer TOKEN):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range m.Policy.Principals {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Token, p.ID, p.Role, p.Unit)
+		token := p.Token
+		if token == "" {
+			token = "(held as a hash)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", token, p.ID, p.Role, p.Unit)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nTry:\n  curl -s -H 'Authorization: Bearer dev-supervisor' %s/v1/cases\n\nCtrl-C stops duban; its state stays in %s.\n\n", base, m.Config.DataDir)
