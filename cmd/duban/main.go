@@ -33,7 +33,7 @@ func main() {
 		m.Close()
 		os.Exit(1)
 	}
-	if m.Config.Command != "migrate" && m.Config.Command != "policy" {
+	if !m.Config.OneShot() {
 		<-ctx.Done()
 		fmt.Fprintln(os.Stderr, "duban: shutting down")
 	}
@@ -56,6 +56,12 @@ Usage:
   duban migrate  apply database migrations to DATABASE_URL and exit
   duban policy check FILE
                  check a policy file: every problem with its line, or a summary
+  duban audit verify
+                 check every case's hash-chained events in DATABASE_URL: finds
+                 an event changed, removed or reordered by hand (exit 1)
+  duban projections rebuild [--check]
+                 fold every case's events again and rewrite the projection
+                 rows that differ (online); --check compares, writes nothing
 
 Every command also takes --log-level (debug, info, warn, error) and
 --log-format (json, text). Run 'duban COMMAND -h' for a command's flags.
@@ -74,11 +80,26 @@ type Config struct {
 	// WorkflowCache is how many cases' workflows a worker keeps in memory.
 	WorkflowCache int
 	DatabaseURL   string
-	DebugAddr     string
-	LogLevel      string
-	LogFormat     string
-	Stdout        io.Writer
-	Stderr        io.Writer
+	// Check makes projections rebuild compare without writing.
+	Check     bool
+	DebugAddr string
+	LogLevel  string
+	LogFormat string
+	Stdout    io.Writer
+	Stderr    io.Writer
+}
+
+// subcommands are the commands that take one, and its name.
+var subcommands = map[string]string{"audit": "verify", "projections": "rebuild"}
+
+// OneShot reports whether the command does its work and exits, rather than
+// running until it is stopped.
+func (c Config) OneShot() bool {
+	switch c.Command {
+	case "migrate", "policy", "audit", "projections":
+		return true
+	}
+	return false
 }
 
 // ParseArgs fills m.Config from the command line and the environment.
@@ -99,12 +120,18 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		c.PolicyFile, c.LogLevel, c.LogFormat = args[2], "warn", "text"
 		return nil
 	}
+	if sub, ok := subcommands[c.Command]; ok {
+		if len(args) < 2 || args[1] != sub {
+			return fmt.Errorf("usage: duban %s %s", c.Command, sub)
+		}
+		args = args[1:] // the flags follow the subcommand
+	}
 	fs := flag.NewFlagSet("duban "+c.Command, flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
 	fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
-	if c.Command != "api" && c.Command != "migrate" {
+	if c.Command == "dev" || c.Command == "serve" || c.Command == "worker" {
 		fs.IntVar(&c.WorkflowCache, "workflow-cache", 10_000, "how many open cases' workflows the worker keeps in memory (about 20 KB of heap each); others are replayed from their history when they wake")
 	}
 	switch c.Command {
@@ -121,7 +148,10 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		fs.StringVar(&c.Namespace, "namespace", "default", "Temporal namespace")
 		fs.StringVar(&c.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue of case workflows")
 		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
-	case "migrate":
+	case "migrate", "audit":
+		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	case "projections":
+		fs.BoolVar(&c.Check, "check", false, "compare the projection with the events and write nothing")
 		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	default:
 		fmt.Fprint(c.Stderr, usage)

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban/api"
+)
+
+// The principals of the matrix, by their development tokens. The case under
+// test is always littering, assigned to sanitation.
+var matrixPrincipals = []struct{ name, token string }{
+	{"inspector", "dev-inspector"},
+	{"supervisor", "dev-supervisor"},
+	{"admin", "dev-admin"},
+	{"own unit", "dev-sanitation"},
+	{"other unit", "dev-traffic-police"},
+	{"no token", ""},
+	{"unknown token", "not-a-token-anyone-has"},
+}
+
+// authzRow is what SPEC.md says of one route: who may use it, on a case
+// brought to the state the route needs, with a body it accepts.
+type authzRow struct {
+	public bool     // no token needed
+	may    []string // the principals allowed; the rest are refused
+	// setup brings a fresh case to the state the route needs and returns its
+	// path prefix ("/v1/cases/ID"); nil for routes of no case.
+	setup func(s *stack) string
+	path  string // the route's path after the case's, or whole when setup is nil
+	body  any
+	ok    int // the status an allowed principal gets
+}
+
+var (
+	everyone  = []string{"inspector", "supervisor", "admin", "own unit", "other unit"}
+	withSight = []string{"inspector", "supervisor", "admin", "own unit"} // all but another unit
+	overseers = []string{"supervisor", "admin"}
+)
+
+// The matrix: every route the API serves must have a row here, or the test
+// fails; so a new route cannot be added without saying who may use it.
+func authzMatrix() map[string]authzRow {
+	dispatched := func(s *stack) string { return "/v1/cases/" + s.openLittering() }
+	inProgress := func(s *stack) string {
+		p := dispatched(s)
+		s.call("POST", p+"/acknowledge", "dev-sanitation", nil).expect(s.t, 200, nil)
+		return p
+	}
+	resolved := func(s *stack) string {
+		p := inProgress(s)
+		s.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}).expect(s.t, 200, nil)
+		return p
+	}
+	extensionAsked := func(s *stack) string {
+		p := inProgress(s)
+		s.call("POST", p+"/extensions", "dev-sanitation", extensionBody()).expect(s.t, 200, nil)
+		return p
+	}
+	suspended := func(s *stack) string {
+		p := dispatched(s)
+		s.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "waiting for a crane"}).expect(s.t, 200, nil)
+		return p
+	}
+	return map[string]authzRow{
+		"GET /healthz":                                {public: true, path: "/healthz", ok: 200},
+		"GET /readyz":                                 {public: true, path: "/readyz", ok: 200},
+		"POST /v1/cases":                              {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/cases", body: littering, ok: 201},
+		"GET /v1/cases":                               {may: everyone, path: "/v1/cases", ok: 200},
+		"GET /v1/escalations":                         {may: overseers, path: "/v1/escalations", ok: 200},
+		"GET /v1/cases/{id}":                          {may: withSight, setup: dispatched, ok: 200},
+		"GET /v1/cases/{id}/events":                   {may: withSight, setup: dispatched, path: "/events", ok: 200},
+		"POST /v1/cases/{id}/acknowledge":             {may: []string{"own unit"}, setup: dispatched, path: "/acknowledge", ok: 200},
+		"POST /v1/cases/{id}/dispute":                 {may: []string{"own unit"}, setup: dispatched, path: "/dispute", body: map[string]any{"reason": "the market's stretch"}, ok: 200},
+		"POST /v1/cases/{id}/resolve":                 {may: []string{"own unit"}, setup: inProgress, path: "/resolve", body: map[string]any{"note": "swept"}, ok: 200},
+		"POST /v1/cases/{id}/extensions":              {may: []string{"own unit"}, setup: inProgress, path: "/extensions", body: extensionBody(), ok: 200},
+		"POST /v1/cases/{id}/verify":                  {may: []string{"inspector", "supervisor", "admin"}, setup: resolved, path: "/verify", body: map[string]any{"passed": true}, ok: 200},
+		"POST /v1/cases/{id}/comments":                {may: withSight, setup: dispatched, path: "/comments", body: map[string]any{"text": "seen"}, ok: 200},
+		"POST /v1/cases/{id}/assign":                  {may: overseers, setup: dispatched, path: "/assign", body: map[string]any{"unit": "urban-management", "reason": "theirs"}, ok: 200},
+		"POST /v1/cases/{id}/extensions/{n}/decision": {may: overseers, setup: extensionAsked, path: "/extensions/1/decision", body: map[string]any{"approved": false}, ok: 200},
+		"POST /v1/cases/{id}/urge":                    {may: overseers, setup: dispatched, path: "/urge", body: map[string]any{"note": "today, please"}, ok: 200},
+		"POST /v1/cases/{id}/suspend":                 {may: overseers, setup: dispatched, path: "/suspend", body: map[string]any{"reason": "waiting for a crane"}, ok: 200},
+		"POST /v1/cases/{id}/resume":                  {may: overseers, setup: suspended, path: "/resume", body: map[string]any{}, ok: 200},
+		"POST /v1/cases/{id}/cancel":                  {may: overseers, setup: dispatched, path: "/cancel", body: map[string]any{"reason": "reported twice"}, ok: 200},
+	}
+}
+
+func extensionBody() map[string]any {
+	return map[string]any{"until": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339), "reason": "the paving crew is booked"}
+}
+
+func (s *stack) openLittering() string {
+	s.t.Helper()
+	var c wireCase
+	s.call("POST", "/v1/cases", "dev-inspector", littering).expect(s.t, 201, &c)
+	return c.ID
+}
+
+// Every route × every principal: an allowed one gets the route's answer; a
+// known principal not allowed gets 403, or 404 for a case of another unit
+// (which does not exist for it); no token or an unknown one gets 401.
+func TestAuthorizationMatrix(t *testing.T) {
+	matrix := authzMatrix()
+	var routes []string
+	walk := func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes = append(routes, method+" "+route)
+		return nil
+	}
+	if err := chi.Walk((&api.Server{}).Handler().(chi.Routes), walk); err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range routes {
+		if _, ok := matrix[route]; !ok {
+			t.Errorf("%s is served but has no row in the authorization matrix", route)
+		}
+	}
+	for route := range matrix {
+		if !slices.Contains(routes, route) {
+			t.Errorf("the matrix has %s, which the API does not serve", route)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	s := newStack(t, "")
+	s.start("serve")
+	for _, route := range routes {
+		row := matrix[route]
+		method := strings.Fields(route)[0]
+		t.Run(route, func(t *testing.T) {
+			s.t = t
+			for _, p := range matrixPrincipals {
+				path := row.path
+				if row.setup != nil {
+					path = row.setup(s) + row.path // a fresh case for each, as an allowed command changes it
+				}
+				r := s.call(method, path, p.token, row.body)
+				want := row.ok
+				switch {
+				case row.public || slices.Contains(row.may, p.name):
+				case p.token == "" || p.name == "unknown token":
+					want = 401
+				case p.name == "other unit" && row.setup != nil:
+					want = 404
+				default:
+					want = 403
+				}
+				if r.status != want {
+					t.Errorf("%s as %s: %d, want %d: %s", route, p.name, r.status, want, r.body)
+				}
+			}
+		})
+	}
+}
