@@ -1,16 +1,22 @@
 # duban's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: dev test test-short build vet fmt clean bench bench-quick
+.PHONY: dev test test-short fuzz build vet fmt clean bench bench-quick
 
 # Run duban on its embedded defaults (Temporal in-process, private PostgreSQL).
 dev:
 	$(GO) run ./cmd/duban dev
 
-# Everything CI checks: vet, then every test with the race detector.
+# Everything CI checks: vet, every test with the race detector, then each
+# fuzz target for a bounded time.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	./scripts/fuzz
+
+# Each fuzz target for FUZZTIME (default 10s).
+fuzz:
+	./scripts/fuzz
 
 # The fast loop: no race detector, no kill -9 of a whole dev stack.
 test-short:

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +57,104 @@ func FuzzCursor(f *testing.F) {
 		}
 		if again, err := decodeCursor(encodeCursor(*c)); err != nil || again.ID != c.ID || !again.OpenedAt.Equal(c.OpenedAt) {
 			t.Fatalf("cursor %q does not survive a round trip: %v", s, err)
+		}
+	})
+}
+
+// No body crashes the decoding of any command's request, and every refusal
+// is a client error; times are read as the handlers read them.
+func FuzzCommandBody(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"note":"swept","evidence":[{"url":"https://e.org/2.jpg","kind":"photo"}]}`))
+	f.Add(uint8(1), []byte(`{"passed":true,"note":"clean"}`))
+	f.Add(uint8(5), []byte(`{"until":"2026-11-30T18:00:00+08:00","reason":"crew booked"}`))
+	f.Add(uint8(8), []byte(`{"reason":"rain","until":"tomorrow"}`))
+	f.Add(uint8(3), []byte(`{"reason":1}`))
+	f.Add(uint8(2), []byte(`{"text":"a"}{"text":"b"}`))
+	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
+		requests := []any{&resolveRequest{}, &verifyRequest{}, &commentRequest{}, &reasonRequest{}, &assignRequest{},
+			&extensionRequest{}, &decisionRequest{}, &noteRequest{}, &suspendRequest{}, &cancelRequest{}, &struct{}{}}
+		req := requests[int(kind)%len(requests)]
+		r := httptest.NewRequest("POST", "/v1/cases/x/y", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if err := decode(r, req, kind%2 == 0); err != nil {
+			checkClientError(t, err)
+			return
+		}
+		var when string
+		switch req := req.(type) {
+		case *extensionRequest:
+			when = req.Until
+		case *suspendRequest:
+			when = req.Until
+		}
+		if _, err := parseTime("until", when); err != nil {
+			checkClientError(t, err)
+		}
+	})
+}
+
+// No query string crashes the list's filters, and every refusal is a client
+// error; a unit's filter is always its own unit.
+func FuzzListQuery(f *testing.F) {
+	f.Add("status=dispatched,in_progress&unit=sanitation&limit=50")
+	f.Add("overdue=true&escalated=maybe&severity=urgent")
+	f.Add("limit=0&limit=999")
+	f.Add("cursor=Zm9v&area=%E8%80%81%E5%9F%8E")
+	f.Add("status=&bogus=1")
+	s := &Server{Policy: duban.DefaultPolicy(), Now: time.Now}
+	unit := duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw) // as r.URL.Query() reads it: bad pairs are dropped
+		for _, p := range []duban.Principal{unit, {ID: "supervisor-1", Role: duban.RoleSupervisor}} {
+			filter, _, err := s.caseFilter(q, p)
+			if err != nil {
+				checkClientError(t, err)
+				continue
+			}
+			if p.Role == duban.RoleUnit && filter.Unit != p.Unit {
+				t.Fatalf("%q lets a unit list unit %q", raw, filter.Unit)
+			}
+			if filter.Limit < 1 || filter.Limit > 200 {
+				t.Fatalf("%q: limit %d", raw, filter.Limit)
+			}
+		}
+	})
+}
+
+// No Authorization header crashes authentication: it is 401, with no token
+// repeated in the answer, or the principal the token stands for.
+func FuzzAuthorization(f *testing.F) {
+	f.Add("Bearer dev-inspector")
+	f.Add("bearer   dev-sanitation  ")
+	f.Add("Basic ZGV2OmRldg==")
+	f.Add("Bearer ")
+	f.Add("Bearer dev-inspector\x00")
+	s := &Server{Policy: duban.DefaultPolicy()}
+	var got duban.Principal
+	h := s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = principal(r)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	f.Fuzz(func(t *testing.T, header string) {
+		got = duban.Principal{}
+		r := httptest.NewRequest("GET", "/v1/cases", nil)
+		r.Header["Authorization"] = []string{header}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch w.Code {
+		case http.StatusNoContent:
+			_, token, _ := strings.Cut(header, " ")
+			if want, ok := s.Policy.Authenticate(strings.TrimSpace(token)); !ok || got != want {
+				t.Fatalf("%q let in as %+v", header, got)
+			}
+		case http.StatusUnauthorized: // one of two fixed answers: nothing of the header comes back
+			var problem struct{ Detail string }
+			if err := json.Unmarshal(w.Body.Bytes(), &problem); err != nil ||
+				(problem.Detail != "send Authorization: Bearer <token>" && problem.Detail != "unknown token") {
+				t.Fatalf("the answer to %q: %s", header, w.Body)
+			}
+		default:
+			t.Fatalf("%q: status %d", header, w.Code)
 		}
 	})
 }
