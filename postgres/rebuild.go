@@ -82,18 +82,18 @@ func (s *Store) rebuildCases(ctx context.Context, ids []string, check bool, r *R
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
-		ids, err := pgx.CollectRows(differed, pgx.RowTo[string])
+		stale, err := pgx.CollectRows(differed, pgx.RowTo[string])
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
-		r.Differed += int64(len(ids))
-		r.Examples = append(r.Examples, ids[:min(len(ids), MaxFlaws-len(r.Examples))]...)
-		if check || len(ids) == 0 {
+		r.Differed += int64(len(stale))
+		r.Examples = append(r.Examples, stale[:min(len(stale), MaxFlaws-len(r.Examples))]...)
+		if check || len(stale) == 0 {
 			return nil
 		}
 		// Only rows no append has moved past since the events were read.
 		tag, err := tx.Exec(ctx, `INSERT INTO cases (`+cols+`) SELECT `+cols+` FROM folded WHERE id = ANY($1::uuid[])
-			ON CONFLICT (id) DO UPDATE SET `+excludedAssignments()+` WHERE cases.version <= excluded.version`, ids)
+			ON CONFLICT (id) DO UPDATE SET `+excludedAssignments()+` WHERE cases.version <= excluded.version`, stale)
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
