@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/duban/duban/dev/devserver"
 	"github.com/duban/duban/dev/localpg"
+	"github.com/duban/duban/internal/freeport"
 	"github.com/duban/duban/workflows"
 )
 
@@ -117,7 +117,7 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 		"--task-queue", "duban-bench", "--log-level", "warn"}
 	s.debug = map[string]string{}
 	withDebug := func(name string, args []string) ([]string, error) {
-		port, err := freePort()
+		port, err := freeport.Get()
 		if err != nil {
 			return nil, err
 		}
@@ -131,7 +131,7 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 	if s.worker, err = s.spawn("worker", args); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := freeport.Get()
 	if err != nil {
 		return err
 	}
@@ -272,15 +272,6 @@ func (s *stack) sizes(ctx context.Context) (duban, temporal int64) {
 		}
 	}
 	return duban, temporal
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 type quiet struct{}

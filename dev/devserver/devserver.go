@@ -40,6 +40,8 @@ import (
 	"go.temporal.io/server/temporal"
 	schematool "go.temporal.io/server/tools/common/schema"
 	sqltool "go.temporal.io/server/tools/sql"
+
+	"github.com/duban/duban/internal/freeport"
 )
 
 // Options say where the server keeps its state and listens.
@@ -95,7 +97,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	var err error
 	if opts.Port == 0 {
-		if opts.Port, err = freePort(); err != nil {
+		if opts.Port, err = freeport.Get(); err != nil {
 			return nil, err
 		}
 	} else if err := portFree(opts.Port); err != nil {
@@ -312,7 +314,7 @@ func serverConfig(port int, shards int, stores map[string]config.DataStore) (*co
 	}
 	conf.Persistence.NumHistoryShards = int32(shards)
 	conf.Persistence.DataStores = stores
-	httpPort, err := freePort()
+	httpPort, err := freeport.Get()
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +339,7 @@ func serverConfig(port int, shards int, stores map[string]config.DataStore) (*co
 		svc.RPC.BindOnIP = ip
 		if name == "frontend" {
 			svc.RPC.GRPCPort, svc.RPC.HTTPPort = port, httpPort
-		} else if svc.RPC.GRPCPort, err = freePort(); err != nil {
+		} else if svc.RPC.GRPCPort, err = freeport.Get(); err != nil {
 			return nil, err
 		}
 		conf.Services[name] = svc
@@ -348,15 +350,6 @@ func serverConfig(port int, shards int, stores map[string]config.DataStore) (*co
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	conf.PublicClient.HostPort = net.JoinHostPort(ip, strconv.Itoa(port))
 	return &conf, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func portFree(port int) error {

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/duban/duban/internal/freeport"
 )
 
 // Options say where and how to run the cluster.
@@ -91,7 +93,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.Port = opts.Port
 	if c.Port == 0 {
-		if c.Port, err = freePort(); err != nil {
+		if c.Port, err = freeport.Get(); err != nil {
 			return nil, err
 		}
 	}
@@ -280,15 +282,6 @@ func isPostgres(pid int) bool {
 		return false
 	}
 	return strings.HasPrefix(s[open+1:close], "postgres") && s[close+2] != 'Z'
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (c *Cluster) start(bin string, cred *syscall.Credential, opts Options) error {
