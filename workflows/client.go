@@ -54,21 +54,9 @@ func (c *Client) open(ctx context.Context, cmd duban.OpenCase) (duban.Case, erro
 	}, CaseWorkflow, Input{CaseID: cmd.CaseID, HistoryLimit: c.HistoryLimit})
 	h, err := c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     "open:" + cmd.RequestHash,
-			UpdateName:   cmd.Name(),
-			Args:         []any{cmd},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
+		UpdateOptions:          update("open:"+cmd.RequestHash, cmd),
 	})
-	if err != nil {
-		return duban.Case{}, err
-	}
-	var out duban.Case
-	if err := h.Get(ctx, &out); err != nil {
-		return duban.Case{}, err
-	}
-	return out, nil
+	return answer(ctx, h, err)
 }
 
 // Execute sends cmd to the case's workflow and returns the case after it.
@@ -83,21 +71,29 @@ func (c *Client) Execute(ctx context.Context, caseID string, cmd duban.Command, 
 }
 
 func (c *Client) execute(ctx context.Context, caseID string, cmd duban.Command, updateID string) (duban.Case, error) {
-	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   caseID,
+	opts := update(updateID, cmd)
+	opts.WorkflowID = caseID
+	h, err := c.Temporal.UpdateWorkflow(ctx, opts)
+	return answer(ctx, h, err)
+}
+
+// update is the Update that gives cmd to a case and waits until it is done.
+func update(updateID string, cmd duban.Command) client.UpdateWorkflowOptions {
+	return client.UpdateWorkflowOptions{
 		UpdateID:     updateID,
 		UpdateName:   cmd.Name(),
 		Args:         []any{cmd},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return duban.Case{}, err
 	}
+}
+
+// answer is the case an Update answered with, or the error of sending it.
+func answer(ctx context.Context, h client.WorkflowUpdateHandle, err error) (duban.Case, error) {
 	var out duban.Case
-	if err := h.Get(ctx, &out); err != nil {
-		return duban.Case{}, err
+	if err == nil {
+		err = h.Get(ctx, &out)
 	}
-	return out, nil
+	return out, err
 }
 
 // retryNotReady repeats call, a few times and while ctx lasts, when the
