@@ -16,7 +16,7 @@ import (
 func TestDisputeThenAssign(t *testing.T) {
 	c := caseIn(t, duban.StatusInProgress)
 	c, events := apply(t, c, duban.Dispute{CommandMeta: by(sanitation), Reason: "the bins belong to the market"}, t0.Add(time.Hour))
-	if d := events[0].Data.(duban.CaseDisputed); d.Unit != "sanitation" || d.Stage != duban.StageResolve || !d.Deadline.Equal(t0.Add(24*time.Hour)) {
+	if d := dataOf[duban.CaseDisputed](t, events); d.Unit != "sanitation" || d.Stage != duban.StageResolve || !d.Deadline.Equal(t0.Add(24*time.Hour)) {
 		t.Fatalf("dispute data %+v", d)
 	}
 	if c.Unit != "" || c.Dispute == nil || c.Dispute.Unit != "sanitation" || c.OverdueAt(t0.Add(48*time.Hour)) {
@@ -28,7 +28,7 @@ func TestDisputeThenAssign(t *testing.T) {
 	}
 	assignedAt := t0.Add(3 * time.Hour)
 	c, events = apply(t, c, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Reason: "parking area"}, assignedAt)
-	if a := events[0].Data.(duban.CaseAssigned); a.Unit != "traffic-police" || a.From != "sanitation" || events[0].Actor != supervisor {
+	if a := dataOf[duban.CaseAssigned](t, events); a.Unit != "traffic-police" || a.From != "sanitation" || events[0].Actor != supervisor {
 		t.Fatalf("assigned %+v by %v", a, events[0].Actor)
 	}
 	if c.Status != duban.StatusDispatched || c.Unit != "traffic-police" || c.Dispute != nil {
@@ -47,7 +47,7 @@ func TestExtensions(t *testing.T) {
 	until := t0.Add(72 * time.Hour)
 	ask := duban.RequestExtension{CommandMeta: by(sanitation), Until: until, Reason: "the paving stones are on order"}
 	c, events := apply(t, c, ask, t0.Add(time.Hour))
-	if r := events[0].Data.(duban.ExtensionRequested); r.N != 1 || !r.ResolveBy.Equal(t0.Add(24*time.Hour)) {
+	if r := dataOf[duban.ExtensionRequested](t, events); r.N != 1 || !r.ResolveBy.Equal(t0.Add(24*time.Hour)) {
 		t.Fatalf("requested %+v", r)
 	}
 	if len(c.Extensions) != 1 || c.Extensions[0].Status != duban.ExtensionPending || c.Extensions[0].RequestedBy != "sanitation-1" {
@@ -115,7 +115,7 @@ func TestUrge(t *testing.T) {
 	c := caseIn(t, duban.StatusDispatched)
 	c, _ = apply(t, c, duban.Urge{CommandMeta: by(supervisor), Note: "the mayor walks past at noon"}, t0.Add(40*time.Minute))
 	c, events := apply(t, c, duban.Urge{CommandMeta: by(admin), Note: "now"}, t0.Add(50*time.Minute))
-	u := events[0].Data.(duban.CaseUrged)
+	u := dataOf[duban.CaseUrged](t, events)
 	if u.Unit != "sanitation" || u.UrgeCount != 2 || u.Stage != duban.StageAcknowledge || u.LateSeconds != 20*60 {
 		t.Fatalf("urged %+v", u)
 	}
@@ -134,7 +134,7 @@ func TestCancelAsDuplicate(t *testing.T) {
 	}
 	original := "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a"
 	c, events := apply(t, c, duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice", DuplicateOf: original}, t0.Add(time.Hour))
-	if c.Status != duban.StatusCancelled || c.DuplicateOf != original || events[0].Data.(duban.CaseCancelled).DuplicateOf != original {
+	if c.Status != duban.StatusCancelled || c.DuplicateOf != original || dataOf[duban.CaseCancelled](t, events).DuplicateOf != original {
 		t.Fatalf("cancelled %+v", c)
 	}
 	if _, _, running := c.RunningStage(); running {
@@ -162,7 +162,7 @@ func TestSuspendStopsEveryClock(t *testing.T) {
 	}
 	resumedAt := suspendedAt.Add(26 * time.Hour)
 	c, events := apply(t, c, duban.Resume{CommandMeta: by(supervisor), Note: "road open"}, resumedAt)
-	r := events[0].Data.(duban.CaseResumed)
+	r := dataOf[duban.CaseResumed](t, events)
 	if r.SuspendedSeconds != 26*3600 {
 		t.Fatalf("suspended for %d s", r.SuspendedSeconds)
 	}
@@ -190,7 +190,7 @@ func TestSuspendOnBusinessCalendar(t *testing.T) {
 	// Suspended from Tuesday 16:00 to Thursday 10:00: 2h Tuesday, 7h
 	// Wednesday, 1h30 Thursday = 10h30 of working time.
 	c, events := apply(t, c, duban.Resume{CommandMeta: by(supervisor)}, at("2026-11-12", 10, 0))
-	if s := events[0].Data.(duban.CaseResumed).SuspendedSeconds; s != int64((10*time.Hour+30*time.Minute)/time.Second) {
+	if s := dataOf[duban.CaseResumed](t, events).SuspendedSeconds; s != int64((10*time.Hour+30*time.Minute)/time.Second) {
 		t.Fatalf("suspended %ds", s)
 	}
 	// 17:30 Tuesday + 10h30 working: 30m Tuesday, 7h Wednesday, 3h Thursday → 11:30 Thursday.
@@ -223,7 +223,7 @@ func TestSuspensionEndsByItself(t *testing.T) {
 		t.Fatalf("resumed early: %v", events)
 	}
 	c, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(10*time.Minute)) // the worker was late
-	r := events[0].Data.(duban.CaseResumed)
+	r := dataOf[duban.CaseResumed](t, events)
 	if events[0].Actor != duban.System || r.SuspendedSeconds != 2*3600 || !r.Deadlines.ResolveBy.Equal(deadline.Add(2*time.Hour)) {
 		t.Fatalf("resumed %+v by %v", r, events[0].Actor)
 	}
@@ -234,7 +234,7 @@ func TestSuspensionEndsByItself(t *testing.T) {
 	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(3*time.Hour)); len(events) != 0 {
 		t.Fatalf("recorded again: %v", events)
 	}
-	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(4*time.Hour)); len(events) != 1 || events[0].Data.(duban.CaseEscalated).Level != 2 {
+	if _, events := apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, until.Add(4*time.Hour)); len(events) != 1 || dataOf[duban.CaseEscalated](t, events).Level != 2 {
 		t.Fatalf("level 2: %v", events)
 	}
 }

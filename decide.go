@@ -40,6 +40,9 @@ func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
 		return nil, err
 	}
 	d := &decision{c: &c, by: m.By, now: now}
+	if _, ok := cmd.(Tick); !ok {
+		d.recordDueSteps(System)
+	}
 	switch cmd := cmd.(type) {
 	case Acknowledge:
 		return d.acknowledge()
@@ -357,10 +360,9 @@ func (d *decision) resume(note string, at time.Time) ([]Event, error) {
 }
 
 // tick does what has come due with no one asking: it ends a suspension whose
-// time is up, or records every ladder step of the running stage that has
-// come due and is not yet recorded, in order. Steps of a stage that is over,
-// or of a deadline that has since moved, are not in the ladder any more, so
-// a timer armed for them records nothing.
+// time is up, or records the ladder steps that have come due. Steps of a
+// stage that is over, or of a deadline that has since moved, are not in the
+// ladder any more, so a timer armed for them records nothing.
 func (d *decision) tick() ([]Event, error) {
 	if s := d.c.Suspension; d.c.Status == StatusSuspended && s != nil && s.Until != nil {
 		if d.now.Before(*s.Until) {
@@ -368,6 +370,16 @@ func (d *decision) tick() ([]Event, error) {
 		}
 		return d.resume("the suspension ended", *s.Until)
 	}
+	d.recordDueSteps(d.by)
+	return d.events, nil
+}
+
+// recordDueSteps records, as by, every step of the running stage's ladder
+// that has come due and is not yet recorded, in order. Decide calls it
+// before any command, so a step whose timer has not fired yet (an engine
+// busy or restarting at that moment) is recorded before the command that
+// could end its stage: every step that came due is in the history once.
+func (d *decision) recordDueSteps(by Principal) {
 	for _, s := range d.c.Ladder() {
 		if s.At.After(d.now) {
 			break
@@ -376,10 +388,9 @@ func (d *decision) tick() ([]Event, error) {
 			continue
 		}
 		if s.Level == 0 {
-			d.emit(DeadlineWarned{Stage: s.Stage, Deadline: s.Deadline, DueAt: s.At})
+			d.emitAs(by, DeadlineWarned{Stage: s.Stage, Deadline: s.Deadline, DueAt: s.At})
 		} else {
-			d.emit(CaseEscalated{Level: s.Level, Stage: s.Stage, Deadline: s.Deadline, DueAt: s.At})
+			d.emitAs(by, CaseEscalated{Level: s.Level, Stage: s.Stage, Deadline: s.Deadline, DueAt: s.At})
 		}
 	}
-	return d.events, nil
 }

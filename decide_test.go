@@ -240,7 +240,12 @@ func TestDecideTransitions(t *testing.T) {
 		name := string(tt.from) + "/" + tt.cmd.Name() + "/" + tt.cmd.Meta().By.ID
 		t.Run(name, func(t *testing.T) {
 			c := caseIn(t, tt.from)
-			events, err := duban.Decide(c, tt.cmd, t0.Add(time.Hour))
+			// Before the first step of any ladder, but ticks come when due.
+			now := t0.Add(10 * time.Minute)
+			if _, ok := tt.cmd.(duban.Tick); ok {
+				now = t0.Add(time.Hour)
+			}
+			events, err := duban.Decide(c, tt.cmd, now)
 			if got := duban.ErrorCode(err); got != tt.code {
 				t.Fatalf("error code %q (%v), want %q", got, err, tt.code)
 			}
@@ -389,7 +394,7 @@ func TestVerificationFailedReopens(t *testing.T) {
 	c := caseIn(t, duban.StatusResolved)
 	failedAt := t0.Add(3 * time.Hour)
 	c, events := apply(t, c, duban.Verify{CommandMeta: by(inspector), Note: "bags are back"}, failedAt)
-	data := events[0].Data.(duban.VerificationFailed)
+	data := dataOf[duban.VerificationFailed](t, events)
 	if data.ReworkCount != 1 || data.Note != "bags are back" || !data.ResolveBy.Equal(failedAt.Add(24*time.Hour)) {
 		t.Fatalf("event data %+v", data)
 	}
@@ -406,12 +411,12 @@ func TestVerificationFailedReopens(t *testing.T) {
 func TestLatenessIsRecorded(t *testing.T) {
 	c := caseIn(t, duban.StatusDispatched) // acknowledge by t0+30m
 	_, events := apply(t, c, duban.Acknowledge{CommandMeta: by(sanitation)}, t0.Add(45*time.Minute))
-	got := events[0].Data.(duban.CaseAcknowledged)
+	got := dataOf[duban.CaseAcknowledged](t, events)
 	if !got.Deadline.Equal(t0.Add(30*time.Minute)) || got.LateSeconds != 15*60 {
 		t.Fatalf("lateness %+v", got)
 	}
 	_, events = apply(t, c, duban.Acknowledge{CommandMeta: by(sanitation)}, t0.Add(5*time.Minute))
-	if got := events[0].Data.(duban.CaseAcknowledged); got.LateSeconds != 0 {
+	if got := dataOf[duban.CaseAcknowledged](t, events); got.LateSeconds != 0 {
 		t.Fatalf("on time, but late by %d s", got.LateSeconds)
 	}
 }
@@ -447,7 +452,7 @@ func TestLadder(t *testing.T) {
 	}
 	// A worker that was down for hours records every step that came due, in order.
 	c, events = apply(t, c, tick, ackBy.Add(5*time.Hour))
-	if len(events) != 2 || events[0].Data.(duban.CaseEscalated).Level != 1 || events[1].Data.(duban.CaseEscalated).Level != 2 {
+	if len(events) != 2 || dataOf[duban.CaseEscalated](t, events).Level != 1 || events[1].Data.(duban.CaseEscalated).Level != 2 {
 		t.Fatalf("escalations: %+v", events)
 	}
 	if e := events[1].Data.(duban.CaseEscalated); e.Stage != duban.StageAcknowledge || !e.Deadline.Equal(ackBy) || !e.DueAt.Equal(want[2].At) {
@@ -458,6 +463,24 @@ func TestLadder(t *testing.T) {
 	}
 	if _, events := apply(t, c, tick, ackBy.Add(5*time.Hour)); len(events) != 0 {
 		t.Fatalf("a step is recorded once: %v", events)
+	}
+
+	// A command given after steps came due whose timers have not fired
+	// (the engine was busy or down) follows those steps, recorded by the
+	// system, in order.
+	late, events := apply(t, caseIn(t, duban.StatusDispatched), duban.AddComment{CommandMeta: by(inspector), Text: "still there"}, ackBy.Add(5*time.Hour))
+	var types []duban.EventType
+	for _, e := range events[:3] {
+		types = append(types, e.Type)
+		if e.Actor != duban.System {
+			t.Fatalf("%s recorded as %v, not the system", e.Type, e.Actor)
+		}
+	}
+	if want := []duban.EventType{duban.EventDeadlineWarned, duban.EventCaseEscalated, duban.EventCaseEscalated}; len(events) != 4 || !reflect.DeepEqual(types, want) || events[3].Type != duban.EventCommentAdded || events[3].Actor != inspector {
+		t.Fatalf("a late comment: %v", events)
+	}
+	if late.EscalationLevel != 2 || !late.Warned {
+		t.Fatalf("level %d, warned %v after a late comment", late.EscalationLevel, late.Warned)
 	}
 
 	// Acknowledging meets the obligation: the resolve stage starts clean.
@@ -515,4 +538,18 @@ func TestTimesAreMilliseconds(t *testing.T) {
 	if !c.Deadlines.AcknowledgeBy.Equal(want.Add(30 * time.Minute)) {
 		t.Fatalf("acknowledge by %v", c.Deadlines.AcknowledgeBy)
 	}
+}
+
+// dataOf returns the data of the first event of type T among events: a
+// command given late follows the ladder steps that came due before it.
+func dataOf[T duban.EventData](t *testing.T, events []duban.Event) T {
+	t.Helper()
+	for _, e := range events {
+		if d, ok := e.Data.(T); ok {
+			return d
+		}
+	}
+	var zero T
+	t.Fatalf("no %s among %v", zero.EventType(), events)
+	return zero
 }
