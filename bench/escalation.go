@@ -63,7 +63,7 @@ func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate f
 	if err != nil {
 		return out, err
 	}
-	out.WorkerRSSBefore = s.worker.rss()
+	out.WorkerRSSBefore = s.worker.RSS()
 	if out.WorkerHeapBefore, err = s.liveHeap("worker"); err != nil {
 		return out, err
 	}
@@ -86,7 +86,7 @@ func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate f
 	if out.Recorded, err = recordedLag(ctx, s, ids, time.Duration(n)*50*time.Millisecond+5*time.Minute); err != nil {
 		return out, err
 	}
-	out.WorkerRSSAfter = s.worker.rss()
+	out.WorkerRSSAfter = s.worker.RSS()
 	if out.WorkerHeapAfter, err = s.liveHeap("worker"); err != nil {
 		return out, err
 	}

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -27,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/duban/duban/internal/harness"
 	"github.com/duban/duban/postgres"
 )
 
@@ -132,9 +132,9 @@ func runBench(ctx context.Context, quick bool, stacksFlag string, only map[strin
 		fmt.Fprintf(os.Stderr, "%6.1fs "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
 	}
 	logf("building duban")
-	binary := filepath.Join(tmp, "duban")
-	if out, err := exec.Command("go", "build", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
-		return fmt.Errorf("build duban: %v\n%s", err, out)
+	binary, err := harness.BuildDuban(tmp)
+	if err != nil {
+		return err
 	}
 	for _, name := range names {
 		if name != "prod" && name != "dev" {

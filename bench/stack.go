@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,11 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +21,7 @@ import (
 	"github.com/duban/duban/dev/devserver"
 	"github.com/duban/duban/dev/localpg"
 	"github.com/duban/duban/internal/freeport"
+	"github.com/duban/duban/internal/harness"
 	"github.com/duban/duban/workflows"
 )
 
@@ -38,8 +36,8 @@ type stack struct {
 	tc       client.Client
 	dubanURL string        // the duban database
 	db       *pgxpool.Pool // on the duban database, for ceilings and seeding
-	api      *process
-	worker   *process
+	api      *harness.Process
+	worker   *harness.Process
 	apiBase  string
 	logger   *slog.Logger
 	binary   string
@@ -76,7 +74,7 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 		s.close()
 		return nil, err
 	}
-	if s.dubanURL, err = createDatabase(ctx, s.pg.URL, "duban"); err != nil {
+	if s.dubanURL, err = harness.CreateDatabase(ctx, s.pg.URL, "duban"); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -85,24 +83,6 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 		return nil, err
 	}
 	return s, nil
-}
-
-func createDatabase(ctx context.Context, adminURL, name string) (string, error) {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-			return "", err
-		}
-	}
-	return strings.Replace(adminURL, "/postgres?", "/"+name+"?", 1), nil
 }
 
 // startDuban starts `duban worker` and `duban api` with policy, and waits
@@ -142,40 +122,14 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 		return err
 	}
 	s.apiBase = "http://127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(s.apiBase + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := harness.WaitOK(ctx, s.apiBase+"/readyz", time.Minute, s.api); err != nil {
+		return fmt.Errorf("duban api did not become ready: %w; see %s", err, s.api.Log)
 	}
-	return fmt.Errorf("duban api did not become ready; see %s", s.api.log)
+	return nil
 }
 
-// process is a duban process the harness started.
-type process struct {
-	cmd *exec.Cmd
-	log string
-}
-
-func (s *stack) spawn(command string, args []string) (*process, error) {
-	logPath := filepath.Join(s.dir, command+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(s.binary, append([]string{command}, args...)...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dubanURL)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	go func() { cmd.Wait(); logFile.Close() }()
-	return &process{cmd: cmd, log: logPath}, nil
+func (s *stack) spawn(command string, args []string) (*harness.Process, error) {
+	return harness.Spawn(s.binary, append([]string{command}, args...), []string{"DATABASE_URL=" + s.dubanURL}, filepath.Join(s.dir, command+".log"))
 }
 
 // liveHeap returns the bytes a duban process ("api" or "worker") holds
@@ -202,40 +156,9 @@ func (s *stack) liveHeap(name string) (int64, error) {
 	return vars.Memstats.HeapAlloc, nil
 }
 
-// rss returns the process's resident memory in bytes.
-func (p *process) rss() int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
-func (p *process) stop() {
-	if p == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { p.cmd.Process.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-	}
-}
-
 func (s *stack) stopDuban() {
-	s.api.stop()
-	s.worker.stop()
+	s.api.Stop()
+	s.worker.Stop()
 	s.api, s.worker = nil, nil
 }
 

@@ -360,3 +360,14 @@ func (c *Cluster) Stop() error {
 	}
 	return errors.New("postgres did not stop")
 }
+
+// Kill kills the postmaster with SIGKILL, as a crash would, and waits for it
+// to exit. Its backends notice and exit on their own; Start on the same
+// directory recovers the cluster from its write-ahead log.
+func (c *Cluster) Kill() {
+	if c.cmd == nil {
+		return
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.exited
+}

@@ -65,13 +65,30 @@ func TestStartKeepsDataAcrossRestartsAndCrashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Stop()
 	if got := query(t, c.URL, "SELECT v FROM kept"); got != "yes" {
 		t.Fatalf("after a leftover postmaster: %q", got)
 	}
 	_ = leftover.Stop()
 	if got := query(t, c.URL, "SELECT current_user"); got != "postgres" {
 		t.Fatalf("user %q", got)
+	}
+	// A crash of the postmaster (kill -9) loses nothing a durable cluster
+	// committed.
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = localpg.Start(ctx, localpg.Options{Dir: dir, Durable: true}); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, c.URL, "INSERT INTO kept VALUES ('before the crash')")
+	c.Kill()
+	c, err = localpg.Start(ctx, localpg.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if got := query(t, c.URL, "SELECT count(*) FROM kept"); got != "2" {
+		t.Fatalf("after kill -9: %s rows", got)
 	}
 }
 
