@@ -218,7 +218,8 @@ func parseTime(field, s string) (time.Time, error) {
 // may see, read If-Match and the body, check the command with Decide against
 // the projection (and with the handler's own check, in the same order of
 // refusals), then send it to the case's workflow and answer with the case
-// after it.
+// after it. A command repeated with its Idempotency-Key answers as it did
+// the first time, never applied twice.
 func (s *Server) command(w http.ResponseWriter, r *http.Request, body any, optional bool, build func(duban.CommandMeta) (duban.Command, func() error)) {
 	before, err := s.visibleCase(r)
 	if err != nil {
@@ -241,7 +242,23 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body any, optio
 		return
 	}
 	cmd, check := build(meta)
+	updateID := ""
+	if key != "" {
+		sum := sha256.Sum256([]byte(meta.By.ID + "\n" + cmd.Name() + "\n" + key))
+		updateID = "key:" + hex.EncodeToString(sum[:16])
+	}
 	if err := precheck(c, cmd, check, s.Now()); err != nil {
+		// A repeat of a command that was applied, its answer lost (the
+		// client timed out, the API died): the case has moved on and
+		// refuses it now, but the repeat answers as the first would have.
+		if code := duban.ErrorCode(err); updateID != "" && (code == duban.ECONFLICT || code == duban.EPRECONDITION) {
+			if after, applied, lookErr := s.Store.CaseAfter(r.Context(), c.ID, updateID); lookErr != nil {
+				err = lookErr
+			} else if applied {
+				s.replyCase(w, http.StatusOK, after, before.Duplicates)
+				return
+			}
+		}
 		fail(w, r, err)
 		return
 	}
@@ -250,11 +267,6 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request, body any, optio
 		return
 	}
 	defer s.gate.leave(c.ID)
-	updateID := ""
-	if key != "" {
-		sum := sha256.Sum256([]byte(meta.By.ID + "\n" + cmd.Name() + "\n" + key))
-		updateID = "key:" + hex.EncodeToString(sum[:16])
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.CommandTimeout)
 	defer cancel()
 	after, err := s.Cases.Execute(ctx, c.ID, cmd, updateID)

@@ -140,6 +140,25 @@ func (s *Store) Events(ctx context.Context, caseID string) ([]duban.Event, error
 	return events, nil
 }
 
+// CaseAfter returns a case as it stood after the last event the command
+// commandID recorded, and false when that command recorded nothing: what
+// the command answered, for a repeat of it whose first answer was lost.
+func (s *Store) CaseAfter(ctx context.Context, caseID, commandID string) (duban.Case, bool, error) {
+	if !validID(caseID) {
+		return duban.Case{}, false, nil
+	}
+	events, commandIDs, err := readEvents(ctx, s.pool, caseID, 0)
+	if err != nil {
+		return duban.Case{}, false, err
+	}
+	for i := len(commandIDs) - 1; i >= 0; i-- {
+		if commandIDs[i] == commandID {
+			return duban.Fold(duban.Case{}, events[:i+1]), true, nil
+		}
+	}
+	return duban.Case{}, false, nil
+}
+
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }

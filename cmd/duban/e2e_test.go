@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -224,6 +225,50 @@ func TestIdempotentOpen(t *testing.T) {
 	}
 	if n := len(s.events(ids[0])); n != 2 {
 		t.Fatalf("the case has %d events, want 2", n)
+	}
+}
+
+// A command repeated with its Idempotency-Key (its first answer lost to a
+// timeout or a crash) answers as the first did, and is recorded once, even
+// when the case has moved on and would refuse it as a new command.
+func TestIdempotentCommands(t *testing.T) {
+	s := newStack(t, "")
+	s.start("serve")
+	c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+	path := "/v1/cases/" + c.ID
+	ack := s.caseOf(s.call("POST", path+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-1"), 200)
+	comment := map[string]any{"text": "on our way"}
+	commented := s.caseOf(s.call("POST", path+"/comments", "dev-inspector", comment, "Idempotency-Key", "note-1",
+		"If-Match", fmt.Sprintf(`"%d"`, ack.Version)), 200)
+	resolved := s.caseOf(s.call("POST", path+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}, "Idempotency-Key", "fix-1"), 200)
+
+	for _, repeat := range []struct {
+		what  string
+		res   response
+		first wireCase
+	}{
+		{"acknowledge", s.call("POST", path+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-1"), ack},
+		{"comment with If-Match", s.call("POST", path+"/comments", "dev-inspector", comment, "Idempotency-Key", "note-1",
+			"If-Match", fmt.Sprintf(`"%d"`, ack.Version)), commented},
+		{"resolve", s.call("POST", path+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}, "Idempotency-Key", "fix-1"), resolved},
+	} {
+		got := s.caseOf(repeat.res, 200)
+		if got.Version != repeat.first.Version || got.Status != repeat.first.Status {
+			t.Errorf("repeated %s: version %d %s, first answer %d %s", repeat.what, got.Version, got.Status, repeat.first.Version, repeat.first.Status)
+		}
+	}
+	// Without the key, or with another, it is a new command, refused.
+	s.call("POST", path+"/acknowledge", "dev-sanitation", nil).expect(t, 409, nil)
+	s.call("POST", path+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-2").expect(t, 409, nil)
+	// The key is the principal's own: another's is not a repeat.
+	s.call("POST", path+"/resolve", "dev-supervisor", map[string]any{"note": "swept"}, "Idempotency-Key", "fix-1").expect(t, 403, nil)
+
+	counts := map[string]int{}
+	for _, e := range s.events(c.ID) {
+		counts[e.Type]++
+	}
+	if counts["CaseAcknowledged"] != 1 || counts["CommentAdded"] != 1 || counts["CaseResolved"] != 1 {
+		t.Fatalf("events %v", counts)
 	}
 }
 
