@@ -45,3 +45,31 @@ func TestFromTemporal(t *testing.T) {
 		})
 	}
 }
+
+// An update whose workflow task failed is repeated (under the same update
+// id, which the caller's closure keeps) a few times; other errors are not.
+func TestRetryNotReady(t *testing.T) {
+	notReady := serviceerror.NewWorkflowNotReady("task failed")
+	for _, tc := range []struct {
+		name  string
+		errs  []error // what each attempt returns; nil: success
+		calls int
+		ok    bool
+	}{
+		{"succeeds after two failed tasks", []error{notReady, notReady, nil}, 3, true},
+		{"gives up after five", []error{notReady, notReady, notReady, notReady, notReady, nil}, 5, false},
+		{"a refusal is not repeated", []error{toTemporal(duban.Errorf(duban.ECONFLICT, "no")), nil}, 1, false},
+		{"nor is an unavailable server", []error{serviceerror.NewUnavailable("down"), nil}, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			_, err := retryNotReady(context.Background(), func() (duban.Case, error) {
+				calls++
+				return duban.Case{}, tc.errs[calls-1]
+			})
+			if calls != tc.calls || (err == nil) != tc.ok {
+				t.Fatalf("%d calls, error %v; want %d calls, success %v", calls, err, tc.calls, tc.ok)
+			}
+		})
+	}
+}
