@@ -1,5 +1,6 @@
-// Package activities holds what the case workflow does to the world: here,
-// appending events to the event store. Every activity is idempotent.
+// Package activities holds what the case workflow does to the world:
+// appending events to the event store, and reading what it holds. Every
+// activity is idempotent.
 package activities
 
 import (
@@ -18,10 +19,11 @@ type AppendInput = postgres.Append
 // AppendOutput is what the store holds after the expected version.
 type AppendOutput = postgres.Appended
 
-// EventStore appends events. The PostgreSQL store is the real one; workflow
-// tests use an in-memory one.
+// EventStore appends and reads events. The PostgreSQL store is the real
+// one; workflow tests use an in-memory one.
 type EventStore interface {
 	Append(ctx context.Context, a postgres.Append) (postgres.Appended, error)
+	EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error)
 }
 
 // Activities are the case workflow's activities.
@@ -40,4 +42,9 @@ func (a *Activities) AppendEvents(ctx context.Context, in AppendInput) (AppendOu
 		return out, temporal.NewNonRetryableApplicationError(e.Message, e.Code, err)
 	}
 	return out, err
+}
+
+// EventsAfter returns the events the store holds for a case after version.
+func (a *Activities) EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error) {
+	return a.Store.EventsAfter(ctx, caseID, version)
 }

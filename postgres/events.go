@@ -140,6 +140,15 @@ func (s *Store) Events(ctx context.Context, caseID string) ([]duban.Event, error
 	return events, nil
 }
 
+// EventsAfter returns a case's events after version, in version order.
+func (s *Store) EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error) {
+	if !validID(caseID) {
+		return nil, nil
+	}
+	events, _, err := readEvents(ctx, s.pool, caseID, version)
+	return events, err
+}
+
 // CaseAfter returns a case as it stood after the last event the command
 // commandID recorded, and false when that command recorded nothing: what
 // the command answered, for a repeat of it whose first answer was lost.

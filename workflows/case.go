@@ -156,6 +156,9 @@ func handle[C duban.Command](ctx workflow.Context, r *run) error {
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, cmd C) error {
 				_, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
+				if r.mayBeBehind(err) {
+					return nil // the handler judges it once caught up
+				}
 				return toTemporal(err)
 			},
 		})
@@ -171,8 +174,21 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 	}
 	r.busy = true
 	defer func() { r.busy = false }()
+	caughtUp := false
 	for {
 		events, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
+		if !caughtUp && r.mayBeBehind(err) {
+			caughtUp = true
+			var newer []duban.Event
+			if err := workflow.ExecuteLocalActivity(localActivity(ctx), acts.EventsAfter, r.state.ID, r.state.Version).Get(ctx, &newer); err != nil {
+				workflow.GetLogger(ctx).Error("reading events failed", "command", cmd.Name(), "error", err)
+				return duban.Errorf(duban.EUNAVAILABLE, "the event store is unavailable; nothing was recorded")
+			}
+			if len(newer) > 0 {
+				r.state = duban.Fold(r.state, newer)
+				continue
+			}
+		}
 		if err != nil || len(events) == 0 {
 			return err
 		}
@@ -193,6 +209,16 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 			return nil
 		}
 	}
+}
+
+// mayBeBehind reports whether err refuses a command on a state the store
+// may have moved past: the events of a command whose update the Temporal
+// server lost (it crashed after they were committed, before the update was
+// recorded) are in the store but not in this run. Such a command is judged
+// again on what the store holds.
+func (r *run) mayBeBehind(err error) bool {
+	code := duban.ErrorCode(err)
+	return r.state.Version > 0 && (code == duban.ECONFLICT || code == duban.EPRECONDITION)
 }
 
 func localActivity(ctx workflow.Context) workflow.Context {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,12 @@ func (m *memStore) Append(_ context.Context, a postgres.Append) (postgres.Append
 		return postgres.Appended{}, errors.New("connection reset")
 	}
 	return postgres.Appended{Events: m.events[a.ExpectedVersion:], CommandIDs: m.commands[a.ExpectedVersion:], Written: true}, nil
+}
+
+func (m *memStore) EventsAfter(_ context.Context, _ string, version int64) ([]duban.Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.events[min(version, int64(len(m.events))):]), nil
 }
 
 func (m *memStore) types() []duban.EventType {
@@ -270,6 +277,46 @@ func TestLostAppendAnswerIsNotDoubled(t *testing.T) {
 	h.run(workflows.Input{})
 	if got := h.store.types(); len(got) != 3 {
 		t.Fatalf("events %v", got)
+	}
+}
+
+// The store can be ahead of the run: a Temporal server that crashed after
+// a command's events were committed, before its update was recorded, loses
+// the update. The next command the run would refuse on its stale state is
+// judged again on what the store holds.
+func TestCatchesUpWithTheStore(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), func(c duban.Case, err error) {
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		// The lost update's acknowledgement, committed behind the run's back.
+		events, err := duban.Decide(c, duban.Acknowledge{CommandMeta: by(sanitation)}, t0)
+		if err == nil {
+			_, err = h.store.Append(context.Background(), postgres.Append{CaseID: caseID, ExpectedVersion: c.Version,
+				CommandID: "lost", Events: events, Case: duban.Fold(c, events)})
+		}
+		if err != nil {
+			t.Fatalf("acknowledge behind the run's back: %v", err)
+		}
+	})
+	h.at(time.Minute, duban.Resolve{CommandMeta: by(sanitation), Note: "swept"}, func(c duban.Case, err error) {
+		if err != nil || c.Status != duban.StatusResolved || c.Version != 4 {
+			t.Errorf("resolve answered %s v%d, %v", c.Status, c.Version, err)
+		}
+	})
+	// A command the store's state refuses too is still refused.
+	h.at(2*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, func(_ duban.Case, err error) {
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != duban.ECONFLICT {
+			t.Errorf("a second acknowledgement: %v", err)
+		}
+	})
+	h.cancelAt(5 * time.Minute)
+	h.run(workflows.Input{})
+	want := []duban.EventType{duban.EventCaseReported, duban.EventCaseDispatched, duban.EventCaseAcknowledged, duban.EventCaseResolved}
+	if got := h.store.types(); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
 	}
 }
 
