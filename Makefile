@@ -1,7 +1,7 @@
 # duban's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: dev test test-short fuzz build vet fmt clean bench bench-quick
+.PHONY: dev test test-short fuzz build vet fmt clean bench bench-quick chaos
 
 # Run duban on its embedded defaults (Temporal in-process, private PostgreSQL).
 dev:
@@ -29,6 +29,11 @@ bench:
 # The same at small sizes, production shape only: about two minutes.
 bench-quick:
 	$(GO) run ./bench -quick
+
+# kill -9 of the API, the worker, PostgreSQL and Temporal under load, then
+# count what was lost, doubled or missed (see RELIABILITY.md): ~15 minutes.
+chaos:
+	$(GO) run ./chaos
 
 build:
 	$(GO) build -o bin/duban ./cmd/duban

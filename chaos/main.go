@@ -1,0 +1,290 @@
+// Command chaos proves duban keeps its record through crashes: under a
+// steady load of opens and commands from clients that repeat a request
+// with its Idempotency-Key whenever the answer is in doubt, it kills with
+// SIGKILL, in turn and at random moments, duban's API, its worker,
+// PostgreSQL and the Temporal server, each a process of its own, and
+// restarts the part it killed. Then it checks the store: every request
+// answered 2xx is recorded exactly once, no open made a second case, no
+// step of a deadline's ladder that came due is missing or doubled, every
+// case's hash chain and versions are whole (`duban audit verify`) and the
+// projection is the fold of the events (`duban projections rebuild
+// --check`).
+//
+//	go run ./chaos              # 52 kills, 13 of each part: about 15 minutes
+//	go run ./chaos -kills 8     # a quick look
+//
+// Everything runs on 127.0.0.1 in a temporary directory; the run is bounded
+// by -kills and -timeout. It prints the figures, writes them as JSON to
+// -out, and exits 1 when anything was lost, doubled, missed or refused.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/duban/duban/internal/harness"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == temporalCommand {
+		if err := serveTemporal(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos temporal-server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	kills := flag.Int("kills", 52, "kills in all, spread evenly over the API, the worker, PostgreSQL and the Temporal server")
+	clients := flag.Int("clients", 6, "concurrent clients")
+	timeout := flag.Duration("timeout", 60*time.Minute, "give up after this long")
+	seed := flag.Uint64("seed", 0, "seed of the random moments (0: from the clock)")
+	out := flag.String("out", "chaos/results", "directory for the JSON results")
+	keep := flag.Bool("keep", false, "keep the run's directory (logs, databases) instead of removing it")
+	flag.Parse()
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	rep, err := runChaos(ctx, *kills, *clients, *seed, *out, *keep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(1)
+	}
+	if !rep.Findings.clean() || len(rep.Refused) > 0 || rep.Kills < *kills {
+		os.Exit(1)
+	}
+}
+
+// report is one run's figures.
+type report struct {
+	Started  time.Time      `json:"started"`
+	Seconds  float64        `json:"seconds"`
+	Seed     uint64         `json:"seed"`
+	Clients  int            `json:"clients"`
+	Kills    int            `json:"kills"`
+	PerPart  map[string]int `json:"kills_per_part"`
+	Recovery map[string]dur `json:"recovery"` // kill to the next answered request, per part
+	// Answered counts requests answered 2xx (opens and commands); Repeated
+	// the repeats after an answer in doubt; Unanswered those that had no
+	// answer when the run ended; Refused the 4xx answers (none expected).
+	Answered   int      `json:"answered"`
+	Opens      int      `json:"opens"`
+	Repeated   int64    `json:"repeated"`
+	Unanswered int      `json:"unanswered"`
+	Refused    []string `json:"refused"`
+	Findings   findings `json:"findings"`
+}
+
+// dur summarises the recovery times of one part.
+type dur struct {
+	Median float64 `json:"median_s"`
+	Max    float64 `json:"max_s"`
+}
+
+func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir string, keep bool) (report, error) {
+	rep := report{Started: time.Now().UTC(), Seed: seed, Clients: clients, PerPart: map[string]int{}, Recovery: map[string]dur{}}
+	rng := rand.New(rand.NewPCG(seed, seed>>1))
+	began := time.Now()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "%6.1fs "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
+	}
+	tmp, err := os.MkdirTemp("", "duban-chaos-*")
+	if err != nil {
+		return rep, err
+	}
+	if keep {
+		logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	_ = os.Chmod(tmp, 0o755) // PostgreSQL runs as postgres when this runs as root
+	logf("building duban")
+	binary, err := harness.BuildDuban(tmp)
+	if err != nil {
+		return rep, err
+	}
+	sys, err := newSystem(tmp, binary, chaosPolicy)
+	if err != nil {
+		return rep, err
+	}
+	defer sys.stop()
+	logf("starting PostgreSQL, Temporal, the worker and the API")
+	if err := sys.start(ctx); err != nil {
+		return rep, err
+	}
+
+	var l ledger
+	ld := newLoad(sys.apiBase(), clients, &l)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() { ld.run(ctx, c) })
+	}
+	logf("%d clients under way; seed %d", clients, seed)
+
+	parts := sys.parts()
+	recovery := map[string][]time.Duration{}
+	var order []int
+	for rep.Kills < kills && ctx.Err() == nil {
+		if len(order) == 0 {
+			order = rng.Perm(len(parts)) // each part once per cycle, in a random order
+		}
+		p := parts[order[0]]
+		order = order[1:]
+		sleep(ctx, time.Duration(1000+rng.IntN(4000))*time.Millisecond)
+		before := l.count.Load()
+		killed := time.Now()
+		p.kill()
+		rep.Kills++
+		rep.PerPart[p.name]++
+		sleep(ctx, time.Duration(rng.IntN(3000))*time.Millisecond) // down for a while
+		if err := p.start(ctx); err != nil {
+			showTail(p.log(), logf)
+			return rep, fmt.Errorf("restart %s after kill %d: %w", p.name, rep.Kills, err)
+		}
+		// The next kill waits until duban answers again: a kill while it
+		// is still recovering would test less, not more.
+		if err := waitProgress(ctx, &l, before, 3*time.Minute); err != nil {
+			for _, q := range parts {
+				showTail(q.log(), logf)
+			}
+			return rep, fmt.Errorf("after kill %d (%s): %w", rep.Kills, p.name, err)
+		}
+		recovery[p.name] = append(recovery[p.name], time.Since(killed))
+		logf("kill %2d/%d: %-8s back, answering after %.1fs; %d answered, %d repeated", rep.Kills, kills, p.name, time.Since(killed).Seconds(), l.count.Load(), l.retries.Load())
+	}
+	ld.stopping.Store(true)
+	logf("kills done; letting the clients finish their requests")
+	wg.Wait()
+	for name, ds := range recovery {
+		slices.Sort(ds)
+		rep.Recovery[name] = dur{Median: round(ds[len(ds)/2].Seconds()), Max: round(ds[len(ds)-1].Seconds())}
+	}
+	rep.Answered, rep.Repeated, rep.Unanswered, rep.Refused = len(l.answered), l.retries.Load(), l.unanswered, l.refused
+	for _, a := range l.answered {
+		if a.Kind == "open" {
+			rep.Opens++
+		}
+	}
+
+	// Every step of the last case's ladder is due lastDue; give the timers
+	// time to fire, then check, and check again while steps are missing
+	// (timers of a server that just restarted may run late).
+	lastDue := l.lastOpen.Add(ackSLA + level2After)
+	logf("waiting for the last deadlines (%s) to come due", lastDue.Format(time.TimeOnly))
+	sleep(ctx, time.Until(lastDue)+5*time.Second)
+	for attempt := 1; ; attempt++ {
+		if rep.Findings, err = check(ctx, sys.dubanURL, l.answered); err != nil {
+			return rep, err
+		}
+		if len(rep.Findings.Missed) == 0 || attempt == 12 || ctx.Err() != nil {
+			break
+		}
+		logf("%d steps not recorded yet; checking again in 10s", len(rep.Findings.Missed))
+		sleep(ctx, 10*time.Second)
+	}
+	rep.Seconds = round(time.Since(began).Seconds())
+	printReport(rep)
+	if err := writeReport(rep, outDir); err != nil {
+		return rep, err
+	}
+	return rep, ctx.Err()
+}
+
+func waitProgress(ctx context.Context, l *ledger, before int64, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for l.count.Load() <= before {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no request answered for %s after the restart", within)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func round(v float64) float64 { return float64(int(v*10+0.5)) / 10 }
+
+// showTail prints the last lines of a log, so a failed run says why
+// before its directory is removed.
+func showTail(path string, logf func(string, ...any)) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	logf("last lines of %s:\n%s", filepath.Base(path), strings.Join(lines[max(0, len(lines)-15):], "\n"))
+}
+
+func printReport(r report) {
+	f := r.Findings
+	fmt.Printf("\nchaos: %d kills in %.0fs (seed %d, %d clients)\n", r.Kills, r.Seconds, r.Seed, r.Clients)
+	for _, name := range []string{"api", "worker", "postgres", "temporal"} {
+		fmt.Printf("  %-9s killed %2d times; answering again after %.1fs (median), %.1fs (max)\n", name, r.PerPart[name], r.Recovery[name].Median, r.Recovery[name].Max)
+	}
+	fmt.Printf("  requests answered 2xx %d (%d opens), repeated after doubt %d, unanswered at the end %d, refused %d\n",
+		r.Answered, r.Opens, r.Repeated, r.Unanswered, len(r.Refused))
+	fmt.Printf("  store: %d cases, %d events\n", f.Cases, f.Events)
+	rows := []struct {
+		what  string
+		items []string
+	}{
+		{"lost (answered, not recorded)", f.Lost},
+		{"duplicated", f.Duplicated},
+		{"missed deadline steps", f.Missed},
+		{"spurious deadline steps", f.Spurious},
+		{"audit flaws", f.AuditFlaws},
+		{"projection rows differing", f.ProjectionDiffers},
+		{"refused (4xx)", r.Refused},
+	}
+	for _, row := range rows {
+		fmt.Printf("  %-30s %d\n", row.what, len(row.items))
+		for _, it := range row.items[:min(len(row.items), 10)] {
+			fmt.Printf("      %s\n", it)
+		}
+	}
+	line, _ := json.Marshal(map[string]any{
+		"kills": r.Kills, "kills_per_part": r.PerPart, "answered": r.Answered, "repeated": r.Repeated,
+		"lost": len(f.Lost), "duplicated": len(f.Duplicated), "missed_deadlines": len(f.Missed),
+		"spurious_deadlines": len(f.Spurious), "audit_flaws": len(f.AuditFlaws),
+		"projection_differs": len(f.ProjectionDiffers), "refused": len(r.Refused),
+	})
+	fmt.Println(string(line))
+}
+
+func writeReport(r report, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(dir, r.Started.Format("20060102T150405Z")+".json")
+	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("results: %s\n", file)
+	return nil
+}
