@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/internal/harness"
 	"github.com/duban/duban/postgres"
 )
 
@@ -69,28 +68,7 @@ func (c *caller) call(method, path, token string, body any, want int, out any) e
 }
 
 func (c *caller) send(method, path, token string, payload []byte, key string) (int, []byte, error) {
-	var r io.Reader
-	if payload != nil {
-		r = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequest(method, c.base+path, r)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
+	return harness.Send(context.Background(), c.http, method, c.base+path, token, key, payload)
 }
 
 type wireCase struct {

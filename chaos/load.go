@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/duban/duban/internal/harness"
 )
 
 // Tokens of the chaos policy.
@@ -144,7 +145,7 @@ func (ld *load) post(ctx context.Context, path, token, key string, body, out any
 	wait := 250 * time.Millisecond
 	doubt := ""
 	for attempt := 1; ; attempt++ {
-		status, b, err := ld.send(ctx, path, token, key, payload)
+		status, b, err := harness.Send(ctx, ld.http, http.MethodPost, ld.base+path, token, key, payload)
 		switch {
 		case err == nil && status/100 == 2:
 			if out != nil {
@@ -174,16 +175,13 @@ func (ld *load) post(ctx context.Context, path, token, key string, body, out any
 	}
 }
 
-// history lists a case's events (version, type, actor), to explain a
+// history lists a case's events (version, type, time), to explain a
 // refusal.
 func (ld *load) history(ctx context.Context, caseID string) string {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ld.base+"/v1/cases/"+caseID+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+inspectorToken)
-	res, err := ld.http.Do(req)
+	_, b, err := harness.Send(ctx, ld.http, http.MethodGet, ld.base+"/v1/cases/"+caseID+"/events", inspectorToken, "", nil)
 	if err != nil {
 		return err.Error()
 	}
-	defer res.Body.Close()
 	var page struct {
 		Items []struct {
 			Version    int64     `json:"version"`
@@ -191,7 +189,7 @@ func (ld *load) history(ctx context.Context, caseID string) string {
 			OccurredAt time.Time `json:"occurred_at"`
 		} `json:"items"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&page); err != nil {
+	if err := json.Unmarshal(b, &page); err != nil {
 		return err.Error()
 	}
 	var out []string
@@ -199,21 +197,4 @@ func (ld *load) history(ctx context.Context, caseID string) string {
 		out = append(out, fmt.Sprintf("v%d %s %s", e.Version, e.Type, e.OccurredAt.Format(time.TimeOnly)))
 	}
 	return strings.Join(out, ", ")
-}
-
-func (ld *load) send(ctx context.Context, path, token, key string, payload []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ld.base+path, bytes.NewReader(payload))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
-	res, err := ld.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
 }

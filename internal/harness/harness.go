@@ -5,8 +5,10 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -150,4 +152,32 @@ func WaitOK(ctx context.Context, url string, timeout time.Duration, p *Process) 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Send sends a request to duban's API as token, with payload as its JSON
+// body and key as its Idempotency-Key when not empty, and returns the
+// answer's status and body.
+func Send(ctx context.Context, hc *http.Client, method, url, token, key string, payload []byte) (int, []byte, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
 }
