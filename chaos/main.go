@@ -10,7 +10,7 @@
 // projection is the fold of the events (`duban projections rebuild
 // --check`).
 //
-//	go run ./chaos              # 52 kills, 13 of each part: about 15 minutes
+//	go run ./chaos              # 52 kills, 13 of each part: about 7 minutes
 //	go run ./chaos -kills 8     # a quick look
 //
 // Everything runs on 127.0.0.1 in a temporary directory; the run is bounded
