@@ -28,8 +28,8 @@ const TaskQueue = "duban-cases"
 // new, well below Temporal's limits (51,200 events, 2,000 updates a run).
 const DefaultHistoryLimit = 4000
 
-// openTimeout bounds how long a new workflow waits for its open command:
-// if Update-with-Start's update was refused, no case exists and the run ends.
+// openTimeout bounds how long a run of revision 0 waits for its open
+// command.
 const openTimeout = time.Minute
 
 // Input starts or continues a case workflow.
@@ -39,7 +39,22 @@ type Input struct {
 	Case duban.Case
 	// HistoryLimit overrides DefaultHistoryLimit (tests use small values).
 	HistoryLimit int
+	// Revision is how the run behaves, fixed when it starts so that a run
+	// started by older code replays as it ran; new runs get Revision.
+	Revision int
 }
+
+// Revisions of the workflow's behaviour. Runs of revision 0 waited up to
+// openTimeout for the open command and started a timer each time the case
+// changed, never cancelling one: each fired later, for nothing, costing the
+// server a workflow task.
+const (
+	// timerPerWake: a run keeps one timer for the case's next wake and
+	// cancels the timers it no longer needs.
+	timerPerWake = 1
+	// Revision is what new runs get.
+	Revision = timerPerWake
+)
 
 // acts is only used to name activity methods.
 var acts *activities.Activities
@@ -59,12 +74,8 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 		return err
 	}
 	if r.state.Version == 0 {
-		opened, err := workflow.AwaitWithTimeout(ctx, openTimeout, func() bool { return r.state.Version > 0 })
-		if err != nil {
+		if err := r.awaitOpen(ctx); err != nil {
 			return err
-		}
-		if !opened {
-			return temporal.NewNonRetryableApplicationError("no case was opened: the open command was refused or never came", "NotOpened", nil)
 		}
 	}
 	for {
@@ -75,7 +86,7 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 			if err := workflow.Await(ctx, func() bool { return !r.busy && workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
-			return workflow.NewContinueAsNewError(ctx, CaseWorkflow, Input{CaseID: in.CaseID, Case: r.state, HistoryLimit: in.HistoryLimit})
+			return workflow.NewContinueAsNewError(ctx, CaseWorkflow, Input{CaseID: in.CaseID, Case: r.state, HistoryLimit: in.HistoryLimit, Revision: Revision})
 		}
 		if err := r.waitForNextStep(ctx); err != nil {
 			return err
@@ -83,14 +94,63 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 	}
 }
 
+// awaitOpen waits for the open command's handler. Update-with-Start
+// delivers the command with the run's first workflow task, and its handler
+// starts before the workflow function runs: if none has run or is running,
+// the command was refused and no case will open in this run.
+func (r *run) awaitOpen(ctx workflow.Context) error {
+	if r.in.Revision >= timerPerWake {
+		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+			return err
+		}
+	} else if _, err := workflow.AwaitWithTimeout(ctx, openTimeout, func() bool { return r.state.Version > 0 }); err != nil {
+		return err
+	}
+	if r.state.Version == 0 {
+		return temporal.NewNonRetryableApplicationError("no case was opened: the open command was refused or never came", "NotOpened", nil)
+	}
+	return nil
+}
+
 // waitForNextStep sleeps until the case next needs the system (the running
 // stage's next ladder step, or the end of a suspension) and ticks it, or
-// returns early when the case changes (a command may have met the
-// obligation or moved the deadline).
+// returns early when that time moves (a command met the obligation or moved
+// the deadline), the case closes or the run should continue as new.
 func (r *run) waitForNextStep(ctx workflow.Context) error {
+	next, ok := r.state.NextWake()
+	if r.in.Revision < timerPerWake {
+		return r.waitForNextStepV0(ctx, next, ok)
+	}
+	moved := func() bool {
+		n, ok2 := r.state.NextWake()
+		return ok2 != ok || !n.Equal(next) || !r.state.Status.Open() || r.continueAsNew(ctx)
+	}
+	if !ok {
+		return workflow.Await(ctx, moved)
+	}
+	if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+		// One timer per wake time: a command that leaves it where it was
+		// (a comment, an urge) costs no timer, and one that moves it
+		// cancels it, so no stale timer fires later for nothing.
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		timer := workflow.NewTimer(timerCtx, wait)
+		if err := workflow.Await(ctx, func() bool { return timer.IsReady() || moved() }); err != nil {
+			return err
+		}
+		if !timer.IsReady() {
+			if r.state.Status.Open() && !r.continueAsNew(ctx) {
+				cancel() // a run that ends takes its timers with it
+			}
+			return nil
+		}
+	}
+	return r.tick(ctx)
+}
+
+// waitForNextStepV0 is waitForNextStep as runs of revision 0 replay it.
+func (r *run) waitForNextStepV0(ctx workflow.Context, next time.Time, ok bool) error {
 	version := r.state.Version
 	changed := func() bool { return r.state.Version != version || r.continueAsNew(ctx) }
-	next, ok := r.state.NextWake()
 	if !ok {
 		return workflow.Await(ctx, changed)
 	}
@@ -100,7 +160,12 @@ func (r *run) waitForNextStep(ctx workflow.Context) error {
 			return err
 		}
 	}
-	if err := r.execute(ctx, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, fmt.Sprintf("tick:%d", version)); err != nil {
+	return r.tick(ctx)
+}
+
+// tick records what has come due as the system.
+func (r *run) tick(ctx workflow.Context) error {
+	if err := r.execute(ctx, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, fmt.Sprintf("tick:%d", r.state.Version)); err != nil {
 		// The store is unreachable: try again shortly; the step stays due.
 		workflow.GetLogger(ctx).Warn("a deadline tick failed", "error", err)
 		return workflow.Sleep(ctx, 10*time.Second)

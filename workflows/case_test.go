@@ -146,6 +146,7 @@ func (h *harness) run(in workflows.Input) {
 	if in.CaseID == "" {
 		in.CaseID = caseID
 	}
+	in.Revision = workflows.Revision
 	h.env.ExecuteWorkflow(workflows.CaseWorkflow, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
@@ -233,6 +234,31 @@ func TestMetObligationCancelsItsLadder(t *testing.T) {
 	}
 }
 
+// A case keeps one timer for its next wake: commands that leave the wake
+// where it was start none, one that moves it cancels the old, and a closed
+// case's run ends with nothing left to fire.
+func TestOneTimerPerWake(t *testing.T) {
+	h := newHarness(t)
+	var started, cancelled []time.Duration
+	h.env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { started = append(started, d) })
+	h.env.SetOnTimerCanceledListener(func(string) { cancelled = append(cancelled, 0) })
+	h.at(0, openCmd(), h.ok)
+	for i := range 3 {
+		h.at(time.Duration(i+1)*time.Minute, duban.AddComment{CommandMeta: by(inspector), Text: "still there"}, h.ok)
+	}
+	h.at(10*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok)
+	h.at(11*time.Minute, duban.Urge{CommandMeta: by(duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}), Note: "today please"}, h.ok)
+	h.at(2*time.Hour, duban.Resolve{CommandMeta: by(sanitation), Note: "cleared"}, h.ok)
+	h.at(3*time.Hour, duban.Verify{CommandMeta: by(inspector), Passed: true}, h.ok)
+	h.run(workflows.Input{})
+	// The acknowledge warning (22m30s), then the resolve warning (18h after
+	// opening, from 10m), then the verify warning (3h after resolving).
+	want := []time.Duration{22*time.Minute + 30*time.Second, 18*time.Hour - 10*time.Minute, 3 * time.Hour}
+	if fmt.Sprint(started) != fmt.Sprint(want) || len(cancelled) != 2 {
+		t.Fatalf("timers started %v, %d cancelled; want %v, 2 cancelled", started, len(cancelled), want)
+	}
+}
+
 func TestRefusedCommandsLeaveNoTrace(t *testing.T) {
 	h := newHarness(t)
 	h.at(0, openCmd(), h.ok)
@@ -252,6 +278,28 @@ func TestRefusedCommandsLeaveNoTrace(t *testing.T) {
 	h.run(workflows.Input{})
 	if got := h.store.types(); len(got) != 2 {
 		t.Fatalf("refused commands wrote events: %v", got)
+	}
+}
+
+// A run whose open command is refused ends at once, having written
+// nothing, so the case id can be opened again.
+func TestRefusedOpenEndsTheRun(t *testing.T) {
+	h := newHarness(t)
+	open := openCmd()
+	open.Category = ""
+	h.at(0, open, func(_ duban.Case, err error) {
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != duban.EINVALID {
+			t.Errorf("open answered %v, want %s", err, duban.EINVALID)
+		}
+	})
+	h.run(workflows.Input{})
+	var appErr *temporal.ApplicationError
+	if err := h.env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != "NotOpened" {
+		t.Fatalf("workflow ended with %v, want NotOpened", err)
+	}
+	if h.env.Now().After(t0) || len(h.store.types()) != 0 {
+		t.Fatalf("the run ended at %v with events %v", h.env.Now(), h.store.types())
 	}
 }
 

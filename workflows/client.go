@@ -51,7 +51,7 @@ func (c *Client) open(ctx context.Context, cmd duban.OpenCase) (duban.Case, erro
 		// A finished case keeps its id; only a run that failed to open may
 		// be started again.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-	}, CaseWorkflow, Input{CaseID: cmd.CaseID, HistoryLimit: c.HistoryLimit})
+	}, CaseWorkflow, Input{CaseID: cmd.CaseID, HistoryLimit: c.HistoryLimit, Revision: Revision})
 	h, err := c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: start,
 		UpdateOptions:          update("open:"+cmd.RequestHash, cmd),

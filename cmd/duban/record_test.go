@@ -25,8 +25,9 @@ import (
 const recordEnv = "DUBAN_RECORD_HISTORIES"
 
 // recordPrefix names the workflow code the histories were recorded with:
-// v1 had the first five commands, v2 the full command set.
-const recordPrefix = "v2"
+// v1 had the first five commands, v2 the full command set, v3 one timer
+// per wake (workflows.timerPerWake).
+const recordPrefix = "v3"
 
 func TestRecordHistories(t *testing.T) {
 	dir := os.Getenv(recordEnv)
