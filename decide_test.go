@@ -502,6 +502,33 @@ func TestLadder(t *testing.T) {
 	}
 }
 
+// A ladder mixing a relative and an absolute offset can put level 2 before
+// level 1: with a 4h acknowledge SLA, level 1 at +50% comes 2h after the
+// deadline and level 2 at +1h one hour after it. The case is at level 2 from
+// +1h, and its clock says so: each level's time is the earliest of its own
+// and the higher levels', so the projection can count them.
+func TestLadderOutOfOrder(t *testing.T) {
+	cmd := openCmd("sanitation")
+	cmd.Terms.SLA.Acknowledge = 4 * time.Hour
+	cmd.Terms.Ladder = []duban.Rung{
+		{At: duban.Offset{Percent: 50, Relative: true}, Level: 1},
+		{At: duban.Offset{Duration: time.Hour}, Level: 2},
+	}
+	c, _ := apply(t, duban.Case{}, cmd, t0)
+	ackBy := t0.Add(4 * time.Hour)
+	if got, want := c.Clock().Levels, []time.Time{ackBy.Add(time.Hour), ackBy.Add(time.Hour)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("levels %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		at    time.Duration
+		level int
+	}{{0, 0}, {time.Hour - time.Second, 0}, {time.Hour, 2}, {2 * time.Hour, 2}} {
+		if got := c.EscalationLevelAt(ackBy.Add(tc.at)); got != tc.level {
+			t.Fatalf("level %d at deadline+%s, want %d", got, tc.at, tc.level)
+		}
+	}
+}
+
 func TestEventJSONRoundTrip(t *testing.T) {
 	c := caseIn(t, duban.StatusResolved)
 	_, events := apply(t, c, duban.Verify{CommandMeta: by(inspector), Note: "no", Evidence: []duban.Evidence{{URL: "https://e.org/1.jpg", Kind: "photo"}}}, t0.Add(time.Hour))

@@ -62,7 +62,11 @@ func (c *Case) View() View {
 type Clock struct {
 	// Deadline is the running stage's deadline; nil when no stage runs.
 	Deadline *time.Time
-	// Levels are the due times of escalation levels 1, 2, ... in order.
+	// Levels[i] is when the stage reaches level i+1: the earliest due time
+	// of levels i+1 and above, so that Levels never decreases even when a
+	// ladder mixing relative and absolute offsets puts a higher level first.
+	// The level at an instant is then the number of Levels at or before it,
+	// which the projection computes in SQL as width_bucket.
 	Levels []time.Time
 	// Recorded is the level the case's events have recorded for the stage.
 	Recorded int
@@ -80,6 +84,11 @@ func (c *Case) Clock() Clock {
 	for _, s := range ladder {
 		if s.Level > 0 {
 			k.Levels = append(k.Levels, s.At)
+		}
+	}
+	for i := len(k.Levels) - 2; i >= 0; i-- {
+		if k.Levels[i+1].Before(k.Levels[i]) {
+			k.Levels[i] = k.Levels[i+1]
 		}
 	}
 	return k

@@ -259,11 +259,16 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban
 }
 
 // Escalations returns the open cases whose running stage is overdue at now,
-// the highest escalation level first, then the longest overdue.
+// the highest escalation level first (duban.Clock.Level: escalate_at never
+// decreases, so width_bucket counts the levels reached), then the longest
+// overdue. It ranks on the cases_clock index's columns alone and reads the
+// rows of the first page only.
 func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]Listed, error) {
-	return s.queryListed(ctx, `SELECT `+listedColumns+` FROM cases WHERE stage_deadline <= $1
-		ORDER BY (SELECT count(*) FROM unnest(escalate_at) AS due WHERE due <= $1) DESC, stage_deadline, cases.id
-		LIMIT $2`, now, limit)
+	return s.queryListed(ctx, `SELECT `+listedColumns+` FROM (
+			SELECT id, greatest(escalation_level, width_bucket($1::timestamptz, escalate_at)) AS level, stage_deadline AS deadline
+			FROM cases WHERE stage_deadline <= $1 ORDER BY level DESC, deadline, id LIMIT $2
+		) AS ranked JOIN cases USING (id)
+		ORDER BY ranked.level DESC, ranked.deadline, id`, now, limit)
 }
 
 func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]Listed, error) {

@@ -280,6 +280,17 @@ func TestEscalationsWorstFirst(t *testing.T) {
 	if got := ids(t0.Add(6*time.Hour + time.Minute)); !reflect.DeepEqual(got, []string{parking, jaywalking, quick, fresh}) {
 		t.Fatalf("same level, longest overdue first: %v", got)
 	}
+	// A ladder whose level 2 (a minute after the deadline) comes before its
+	// level 1 (+100%, 20 minutes after): at t0+5h25 the case is at level 2,
+	// ahead of jaywalking at level 1, as duban.Clock.Level says.
+	mixed := uuid.NewString()
+	cmd = openCmd(mixed, "littering", "")
+	cmd.Terms.SLA.Acknowledge = 20 * time.Minute // acknowledge by t0+5h20m
+	cmd.Terms.Ladder = []duban.Rung{{At: duban.Offset{Percent: 100, Relative: true}, Level: 1}, {At: duban.Offset{Duration: time.Minute}, Level: 2}}
+	do(t, s, duban.Case{}, cmd, t0.Add(5*time.Hour), "open")
+	if got := ids(t0.Add(5*time.Hour + 25*time.Minute)); !reflect.DeepEqual(got, []string{parking, quick, mixed, jaywalking}) {
+		t.Fatalf("a level reached early counts: %v", got)
+	}
 }
 
 func TestDuplicates(t *testing.T) {
