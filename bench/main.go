@@ -93,7 +93,15 @@ func main() {
 	onlyFlag := flag.String("only", "", "measure only these phases, comma-separated: "+strings.Join(phases, ", "))
 	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each and write CPU profiles of duban's api and worker and of the harness (Temporal server) to this directory")
 	out := flag.String("out", "bench/results", "directory for the JSON results")
+	show := flag.String("print", "", "measure nothing: print the tables of this results file")
 	flag.Parse()
+	if *show != "" {
+		if err := printResults(*show); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	only := map[string]bool{}
@@ -151,7 +159,7 @@ func runBench(ctx context.Context, quick bool, stacksFlag string, only map[strin
 			logf("stack %s: %v", name, err)
 		}
 		rep.Stacks = append(rep.Stacks, sr)
-		printTable(os.Stdout, fmt.Sprintf("duban beside its ceilings: %s stack (%s), %s run", name, sr.Shape, rep.Mode), sr.Rows)
+		printStack(rep, sr)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
@@ -168,6 +176,30 @@ func runBench(ctx context.Context, quick bool, stacksFlag string, only map[strin
 	for _, s := range rep.Stacks {
 		if s.Error != "" {
 			return fmt.Errorf("stack %s did not finish: %s", s.Name, s.Error)
+		}
+	}
+	return nil
+}
+
+func printStack(rep report, sr stackReport) {
+	printTable(os.Stdout, fmt.Sprintf("duban beside its ceilings: %s stack (%s), %s run", sr.Name, sr.Shape, rep.Mode), sr.Rows)
+}
+
+// printResults prints the tables of a results file written by an earlier run.
+func printResults(file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	fmt.Printf("%s, %s run started %s on %s\n", file, rep.Mode, rep.Started.Format(time.RFC3339), rep.Machine)
+	for _, sr := range rep.Stacks {
+		printStack(rep, sr)
+		if sr.Error != "" {
+			fmt.Printf("(stack %s did not finish: %s)\n", sr.Name, sr.Error)
 		}
 	}
 	return nil
