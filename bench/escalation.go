@@ -97,8 +97,14 @@ func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate f
 
 // visibleLag polls, from just before due, a sample of the cases one by one
 // and the escalation board, and returns for each case seen overdue how long
-// after due the answer that showed it arrived.
+// after due the answer that showed it arrived. Only the measured cases
+// count: cases from earlier phases, overdue before due, may fill the board's
+// first page (it shows the worst first), and then the sample alone measures.
 func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
+	measured := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		measured[id] = true
+	}
 	sample := ids
 	if len(sample) > 300 {
 		rng := rand.New(rand.NewPCG(3, 4))
@@ -141,7 +147,7 @@ func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
 				return err
 			}
 			for _, it := range out.Items {
-				if it.Overdue && it.EscalationLevel >= 1 {
+				if measured[it.ID] && it.Overdue && it.EscalationLevel >= 1 {
 					note(it.ID)
 				}
 			}
