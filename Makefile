@@ -26,7 +26,7 @@ test-short:
 bench:
 	$(GO) run ./bench
 
-# The same at small sizes, production shape only: about two minutes.
+# The same at small sizes, production shape only: about three minutes here.
 bench-quick:
 	$(GO) run ./bench -quick
 

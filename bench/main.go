@@ -88,7 +88,7 @@ type stackReport struct {
 }
 
 func main() {
-	quick := flag.Bool("quick", false, "about two minutes: the production shape at small sizes")
+	quick := flag.Bool("quick", false, "about three minutes here: the production shape at small sizes")
 	stacksFlag := flag.String("stacks", "", "stacks to measure: prod (Temporal on PostgreSQL), dev (Temporal on SQLite); default prod for -quick, both otherwise")
 	onlyFlag := flag.String("only", "", "measure only these phases, comma-separated: "+strings.Join(phases, ", "))
 	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each and write CPU profiles of duban's api and worker and of the harness (Temporal server) to this directory")
