@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -51,7 +52,9 @@ type escalation struct {
 
 // measureEscalation opens n cases that fall due at one instant, then
 // measures how late duban shows them overdue and records their escalation.
-func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate float64, logf func(string, ...any)) (escalation, error) {
+// With profileDir set, it profiles the processes for profileFor from just
+// before the deadline, while the escalations are recorded.
+func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate float64, profileDir string, logf func(string, ...any)) (escalation, error) {
 	out := escalation{N: n}
 	now := time.Now().UTC()
 	// Opening must finish before the window opens; it must also open today.
@@ -80,10 +83,19 @@ func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate f
 		return out, fmt.Errorf("opening %d cases took %.0fs, past the deadline window; lower the count", n, out.OpenTime)
 	}
 	logf("  %d cases open in %.1fs; all due at %s", n, out.OpenTime, due.Format(time.TimeOnly))
+	profiled := func() error { return nil }
+	if profileDir != "" {
+		time.Sleep(time.Until(due.Add(-time.Second)))
+		logf("  escalations for %s, profiled into %s", profileFor, profileDir)
+		profiled = s.captureProfiles(filepath.Join(profileDir, "escalation"))
+	}
 	if out.Visible, err = visibleLag(c, ids, due); err != nil {
 		return out, err
 	}
 	if out.Recorded, err = recordedLag(ctx, s, ids, time.Duration(n)*50*time.Millisecond+5*time.Minute); err != nil {
+		return out, err
+	}
+	if err := profiled(); err != nil {
 		return out, err
 	}
 	out.WorkerRSSAfter = s.worker.RSS()

@@ -91,7 +91,7 @@ func main() {
 	quick := flag.Bool("quick", false, "about three minutes here: the production shape at small sizes")
 	stacksFlag := flag.String("stacks", "", "stacks to measure: prod (Temporal on PostgreSQL), dev (Temporal on SQLite); default prod for -quick, both otherwise")
 	onlyFlag := flag.String("only", "", "measure only these phases, comma-separated: "+strings.Join(phases, ", "))
-	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each and write CPU profiles of duban's api and worker and of the harness (Temporal server) to this directory")
+	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each, and profile the simultaneous escalations: CPU profiles of duban's api and worker and of the harness (Temporal server) in this directory")
 	out := flag.String("out", "bench/results", "directory for the JSON results")
 	show := flag.String("print", "", "measure nothing: print the tables of this results file")
 	flag.Parse()
@@ -346,7 +346,7 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 	}
 	if want("escalation") {
 		logf("  duban: %d cases due at one instant", z.Simultaneous)
-		esc, err := measureEscalation(ctx, s, 2*z.Clients, z.Simultaneous, openRate, logf)
+		esc, err := measureEscalation(ctx, s, 2*z.Clients, z.Simultaneous, openRate, profileDir, logf)
 		if err != nil {
 			return sr, err
 		}
