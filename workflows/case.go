@@ -52,8 +52,12 @@ const (
 	// timerPerWake: a run keeps one timer for the case's next wake and
 	// cancels the timers it no longer needs.
 	timerPerWake = 1
+	// openFromStore: a run whose open command it did not see (the Temporal
+	// server lost the update after its events were committed) takes the
+	// case from the store rather than ending without it.
+	openFromStore = 2
 	// Revision is what new runs get.
-	Revision = timerPerWake
+	Revision = openFromStore
 )
 
 // acts is only used to name activity methods.
@@ -97,7 +101,10 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 // awaitOpen waits for the open command's handler. Update-with-Start
 // delivers the command with the run's first workflow task, and its handler
 // starts before the workflow function runs: if none has run or is running,
-// the command was refused and no case will open in this run.
+// the command was refused, or the server lost it. A lost open may have
+// committed its events first (the client, told so when it repeats the open,
+// goes on with the case): the run then takes the case from the store. With
+// nothing there, no case will open in this run.
 func (r *run) awaitOpen(ctx workflow.Context) error {
 	if r.in.Revision >= timerPerWake {
 		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -106,10 +113,39 @@ func (r *run) awaitOpen(ctx workflow.Context) error {
 	} else if _, err := workflow.AwaitWithTimeout(ctx, openTimeout, func() bool { return r.state.Version > 0 }); err != nil {
 		return err
 	}
+	if r.state.Version == 0 && r.in.Revision >= openFromStore {
+		if err := r.takeFromStore(ctx); err != nil {
+			return err
+		}
+	}
 	if r.state.Version == 0 {
 		return temporal.NewNonRetryableApplicationError("no case was opened: the open command was refused or never came", "NotOpened", nil)
 	}
 	return nil
+}
+
+// takeFromStore folds what the store holds past the run's state, taking its
+// turn as a command does (a repeated open may be running).
+func (r *run) takeFromStore(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+		return err
+	}
+	r.busy = true
+	defer func() { r.busy = false }()
+	for {
+		var stored []duban.Event
+		err := workflow.ExecuteLocalActivity(localActivity(ctx), acts.EventsAfter, r.in.CaseID, r.state.Version).Get(ctx, &stored)
+		if err == nil {
+			r.state = duban.Fold(r.state, stored)
+			return nil
+		}
+		// The store is unreachable: ending now could leave a case without
+		// its workflow; ask again shortly.
+		workflow.GetLogger(ctx).Warn("reading a case's events failed", "error", err)
+		if err := workflow.Sleep(ctx, 10*time.Second); err != nil {
+			return err
+		}
+	}
 }
 
 // waitForNextStep sleeps until the case next needs the system (the running

@@ -303,6 +303,28 @@ func TestRefusedOpenEndsTheRun(t *testing.T) {
 	}
 }
 
+// The Temporal server lost the open's update after its events were
+// committed; the client, repeating the open, was answered from the store and
+// goes on with the case. The run takes the case from the store and runs its
+// deadlines.
+func TestLostOpenTakesTheCaseFromTheStore(t *testing.T) {
+	h := newHarness(t)
+	events, err := duban.Decide(duban.Case{}, openCmd(), t0)
+	if err == nil {
+		_, err = h.store.Append(context.Background(), postgres.Append{CaseID: caseID, CommandID: "lost-open", Events: events, Case: duban.Fold(duban.Case{}, events)})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.at(40*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok)
+	h.cancelAt(time.Hour)
+	h.run(workflows.Input{})
+	want := []duban.EventType{duban.EventCaseReported, duban.EventCaseDispatched, duban.EventDeadlineWarned, duban.EventCaseEscalated, duban.EventCaseAcknowledged}
+	if got := h.store.types(); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
 // An append that committed but whose answer was lost is retried, finds its
 // events in the store and takes them: nothing is written twice.
 func TestLostAppendAnswerIsNotDoubled(t *testing.T) {
