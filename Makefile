@@ -31,7 +31,7 @@ bench-quick:
 	$(GO) run ./bench -quick
 
 # kill -9 of the API, the worker, PostgreSQL and Temporal under load, then
-# count what was lost, doubled or missed (see RELIABILITY.md): ~7 minutes.
+# count what was lost, doubled or missed (see RELIABILITY.md): 6 to 8 minutes here.
 chaos:
 	$(GO) run ./chaos
 

@@ -26,8 +26,9 @@ const recordEnv = "DUBAN_RECORD_HISTORIES"
 
 // recordPrefix names the workflow code the histories were recorded with:
 // v1 had the first five commands, v2 the full command set, v3 one timer
-// per wake (workflows.timerPerWake).
-const recordPrefix = "v3"
+// per wake (workflows.timerPerWake), v4 an open taken from the store when
+// the run saw none (workflows.openFromStore).
+const recordPrefix = "v4"
 
 func TestRecordHistories(t *testing.T) {
 	dir := os.Getenv(recordEnv)
