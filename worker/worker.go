@@ -24,8 +24,9 @@ func Options() sdkworker.Options {
 		// cached workflows queue up on its sticky queue. The SDK's default
 		// of 5 s moved those that waited longer to the shared queue, to be
 		// dispatched again with their whole history: 1,000 escalations due
-		// in one second were recorded in 10 s (p99) instead of 7.4 s. A worker that
-		// died is still noticed, after 10 s, well within a command's 30 s.
+		// in one second were recorded in 10 s (p99) instead of 7.4 s. A
+		// worker that died is still noticed after 10 s, well within a
+		// command's 30 s.
 		StickyScheduleToStartTimeout: 10 * time.Second,
 	}
 }
