@@ -39,6 +39,42 @@ func BareWorkflow(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return false })
 }
 
+// ShapedWorkflow takes Updates as a case workflow takes its commands, with
+// none of duban's own work: each runs a local activity (the append) and
+// moves the run's one timer (the next deadline), and the one after
+// len(commandSteps) commands ends the run (a verified case closes). Beside
+// BareWorkflow it shows what Temporal itself charges for the shape of
+// duban's commands, and so how much of a command's cost is duban's.
+func ShapedWorkflow(ctx workflow.Context) error {
+	updates := 0
+	var cancelTimer workflow.CancelFunc
+	answer := func(ctx workflow.Context, b blob) (blob, error) {
+		updates++
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+		if err := workflow.ExecuteLocalActivity(ctx, echo, b).Get(ctx, &b); err != nil {
+			return blob{}, err
+		}
+		if updates > len(commandSteps) {
+			return b, nil // the run ends, and its timer with it
+		}
+		if cancelTimer != nil {
+			cancelTimer()
+		}
+		var timerCtx workflow.Context
+		timerCtx, cancelTimer = workflow.WithCancel(ctx)
+		workflow.NewTimer(timerCtx, time.Duration(updates)*time.Hour)
+		return b, nil
+	}
+	for _, name := range []string{"open", "cmd"} {
+		if err := workflow.SetUpdateHandler(ctx, name, answer); err != nil {
+			return err
+		}
+	}
+	return workflow.Await(ctx, func() bool { return updates > len(commandSteps) && workflow.AllHandlersFinished(ctx) })
+}
+
+func echo(_ context.Context, b blob) (blob, error) { return b, nil }
+
 // TimerWorkflow sleeps until due, then records when it woke through a local
 // activity, as a case records an escalation.
 func TimerWorkflow(ctx workflow.Context, due time.Time) error {
@@ -60,8 +96,10 @@ func recordWake(_ context.Context, due time.Time) error {
 func startBareWorker(tc client.Client) (sdkworker.Worker, error) {
 	w := sdkworker.New(tc, bareQueue, worker.Options())
 	w.RegisterWorkflow(BareWorkflow)
+	w.RegisterWorkflow(ShapedWorkflow)
 	w.RegisterWorkflow(TimerWorkflow)
 	w.RegisterActivity(recordWake)
+	w.RegisterActivity(echo)
 	return w, w.Start()
 }
 
@@ -106,16 +144,17 @@ type tally struct {
 
 func (t *tally) rate() float64 { return float64(t.n) / t.elapsed.Seconds() }
 
-// ceilingOpen opens bare workflows by Update-with-Start until stop, as duban
-// opens cases, into t, and appends their ids to each client's.
-func ceilingOpen(ctx context.Context, tc client.Client, clients int, stop func(int64) bool, t *tally, ids [][]string) error {
+// ceilingOpen opens workflows (BareWorkflow or ShapedWorkflow) by
+// Update-with-Start until stop, as duban opens cases, into t, and appends
+// their ids to each client's.
+func ceilingOpen(ctx context.Context, tc client.Client, wf any, clients int, stop func(int64) bool, t *tally, ids [][]string) error {
 	start := time.Now()
 	n, err := run(clients, stop, func(c int) error {
 		id := "bare-" + uuid.NewString()
 		began := time.Now()
 		op := tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 			ID: id, TaskQueue: bareQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		}, BareWorkflow)
+		}, wf)
 		h, err := tc.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: op,
 			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: "open", Args: []any{caseSized}, WaitForStage: client.WorkflowUpdateStageCompleted},
@@ -125,7 +164,7 @@ func ceilingOpen(ctx context.Context, tc client.Client, clients int, stop func(i
 			err = h.Get(ctx, &out)
 		}
 		if err != nil {
-			return fmt.Errorf("bare open: %w", err)
+			return fmt.Errorf("open %s: %w", id, err)
 		}
 		t.lat.add(time.Since(began))
 		ids[c] = append(ids[c], id)
@@ -136,17 +175,43 @@ func ceilingOpen(ctx context.Context, tc client.Client, clients int, stop func(i
 	return err
 }
 
-// ceilingUpdate sends Updates to running bare workflows until stop, each
-// client to its own, as duban's clients send commands to their own cases.
-func ceilingUpdate(ctx context.Context, tc client.Client, ids [][]string, stop func(int64) bool, t *tally) error {
-	next := make([]int, len(ids))
+// updateRun is where each client is in its own workflows. A bare workflow
+// takes any number of Updates, so its clients cycle through theirs; a
+// shaped one takes per, as a case takes its commands, and then has ended.
+type updateRun struct {
+	ids  [][]string
+	next []int
+	per  int // 0: any number
+}
+
+func newUpdateRun(ids [][]string, per int) *updateRun {
+	return &updateRun{ids: ids, next: make([]int, len(ids)), per: per}
+}
+
+// id is the workflow client c sends its next Update to.
+func (u *updateRun) id(c int) (string, error) {
+	ids, i := u.ids[c], u.next[c]
+	u.next[c]++
+	switch {
+	case len(ids) == 0:
+		return "", fmt.Errorf("client %d opened no workflow", c)
+	case u.per == 0:
+		return ids[i%len(ids)], nil
+	case i/u.per >= len(ids):
+		return "", fmt.Errorf("client %d has used up its %d workflows", c, len(ids))
+	}
+	return ids[i/u.per], nil
+}
+
+// ceilingUpdate sends Updates to running workflows until stop, each client
+// to its own, as duban's clients send commands to their own cases.
+func ceilingUpdate(ctx context.Context, tc client.Client, u *updateRun, stop func(int64) bool, t *tally) error {
 	start := time.Now()
-	n, err := run(len(ids), stop, func(c int) error {
-		if len(ids[c]) == 0 {
-			return fmt.Errorf("client %d opened no workflow", c)
+	n, err := run(len(u.ids), stop, func(c int) error {
+		id, err := u.id(c)
+		if err != nil {
+			return err
 		}
-		id := ids[c][next[c]%len(ids[c])]
-		next[c]++
 		began := time.Now()
 		h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: "cmd", Args: []any{caseSized}, WaitForStage: client.WorkflowUpdateStageCompleted})
 		if err == nil {
@@ -154,7 +219,7 @@ func ceilingUpdate(ctx context.Context, tc client.Client, ids [][]string, stop f
 			err = h.Get(ctx, &out)
 		}
 		if err != nil {
-			return fmt.Errorf("bare update: %w", err)
+			return fmt.Errorf("update: %w", err)
 		}
 		t.lat.add(time.Since(began))
 		return nil

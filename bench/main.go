@@ -277,7 +277,7 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 	var bareOpen, dubanOpened tally
 	bareIDs, caseIDs := make([][]string, z.Clients), make([][]string, z.Clients)
 	for range rounds {
-		if err := ceilingOpen(ctx, s.tc, z.Clients, forDuration(z.OpenFor/rounds), &bareOpen, bareIDs); err != nil {
+		if err := ceilingOpen(ctx, s.tc, BareWorkflow, z.Clients, forDuration(z.OpenFor/rounds), &bareOpen, bareIDs); err != nil {
 			return sr, err
 		}
 		if err := dubanOpen(c, z.Clients, forDuration(z.OpenFor/rounds), &dubanOpened, caseIDs); err != nil {
@@ -294,9 +294,18 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 		}
 	}
 	if want("commands") {
-		var bareUpdates tally
+		var bareUpdates, shapedUpdates tally
 		cmds := newCommandRun(caseIDs)
 		perRound := int64(z.Commands / rounds)
+		// A shaped workflow ends after its commands, and clients do not
+		// share theirs: open twice as many as the commands need.
+		nShaped := 2 * z.Commands / len(commandSteps)
+		logf("  opening %d workflows shaped like cases, untimed", nShaped)
+		shapedIDs := make([][]string, z.Clients)
+		if err := ceilingOpen(ctx, s.tc, ShapedWorkflow, z.Clients, forCount(int64(nShaped)), &tally{}, shapedIDs); err != nil {
+			return sr, err
+		}
+		bare, shaped := newUpdateRun(bareIDs, 0), newUpdateRun(shapedIDs, len(commandSteps))
 		if profileDir != "" {
 			logf("  commands for %s, profiled into %s", profileFor, profileDir)
 			profiled := s.captureProfiles(profileDir)
@@ -310,9 +319,12 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 			measured.next = cmds.next
 			cmds = measured
 		}
-		logf("  commands: Updates on running bare workflows and duban's commands, %d of each in %d rounds", z.Commands, rounds)
+		logf("  commands: Updates on bare and on shaped workflows, and duban's commands, %d of each in %d rounds", z.Commands, rounds)
 		for range rounds {
-			if err := ceilingUpdate(ctx, s.tc, bareIDs, forCount(perRound), &bareUpdates); err != nil {
+			if err := ceilingUpdate(ctx, s.tc, bare, forCount(perRound), &bareUpdates); err != nil {
+				return sr, err
+			}
+			if err := ceilingUpdate(ctx, s.tc, shaped, forCount(perRound), &shapedUpdates); err != nil {
 				return sr, err
 			}
 			if err := dubanCommands(c, cmds, forCount(perRound)); err != nil {
@@ -323,7 +335,7 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 		for name, l := range cmds.byStep {
 			byCommand[name] = l.dist()
 		}
-		fig["ceiling_update_latency"] = bareUpdates.lat.dist()
+		fig["ceiling_update_latency"], fig["shaped_update_latency"] = bareUpdates.lat.dist(), shapedUpdates.lat.dist()
 		fig["command_latency"], fig["command_latency_by_command"] = cmds.all.lat.dist(), byCommand
 	}
 	if want("long") {
@@ -422,10 +434,10 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 func measureSingle(ctx context.Context, s *stack, c *caller, bareIDs, caseIDs [][]string, fig map[string]any) error {
 	const n = 50
 	var open, update tally
-	if err := ceilingOpen(ctx, s.tc, 1, forCount(n), &open, make([][]string, 1)); err != nil {
+	if err := ceilingOpen(ctx, s.tc, BareWorkflow, 1, forCount(n), &open, make([][]string, 1)); err != nil {
 		return err
 	}
-	if err := ceilingUpdate(ctx, s.tc, bareIDs[:1], forCount(n), &update); err != nil {
+	if err := ceilingUpdate(ctx, s.tc, newUpdateRun(bareIDs[:1], 0), forCount(n), &update); err != nil {
 		return err
 	}
 	fig["single_ceiling_open_latency"], fig["single_ceiling_update_latency"] = open.lat.dist(), update.lat.dist()
@@ -550,6 +562,12 @@ func tableRows(fig map[string]any, z sizes) []row {
 			bc := fig["command_latency_by_command"].(map[string]dist)[name]
 			rows = append(rows, compare("  "+name+" p99", "ms", bc.P99, d("ceiling_update_latency").P99, 0, false))
 		}
+	}
+	if has("command_latency", "shaped_update_latency") {
+		rows = append(rows,
+			compare("command latency p50 (vs Update shaped like a command)", "ms", d("command_latency").P50, d("shaped_update_latency").P50, 0, false),
+			compare("command latency p99 (vs Update shaped like a command)", "ms", d("command_latency").P99, d("shaped_update_latency").P99, 0, false),
+			compare("shaped Update p99 (vs bare Update)", "ms", d("shaped_update_latency").P99, d("ceiling_update_latency").P99, 0, false))
 	}
 	if has("long_case_latency", "new_case_latency") {
 		rows = append(rows, compare(fmt.Sprintf("command on a case with %d events p50 (vs a new case)", z.LongCase), "ms",
