@@ -150,7 +150,7 @@ func (t *tally) rate() float64 { return float64(t.n) / t.elapsed.Seconds() }
 func ceilingOpen(ctx context.Context, tc client.Client, wf any, clients int, stop func(int64) bool, t *tally, ids [][]string) error {
 	start := time.Now()
 	n, err := run(clients, stop, func(c int) error {
-		id := "bare-" + uuid.NewString()
+		id := "ceiling-" + uuid.NewString()
 		began := time.Now()
 		op := tc.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 			ID: id, TaskQueue: bareQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
