@@ -127,11 +127,10 @@ func (r *run) awaitOpen(ctx workflow.Context) error {
 // takeFromStore folds what the store holds past the run's state, taking its
 // turn as a command does (a repeated open may be running).
 func (r *run) takeFromStore(ctx workflow.Context) error {
-	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+	if err := r.takeTurn(ctx); err != nil {
 		return err
 	}
-	r.busy = true
-	defer func() { r.busy = false }()
+	defer r.endTurn()
 	for {
 		var stored []duban.Event
 		err := workflow.ExecuteLocalActivity(localActivity(ctx), acts.EventsAfter, r.in.CaseID, r.state.Version).Get(ctx, &stored)
@@ -270,11 +269,10 @@ func handle[C duban.Command](ctx workflow.Context, r *run) error {
 // (an earlier attempt of this workflow task committed them), those are
 // folded instead; if they were another command's, cmd is decided again.
 func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string) error {
-	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+	if err := r.takeTurn(ctx); err != nil {
 		return err
 	}
-	r.busy = true
-	defer func() { r.busy = false }()
+	defer r.endTurn()
 	caughtUp := false
 	for {
 		events, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
@@ -311,6 +309,18 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 		}
 	}
 }
+
+// takeTurn waits until no command, tick or read of the store is running,
+// and holds the run for the caller until endTurn.
+func (r *run) takeTurn(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+		return err
+	}
+	r.busy = true
+	return nil
+}
+
+func (r *run) endTurn() { r.busy = false }
 
 // mayBeBehind reports whether err refuses a command on a state the store
 // may have moved past: the events of a command whose update the Temporal
