@@ -47,8 +47,14 @@ type CommandMeta struct {
 // Meta returns m; it makes every command embedding CommandMeta a Command.
 func (m CommandMeta) Meta() CommandMeta { return m }
 
-// OpenCase opens a case. The opener resolves the category against the policy
-// (routing and terms) before deciding, so the decision itself stays pure.
+// Commands carry every fact their decision needs, so that Decide stays pure
+// and is the only thing that refuses a command. The caller resolves them
+// once, before deciding: from the policy with Policy.Resolve (an open's
+// terms, routing and defaults, the units an assignment may name), from the
+// store for what other cases say (a duplicate's original). A command whose
+// facts are missing is refused, as if they said no.
+
+// OpenCase opens a case.
 type OpenCase struct {
 	CommandMeta
 	CaseID      string     `json:"case_id"`
@@ -57,12 +63,19 @@ type OpenCase struct {
 	Description string     `json:"description"`
 	Location    Location   `json:"location"`
 	Evidence    []Evidence `json:"evidence,omitempty"`
-	// Unit is the routed unit, empty when nothing routes the case.
-	Unit          string `json:"unit,omitempty"`
-	RouteReason   string `json:"route_reason,omitempty"`
-	Terms         Terms  `json:"terms"`
-	PolicyVersion string `json:"policy_version,omitempty"`
-	RequestHash   string `json:"request_hash,omitempty"`
+
+	// Resolved from the policy. Unit is the routed unit, empty when
+	// nothing routes the case. Terms are the category's for the severity,
+	// zero when the policy has no such category. Categories are the
+	// policy's category codes, for the answer to an unknown one.
+	Unit          string   `json:"unit,omitempty"`
+	RouteReason   string   `json:"route_reason,omitempty"`
+	Terms         Terms    `json:"terms"`
+	PolicyVersion string   `json:"policy_version,omitempty"`
+	Categories    []string `json:"categories,omitempty"`
+	// RequestHash fingerprints the request, so that a retried open can be
+	// told from another one under the same Idempotency-Key.
+	RequestHash string `json:"request_hash,omitempty"`
 }
 
 // Acknowledge: the assigned unit takes the case on.
@@ -105,6 +118,9 @@ type Assign struct {
 	CommandMeta
 	Unit   string `json:"unit"`
 	Reason string `json:"reason,omitempty"`
+	// Units are the ids of the policy's units, resolved from the policy:
+	// Unit must be one of them.
+	Units []string `json:"units,omitempty"`
 }
 
 // RequestExtension: the assigned unit asks to resolve by Until instead.
@@ -134,7 +150,21 @@ type Cancel struct {
 	CommandMeta
 	Reason      string `json:"reason"`
 	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Original is the case DuplicateOf names, as the store holds it: nil
+	// when there is none.
+	Original *CaseRef `json:"original,omitempty"`
 }
+
+// CaseRef is what a decision on one case needs to know of another: whether
+// it exists, who may see it and whether it is still open.
+type CaseRef struct {
+	ID     string `json:"id"`
+	Status Status `json:"status"`
+	Unit   string `json:"unit,omitempty"`
+}
+
+// Ref returns what a decision on another case needs to know of c.
+func (c *Case) Ref() *CaseRef { return &CaseRef{ID: c.ID, Status: c.Status, Unit: c.Unit} }
 
 // Suspend (挂起) stops every deadline clock, until Resume or Until.
 type Suspend struct {
@@ -178,8 +208,14 @@ func (c OpenCase) validate() error {
 	if c.CaseID == "" {
 		errs.add("id", "is required")
 	}
-	if c.Category == "" {
+	noTerms := c.Terms.SLA.Acknowledge <= 0 || c.Terms.SLA.Resolve <= 0 || c.Terms.SLA.Verify <= 0
+	switch {
+	case c.Category == "":
 		errs.add("category", "is required")
+	case c.Categories != nil && !slices.Contains(c.Categories, c.Category), c.Severity.Valid() && noTerms:
+		// A category the policy has no terms for is unknown to it; with
+		// the policy's categories at hand, also when the severity is wrong.
+		errs.add("category", "is not a known category%s", choices(c.Categories))
 	}
 	if !c.Severity.Valid() {
 		errs.add("severity", "must be normal or urgent")
@@ -187,9 +223,6 @@ func (c OpenCase) validate() error {
 	checkText(&errs, "description", c.Description, MaxDescription, true)
 	checkLocation(&errs, c.Location)
 	checkEvidence(&errs, "evidence", c.Evidence)
-	if c.Severity.Valid() && (c.Terms.SLA.Acknowledge <= 0 || c.Terms.SLA.Resolve <= 0 || c.Terms.SLA.Verify <= 0) {
-		errs.add("category", "has no SLA for severity %q", c.Severity)
-	}
 	return errs.err()
 }
 
@@ -224,8 +257,8 @@ func (c Dispute) validate() error {
 
 func (c Assign) validate() error {
 	var errs fieldErrors
-	if !idPattern.MatchString(c.Unit) {
-		errs.add("unit", "must be a unit id")
+	if !slices.Contains(c.Units, c.Unit) {
+		errs.add("unit", "is not a unit of the policy%s", choices(c.Units))
 	}
 	checkText(&errs, "reason", c.Reason, MaxNote, false)
 	return errs.err()
@@ -261,6 +294,9 @@ func (c Cancel) validate() error {
 	if c.DuplicateOf != "" {
 		if _, err := uuid.Parse(c.DuplicateOf); err != nil || len(c.DuplicateOf) != 36 {
 			errs.add("duplicate_of", "must be a case id")
+		} else if o := c.Original; o == nil || o.ID != c.DuplicateOf || !c.By.CanSeeAssigned(o.Unit) {
+			// A case the canceller may not see does not exist for it.
+			errs.add("duplicate_of", "is not a case")
 		}
 	}
 	return errs.err()
@@ -282,6 +318,14 @@ func (c Resume) validate() error {
 }
 
 func (Tick) validate() error { return nil }
+
+// choices lists what a field may be, for its message: ": a, b, c".
+func choices(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(ids, ", ")
+}
 
 // checkText checks a free-text field: valid UTF-8, within max runes, not
 // blank when required, no control characters other than line breaks and tabs.

@@ -3,6 +3,7 @@ package duban_test
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestDisputeThenAssign(t *testing.T) {
 		t.Fatalf("the disputing unit still sees the case: %v", err)
 	}
 	assignedAt := t0.Add(3 * time.Hour)
-	c, events = apply(t, c, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Reason: "parking area"}, assignedAt)
+	c, events = apply(t, c, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Reason: "parking area", Units: units}, assignedAt)
 	if a := dataOf[duban.CaseAssigned](t, events); a.Unit != "traffic-police" || a.From != "sanitation" || events[0].Actor != supervisor {
 		t.Fatalf("assigned %+v by %v", a, events[0].Actor)
 	}
@@ -126,19 +127,59 @@ func TestUrge(t *testing.T) {
 
 func TestCancelAsDuplicate(t *testing.T) {
 	c := caseIn(t, duban.StatusDispatched)
-	if _, err := duban.Decide(c, duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: c.ID}, t0); duban.ErrorCode(err) != duban.EINVALID {
+	if _, err := duban.Decide(c, duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: c.ID, Original: c.Ref()}, t0); duban.ErrorCode(err) != duban.EINVALID {
 		t.Fatalf("a duplicate of itself: %v", err)
 	}
 	if _, err := duban.Decide(c, duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: "case-7"}, t0); duban.ErrorCode(err) != duban.EINVALID {
 		t.Fatalf("a duplicate of a non-id: %v", err)
 	}
 	original := "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a"
-	c, events := apply(t, c, duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice", DuplicateOf: original}, t0.Add(time.Hour))
+	open := &duban.CaseRef{ID: original, Status: duban.StatusInProgress, Unit: "sanitation"}
+	// What the store says of the original decides: there must be one, the
+	// canceller must see it, and it must stay open.
+	refusals := []struct {
+		name     string
+		original *duban.CaseRef
+		code     string
+	}{
+		{"not looked up or not found", nil, duban.EINVALID},
+		{"another case's facts", &duban.CaseRef{ID: "5d2a1f3e-6a4b-4d2e-9a51-0c7f5b1e2d3a", Status: duban.StatusInProgress}, duban.EINVALID},
+		{"closed", &duban.CaseRef{ID: original, Status: duban.StatusClosed, Unit: "sanitation"}, duban.ECONFLICT},
+		{"cancelled", &duban.CaseRef{ID: original, Status: duban.StatusCancelled}, duban.ECONFLICT},
+	}
+	for _, r := range refusals {
+		_, err := duban.Decide(c, duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: original, Original: r.original}, t0)
+		if duban.ErrorCode(err) != r.code {
+			t.Errorf("original %s: %v, want %s", r.name, err, r.code)
+		}
+	}
+	c, events := apply(t, c, duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice", DuplicateOf: original, Original: open}, t0.Add(time.Hour))
 	if c.Status != duban.StatusCancelled || c.DuplicateOf != original || dataOf[duban.CaseCancelled](t, events).DuplicateOf != original {
 		t.Fatalf("cancelled %+v", c)
 	}
 	if _, _, running := c.RunningStage(); running {
 		t.Fatal("a cancelled case has no running stage")
+	}
+}
+
+// An assignment names a unit of the policy; which ones there are travels
+// in the command.
+func TestAssignNamesAUnitOfThePolicy(t *testing.T) {
+	c := caseIn(t, duban.StatusUnrouted)
+	for _, cmd := range []duban.Assign{
+		{CommandMeta: by(supervisor), Unit: "parks", Units: units},
+		{CommandMeta: by(supervisor), Unit: "sanitation"}, // the policy's units were not resolved
+	} {
+		_, err := duban.Decide(c, cmd, t0)
+		var e *duban.Error
+		if !asError(err, &e) || e.Code != duban.EINVALID || e.Fields[0].Field != "unit" || !strings.HasPrefix(e.Fields[0].Message, "is not a unit of the policy") {
+			t.Errorf("assign to %q with units %v: %v", cmd.Unit, cmd.Units, err)
+		}
+	}
+	// A unit that may not see the case is told it does not exist, before
+	// anything is said of the unit it names.
+	if _, err := duban.Decide(c, duban.Assign{CommandMeta: by(sanitation), Unit: "parks"}, t0); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Errorf("a unit assigns an unrouted case: %v", err)
 	}
 }
 
@@ -255,14 +296,15 @@ func TestEveryEventTypeRoundTrips(t *testing.T) {
 	}
 	c := run(duban.Case{}, 0, openCmd("sanitation"), duban.Tick{CommandMeta: by(duban.System)})
 	run(c, time.Hour, duban.Tick{CommandMeta: by(duban.System)}, duban.Dispute{CommandMeta: by(sanitation), Reason: "no"},
-		duban.Assign{CommandMeta: by(supervisor), Unit: "sanitation"}, duban.Acknowledge{CommandMeta: by(sanitation)},
+		duban.Assign{CommandMeta: by(supervisor), Unit: "sanitation", Units: units}, duban.Acknowledge{CommandMeta: by(sanitation)},
 		duban.RequestExtension{CommandMeta: by(sanitation), Until: t0.Add(48 * time.Hour), Reason: "parts"},
 		duban.DecideExtension{CommandMeta: by(supervisor), N: 1, Approved: true},
 		duban.Urge{CommandMeta: by(supervisor), Note: "now"}, duban.AddComment{CommandMeta: by(inspector), Text: "hm"},
 		duban.Suspend{CommandMeta: by(supervisor), Reason: "rain"}, duban.Resume{CommandMeta: by(admin)},
 		duban.Resolve{CommandMeta: by(sanitation), Note: "done"}, duban.Verify{CommandMeta: by(inspector), Note: "no"},
 		duban.Resolve{CommandMeta: by(sanitation), Note: "done"}, duban.Verify{CommandMeta: by(inspector), Passed: true})
-	run(duban.Case{}, 0, openCmd(""), duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a"})
+	run(duban.Case{}, 0, openCmd(""), duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a",
+		Original: &duban.CaseRef{ID: "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a", Status: duban.StatusInProgress}})
 	seen := map[duban.EventType]bool{}
 	for _, e := range all {
 		seen[e.Type] = true

@@ -8,8 +8,10 @@ import (
 
 // Decide is the case's whole rulebook: given the case as it stands, a command
 // and the time, it returns the events the command causes, or refuses it with
-// an *Error and causes nothing. It is pure: the workflow, the API's early
-// checks and the tests all call it, and nothing else decides a transition.
+// an *Error and causes nothing. It is pure: the workflow, the application
+// layer's early check and the tests all call it, and nothing else decides a
+// transition or refuses a command. What a decision needs to know beyond the
+// case travels in the command (see OpenCase).
 //
 // A command that changes nothing (an open retried with the same request)
 // returns no events and no error.
@@ -74,28 +76,6 @@ func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
 	return nil, Errorf(EINVALID, "unknown command %q", cmd.Name())
 }
 
-// authorize checks that the actor's role may give cmd to c, which it can see.
-func authorize(c *Case, cmd Command) error {
-	by := cmd.Meta().By
-	var ok bool
-	switch cmd.(type) {
-	case Acknowledge, Resolve, Dispute, RequestExtension:
-		ok = by.Role == RoleUnit && by.Unit == c.Unit
-	case Verify:
-		ok = by.is(RoleInspector, RoleSupervisor, RoleAdmin)
-	case Assign, DecideExtension, Urge, Cancel, Suspend, Resume:
-		ok = by.Oversees()
-	case AddComment:
-		ok = by.Role != RoleSystem
-	case Tick:
-		ok = by.Role == RoleSystem
-	}
-	if !ok {
-		return Errorf(EFORBIDDEN, "%s may not %s this case", by.Role.withArticle(), cmd.Name())
-	}
-	return nil
-}
-
 // decision accumulates the events of one command on one case.
 type decision struct {
 	c      *Case
@@ -136,7 +116,7 @@ func (d *decision) due(dur time.Duration) time.Time {
 }
 
 func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
-	if err := cmd.By.MayOpen(); err != nil {
+	if err := cmd.By.mayOpen(); err != nil {
 		return nil, err
 	}
 	if err := cmd.validate(); err != nil {
@@ -312,6 +292,9 @@ func (d *decision) cancel(cmd Cancel) ([]Event, error) {
 	}
 	if cmd.DuplicateOf == d.c.ID {
 		return nil, Invalid(FieldError{Field: "duplicate_of", Message: "a case cannot be a duplicate of itself"})
+	}
+	if o := cmd.Original; cmd.DuplicateOf != "" && !o.Status.Open() {
+		return nil, Errorf(ECONFLICT, "case %s is %s: a duplicate is merged into a case that stays open", o.ID, o.Status)
 	}
 	d.emit(CaseCancelled{Reason: cmd.Reason, DuplicateOf: cmd.DuplicateOf, StageClock: stageClock(d.c, d.now)})
 	return d.events, nil

@@ -18,6 +18,8 @@ var (
 	traffic    = duban.Principal{ID: "traffic-1", Role: duban.RoleUnit, Unit: "traffic-police"}
 	supervisor = duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}
 	admin      = duban.Principal{ID: "admin-1", Role: duban.RoleAdmin}
+	// units are the policy's, as an assignment carries them.
+	units = []string{"sanitation", "traffic-police", "urban-management"}
 )
 
 // terms: acknowledge in 30m, resolve in 24h, verify in 4h; warn at -25%,
@@ -120,7 +122,7 @@ func TestDecideTransitions(t *testing.T) {
 	comment := func(p duban.Principal) duban.Command { return duban.AddComment{CommandMeta: by(p), Text: "seen"} }
 	dispute := func(p duban.Principal) duban.Command { return duban.Dispute{CommandMeta: by(p), Reason: "not ours"} }
 	assign := func(p duban.Principal, unit string) duban.Command {
-		return duban.Assign{CommandMeta: by(p), Unit: unit}
+		return duban.Assign{CommandMeta: by(p), Unit: unit, Units: units}
 	}
 	extend := func(p duban.Principal) duban.Command {
 		return duban.RequestExtension{CommandMeta: by(p), Until: t0.Add(48 * time.Hour), Reason: "parts on order"}

@@ -2,6 +2,7 @@ package duban_test
 
 import (
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/duban/duban"
@@ -11,12 +12,15 @@ import (
 // *PolicyError that names the file.
 func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte(minimalPolicy))
-	f.Add(duban.DefaultPolicyYAML())
+	if b, err := os.ReadFile("default-policy.yaml"); err == nil {
+		f.Add(b)
+	}
 	f.Add([]byte("units: [{id: x}]\ncategories: [{code: c, unit: x, sla: {normal: {acknowledge: 1s, resolve: 2s, verify: 1s}}}]\nescalation: [{at: '-5%', action: warn}, {at: 0s, level: 1}]"))
 	f.Add([]byte("{{{"))
 	f.Add([]byte("escalation: [{at: 1e309%, action: warn}]"))
 	f.Add([]byte("- - - -"))
 	f.Add([]byte("&a [*a, *a]"))
+	f.Add([]byte("holidays: &h [a, b, c, d]\nunits: [{id: x, name: *h}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := duban.ParsePolicy("fuzz.yaml", data)
 		if err != nil {

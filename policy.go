@@ -1,21 +1,9 @@
 package duban
 
 import (
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"maps"
-	"regexp"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Policy is the campaign office's rulebook: units, problem categories with
@@ -93,10 +81,6 @@ func DefaultPolicy() *Policy {
 	return p
 }
 
-// DefaultPolicyYAML returns the text of the default policy, as a starting point
-// for a city's own.
-func DefaultPolicyYAML() []byte { return bytes.Clone(defaultPolicy) }
-
 // Category returns the category with code.
 func (p *Policy) Category(code string) (Category, bool) {
 	for _, c := range p.Categories {
@@ -145,6 +129,35 @@ func (p *Policy) Terms(category string, severity Severity) (Terms, bool) {
 	return Terms{SLA: sla.SLA, Calendar: sla.Calendar, Ladder: p.Escalation}, true
 }
 
+// Resolve returns cmd with the facts its decision needs from this policy:
+// for an open, the severity if none was given (normal), the category's
+// terms, the unit routing finds, the policy's version and its categories;
+// for an assignment, the policy's units. Other commands need nothing of
+// the policy and are returned as they are.
+func (p *Policy) Resolve(cmd Command) Command {
+	switch c := cmd.(type) {
+	case OpenCase:
+		if c.Severity == "" {
+			c.Severity = SeverityNormal
+		}
+		c.Terms, _ = p.Terms(c.Category, c.Severity)
+		c.Unit, c.RouteReason = p.Route(c.Category, c.Location.Area)
+		c.PolicyVersion = p.Version
+		c.Categories = make([]string, len(p.Categories))
+		for i, cat := range p.Categories {
+			c.Categories[i] = cat.Code
+		}
+		return c
+	case Assign:
+		c.Units = make([]string, len(p.Units))
+		for i, u := range p.Units {
+			c.Units[i] = u.ID
+		}
+		return c
+	}
+	return cmd
+}
+
 // Authenticate returns the principal a bearer token stands for. Tokens are
 // compared by their SHA-256 digests, so the comparison's timing does not
 // depend on how much of a guess was right.
@@ -156,517 +169,12 @@ func (p *Policy) Authenticate(token string) (Principal, bool) {
 	return pr, ok
 }
 
-// PolicyError reports every problem found in a policy file, each with its line.
-type PolicyError struct {
-	File     string
-	Problems []PolicyProblem
-}
-
-// PolicyProblem is one problem at one line of a policy file.
-type PolicyProblem struct {
-	Line    int
-	Message string
-}
-
-func (e *PolicyError) Error() string {
-	var b strings.Builder
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		if p.Line > 0 {
-			fmt.Fprintf(&b, "%s:%d: %s", e.File, p.Line, p.Message)
-		} else {
-			fmt.Fprintf(&b, "%s: %s", e.File, p.Message)
-		}
-	}
-	return b.String()
-}
-
-// The policy file as written.
-type rawPolicy struct {
-	TimeZone      string         `yaml:"timezone"`
-	Calendar      string         `yaml:"calendar"`
-	BusinessHours *rawHours      `yaml:"business_hours"`
-	Holidays      []string       `yaml:"holidays"`
-	Workdays      []string       `yaml:"workdays"`
-	Units         []rawUnit      `yaml:"units"`
-	Categories    []rawCategory  `yaml:"categories"`
-	Routing       []rawRoute     `yaml:"routing"`
-	Escalation    *[]rawRung     `yaml:"escalation"`
-	Principals    []rawPrincipal `yaml:"principals"`
-}
-
-type rawHours struct {
-	Days  []string `yaml:"days"`
-	Hours []string `yaml:"hours"`
-}
-
-type rawUnit struct {
-	ID   string `yaml:"id"`
-	Name Names  `yaml:"name"`
-}
-
-type rawCategory struct {
-	Code string            `yaml:"code"`
-	Name Names             `yaml:"name"`
-	Unit string            `yaml:"unit"`
-	SLA  map[string]rawSLA `yaml:"sla"`
-}
-
-type rawSLA struct {
-	Acknowledge string `yaml:"acknowledge"`
-	Resolve     string `yaml:"resolve"`
-	Verify      string `yaml:"verify"`
-	Calendar    string `yaml:"calendar"`
-}
-
-type rawRoute struct {
-	Category string `yaml:"category"`
-	Area     string `yaml:"area"`
-	Unit     string `yaml:"unit"`
-}
-
-type rawRung struct {
-	At     string `yaml:"at"`
-	Action string `yaml:"action"`
-	Level  *int   `yaml:"level"`
-}
-
-type rawPrincipal struct {
-	Token string `yaml:"token"`
-	// TokenSHA256 is the hex SHA-256 of the token, for policies that must
-	// not hold tokens in the clear: printf %s TOKEN | sha256sum
-	TokenSHA256 string `yaml:"token_sha256"`
-	ID          string `yaml:"id"`
-	Role        string `yaml:"role"`
-	Unit        string `yaml:"unit"`
-}
-
-// defaultLadder applies when a policy says nothing of escalation.
-var defaultLadder = []Rung{
-	{At: Offset{Percent: -25, Relative: true}, Level: 0},
-	{At: Offset{Duration: 0}, Level: 1},
-	{At: Offset{Duration: 4 * time.Hour}, Level: 2},
-	{At: Offset{Duration: 24 * time.Hour}, Level: 3},
-}
-
-// idPattern is what unit ids and category codes look like: they appear in
-// URLs, filters and reports.
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
-// ParsePolicy reads and checks a policy. name is the file's name, used in
-// messages; every problem found is reported with its line.
-func ParsePolicy(name string, data []byte) (*Policy, error) {
-	fail := func(line int, msg string) error {
-		return &PolicyError{File: name, Problems: []PolicyProblem{{line, msg}}}
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		line, msg := yamlErrorLine(err.Error())
-		return nil, fail(line, msg)
-	}
-	if len(root.Content) == 0 {
-		return nil, fail(0, "the policy is empty")
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var raw rawPolicy
-	if err := dec.Decode(&raw); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			pe := &PolicyError{File: name}
-			for _, e := range te.Errors {
-				line, msg := yamlErrorLine(e)
-				pe.Problems = append(pe.Problems, PolicyProblem{line, msg})
-			}
-			return nil, pe
-		}
-		if errors.Is(err, io.EOF) {
-			return nil, fail(0, "the policy is empty")
-		}
-		line, msg := yamlErrorLine(err.Error())
-		return nil, fail(line, msg)
-	}
-	c := &policyChecker{root: root.Content[0]}
-	p := c.build(&raw)
-	if len(c.problems) > 0 {
-		slices.SortStableFunc(c.problems, func(a, b PolicyProblem) int { return a.Line - b.Line })
-		return nil, &PolicyError{File: name, Problems: c.problems}
-	}
-	sum := sha256.Sum256(data)
-	p.Version = hex.EncodeToString(sum[:6])
-	p.Source = name
-	return p, nil
-}
-
-var (
-	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	yamlUnknownRe = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-	yamlTypeRe    = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
-)
-
-// yamlErrorLine turns a message of the YAML library into a line number and
-// words a policy author understands.
-func yamlErrorLine(s string) (int, string) {
-	s = strings.TrimPrefix(s, "yaml: ")
-	line := 0
-	if m := yamlLineRe.FindStringSubmatch(s); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		s = m[2]
-	}
-	if m := yamlUnknownRe.FindStringSubmatch(s); m != nil {
-		return line, fmt.Sprintf("unknown key %q", m[1])
-	}
-	if m := yamlTypeRe.FindStringSubmatch(s); m != nil {
-		return line, fmt.Sprintf("%s %q is not allowed here: expected %s", yamlKind(m[1]), m[2], goKind(m[3]))
-	}
-	return line, s
-}
-
-func yamlKind(tag string) string {
-	switch tag {
-	case "seq":
-		return "a list"
-	case "map":
-		return "a mapping"
-	case "int", "float":
-		return "the number"
-	case "bool":
-		return "the boolean"
-	}
-	return "the value"
-}
-
-func goKind(t string) string {
-	switch {
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "duban."):
-		return "a mapping"
-	case t == "int":
-		return "a whole number"
-	}
-	return "a text value"
-}
-
-// policyChecker builds a Policy from its raw form and collects every problem,
-// placing each at the line of the YAML node it concerns.
-type policyChecker struct {
-	root     *yaml.Node
-	problems []PolicyProblem
-}
-
-// problem records msg at the node found by path: map keys and list indexes.
-func (c *policyChecker) problem(path []any, format string, args ...any) {
-	c.problems = append(c.problems, PolicyProblem{Line: lineOf(c.root, path), Message: pathString(path) + ": " + fmt.Sprintf(format, args...)})
-}
-
-// lineOf returns the line of the node at path, or of its deepest ancestor found.
-func lineOf(n *yaml.Node, path []any) int {
-	line := n.Line
-	for _, seg := range path {
-		var next *yaml.Node
-		switch s := seg.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == s {
-						next = n.Content[i+1]
-						line = n.Content[i].Line
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && s < len(n.Content) {
-				next = n.Content[s]
-				line = next.Line
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-	}
-	return line
-}
-
-func pathString(path []any) string {
-	var b strings.Builder
-	for _, seg := range path {
-		switch s := seg.(type) {
-		case string:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(s)
-		case int:
-			fmt.Fprintf(&b, "[%d]", s)
-		}
-	}
-	return b.String()
-}
-
-func at(path ...any) []any { return path }
-
-func (c *policyChecker) build(raw *rawPolicy) *Policy {
-	p := &Policy{TimeZone: raw.TimeZone, tokens: map[[sha256.Size]byte]Principal{}}
-	if p.TimeZone == "" {
-		p.TimeZone = "UTC"
-	}
-	if _, err := time.LoadLocation(p.TimeZone); err != nil {
-		c.problem(at("timezone"), "unknown time zone %q", p.TimeZone)
-	}
-	business := c.businessCalendar(raw, p.TimeZone)
-	p.Calendar = c.calendar(at("calendar"), raw.Calendar, Calendar{Kind: Calendar24x7}, business)
-
-	for i, u := range raw.Units {
-		switch {
-		case !idPattern.MatchString(u.ID):
-			c.problem(at("units", i, "id"), "unit id %q must be lower-case letters, digits, - or _", u.ID)
-		case p.hasUnit(u.ID):
-			c.problem(at("units", i, "id"), "unit %q is listed twice", u.ID)
-		}
-		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name})
-	}
-	for i, rc := range raw.Categories {
-		p.Categories = append(p.Categories, c.category(p, i, rc, business))
-	}
-	if len(p.Categories) == 0 {
-		c.problem(at("categories"), "the policy has no categories")
-	}
-	for i, r := range raw.Routing {
-		if r.Category == "" && r.Area == "" {
-			c.problem(at("routing", i), "a routing rule needs a category, an area or both")
-		}
-		if _, ok := p.Category(r.Category); r.Category != "" && !ok {
-			c.problem(at("routing", i, "category"), "unknown category %q", r.Category)
-		}
-		if !p.hasUnit(r.Unit) {
-			c.problem(at("routing", i, "unit"), "unknown unit %q", r.Unit)
-		}
-		p.Routing = append(p.Routing, Route(r))
-	}
-	p.Escalation = c.ladder(raw.Escalation)
-	for i, rp := range raw.Principals {
-		c.principal(p, i, rp)
-	}
-	return p
-}
-
 func (p *Policy) hasUnit(id string) bool {
 	_, ok := p.Unit(id)
 	return ok
 }
 
-// calendar resolves a calendar key ("24x7", "business" or empty for dflt).
-func (c *policyChecker) calendar(path []any, kind string, dflt Calendar, business *Calendar) Calendar {
-	switch kind {
-	case "":
-		return dflt
-	case Calendar24x7:
-		return Calendar{Kind: Calendar24x7}
-	case CalendarBusiness:
-		if business == nil {
-			c.problem(path, "a business calendar needs business_hours: {days: [...], hours: [...]}")
-			return dflt
-		}
-		return *business
-	}
-	c.problem(path, "unknown calendar %q: use 24x7 or business", kind)
-	return dflt
-}
-
-// businessCalendar builds the policy's business calendar from its
-// business_hours, holidays and workdays; nil when it has no business_hours.
-func (c *policyChecker) businessCalendar(raw *rawPolicy, tz string) *Calendar {
-	holidays := c.dates("holidays", raw.Holidays)
-	workdays := c.dates("workdays", raw.Workdays)
-	for i, d := range raw.Workdays {
-		if _, found := slices.BinarySearch(holidays, d); found {
-			c.problem(at("workdays", i), "%s is both a holiday and a make-up working day", d)
-		}
-	}
-	if raw.BusinessHours == nil {
-		return nil
-	}
-	cal := &Calendar{Kind: CalendarBusiness, TimeZone: tz, Holidays: holidays, Workdays: workdays}
-	if len(raw.BusinessHours.Days) == 0 {
-		c.problem(at("business_hours", "days"), "business hours need at least one working day")
-	}
-	for i, s := range raw.BusinessHours.Days {
-		d, err := ParseWeekday(s)
-		if err != nil {
-			c.problem(at("business_hours", "days", i), "%v", err)
-		} else if slices.Contains(cal.Days, d) {
-			c.problem(at("business_hours", "days", i), "%s is listed twice", s)
-		} else {
-			cal.Days = append(cal.Days, d)
-		}
-	}
-	slices.Sort(cal.Days)
-	if len(raw.BusinessHours.Hours) == 0 {
-		c.problem(at("business_hours", "hours"), "business hours need at least one range, e.g. 08:30-12:00")
-	}
-	for i, s := range raw.BusinessHours.Hours {
-		w, err := ParseWindow(s)
-		if err != nil {
-			c.problem(at("business_hours", "hours", i), "%v", err)
-			continue
-		}
-		for _, o := range cal.Hours {
-			if w.Start < o.End && o.Start < w.End {
-				c.problem(at("business_hours", "hours", i), "hours %s overlap %s", w, o)
-			}
-		}
-		cal.Hours = append(cal.Hours, w)
-	}
-	slices.SortFunc(cal.Hours, func(a, b Window) int { return a.Start - b.Start })
-	return cal
-}
-
-// dates checks a list of dates and returns them sorted, without repeats.
-func (c *policyChecker) dates(key string, list []string) []string {
-	var out []string
-	for i, s := range list {
-		if _, err := time.Parse(time.DateOnly, s); err != nil {
-			c.problem(at(key, i), "bad date %q: want YYYY-MM-DD", s)
-			continue
-		}
-		out = append(out, s)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-func (c *policyChecker) category(p *Policy, i int, rc rawCategory, business *Calendar) Category {
-	cat := Category{Code: rc.Code, Name: rc.Name, Unit: rc.Unit, SLA: map[Severity]CategorySLA{}}
-	switch {
-	case !idPattern.MatchString(rc.Code):
-		c.problem(at("categories", i, "code"), "category code %q must be lower-case letters, digits, - or _", rc.Code)
-	case p.hasCategory(rc.Code):
-		c.problem(at("categories", i, "code"), "category %q is listed twice", rc.Code)
-	}
-	if rc.Unit != "" && !p.hasUnit(rc.Unit) {
-		c.problem(at("categories", i, "unit"), "unknown unit %q", rc.Unit)
-	}
-	if len(rc.SLA) == 0 {
-		c.problem(at("categories", i), "category %q has no sla", rc.Code)
-		return cat
-	}
-	for _, key := range slices.Sorted(maps.Keys(rc.SLA)) {
-		rs := rc.SLA[key]
-		sev := Severity(key)
-		if !sev.Valid() {
-			c.problem(at("categories", i, "sla", key), "unknown severity %q: use normal or urgent", key)
-			continue
-		}
-		sla := CategorySLA{Calendar: c.calendar(at("categories", i, "sla", key, "calendar"), rs.Calendar, p.Calendar, business)}
-		for _, f := range []struct {
-			name string
-			text string
-			dst  *time.Duration
-		}{{"acknowledge", rs.Acknowledge, &sla.Acknowledge}, {"resolve", rs.Resolve, &sla.Resolve}, {"verify", rs.Verify, &sla.Verify}} {
-			path := at("categories", i, "sla", key, f.name)
-			if f.text == "" {
-				c.problem(path, "missing %s deadline", f.name)
-				continue
-			}
-			d, err := time.ParseDuration(f.text)
-			if err != nil || d <= 0 {
-				c.problem(path, "bad duration %q: want a positive Go duration such as 30m or 24h", f.text)
-				continue
-			}
-			*f.dst = d
-		}
-		cat.SLA[sev] = sla
-	}
-	if _, ok := cat.SLA[SeverityNormal]; !ok {
-		c.problem(at("categories", i, "sla"), "category %q has no sla for severity normal", rc.Code)
-	} else if _, ok := cat.SLA[SeverityUrgent]; !ok {
-		cat.SLA[SeverityUrgent] = cat.SLA[SeverityNormal]
-	}
-	return cat
-}
-
 func (p *Policy) hasCategory(code string) bool {
 	_, ok := p.Category(code)
 	return ok
-}
-
-func (c *policyChecker) ladder(raw *[]rawRung) []Rung {
-	if raw == nil {
-		return defaultLadder
-	}
-	var out []Rung
-	warned, level := false, 0
-	for i, rr := range *raw {
-		off, err := ParseOffset(rr.At)
-		if err != nil {
-			c.problem(at("escalation", i, "at"), "%v", err)
-			continue
-		}
-		switch {
-		case rr.Action == "warn" && rr.Level == nil:
-			if warned {
-				c.problem(at("escalation", i), "the ladder has more than one warning")
-			}
-			if !off.Negative() {
-				c.problem(at("escalation", i, "at"), "a warning comes before the deadline: its offset must be negative, not %s", off)
-			}
-			warned = true
-			out = append(out, Rung{At: off})
-		case (rr.Action == "" || rr.Action == "escalate") && rr.Level != nil:
-			if *rr.Level != level+1 {
-				c.problem(at("escalation", i, "level"), "escalation levels count 1, 2, 3 in order: expected level %d, not %d", level+1, *rr.Level)
-			}
-			if off.Negative() {
-				c.problem(at("escalation", i, "at"), "escalation comes at or after the deadline: its offset must not be negative")
-			}
-			if n := len(out); n > 0 && out[n-1].Level > 0 && !off.Relative && !out[n-1].At.Relative && off.Duration <= out[n-1].At.Duration {
-				c.problem(at("escalation", i, "at"), "level %d must come after level %d", *rr.Level, out[n-1].Level)
-			}
-			level = *rr.Level
-			out = append(out, Rung{At: off, Level: level})
-		default:
-			c.problem(at("escalation", i), "a step is either {at, action: warn} or {at, level: N}")
-		}
-	}
-	return out
-}
-
-func (c *policyChecker) principal(p *Policy, i int, rp rawPrincipal) {
-	pr := Principal{ID: rp.ID, Role: Role(rp.Role), Unit: rp.Unit}
-	path := at("principals", i)
-	switch {
-	case rp.ID == "":
-		c.problem(append(path, "id"), "missing id")
-	case !pr.Role.Valid():
-		c.problem(append(path, "role"), "unknown role %q: use inspector, unit, supervisor or admin", rp.Role)
-	case pr.Role == RoleUnit && !p.hasUnit(rp.Unit):
-		c.problem(append(path, "unit"), "unknown unit %q", rp.Unit)
-	case pr.Role != RoleUnit && rp.Unit != "":
-		c.problem(append(path, "unit"), "only principals with role unit belong to a unit")
-	}
-	key := sha256.Sum256([]byte(rp.Token))
-	switch {
-	case rp.Token != "" && rp.TokenSHA256 != "":
-		c.problem(append(path, "token_sha256"), "give token or token_sha256, not both")
-		return
-	case rp.TokenSHA256 != "":
-		b, err := hex.DecodeString(rp.TokenSHA256)
-		if err != nil || len(b) != sha256.Size {
-			c.problem(append(path, "token_sha256"), "must be the 64 hex digits of the token's SHA-256 (printf %%s TOKEN | sha256sum)")
-			return
-		}
-		key = [sha256.Size]byte(b)
-	case len(rp.Token) < 8:
-		c.problem(append(path, "token"), "a token must be at least 8 characters")
-		return
-	}
-	if _, dup := p.tokens[key]; dup {
-		c.problem(append(path, "token"), "this token is already given to another principal")
-	}
-	p.tokens[key] = pr
-	p.Principals = append(p.Principals, PrincipalEntry{Token: rp.Token, Principal: pr})
 }

@@ -3,9 +3,12 @@ package duban_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +157,18 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"wrong type", func(s string) string {
 			return strings.Replace(s, "units:\n", "units: 3\nx:\n", 1)
 		}, `city.yaml:2: the number "3" is not allowed here: expected a list`},
+		{"list for a text value", func(s string) string {
+			return strings.Replace(s, "code: orphan", "code: [orphan]", 1)
+		}, `city.yaml:11: a list is not allowed here: expected a text value`},
+		{"mapping for a list", func(s string) string {
+			return strings.Replace(s, "principals:\n  - {token: secret-inspector, id: inspector-1, role: inspector}", "principals: {id: inspector-1}", 1)
+		}, `city.yaml:19: a mapping is not allowed here: expected a list`},
+		{"key given twice", func(s string) string {
+			return strings.Replace(s, "    unit: sanitation\n", "    unit: sanitation\n    unit: parks\n", 1)
+		}, `city.yaml:8: "unit" is given twice (first on line 7)`},
+		{"text for a number", func(s string) string {
+			return strings.Replace(s, "level: 2", "level: two", 1)
+		}, `city.yaml:18: the value "two" is not allowed here: expected a whole number`},
 		{"syntax", func(s string) string {
 			return strings.Replace(s, "  - code: orphan", "  - code: orphan: [", 1)
 		}, `city.yaml:11: mapping values are not allowed in this context`},
@@ -309,5 +324,56 @@ func TestParseBusinessPolicyErrors(t *testing.T) {
 				t.Fatalf("message\n got %s\nwant %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// Resolve gives an open and an assignment what the policy says of them, and
+// Decide refuses what the policy does not know.
+func TestResolve(t *testing.T) {
+	p := duban.DefaultPolicy()
+	open := p.Resolve(duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "inspector-1", Role: duban.RoleInspector}},
+		CaseID:      "0b5a6c1e-8a51-4f7e-9d0c-2f6a1b3c4d5e", Category: "littering", Description: "bags",
+		Location: duban.Location{Lat: 39.9, Lon: 116.4},
+	}).(duban.OpenCase)
+	wantTerms, _ := p.Terms("littering", duban.SeverityNormal)
+	if open.Severity != duban.SeverityNormal || open.Unit != "sanitation" || open.PolicyVersion != p.Version ||
+		!reflect.DeepEqual(open.Terms, wantTerms) || len(open.Categories) != len(p.Categories) {
+		t.Fatalf("resolved open %+v", open)
+	}
+	if _, err := duban.Decide(duban.Case{}, open, time.Now()); err != nil {
+		t.Fatalf("resolved open refused: %v", err)
+	}
+	open.Category = "noise"
+	unknown := p.Resolve(open).(duban.OpenCase)
+	_, err := duban.Decide(duban.Case{}, unknown, time.Now())
+	var e *duban.Error
+	if !errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != "category" ||
+		!strings.HasPrefix(e.Fields[0].Message, "is not a known category: littering, ") {
+		t.Fatalf("unknown category: %v", err)
+	}
+	assign := p.Resolve(duban.Assign{Unit: "sanitation"}).(duban.Assign)
+	if len(assign.Units) != len(p.Units) || !slices.Contains(assign.Units, "sanitation") {
+		t.Fatalf("resolved assign %+v", assign)
+	}
+	if urge := p.Resolve(duban.Urge{Note: "x"}); urge.(duban.Urge).Note != "x" {
+		t.Fatalf("urge %+v", urge)
+	}
+}
+
+// Aliases cannot make a small file a huge policy: decoding stops with a
+// problem instead of running on.
+func TestPolicyAliasesAreBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("units:\n  - &u {id: x, name: {zh: a, en: b}}\ncategories:\n  - &c\n    code: c\n    sla:\n")
+	for i := range 1500 {
+		fmt.Fprintf(&b, "      s%d: {acknowledge: 1h, resolve: 2h, verify: 1h}\n", i)
+	}
+	for range 1500 {
+		b.WriteString("  - *c\n")
+	}
+	_, err := duban.ParsePolicy("big.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "the policy is too large") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -43,37 +43,6 @@ type Principal struct {
 // System is the actor of events duban records on its own.
 var System = Principal{ID: "system", Role: RoleSystem}
 
-// Oversees reports whether p sees and steers every case: supervisors and admins.
-func (p Principal) Oversees() bool {
-	return p.Role == RoleSupervisor || p.Role == RoleAdmin
-}
-
-// MayOpen refuses (EFORBIDDEN) a principal who may not open cases: only
-// inspectors, supervisors and admins may.
-func (p Principal) MayOpen() error {
-	if !p.is(RoleInspector, RoleSupervisor, RoleAdmin) {
-		return Errorf(EFORBIDDEN, "%s may not open cases", p.Role.withArticle())
-	}
-	return nil
-}
-
-// CanSee reports whether p may see c at all. A unit sees only the cases
-// assigned to it; everyone else in the campaign sees every case. A case a
-// principal may not see does not exist for it (404, not 403).
-func (p Principal) CanSee(c *Case) bool { return p.CanSeeAssigned(c.Unit) }
-
-// CanSeeAssigned reports whether p may see a case assigned to unit ("" for
-// none): what CanSee decides, for a reader that has only the unit.
-func (p Principal) CanSeeAssigned(unit string) bool {
-	switch p.Role {
-	case RoleInspector, RoleSupervisor, RoleAdmin, RoleSystem:
-		return true
-	case RoleUnit:
-		return p.Unit != "" && unit == p.Unit
-	}
-	return false
-}
-
 // is reports whether p holds one of roles.
 func (p Principal) is(roles ...Role) bool {
 	for _, r := range roles {

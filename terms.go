@@ -78,14 +78,6 @@ type Rung struct {
 	Level int    `json:"level"`
 }
 
-// Action names what the rung does: "warn" or "escalate".
-func (r Rung) Action() string {
-	if r.Level == 0 {
-		return "warn"
-	}
-	return "escalate"
-}
-
 // Offset is where a rung sits relative to a deadline: a working-time duration
 // ("4h", "-30m") or a percentage of the stage's own duration ("-25%").
 type Offset struct {

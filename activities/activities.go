@@ -10,19 +10,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/duban/duban"
-	"github.com/duban/duban/postgres"
 )
 
-// AppendInput is one command's events for one case and the case after them.
-type AppendInput = postgres.Append
-
-// AppendOutput is what the store holds after the expected version.
-type AppendOutput = postgres.Appended
-
 // EventStore appends and reads events. The PostgreSQL store is the real
-// one; workflow tests use an in-memory one.
+// one; tests use the in-memory one (internal/memstore), held to the same
+// contract (internal/storetest).
 type EventStore interface {
-	Append(ctx context.Context, a postgres.Append) (postgres.Appended, error)
+	Append(ctx context.Context, a duban.Append) (duban.Appended, error)
 	EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error)
 }
 
@@ -35,7 +29,7 @@ type Activities struct {
 // transaction. A retry after a committed attempt writes nothing and returns
 // the stored events. A store that cannot be reached is retried; an
 // inconsistency the store reports is not.
-func (a *Activities) AppendEvents(ctx context.Context, in AppendInput) (AppendOutput, error) {
+func (a *Activities) AppendEvents(ctx context.Context, in duban.Append) (duban.Appended, error) {
 	out, err := a.Store.Append(ctx, in)
 	var e *duban.Error
 	if errors.As(err, &e) {

@@ -1,64 +1,72 @@
-// Package api is duban's HTTP API: a chi router, bearer-token
+// Package api is duban's JSON API: a chi router, bearer-token
 // authentication, strict JSON in, problem+json out.
 //
-// Reads come from the PostgreSQL projection. Commands are checked first with
-// duban.Decide against the projection, so a refused command costs no trip to
-// Temporal, and then sent to the case's workflow, which decides again and
-// answers with the case once its events are committed: a GET right after a
-// command sees it.
+// It is a door and nothing more: each handler decodes its request, builds
+// a domain command or read, hands it to the application layer (package
+// app, behind the two interfaces below) and encodes the answer. Whether a
+// command is allowed is decided in the domain (duban.Decide); what a
+// principal may read, in duban's access rules.
 package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/duban/duban"
-	"github.com/duban/duban/postgres"
-	"github.com/duban/duban/workflows"
+	"github.com/duban/duban/app"
 )
+
+// CaseReader reads cases as a principal may see them.
+type CaseReader interface {
+	Case(ctx context.Context, by duban.Principal, id string) (app.Listed, error)
+	Events(ctx context.Context, by duban.Principal, id string) ([]duban.Event, error)
+	Cases(ctx context.Context, by duban.Principal, f duban.CaseFilter) ([]app.Listed, *duban.CaseCursor, error)
+	Escalations(ctx context.Context, by duban.Principal, limit int) ([]app.Listed, error)
+}
+
+// CaseCommander gives commands to cases. key is the request's
+// Idempotency-Key, or empty.
+type CaseCommander interface {
+	Open(ctx context.Context, cmd duban.OpenCase, key string) (app.Answer, error)
+	Execute(ctx context.Context, caseID string, cmd duban.Command, key string) (app.Answer, error)
+}
+
+// Dependency is something duban needs to answer: /readyz checks each.
+type Dependency struct {
+	Name  string
+	Check func(context.Context) error
+}
 
 // Server serves the API.
 type Server struct {
-	Policy *duban.Policy
-	Store  *postgres.Store
-	Cases  *workflows.Client
+	// Policy authenticates bearer tokens.
+	Policy   *duban.Policy
+	Cases    CaseReader
+	Commands CaseCommander
+	// Ready are the dependencies /readyz reports on.
+	Ready  []Dependency
 	Logger *slog.Logger
 	// Now is the clock overdue and escalation levels are read against.
 	Now func() time.Time
-	// CommandTimeout bounds how long a command waits for its case's answer.
-	CommandTimeout time.Duration
-
-	gate caseGate
 }
-
-// maxInFlightPerCase bounds the commands one API process sends to one case
-// at once: a case handles commands one at a time, and a pile of them only
-// makes each wait longer.
-const maxInFlightPerCase = 4
 
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	if s.CommandTimeout == 0 {
-		s.CommandTimeout = 30 * time.Second
-	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
 	r := chi.NewRouter()
-	r.Use(s.observe)
+	r.Use(sensibleRequestID, middleware.RequestID, echoRequestID, middleware.RequestLogger(logFormatter{s.Logger}), middleware.Recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, &duban.Error{Code: eNoRoute, Message: "no such route"})
 	})
@@ -90,110 +98,84 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
-type ctxKey int
-
-const (
-	principalKey ctxKey = iota
-	requestKey
-)
-
-// requestInfo is what the access log records of a request; handlers add to it.
-type requestInfo struct {
-	id        string
-	logger    *slog.Logger
-	principal string
-	caseID    string
+// sensibleRequestID drops a client's X-Request-Id that would not read well
+// in a log line, so that the request gets an id of duban's own.
+func sensibleRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(middleware.RequestIDHeader)
+		if len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool {
+			return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./", c))
+		}) {
+			r.Header.Del(middleware.RequestIDHeader)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
-func info(r *http.Request) *requestInfo {
-	if ri, ok := r.Context().Value(requestKey).(*requestInfo); ok {
-		return ri
+// echoRequestID tells the client its request's id.
+func echoRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(middleware.RequestIDHeader, middleware.GetReqID(r.Context()))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logFormatter writes one access log line per request with slog, and the
+// stack of a panic the Recoverer caught.
+type logFormatter struct{ logger *slog.Logger }
+
+func (f logFormatter) NewLogEntry(r *http.Request) middleware.LogEntry {
+	return &logEntry{logger: f.logger, id: middleware.GetReqID(r.Context()), method: r.Method, path: r.URL.Path}
+}
+
+// logEntry is what the access log records of a request; handlers add who
+// asked and which case it concerns.
+type logEntry struct {
+	logger            *slog.Logger
+	id, method, path  string
+	principal, caseID string
+}
+
+func (e *logEntry) Write(status, bytes int, _ http.Header, elapsed time.Duration, _ any) {
+	attrs := []slog.Attr{
+		slog.String("request_id", e.id), slog.String("method", e.method), slog.String("path", e.path),
+		slog.Int("status", status), slog.Int("bytes", bytes),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 	}
-	return &requestInfo{logger: slog.Default()}
+	if e.principal != "" {
+		attrs = append(attrs, slog.String("principal", e.principal))
+	}
+	if e.caseID != "" {
+		attrs = append(attrs, slog.String("case_id", e.caseID))
+	}
+	e.logger.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
 
-func requestID(r *http.Request) string { return info(r).id }
+func (e *logEntry) Panic(v any, stack []byte) {
+	e.logger.Error("panic", "request_id", e.id, "panic", fmt.Sprint(v), "stack", string(stack))
+}
 
+// entry is the request's log entry.
+func entry(r *http.Request) *logEntry {
+	if e, ok := middleware.GetLogEntry(r).(*logEntry); ok {
+		return e
+	}
+	return &logEntry{logger: slog.Default()}
+}
+
+// logger is the request's logger, with its request and case ids.
 func logger(r *http.Request) *slog.Logger {
-	ri := info(r)
-	l := ri.logger.With("request_id", ri.id)
-	if ri.caseID != "" {
-		l = l.With("case_id", ri.caseID)
+	e := entry(r)
+	l := e.logger.With("request_id", e.id)
+	if e.caseID != "" {
+		l = l.With("case_id", e.caseID)
 	}
 	return l
 }
 
-// observe gives each request an id (the client's X-Request-Id when it is
-// sensible), recovers from panics, and writes one access log line.
-func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if !sensibleRequestID(id) {
-			b := make([]byte, 8)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
-		}
-		ri := &requestInfo{id: id, logger: s.Logger}
-		r = r.WithContext(context.WithValue(r.Context(), requestKey, ri))
-		w.Header().Set("X-Request-Id", id)
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				s.Logger.Error("panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					fail(sw, r, duban.Errorf(duban.EINTERNAL, "internal error"))
-				}
-			}
-			attrs := []slog.Attr{
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			}
-			if ri.principal != "" {
-				attrs = append(attrs, slog.String("principal", ri.principal))
-			}
-			if ri.caseID != "" {
-				attrs = append(attrs, slog.String("case_id", ri.caseID))
-			}
-			s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
-		}()
-		next.ServeHTTP(sw, r)
-	})
-}
+type ctxKey int
 
-func sensibleRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status, bytes int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += n
-	return n, err
-}
+const principalKey ctxKey = iota
 
 // authenticate resolves the bearer token to a principal.
 func (s *Server) authenticate(next http.Handler) http.Handler {
@@ -208,7 +190,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			fail(w, r, duban.Errorf(duban.EUNAUTHORIZED, "unknown token"))
 			return
 		}
-		info(r).principal = p.ID
+		entry(r).principal = p.ID
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
 	})
 }
@@ -218,54 +200,22 @@ func principal(r *http.Request) duban.Principal {
 	return p
 }
 
-// caseGate counts the commands in flight per case.
-type caseGate struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (g *caseGate) enter(id string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.n == nil {
-		g.n = map[string]int{}
-	}
-	if g.n[id] >= maxInFlightPerCase {
-		return false
-	}
-	g.n[id]++
-	return true
-}
-
-func (g *caseGate) leave(id string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.n[id]--; g.n[id] <= 0 {
-		delete(g.n, id)
-	}
-}
-
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz reports whether the database and Temporal answer.
+// readyz reports whether every dependency answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	checks := map[string]string{"database": "ok", "temporal": "ok"}
-	status := http.StatusOK
-	if err := s.Store.Ping(ctx); err != nil {
-		checks["database"], status = "unavailable", http.StatusServiceUnavailable
-		logger(r).Warn("readiness: database", "error", err)
-	}
-	if _, err := s.Cases.Temporal.CheckHealth(ctx, nil); err != nil {
-		checks["temporal"], status = "unavailable", http.StatusServiceUnavailable
-		logger(r).Warn("readiness: temporal", "error", err)
-	}
-	overall := "ok"
-	if status != http.StatusOK {
-		overall = "unavailable"
+	checks := map[string]string{}
+	status, overall := http.StatusOK, "ok"
+	for _, d := range s.Ready {
+		checks[d.Name] = "ok"
+		if err := d.Check(ctx); err != nil {
+			checks[d.Name], status, overall = "unavailable", http.StatusServiceUnavailable, "unavailable"
+			logger(r).Warn("readiness: "+d.Name, "error", err)
+		}
 	}
 	reply(w, status, map[string]any{"status": overall, "checks": checks})
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/duban/duban"
@@ -80,4 +81,26 @@ func jsonKind(kind string) string {
 		return "an object"
 	}
 	return "of another type"
+}
+
+// idempotencyKey returns the request's Idempotency-Key, checked.
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 200 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return "", duban.Invalid(duban.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 visible ASCII characters"})
+	}
+	return key, nil
+}
+
+// ifMatch reads If-Match: "<version>" (or W/"<version>"); 0 when absent.
+func ifMatch(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, duban.Invalid(duban.FieldError{Field: "If-Match", Message: `must be a case version as the ETag gives it, e.g. "3"`})
+	}
+	return v, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/duban/duban"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Codes of errors only the HTTP layer knows.
@@ -64,7 +65,7 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		Status:    status,
 		Detail:    duban.ErrorMessage(err),
 		Instance:  r.URL.Path,
-		RequestID: requestID(r),
+		RequestID: middleware.GetReqID(r.Context()),
 	}
 	if e, ok := err.(*duban.Error); ok {
 		p.Errors = e.Fields

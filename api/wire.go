@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/duban/duban"
-	"github.com/duban/duban/postgres"
+	"github.com/duban/duban/app"
 )
 
 // writeCase appends a case as sent to b: its view, with overdue and
@@ -35,11 +35,11 @@ func (s *Server) replyCase(w http.ResponseWriter, status int, c duban.Case, dupl
 	if err != nil {
 		panic(err) // a View always marshals
 	}
-	s.replyListed(w, status, postgres.Listed{Version: c.Version, View: view, Clock: c.Clock(), Duplicates: duplicates})
+	s.replyListed(w, status, app.Listed{Version: c.Version, View: view, Clock: c.Clock(), Duplicates: duplicates})
 }
 
 // replyListed answers with one case as stored for reads.
-func (s *Server) replyListed(w http.ResponseWriter, status int, l postgres.Listed) {
+func (s *Server) replyListed(w http.ResponseWriter, status int, l app.Listed) {
 	var b bytes.Buffer
 	writeCase(&b, l.View, l.Clock, l.Duplicates, s.Now())
 	b.WriteByte('\n')
@@ -48,7 +48,7 @@ func (s *Server) replyListed(w http.ResponseWriter, status int, l postgres.Liste
 }
 
 // replyList answers {"items": [...]}, with "next_cursor" when paged.
-func (s *Server) replyList(w http.ResponseWriter, cases []postgres.Listed, paged bool, next *duban.CaseCursor) {
+func (s *Server) replyList(w http.ResponseWriter, cases []app.Listed, paged bool, next *duban.CaseCursor) {
 	now := s.Now()
 	var b bytes.Buffer
 	size := 64

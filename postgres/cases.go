@@ -13,18 +13,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // projectionColumns are the columns of a cases row, in the order
 // projectionRow gives their values.
 var projectionColumns = []string{"id", "version", "status", "category", "severity", "unit", "area", "reporter",
-	"opened_at", "updated_at", "stage", "stage_deadline", "warn_at", "escalate_at", "escalation_level",
-	"duplicate_of", "doc", "view"}
+	"opened_at", "updated_at", "stage_deadline", "escalate_at", "escalation_level", "duplicate_of", "doc", "view"}
 
 // projectionRow is a case as its projection row: the whole case as doc, its
 // view ready to send, its clock (the running stage's deadline, the due
-// times of its warning and escalation levels, the level recorded), and the
-// columns lists filter and sort on.
+// times of its escalation levels, the level recorded), and the columns
+// lists filter and sort on.
 func projectionRow(c duban.Case) ([]any, error) {
 	doc, err := json.Marshal(c)
 	if err != nil {
@@ -35,23 +35,12 @@ func projectionRow(c duban.Case) ([]any, error) {
 		return nil, err
 	}
 	clock := c.Clock()
-	var stage *string
-	var warnAt *time.Time
-	if s, _, ok := c.RunningStage(); ok {
-		stage = ptr(string(s))
-		for _, step := range c.Ladder() {
-			if step.Level == 0 {
-				warnAt = ptr(step.At)
-			}
-		}
-	}
 	escalateAt := clock.Levels
 	if escalateAt == nil {
 		escalateAt = []time.Time{}
 	}
 	return []any{c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
-		c.OpenedAt, c.UpdatedAt, stage, clock.Deadline, warnAt, escalateAt, clock.Recorded,
-		nullable(c.DuplicateOf), doc, string(view)}, nil
+		c.OpenedAt, c.UpdatedAt, clock.Deadline, escalateAt, clock.Recorded, nullable(c.DuplicateOf), doc, string(view)}, nil
 }
 
 // upsertCase writes a projection row, unless the row already holds a later
@@ -77,8 +66,6 @@ func excludedAssignments() string {
 	return strings.Join(updates, ", ")
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func nullable(s string) *string {
 	if s == "" {
 		return nil
@@ -92,25 +79,17 @@ func validID(id string) bool {
 	return err == nil && len(id) == 36
 }
 
-// Row is a case as the projection holds it: the case, and what other cases'
-// events say of it.
-type Row struct {
-	duban.Case
-	// Duplicates are the cases cancelled as duplicates of this one.
-	Duplicates []string
-}
-
 // rowColumns are what every read selects, in the order scanRow reads them.
 const rowColumns = "doc, duplicates::text[]"
 
-func scanRow(rows pgx.CollectableRow) (Row, error) {
+func scanRow(rows pgx.CollectableRow) (app.Row, error) {
 	var doc []byte
-	var r Row
+	var r app.Row
 	if err := rows.Scan(&doc, &r.Duplicates); err != nil {
-		return Row{}, err
+		return app.Row{}, err
 	}
 	if err := json.Unmarshal(doc, &r.Case); err != nil {
-		return Row{}, fmt.Errorf("decode case: %w", err)
+		return app.Row{}, fmt.Errorf("decode case: %w", err)
 	}
 	if len(r.Duplicates) == 0 {
 		r.Duplicates = nil
@@ -118,39 +97,26 @@ func scanRow(rows pgx.CollectableRow) (Row, error) {
 	return r, nil
 }
 
-// Listed is a case as reads send it: its view as stored, its clock and the
-// cases merged into it, with what paging and access checks need. Reading it
-// decodes no case.
-type Listed struct {
-	ID         string
-	Unit       string
-	OpenedAt   time.Time
-	Version    int64
-	View       []byte // a JSON object: duban.View
-	Clock      duban.Clock
-	Duplicates []string
-}
-
-// listedColumns are what reads of Listed select, in the order scanListed
+// listedColumns are what reads of app.Listed select, in the order scanListed
 // reads them; doc only for a row stored without a view.
 const listedColumns = `id::text, coalesce(unit, ''), opened_at, version, view, stage_deadline, escalate_at,
 	escalation_level, duplicates::text[], CASE WHEN view IS NULL THEN doc END`
 
-func scanListed(rows pgx.CollectableRow) (Listed, error) {
-	var l Listed
+func scanListed(rows pgx.CollectableRow) (app.Listed, error) {
+	var l app.Listed
 	var doc []byte
 	if err := rows.Scan(&l.ID, &l.Unit, &l.OpenedAt, &l.Version, &l.View, &l.Clock.Deadline, &l.Clock.Levels,
 		&l.Clock.Recorded, &l.Duplicates, &doc); err != nil {
-		return Listed{}, err
+		return app.Listed{}, err
 	}
 	if l.View == nil {
 		var c duban.Case
 		if err := json.Unmarshal(doc, &c); err != nil {
-			return Listed{}, fmt.Errorf("decode case: %w", err)
+			return app.Listed{}, fmt.Errorf("decode case: %w", err)
 		}
 		v, err := json.Marshal(c.View())
 		if err != nil {
-			return Listed{}, err
+			return app.Listed{}, err
 		}
 		l.View = v
 	}
@@ -165,40 +131,40 @@ func scanListed(rows pgx.CollectableRow) (Listed, error) {
 
 // Listing returns the case with id as reads send it; ENOTFOUND when there
 // is none.
-func (s *Store) Listing(ctx context.Context, id string) (Listed, error) {
+func (s *Store) Listing(ctx context.Context, id string) (app.Listed, error) {
 	if !validID(id) {
-		return Listed{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+		return app.Listed{}, duban.Errorf(duban.ENOTFOUND, "case not found")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+listedColumns+` FROM cases WHERE id = $1`, id)
 	if err != nil {
-		return Listed{}, err
+		return app.Listed{}, err
 	}
 	l, err := pgx.CollectExactlyOneRow(rows, scanListed)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Listed{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+		return app.Listed{}, duban.Errorf(duban.ENOTFOUND, "case not found")
 	}
 	return l, err
 }
 
 // Case returns the case with id, whole; ENOTFOUND when there is none.
-func (s *Store) Case(ctx context.Context, id string) (Row, error) {
+func (s *Store) Case(ctx context.Context, id string) (app.Row, error) {
 	if !validID(id) {
-		return Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+		return app.Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+rowColumns+` FROM cases WHERE id = $1`, id)
 	if err != nil {
-		return Row{}, err
+		return app.Row{}, err
 	}
 	r, err := pgx.CollectExactlyOneRow(rows, scanRow)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
+		return app.Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
 	}
 	return r, err
 }
 
 // Cases lists the cases matching f, newest opened first, and the cursor of
 // the next page (nil on the last page).
-func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban.CaseCursor, error) {
+func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]app.Listed, *duban.CaseCursor, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -263,7 +229,7 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban
 // decreases, so width_bucket counts the levels reached), then the longest
 // overdue. It ranks on the cases_clock index's columns alone and reads the
 // rows of the first page only.
-func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]Listed, error) {
+func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]app.Listed, error) {
 	return s.queryListed(ctx, `SELECT `+listedColumns+` FROM (
 			SELECT id, greatest(escalation_level, width_bucket($1::timestamptz, escalate_at)) AS level, stage_deadline AS deadline
 			FROM cases WHERE stage_deadline <= $1 ORDER BY level DESC, deadline, id LIMIT $2
@@ -271,7 +237,7 @@ func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]Li
 		ORDER BY ranked.level DESC, ranked.deadline, id`, now, limit)
 }
 
-func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]Listed, error) {
+func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]app.Listed, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err

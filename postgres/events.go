@@ -12,46 +12,14 @@ import (
 	"github.com/duban/duban"
 )
 
-// Append is one command's events for one case, and the case after them.
-type Append struct {
-	CaseID string
-	// ExpectedVersion is the case's version before Events (0 for a new case).
-	ExpectedVersion int64
-	// CommandID names the command; stored with each event.
-	CommandID string
-	Events    []duban.Event
-	Case      duban.Case
-}
-
-// Appended is what the store holds after ExpectedVersion once Append is done.
-type Appended struct {
-	// Events are the case's events after ExpectedVersion, as stored, with
-	// their positions: the ones appended, or, when the case had already
-	// moved past ExpectedVersion (a retried command whose first attempt was
-	// committed), the ones found there.
-	Events []duban.Event
-	// CommandIDs are the command ids of Events, one each.
-	CommandIDs []string
-	// Written is true when this call appended the events.
-	Written bool
-}
-
 // Append writes a command's events and the projected case in one
 // transaction, sent as one batch: one round trip. It is idempotent: when the
 // case is already past ExpectedVersion, it writes nothing and returns what is
 // stored there, so a retry of an append that committed is recognised, never
 // doubled.
-func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
-	if len(a.Events) == 0 {
-		return Appended{}, errors.New("append: no events")
-	}
-	for i, e := range a.Events {
-		if e.CaseID != a.CaseID || e.Version != a.ExpectedVersion+int64(i)+1 {
-			return Appended{}, fmt.Errorf("append: event %d is %s v%d, want %s v%d", i, e.CaseID, e.Version, a.CaseID, a.ExpectedVersion+int64(i)+1)
-		}
-	}
-	if a.Case.Version != a.Events[len(a.Events)-1].Version {
-		return Appended{}, fmt.Errorf("append: case is at version %d, events end at %d", a.Case.Version, a.Events[len(a.Events)-1].Version)
+func (s *Store) Append(ctx context.Context, a duban.Append) (duban.Appended, error) {
+	if err := a.Check(); err != nil {
+		return duban.Appended{}, err
 	}
 	out, err := s.appendBatch(ctx, a)
 	var pgErr *pgconn.PgError
@@ -62,24 +30,24 @@ func (s *Store) Append(ctx context.Context, a Append) (Appended, error) {
 	// command committed, or another writer did. Return what is there.
 	events, commandIDs, err := readEvents(ctx, s.pool, a.CaseID, a.ExpectedVersion)
 	if err != nil {
-		return Appended{}, err
+		return duban.Appended{}, err
 	}
 	if len(events) == 0 {
-		return Appended{}, duban.Errorf(duban.EINTERNAL, "case %s is behind version %d in the store", a.CaseID, a.ExpectedVersion)
+		return duban.Appended{}, duban.Errorf(duban.EINTERNAL, "case %s is behind version %d in the store", a.CaseID, a.ExpectedVersion)
 	}
-	return Appended{Events: events, CommandIDs: commandIDs}, nil
+	return duban.Appended{Events: events, CommandIDs: commandIDs}, nil
 }
 
 // appendBatch sends the version check, the events and the projection row as
 // one batch. PostgreSQL runs a batch as one implicit transaction: if any
 // statement fails, none of it is kept.
-func (s *Store) appendBatch(ctx context.Context, a Append) (Appended, error) {
+func (s *Store) appendBatch(ctx context.Context, a duban.Append) (duban.Appended, error) {
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT duban_expect_version($1, $2)`, a.CaseID, a.ExpectedVersion)
 	for _, e := range a.Events {
 		actor, data, err := marshalEvent(e)
 		if err != nil {
-			return Appended{}, err
+			return duban.Appended{}, err
 		}
 		batch.Queue(`INSERT INTO events (id, case_id, version, type, occurred_at, actor, data, command_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position`,
@@ -87,7 +55,7 @@ func (s *Store) appendBatch(ctx context.Context, a Append) (Appended, error) {
 	}
 	row, err := projectionRow(a.Case)
 	if err != nil {
-		return Appended{}, err
+		return duban.Appended{}, err
 	}
 	batch.Queue(upsertCase, row...)
 	if a.Case.DuplicateOf != "" && a.Case.Status == duban.StatusCancelled {
@@ -97,19 +65,19 @@ func (s *Store) appendBatch(ctx context.Context, a Append) (Appended, error) {
 	results := s.pool.SendBatch(ctx, batch)
 	defer results.Close()
 	if _, err := results.Exec(); err != nil {
-		return Appended{}, err
+		return duban.Appended{}, err
 	}
-	out := Appended{Written: true, Events: make([]duban.Event, len(a.Events))}
+	out := duban.Appended{Events: make([]duban.Event, len(a.Events))}
 	for i, e := range a.Events {
 		if err := results.QueryRow().Scan(&e.Position); err != nil {
-			return Appended{}, err
+			return duban.Appended{}, err
 		}
 		out.Events[i] = e
 		out.CommandIDs = append(out.CommandIDs, a.CommandID)
 	}
 	for i := 0; i < batch.Len()-1-len(a.Events); i++ {
 		if _, err := results.Exec(); err != nil {
-			return Appended{}, err
+			return duban.Appended{}, err
 		}
 	}
 	return out, results.Close()

@@ -140,7 +140,7 @@ func TestRebuildProjections(t *testing.T) {
 	original := uuid.NewString()
 	do(t, s, duban.Case{}, openCmd(original, "littering", ""), t0, "open")
 	dup, _ := do(t, s, duban.Case{}, openCmd(uuid.NewString(), "littering", ""), t0, "open")
-	do(t, s, dup, duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: "same", DuplicateOf: original}, t0.Add(time.Hour), "cancel")
+	do(t, s, dup, duplicateOf(original, "same"), t0.Add(time.Hour), "cancel")
 
 	r, err := s.RebuildProjections(ctx, true, nil)
 	if err != nil || r.Cases != 5 || r.Differed != 0 {

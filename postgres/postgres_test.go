@@ -11,10 +11,17 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/internal/pgtest"
+	"github.com/duban/duban/internal/storetest"
 	"github.com/duban/duban/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// The PostgreSQL store keeps the contract of duban's event stores, as the
+// in-memory one the workflow and handler tests use does.
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store { return newStore(t) })
+}
 
 var (
 	t0        = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
@@ -62,7 +69,7 @@ func openCmd(id, category, area string) duban.OpenCase {
 }
 
 // do decides cmd on c at now and appends the events, as the workflow does.
-func do(t *testing.T, s *postgres.Store, c duban.Case, cmd duban.Command, now time.Time, commandID string) (duban.Case, postgres.Appended) {
+func do(t *testing.T, s *postgres.Store, c duban.Case, cmd duban.Command, now time.Time, commandID string) (duban.Case, duban.Appended) {
 	t.Helper()
 	events, err := duban.Decide(c, cmd, now)
 	if err != nil {
@@ -73,7 +80,7 @@ func do(t *testing.T, s *postgres.Store, c duban.Case, cmd duban.Command, now ti
 		id = open.CaseID
 	}
 	next := duban.Fold(c, events)
-	out, err := s.Append(context.Background(), postgres.Append{
+	out, err := s.Append(context.Background(), duban.Append{
 		CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Case: next,
 	})
 	if err != nil {
@@ -87,7 +94,7 @@ func TestAppendAndRead(t *testing.T) {
 	s := newStore(t)
 	id := uuid.NewString()
 	c, out := do(t, s, duban.Case{}, openCmd(id, "littering", "old-town"), t0, "open")
-	if !out.Written || len(out.Events) != 2 || out.Events[0].Position <= 0 || out.Events[1].Position <= out.Events[0].Position {
+	if len(out.Events) != 2 || out.Events[0].Position <= 0 || out.Events[1].Position <= out.Events[0].Position {
 		t.Fatalf("appended %+v", out)
 	}
 	c, _ = do(t, s, c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute), "ack")
@@ -133,15 +140,15 @@ func TestAppendIsIdempotent(t *testing.T) {
 	id := uuid.NewString()
 	c, _ := do(t, s, duban.Case{}, openCmd(id, "littering", ""), t0, "open")
 	first, _ := duban.Decide(c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute))
-	if _, err := s.Append(ctx, postgres.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: first, Case: duban.Fold(c, first)}); err != nil {
+	if _, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: first, Case: duban.Fold(c, first)}); err != nil {
 		t.Fatal(err)
 	}
 	retry, _ := duban.Decide(c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(2*time.Minute))
-	out, err := s.Append(ctx, postgres.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: retry, Case: duban.Fold(c, retry)})
+	out, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: retry, Case: duban.Fold(c, retry)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Written || len(out.Events) != 1 || !out.Events[0].OccurredAt.Equal(t0.Add(time.Minute)) || out.CommandIDs[0] != "ack" {
+	if len(out.Events) != 1 || !out.Events[0].OccurredAt.Equal(t0.Add(time.Minute)) || out.CommandIDs[0] != "ack" {
 		t.Fatalf("retry returned %+v", out)
 	}
 	events, _ := s.Events(ctx, id)
@@ -293,6 +300,12 @@ func TestEscalationsWorstFirst(t *testing.T) {
 	}
 }
 
+// duplicateOf cancels a case as a duplicate of original, an open case.
+func duplicateOf(original, reason string) duban.Cancel {
+	return duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: reason,
+		DuplicateOf: original, Original: &duban.CaseRef{ID: original, Status: duban.StatusDispatched}}
+}
+
 func TestDuplicates(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -300,7 +313,7 @@ func TestDuplicates(t *testing.T) {
 	do(t, s, duban.Case{}, openCmd(original, "littering", ""), t0, "open")
 	for i, id := range []string{dup1, dup2} {
 		c, _ := do(t, s, duban.Case{}, openCmd(id, "littering", ""), t0.Add(time.Duration(i+1)*time.Minute), "open")
-		do(t, s, c, duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: "same bags", DuplicateOf: original}, t0.Add(time.Hour), "cancel")
+		do(t, s, c, duplicateOf(original, "same bags"), t0.Add(time.Hour), "cancel")
 	}
 	got, err := s.Case(ctx, original)
 	if err != nil {
@@ -315,7 +328,7 @@ func TestDuplicates(t *testing.T) {
 	// A bulk-loaded duplicate is listed on its original too.
 	events, _ := duban.Decide(duban.Case{}, openCmd(uuid.NewString(), "littering", ""), t0)
 	c := duban.Fold(duban.Case{}, events)
-	more, _ := duban.Decide(c, duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: "again", DuplicateOf: original}, t0.Add(2*time.Hour))
+	more, _ := duban.Decide(c, duplicateOf(original, "again"), t0.Add(2*time.Hour))
 	events = append(events, more...)
 	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events, Case: duban.Fold(duban.Case{}, events)}}); err != nil {
 		t.Fatal(err)

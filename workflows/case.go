@@ -1,5 +1,5 @@
 // Package workflows holds CaseWorkflow, the single writer of a case's
-// history, and the client the API uses to reach it.
+// history, and the client (the engine of package app) that reaches it.
 //
 // One workflow runs per open case, its id the case id. Commands arrive as
 // Updates: the validator asks Decide whether the command is allowed before
@@ -28,10 +28,6 @@ const TaskQueue = "duban-cases"
 // new, well below Temporal's limits (51,200 events, 2,000 updates a run).
 const DefaultHistoryLimit = 4000
 
-// openTimeout bounds how long a run of revision 0 waits for its open
-// command.
-const openTimeout = time.Minute
-
 // Input starts or continues a case workflow.
 type Input struct {
 	CaseID string
@@ -40,25 +36,10 @@ type Input struct {
 	// HistoryLimit overrides DefaultHistoryLimit (tests use small values).
 	HistoryLimit int
 	// Revision is how the run behaves, fixed when it starts so that a run
-	// started by older code replays as it ran; new runs get Revision.
+	// started by older code replays as it ran; new runs, continued ones
+	// included, get Revision (see revisions.go).
 	Revision int
 }
-
-// Revisions of the workflow's behaviour. Runs of revision 0 waited up to
-// openTimeout for the open command and started a timer each time the case
-// changed, never cancelling one: each fired later, for nothing, costing the
-// server a workflow task.
-const (
-	// timerPerWake: a run keeps one timer for the case's next wake and
-	// cancels the timers it no longer needs.
-	timerPerWake = 1
-	// openFromStore: a run whose open command it did not see (the Temporal
-	// server lost the update after its events were committed) takes the
-	// case from the store rather than ending without it.
-	openFromStore = 2
-	// Revision is what new runs get.
-	Revision = openFromStore
-)
 
 // acts is only used to name activity methods.
 var acts *activities.Activities
@@ -106,11 +87,11 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 // goes on with the case): the run then takes the case from the store. With
 // nothing there, no case will open in this run.
 func (r *run) awaitOpen(ctx workflow.Context) error {
-	if r.in.Revision >= timerPerWake {
-		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if r.in.Revision < timerPerWake {
+		if err := r.awaitOpenV0(ctx); err != nil {
 			return err
 		}
-	} else if _, err := workflow.AwaitWithTimeout(ctx, openTimeout, func() bool { return r.state.Version > 0 }); err != nil {
+	} else if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
 	if r.state.Version == 0 && r.in.Revision >= openFromStore {
@@ -182,22 +163,6 @@ func (r *run) waitForNextStep(ctx workflow.Context) error {
 	return r.tick(ctx)
 }
 
-// waitForNextStepV0 is waitForNextStep as runs of revision 0 replay it.
-func (r *run) waitForNextStepV0(ctx workflow.Context, next time.Time, ok bool) error {
-	version := r.state.Version
-	changed := func() bool { return r.state.Version != version || r.continueAsNew(ctx) }
-	if !ok {
-		return workflow.Await(ctx, changed)
-	}
-	if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
-		woke, err := workflow.AwaitWithTimeout(ctx, wait, changed)
-		if err != nil || woke {
-			return err
-		}
-	}
-	return r.tick(ctx)
-}
-
 // tick records what has come due as the system.
 func (r *run) tick(ctx workflow.Context) error {
 	if err := r.execute(ctx, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, fmt.Sprintf("tick:%d", r.state.Version)); err != nil {
@@ -248,14 +213,14 @@ func handle[C duban.Command](ctx workflow.Context, r *run) error {
 	var zero C
 	return workflow.SetUpdateHandlerWithOptions(ctx, zero.Name(),
 		func(ctx workflow.Context, cmd C) (duban.Case, error) {
-			if err := r.execute(ctx, cmd, workflow.GetCurrentUpdateInfo(ctx).ID); err != nil {
+			if err := r.execute(ctx, r.factsOfOldRevisions(cmd), workflow.GetCurrentUpdateInfo(ctx).ID); err != nil {
 				return duban.Case{}, toTemporal(err)
 			}
 			return r.state, nil
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, cmd C) error {
-				_, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
+				_, err := duban.Decide(r.state, r.factsOfOldRevisions(cmd), workflow.Now(ctx))
 				if r.mayBeBehind(err) {
 					return nil // the handler judges it once caught up
 				}
@@ -291,8 +256,8 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 		if err != nil || len(events) == 0 {
 			return err
 		}
-		var out activities.AppendOutput
-		err = workflow.ExecuteLocalActivity(localActivity(ctx), acts.AppendEvents, activities.AppendInput{
+		var out duban.Appended
+		err = workflow.ExecuteLocalActivity(localActivity(ctx), acts.AppendEvents, duban.Append{
 			CaseID:          events[0].CaseID,
 			ExpectedVersion: r.state.Version,
 			CommandID:       commandID,

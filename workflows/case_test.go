@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +18,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/activities"
-	"github.com/duban/duban/postgres"
+	"github.com/duban/duban/internal/memstore"
 	"github.com/duban/duban/workflows"
 )
 
@@ -31,48 +30,20 @@ var (
 
 const caseID = "0b5a6c1e-8a51-4f7e-9d0c-2f6a1b3c4d5e"
 
-// memStore is an in-memory event store with the PostgreSQL store's
-// semantics: appends at the expected version, idempotent on retry.
-type memStore struct {
-	mu       sync.Mutex
-	events   []duban.Event
-	commands []string
-	// loseAnswers makes the next n appends commit, then fail as if the
-	// answer was lost on the way back.
-	loseAnswers int
+// harnessStore is the in-memory event store the workflow runs on, with
+// what the tests read of its one case.
+type harnessStore struct{ *memstore.Store }
+
+// events returns the case's events in version order.
+func (m harnessStore) events() []duban.Event {
+	events, _ := m.EventsAfter(context.Background(), caseID, 0)
+	return events
 }
 
-func (m *memStore) Append(_ context.Context, a postgres.Append) (postgres.Appended, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if have := int64(len(m.events)); have > a.ExpectedVersion {
-		return postgres.Appended{Events: m.events[a.ExpectedVersion:], CommandIDs: m.commands[a.ExpectedVersion:]}, nil
-	} else if have < a.ExpectedVersion {
-		return postgres.Appended{}, fmt.Errorf("store at %d, expected %d", have, a.ExpectedVersion)
-	}
-	for _, e := range a.Events {
-		e.Position = int64(len(m.events) + 1)
-		m.events = append(m.events, e)
-		m.commands = append(m.commands, a.CommandID)
-	}
-	if m.loseAnswers > 0 {
-		m.loseAnswers--
-		return postgres.Appended{}, errors.New("connection reset")
-	}
-	return postgres.Appended{Events: m.events[a.ExpectedVersion:], CommandIDs: m.commands[a.ExpectedVersion:], Written: true}, nil
-}
-
-func (m *memStore) EventsAfter(_ context.Context, _ string, version int64) ([]duban.Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.events[min(version, int64(len(m.events))):]), nil
-}
-
-func (m *memStore) types() []duban.EventType {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// types returns the types of the case's events, in version order.
+func (m harnessStore) types() []duban.EventType {
 	var out []duban.EventType
-	for i, e := range m.events {
+	for i, e := range m.events() {
 		if e.Version != int64(i+1) {
 			panic(fmt.Sprintf("event %d has version %d", i, e.Version))
 		}
@@ -103,7 +74,7 @@ func openCmd() duban.OpenCase {
 type harness struct {
 	t     *testing.T
 	env   *testsuite.TestWorkflowEnvironment
-	store *memStore
+	store harnessStore
 	n     int
 }
 
@@ -111,7 +82,7 @@ func newHarness(t *testing.T) *harness {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
 	env := suite.NewTestWorkflowEnvironment()
-	store := &memStore{}
+	store := harnessStore{memstore.New()}
 	env.RegisterWorkflow(workflows.CaseWorkflow)
 	env.RegisterActivity(&activities.Activities{Store: store})
 	env.SetStartTime(t0)
@@ -146,7 +117,9 @@ func (h *harness) run(in workflows.Input) {
 	if in.CaseID == "" {
 		in.CaseID = caseID
 	}
-	in.Revision = workflows.Revision
+	if in.Revision == 0 {
+		in.Revision = workflows.Revision
+	}
 	h.env.ExecuteWorkflow(workflows.CaseWorkflow, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
@@ -203,7 +176,7 @@ func TestLadderFiresWithNoOneLooking(t *testing.T) {
 		{duban.EventCaseEscalated, 2, ackBy.Add(4 * time.Hour)},
 		{duban.EventCaseEscalated, 3, ackBy.Add(24 * time.Hour)},
 	}
-	events := h.store.events[2:]
+	events := h.store.events()[2:]
 	if len(events) != len(want) {
 		t.Fatalf("events %v", h.store.types())
 	}
@@ -229,7 +202,7 @@ func TestMetObligationCancelsItsLadder(t *testing.T) {
 	if got := h.store.types(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("events %v\nwant %v", got, want)
 	}
-	if w := h.store.events[4].Data.(duban.DeadlineWarned); w.Stage != duban.StageResolve || !w.DueAt.Equal(t0.Add(18*time.Hour)) {
+	if w := h.store.events()[4].Data.(duban.DeadlineWarned); w.Stage != duban.StageResolve || !w.DueAt.Equal(t0.Add(18*time.Hour)) {
 		t.Fatalf("resolve warning %+v", w)
 	}
 }
@@ -311,7 +284,7 @@ func TestLostOpenTakesTheCaseFromTheStore(t *testing.T) {
 	h := newHarness(t)
 	events, err := duban.Decide(duban.Case{}, openCmd(), t0)
 	if err == nil {
-		_, err = h.store.Append(context.Background(), postgres.Append{CaseID: caseID, CommandID: "lost-open", Events: events, Case: duban.Fold(duban.Case{}, events)})
+		_, err = h.store.Append(context.Background(), duban.Append{CaseID: caseID, CommandID: "lost-open", Events: events, Case: duban.Fold(duban.Case{}, events)})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +305,7 @@ func TestLostAppendAnswerIsNotDoubled(t *testing.T) {
 	// The test environment checks local-activity retry deadlines against the
 	// wall clock: a start time in the past would time every retry out.
 	h.env.SetStartTime(time.Now())
-	h.store.loseAnswers = 2 // the open's and the acknowledgement's
+	h.store.LoseAnswers = 2 // the open's and the acknowledgement's
 	h.at(0, openCmd(), func(c duban.Case, err error) {
 		if err != nil || c.Version != 2 || c.Status != duban.StatusDispatched {
 			t.Errorf("open answered %+v, %v", c, err)
@@ -363,7 +336,7 @@ func TestCatchesUpWithTheStore(t *testing.T) {
 		// The lost update's acknowledgement, committed behind the run's back.
 		events, err := duban.Decide(c, duban.Acknowledge{CommandMeta: by(sanitation)}, t0)
 		if err == nil {
-			_, err = h.store.Append(context.Background(), postgres.Append{CaseID: caseID, ExpectedVersion: c.Version,
+			_, err = h.store.Append(context.Background(), duban.Append{CaseID: caseID, ExpectedVersion: c.Version,
 				CommandID: "lost", Events: events, Case: duban.Fold(c, events)})
 		}
 		if err != nil {
@@ -430,7 +403,7 @@ func TestSuspensionEndsByItsTimer(t *testing.T) {
 	if got := h.store.types(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("events %v\nwant %v", got, want)
 	}
-	resumed := h.store.events[4]
+	resumed := h.store.events()[4]
 	if resumed.Actor != duban.System || !resumed.OccurredAt.Equal(until) {
 		t.Fatalf("resumed by %v at %v", resumed.Actor, resumed.OccurredAt)
 	}
@@ -439,7 +412,7 @@ func TestSuspensionEndsByItsTimer(t *testing.T) {
 	if got := *resumed.Data.(duban.CaseResumed).Deadlines.ResolveBy; !got.Equal(movedDeadline) {
 		t.Fatalf("resolve by %v, want %v", got, movedDeadline)
 	}
-	if esc := h.store.events[6]; !esc.OccurredAt.Equal(movedDeadline) {
+	if esc := h.store.events()[6]; !esc.OccurredAt.Equal(movedDeadline) {
 		t.Fatalf("escalated at %v, want %v", esc.OccurredAt, movedDeadline)
 	}
 }
@@ -456,7 +429,7 @@ func TestExtensionMovesTheLadder(t *testing.T) {
 	h.cancelAt(31 * time.Hour)
 	h.run(workflows.Input{})
 	var escalations []duban.Event
-	for _, e := range h.store.events {
+	for _, e := range h.store.events() {
 		if e.Type == duban.EventCaseEscalated || e.Type == duban.EventDeadlineWarned {
 			escalations = append(escalations, e)
 		}
@@ -464,5 +437,53 @@ func TestExtensionMovesTheLadder(t *testing.T) {
 	// Warned at -25% of 24h before the new deadline (t0+24h), level 1 at t0+30h.
 	if len(escalations) != 2 || !escalations[0].OccurredAt.Equal(t0.Add(24*time.Hour)) || !escalations[1].OccurredAt.Equal(until) {
 		t.Fatalf("ladder steps: %+v", escalations)
+	}
+}
+
+// refused expects an update refused with code, by its validator or its
+// handler: what the client gives the caller as a domain error.
+func (h *harness) refused(code string) func(duban.Case, error) {
+	return func(_ duban.Case, err error) {
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != code {
+			h.t.Errorf("got %v, want a refusal with code %s", err, code)
+		}
+	}
+}
+
+// A command given straight to the workflow is refused on the facts it
+// carries, as the application layer refuses it: a duplicate merged into a
+// case that is closed, an assignment whose policy units were not resolved.
+func TestWorkflowRefusesWhatTheFactsRuleOut(t *testing.T) {
+	const original = "5d2a1f3e-6a4b-4d2e-9a51-0c7f5b1e2d3a"
+	dup := func(status duban.Status) duban.Cancel {
+		return duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice", DuplicateOf: original,
+			Original: &duban.CaseRef{ID: original, Status: status}}
+	}
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	h.at(time.Minute, dup(duban.StatusClosed), h.refused(duban.ECONFLICT))
+	h.at(2*time.Minute, duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice", DuplicateOf: original}, h.refused(duban.EINVALID))
+	h.at(3*time.Minute, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police"}, h.refused(duban.EINVALID))
+	h.at(4*time.Minute, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Units: []string{"sanitation", "traffic-police"}}, h.ok)
+	h.at(5*time.Minute, dup(duban.StatusInProgress), h.ok)
+	h.run(workflows.Input{})
+	want := []duban.EventType{duban.EventCaseReported, duban.EventCaseDispatched, duban.EventCaseAssigned,
+		duban.EventCaseDispatched, duban.EventCaseCancelled}
+	if got := h.store.types(); !slices.Equal(got, want) {
+		t.Fatalf("events %v\nwant %v", got, want)
+	}
+}
+
+// A run of a revision before the commands carried their facts takes a
+// command without them as the API of its time had checked it.
+func TestOlderRevisionTakesCommandsAsChecked(t *testing.T) {
+	h := newHarness(t)
+	h.at(0, openCmd(), h.ok)
+	h.at(time.Minute, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police"}, h.ok)
+	h.at(2*time.Minute, duban.Cancel{CommandMeta: by(supervisor), Reason: "reported twice", DuplicateOf: "5d2a1f3e-6a4b-4d2e-9a51-0c7f5b1e2d3a"}, h.ok)
+	h.run(workflows.Input{Revision: 2})
+	if got := h.store.types(); len(got) != 5 || got[4] != duban.EventCaseCancelled {
+		t.Fatalf("events %v", got)
 	}
 }

@@ -3,12 +3,14 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // toTemporal carries a domain error across Temporal as an ApplicationError
@@ -48,7 +50,7 @@ func fromTemporal(err error) error {
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		// The workflow is gone: the case ended, or never was.
-		return duban.Errorf(duban.ECONFLICT, "the case is no longer open")
+		return fmt.Errorf("%w: %w", app.ErrEnded, err)
 	}
 	var timedOut *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	var deadline *serviceerror.DeadlineExceeded

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // What the Temporal client returns becomes the refusal a client of the API
@@ -23,7 +24,6 @@ func TestFromTemporal(t *testing.T) {
 		code string // "" when the error must stay unclassified (500)
 	}{
 		{"domain refusal", toTemporal(duban.Errorf(duban.ECONFLICT, "not now")), duban.ECONFLICT},
-		{"workflow gone", serviceerror.NewNotFound("gone"), duban.ECONFLICT},
 		{"update timed out", client.NewWorkflowUpdateServiceTimeoutOrCanceledError(serviceerror.NewDeadlineExceeded("slow")), duban.EUNAVAILABLE},
 		{"server deadline", fmt.Errorf("failed workflow start: %w", serviceerror.NewDeadlineExceeded("slow")), duban.EUNAVAILABLE},
 		{"context deadline", context.DeadlineExceeded, duban.EUNAVAILABLE},
@@ -35,6 +35,9 @@ func TestFromTemporal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := fromTemporal(tc.err)
+			if errors.Is(got, app.ErrEnded) {
+				t.Fatalf("fromTemporal(%v) says the workflow has ended", tc.err)
+			}
 			var e *duban.Error
 			switch {
 			case tc.code == "" && errors.As(got, &e):
@@ -43,6 +46,14 @@ func TestFromTemporal(t *testing.T) {
 				t.Fatalf("fromTemporal(%v) = %v, want code %s", tc.err, got, tc.code)
 			}
 		})
+	}
+}
+
+// A workflow that is gone tells the application layer the case has ended;
+// the case as stored then says why the command is refused.
+func TestWorkflowGoneIsEnded(t *testing.T) {
+	if err := fromTemporal(fmt.Errorf("update: %w", serviceerror.NewNotFound("workflow execution already completed"))); !errors.Is(err, app.ErrEnded) {
+		t.Fatalf("got %v", err)
 	}
 }
 

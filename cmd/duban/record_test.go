@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duban/duban/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
@@ -24,11 +25,10 @@ import (
 // code, so a change that would break a case already running fails CI.
 const recordEnv = "DUBAN_RECORD_HISTORIES"
 
-// recordPrefix names the workflow code the histories were recorded with:
-// v1 had the first five commands, v2 the full command set, v3 one timer
-// per wake (workflows.timerPerWake), v4 an open taken from the store when
-// the run saw none (workflows.openFromStore).
-const recordPrefix = "v4"
+// recordPrefix names the histories after the workflow revision they were
+// recorded with (workflows/revisions.go): rev3-closed-after-rework-run1.json.
+// The replay test fails until the current revision has some.
+var recordPrefix = fmt.Sprintf("rev%d", workflows.Revision)
 
 func TestRecordHistories(t *testing.T) {
 	dir := os.Getenv(recordEnv)

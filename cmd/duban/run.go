@@ -23,6 +23,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
+	"github.com/duban/duban/app"
 	"github.com/duban/duban/dev/devserver"
 	"github.com/duban/duban/dev/localpg"
 	"github.com/duban/duban/postgres"
@@ -265,11 +266,20 @@ func ensureDatabase(ctx context.Context, adminURL, name string) (string, error) 
 }
 
 func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
-	srv := &api.Server{
+	cases := &app.Service{
 		Policy: m.Policy,
 		Store:  store,
-		Cases:  &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit},
-		Logger: m.Logger,
+		Engine: &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit},
+	}
+	srv := &api.Server{
+		Policy:   m.Policy,
+		Cases:    cases,
+		Commands: cases,
+		Logger:   m.Logger,
+		Ready: []api.Dependency{
+			{Name: "database", Check: store.Ping},
+			{Name: "temporal", Check: func(ctx context.Context) error { _, err := tc.CheckHealth(ctx, nil); return err }},
+		},
 	}
 	l, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

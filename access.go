@@ -1,0 +1,90 @@
+package duban
+
+// Who may do what, in one place: which commands each role may give (Decide
+// asks authorize and mayOpen) and what each may read (the application layer
+// asks CanRead, ScopeList and MayWatchEscalations before every read). A case
+// a principal may not see does not exist for it: reads and commands alike
+// answer ENOTFOUND, never EFORBIDDEN, so nothing tells another unit's case
+// from no case at all.
+
+// CanSee reports whether p may see c at all. A unit sees only the cases
+// assigned to it; everyone else in the campaign sees every case.
+func (p Principal) CanSee(c *Case) bool { return p.CanSeeAssigned(c.Unit) }
+
+// CanSeeAssigned reports whether p may see a case assigned to unit ("" for
+// none): what CanSee decides, for a reader that has only the unit.
+func (p Principal) CanSeeAssigned(unit string) bool {
+	switch p.Role {
+	case RoleInspector, RoleSupervisor, RoleAdmin, RoleSystem:
+		return true
+	case RoleUnit:
+		return p.Unit != "" && unit == p.Unit
+	}
+	return false
+}
+
+// CanRead refuses (ENOTFOUND) the read of a case assigned to unit that p
+// may not see: its answer, its events, anything of it.
+func (p Principal) CanRead(unit string) error {
+	if !p.CanSeeAssigned(unit) {
+		return Errorf(ENOTFOUND, "case not found")
+	}
+	return nil
+}
+
+// ScopeList narrows a list's filter to the cases p may see: a unit's list
+// holds its own cases only. ok is false when the filter asks for cases p
+// may not see (a unit asking for another unit's), which no case can match.
+func (p Principal) ScopeList(f CaseFilter) (scoped CaseFilter, ok bool) {
+	if p.Role != RoleUnit {
+		return f, true
+	}
+	ok = f.Unit == "" || f.Unit == p.Unit
+	f.Unit = p.Unit
+	return f, ok
+}
+
+// MayWatchEscalations refuses (EFORBIDDEN) all but supervisors and admins:
+// the escalation board is the campaign office's.
+func (p Principal) MayWatchEscalations() error {
+	if !p.Oversees() {
+		return Errorf(EFORBIDDEN, "only supervisors and admins watch escalations")
+	}
+	return nil
+}
+
+// Oversees reports whether p sees and steers every case: supervisors and admins.
+func (p Principal) Oversees() bool {
+	return p.Role == RoleSupervisor || p.Role == RoleAdmin
+}
+
+// mayOpen refuses (EFORBIDDEN) a principal who may not open cases: only
+// inspectors, supervisors and admins may.
+func (p Principal) mayOpen() error {
+	if !p.is(RoleInspector, RoleSupervisor, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "%s may not open cases", p.Role.withArticle())
+	}
+	return nil
+}
+
+// authorize checks that the actor's role may give cmd to c, which it can see.
+func authorize(c *Case, cmd Command) error {
+	by := cmd.Meta().By
+	var ok bool
+	switch cmd.(type) {
+	case Acknowledge, Resolve, Dispute, RequestExtension:
+		ok = by.Role == RoleUnit && by.Unit == c.Unit
+	case Verify:
+		ok = by.is(RoleInspector, RoleSupervisor, RoleAdmin)
+	case Assign, DecideExtension, Urge, Cancel, Suspend, Resume:
+		ok = by.Oversees()
+	case AddComment:
+		ok = by.Role != RoleSystem
+	case Tick:
+		ok = by.Role == RoleSystem
+	}
+	if !ok {
+		return Errorf(EFORBIDDEN, "%s may not %s this case", by.Role.withArticle(), cmd.Name())
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+// Package app is the one way into duban's cases. Every door (the JSON API
+// today; the office pages, the field page, Open311 and subscriptions'
+// replays after it) decodes its input, builds a domain command and hands it
+// here, and reads cases through here; a door decides nothing itself.
+//
+// For a command, app resolves the facts its decision needs (from the
+// policy, and from the store for what other cases say), decides it once
+// against the projection with duban.Decide, so that a refusal costs no trip
+// to the engine, and then gives it to the engine (the case's workflow),
+// which decides again on the case as it stands and answers with the case
+// once its events are committed. app owns what makes a command safe to
+// repeat: the case id an open's Idempotency-Key stands for, the command id
+// a command's key stands for, and the answer to a repeat whose first answer
+// was lost. It also lets only a few commands at a time through to one case.
+//
+// For a read, app asks the domain what the principal may see.
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/duban/duban"
+)
+
+// Store is what app reads of the event store and its projection.
+type Store interface {
+	// Case returns a case, whole, and the cases merged into it; ENOTFOUND
+	// when there is none.
+	Case(ctx context.Context, id string) (Row, error)
+	// Listing returns a case as reads send it; ENOTFOUND when there is none.
+	Listing(ctx context.Context, id string) (Listed, error)
+	// Cases lists the cases f selects, newest opened first, and the cursor
+	// of the next page (nil on the last).
+	Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban.CaseCursor, error)
+	// Escalations returns the open cases overdue at now, worst first.
+	Escalations(ctx context.Context, now time.Time, limit int) ([]Listed, error)
+	// Events returns a case's events in version order; ENOTFOUND when it
+	// has none.
+	Events(ctx context.Context, id string) ([]duban.Event, error)
+	// CaseAfter returns the case as it stood after the last event the
+	// command commandID recorded, and false when it recorded none.
+	CaseAfter(ctx context.Context, caseID, commandID string) (duban.Case, bool, error)
+}
+
+// Engine runs commands on cases: each case's single writer, which decides
+// the command again on the case as it stands, records its events and
+// answers with the case after them. Its refusals are Decide's errors; when
+// the case's writer has ended (the case is over), it answers ErrEnded.
+type Engine interface {
+	// Open opens the case cmd names, or answers as the case decides when
+	// it is already open (the same request: the case; another: a conflict).
+	Open(ctx context.Context, cmd duban.OpenCase) (duban.Case, error)
+	// Execute gives cmd to the case. A command repeated with the same
+	// commandID is answered as the first one was, never run twice; an
+	// empty commandID runs it once, whatever happens.
+	Execute(ctx context.Context, caseID string, cmd duban.Command, commandID string) (duban.Case, error)
+}
+
+// ErrEnded is an Engine's answer to a command for a case whose writer has
+// ended: the case is over, and the store says why the command is refused.
+var ErrEnded = errors.New("the case's writer has ended")
+
+// Row is a case as the projection holds it: the case, and what other
+// cases' events say of it.
+type Row struct {
+	duban.Case
+	// Duplicates are the cases cancelled as duplicates of this one.
+	Duplicates []string
+}
+
+// Listed is a case as reads send it: its view as stored, its clock and the
+// cases merged into it, with what paging and access checks need. Reading it
+// decodes no case.
+type Listed struct {
+	ID         string
+	Unit       string
+	OpenedAt   time.Time
+	Version    int64
+	View       []byte // a JSON object: duban.View
+	Clock      duban.Clock
+	Duplicates []string
+}
+
+// Answer is a case as a command leaves it.
+type Answer struct {
+	Case       duban.Case
+	Duplicates []string
+	// Created is true for the open that made the case, false for a
+	// repeat of it and for every other command.
+	Created bool
+}
+
+// Service runs every door's commands and reads.
+type Service struct {
+	Policy *duban.Policy
+	Store  Store
+	Engine Engine
+	// Now is the clock decisions and the overdue filters are read against
+	// (default time.Now).
+	Now func() time.Time
+	// CommandTimeout bounds how long a command waits for its case's answer
+	// (default 30 s).
+	CommandTimeout time.Duration
+
+	gate gate
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Service) commandTimeout() time.Duration {
+	if s.CommandTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return s.CommandTimeout
+}

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"context"
+
+	"github.com/duban/duban"
+)
+
+// Case returns the case id as reads send it, if by may see it.
+func (s *Service) Case(ctx context.Context, by duban.Principal, id string) (Listed, error) {
+	l, err := s.Store.Listing(ctx, id)
+	if err != nil {
+		return Listed{}, err
+	}
+	if err := by.CanRead(l.Unit); err != nil {
+		return Listed{}, err
+	}
+	return l, nil
+}
+
+// Events returns the events of case id, in version order, if by may see it.
+func (s *Service) Events(ctx context.Context, by duban.Principal, id string) ([]duban.Event, error) {
+	if _, err := s.Case(ctx, by, id); err != nil {
+		return nil, err
+	}
+	return s.Store.Events(ctx, id)
+}
+
+// Cases lists the cases f selects of those by may see, newest opened
+// first, with the cursor of the next page (nil on the last). Overdue and
+// escalated are judged now.
+func (s *Service) Cases(ctx context.Context, by duban.Principal, f duban.CaseFilter) ([]Listed, *duban.CaseCursor, error) {
+	f, ok := by.ScopeList(f)
+	if !ok {
+		return nil, nil, nil
+	}
+	f.Now = s.now()
+	return s.Store.Cases(ctx, f)
+}
+
+// Escalations returns up to limit open cases overdue now, the highest
+// escalation level first, then the longest overdue: the campaign office's
+// board.
+func (s *Service) Escalations(ctx context.Context, by duban.Principal, limit int) ([]Listed, error) {
+	if err := by.MayWatchEscalations(); err != nil {
+		return nil, err
+	}
+	return s.Store.Escalations(ctx, s.now(), limit)
+}

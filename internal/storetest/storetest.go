@@ -1,0 +1,423 @@
+// Package storetest is the contract of duban's event stores: the PostgreSQL
+// store and the in-memory one that the tests of the workflow and of the
+// doors use run the same cases here, so that they cannot drift apart.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/app"
+)
+
+// Store is what the contract covers: what the case workflow writes and
+// reads (activities.EventStore) and what the application layer reads.
+type Store interface {
+	app.Store
+	Append(ctx context.Context, a duban.Append) (duban.Appended, error)
+	EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error)
+}
+
+// Run runs the contract against the stores newStore makes: an empty one
+// for each test.
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, s Store)
+	}{
+		{"append and read back", testAppendAndRead},
+		{"a retried append writes nothing", testRetriedAppend},
+		{"an append behind the store is answered with what is there", testStaleAppend},
+		{"appends that cannot be right are refused", testBadAppends},
+		{"a command's case after it", testCaseAfter},
+		{"what is not there", testNotFound},
+		{"duplicates are listed on their original", testDuplicates},
+		{"lists filter, order and page", testCases},
+		{"the escalation board", testEscalations},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
+	}
+}
+
+var (
+	t0         = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	inspector  = duban.Principal{ID: "inspector-1", Role: duban.RoleInspector}
+	sanitation = duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
+	supervisor = duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}
+)
+
+// terms: acknowledge in 30m, resolve in 24h, verify in 4h, every hour
+// counted; warn at -25%, escalate at the deadline, 4h and 24h after it.
+var terms = duban.Terms{
+	SLA:      duban.SLA{Acknowledge: 30 * time.Minute, Resolve: 24 * time.Hour, Verify: 4 * time.Hour},
+	Calendar: duban.Calendar{Kind: duban.Calendar24x7},
+	Ladder: []duban.Rung{
+		{At: duban.Offset{Percent: -25, Relative: true}},
+		{At: duban.Offset{}, Level: 1},
+		{At: duban.Offset{Duration: 4 * time.Hour}, Level: 2},
+		{At: duban.Offset{Duration: 24 * time.Hour}, Level: 3},
+	},
+}
+
+// writer gives commands to cases as their workflow does: decided on the
+// case as the store holds it, appended under the command's id.
+type writer struct {
+	t *testing.T
+	s Store
+	n int
+}
+
+// open opens a case of category in area at now, routed to unit ("" for
+// none), and returns its id.
+func (w *writer) open(now time.Time, category, unit, area string, severity duban.Severity) string {
+	w.t.Helper()
+	w.n++
+	id := fmt.Sprintf("0194f2a0-0000-7000-8000-%012d", w.n)
+	w.do(id, duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: inspector}, CaseID: id, Category: category, Severity: severity,
+		Description: "bags at the bus stop", Location: duban.Location{Lat: 39.9, Lon: 116.4, Area: area},
+		Unit: unit, Terms: terms, RequestHash: "h",
+	}, now, "open")
+	return id
+}
+
+// do decides cmd on case id at now and appends its events as commandID.
+func (w *writer) do(id string, cmd duban.Command, now time.Time, commandID string) (duban.Case, duban.Appended) {
+	w.t.Helper()
+	ctx := context.Background()
+	stored, err := w.s.EventsAfter(ctx, id, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	c := duban.Fold(duban.Case{}, stored)
+	events, err := duban.Decide(c, cmd, now)
+	if err != nil {
+		w.t.Fatalf("%s refused: %v", cmd.Name(), err)
+	}
+	after := duban.Fold(c, events)
+	out, err := w.s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Case: after})
+	if err != nil {
+		w.t.Fatalf("append %s: %v", cmd.Name(), err)
+	}
+	return after, out
+}
+
+func testAppendAndRead(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	id := w.open(t0, "littering", "sanitation", "old-town", duban.SeverityNormal)
+	c, out := w.do(id, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}, t0.Add(time.Minute), "ack")
+	if len(out.Events) != 1 || out.Events[0].Version != 3 || !slices.Equal(out.CommandIDs, []string{"ack"}) {
+		t.Fatalf("appended %+v", out)
+	}
+	events, err := s.Events(ctx, id)
+	if err != nil || len(events) != 3 {
+		t.Fatalf("events %v, %v", events, err)
+	}
+	for i, e := range events {
+		if e.Version != int64(i+1) || e.Position <= 0 || (i > 0 && e.Position <= events[i-1].Position) {
+			t.Fatalf("event %d: version %d, position %d", i, e.Version, e.Position)
+		}
+	}
+	if events[2].Position != out.Events[0].Position || !sameJSON(events[2], out.Events[0]) {
+		t.Fatalf("stored %+v, appended %+v", events[2], out.Events[0])
+	}
+	after, err := s.EventsAfter(ctx, id, 1)
+	if err != nil || len(after) != 2 || !sameJSON(after, events[1:]) {
+		t.Fatalf("events after 1: %v, %v", after, err)
+	}
+	row, err := s.Case(ctx, id)
+	if err != nil || !sameJSON(row.Case, c) || row.Duplicates != nil {
+		t.Fatalf("case %+v, %v; want %+v", row, err, c)
+	}
+	l, err := s.Listing(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkListed(t, l, c, nil)
+}
+
+// checkListed checks that l is c as reads send it.
+func checkListed(t *testing.T, l app.Listed, c duban.Case, duplicates []string) {
+	t.Helper()
+	view, _ := json.Marshal(c.View())
+	var got, want any
+	if err := json.Unmarshal(l.View, &got); err != nil {
+		t.Fatalf("view %s: %v", l.View, err)
+	}
+	_ = json.Unmarshal(view, &want)
+	if !sameJSON(got, want) {
+		t.Fatalf("view\n got %s\nwant %s", l.View, view)
+	}
+	k := c.Clock()
+	if l.ID != c.ID || l.Unit != c.Unit || !l.OpenedAt.Equal(c.OpenedAt) || l.Version != c.Version || !slices.Equal(l.Duplicates, duplicates) {
+		t.Fatalf("listed %+v, case %+v", l, c)
+	}
+	if (l.Clock.Deadline == nil) != (k.Deadline == nil) || (k.Deadline != nil && !l.Clock.Deadline.Equal(*k.Deadline)) ||
+		!slices.EqualFunc(l.Clock.Levels, k.Levels, time.Time.Equal) || l.Clock.Recorded != k.Recorded {
+		t.Fatalf("clock %+v, want %+v", l.Clock, k)
+	}
+}
+
+func testRetriedAppend(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	id := w.open(t0, "littering", "sanitation", "", duban.SeverityNormal)
+	stored, _ := s.EventsAfter(ctx, id, 0)
+	c := duban.Fold(duban.Case{}, stored)
+	ack := duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}
+	events, _ := duban.Decide(c, ack, t0.Add(time.Minute))
+	a := duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: events, Case: duban.Fold(c, events)}
+	first, err := s.Append(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(ctx, a)
+	if err != nil || !sameJSON(again, first) {
+		t.Fatalf("retried append: %+v, %v; first %+v", again, err, first)
+	}
+	if all, _ := s.Events(ctx, id); len(all) != 3 {
+		t.Fatalf("%d events after a retried append", len(all))
+	}
+}
+
+func testStaleAppend(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	id := w.open(t0, "littering", "sanitation", "", duban.SeverityNormal)
+	stored, _ := s.EventsAfter(ctx, id, 0)
+	c := duban.Fold(duban.Case{}, stored)
+	w.do(id, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}, t0.Add(time.Minute), "ack")
+	// A comment decided on the case before the acknowledgement.
+	comment := duban.AddComment{CommandMeta: duban.CommandMeta{By: supervisor}, Text: "seen"}
+	events, _ := duban.Decide(c, comment, t0.Add(2*time.Minute))
+	out, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "comment", Events: events, Case: duban.Fold(c, events)})
+	if err != nil || len(out.Events) != 1 || out.Events[0].Type != duban.EventCaseAcknowledged || !slices.Equal(out.CommandIDs, []string{"ack"}) {
+		t.Fatalf("stale append: %+v, %v", out, err)
+	}
+	if row, _ := s.Case(ctx, id); row.Status != duban.StatusInProgress || row.Version != 3 {
+		t.Fatalf("the stale append changed the case: %+v", row.Case)
+	}
+}
+
+func testBadAppends(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	id := w.open(t0, "littering", "sanitation", "", duban.SeverityNormal)
+	stored, _ := s.EventsAfter(ctx, id, 0)
+	c := duban.Fold(duban.Case{}, stored)
+	events, _ := duban.Decide(c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}, t0.Add(time.Minute))
+	bad := []struct {
+		name string
+		a    duban.Append
+	}{
+		{"no events", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Case: c}},
+		{"the store is behind", duban.Append{CaseID: id, ExpectedVersion: 5, CommandID: "x", Events: renumber(events, 6), Case: duban.Fold(c, renumber(events, 6))}},
+		{"a version skipped", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Events: renumber(events, 4), Case: duban.Fold(c, renumber(events, 4))}},
+		{"another case's events", duban.Append{CaseID: "0194f2a0-0000-7000-8000-999999999999", ExpectedVersion: 2, CommandID: "x", Events: events, Case: duban.Fold(c, events)}},
+		{"a case that is not their fold", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Events: events, Case: c}},
+	}
+	for _, b := range bad {
+		if _, err := s.Append(ctx, b.a); err == nil {
+			t.Errorf("%s: appended", b.name)
+		}
+	}
+	if all, _ := s.Events(ctx, id); len(all) != 2 {
+		t.Fatalf("%d events after refused appends", len(all))
+	}
+}
+
+// renumber returns events as if they came after version v-1.
+func renumber(events []duban.Event, v int64) []duban.Event {
+	out := slices.Clone(events)
+	for i := range out {
+		out[i].Version = v + int64(i)
+		out[i].ID = duban.EventID(out[i].CaseID, out[i].Version)
+	}
+	return out
+}
+
+func testCaseAfter(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	id := w.open(t0, "littering", "sanitation", "", duban.SeverityNormal)
+	acked, _ := w.do(id, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}, t0.Add(time.Minute), "ack")
+	w.do(id, duban.AddComment{CommandMeta: duban.CommandMeta{By: supervisor}, Text: "seen"}, t0.Add(2*time.Minute), "comment")
+	c, applied, err := s.CaseAfter(ctx, id, "ack")
+	if err != nil || !applied || !sameJSON(c, acked) {
+		t.Fatalf("case after ack: %+v, %v, %v", c, applied, err)
+	}
+	if _, applied, err := s.CaseAfter(ctx, id, "never"); err != nil || applied {
+		t.Fatalf("a command that recorded nothing: %v, %v", applied, err)
+	}
+}
+
+func testNotFound(t *testing.T, s Store) {
+	ctx := context.Background()
+	for _, id := range []string{"0194f2a0-0000-7000-8000-000000000042", "not-a-uuid", ""} {
+		if _, err := s.Case(ctx, id); duban.ErrorCode(err) != duban.ENOTFOUND {
+			t.Errorf("Case(%q): %v", id, err)
+		}
+		if _, err := s.Listing(ctx, id); duban.ErrorCode(err) != duban.ENOTFOUND {
+			t.Errorf("Listing(%q): %v", id, err)
+		}
+		if _, err := s.Events(ctx, id); duban.ErrorCode(err) != duban.ENOTFOUND {
+			t.Errorf("Events(%q): %v", id, err)
+		}
+		if events, err := s.EventsAfter(ctx, id, 0); err != nil || len(events) != 0 {
+			t.Errorf("EventsAfter(%q): %v, %v", id, events, err)
+		}
+		if _, applied, err := s.CaseAfter(ctx, id, "open"); err != nil || applied {
+			t.Errorf("CaseAfter(%q): %v, %v", id, applied, err)
+		}
+	}
+}
+
+func testDuplicates(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	original := w.open(t0, "littering", "sanitation", "", duban.SeverityNormal)
+	var dups []string
+	for i := range 2 {
+		dup := w.open(t0.Add(time.Duration(i+1)*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
+		row, _ := s.Case(ctx, original)
+		w.do(dup, duban.Cancel{CommandMeta: duban.CommandMeta{By: supervisor}, Reason: "reported twice", DuplicateOf: original, Original: row.Ref()},
+			t0.Add(time.Hour), "cancel")
+		dups = append(dups, dup)
+	}
+	row, err := s.Case(ctx, original)
+	if err != nil || !slices.Equal(row.Duplicates, dups) {
+		t.Fatalf("duplicates %v, %v; want %v", row.Duplicates, err, dups)
+	}
+	l, err := s.Listing(ctx, original)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkListed(t, l, row.Case, dups)
+	if dup, _ := s.Case(ctx, dups[0]); dup.DuplicateOf != original || dup.Duplicates != nil {
+		t.Fatalf("the duplicate %+v", dup)
+	}
+}
+
+func testCases(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	ack := duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}
+	// Opened a minute apart, newest last: listed newest first.
+	a := w.open(t0, "littering", "sanitation", "old-town", duban.SeverityNormal)
+	b := w.open(t0.Add(time.Minute), "littering", "sanitation", "new-town", duban.SeverityUrgent)
+	w.do(b, ack, t0.Add(2*time.Minute), "ack")
+	c := w.open(t0.Add(2*time.Minute), "graffiti", "", "old-town", duban.SeverityNormal)
+	d := w.open(t0.Add(3*time.Minute), "graffiti", "traffic-police", "old-town", duban.SeverityNormal)
+	// a and d are overdue from t0+30m and t0+33m (acknowledge); b's resolve
+	// deadline is a day away; c runs no clock.
+	yes, no := true, false
+	at := t0.Add(32 * time.Minute)
+	filters := []struct {
+		name string
+		f    duban.CaseFilter
+		want []string
+	}{
+		{"all", duban.CaseFilter{}, []string{d, c, b, a}},
+		{"status", duban.CaseFilter{Statuses: []duban.Status{duban.StatusDispatched, duban.StatusUnrouted}}, []string{d, c, a}},
+		{"unit", duban.CaseFilter{Unit: "sanitation"}, []string{b, a}},
+		{"category", duban.CaseFilter{Category: "graffiti"}, []string{d, c}},
+		{"severity", duban.CaseFilter{Severity: duban.SeverityUrgent}, []string{b}},
+		{"area", duban.CaseFilter{Area: "old-town"}, []string{d, c, a}},
+		{"overdue", duban.CaseFilter{Overdue: &yes, Now: at}, []string{a}},
+		{"not overdue", duban.CaseFilter{Overdue: &no, Now: at}, []string{d, c, b}},
+		{"escalated", duban.CaseFilter{Escalated: &yes, Now: at}, []string{a}},
+		{"not escalated", duban.CaseFilter{Escalated: &no, Now: at}, []string{d, c, b}},
+		{"escalated later", duban.CaseFilter{Escalated: &yes, Now: t0.Add(time.Hour)}, []string{d, a}},
+		{"together", duban.CaseFilter{Area: "old-town", Category: "graffiti", Statuses: []duban.Status{duban.StatusDispatched}}, []string{d}},
+		{"after a cursor", duban.CaseFilter{After: &duban.CaseCursor{OpenedAt: t0.Add(2 * time.Minute), ID: c}}, []string{b, a}},
+	}
+	for _, f := range filters {
+		got, next, err := s.Cases(ctx, f.f)
+		if err != nil || next != nil || !slices.Equal(ids(got), f.want) {
+			t.Errorf("%s: %v (next %v), %v; want %v", f.name, ids(got), next, err, f.want)
+		}
+	}
+	var paged []string
+	f := duban.CaseFilter{Limit: 3}
+	for page := 0; ; page++ {
+		got, next, err := s.Cases(ctx, f)
+		if err != nil || page > 2 {
+			t.Fatalf("page %d: %v, %v", page, ids(got), err)
+		}
+		paged = append(paged, ids(got)...)
+		if next == nil {
+			break
+		}
+		if last := got[len(got)-1]; next.ID != last.ID || !next.OpenedAt.Equal(last.OpenedAt) {
+			t.Fatalf("cursor %+v after %s", next, last.ID)
+		}
+		f.After = next
+	}
+	if !slices.Equal(paged, []string{d, c, b, a}) {
+		t.Fatalf("paged %v", paged)
+	}
+}
+
+func testEscalations(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	// a is due at t0+30m, b and c at t0+40m, d at t0+50m: at t0+4h40m, a
+	// and b and c are at level 2 (a due longest), d at level 1.
+	a := w.open(t0, "littering", "sanitation", "", duban.SeverityNormal)
+	c := w.open(t0.Add(10*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
+	b := w.open(t0.Add(10*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
+	d := w.open(t0.Add(20*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
+	fresh := w.open(t0.Add(4*time.Hour+20*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
+	// d's level 1 is recorded, as its workflow would: it stays level 1.
+	w.do(d, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, t0.Add(51*time.Minute), "tick")
+	w.do(w.open(t0, "littering", "", "", duban.SeverityNormal), duban.AddComment{CommandMeta: duban.CommandMeta{By: supervisor}, Text: "no clock"}, t0, "c")
+	at := t0.Add(4*time.Hour + 40*time.Minute)
+	got, err := s.Escalations(ctx, at, 10)
+	bc := []string{b, c}
+	slices.SortFunc(bc, func(x, y string) int { return compareUUID(x, y) })
+	want := []string{a, bc[0], bc[1], d}
+	if err != nil || !slices.Equal(ids(got), want) {
+		t.Fatalf("board %v, %v; want %v (fresh %s not overdue)", ids(got), err, want, fresh)
+	}
+	if got[3].Clock.Level(at) != 1 || got[0].Clock.Level(at) != 2 || got[3].Clock.Recorded != 1 {
+		t.Fatalf("levels %+v, %+v", got[0].Clock, got[3].Clock)
+	}
+	if top, err := s.Escalations(ctx, at, 2); err != nil || !slices.Equal(ids(top), want[:2]) {
+		t.Fatalf("first two %v, %v", ids(top), err)
+	}
+}
+
+func ids(ls []app.Listed) []string {
+	out := []string{}
+	for _, l := range ls {
+		out = append(out, l.ID)
+	}
+	return out
+}
+
+// compareUUID orders the ids this contract makes (same length, hex) as
+// PostgreSQL orders uuids.
+func compareUUID(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// sameJSON reports whether a and b encode to the same JSON: stores may
+// differ in a time's location, never in its instant.
+func sameJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
+}
