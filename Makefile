@@ -1,7 +1,7 @@
 # duban's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: dev test test-short fuzz build vet fmt clean bench bench-quick chaos
+.PHONY: dev test test-short fuzz build build-dev vet fmt clean bench bench-quick chaos
 
 # Run duban on its embedded defaults (Temporal in-process, private PostgreSQL).
 dev:
@@ -11,6 +11,7 @@ dev:
 # fuzz target for a bounded time.
 test:
 	$(GO) vet ./...
+	$(GO) vet -tags nodev ./cmd/duban
 	$(GO) test -race -count=1 ./...
 	./scripts/fuzz
 
@@ -35,8 +36,14 @@ bench-quick:
 chaos:
 	$(GO) run ./chaos
 
+# The production binary, without `duban dev` and the Temporal server it
+# embeds (as the Dockerfile builds it).
 build:
-	$(GO) build -o bin/duban ./cmd/duban
+	$(GO) build -tags nodev -o bin/duban ./cmd/duban
+
+# duban with its development stack, as `go run ./cmd/duban dev` runs it.
+build-dev:
+	$(GO) build -o bin/duban-dev ./cmd/duban
 
 vet:
 	$(GO) vet ./...

@@ -74,7 +74,7 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 		s.close()
 		return nil, err
 	}
-	if s.dubanURL, err = harness.CreateDatabase(ctx, s.pg.URL, "duban"); err != nil {
+	if s.dubanURL, err = localpg.CreateDatabase(ctx, s.pg.URL, "duban"); err != nil {
 		s.close()
 		return nil, err
 	}

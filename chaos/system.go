@@ -79,7 +79,7 @@ func (s *system) start(ctx context.Context) error {
 	u, _ := url.Parse(s.pg.URL)
 	s.pgPassword, _ = u.User.Password()
 	var err error
-	if s.dubanURL, err = harness.CreateDatabase(ctx, s.pg.URL, "duban"); err != nil {
+	if s.dubanURL, err = localpg.CreateDatabase(ctx, s.pg.URL, "duban"); err != nil {
 		return err
 	}
 	for _, start := range []func(context.Context) error{s.startTemporal, s.startWorker, s.startAPI} {

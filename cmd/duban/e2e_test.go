@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/duban/duban/internal/pgtest"
 )
@@ -379,7 +381,7 @@ func TestContinueAsNew(t *testing.T) {
 	for i := range 12 {
 		s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-inspector", map[string]any{"text": "note " + string(rune('a'+i))}), 200)
 	}
-	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: quietLogger{}})
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,13 +402,6 @@ func TestContinueAsNew(t *testing.T) {
 		t.Fatalf("%d events", n)
 	}
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...any) {}
-func (quietLogger) Info(string, ...any)  {}
-func (quietLogger) Warn(string, ...any)  {}
-func (quietLogger) Error(string, ...any) {}
 
 // `duban dev` is killed with deadlines pending and started again on the same
 // data directory: every case is there, nothing is recorded twice, and the

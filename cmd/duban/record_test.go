@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 )
 
 // recordEnv names the directory TestRecordHistories writes to. Recording is
@@ -111,7 +113,7 @@ func TestRecordHistories(t *testing.T) {
 			return c.ID
 		},
 	}
-	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: quietLogger{}})
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -24,8 +22,6 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
-	"github.com/duban/duban/dev/devserver"
-	"github.com/duban/duban/dev/localpg"
 	"github.com/duban/duban/postgres"
 	"github.com/duban/duban/worker"
 	"github.com/duban/duban/workflows"
@@ -212,59 +208,6 @@ func (m *Main) loadPolicy() error {
 	return nil
 }
 
-// startDevStack starts the embedded Temporal server and, without
-// DATABASE_URL, a private PostgreSQL, both keeping their state in DataDir.
-func (m *Main) startDevStack(ctx context.Context) error {
-	dir, err := filepath.Abs(m.Config.DataDir)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create the data directory: %w", err)
-	}
-	if m.Config.DatabaseURL == "" {
-		pg, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true})
-		if err != nil {
-			return fmt.Errorf("start PostgreSQL: %w", err)
-		}
-		m.onClose(pg.Stop)
-		if m.Config.DatabaseURL, err = ensureDatabase(ctx, pg.URL, "duban"); err != nil {
-			return err
-		}
-	}
-	ts, err := devserver.Start(ctx, devserver.Options{
-		DatabaseFile: filepath.Join(dir, "temporal.db"),
-		Port:         m.Config.TemporalPort,
-		Logger:       m.Logger,
-	})
-	if err != nil {
-		return fmt.Errorf("start the Temporal server: %w", err)
-	}
-	m.onClose(func() error { ts.Stop(); return nil })
-	m.Config.TemporalAddr, m.Config.Namespace = ts.HostPort, ts.Namespace
-	return nil
-}
-
-// ensureDatabase creates database name on the server at adminURL if missing
-// and returns its URL.
-func ensureDatabase(ctx context.Context, adminURL, name string) (string, error) {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return "", err
-		}
-	}
-	return strings.Replace(adminURL, "/postgres?", "/"+name+"?", 1), nil
-}
-
 func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	cases := &app.Service{
 		Policy: m.Policy,
@@ -345,7 +288,7 @@ func (m *Main) printBanner() {
 	fmt.Fprintf(w, "\nduban dev is running\n\n")
 	fmt.Fprintf(w, "  API        %s\n", base)
 	fmt.Fprintf(w, "  Temporal   %s, namespace %s\n", m.Config.TemporalAddr, m.Config.Namespace)
-	fmt.Fprintf(w, "  Database   %s\n", redact(m.Config.DatabaseURL))
+	fmt.Fprintf(w, "  Database   %s\n", redacted(m.Config.DatabaseURL))
 	fmt.Fprintf(w, "  Data       %s\n", m.Config.DataDir)
 	policy := "built-in default"
 	if m.Config.PolicyFile != "" {
@@ -365,14 +308,13 @@ func (m *Main) printBanner() {
 	fmt.Fprintf(w, "\nTry:\n  curl -s -H 'Authorization: Bearer dev-supervisor' %s/v1/cases\n\nCtrl-C stops duban; its state stays in %s.\n\n", base, m.Config.DataDir)
 }
 
-// redact hides the password in a database URL.
-func redact(url string) string {
-	if at := strings.Index(url, "@"); at > 0 {
-		if colon := strings.LastIndex(url[:at], ":"); colon > strings.Index(url, "://")+2 {
-			return url[:colon+1] + "***" + url[at:]
-		}
+// redacted is a database URL without its password, for a banner.
+func redacted(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(a URL that does not parse)"
 	}
-	return url
+	return u.Redacted()
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

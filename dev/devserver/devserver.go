@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
@@ -173,7 +174,7 @@ func (s *Server) waitReady(ctx context.Context, register bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for {
-		c, err := client.Dial(client.Options{HostPort: s.HostPort, Namespace: s.Namespace, Logger: quietSDKLogger{}})
+		c, err := client.Dial(client.Options{HostPort: s.HostPort, Namespace: s.Namespace, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 		if err == nil {
 			err = s.namespaceReady(ctx, c, register)
 			c.Close()
@@ -193,7 +194,7 @@ func (s *Server) namespaceReady(ctx context.Context, c client.Client, register b
 	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		return err
 	}
-	nc, err := client.NewNamespaceClient(client.Options{HostPort: s.HostPort, Logger: quietSDKLogger{}})
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: s.HostPort, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		return err
 	}
@@ -387,11 +388,3 @@ func (s slogLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 	}
 	s.log.LogAttrs(context.Background(), level, msg, attrs...)
 }
-
-// quietSDKLogger silences the SDK client used for the readiness probe.
-type quietSDKLogger struct{}
-
-func (quietSDKLogger) Debug(string, ...any) {}
-func (quietSDKLogger) Info(string, ...any)  {}
-func (quietSDKLogger) Warn(string, ...any)  {}
-func (quietSDKLogger) Error(string, ...any) {}

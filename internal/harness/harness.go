@@ -1,6 +1,6 @@
 // Package harness holds what the benchmark (bench/) and the fault harness
 // (chaos/) share: building duban, starting its processes and stopping or
-// killing them, creating its database, and waiting for an HTTP endpoint.
+// killing them, and waiting for an HTTP endpoint.
 package harness
 
 import (
@@ -16,37 +16,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
-// BuildDuban builds cmd/duban into dir and returns the binary's path.
+// BuildDuban builds the production duban (cmd/duban without the
+// development stack, as the Dockerfile does) into dir and returns the
+// binary's path.
 func BuildDuban(dir string) (string, error) {
 	binary := dir + "/duban"
-	if out, err := exec.Command("go", "build", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "nodev", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build duban: %v\n%s", err, out)
 	}
 	return binary, nil
-}
-
-// CreateDatabase creates the database name on the server adminURL (a URL of
-// its postgres database) unless it exists, and returns its URL.
-func CreateDatabase(ctx context.Context, adminURL, name string) (string, error) {
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return "", err
-		}
-	}
-	return strings.Replace(adminURL, "/postgres?", "/"+name+"?", 1), nil
 }
 
 // Process is a child process the harness started, its output appended to
@@ -80,9 +60,6 @@ func Spawn(binary string, args, env []string, logPath string) (*Process, error) 
 
 // Exited is closed when the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
-
-// Pid is the process's id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Stop interrupts the process and waits for it to exit, killing it after
 // 30 seconds.

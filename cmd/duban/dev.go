@@ -1,0 +1,50 @@
+//go:build !nodev
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/duban/duban/dev/devserver"
+	"github.com/duban/duban/dev/localpg"
+)
+
+// The development stack is linked into duban unless it is built with
+// -tags nodev, as the production image is: `duban serve`, `api` and
+// `worker` need none of it, and the Temporal server is most of its size.
+
+// startDevStack starts the embedded Temporal server and, without
+// DATABASE_URL, a private PostgreSQL, both keeping their state in DataDir.
+func (m *Main) startDevStack(ctx context.Context) error {
+	dir, err := filepath.Abs(m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create the data directory: %w", err)
+	}
+	if m.Config.DatabaseURL == "" {
+		pg, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true})
+		if err != nil {
+			return fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		m.onClose(pg.Stop)
+		if m.Config.DatabaseURL, err = localpg.CreateDatabase(ctx, pg.URL, "duban"); err != nil {
+			return err
+		}
+	}
+	ts, err := devserver.Start(ctx, devserver.Options{
+		DatabaseFile: filepath.Join(dir, "temporal.db"),
+		Port:         m.Config.TemporalPort,
+		Logger:       m.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("start the Temporal server: %w", err)
+	}
+	m.onClose(func() error { ts.Stop(); return nil })
+	m.Config.TemporalAddr, m.Config.Namespace = ts.HostPort, ts.Namespace
+	return nil
+}
