@@ -51,11 +51,32 @@ type escalation struct {
 	TemporalGrowth   int64 `json:"temporal_disk_growth"`
 }
 
-// measureEscalation opens n cases that fall due at one instant, then
+// measureTimers is the ceiling of simultaneous deadlines: as many bare
+// timers due at one instant, each recorded by a local activity.
+func measureTimers(ctx context.Context, r *benchRun) error {
+	r.logf("  ceiling: %d bare timers due at one instant", r.z.Simultaneous)
+	lag, err := ceilingTimers(ctx, r.s.tc, r.z.Clients, r.z.Simultaneous, r.bareRate)
+	r.fig.CeilingTimerLag = &lag
+	return err
+}
+
+// measureEscalation measures simultaneous deadlines, then starts duban
+// again on the main policy for the phases after it.
+func measureEscalation(ctx context.Context, r *benchRun) error {
+	r.logf("  duban: %d cases due at one instant", r.z.Simultaneous)
+	esc, err := simultaneousDeadlines(ctx, r.s, 2*r.z.Clients, r.z.Simultaneous, r.openRate, r.profileDir, r.logf)
+	if err != nil {
+		return err
+	}
+	r.fig.Escalation = &esc
+	return r.s.startDuban(ctx, mainPolicy)
+}
+
+// simultaneousDeadlines opens n cases that fall due at one instant, then
 // measures how late duban shows them overdue and records their escalation.
 // With profileDir set, it profiles the processes for profileFor from just
 // before the deadline, while the escalations are recorded.
-func measureEscalation(ctx context.Context, s *stack, clients, n int, openRate float64, profileDir string, logf func(string, ...any)) (escalation, error) {
+func simultaneousDeadlines(ctx context.Context, s *stack, clients, n int, openRate float64, profileDir string, logf func(string, ...any)) (escalation, error) {
 	out := escalation{N: n}
 	now := time.Now().UTC()
 	// Opening must finish before the window opens; it must also open today.
@@ -241,7 +262,7 @@ func recordedLag(ctx context.Context, s *stack, ids []string, within time.Durati
 // all fall due at one instant, and measures how late they show overdue. The
 // loaded cases have no workflows: this is the read side alone, at a scale
 // opening cases through Temporal would take too long to reach here.
-func measureVisibleAtScale(ctx context.Context, s *stack, store *postgres.Store, clients, n int, logf func(string, ...any)) (dist, error) {
+func visibleAtScale(ctx context.Context, s *stack, store *postgres.Store, clients, n int, logf func(string, ...any)) (dist, error) {
 	due := time.Now().Add(2*time.Minute + time.Duration(n/1000)*time.Second).Truncate(time.Second)
 	terms := seedTerms
 	terms.SLA.Acknowledge = time.Hour
@@ -262,4 +283,20 @@ func measureVisibleAtScale(ctx context.Context, s *stack, store *postgres.Store,
 	}
 	logf("  %d cases loaded; all due at %s", n, due.Format(time.TimeOnly))
 	return visibleLag(newCaller(s.apiBase, clients), ids, due)
+}
+
+// measureVisibleAtScale measures, among many loaded cases, how soon those
+// that fall due at one instant show overdue (not run when z.VisibleAt is 0).
+func measureVisibleAtScale(ctx context.Context, r *benchRun) error {
+	if r.z.VisibleAt == 0 {
+		return nil
+	}
+	store, err := r.dubanStore(ctx)
+	if err != nil {
+		return err
+	}
+	r.logf("  duban: %d loaded cases due at one instant", r.z.VisibleAt)
+	lag, err := visibleAtScale(ctx, r.s, store, r.z.ReadClients, r.z.VisibleAt, r.logf)
+	r.fig.VisibleLagAtScale = &lag
+	return err
 }

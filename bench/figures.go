@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// figures are what a run measured on one stack; a phase that did not run
+// leaves its figures nil. The JSON names are those of every results file
+// written so far, so that -print reads old runs too.
+type figures struct {
+	OpenPerS                   *float64 `json:"open_per_s,omitempty"`
+	CeilingOpenPerS            *float64 `json:"ceiling_open_per_s,omitempty"`
+	OpenLatency                *dist    `json:"open_latency,omitempty"`
+	CeilingOpenLatency         *dist    `json:"ceiling_open_latency,omitempty"`
+	SingleOpenLatency          *dist    `json:"single_open_latency,omitempty"`
+	SingleCeilingOpenLatency   *dist    `json:"single_ceiling_open_latency,omitempty"`
+	SingleCommandLatency       *dist    `json:"single_command_latency,omitempty"`
+	SingleCeilingUpdateLatency *dist    `json:"single_ceiling_update_latency,omitempty"`
+
+	CommandLatency          *dist           `json:"command_latency,omitempty"`
+	CommandLatencyByCommand map[string]dist `json:"command_latency_by_command,omitempty"`
+	CeilingUpdateLatency    *dist           `json:"ceiling_update_latency,omitempty"`
+	ShapedUpdateLatency     *dist           `json:"shaped_update_latency,omitempty"`
+
+	LongCaseLatency *dist `json:"long_case_latency,omitempty"`
+	NewCaseLatency  *dist `json:"new_case_latency,omitempty"`
+
+	// WorkerHeapAfterRounds is the worker's live heap before the first
+	// round of closed cases and after each.
+	WorkerHeapAfterRounds []int64 `json:"worker_heap_after_rounds,omitempty"`
+
+	CeilingTimerLag   *dist       `json:"ceiling_timer_lag,omitempty"`
+	Escalation        *escalation `json:"escalation,omitempty"`
+	VisibleLagAtScale *dist       `json:"visible_lag_at_scale,omitempty"`
+
+	CeilingAppendLatency *dist    `json:"ceiling_append_latency,omitempty"`
+	CeilingAppendPerS    *float64 `json:"ceiling_append_per_s,omitempty"`
+
+	LoadSeconds      *float64 `json:"load_seconds,omitempty"`
+	CeilingPKRead    *dist    `json:"ceiling_pk_read,omitempty"`
+	CeilingListQuery *dist    `json:"ceiling_list_query,omitempty"`
+	HTTPOverhead     *dist    `json:"http_overhead,omitempty"`
+	GetCase          *dist    `json:"get_case,omitempty"`
+	ListCases        *dist    `json:"list_cases,omitempty"`
+
+	// PostsRepeatedAfter503 counts the POSTs the harness repeated because
+	// duban answered 503.
+	PostsRepeatedAfter503 int64 `json:"posts_repeated_after_503"`
+}
+
+// tableRows sets each duban figure beside its ceiling, with the targets of
+// the benchmark issue; figures a run did not measure are left out.
+func tableRows(f *figures, z sizes) []row {
+	var rows []row
+	if f.OpenPerS != nil && f.CeilingOpenPerS != nil && f.OpenLatency != nil && f.CeilingOpenLatency != nil {
+		rows = append(rows,
+			compare(fmt.Sprintf("open cases, %d clients", z.Clients), "per s", round(*f.OpenPerS), round(*f.CeilingOpenPerS), 0.60, true),
+			compare("open latency p50", "ms", f.OpenLatency.P50, f.CeilingOpenLatency.P50, 0, false),
+			compare("open latency p99", "ms", f.OpenLatency.P99, f.CeilingOpenLatency.P99, 0, false))
+	}
+	if f.SingleOpenLatency != nil && f.SingleCeilingOpenLatency != nil && f.SingleCommandLatency != nil && f.SingleCeilingUpdateLatency != nil {
+		rows = append(rows,
+			compare("one client: open p50 (vs Update-with-Start)", "ms", f.SingleOpenLatency.P50, f.SingleCeilingOpenLatency.P50, 0, false),
+			compare("one client: command p50 (vs Update)", "ms", f.SingleCommandLatency.P50, f.SingleCeilingUpdateLatency.P50, 0, false))
+	}
+	if cmd, bare := f.CommandLatency, f.CeilingUpdateLatency; cmd != nil && bare != nil {
+		rows = append(rows,
+			compare("command latency p50 (vs bare Update)", "ms", cmd.P50, bare.P50, 0, false),
+			compare("command latency p99 (vs bare Update)", "ms", cmd.P99, bare.P99, 1.5, false))
+		for _, name := range []string{"acknowledge", "resolve", "verify"} {
+			rows = append(rows, compare("  "+name+" p99", "ms", f.CommandLatencyByCommand[name].P99, bare.P99, 0, false))
+		}
+		if shaped := f.ShapedUpdateLatency; shaped != nil {
+			rows = append(rows,
+				compare("command latency p50 (vs Update shaped like a command)", "ms", cmd.P50, shaped.P50, 0, false),
+				compare("command latency p99 (vs Update shaped like a command)", "ms", cmd.P99, shaped.P99, 0, false),
+				compare("shaped Update p99 (vs bare Update)", "ms", shaped.P99, bare.P99, 0, false))
+		}
+	}
+	if f.LongCaseLatency != nil && f.NewCaseLatency != nil {
+		rows = append(rows, compare(fmt.Sprintf("command on a case with %d events p50 (vs a new case)", z.LongCase), "ms",
+			f.LongCaseLatency.P50, f.NewCaseLatency.P50, 1.5, false))
+	}
+	if heaps := f.WorkerHeapAfterRounds; len(heaps) > 1 {
+		growth := float64(heaps[len(heaps)-1]-heaps[0]) / (1 << 20)
+		met := growth < 16
+		rows = append(rows, alone(fmt.Sprintf("worker heap growth over %d rounds of %d closed cases", len(heaps)-1, z.MemoryCases), "MiB", round(growth), "≈ 0", &met))
+	}
+	if esc := f.Escalation; esc != nil {
+		rows = append(rows, escalationRows(esc, f.CeilingTimerLag)...)
+	}
+	if atScale := f.VisibleLagAtScale; atScale != nil {
+		met := atScale.P99 <= 1000
+		rows = append(rows, alone(fmt.Sprintf("escalation visible, %d loaded due at once, p99", z.VisibleAt), "ms", atScale.P99, "≤ 1000 ms", &met))
+	}
+	if f.GetCase != nil && f.CeilingPKRead != nil && f.HTTPOverhead != nil && f.ListCases != nil && f.CeilingListQuery != nil {
+		pk, httpOverhead := f.CeilingPKRead.P99, f.HTTPOverhead.P99
+		getMet := f.GetCase.P99 <= 2*pk+httpOverhead
+		getRow := compare(fmt.Sprintf("GET case at %d cases p99 (vs primary-key read)", z.Rows), "ms", f.GetCase.P99, pk, 0, false)
+		getRow.Target, getRow.Met = fmt.Sprintf("≤ 2× + HTTP %.2f ms", httpOverhead), &getMet
+		rows = append(rows, getRow,
+			compare(fmt.Sprintf("list cases at %d cases p99 (vs raw query)", z.Rows), "ms", f.ListCases.P99, f.CeilingListQuery.P99, 2, false),
+			alone("HTTP overhead, GET /healthz p99", "ms", httpOverhead, "", nil))
+	}
+	if f.CeilingAppendLatency != nil {
+		rows = append(rows, alone("PostgreSQL one-row append transaction p99", "ms", f.CeilingAppendLatency.P99, "", nil))
+	}
+	return rows
+}
+
+// escalationRows are the rows of simultaneous deadlines, beside as many
+// bare timers when they were measured.
+func escalationRows(esc *escalation, timers *dist) []row {
+	visibleMet := esc.Visible.P99 <= 1000
+	rows := []row{
+		alone(fmt.Sprintf("escalation visible, %d due at once, p99", esc.N), "ms", esc.Visible.P99, "≤ 1000 ms", &visibleMet),
+		alone(fmt.Sprintf("escalation visible, %d due at once, max", esc.N), "ms", esc.Visible.Max, "", nil),
+	}
+	if timers != nil {
+		rows = append(rows,
+			compare(fmt.Sprintf("escalation recorded, %d at once, p50 (vs timers)", esc.N), "ms", esc.Recorded.P50, timers.P50, 0, false),
+			compare(fmt.Sprintf("escalation recorded, %d at once, p99 (vs timers)", esc.N), "ms", esc.Recorded.P99, timers.P99, 1.5, false),
+			compare(fmt.Sprintf("escalation recorded, %d at once, max (vs timers)", esc.N), "ms", esc.Recorded.Max, timers.Max, 0, false))
+	}
+	perTenThousand := func(b int64) float64 { return mib(float64(b) * 10000 / float64(esc.N)) }
+	return append(rows,
+		alone("worker live heap per 10,000 open cases", "MiB", perTenThousand(esc.WorkerHeapAfter-esc.WorkerHeapBefore), "", nil),
+		alone("worker resident memory per 10,000 open cases", "MiB", perTenThousand(esc.WorkerRSSAfter-esc.WorkerRSSBefore), "", nil),
+		alone("duban database growth per 10,000 cases", "MiB", perTenThousand(esc.DubanDiskGrowth), "", nil),
+		alone("Temporal store growth per 10,000 cases", "MiB", perTenThousand(esc.TemporalGrowth), "", nil))
+}
+
+func round(v float64) float64 { return float64(int(v*10+0.5)) / 10 }
+
+func mib(b float64) float64 { return round(b / (1 << 20)) }
+
+// summary is the one line of JSON a run ends with, from the first stack
+// measured.
+type summary struct {
+	Stack                     string  `json:"stack"`
+	OpenPerS                  float64 `json:"open_per_s"`
+	OpenCeilingPerS           float64 `json:"open_ceiling_per_s"`
+	CommandP99Ms              float64 `json:"cmd_p99_ms"`
+	CommandCeilingP99Ms       float64 `json:"cmd_ceiling_p99_ms"`
+	EscalationVisibleLagP99Ms float64 `json:"escalation_visible_lag_p99_ms"`
+	EscalationEventLagP99Ms   float64 `json:"escalation_event_lag_p99_ms"`
+	TimerCeilingLagP99Ms      float64 `json:"timer_ceiling_lag_p99_ms"`
+	GetP99Ms                  float64 `json:"get_p99_ms"`
+	GetCeilingP99Ms           float64 `json:"get_ceiling_p99_ms"`
+	ListP99Ms                 float64 `json:"list_p99_ms"`
+	ListCeilingP99Ms          float64 `json:"list_ceiling_p99_ms"`
+}
+
+// summaryLine is the run's summary, or "" for a partial run (-only) or one
+// whose first stack did not finish.
+func summaryLine(rep report) string {
+	if len(rep.Stacks) == 0 || rep.Stacks[0].Error != "" {
+		return ""
+	}
+	f := rep.Stacks[0].Figures
+	if f.OpenPerS == nil || f.CeilingOpenPerS == nil || f.CommandLatency == nil || f.CeilingUpdateLatency == nil || f.Escalation == nil ||
+		f.CeilingTimerLag == nil || f.GetCase == nil || f.CeilingPKRead == nil || f.ListCases == nil || f.CeilingListQuery == nil {
+		return ""
+	}
+	b, _ := json.Marshal(summary{
+		Stack: rep.Stacks[0].Name, OpenPerS: round(*f.OpenPerS), OpenCeilingPerS: round(*f.CeilingOpenPerS),
+		CommandP99Ms: f.CommandLatency.P99, CommandCeilingP99Ms: f.CeilingUpdateLatency.P99,
+		EscalationVisibleLagP99Ms: f.Escalation.Visible.P99, EscalationEventLagP99Ms: f.Escalation.Recorded.P99,
+		TimerCeilingLagP99Ms: f.CeilingTimerLag.P99, GetP99Ms: f.GetCase.P99, GetCeilingP99Ms: f.CeilingPKRead.P99,
+		ListP99Ms: f.ListCases.P99, ListCeilingP99Ms: f.CeilingListQuery.P99,
+	})
+	return string(b)
+}
