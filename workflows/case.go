@@ -221,7 +221,7 @@ func handle[C duban.Command](ctx workflow.Context, r *run) error {
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, cmd C) error {
 				_, err := duban.Decide(r.state, r.factsOfOldRevisions(cmd), workflow.Now(ctx))
-				if r.mayBeBehind(err) {
+				if r.mayBeBehind(cmd, err) {
 					return nil // the handler judges it once caught up
 				}
 				return toTemporal(err)
@@ -241,10 +241,10 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 	caughtUp := false
 	for {
 		events, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
-		if !caughtUp && r.mayBeBehind(err) {
+		if !caughtUp && r.mayBeBehind(cmd, err) {
 			caughtUp = true
 			var newer []duban.Event
-			if err := workflow.ExecuteLocalActivity(localActivity(ctx), acts.EventsAfter, r.state.ID, r.state.Version).Get(ctx, &newer); err != nil {
+			if err := workflow.ExecuteLocalActivity(localActivity(ctx), acts.EventsAfter, r.in.CaseID, r.state.Version).Get(ctx, &newer); err != nil {
 				workflow.GetLogger(ctx).Error("reading events failed", "command", cmd.Name(), "error", err)
 				return duban.Errorf(duban.EUNAVAILABLE, "the event store is unavailable; nothing was recorded")
 			}
@@ -287,14 +287,23 @@ func (r *run) takeTurn(ctx workflow.Context) error {
 
 func (r *run) endTurn() { r.busy = false }
 
-// mayBeBehind reports whether err refuses a command on a state the store
-// may have moved past: the events of a command whose update the Temporal
-// server lost (it crashed after they were committed, before the update was
-// recorded) are in the store but not in this run. Such a command is judged
-// again on what the store holds.
-func (r *run) mayBeBehind(err error) bool {
+// mayBeBehind reports whether err refuses cmd on a state the case may have
+// moved past, so that the command is judged again once caught up. A run
+// with no case yet refuses a command as to a case that does not exist: its
+// open may still be under way (its handler waiting on the store, or the
+// run about to take the case from the store), so the handler, which waits
+// its turn behind them, decides it. And the store can be ahead of the run:
+// the events of a command whose update the Temporal server lost (it
+// crashed after they were committed, before the update was recorded) are
+// in the store but not in this run; a conflict or a stale If-Match is
+// judged again on what the store holds.
+func (r *run) mayBeBehind(cmd duban.Command, err error) bool {
 	code := duban.ErrorCode(err)
-	return r.state.Version > 0 && (code == duban.ECONFLICT || code == duban.EPRECONDITION)
+	if r.state.Version == 0 {
+		_, open := cmd.(duban.OpenCase)
+		return !open && code == duban.ENOTFOUND
+	}
+	return code == duban.ECONFLICT || code == duban.EPRECONDITION
 }
 
 func localActivity(ctx workflow.Context) workflow.Context {

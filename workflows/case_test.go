@@ -487,3 +487,39 @@ func TestOlderRevisionTakesCommandsAsChecked(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+// A command that reaches a run before its case does (its open is still
+// being handled, its append retried) waits for the case, and is decided on
+// it: it is not refused as a command to a case that does not exist.
+func TestCommandWaitsForTheOpenStillUnderWay(t *testing.T) {
+	h := newHarness(t)
+	h.env.SetStartTime(time.Now()) // local-activity retries are timed by the wall clock
+	h.store.LoseAnswers = 1        // the open's append commits, its answer is lost, it is retried
+	h.at(0, openCmd(), h.ok)
+	h.at(time.Millisecond, duban.Acknowledge{CommandMeta: by(sanitation)}, func(c duban.Case, err error) {
+		if err != nil || c.Status != duban.StatusInProgress {
+			t.Errorf("acknowledge answered %+v, %v", c, err)
+		}
+	})
+	h.cancelAt(time.Minute)
+	h.run(workflows.Input{})
+	if got := h.store.types(); len(got) != 3 || got[2] != duban.EventCaseAcknowledged {
+		t.Fatalf("events %v", got)
+	}
+}
+
+// A command that reaches a run whose open the server lost, before the run
+// has taken the case from the store, is decided on the case once taken.
+func TestCommandWaitsForTheCaseTakenFromTheStore(t *testing.T) {
+	h := newHarness(t)
+	events, _ := duban.Decide(duban.Case{}, openCmd(), t0)
+	if _, err := h.store.Append(context.Background(), duban.Append{CaseID: caseID, CommandID: "lost-open", Events: events, Case: duban.Fold(duban.Case{}, events)}); err != nil {
+		t.Fatal(err)
+	}
+	h.at(0, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok)
+	h.cancelAt(time.Hour)
+	h.run(workflows.Input{})
+	if got := h.store.types(); len(got) != 3 || got[2] != duban.EventCaseAcknowledged {
+		t.Fatalf("events %v", got)
+	}
+}
