@@ -1,13 +1,9 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,6 +11,7 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/internal/apitest"
 	"github.com/duban/duban/internal/memstore"
 )
 
@@ -35,42 +32,10 @@ func newDoor(t *testing.T, ready ...api.Dependency) *door {
 	return &door{t: t, srv: srv}
 }
 
-type answer struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// call sends a request as the principal with token; body is JSON-encoded
-// unless it is a string. headers are name, value pairs.
-func (d *door) call(method, path, token string, body any, headers ...string) answer {
+// call sends a request as the principal with token.
+func (d *door) call(method, path, token string, body any, headers ...string) apitest.Response {
 	d.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		r = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, d.srv.URL+path, r)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return answer{res.StatusCode, res.Header, b}
+	return apitest.Call(d.t, d.srv.URL, method, path, token, body, headers...)
 }
 
 type wireCase struct {
@@ -87,26 +52,13 @@ type problem struct {
 	Errors []duban.FieldError `json:"errors"`
 }
 
-// expect checks the status and decodes the body into v, if not nil.
-func (a answer) expect(t *testing.T, status int, v any) {
-	t.Helper()
-	if a.status != status {
-		t.Fatalf("status %d, want %d: %s", a.status, status, a.body)
-	}
-	if v != nil {
-		if err := json.Unmarshal(a.body, v); err != nil {
-			t.Fatalf("%s: %v", a.body, err)
-		}
-	}
-}
-
 // refused checks a problem answer: its status, and the field named first.
-func (a answer) refused(t *testing.T, status int, field, message string) problem {
+func refused(t *testing.T, a apitest.Response, status int, field, message string) problem {
 	t.Helper()
 	var p problem
-	a.expect(t, status, &p)
-	if a.header.Get("Content-Type") != "application/problem+json" {
-		t.Fatalf("content type %q", a.header.Get("Content-Type"))
+	a.Expect(t, status, &p)
+	if a.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("content type %q", a.Header.Get("Content-Type"))
 	}
 	if field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != field || !strings.HasPrefix(p.Errors[0].Message, message)) {
 		t.Fatalf("errors %+v, want %s %q", p.Errors, field, message)
@@ -124,7 +76,7 @@ func littering() map[string]any {
 func (d *door) open(body any, headers ...string) wireCase {
 	d.t.Helper()
 	var c wireCase
-	d.call("POST", "/v1/cases", "dev-inspector", body, headers...).expect(d.t, 201, &c)
+	d.call("POST", "/v1/cases", "dev-inspector", body, headers...).Expect(d.t, 201, &c)
 	return c
 }
 
@@ -132,46 +84,46 @@ func TestCommandsGoThroughTheApplicationLayer(t *testing.T) {
 	d := newDoor(t)
 	res := d.call("POST", "/v1/cases", "dev-inspector", littering())
 	var c wireCase
-	res.expect(t, 201, &c)
-	if c.Status != "dispatched" || *c.Unit != "sanitation" || res.header.Get("Location") != "/v1/cases/"+c.ID || res.header.Get("ETag") != `"2"` {
-		t.Fatalf("opened %+v, headers %v", c, res.header)
+	res.Expect(t, 201, &c)
+	if c.Status != "dispatched" || *c.Unit != "sanitation" || res.Header.Get("Location") != "/v1/cases/"+c.ID || res.Header.Get("ETag") != `"2"` {
+		t.Fatalf("opened %+v, headers %v", c, res.Header)
 	}
 	p := "/v1/cases/" + c.ID
-	d.call("POST", p+"/acknowledge", "dev-sanitation", nil).expect(t, 200, &c)
+	d.call("POST", p+"/acknowledge", "dev-sanitation", nil).Expect(t, 200, &c)
 	if c.Status != "in_progress" || c.Version != 3 {
 		t.Fatalf("acknowledged %+v", c)
 	}
 	var got wireCase
-	d.call("GET", p, "dev-sanitation", nil).expect(t, 200, &got)
+	d.call("GET", p, "dev-sanitation", nil).Expect(t, 200, &got)
 	if got.Version != 3 {
 		t.Fatalf("read after the command: %+v", got)
 	}
 	var events struct{ Items []duban.Event }
-	d.call("GET", p+"/events", "dev-supervisor", nil).expect(t, 200, &events)
+	d.call("GET", p+"/events", "dev-supervisor", nil).Expect(t, 200, &events)
 	if len(events.Items) != 3 || events.Items[2].Type != duban.EventCaseAcknowledged {
 		t.Fatalf("events %+v", events.Items)
 	}
 	// Another unit: the case does not exist for it, to read or to command.
-	d.call("GET", p, "dev-traffic-police", nil).refused(t, 404, "", "")
-	d.call("GET", p+"/events", "dev-traffic-police", nil).refused(t, 404, "", "")
-	d.call("POST", p+"/comments", "dev-traffic-police", map[string]any{"text": "hi"}).refused(t, 404, "", "")
+	refused(t, d.call("GET", p, "dev-traffic-police", nil), 404, "", "")
+	refused(t, d.call("GET", p+"/events", "dev-traffic-police", nil), 404, "", "")
+	refused(t, d.call("POST", p+"/comments", "dev-traffic-police", map[string]any{"text": "hi"}), 404, "", "")
 	var list struct{ Items []wireCase }
-	d.call("GET", "/v1/cases?unit=sanitation", "dev-traffic-police", nil).expect(t, 200, &list)
+	d.call("GET", "/v1/cases?unit=sanitation", "dev-traffic-police", nil).Expect(t, 200, &list)
 	if len(list.Items) != 0 {
 		t.Fatalf("another unit lists %+v", list.Items)
 	}
-	d.call("GET", "/v1/cases", "dev-sanitation", nil).expect(t, 200, &list)
+	d.call("GET", "/v1/cases", "dev-sanitation", nil).Expect(t, 200, &list)
 	if len(list.Items) != 1 {
 		t.Fatalf("the unit lists %+v", list.Items)
 	}
 	// A role the command is not for.
-	d.call("POST", p+"/resolve", "dev-inspector", map[string]any{"note": "x"}).refused(t, 403, "", "")
-	d.call("GET", "/v1/escalations", "dev-sanitation", nil).refused(t, 403, "", "")
-	d.call("GET", "/v1/escalations", "dev-inspector", nil).refused(t, 403, "", "")
-	d.call("GET", "/v1/escalations", "dev-supervisor", nil).expect(t, 200, nil)
+	refused(t, d.call("POST", p+"/resolve", "dev-inspector", map[string]any{"note": "x"}), 403, "", "")
+	refused(t, d.call("GET", "/v1/escalations", "dev-sanitation", nil), 403, "", "")
+	refused(t, d.call("GET", "/v1/escalations", "dev-inspector", nil), 403, "", "")
+	d.call("GET", "/v1/escalations", "dev-supervisor", nil).Expect(t, 200, nil)
 	// The state does not allow it; a stale If-Match.
-	d.call("POST", p+"/acknowledge", "dev-sanitation", nil).refused(t, 409, "", "")
-	d.call("POST", p+"/comments", "dev-supervisor", map[string]any{"text": "seen"}, "If-Match", `"2"`).refused(t, 412, "", "")
+	refused(t, d.call("POST", p+"/acknowledge", "dev-sanitation", nil), 409, "", "")
+	refused(t, d.call("POST", p+"/comments", "dev-supervisor", map[string]any{"text": "seen"}, "If-Match", `"2"`), 412, "", "")
 }
 
 // What the policy and other cases say is decided by Decide, on the facts
@@ -180,30 +132,30 @@ func TestRefusalsOnResolvedFacts(t *testing.T) {
 	d := newDoor(t)
 	body := littering()
 	body["category"] = "noise"
-	d.call("POST", "/v1/cases", "dev-inspector", body).refused(t, 400, "category", "is not a known category: littering, graffiti")
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", body), 400, "category", "is not a known category: littering, graffiti")
 
 	c := d.open(littering())
 	p := "/v1/cases/" + c.ID
-	d.call("POST", p+"/assign", "dev-supervisor", map[string]any{"unit": "parks"}).
-		refused(t, 400, "unit", "is not a unit of the policy: sanitation, urban-management")
+	refused(t, d.call("POST", p+"/assign", "dev-supervisor", map[string]any{"unit": "parks"}),
+		400, "unit", "is not a unit of the policy: sanitation, urban-management")
 
 	original := d.open(littering())
 	closed := d.open(littering())
-	d.call("POST", "/v1/cases/"+closed.ID+"/cancel", "dev-supervisor", map[string]any{"reason": "not a problem"}).expect(t, 200, nil)
-	cancel := func(dupOf string) answer {
+	d.call("POST", "/v1/cases/"+closed.ID+"/cancel", "dev-supervisor", map[string]any{"reason": "not a problem"}).Expect(t, 200, nil)
+	cancel := func(dupOf string) apitest.Response {
 		return d.call("POST", p+"/cancel", "dev-supervisor", map[string]any{"reason": "reported twice", "duplicate_of": dupOf})
 	}
-	cancel("0194f2a0-0000-7000-8000-000000000042").refused(t, 400, "duplicate_of", "is not a case")
-	cancel("case-7").refused(t, 400, "duplicate_of", "must be a case id")
-	cancel(c.ID).refused(t, 400, "duplicate_of", "a case cannot be a duplicate of itself")
-	cancel(closed.ID).refused(t, 409, "", "")
+	refused(t, cancel("0194f2a0-0000-7000-8000-000000000042"), 400, "duplicate_of", "is not a case")
+	refused(t, cancel("case-7"), 400, "duplicate_of", "must be a case id")
+	refused(t, cancel(c.ID), 400, "duplicate_of", "a case cannot be a duplicate of itself")
+	refused(t, cancel(closed.ID), 409, "", "")
 	var after wireCase
-	cancel(original.ID).expect(t, 200, &after)
+	cancel(original.ID).Expect(t, 200, &after)
 	if after.Status != "cancelled" {
 		t.Fatalf("cancelled %+v", after)
 	}
 	var orig wireCase
-	d.call("GET", "/v1/cases/"+original.ID, "dev-supervisor", nil).expect(t, 200, &orig)
+	d.call("GET", "/v1/cases/"+original.ID, "dev-supervisor", nil).Expect(t, 200, &orig)
 	if len(orig.Duplicates) != 1 || orig.Duplicates[0] != c.ID {
 		t.Fatalf("original %+v", orig)
 	}
@@ -217,22 +169,22 @@ func TestDecodingErrors(t *testing.T) {
 	p := "/v1/cases/" + c.ID
 	noLat := littering()
 	noLat["location"] = map[string]any{"lon": 111.2}
-	d.call("POST", "/v1/cases", "dev-inspector", noLat).refused(t, 400, "location.lat", "is required")
-	d.call("POST", "/v1/cases", "dev-inspector", `{"category":`).refused(t, 400, "", "")
-	d.call("POST", "/v1/cases", "dev-inspector", `{"colour": "red"}`).refused(t, 400, "colour", "is not a known field")
-	d.call("POST", "/v1/cases", "dev-inspector", littering(), "Content-Type", "text/plain").refused(t, 415, "", "")
-	d.call("POST", "/v1/cases", "dev-inspector", littering(), "Idempotency-Key", "a key\twith a tab").refused(t, 400, "Idempotency-Key", "")
-	d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "If-Match", "three").refused(t, 400, "If-Match", "")
-	d.call("POST", p+"/verify", "dev-inspector", map[string]any{"note": "x"}).refused(t, 400, "passed", "is required")
-	d.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "rain", "until": "tomorrow"}).refused(t, 400, "until", "must be an RFC 3339 time")
-	d.call("POST", p+"/extensions/first/decision", "dev-supervisor", map[string]any{"approved": true}).refused(t, 404, "", "")
-	d.call("GET", "/v1/cases?colour=red&limit=0", "dev-supervisor", nil).refused(t, 400, "colour", "is not a filter")
-	d.call("GET", "/v1/escalations?limit=0", "dev-supervisor", nil).refused(t, 400, "limit", "")
-	d.call("GET", "/v1/cases/"+c.ID, "", nil).refused(t, 401, "", "")
-	d.call("GET", "/v1/nothing", "dev-supervisor", nil).refused(t, 404, "", "")
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", noLat), 400, "location.lat", "is required")
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", `{"category":`), 400, "", "")
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", `{"colour": "red"}`), 400, "colour", "is not a known field")
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", littering(), "Content-Type", "text/plain"), 415, "", "")
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", littering(), "Idempotency-Key", "a key\twith a tab"), 400, "Idempotency-Key", "")
+	refused(t, d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "If-Match", "three"), 400, "If-Match", "")
+	refused(t, d.call("POST", p+"/verify", "dev-inspector", map[string]any{"note": "x"}), 400, "passed", "is required")
+	refused(t, d.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "rain", "until": "tomorrow"}), 400, "until", "must be an RFC 3339 time")
+	refused(t, d.call("POST", p+"/extensions/first/decision", "dev-supervisor", map[string]any{"approved": true}), 404, "", "")
+	refused(t, d.call("GET", "/v1/cases?colour=red&limit=0", "dev-supervisor", nil), 400, "colour", "is not a filter")
+	refused(t, d.call("GET", "/v1/escalations?limit=0", "dev-supervisor", nil), 400, "limit", "")
+	refused(t, d.call("GET", "/v1/cases/"+c.ID, "", nil), 401, "", "")
+	refused(t, d.call("GET", "/v1/nothing", "dev-supervisor", nil), 404, "", "")
 	// What Decide finds in the same body comes with the rest of the fields.
 	bad := map[string]any{"category": "", "severity": "extreme", "description": " ", "location": map[string]any{"lat": 91, "lon": 0}}
-	pr := d.call("POST", "/v1/cases", "dev-inspector", bad).refused(t, 400, "category", "is required")
+	pr := refused(t, d.call("POST", "/v1/cases", "dev-inspector", bad), 400, "category", "is required")
 	var fields []string
 	for _, e := range pr.Errors {
 		fields = append(fields, e.Field)
@@ -249,44 +201,44 @@ func TestIdempotencyKeys(t *testing.T) {
 	d := newDoor(t)
 	first := d.open(littering(), "Idempotency-Key", "patrol-1")
 	var again wireCase
-	d.call("POST", "/v1/cases", "dev-inspector", littering(), "Idempotency-Key", "patrol-1").expect(t, 200, &again)
+	d.call("POST", "/v1/cases", "dev-inspector", littering(), "Idempotency-Key", "patrol-1").Expect(t, 200, &again)
 	if again.ID != first.ID {
 		t.Fatalf("a repeated open made case %s, then %s", first.ID, again.ID)
 	}
 	other := littering()
 	other["description"] = "something else"
-	d.call("POST", "/v1/cases", "dev-inspector", other, "Idempotency-Key", "patrol-1").refused(t, 409, "", "")
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", other, "Idempotency-Key", "patrol-1"), 409, "", "")
 	if another := d.open(littering(), "Idempotency-Key", "patrol-2"); another.ID == first.ID {
 		t.Fatal("another key, the same case")
 	}
 	// Another principal's key is its own.
 	var theirs wireCase
-	d.call("POST", "/v1/cases", "dev-supervisor", littering(), "Idempotency-Key", "patrol-1").expect(t, 201, &theirs)
+	d.call("POST", "/v1/cases", "dev-supervisor", littering(), "Idempotency-Key", "patrol-1").Expect(t, 201, &theirs)
 	if theirs.ID == first.ID {
 		t.Fatal("two principals share a key")
 	}
 
 	p := "/v1/cases/" + first.ID
 	var acked wireCase
-	d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-1").expect(t, 200, &acked)
-	d.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}).expect(t, 200, nil)
+	d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-1").Expect(t, 200, &acked)
+	d.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}).Expect(t, 200, nil)
 	var repeat wireCase
-	d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-1").expect(t, 200, &repeat)
+	d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-1").Expect(t, 200, &repeat)
 	if repeat.Version != acked.Version || repeat.Status != "in_progress" {
 		t.Fatalf("the repeat answered %+v, the first %+v", repeat, acked)
 	}
-	d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-2").refused(t, 409, "", "")
+	refused(t, d.call("POST", p+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-2"), 409, "", "")
 }
 
 func TestReadiness(t *testing.T) {
 	ok := newDoor(t, api.Dependency{Name: "database", Check: func(context.Context) error { return nil }})
-	ok.call("GET", "/readyz", "", nil).expect(t, 200, nil)
+	ok.call("GET", "/readyz", "", nil).Expect(t, 200, nil)
 	down := newDoor(t, api.Dependency{Name: "database", Check: func(context.Context) error { return errors.New("refused") }})
 	var body struct {
 		Status string
 		Checks map[string]string
 	}
-	down.call("GET", "/readyz", "", nil).expect(t, 503, &body)
+	down.call("GET", "/readyz", "", nil).Expect(t, 503, &body)
 	if body.Status != "unavailable" || body.Checks["database"] != "unavailable" {
 		t.Fatalf("readiness %+v", body)
 	}
@@ -296,10 +248,10 @@ func TestReadiness(t *testing.T) {
 // duban's own; a panic in a handler is a 500 that says nothing of it.
 func TestRequestIDsAndPanics(t *testing.T) {
 	d := newDoor(t)
-	if got := d.call("GET", "/healthz", "", nil, "X-Request-Id", "patrol-7.2").header.Get("X-Request-Id"); got != "patrol-7.2" {
+	if got := d.call("GET", "/healthz", "", nil, "X-Request-Id", "patrol-7.2").Header.Get("X-Request-Id"); got != "patrol-7.2" {
 		t.Fatalf("request id %q", got)
 	}
-	if got := d.call("GET", "/healthz", "", nil, "X-Request-Id", "a b<c>").header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " <>") {
+	if got := d.call("GET", "/healthz", "", nil, "X-Request-Id", "a b<c>").Header.Get("X-Request-Id"); got == "" || strings.ContainsAny(got, " <>") {
 		t.Fatalf("request id %q", got)
 	}
 	s := &api.Server{Policy: duban.DefaultPolicy(), Cases: panicking{}, Logger: slog.New(slog.DiscardHandler)}
@@ -307,8 +259,8 @@ func TestRequestIDsAndPanics(t *testing.T) {
 	defer srv.Close()
 	p := &door{t: t, srv: srv}
 	res := p.call("GET", "/v1/cases", "dev-supervisor", nil)
-	if res.status != 500 || strings.Contains(string(res.body), "secret") {
-		t.Fatalf("a panic answered %d: %s", res.status, res.body)
+	if res.Status != 500 || strings.Contains(string(res.Body), "secret") {
+		t.Fatalf("a panic answered %d: %s", res.Status, res.Body)
 	}
 }
 

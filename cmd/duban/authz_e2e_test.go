@@ -49,22 +49,22 @@ func authzMatrix() map[string]authzRow {
 	dispatched := func(s *stack) string { return "/v1/cases/" + s.openLittering() }
 	inProgress := func(s *stack) string {
 		p := dispatched(s)
-		s.call("POST", p+"/acknowledge", "dev-sanitation", nil).expect(s.t, 200, nil)
+		s.call("POST", p+"/acknowledge", "dev-sanitation", nil).Expect(s.t, 200, nil)
 		return p
 	}
 	resolved := func(s *stack) string {
 		p := inProgress(s)
-		s.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}).expect(s.t, 200, nil)
+		s.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}).Expect(s.t, 200, nil)
 		return p
 	}
 	extensionAsked := func(s *stack) string {
 		p := inProgress(s)
-		s.call("POST", p+"/extensions", "dev-sanitation", extensionBody()).expect(s.t, 200, nil)
+		s.call("POST", p+"/extensions", "dev-sanitation", extensionBody()).Expect(s.t, 200, nil)
 		return p
 	}
 	suspended := func(s *stack) string {
 		p := dispatched(s)
-		s.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "waiting for a crane"}).expect(s.t, 200, nil)
+		s.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "waiting for a crane"}).Expect(s.t, 200, nil)
 		return p
 	}
 	return map[string]authzRow{
@@ -97,7 +97,7 @@ func extensionBody() map[string]any {
 func (s *stack) openLittering() string {
 	s.t.Helper()
 	var c wireCase
-	s.call("POST", "/v1/cases", "dev-inspector", littering).expect(s.t, 201, &c)
+	s.call("POST", "/v1/cases", "dev-inspector", littering).Expect(s.t, 201, &c)
 	return c.ID
 }
 
@@ -151,8 +151,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 				default:
 					want = 403
 				}
-				if r.status != want {
-					t.Errorf("%s as %s: %d, want %d: %s", route, p.name, r.status, want, r.body)
+				if r.Status != want {
+					t.Errorf("%s as %s: %d, want %d: %s", route, p.name, r.Status, want, r.Body)
 				}
 			}
 		})

@@ -49,17 +49,17 @@ func TestDisputeAndAssign(t *testing.T) {
 		t.Fatalf("disputed %+v", disputed)
 	}
 	// It has left the unit's view.
-	s.call("GET", path, "dev-sanitation", nil).expect(t, 404, nil)
+	s.call("GET", path, "dev-sanitation", nil).Expect(t, 404, nil)
 	var page struct{ Items []wireCase }
-	s.call("GET", "/v1/cases", "dev-sanitation", nil).expect(t, 200, &page)
+	s.call("GET", "/v1/cases", "dev-sanitation", nil).Expect(t, 200, &page)
 	if len(page.Items) != 0 {
 		t.Fatalf("sanitation still lists %+v", page.Items)
 	}
 	// Only a supervisor assigns, only to a unit of the policy; the role is
 	// refused before the body is judged.
-	s.call("POST", path+"/assign", "dev-inspector", map[string]any{"unit": "nobody"}).expect(t, 403, nil)
+	s.call("POST", path+"/assign", "dev-inspector", map[string]any{"unit": "nobody"}).Expect(t, 403, nil)
 	var p wireProblem
-	s.call("POST", path+"/assign", "dev-supervisor", map[string]any{"unit": "nobody"}).expect(t, 400, &p)
+	s.call("POST", path+"/assign", "dev-supervisor", map[string]any{"unit": "nobody"}).Expect(t, 400, &p)
 	if len(p.Errors) != 1 || p.Errors[0].Field != "unit" {
 		t.Fatalf("problem %+v", p)
 	}
@@ -79,7 +79,7 @@ func TestDisputeAndAssign(t *testing.T) {
 		t.Fatalf("events %s", got)
 	}
 	// Reassigning to the unit it already has is a conflict.
-	s.call("POST", path+"/assign", "dev-supervisor", map[string]any{"unit": "traffic-police"}).expect(t, 409, nil)
+	s.call("POST", path+"/assign", "dev-supervisor", map[string]any{"unit": "traffic-police"}).Expect(t, 409, nil)
 }
 
 // An approved extension moves resolve_by; the case escalates at the new
@@ -93,8 +93,8 @@ func TestExtensions(t *testing.T) {
 	oldDeadline := *c.Deadlines.ResolveBy
 	until := oldDeadline.Add(4 * time.Second)
 
-	s.call("POST", path+"/extensions", "dev-sanitation", map[string]any{"until": "next week", "reason": "parts"}).expect(t, 400, nil)
-	s.call("POST", path+"/extensions", "dev-supervisor", map[string]any{"until": until.Format(time.RFC3339Nano), "reason": "parts"}).expect(t, 403, nil)
+	s.call("POST", path+"/extensions", "dev-sanitation", map[string]any{"until": "next week", "reason": "parts"}).Expect(t, 400, nil)
+	s.call("POST", path+"/extensions", "dev-supervisor", map[string]any{"until": until.Format(time.RFC3339Nano), "reason": "parts"}).Expect(t, 403, nil)
 	var asked struct {
 		wireCase
 		Extensions []struct {
@@ -104,19 +104,19 @@ func TestExtensions(t *testing.T) {
 			Status string    `json:"status"`
 		} `json:"extensions"`
 	}
-	s.call("POST", path+"/extensions", "dev-sanitation", map[string]any{"until": until.Format(time.RFC3339Nano), "reason": "the paving stones are on order"}).expect(t, 200, &asked)
+	s.call("POST", path+"/extensions", "dev-sanitation", map[string]any{"until": until.Format(time.RFC3339Nano), "reason": "the paving stones are on order"}).Expect(t, 200, &asked)
 	if len(asked.Extensions) != 1 || asked.Extensions[0].N != 1 || asked.Extensions[0].Status != "pending" || !asked.Extensions[0].Until.Equal(until) {
 		t.Fatalf("extensions %+v", asked.Extensions)
 	}
-	s.call("POST", path+"/extensions", "dev-sanitation", map[string]any{"until": until.Format(time.RFC3339Nano), "reason": "again"}).expect(t, 409, nil)
-	s.call("POST", path+"/extensions/2/decision", "dev-supervisor", map[string]any{"approved": true}).expect(t, 404, nil)
-	s.call("POST", path+"/extensions/1/decision", "dev-sanitation", map[string]any{"approved": true}).expect(t, 403, nil)
-	s.call("POST", path+"/extensions/1/decision", "dev-supervisor", map[string]any{}).expect(t, 400, nil)
+	s.call("POST", path+"/extensions", "dev-sanitation", map[string]any{"until": until.Format(time.RFC3339Nano), "reason": "again"}).Expect(t, 409, nil)
+	s.call("POST", path+"/extensions/2/decision", "dev-supervisor", map[string]any{"approved": true}).Expect(t, 404, nil)
+	s.call("POST", path+"/extensions/1/decision", "dev-sanitation", map[string]any{"approved": true}).Expect(t, 403, nil)
+	s.call("POST", path+"/extensions/1/decision", "dev-supervisor", map[string]any{}).Expect(t, 400, nil)
 	approved := s.caseOf(s.call("POST", path+"/extensions/1/decision", "dev-supervisor", map[string]any{"approved": true, "note": "once"}), 200)
 	if !approved.Deadlines.ResolveBy.Equal(until) {
 		t.Fatalf("resolve by %v, want %v", approved.Deadlines.ResolveBy, until)
 	}
-	s.call("POST", path+"/extensions/1/decision", "dev-supervisor", map[string]any{"approved": false}).expect(t, 409, nil)
+	s.call("POST", path+"/extensions/1/decision", "dev-supervisor", map[string]any{"approved": false}).Expect(t, 409, nil)
 
 	waitUntil(oldDeadline.Add(500 * time.Millisecond))
 	if got := s.caseOf(s.call("GET", path, "dev-supervisor", nil), 200); got.Overdue || got.EscalationLevel != 0 {
@@ -157,20 +157,20 @@ func TestSuspendAndResume(t *testing.T) {
 	c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
 	path := "/v1/cases/" + c.ID
 	until := time.Now().Add(3 * time.Second).UTC()
-	s.call("POST", path+"/suspend", "dev-sanitation", map[string]any{"reason": "rain"}).expect(t, 403, nil)
-	s.call("POST", path+"/suspend", "dev-supervisor", map[string]any{"reason": "rain", "until": "soon"}).expect(t, 400, nil)
+	s.call("POST", path+"/suspend", "dev-sanitation", map[string]any{"reason": "rain"}).Expect(t, 403, nil)
+	s.call("POST", path+"/suspend", "dev-supervisor", map[string]any{"reason": "rain", "until": "soon"}).Expect(t, 400, nil)
 	suspended := s.caseOf(s.call("POST", path+"/suspend", "dev-supervisor", map[string]any{"reason": "heavy rain: no sweeping", "until": until.Format(time.RFC3339Nano)}), 200)
 	if suspended.Status != "suspended" {
 		t.Fatalf("suspended %+v", suspended)
 	}
-	s.call("POST", path+"/acknowledge", "dev-sanitation", nil).expect(t, 409, nil)
+	s.call("POST", path+"/acknowledge", "dev-sanitation", nil).Expect(t, 409, nil)
 	// Past the acknowledge deadline, the suspended case is not overdue.
 	waitUntil(c.Deadlines.AcknowledgeBy.Add(200 * time.Millisecond))
 	if got := s.caseOf(s.call("GET", path, "dev-supervisor", nil), 200); got.Overdue || got.EscalationLevel != 0 {
 		t.Fatalf("suspended but overdue=%v level=%d", got.Overdue, got.EscalationLevel)
 	}
 	var esc struct{ Items []wireCase }
-	s.call("GET", "/v1/escalations", "dev-supervisor", nil).expect(t, 200, &esc)
+	s.call("GET", "/v1/escalations", "dev-supervisor", nil).Expect(t, 200, &esc)
 	if len(esc.Items) != 0 {
 		t.Fatalf("a suspended case is on the escalation board: %+v", esc.Items)
 	}
@@ -208,7 +208,7 @@ func TestSuspendAndResume(t *testing.T) {
 	if back.Status != "dispatched" {
 		t.Fatalf("resumed by hand: %+v", back)
 	}
-	s.call("POST", path+"/resume", "dev-supervisor", nil).expect(t, 409, nil)
+	s.call("POST", path+"/resume", "dev-supervisor", nil).Expect(t, 409, nil)
 }
 
 func TestUrgeAndCancel(t *testing.T) {
@@ -218,15 +218,15 @@ func TestUrgeAndCancel(t *testing.T) {
 	dup := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector-2", littering), 201)
 	op := "/v1/cases/" + original.ID
 
-	s.call("POST", op+"/urge", "dev-inspector", map[string]any{"note": "hurry"}).expect(t, 403, nil)
-	s.call("POST", op+"/urge", "dev-supervisor", map[string]any{}).expect(t, 400, nil)
+	s.call("POST", op+"/urge", "dev-inspector", map[string]any{"note": "hurry"}).Expect(t, 403, nil)
+	s.call("POST", op+"/urge", "dev-supervisor", map[string]any{}).Expect(t, 400, nil)
 	s.caseOf(s.call("POST", op+"/urge", "dev-supervisor", map[string]any{"note": "the inspection team comes at noon"}), 200)
 	var urged struct {
 		wireCase
 		UrgeCount   int        `json:"urge_count"`
 		LastUrgedAt *time.Time `json:"last_urged_at"`
 	}
-	s.call("POST", op+"/urge", "dev-admin", map[string]any{"note": "now"}).expect(t, 200, &urged)
+	s.call("POST", op+"/urge", "dev-admin", map[string]any{"note": "now"}).Expect(t, 200, &urged)
 	if urged.UrgeCount != 2 || urged.LastUrgedAt == nil {
 		t.Fatalf("urged %+v", urged)
 	}
@@ -236,14 +236,14 @@ func TestUrgeAndCancel(t *testing.T) {
 	}
 
 	dp := "/v1/cases/" + dup.ID
-	s.call("POST", dp+"/cancel", "dev-sanitation", map[string]any{"reason": "dup"}).expect(t, 403, nil)
-	s.call("POST", dp+"/cancel", "dev-supervisor", map[string]any{"reason": "dup", "duplicate_of": "0190d4a4-0000-7000-8000-000000000000"}).expect(t, 400, nil)
-	s.call("POST", dp+"/cancel", "dev-supervisor", map[string]any{"reason": "dup", "duplicate_of": dup.ID}).expect(t, 400, nil)
+	s.call("POST", dp+"/cancel", "dev-sanitation", map[string]any{"reason": "dup"}).Expect(t, 403, nil)
+	s.call("POST", dp+"/cancel", "dev-supervisor", map[string]any{"reason": "dup", "duplicate_of": "0190d4a4-0000-7000-8000-000000000000"}).Expect(t, 400, nil)
+	s.call("POST", dp+"/cancel", "dev-supervisor", map[string]any{"reason": "dup", "duplicate_of": dup.ID}).Expect(t, 400, nil)
 	var cancelled struct {
 		wireCase
 		DuplicateOf string `json:"duplicate_of"`
 	}
-	s.call("POST", dp+"/cancel", "dev-supervisor", map[string]any{"reason": "the same bags, reported twice", "duplicate_of": original.ID}).expect(t, 200, &cancelled)
+	s.call("POST", dp+"/cancel", "dev-supervisor", map[string]any{"reason": "the same bags, reported twice", "duplicate_of": original.ID}).Expect(t, 200, &cancelled)
 	if cancelled.Status != "cancelled" || cancelled.DuplicateOf != original.ID {
 		t.Fatalf("cancelled %+v", cancelled)
 	}
@@ -252,14 +252,14 @@ func TestUrgeAndCancel(t *testing.T) {
 		wireCase
 		Duplicates []string `json:"duplicates"`
 	}
-	s.call("GET", op, "dev-supervisor", nil).expect(t, 200, &survivor)
+	s.call("GET", op, "dev-supervisor", nil).Expect(t, 200, &survivor)
 	if fmt.Sprint(survivor.Duplicates) != fmt.Sprint([]string{dup.ID}) {
 		t.Fatalf("duplicates %v", survivor.Duplicates)
 	}
-	s.call("POST", dp+"/urge", "dev-supervisor", map[string]any{"note": "x"}).expect(t, 409, nil)
+	s.call("POST", dp+"/urge", "dev-supervisor", map[string]any{"note": "x"}).Expect(t, 409, nil)
 	// A duplicate is merged into a case that stays open.
 	third := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
-	s.call("POST", "/v1/cases/"+third.ID+"/cancel", "dev-supervisor", map[string]any{"reason": "dup", "duplicate_of": dup.ID}).expect(t, 409, nil)
+	s.call("POST", "/v1/cases/"+third.ID+"/cancel", "dev-supervisor", map[string]any{"reason": "dup", "duplicate_of": dup.ID}).Expect(t, 409, nil)
 }
 
 // Deadlines in the API's answers are counted on the policy's business
@@ -311,7 +311,7 @@ principals:
 		wireCase
 		OpenedAt time.Time `json:"opened_at"`
 	}
-	s.call("POST", "/v1/cases", "dev-inspector", urgent).expect(t, 201, &u)
+	s.call("POST", "/v1/cases", "dev-inspector", urgent).Expect(t, 201, &u)
 	if !u.Deadlines.ResolveBy.Equal(u.OpenedAt.Add(2 * time.Hour)) {
 		t.Fatalf("urgent resolve by %v, opened %v", u.Deadlines.ResolveBy, u.OpenedAt)
 	}

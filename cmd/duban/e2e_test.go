@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/duban/duban/internal/apitest"
 	"github.com/duban/duban/internal/pgtest"
 )
 
@@ -34,29 +35,29 @@ func TestCaseLifecycle(t *testing.T) {
 	if c.Deadlines.AcknowledgeBy == nil || c.Deadlines.ResolveBy == nil || c.Deadlines.VerifyBy != nil || c.Overdue || c.EscalationLevel != 0 {
 		t.Fatalf("deadlines %+v", c)
 	}
-	if res.header.Get("Location") != "/v1/cases/"+c.ID || c.PolicyVersion != s.policy.Version {
-		t.Fatalf("Location %q, policy %q", res.header.Get("Location"), c.PolicyVersion)
+	if res.Header.Get("Location") != "/v1/cases/"+c.ID || c.PolicyVersion != s.policy.Version {
+		t.Fatalf("Location %q, policy %q", res.Header.Get("Location"), c.PolicyVersion)
 	}
 	id := c.ID
 	path := "/v1/cases/" + id
 
 	// Only the assigned unit sees the case.
 	s.caseOf(s.call("GET", path, "dev-sanitation", nil), 200)
-	s.call("GET", path, "dev-traffic-police", nil).expect(t, 404, nil)
-	s.call("POST", path+"/comments", "dev-traffic-police", map[string]any{"text": "hello"}).expect(t, 404, nil)
+	s.call("GET", path, "dev-traffic-police", nil).Expect(t, 404, nil)
+	s.call("POST", path+"/comments", "dev-traffic-police", map[string]any{"text": "hello"}).Expect(t, 404, nil)
 	var page struct {
 		Items      []wireCase `json:"items"`
 		NextCursor *string    `json:"next_cursor"`
 	}
-	s.call("GET", "/v1/cases", "dev-traffic-police", nil).expect(t, 200, &page)
+	s.call("GET", "/v1/cases", "dev-traffic-police", nil).Expect(t, 200, &page)
 	if len(page.Items) != 0 || page.NextCursor != nil {
 		t.Fatalf("traffic police lists %+v", page)
 	}
-	s.call("GET", "/v1/cases?unit=sanitation", "dev-traffic-police", nil).expect(t, 200, &page)
+	s.call("GET", "/v1/cases?unit=sanitation", "dev-traffic-police", nil).Expect(t, 200, &page)
 	if len(page.Items) != 0 {
 		t.Fatalf("a unit listed another unit's cases: %+v", page)
 	}
-	s.call("GET", "/v1/cases?status=dispatched", "dev-sanitation", nil).expect(t, 200, &page)
+	s.call("GET", "/v1/cases?status=dispatched", "dev-sanitation", nil).Expect(t, 200, &page)
 	if len(page.Items) != 1 || page.Items[0].ID != id {
 		t.Fatalf("sanitation lists %+v", page)
 	}
@@ -103,8 +104,8 @@ func TestCaseLifecycle(t *testing.T) {
 		t.Fatalf("CaseDispatched data %v", events[1].Data)
 	}
 	// A closed case takes no more commands.
-	s.call("POST", path+"/acknowledge", "dev-sanitation", nil).expect(t, 409, nil)
-	s.call("POST", path+"/comments", "dev-inspector", map[string]any{"text": "late"}).expect(t, 409, nil)
+	s.call("POST", path+"/acknowledge", "dev-sanitation", nil).Expect(t, 409, nil)
+	s.call("POST", path+"/comments", "dev-inspector", map[string]any{"text": "late"}).Expect(t, 409, nil)
 }
 
 // A case no one acknowledges is overdue, at level 1 and in /v1/escalations
@@ -118,7 +119,7 @@ func TestEscalation(t *testing.T) {
 
 	inEscalations := func() bool {
 		var out struct{ Items []wireCase }
-		s.call("GET", "/v1/escalations", "dev-supervisor", nil).expect(t, 200, &out)
+		s.call("GET", "/v1/escalations", "dev-supervisor", nil).Expect(t, 200, &out)
 		for _, e := range out.Items {
 			if e.ID == c.ID {
 				return e.Overdue && e.EscalationLevel >= 1
@@ -141,7 +142,7 @@ func TestEscalation(t *testing.T) {
 		t.Fatal("at its deadline the case is not in /v1/escalations")
 	}
 	var overdue struct{ Items []wireCase }
-	s.call("GET", "/v1/cases?overdue=true&escalated=true", "dev-supervisor", nil).expect(t, 200, &overdue)
+	s.call("GET", "/v1/cases?overdue=true&escalated=true", "dev-supervisor", nil).Expect(t, 200, &overdue)
 	if len(overdue.Items) != 1 || overdue.Items[0].ID != c.ID {
 		t.Fatalf("overdue filter: %+v", overdue.Items)
 	}
@@ -195,7 +196,7 @@ func TestIdempotentOpen(t *testing.T) {
 	}
 	other := map[string]any{"category": "littering", "description": "something else", "location": map[string]any{"lat": 1, "lon": 2}}
 	var p wireProblem
-	s.call("POST", "/v1/cases", "dev-inspector", other, "Idempotency-Key", "patrol-7/42").expect(t, 409, &p)
+	s.call("POST", "/v1/cases", "dev-inspector", other, "Idempotency-Key", "patrol-7/42").Expect(t, 409, &p)
 	if p.Status != 409 || !strings.Contains(p.Detail, "Idempotency-Key") {
 		t.Fatalf("problem %+v", p)
 	}
@@ -212,12 +213,12 @@ func TestIdempotentOpen(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			res := s.call("POST", "/v1/cases", "dev-supervisor", littering, "Idempotency-Key", "burst")
-			if res.status != 201 && res.status != 200 {
-				t.Errorf("status %d: %s", res.status, res.body)
+			if res.Status != 201 && res.Status != 200 {
+				t.Errorf("status %d: %s", res.Status, res.Body)
 				return
 			}
 			var c wireCase
-			res.expect(t, res.status, &c)
+			res.Expect(t, res.Status, &c)
 			ids[i] = c.ID
 		}()
 	}
@@ -248,7 +249,7 @@ func TestIdempotentCommands(t *testing.T) {
 
 	for _, repeat := range []struct {
 		what  string
-		res   response
+		res   apitest.Response
 		first wireCase
 	}{
 		{"acknowledge", s.call("POST", path+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-1"), ack},
@@ -262,10 +263,10 @@ func TestIdempotentCommands(t *testing.T) {
 		}
 	}
 	// Without the key, or with another, it is a new command, refused.
-	s.call("POST", path+"/acknowledge", "dev-sanitation", nil).expect(t, 409, nil)
-	s.call("POST", path+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-2").expect(t, 409, nil)
+	s.call("POST", path+"/acknowledge", "dev-sanitation", nil).Expect(t, 409, nil)
+	s.call("POST", path+"/acknowledge", "dev-sanitation", nil, "Idempotency-Key", "ack-2").Expect(t, 409, nil)
 	// The key is the principal's own: another's is not a repeat.
-	s.call("POST", path+"/resolve", "dev-supervisor", map[string]any{"note": "swept"}, "Idempotency-Key", "fix-1").expect(t, 403, nil)
+	s.call("POST", path+"/resolve", "dev-supervisor", map[string]any{"note": "swept"}, "Idempotency-Key", "fix-1").Expect(t, 403, nil)
 
 	counts := map[string]int{}
 	for _, e := range s.events(c.ID) {
@@ -322,8 +323,8 @@ func TestRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			res := s.call(tt.method, tt.path, tt.token, tt.body, tt.headers...)
 			var p wireProblem
-			res.expect(t, tt.status, &p)
-			if ct := res.header.Get("Content-Type"); ct != "application/problem+json" {
+			res.Expect(t, tt.status, &p)
+			if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
 				t.Fatalf("Content-Type %q", ct)
 			}
 			if p.Status != tt.status || p.Title == "" || p.Detail == "" || p.Type == "" {
@@ -352,13 +353,13 @@ func TestWorkerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	answered := make(chan response, 1)
+	answered := make(chan apitest.Response, 1)
 	go func() {
 		answered <- s.call("POST", "/v1/cases/"+c.ID+"/resolve", "dev-sanitation", map[string]any{"note": "swept"})
 	}()
 	select {
 	case res := <-answered:
-		t.Fatalf("answered with no worker running: %d %s", res.status, res.body)
+		t.Fatalf("answered with no worker running: %d %s", res.Status, res.Body)
 	case <-time.After(500 * time.Millisecond):
 	}
 	s.start("worker")

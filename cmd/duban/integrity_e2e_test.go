@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duban/duban/internal/apitest"
 	"github.com/duban/duban/postgres"
 )
 
@@ -84,14 +85,14 @@ func TestAuditAndRebuildCommands(t *testing.T) {
 		t.Fatalf("check of a hand-edited projection: %v\n%s", err, out)
 	}
 	var c wireCase
-	s.call("GET", "/v1/cases/"+ids[2], "dev-supervisor", nil).expect(t, 200, &c)
+	s.call("GET", "/v1/cases/"+ids[2], "dev-supervisor", nil).Expect(t, 200, &c)
 	if c.Status != "closed" {
 		t.Fatalf("the check wrote: the case is %s", c.Status)
 	}
 	if out, err := s.runOnce("projections", "rebuild"); err != nil || !strings.Contains(out, "1 rows differed, 1 rewritten") {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
-	s.call("GET", "/v1/cases/"+ids[2], "dev-supervisor", nil).expect(t, 200, &c)
+	s.call("GET", "/v1/cases/"+ids[2], "dev-supervisor", nil).Expect(t, 200, &c)
 	if c.Status != "in_progress" {
 		t.Fatalf("after the rebuild the case is %s", c.Status)
 	}
@@ -129,10 +130,10 @@ func TestConcurrentCommandsOnOneCase(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var r response
+			var r apitest.Response
 			for try := 0; ; try++ {
 				r = s.call("POST", a.path, "dev-sanitation", a.body, a.headers...)
-				if r.status != http.StatusTooManyRequests || try == 50 {
+				if r.Status != http.StatusTooManyRequests || try == 50 {
 					break
 				}
 				time.Sleep(50 * time.Millisecond)
@@ -142,7 +143,7 @@ func TestConcurrentCommandsOnOneCase(t *testing.T) {
 			if statuses[a.what] == nil {
 				statuses[a.what] = map[int]int{}
 			}
-			statuses[a.what][r.status]++
+			statuses[a.what][r.Status]++
 		}()
 	}
 	wg.Wait()

@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/dev/devserver"
+	"github.com/duban/duban/internal/apitest"
 	"github.com/duban/duban/internal/pgtest"
 )
 
@@ -151,46 +150,11 @@ func (s *stack) start(command string) *Main {
 	return m
 }
 
-// response is an HTTP answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
 // call sends a request as the principal with token; body is JSON-encoded
 // unless it is a string or nil. headers are name, value pairs.
-func (s *stack) call(method, path, token string, body any, headers ...string) response {
+func (s *stack) call(method, path, token string, body any, headers ...string) apitest.Response {
 	s.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, s.base+path, r)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return apitest.Call(s.t, s.base, method, path, token, body, headers...)
 }
 
 // wireCase is a case as a client reads it.
@@ -231,24 +195,11 @@ type wireProblem struct {
 	Errors []duban.FieldError `json:"errors"`
 }
 
-// expect checks the status and decodes the body into v (if not nil).
-func (r response) expect(t *testing.T, status int, v any) {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
-	}
-	if v != nil {
-		if err := json.Unmarshal(r.body, v); err != nil {
-			t.Fatalf("decode %s: %v", r.body, err)
-		}
-	}
-}
-
-func (s *stack) caseOf(r response, status int) wireCase {
+func (s *stack) caseOf(r apitest.Response, status int) wireCase {
 	s.t.Helper()
 	var c wireCase
-	r.expect(s.t, status, &c)
-	if etag := r.header.Get("ETag"); etag != fmt.Sprintf(`"%d"`, c.Version) {
+	r.Expect(s.t, status, &c)
+	if etag := r.Header.Get("ETag"); etag != fmt.Sprintf(`"%d"`, c.Version) {
 		s.t.Fatalf("ETag %s for version %d", etag, c.Version)
 	}
 	return c
@@ -257,7 +208,7 @@ func (s *stack) caseOf(r response, status int) wireCase {
 func (s *stack) events(id string) []wireEvent {
 	s.t.Helper()
 	var out struct{ Items []wireEvent }
-	s.call("GET", "/v1/cases/"+id+"/events", "dev-supervisor", nil).expect(s.t, 200, &out)
+	s.call("GET", "/v1/cases/"+id+"/events", "dev-supervisor", nil).Expect(s.t, 200, &out)
 	for i, e := range out.Items {
 		if e.Version != int64(i+1) || e.CaseID != id || (i > 0 && e.Position <= out.Items[i-1].Position) {
 			s.t.Fatalf("event %d of %d is version %d, position %d", i, len(out.Items), e.Version, e.Position)
