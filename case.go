@@ -70,17 +70,22 @@ type Evidence struct {
 
 // Deadlines are the due times of a case's stages; nil until a stage is armed.
 type Deadlines struct {
+	// AssignBy is when a supervisor must have dispatched an unrouted or
+	// disputed case; nil for cases opened under terms without it.
+	AssignBy      *time.Time `json:"assign_by"`
 	AcknowledgeBy *time.Time `json:"acknowledge_by"`
 	ResolveBy     *time.Time `json:"resolve_by"`
 	VerifyBy      *time.Time `json:"verify_by"`
 }
 
-// Stage is an obligation with a deadline: the unit must acknowledge, then
-// resolve; an inspector must then verify.
+// Stage is an obligation with a deadline: a supervisor must dispatch an
+// unrouted or disputed case; the unit must acknowledge, then resolve; an
+// inspector must then verify.
 type Stage string
 
 // The stages of SPEC.md.
 const (
+	StageAssign      Stage = "assign"
 	StageAcknowledge Stage = "acknowledge"
 	StageResolve     Stage = "resolve"
 	StageVerify      Stage = "verify"
@@ -178,11 +183,14 @@ type Suspension struct {
 }
 
 // RunningStage returns the stage whose deadline is running and that deadline.
-// ok is false when no clock runs: before dispatch, while disputed or
-// suspended, and once the case is over.
+// ok is false when no clock runs: while reported or suspended, once the
+// case is over, and for an unrouted or disputed case opened under terms
+// without an assign deadline.
 func (c *Case) RunningStage() (stage Stage, deadline time.Time, ok bool) {
 	var due *time.Time
 	switch c.Status {
+	case StatusUnrouted, StatusDisputed:
+		stage, due = StageAssign, c.Deadlines.AssignBy
 	case StatusDispatched:
 		stage, due = StageAcknowledge, c.Deadlines.AcknowledgeBy
 	case StatusInProgress:
@@ -264,5 +272,15 @@ type CaseFilter struct {
 // CaseCursor is a position in the list order: newest opened first, then by id.
 type CaseCursor struct {
 	OpenedAt time.Time `json:"t"`
+	ID       string    `json:"id"`
+}
+
+// BoardCursor is a position in the escalation board's order: the highest
+// escalation level first, then the longest overdue, then by id. A case
+// whose level rises while a client pages may be passed over: the board is
+// read again from its first page to see what is worst now.
+type BoardCursor struct {
+	Level    int       `json:"l"`
+	Deadline time.Time `json:"d"`
 	ID       string    `json:"id"`
 }

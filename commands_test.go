@@ -327,3 +327,82 @@ func TestEveryEventTypeRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// withAssign is terms() with a supervisor's 2 hours to dispatch an
+// unrouted or disputed case.
+func withAssign(cmd duban.OpenCase) duban.OpenCase {
+	cmd.Terms.SLA.Assign = 2 * time.Hour
+	return cmd
+}
+
+// An unrouted case has a running stage: a supervisor must dispatch it by
+// its assign deadline, warned and escalated on the ladder like any other.
+func TestUnroutedCaseHasAnAssignDeadline(t *testing.T) {
+	c, events := apply(t, duban.Case{}, withAssign(openCmd("")), t0)
+	assignBy := t0.Add(2 * time.Hour)
+	if u := dataOf[duban.CaseUnrouted](t, events); u.AssignBy == nil || !u.AssignBy.Equal(assignBy) {
+		t.Fatalf("unrouted %+v", u)
+	}
+	stage, deadline, ok := c.RunningStage()
+	if !ok || stage != duban.StageAssign || !deadline.Equal(assignBy) || *c.View().Stage != duban.StageAssign {
+		t.Fatalf("running stage %s %s %v", stage, deadline, ok)
+	}
+	if c.OverdueAt(assignBy.Add(-time.Second)) || !c.OverdueAt(assignBy) || c.EscalationLevelAt(assignBy.Add(4*time.Hour)) != 2 {
+		t.Fatal("the assign stage is not overdue and escalated on its ladder")
+	}
+	// The warning at -25% of two hours, then level 1, recorded by the system.
+	c, events = apply(t, c, duban.Tick{CommandMeta: by(duban.System)}, assignBy)
+	if len(events) != 2 || dataOf[duban.DeadlineWarned](t, events).Stage != duban.StageAssign || c.EscalationLevel != 1 {
+		t.Fatalf("ticked %+v", events)
+	}
+	// Assigned late: the assignment records by how much, and the stage is over.
+	c, events = apply(t, c, duban.Assign{CommandMeta: by(supervisor), Unit: "sanitation", Units: units}, assignBy.Add(30*time.Minute))
+	a := dataOf[duban.CaseAssigned](t, events)
+	if a.Stage != duban.StageAssign || !a.Deadline.Equal(assignBy) || a.LateSeconds != 1800 || a.DisputeOverruled {
+		t.Fatalf("assigned %+v", a)
+	}
+	if stage, _, _ := c.RunningStage(); stage != duban.StageAcknowledge || c.EscalationLevel != 0 || c.Deadlines.AssignBy != nil {
+		t.Fatalf("after assignment: stage %s, level %d, deadlines %+v", stage, c.EscalationLevel, c.Deadlines)
+	}
+}
+
+// A disputed case waits for a supervisor against a fresh assign deadline;
+// assigning it straight back to the unit that disputed it is recorded as a
+// dispute overruled, assigning it elsewhere as a dispute upheld.
+func TestDisputedCaseHasAnAssignDeadline(t *testing.T) {
+	opened, _ := apply(t, duban.Case{}, withAssign(openCmd("sanitation")), t0)
+	disputedAt := t0.Add(10 * time.Minute)
+	c, events := apply(t, opened, duban.Dispute{CommandMeta: by(sanitation), Reason: "the market's"}, disputedAt)
+	if d := dataOf[duban.CaseDisputed](t, events); d.AssignBy == nil || !d.AssignBy.Equal(disputedAt.Add(2*time.Hour)) || d.Stage != duban.StageAcknowledge {
+		t.Fatalf("disputed %+v", d)
+	}
+	if stage, deadline, ok := c.RunningStage(); !ok || stage != duban.StageAssign || !deadline.Equal(disputedAt.Add(2*time.Hour)) {
+		t.Fatalf("running stage %s %s %v", stage, deadline, ok)
+	}
+	for _, tc := range []struct {
+		unit      string
+		overruled bool
+	}{{"sanitation", true}, {"traffic-police", false}} {
+		_, events := apply(t, c, duban.Assign{CommandMeta: by(supervisor), Unit: tc.unit, Units: units}, disputedAt.Add(time.Hour))
+		if a := dataOf[duban.CaseAssigned](t, events); a.DisputeOverruled != tc.overruled || a.From != "sanitation" || a.Stage != duban.StageAssign || a.LateSeconds != 0 {
+			t.Errorf("assigned to %s: %+v", tc.unit, a)
+		}
+	}
+}
+
+// Cases opened under terms without an assign deadline (before it existed)
+// keep no clock while unrouted or disputed, as they did.
+func TestOlderTermsHaveNoAssignStage(t *testing.T) {
+	c := caseIn(t, duban.StatusDisputed)
+	if _, _, ok := c.RunningStage(); ok || c.Deadlines.AssignBy != nil {
+		t.Fatalf("deadlines %+v", c.Deadlines)
+	}
+	var sla duban.SLA
+	if err := json.Unmarshal([]byte(`{"acknowledge":"30m0s","resolve":"24h0m0s","verify":"4h0m0s"}`), &sla); err != nil || sla.Assign != 0 {
+		t.Fatalf("older terms: %+v, %v", sla, err)
+	}
+	b, _ := json.Marshal(sla)
+	if string(b) != `{"acknowledge":"30m0s","resolve":"24h0m0s","verify":"4h0m0s"}` {
+		t.Fatalf("older terms written as %s", b)
+	}
+}

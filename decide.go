@@ -144,11 +144,19 @@ func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
 		RequestHash:   cmd.RequestHash,
 	})
 	if cmd.Unit == "" {
-		d.emitAs(System, CaseUnrouted{Reason: fmt.Sprintf("no unit is responsible for category %q in this area", cmd.Category)})
+		d.emitAs(System, CaseUnrouted{Reason: fmt.Sprintf("no unit is responsible for category %q in this area", cmd.Category), AssignBy: d.assignBy()})
 		return d.events, nil
 	}
 	d.emitAs(System, d.dispatch(cmd.Unit, cmd.RouteReason))
 	return d.events, nil
+}
+
+// assignBy is the deadline of a fresh assign stage, nil under terms without one.
+func (d *decision) assignBy() *time.Time {
+	if d.c.Terms.SLA.Assign <= 0 {
+		return nil
+	}
+	return ptr(d.due(d.c.Terms.SLA.Assign))
 }
 
 // dispatch sends the case to unit with fresh acknowledge and resolve deadlines.
@@ -206,12 +214,13 @@ func (d *decision) comment(cmd AddComment) ([]Event, error) {
 	return d.events, nil
 }
 
-// dispute: the unit hands the case back; its clocks stop until assignment.
+// dispute: the unit hands the case back; its clocks stop, and the assign
+// stage's starts.
 func (d *decision) dispute(cmd Dispute) ([]Event, error) {
 	if d.c.Status != StatusDispatched && d.c.Status != StatusInProgress {
 		return d.refuse("dispute")
 	}
-	d.emit(CaseDisputed{Unit: d.c.Unit, Reason: cmd.Reason, StageClock: stageClock(d.c, d.now)})
+	d.emit(CaseDisputed{Unit: d.c.Unit, Reason: cmd.Reason, StageClock: stageClock(d.c, d.now), AssignBy: d.assignBy()})
 	return d.events, nil
 }
 
@@ -226,11 +235,11 @@ func (d *decision) assign(cmd Assign) ([]Event, error) {
 	default:
 		return d.refuse("assign")
 	}
-	from := d.c.Unit
+	from, overruled := d.c.Unit, false
 	if d.c.Dispute != nil {
-		from = d.c.Dispute.Unit
+		from, overruled = d.c.Dispute.Unit, d.c.Dispute.Unit == cmd.Unit
 	}
-	d.emit(CaseAssigned{Unit: cmd.Unit, From: from, Reason: cmd.Reason})
+	d.emit(CaseAssigned{Unit: cmd.Unit, From: from, Reason: cmd.Reason, StageClock: stageClock(d.c, d.now), DisputeOverruled: overruled})
 	d.emitAs(System, d.dispatch(cmd.Unit, "assigned by "+d.by.ID))
 	return d.events, nil
 }

@@ -132,6 +132,8 @@ type CaseDispatched struct {
 // CaseUnrouted says no unit was found; a supervisor must assign one.
 type CaseUnrouted struct {
 	Reason string `json:"reason"`
+	// AssignBy is when a supervisor must have dispatched it.
+	AssignBy *time.Time `json:"assign_by,omitempty"`
 }
 
 // Lateness is how a stage's obligation was met against the deadline in force:
@@ -228,14 +230,21 @@ type CaseDisputed struct {
 	Unit   string `json:"unit"`
 	Reason string `json:"reason"`
 	StageClock
+	// AssignBy is when a supervisor must have dispatched it again.
+	AssignBy *time.Time `json:"assign_by,omitempty"`
 }
 
 // CaseAssigned: a supervisor gave the case to a unit; CaseDispatched follows
-// with the fresh deadlines.
+// with the fresh deadlines. The stage clock is the stage the assignment
+// ended: assign for an unrouted or disputed case.
 type CaseAssigned struct {
 	Unit   string `json:"unit"`
 	From   string `json:"from,omitempty"` // the unit it had, or that disputed it
 	Reason string `json:"reason,omitempty"`
+	StageClock
+	// DisputeOverruled is set when a disputed case is assigned straight back
+	// to the unit that said it was not theirs: a dispute that did not hold.
+	DisputeOverruled bool `json:"dispute_overruled,omitempty"`
 }
 
 // ExtensionRequested: the unit asks to resolve by Until.

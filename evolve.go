@@ -34,6 +34,7 @@ func Evolve(c Case, e Event) Case {
 		c.Extensions = lapse(c.Extensions) // a reassigned case drops the last unit's requests
 	case CaseUnrouted:
 		c.Status = StatusUnrouted
+		c.Deadlines.AssignBy = d.AssignBy
 	case CaseAcknowledged:
 		c.Status = StatusInProgress
 	case CaseResolved:
@@ -57,6 +58,7 @@ func Evolve(c Case, e Event) Case {
 		}
 	case CaseDisputed:
 		c.Status = StatusDisputed
+		c.Deadlines.AssignBy = d.AssignBy
 		c.Dispute = &UnitDispute{Unit: d.Unit, Reason: d.Reason}
 		c.Unit = ""
 		c.Extensions = lapse(c.Extensions)

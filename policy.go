@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"fmt"
+	"time"
 )
 
 // Policy is the campaign office's rulebook: units, problem categories with
@@ -14,9 +15,12 @@ type Policy struct {
 	// Version fingerprints the policy's text; each case records it.
 	Version string
 	// Source names where the policy came from, for messages.
-	Source     string
-	TimeZone   string
-	Calendar   Calendar
+	Source   string
+	TimeZone string
+	Calendar Calendar
+	// Assign is how long a supervisor has to dispatch an unrouted or
+	// disputed case, unless a category's SLA says otherwise.
+	Assign     time.Duration
 	Units      []Unit
 	Categories []Category
 	Routing    []Route

@@ -52,6 +52,7 @@ type rawPolicy struct {
 	Units         []rawUnit      `yaml:"units"`
 	Categories    []rawCategory  `yaml:"categories"`
 	Routing       []rawRoute     `yaml:"routing"`
+	Assign        string         `yaml:"assign"`
 	Escalation    *[]rawRung     `yaml:"escalation"`
 	Principals    []rawPrincipal `yaml:"principals"`
 }
@@ -74,6 +75,7 @@ type rawCategory struct {
 }
 
 type rawSLA struct {
+	Assign      string `yaml:"assign"`
 	Acknowledge string `yaml:"acknowledge"`
 	Resolve     string `yaml:"resolve"`
 	Verify      string `yaml:"verify"`
@@ -101,6 +103,10 @@ type rawPrincipal struct {
 	Role        string `yaml:"role"`
 	Unit        string `yaml:"unit"`
 }
+
+// defaultAssign is how long a supervisor has to dispatch an unrouted or
+// disputed case when the policy does not say.
+const defaultAssign = 2 * time.Hour
 
 // defaultLadder applies when a policy says nothing of escalation.
 var defaultLadder = []Rung{
@@ -226,6 +232,10 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 			c.problem(at("units", i, "id"), "unit %q is listed twice", u.ID)
 		}
 		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name})
+	}
+	p.Assign = defaultAssign
+	if raw.Assign != "" {
+		p.Assign = c.duration(at("assign"), raw.Assign)
 	}
 	for i, rc := range raw.Categories {
 		p.Categories = append(p.Categories, c.category(p, i, rc, business))
@@ -365,12 +375,11 @@ func (c *policyChecker) category(p *Policy, i int, rc rawCategory, business *Cal
 				c.problem(path, "missing %s deadline", f.name)
 				continue
 			}
-			d, err := time.ParseDuration(f.text)
-			if err != nil || d <= 0 {
-				c.problem(path, "bad duration %q: want a positive Go duration such as 30m or 24h", f.text)
-				continue
-			}
-			*f.dst = d
+			*f.dst = c.duration(path, f.text)
+		}
+		sla.Assign = p.Assign
+		if rs.Assign != "" {
+			sla.Assign = c.duration(at("categories", i, "sla", key, "assign"), rs.Assign)
 		}
 		cat.SLA[sev] = sla
 	}
@@ -380,6 +389,17 @@ func (c *policyChecker) category(p *Policy, i int, rc rawCategory, business *Cal
 		cat.SLA[SeverityUrgent] = cat.SLA[SeverityNormal]
 	}
 	return cat
+}
+
+// duration reads a stage's positive duration, recording a problem (and
+// returning 0) when text is not one.
+func (c *policyChecker) duration(path []any, text string) time.Duration {
+	d, err := time.ParseDuration(text)
+	if err != nil || d <= 0 {
+		c.problem(path, "bad duration %q: want a positive Go duration such as 30m or 24h", text)
+		return 0
+	}
+	return d
 }
 
 func (c *policyChecker) ladder(raw *[]rawRung) []Rung {

@@ -377,3 +377,30 @@ func TestPolicyAliasesAreBounded(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A supervisor's time to dispatch an unrouted or disputed case: the
+// policy's `assign`, 2h when it says nothing, a category's SLA may say
+// otherwise; it is in the terms a case is opened under.
+func TestPolicyAssign(t *testing.T) {
+	p, err := duban.ParsePolicy("city.yaml", []byte(minimalPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if terms, _ := p.Terms("littering", duban.SeverityNormal); terms.SLA.Assign != 2*time.Hour || p.Assign != 2*time.Hour {
+		t.Fatalf("default assign %s, policy %s", terms.SLA.Assign, p.Assign)
+	}
+	edited := strings.Replace(minimalPolicy, "escalation:", "assign: 45m\nescalation:", 1)
+	edited = strings.Replace(edited, "urgent: {acknowledge: 10m,", "urgent: {assign: 10m, acknowledge: 10m,", 1)
+	if p, err = duban.ParsePolicy("city.yaml", []byte(edited)); err != nil {
+		t.Fatal(err)
+	}
+	normal, _ := p.Terms("littering", duban.SeverityNormal)
+	urgent, _ := p.Terms("littering", duban.SeverityUrgent)
+	if normal.SLA.Assign != 45*time.Minute || urgent.SLA.Assign != 10*time.Minute {
+		t.Fatalf("assign %s (normal), %s (urgent)", normal.SLA.Assign, urgent.SLA.Assign)
+	}
+	_, err = duban.ParsePolicy("city.yaml", []byte(strings.Replace(minimalPolicy, "escalation:", "assign: soon\nescalation:", 1)))
+	if err == nil || !strings.Contains(err.Error(), `city.yaml:15: assign: bad duration "soon"`) {
+		t.Fatalf("bad assign: %v", err)
+	}
+}

@@ -20,8 +20,10 @@ type Terms struct {
 }
 
 // SLA is how long each stage may take, counted on the case's calendar:
-// acknowledge and resolve from dispatch, verify from resolution.
+// assign from the moment a case is unrouted or disputed, acknowledge and
+// resolve from dispatch, verify from resolution.
 type SLA struct {
+	Assign      time.Duration // 0 in terms recorded before it existed: no assign deadline
 	Acknowledge time.Duration
 	Resolve     time.Duration
 	Verify      time.Duration
@@ -30,6 +32,8 @@ type SLA struct {
 // For returns the duration of stage.
 func (s SLA) For(stage Stage) time.Duration {
 	switch stage {
+	case StageAssign:
+		return s.Assign
 	case StageAcknowledge:
 		return s.Acknowledge
 	case StageResolve:
@@ -41,15 +45,21 @@ func (s SLA) For(stage Stage) time.Duration {
 }
 
 type slaJSON struct {
+	Assign      string `json:"assign,omitempty"`
 	Acknowledge string `json:"acknowledge"`
 	Resolve     string `json:"resolve"`
 	Verify      string `json:"verify"`
 }
 
 // MarshalJSON writes durations as Go duration strings ("30m0s"), which people
-// reading an event can understand.
+// reading an event can understand. Terms without an assign deadline are
+// written as they were before it existed.
 func (s SLA) MarshalJSON() ([]byte, error) {
-	return json.Marshal(slaJSON{s.Acknowledge.String(), s.Resolve.String(), s.Verify.String()})
+	raw := slaJSON{Acknowledge: s.Acknowledge.String(), Resolve: s.Resolve.String(), Verify: s.Verify.String()}
+	if s.Assign != 0 {
+		raw.Assign = s.Assign.String()
+	}
+	return json.Marshal(raw)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -67,7 +77,11 @@ func (s *SLA) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	return nil
+	s.Assign = 0
+	if raw.Assign != "" {
+		s.Assign, err = time.ParseDuration(raw.Assign)
+	}
+	return err
 }
 
 // Rung is one step of the escalation ladder, placed relative to the running

@@ -28,7 +28,7 @@ type CaseReader interface {
 	Case(ctx context.Context, by duban.Principal, id string) (app.Listed, error)
 	Events(ctx context.Context, by duban.Principal, id string) ([]duban.Event, error)
 	Cases(ctx context.Context, by duban.Principal, f duban.CaseFilter) ([]app.Listed, *duban.CaseCursor, error)
-	Escalations(ctx context.Context, by duban.Principal, limit int) ([]app.Listed, error)
+	Escalations(ctx context.Context, by duban.Principal, f duban.CaseFilter, after *duban.BoardCursor) ([]app.Listed, *duban.BoardCursor, error)
 }
 
 // CaseCommander gives commands to cases. key is the request's

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
@@ -23,10 +24,13 @@ type door struct {
 	srv *httptest.Server
 }
 
-func newDoor(t *testing.T, ready ...api.Dependency) *door {
+func newDoor(t *testing.T, ready ...api.Dependency) *door { return newDoorAt(t, time.Now, ready...) }
+
+// newDoorAt is newDoor with every part reading the clock now.
+func newDoorAt(t *testing.T, now func() time.Time, ready ...api.Dependency) *door {
 	store := memstore.New()
-	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store}}
-	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Ready: ready, Logger: slog.New(slog.DiscardHandler)}
+	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now}
+	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Ready: ready, Logger: slog.New(slog.DiscardHandler), Now: now}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &door{t: t, srv: srv}
@@ -179,7 +183,9 @@ func TestDecodingErrors(t *testing.T) {
 	refused(t, d.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "rain", "until": "tomorrow"}), 400, "until", "must be an RFC 3339 time")
 	refused(t, d.call("POST", p+"/extensions/first/decision", "dev-supervisor", map[string]any{"approved": true}), 404, "", "")
 	refused(t, d.call("GET", "/v1/cases?colour=red&limit=0", "dev-supervisor", nil), 400, "colour", "is not a filter")
-	refused(t, d.call("GET", "/v1/escalations?limit=0", "dev-supervisor", nil), 400, "limit", "")
+	refused(t, d.call("GET", "/v1/escalations?limit=0", "dev-supervisor", nil), 400, "limit", "must be a whole number from 1 to 1000")
+	refused(t, d.call("GET", "/v1/escalations?unit=sanitation&colour=red", "dev-supervisor", nil), 400, "colour", "is not a filter")
+	refused(t, d.call("GET", "/v1/escalations?cursor=abc", "dev-supervisor", nil), 400, "cursor", "is not a cursor")
 	refused(t, d.call("GET", "/v1/cases/"+c.ID, "", nil), 401, "", "")
 	refused(t, d.call("GET", "/v1/nothing", "dev-supervisor", nil), 404, "", "")
 	// What Decide finds in the same body comes with the rest of the fields.
@@ -269,4 +275,67 @@ type panicking struct{ api.CaseReader }
 
 func (panicking) Cases(context.Context, duban.Principal, duban.CaseFilter) ([]app.Listed, *duban.CaseCursor, error) {
 	panic("secret internals")
+}
+
+// A disputed case waits for the campaign office against its assign
+// deadline, on the policy's business calendar, and is on the escalation
+// board once that has passed; the board filters and pages as lists do.
+func TestDisputedCasesOnTheBoard(t *testing.T) {
+	now := time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC) // a Monday, 09:00 in Shanghai
+	d := newDoorAt(t, func() time.Time { return now })
+	var disputed []string
+	for range 3 {
+		c := d.open(littering())
+		d.call("POST", "/v1/cases/"+c.ID+"/dispute", "dev-sanitation", map[string]any{"reason": "the market's"}).Expect(t, 200, nil)
+		disputed = append(disputed, c.ID)
+		now = now.Add(time.Minute)
+	}
+	var c struct {
+		Stage     string
+		Deadlines struct {
+			AssignBy *time.Time `json:"assign_by"`
+		}
+		Overdue bool
+	}
+	d.call("GET", "/v1/cases/"+disputed[0], "dev-supervisor", nil).Expect(t, 200, &c)
+	if want := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC); c.Stage != "assign" || c.Deadlines.AssignBy == nil || !c.Deadlines.AssignBy.Equal(want) || c.Overdue {
+		t.Fatalf("disputed case: %+v, want assign by %s", c, want)
+	}
+	type board struct {
+		Items []struct {
+			ID              string
+			Overdue         bool
+			EscalationLevel int `json:"escalation_level"`
+		}
+		NextCursor *string `json:"next_cursor"`
+	}
+	var b board
+	d.call("GET", "/v1/escalations", "dev-supervisor", nil).Expect(t, 200, &b)
+	if len(b.Items) != 0 {
+		t.Fatalf("before the deadline: %+v", b)
+	}
+	now = time.Date(2026, 11, 30, 3, 5, 0, 0, time.UTC)
+	var paged []string
+	path := "/v1/escalations?status=disputed&limit=2"
+	for range 3 {
+		b = board{}
+		d.call("GET", path, "dev-supervisor", nil).Expect(t, 200, &b)
+		for _, it := range b.Items {
+			if !it.Overdue || it.EscalationLevel != 1 {
+				t.Fatalf("on the board: %+v", it)
+			}
+			paged = append(paged, it.ID)
+		}
+		if b.NextCursor == nil {
+			break
+		}
+		path = "/v1/escalations?status=disputed&limit=2&cursor=" + *b.NextCursor
+	}
+	if strings.Join(paged, " ") != strings.Join(disputed, " ") {
+		t.Fatalf("paged %v, want the longest overdue first %v", paged, disputed)
+	}
+	d.call("GET", "/v1/escalations?unit=sanitation", "dev-supervisor", nil).Expect(t, 200, &b)
+	if len(b.Items) != 0 {
+		t.Fatalf("a disputed case is no longer the unit's: %+v", b)
+	}
 }

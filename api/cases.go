@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -102,11 +103,15 @@ func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, items[duban.Event]{Items: events})
 }
 
-// listParams are the query parameters GET /v1/cases understands.
+// listParams are the query parameters the lists understand: GET /v1/cases
+// and GET /v1/escalations alike.
 var listParams = []string{"status", "unit", "category", "severity", "area", "overdue", "escalated", "limit", "cursor"}
 
 func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
-	f, err := caseFilter(r.URL.Query())
+	f, raw, err := listQuery(r.URL.Query(), 50, 200)
+	if err == nil && raw != "" {
+		f.After, err = decodeCursor[duban.CaseCursor](raw)
+	}
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -116,12 +121,31 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	s.replyList(w, cases, true, next)
+	s.replyList(w, cases, encodeCursor(next))
 }
 
-// caseFilter reads the list's query.
-func caseFilter(q url.Values) (duban.CaseFilter, error) {
-	f := duban.CaseFilter{Limit: 50}
+func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
+	f, raw, err := listQuery(r.URL.Query(), 100, 1000)
+	var after *duban.BoardCursor
+	if err == nil && raw != "" {
+		after, err = decodeCursor[duban.BoardCursor](raw)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	cases, next, err := s.Cases.Escalations(r.Context(), principal(r), f, after)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	s.replyList(w, cases, encodeCursor(next))
+}
+
+// listQuery reads a list's filters, its page size (limit, up to maxLimit)
+// and its cursor, still encoded: each list has a cursor of its own.
+func listQuery(q url.Values, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
+	f = duban.CaseFilter{Limit: limit}
 	var errs []duban.FieldError
 	bad := func(field, msg string) { errs = append(errs, duban.FieldError{Field: field, Message: msg}) }
 	for name, values := range q {
@@ -159,38 +183,14 @@ func caseFilter(q url.Values) (duban.CaseFilter, error) {
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			bad("limit", "must be a whole number from 1 to 200")
+		if err != nil || n < 1 || n > maxLimit {
+			bad("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxLimit))
 		}
 		f.Limit = n
 	}
-	if v := q.Get("cursor"); v != "" {
-		var err error
-		if f.After, err = decodeCursor(v); err != nil {
-			return f, err
-		}
-	}
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b duban.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		return f, duban.Invalid(errs...)
+		return f, "", duban.Invalid(errs...)
 	}
-	return f, nil
-}
-
-func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			fail(w, r, duban.Invalid(duban.FieldError{Field: "limit", Message: "must be a whole number from 1 to 1000"}))
-			return
-		}
-		limit = n
-	}
-	cases, err := s.Cases.Escalations(r.Context(), principal(r), limit)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	s.replyList(w, cases, false, nil)
+	return f, q.Get("cursor"), nil
 }

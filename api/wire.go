@@ -47,11 +47,12 @@ func (s *Server) replyListed(w http.ResponseWriter, status int, l app.Listed) {
 	replyRaw(w, status, b.Bytes())
 }
 
-// replyList answers {"items": [...]}, with "next_cursor" when paged.
-func (s *Server) replyList(w http.ResponseWriter, cases []app.Listed, paged bool, next *duban.CaseCursor) {
+// replyList answers {"items": [...], "next_cursor": ...}: next is the
+// opaque position of the next page, "" (null) on the last.
+func (s *Server) replyList(w http.ResponseWriter, cases []app.Listed, next string) {
 	now := s.Now()
 	var b bytes.Buffer
-	size := 64
+	size := 64 + len(next)
 	for _, l := range cases {
 		size += len(l.View) + 64 + 40*len(l.Duplicates)
 	}
@@ -63,15 +64,12 @@ func (s *Server) replyList(w http.ResponseWriter, cases []app.Listed, paged bool
 		}
 		writeCase(&b, l.View, l.Clock, l.Duplicates, now)
 	}
-	b.WriteByte(']')
-	if paged {
-		b.WriteString(`,"next_cursor":`)
-		if next == nil {
-			b.WriteString("null")
-		} else {
-			c, _ := json.Marshal(encodeCursor(*next))
-			b.Write(c)
-		}
+	b.WriteString(`],"next_cursor":`)
+	if next == "" {
+		b.WriteString("null")
+	} else {
+		c, _ := json.Marshal(next)
+		b.Write(c)
 	}
 	b.WriteString("}\n")
 	replyRaw(w, http.StatusOK, b.Bytes())
@@ -84,22 +82,42 @@ type items[T any] struct {
 	Items []T `json:"items"`
 }
 
-// encodeCursor makes a list position opaque to clients.
-func encodeCursor(c duban.CaseCursor) string {
+// cursor is a position in a list, as the API gives it out.
+type cursor interface {
+	duban.CaseCursor | duban.BoardCursor
+}
+
+// encodeCursor makes a list position opaque to clients; "" for none.
+func encodeCursor[C cursor](c *C) string {
+	if c == nil {
+		return ""
+	}
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(s string) (*duban.CaseCursor, error) {
-	invalid := duban.Invalid(duban.FieldError{Field: "cursor", Message: "is not a cursor this API gave out"})
+// decodeCursor reads a position encodeCursor gave out for the same list.
+func decodeCursor[C cursor](s string) (*C, error) {
+	invalid := duban.Invalid(duban.FieldError{Field: "cursor", Message: "is not a cursor this API gave out for this list"})
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 256 {
 		return nil, invalid
 	}
-	var c duban.CaseCursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" || c.OpenedAt.IsZero() {
+	var c C
+	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, invalid
 	}
-	c.OpenedAt = c.OpenedAt.UTC()
+	switch c := any(&c).(type) {
+	case *duban.CaseCursor:
+		if c.ID == "" || c.OpenedAt.IsZero() {
+			return nil, invalid
+		}
+		c.OpenedAt = c.OpenedAt.UTC()
+	case *duban.BoardCursor:
+		if c.ID == "" || c.Deadline.IsZero() || c.Level < 0 {
+			return nil, invalid
+		}
+		c.Deadline = c.Deadline.UTC()
+	}
 	return &c, nil
 }

@@ -34,8 +34,10 @@ type Store interface {
 	// Cases lists the cases f selects, newest opened first, and the cursor
 	// of the next page (nil on the last).
 	Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban.CaseCursor, error)
-	// Escalations returns the open cases overdue at now, worst first.
-	Escalations(ctx context.Context, now time.Time, limit int) ([]Listed, error)
+	// Escalations returns the open cases f selects that are overdue at
+	// f.Now, worst first, from the position after (nil: the top), and the
+	// position of the next page (nil on the last).
+	Escalations(ctx context.Context, f duban.CaseFilter, after *duban.BoardCursor) ([]Listed, *duban.BoardCursor, error)
 	// Events returns a case's events in version order; ENOTFOUND when it
 	// has none.
 	Events(ctx context.Context, id string) ([]duban.Event, error)

@@ -38,12 +38,13 @@ func (s *Service) Cases(ctx context.Context, by duban.Principal, f duban.CaseFil
 	return s.Store.Cases(ctx, f)
 }
 
-// Escalations returns up to limit open cases overdue now, the highest
-// escalation level first, then the longest overdue: the campaign office's
-// board.
-func (s *Service) Escalations(ctx context.Context, by duban.Principal, limit int) ([]Listed, error) {
+// Escalations returns the open cases f selects that are overdue now, the
+// highest escalation level first, then the longest overdue, a page at a
+// time from the position after (nil: the top): the campaign office's board.
+func (s *Service) Escalations(ctx context.Context, by duban.Principal, f duban.CaseFilter, after *duban.BoardCursor) ([]Listed, *duban.BoardCursor, error) {
 	if err := by.MayWatchEscalations(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.Store.Escalations(ctx, s.now(), limit)
+	f.Now = s.now()
+	return s.Store.Escalations(ctx, f, after)
 }

@@ -102,11 +102,15 @@ func scanRow(rows pgx.CollectableRow) (app.Row, error) {
 const listedColumns = `id::text, coalesce(unit, ''), opened_at, version, view, stage_deadline, escalate_at,
 	escalation_level, duplicates::text[], CASE WHEN view IS NULL THEN doc END`
 
-func scanListed(rows pgx.CollectableRow) (app.Listed, error) {
+func scanListed(row pgx.CollectableRow) (app.Listed, error) { return scanListedAnd(row) }
+
+// scanListedAnd reads a row selected with listedColumns, and what follows
+// them into more.
+func scanListedAnd(rows pgx.CollectableRow, more ...any) (app.Listed, error) {
 	var l app.Listed
 	var doc []byte
-	if err := rows.Scan(&l.ID, &l.Unit, &l.OpenedAt, &l.Version, &l.View, &l.Clock.Deadline, &l.Clock.Levels,
-		&l.Clock.Recorded, &l.Duplicates, &doc); err != nil {
+	if err := rows.Scan(append([]any{&l.ID, &l.Unit, &l.OpenedAt, &l.Version, &l.View, &l.Clock.Deadline, &l.Clock.Levels,
+		&l.Clock.Recorded, &l.Duplicates, &doc}, more...)...); err != nil {
 		return app.Listed{}, err
 	}
 	if l.View == nil {
@@ -162,79 +166,125 @@ func (s *Store) Case(ctx context.Context, id string) (app.Row, error) {
 	return r, err
 }
 
-// Cases lists the cases matching f, newest opened first, and the cursor of
-// the next page (nil on the last page).
-func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]app.Listed, *duban.CaseCursor, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+// query builds a statement's WHERE clause and its arguments.
+type query struct {
+	where []string
+	args  []any
+}
+
+// arg adds v to the arguments and returns its placeholder.
+func (q *query) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+func (q *query) and(cond string) { q.where = append(q.where, cond) }
+
+func (q *query) whereClause() string {
+	if len(q.where) == 0 {
+		return ""
 	}
+	return " WHERE " + strings.Join(q.where, " AND ")
+}
+
+// filter adds what f selects, but its paging, to q.
+func (q *query) filter(f duban.CaseFilter) {
 	if len(f.Statuses) > 0 {
 		statuses := make([]string, len(f.Statuses))
 		for i, st := range f.Statuses {
 			statuses[i] = string(st)
 		}
-		where = append(where, "status = ANY("+arg(statuses)+")")
+		q.and("status = ANY(" + q.arg(statuses) + ")")
 	}
 	for _, eq := range []struct{ col, val string }{
 		{"unit", f.Unit}, {"category", f.Category}, {"severity", string(f.Severity)}, {"area", f.Area},
 	} {
 		if eq.val != "" {
-			where = append(where, eq.col+" = "+arg(eq.val))
+			q.and(eq.col + " = " + q.arg(eq.val))
 		}
 	}
 	if f.Overdue != nil {
 		if *f.Overdue {
-			where = append(where, "stage_deadline <= "+arg(f.Now))
+			q.and("stage_deadline <= " + q.arg(f.Now))
 		} else {
-			where = append(where, "(stage_deadline IS NULL OR stage_deadline > "+arg(f.Now)+")")
+			q.and("(stage_deadline IS NULL OR stage_deadline > " + q.arg(f.Now) + ")")
 		}
 	}
 	if f.Escalated != nil {
 		if *f.Escalated {
-			where = append(where, "escalate_at[1] <= "+arg(f.Now))
+			q.and("escalate_at[1] <= " + q.arg(f.Now))
 		} else {
-			where = append(where, "(stage_deadline IS NULL OR escalate_at[1] IS NULL OR escalate_at[1] > "+arg(f.Now)+")")
+			q.and("(stage_deadline IS NULL OR escalate_at[1] IS NULL OR escalate_at[1] > " + q.arg(f.Now) + ")")
 		}
 	}
+}
+
+// pageSize is f's page size, 50 when it says none.
+func pageSize(f duban.CaseFilter) int {
+	if f.Limit <= 0 {
+		return 50
+	}
+	return f.Limit
+}
+
+// Cases lists the cases matching f, newest opened first, and the cursor of
+// the next page (nil on the last page).
+func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]app.Listed, *duban.CaseCursor, error) {
+	var q query
+	q.filter(f)
 	if f.After != nil {
-		where = append(where, "(cases.opened_at, cases.id) < ("+arg(f.After.OpenedAt)+", "+arg(f.After.ID)+"::uuid)")
+		q.and("(cases.opened_at, cases.id) < (" + q.arg(f.After.OpenedAt) + ", " + q.arg(f.After.ID) + "::uuid)")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	sql := "SELECT " + listedColumns + " FROM cases"
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
+	limit := pageSize(f)
 	// Qualified: the select list's id::text would otherwise be what id means here.
-	sql += " ORDER BY cases.opened_at DESC, cases.id DESC LIMIT " + arg(limit+1)
-	cases, err := s.queryListed(ctx, sql, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(cases) <= limit {
-		return cases, nil, nil
+	cases, err := s.queryListed(ctx, "SELECT "+listedColumns+" FROM cases"+q.whereClause()+
+		" ORDER BY cases.opened_at DESC, cases.id DESC LIMIT "+q.arg(limit+1), q.args...)
+	if err != nil || len(cases) <= limit {
+		return cases, nil, err
 	}
 	cases = cases[:limit]
 	last := cases[limit-1]
 	return cases, &duban.CaseCursor{OpenedAt: last.OpenedAt, ID: last.ID}, nil
 }
 
-// Escalations returns the open cases whose running stage is overdue at now,
-// the highest escalation level first (duban.Clock.Level: escalate_at never
-// decreases, so width_bucket counts the levels reached), then the longest
-// overdue. It ranks on the cases_clock index's columns alone and reads the
-// rows of the first page only.
-func (s *Store) Escalations(ctx context.Context, now time.Time, limit int) ([]app.Listed, error) {
-	return s.queryListed(ctx, `SELECT `+listedColumns+` FROM (
-			SELECT id, greatest(escalation_level, width_bucket($1::timestamptz, escalate_at)) AS level, stage_deadline AS deadline
-			FROM cases WHERE stage_deadline <= $1 ORDER BY level DESC, deadline, id LIMIT $2
+// Escalations returns the open cases f selects whose running stage is
+// overdue at f.Now, the highest escalation level first (duban.Clock.Level:
+// escalate_at never decreases, so width_bucket counts the levels reached),
+// then the longest overdue, after the position after (nil: from the top),
+// and the position of the next page (nil on the last). Unfiltered, it
+// ranks on the cases_clock index's columns alone and reads the rows of the
+// page only.
+func (s *Store) Escalations(ctx context.Context, f duban.CaseFilter, after *duban.BoardCursor) ([]app.Listed, *duban.BoardCursor, error) {
+	var q query
+	now := q.arg(f.Now)
+	q.and("stage_deadline <= " + now)
+	q.filter(f)
+	ranked := "SELECT id, greatest(escalation_level, width_bucket(" + now + "::timestamptz, escalate_at)) AS level, stage_deadline AS deadline FROM cases" + q.whereClause()
+	if after != nil {
+		l, d, id := q.arg(after.Level), q.arg(after.Deadline), q.arg(after.ID)
+		ranked = "SELECT * FROM (" + ranked + ") AS overdue WHERE level < " + l + " OR (level = " + l + " AND (deadline, id) > (" + d + ", " + id + "::uuid))"
+	}
+	limit := pageSize(f)
+	rows, err := s.pool.Query(ctx, `SELECT `+listedColumns+`, ranked.level FROM (`+ranked+`
+			ORDER BY level DESC, deadline, id LIMIT `+q.arg(limit+1)+`
 		) AS ranked JOIN cases USING (id)
-		ORDER BY ranked.level DESC, ranked.deadline, id`, now, limit)
+		ORDER BY ranked.level DESC, ranked.deadline, id`, q.args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var levels []int
+	cases, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (app.Listed, error) {
+		var level int
+		l, err := scanListedAnd(row, &level)
+		levels = append(levels, level)
+		return l, err
+	})
+	if err != nil || len(cases) <= limit {
+		return cases, nil, err
+	}
+	cases = cases[:limit]
+	last := cases[limit-1]
+	return cases, &duban.BoardCursor{Level: levels[limit-1], Deadline: *last.Clock.Deadline, ID: last.ID}, nil
 }
 
 func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]app.Listed, error) {

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,31 @@ func TestRebuildProjections(t *testing.T) {
 	}
 	if a := verify(t, s); a.FlawCount != 0 {
 		t.Fatalf("audit after the rebuild: %v", a.Flaws)
+	}
+}
+
+// Rows written before deadlines had assign_by are made the fold of their
+// events again by migration 0008.
+func TestMigrationAddsAssignBy(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	ids := threeCases(t, s)
+	// As such a row was written: no assign_by in its doc or its view.
+	if err := s.Exec(ctx, `UPDATE cases SET doc = doc #- '{deadlines,assign_by}',
+		view = replace(view, '"assign_by":null,', '')`); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.RebuildProjections(ctx, true, nil); err != nil || r.Differed != int64(len(ids)) {
+		t.Fatalf("before the migration: %+v, %v", r, err)
+	}
+	sql, err := os.ReadFile("migrations/0008_assign_by.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, string(sql)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.RebuildProjections(ctx, true, nil); err != nil || r.Differed != 0 {
+		t.Fatalf("after the migration: %+v, %v", r, err)
 	}
 }

@@ -257,7 +257,7 @@ func TestEscalationsWorstFirst(t *testing.T) {
 	do(t, s, duban.Case{}, openCmd(parking, "illegal-parking", ""), t0.Add(time.Minute), "open")
 	do(t, s, duban.Case{}, openCmd(fresh, "littering", ""), t0.Add(5*time.Hour), "open")
 	ids := func(now time.Time) []string {
-		cases, err := s.Escalations(ctx, now, 100)
+		cases, _, err := s.Escalations(ctx, duban.CaseFilter{Now: now, Limit: 100}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

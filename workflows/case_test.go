@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -521,5 +522,44 @@ func TestCommandWaitsForTheCaseTakenFromTheStore(t *testing.T) {
 	h.run(workflows.Input{})
 	if got := h.store.types(); len(got) != 3 || got[2] != duban.EventCaseAcknowledged {
 		t.Fatalf("events %v", got)
+	}
+}
+
+// A disputed case's assign deadline escalates with no one looking, and the
+// assignment ends its ladder: the workflow needs nothing of its own for a
+// stage, the case's clock says when to wake.
+func TestAssignStageEscalatesWithNoOneLooking(t *testing.T) {
+	h := newHarness(t)
+	open := openCmd()
+	open.Terms.SLA.Assign = 2 * time.Hour
+	h.at(0, open, h.ok)
+	h.at(10*time.Minute, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok)
+	h.at(20*time.Minute, duban.Dispute{CommandMeta: by(sanitation), Reason: "the market's"}, h.ok)
+	h.at(6*time.Hour+30*time.Minute, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Units: []string{"traffic-police"}}, h.ok)
+	h.cancelAt(6*time.Hour + 55*time.Minute)
+	h.run(workflows.Input{})
+	assignBy := t0.Add(2*time.Hour + 20*time.Minute)
+	events := h.store.events()
+	var steps []string
+	for _, e := range events {
+		switch d := e.Data.(type) {
+		case duban.DeadlineWarned:
+			steps = append(steps, fmt.Sprintf("warn %s %s", d.Stage, e.OccurredAt.Sub(t0)))
+		case duban.CaseEscalated:
+			steps = append(steps, fmt.Sprintf("level %d %s %s", d.Level, d.Stage, e.OccurredAt.Sub(t0)))
+		}
+	}
+	// Before the dispute: the acknowledgement's warning (at 22m30s it was
+	// met already, so none). After it: the assign stage's warning at -25%
+	// of 2h, levels 1 and 2 at its deadline and 4h after, none after the
+	// assignment (then the new unit's acknowledge stage warns).
+	want := []string{
+		fmt.Sprintf("warn assign %s", assignBy.Add(-30*time.Minute).Sub(t0)),
+		fmt.Sprintf("level 1 assign %s", assignBy.Sub(t0)),
+		fmt.Sprintf("level 2 assign %s", assignBy.Add(4*time.Hour).Sub(t0)),
+		fmt.Sprintf("warn acknowledge %s", (6*time.Hour + 30*time.Minute + 22*time.Minute + 30*time.Second)),
+	}
+	if strings.Join(steps, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("steps\n got %v\nwant %v", steps, want)
 	}
 }

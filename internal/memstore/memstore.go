@@ -168,12 +168,8 @@ func (s *Store) Cases(_ context.Context, f duban.CaseFilter) ([]app.Listed, *dub
 	slices.SortFunc(hits, func(a, b *stored) int {
 		return cmp.Or(b.c.OpenedAt.Compare(a.c.OpenedAt), uuidCompare(b.c.ID, a.c.ID))
 	})
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
 	var next *duban.CaseCursor
-	if len(hits) > limit {
+	if limit := pageSize(f); len(hits) > limit {
 		hits = hits[:limit]
 		last := hits[limit-1].c
 		next = &duban.CaseCursor{OpenedAt: last.OpenedAt, ID: last.ID}
@@ -200,22 +196,52 @@ func matches(c duban.Case, f duban.CaseFilter) bool {
 	return true
 }
 
-// Escalations returns the open cases whose running stage is overdue at now,
-// the highest escalation level first, then the longest overdue.
-func (s *Store) Escalations(_ context.Context, now time.Time, limit int) ([]app.Listed, error) {
+// Escalations returns the open cases f selects whose running stage is
+// overdue at f.Now, the highest escalation level first, then the longest
+// overdue, from the position after, and the position of the next page.
+func (s *Store) Escalations(_ context.Context, f duban.CaseFilter, after *duban.BoardCursor) ([]app.Listed, *duban.BoardCursor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var hits []*stored
-	for _, st := range s.cases {
-		if st.c.Clock().Overdue(now) {
-			hits = append(hits, st)
-		}
+	type ranked struct {
+		st    *stored
+		level int
+		due   time.Time
 	}
-	slices.SortFunc(hits, func(a, b *stored) int {
-		ka, kb := a.c.Clock(), b.c.Clock()
-		return cmp.Or(cmp.Compare(kb.Level(now), ka.Level(now)), ka.Deadline.Compare(*kb.Deadline), uuidCompare(a.c.ID, b.c.ID))
+	var hits []ranked
+	for _, st := range s.cases {
+		k := st.c.Clock()
+		if !k.Overdue(f.Now) || !matches(st.c, f) {
+			continue
+		}
+		r := ranked{st, k.Level(f.Now), *k.Deadline}
+		if after != nil && cmp.Or(cmp.Compare(after.Level, r.level), r.due.Compare(after.Deadline), uuidCompare(st.c.ID, after.ID)) <= 0 {
+			continue
+		}
+		hits = append(hits, r)
+	}
+	slices.SortFunc(hits, func(a, b ranked) int {
+		return cmp.Or(cmp.Compare(b.level, a.level), a.due.Compare(b.due), uuidCompare(a.st.c.ID, b.st.c.ID))
 	})
-	return listAll(hits[:min(limit, len(hits))])
+	var next *duban.BoardCursor
+	if limit := pageSize(f); len(hits) > limit {
+		hits = hits[:limit]
+		last := hits[limit-1]
+		next = &duban.BoardCursor{Level: last.level, Deadline: last.due, ID: last.st.c.ID}
+	}
+	page := make([]*stored, len(hits))
+	for i, h := range hits {
+		page[i] = h.st
+	}
+	out, err := listAll(page)
+	return out, next, err
+}
+
+// pageSize is f's page size, 50 when it says none.
+func pageSize(f duban.CaseFilter) int {
+	if f.Limit <= 0 {
+		return 50
+	}
+	return f.Limit
 }
 
 func listAll(hits []*stored) ([]app.Listed, error) {

@@ -373,24 +373,54 @@ func testEscalations(t *testing.T, s Store) {
 	a := w.open(t0, "littering", "sanitation", "", duban.SeverityNormal)
 	c := w.open(t0.Add(10*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
 	b := w.open(t0.Add(10*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
-	d := w.open(t0.Add(20*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
+	d := w.open(t0.Add(20*time.Minute), "littering", "sanitation", "riverside", duban.SeverityNormal)
 	fresh := w.open(t0.Add(4*time.Hour+20*time.Minute), "littering", "sanitation", "", duban.SeverityNormal)
 	// d's level 1 is recorded, as its workflow would: it stays level 1.
 	w.do(d, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, t0.Add(51*time.Minute), "tick")
 	w.do(w.open(t0, "littering", "", "", duban.SeverityNormal), duban.AddComment{CommandMeta: duban.CommandMeta{By: supervisor}, Text: "no clock"}, t0, "c")
 	at := t0.Add(4*time.Hour + 40*time.Minute)
-	got, err := s.Escalations(ctx, at, 10)
+	board := func(f duban.CaseFilter, after *duban.BoardCursor) ([]app.Listed, *duban.BoardCursor) {
+		t.Helper()
+		f.Now = at
+		got, next, err := s.Escalations(ctx, f, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, next
+	}
+	got, next := board(duban.CaseFilter{Limit: 10}, nil)
 	bc := []string{b, c}
 	slices.SortFunc(bc, func(x, y string) int { return compareUUID(x, y) })
 	want := []string{a, bc[0], bc[1], d}
-	if err != nil || !slices.Equal(ids(got), want) {
-		t.Fatalf("board %v, %v; want %v (fresh %s not overdue)", ids(got), err, want, fresh)
+	if !slices.Equal(ids(got), want) || next != nil {
+		t.Fatalf("board %v (next %v); want %v (fresh %s not overdue)", ids(got), next, want, fresh)
 	}
 	if got[3].Clock.Level(at) != 1 || got[0].Clock.Level(at) != 2 || got[3].Clock.Recorded != 1 {
 		t.Fatalf("levels %+v, %+v", got[0].Clock, got[3].Clock)
 	}
-	if top, err := s.Escalations(ctx, at, 2); err != nil || !slices.Equal(ids(top), want[:2]) {
-		t.Fatalf("first two %v, %v", ids(top), err)
+	// A page at a time, each going on where the last ended.
+	var paged []string
+	var after *duban.BoardCursor
+	for page := 0; page < 3; page++ {
+		got, next := board(duban.CaseFilter{Limit: 3}, after)
+		paged = append(paged, ids(got)...)
+		if next == nil {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(paged, want) {
+		t.Fatalf("paged %v, want %v", paged, want)
+	}
+	if top, next := board(duban.CaseFilter{Limit: 2}, nil); !slices.Equal(ids(top), want[:2]) || next == nil || next.ID != want[1] || next.Level != 2 {
+		t.Fatalf("first two %v, next %+v", ids(top), next)
+	}
+	// Filtered as lists are.
+	if got, _ := board(duban.CaseFilter{Area: "riverside", Statuses: []duban.Status{duban.StatusDispatched}}, nil); !slices.Equal(ids(got), []string{d}) {
+		t.Fatalf("riverside %v", ids(got))
+	}
+	if got, _ := board(duban.CaseFilter{Unit: "traffic-police"}, nil); len(got) != 0 {
+		t.Fatalf("another unit's %v", ids(got))
 	}
 }
 
