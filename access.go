@@ -84,7 +84,23 @@ func authorize(c *Case, cmd Command) error {
 		ok = by.Role == RoleSystem
 	}
 	if !ok {
-		return Errorf(EFORBIDDEN, "%s may not %s this case", by.Role.withArticle(), cmd.Name())
+		return Errorf(EFORBIDDEN, "%s may not %s this case", by.Role.withArticle(), deed(cmd))
 	}
 	return nil
+}
+
+// deed says in words what cmd does to a case, for a refusal: "a unit may
+// not decide extensions of this case".
+func deed(cmd Command) string {
+	switch cmd.(type) {
+	case AddComment:
+		return "comment on"
+	case RequestExtension:
+		return "ask for an extension of"
+	case DecideExtension:
+		return "decide extensions of"
+	case Tick:
+		return "record deadlines of"
+	}
+	return cmd.Name()
 }

@@ -582,3 +582,25 @@ func dataOf[T duban.EventData](t *testing.T, events []duban.Event) T {
 	t.Fatalf("no %s among %v", zero.EventType(), events)
 	return zero
 }
+
+// A refusal says who may not do what in words a person reads.
+func TestRefusalsSayWhatWasRefused(t *testing.T) {
+	c, _ := apply(t, caseIn(t, duban.StatusInProgress), duban.RequestExtension{CommandMeta: by(sanitation), Until: t0.Add(48 * time.Hour), Reason: "rain"}, t0.Add(time.Hour))
+	for _, tc := range []struct {
+		cmd  duban.Command
+		want string
+	}{
+		{duban.DecideExtension{CommandMeta: by(sanitation), N: 1, Approved: true}, "a unit may not decide extensions of this case"},
+		{duban.Cancel{CommandMeta: by(inspector), Reason: "x"}, "an inspector may not cancel this case"},
+		{duban.RequestExtension{CommandMeta: by(admin), Until: t0.Add(72 * time.Hour), Reason: "x"}, "an admin may not ask for an extension of this case"},
+	} {
+		if _, err := duban.Decide(c, tc.cmd, t0.Add(2*time.Hour)); duban.ErrorMessage(err) != tc.want {
+			t.Errorf("%s: %q, want %q", tc.cmd.Name(), duban.ErrorMessage(err), tc.want)
+		}
+	}
+	open := openCmd("sanitation")
+	open.By = sanitation
+	if _, err := duban.Decide(duban.Case{}, open, t0); duban.ErrorMessage(err) != "a unit may not open cases" {
+		t.Errorf("a unit opens: %v", err)
+	}
+}

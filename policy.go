@@ -162,6 +162,18 @@ func (p *Policy) Resolve(cmd Command) Command {
 	return cmd
 }
 
+// PlaintextTokens returns the ids of the principals whose tokens the
+// policy holds in the clear (development tokens), not as their SHA-256.
+func (p *Policy) PlaintextTokens() []string {
+	var ids []string
+	for _, e := range p.Principals {
+		if e.Token != "" {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
+}
+
 // Authenticate returns the principal a bearer token stands for. Tokens are
 // compared by their SHA-256 digests, so the comparison's timing does not
 // depend on how much of a guess was right.

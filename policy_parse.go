@@ -451,6 +451,8 @@ func (c *policyChecker) principal(p *Policy, i int, rp rawPrincipal) {
 		c.problem(append(path, "id"), "missing id")
 	case !pr.Role.Valid():
 		c.problem(append(path, "role"), "unknown role %q: use inspector, unit, supervisor or admin", rp.Role)
+	case pr.Role == RoleUnit && rp.Unit == "":
+		c.problem(path, "a principal with role unit needs unit: the id of one of the policy's units")
 	case pr.Role == RoleUnit && !p.hasUnit(rp.Unit):
 		c.problem(append(path, "unit"), "unknown unit %q", rp.Unit)
 	case pr.Role != RoleUnit && rp.Unit != "":

@@ -174,7 +174,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		}, `city.yaml:11: mapping values are not allowed in this context`},
 		{"unit principal without unit", func(s string) string {
 			return strings.Replace(s, "role: inspector}", "role: unit}", 1)
-		}, `city.yaml:20: principals[0].unit: unknown unit ""`},
+		}, `city.yaml:20: principals[0]: a principal with role unit needs unit: the id of one of the policy's units`},
 		{"token and its hash", func(s string) string {
 			return strings.Replace(s, "role: inspector}", "role: inspector, token_sha256: "+strings.Repeat("ab", 32)+"}", 1)
 		}, `city.yaml:20: principals[0].token_sha256: give token or token_sha256, not both`},
@@ -229,6 +229,25 @@ func TestExamplePolicies(t *testing.T) {
 		if _, err := duban.ParsePolicy(f, b); err != nil {
 			t.Errorf("%v", err)
 		}
+	}
+	// The policy docker-compose runs duban serve with holds no token in
+	// the clear, and its example tokens stand for the principals it names.
+	b, err := os.ReadFile("deploy/duban/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := duban.ParsePolicy("deploy/duban/policy.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := p.PlaintextTokens(); len(ids) != 0 {
+		t.Fatalf("plaintext tokens for %v", ids)
+	}
+	if pr, ok := p.Authenticate("example-supervisor-change-me"); !ok || pr.ID != "supervisor-1" {
+		t.Fatalf("the example supervisor token: %+v, %v", pr, ok)
+	}
+	if ids := duban.DefaultPolicy().PlaintextTokens(); len(ids) == 0 {
+		t.Fatal("the built-in policy's development tokens are not seen as such")
 	}
 }
 
@@ -402,5 +421,23 @@ func TestPolicyAssign(t *testing.T) {
 	_, err = duban.ParsePolicy("city.yaml", []byte(strings.Replace(minimalPolicy, "escalation:", "assign: soon\nescalation:", 1)))
 	if err == nil || !strings.Contains(err.Error(), `city.yaml:15: assign: bad duration "soon"`) {
 		t.Fatalf("bad assign: %v", err)
+	}
+}
+
+// An unknown key does not stop the check: every problem of the file is
+// listed, each at its line.
+func TestPolicyCheckListsEveryProblem(t *testing.T) {
+	bad := strings.Replace(minimalPolicy, "    unit: sanitation\n", "    unit: sanitation\n    colour: red\n", 1)
+	bad = strings.Replace(bad, "resolve: 24h", "resolve: 24", 1)
+	bad = strings.Replace(bad, "Asia/Shanghai", "Asia/Atlantis", 1)
+	_, err := duban.ParsePolicy("city.yaml", []byte(bad))
+	var pe *duban.PolicyError
+	if !errors.As(err, &pe) || len(pe.Problems) != 3 {
+		t.Fatalf("got %v", err)
+	}
+	for i, want := range []string{`timezone: unknown time zone`, `unknown key "colour"`, `categories[0].sla.normal.resolve: bad duration "24"`} {
+		if !strings.HasPrefix(pe.Problems[i].Message, want) {
+			t.Errorf("problem %d: %s, want %s", i, pe.Problems[i].Message, want)
+		}
 	}
 }

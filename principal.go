@@ -1,7 +1,5 @@
 package duban
 
-import "strings"
-
 // Role is what a principal is in the campaign, and so what it may do.
 type Role string
 
@@ -26,8 +24,11 @@ func (r Role) Valid() bool {
 
 // withArticle names the role for a message: "an inspector", "a unit".
 func (r Role) withArticle() string {
-	if r != "" && strings.ContainsRune("aeiou", rune(r[0])) {
+	switch r {
+	case RoleInspector, RoleAdmin:
 		return "an " + string(r)
+	case "":
+		return "a principal without a role"
 	}
 	return "a " + string(r)
 }

@@ -188,9 +188,18 @@ func TestDecodingErrors(t *testing.T) {
 	refused(t, d.call("GET", "/v1/escalations?cursor=abc", "dev-supervisor", nil), 400, "cursor", "is not a cursor")
 	refused(t, d.call("GET", "/v1/cases/"+c.ID, "", nil), 401, "", "")
 	refused(t, d.call("GET", "/v1/nothing", "dev-supervisor", nil), 404, "", "")
+	// An empty open names what it lacks, once each.
+	pr := refused(t, d.call("POST", "/v1/cases", "dev-inspector", map[string]any{}), 400, "location", "is required")
+	if len(pr.Errors) != 1 {
+		t.Fatalf("{}: %+v", pr.Errors)
+	}
+	pr = refused(t, d.call("POST", "/v1/cases", "dev-inspector", map[string]any{"location": map[string]any{"lat": 1, "lon": 2}}), 400, "category", "is required")
+	if len(pr.Errors) != 2 || pr.Errors[1].Field != "description" {
+		t.Fatalf("an open with a place only: %+v", pr.Errors)
+	}
 	// What Decide finds in the same body comes with the rest of the fields.
 	bad := map[string]any{"category": "", "severity": "extreme", "description": " ", "location": map[string]any{"lat": 91, "lon": 0}}
-	pr := refused(t, d.call("POST", "/v1/cases", "dev-inspector", bad), 400, "category", "is required")
+	pr = refused(t, d.call("POST", "/v1/cases", "dev-inspector", bad), 400, "category", "is required")
 	var fields []string
 	for _, e := range pr.Errors {
 		fields = append(fields, e.Field)

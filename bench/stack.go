@@ -115,7 +115,7 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 	if err != nil {
 		return err
 	}
-	if args, err = withDebug("api", append(slices.Clone(common), "--addr", "127.0.0.1:"+strconv.Itoa(port))); err != nil {
+	if args, err = withDebug("api", append(slices.Clone(common), "--addr", "127.0.0.1:"+strconv.Itoa(port), "--allow-dev-tokens")); err != nil {
 		return err
 	}
 	if s.api, err = s.spawn("api", args); err != nil {

@@ -197,7 +197,7 @@ func (s *system) apiBase() string { return "http://127.0.0.1:" + strconv.Itoa(s.
 // startAPI starts the API and returns once it answers /readyz.
 func (s *system) startAPI(ctx context.Context) error {
 	return retry(ctx, 2*time.Minute, func() error {
-		p, err := s.spawnDuban("api", append(s.dubanArgs("api"), "--addr", "127.0.0.1:"+strconv.Itoa(s.apiPort)))
+		p, err := s.spawnDuban("api", append(s.dubanArgs("api"), "--addr", "127.0.0.1:"+strconv.Itoa(s.apiPort), "--allow-dev-tokens"))
 		if err != nil {
 			return err
 		}

@@ -65,16 +65,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := migrationFiles()
 	if err != nil {
 		return err
 	}
-	slices.Sort(names)
 	for _, name := range names {
 		base := path.Base(name)
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		version, err := migrationVersion(base)
 		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", base)
+			return err
 		}
 		var applied bool
 		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil {
@@ -97,6 +96,58 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: %w", base, err)
 		}
+	}
+	return nil
+}
+
+// migrationFiles are the embedded migrations, in the order they apply.
+func migrationFiles() ([]string, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	slices.Sort(names)
+	return names, err
+}
+
+func migrationVersion(base string) (int, error) {
+	version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+	if err != nil {
+		return 0, fmt.Errorf("migration %s: name must start with a number", base)
+	}
+	return version, nil
+}
+
+// CheckMigrated reports, writing nothing (a read-only role may call it),
+// whether every embedded migration has been applied: an error names those
+// that have not.
+func (s *Store) CheckMigrated(ctx context.Context) error {
+	var applied []int
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("read the schema's version: %w", err)
+	}
+	if exists {
+		rows, err := s.pool.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return fmt.Errorf("read the schema's version: %w", err)
+		}
+		if applied, err = pgx.CollectRows(rows, pgx.RowTo[int]); err != nil {
+			return fmt.Errorf("read the schema's version: %w", err)
+		}
+	}
+	names, err := migrationFiles()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, name := range names {
+		base := path.Base(name)
+		if v, err := migrationVersion(base); err != nil {
+			return err
+		} else if !slices.Contains(applied, v) {
+			missing = append(missing, base)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the database lacks migrations %s: run duban migrate (as a role that may write) first", strings.Join(missing, ", "))
 	}
 	return nil
 }

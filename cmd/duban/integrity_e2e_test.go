@@ -18,12 +18,18 @@ import (
 // operator would, and returns what it printed and its error.
 func (s *stack) runOnce(args ...string) (string, error) {
 	s.t.Helper()
+	return s.runOnceOn(s.dbURL, args...)
+}
+
+// runOnceOn runs a one-shot duban command with DATABASE_URL dbURL.
+func (s *stack) runOnceOn(dbURL string, args ...string) (string, error) {
+	s.t.Helper()
 	var out bytes.Buffer
 	m := NewMain()
 	m.Config.Stdout, m.Config.Stderr = &out, s.logs
 	getenv := func(k string) string {
 		if k == "DATABASE_URL" {
-			return s.dbURL
+			return dbURL
 		}
 		return ""
 	}

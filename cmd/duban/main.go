@@ -58,7 +58,8 @@ Usage:
                  check a policy file: every problem with its line, or a summary
   duban audit verify
                  check every case's hash-chained events in DATABASE_URL: finds
-                 an event changed, removed or reordered by hand (exit 1)
+                 an event changed, removed or reordered by hand (exit 1);
+                 reads only, so a read-only role may run it
   duban projections rebuild [--check]
                  fold every case's events again and rewrite the projection
                  rows that differ (online); --check compares, writes nothing
@@ -66,6 +67,17 @@ Usage:
 Every command also takes --log-level (debug, info, warn, error) and
 --log-format (json, text). Run 'duban COMMAND -h' for a command's flags.
 `
+
+// commands say what each command does, for its -h.
+var commands = map[string]string{
+	"dev":         "everything on one machine: an embedded Temporal server and a private PostgreSQL (unless DATABASE_URL is set)",
+	"serve":       "the API and the worker against an external Temporal server and DATABASE_URL",
+	"api":         "the API alone, against an external Temporal server and DATABASE_URL",
+	"worker":      "the worker alone, against an external Temporal server and DATABASE_URL",
+	"migrate":     "apply the database migrations to DATABASE_URL and exit",
+	"audit":       "check every case's hash-chained events in DATABASE_URL (reads only; exit 1 on a flaw)",
+	"projections": "fold every case's events in DATABASE_URL again and rewrite the rows that differ; with --check, compare only (reads only)",
+}
 
 // Config is everything duban reads from its arguments and environment.
 type Config struct {
@@ -81,12 +93,15 @@ type Config struct {
 	WorkflowCache int
 	DatabaseURL   string
 	// Check makes projections rebuild compare without writing.
-	Check     bool
-	DebugAddr string
-	LogLevel  string
-	LogFormat string
-	Stdout    io.Writer
-	Stderr    io.Writer
+	Check bool
+	// AllowDevTokens lets serve and api run with a policy that gives
+	// principals plaintext tokens.
+	AllowDevTokens bool
+	DebugAddr      string
+	LogLevel       string
+	LogFormat      string
+	Stdout         io.Writer
+	Stderr         io.Writer
 }
 
 // subcommands are the commands that take one, and its name.
@@ -102,9 +117,24 @@ func (c Config) OneShot() bool {
 	return false
 }
 
+// usesPolicy reports whether the command reads a policy.
+func (c Config) usesPolicy() bool {
+	switch c.Command {
+	case "dev", "serve", "api", "worker", "policy":
+		return true
+	}
+	return false
+}
+
+// readOnly reports whether the command only reads the database: it then
+// migrates nothing, so that a read-only role may run it.
+func (c Config) readOnly() bool {
+	return c.Command == "audit" || c.Command == "projections" && c.Check
+}
+
 // ParseArgs fills m.Config from the command line and the environment.
 func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" {
 		fmt.Fprint(m.Config.Stderr, usage)
 		if len(args) == 0 {
 			return errors.New("no command given")
@@ -114,58 +144,83 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 	c := &m.Config
 	c.Command = args[0]
 	if c.Command == "policy" {
+		const policyUsage = "usage: duban policy check FILE\n\ncheck a policy file: every problem with its line, or a summary of the policy\n"
+		if len(args) == 3 && args[1] == "check" && isHelp(args[2]) || len(args) == 2 && isHelp(args[1]) {
+			fmt.Fprint(c.Stderr, policyUsage)
+			return flag.ErrHelp
+		}
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New("usage: duban policy check FILE")
 		}
 		c.PolicyFile, c.LogLevel, c.LogFormat = args[2], "warn", "text"
 		return nil
 	}
+	what, ok := commands[c.Command]
+	if !ok {
+		fmt.Fprint(c.Stderr, usage)
+		return fmt.Errorf("unknown command %q", c.Command)
+	}
+	name := c.Command
 	if sub, ok := subcommands[c.Command]; ok {
-		if len(args) < 2 || args[1] != sub {
-			return fmt.Errorf("usage: duban %s %s", c.Command, sub)
+		name += " " + sub
+		switch {
+		case len(args) >= 2 && args[1] == sub:
+			args = args[1:] // the flags follow the subcommand
+		case len(args) >= 2 && isHelp(args[1]): // -h before the subcommand: its help all the same
+		default:
+			return fmt.Errorf("usage: duban %s [flags] (duban %s -h lists them)", name, name)
 		}
-		args = args[1:] // the flags follow the subcommand
 	}
-	fs := flag.NewFlagSet("duban "+c.Command, flag.ContinueOnError)
+	fs := flag.NewFlagSet("duban "+name, flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
-	fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
-	if c.Command == "dev" || c.Command == "serve" || c.Command == "worker" {
-		fs.IntVar(&c.WorkflowCache, "workflow-cache", 10_000, "how many open cases' workflows the worker keeps in memory (about 20 KB of heap each); others are replayed from their history when they wake")
+	fs.Usage = func() {
+		fmt.Fprintf(c.Stderr, "usage: duban %s [flags]\n\n%s\n\nflags:\n", name, what)
+		fs.PrintDefaults()
+		if c.Command == "dev" {
+			fmt.Fprintln(c.Stderr, "\nenvironment:\n  DATABASE_URL\tan existing PostgreSQL database to use instead of the private cluster")
+		} else {
+			fmt.Fprintln(c.Stderr, "\nenvironment:\n  DATABASE_URL\tthe PostgreSQL database, postgres://user:password@host:5432/db (required)")
+		}
 	}
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	logFormat := "json"
 	switch c.Command {
 	case "dev":
+		logFormat = "text"
 		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address the API listens on")
 		fs.StringVar(&c.DataDir, "data-dir", "./.duban", "where the embedded Temporal server and PostgreSQL keep their state")
 		fs.IntVar(&c.TemporalPort, "temporal-port", 7233, "port of the embedded Temporal server on 127.0.0.1 (0: any free port)")
-		fs.StringVar(&c.LogFormat, "log-format", "text", "log format: json or text")
 	case "serve", "api", "worker":
 		if c.Command != "worker" {
 			fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address the API listens on")
+			fs.BoolVar(&c.AllowDevTokens, "allow-dev-tokens", false, "run with a policy that gives principals plaintext tokens, such as the built-in one's development tokens")
 		}
 		fs.StringVar(&c.TemporalAddr, "temporal", "localhost:7233", "Temporal frontend host:port")
 		fs.StringVar(&c.Namespace, "namespace", "default", "Temporal namespace")
 		fs.StringVar(&c.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue of case workflows")
-		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
-	case "migrate", "audit":
-		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	case "projections":
 		fs.BoolVar(&c.Check, "check", false, "compare the projection with the events and write nothing")
-		fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
-	default:
-		fmt.Fprint(c.Stderr, usage)
-		return fmt.Errorf("unknown command %q", c.Command)
 	}
+	switch c.Command {
+	case "dev", "serve", "api", "worker":
+		fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
+		fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
+	}
+	if c.Command == "dev" || c.Command == "serve" || c.Command == "worker" {
+		fs.IntVar(&c.WorkflowCache, "workflow-cache", 10_000, "how many open cases' workflows the worker keeps in memory (about 20 KB of heap each); others are replayed from their history when they wake")
+	}
+	fs.StringVar(&c.LogFormat, "log-format", logFormat, "log format: json or text")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", c.Command, fs.Arg(0))
+		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" && c.Command != "dev" {
-		return fmt.Errorf("%s needs DATABASE_URL (postgres://user:password@host:5432/db)", c.Command)
+		return fmt.Errorf("%s needs DATABASE_URL (postgres://user:password@host:5432/db)", name)
 	}
 	return nil
 }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }

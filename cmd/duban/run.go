@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -76,8 +77,17 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := m.loadPolicy(); err != nil {
-		return err
+	if c.usesPolicy() {
+		if err := m.loadPolicy(); err != nil {
+			return err
+		}
+	}
+	if (c.Command == "serve" || c.Command == "api") && !c.AllowDevTokens {
+		if ids := m.Policy.PlaintextTokens(); len(ids) > 0 {
+			return fmt.Errorf("the policy gives %s plaintext tokens, as development policies do (the built-in one included): "+
+				"give each principal token_sha256 instead (printf %%s TOKEN | sha256sum), or, to run with them all the same, --allow-dev-tokens",
+				strings.Join(ids, ", "))
+		}
 	}
 	if c.DebugAddr != "" {
 		if err := m.serveDebug(c.DebugAddr); err != nil {
@@ -98,7 +108,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.onClose(func() error { store.Close(); return nil })
-	if err := store.Migrate(ctx); err != nil {
+	if c.readOnly() {
+		if err := store.CheckMigrated(ctx); err != nil {
+			return err
+		}
+	} else if err := store.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate the database: %w", err)
 	}
 	switch c.Command {
@@ -274,12 +288,24 @@ func (m *Main) serveDebug(addr string) error {
 
 func (m *Main) printPolicySummary() {
 	p := m.Policy
-	fmt.Fprintf(m.Config.Stdout, "%s: ok, version %s: %d units, %d categories, %d routing rules, %d escalation steps, %d principals; deadlines on %s",
-		m.Config.PolicyFile, p.Version, len(p.Units), len(p.Categories), len(p.Routing), len(p.Escalation), len(p.Principals), p.Calendar.Kind)
+	fmt.Fprintf(m.Config.Stdout, "%s: ok, version %s: %s, %s, %s, %s, %s; deadlines on %s",
+		m.Config.PolicyFile, p.Version, count(len(p.Units), "unit"), count(len(p.Categories), "category"),
+		count(len(p.Routing), "routing rule"), count(len(p.Escalation), "escalation step"), count(len(p.Principals), "principal"), p.Calendar.Kind)
 	if p.Calendar.Kind == duban.CalendarBusiness {
 		fmt.Fprintf(m.Config.Stdout, " time in %s", p.TimeZone)
 	}
 	fmt.Fprintln(m.Config.Stdout)
+}
+
+// count says how many of thing there are: "1 routing rule", "2 categories".
+func count(n int, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "y"):
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(thing, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func (m *Main) printBanner() {
