@@ -93,3 +93,9 @@ func (f fieldErrors) err() error {
 	}
 	return Invalid(f...)
 }
+
+// Unavailable is the error of a dependency that did not answer: EUNAVAILABLE
+// with message, safe to show, wrapping cause for the logs.
+func Unavailable(message string, cause error) error {
+	return fmt.Errorf("%w: %w", Errorf(EUNAVAILABLE, "%s", message), cause)
+}

@@ -38,12 +38,6 @@ type CaseCommander interface {
 	Execute(ctx context.Context, caseID string, cmd duban.Command, key string) (app.Answer, error)
 }
 
-// Dependency is something duban needs to answer: /readyz checks each.
-type Dependency struct {
-	Name  string
-	Check func(context.Context) error
-}
-
 // Server serves the API.
 type Server struct {
 	// Policy authenticates bearer tokens.
@@ -51,7 +45,7 @@ type Server struct {
 	Cases    CaseReader
 	Commands CaseCommander
 	// Ready are the dependencies /readyz reports on.
-	Ready  []Dependency
+	Ready  []app.Dependency
 	Logger *slog.Logger
 	// Now is the clock overdue and escalation levels are read against.
 	Now func() time.Time

@@ -24,10 +24,10 @@ type door struct {
 	srv *httptest.Server
 }
 
-func newDoor(t *testing.T, ready ...api.Dependency) *door { return newDoorAt(t, time.Now, ready...) }
+func newDoor(t *testing.T, ready ...app.Dependency) *door { return newDoorAt(t, time.Now, ready...) }
 
 // newDoorAt is newDoor with every part reading the clock now.
-func newDoorAt(t *testing.T, now func() time.Time, ready ...api.Dependency) *door {
+func newDoorAt(t *testing.T, now func() time.Time, ready ...app.Dependency) *door {
 	store := memstore.New()
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now}
 	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Ready: ready, Logger: slog.New(slog.DiscardHandler), Now: now}
@@ -246,9 +246,9 @@ func TestIdempotencyKeys(t *testing.T) {
 }
 
 func TestReadiness(t *testing.T) {
-	ok := newDoor(t, api.Dependency{Name: "database", Check: func(context.Context) error { return nil }})
+	ok := newDoor(t, app.Dependency{Name: "database", Check: func(context.Context) error { return nil }})
 	ok.call("GET", "/readyz", "", nil).Expect(t, 200, nil)
-	down := newDoor(t, api.Dependency{Name: "database", Check: func(context.Context) error { return errors.New("refused") }})
+	down := newDoor(t, app.Dependency{Name: "database", Check: func(context.Context) error { return errors.New("refused") }})
 	var body struct {
 		Status string
 		Checks map[string]string

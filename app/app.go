@@ -19,6 +19,7 @@ package app
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/duban/duban"
@@ -105,8 +106,13 @@ type Service struct {
 	// CommandTimeout bounds how long a command waits for its case's answer
 	// (default 30 s).
 	CommandTimeout time.Duration
+	// Dependencies are what Watch checks; Logger says when one goes down or
+	// comes back (default slog.Default()).
+	Dependencies []Dependency
+	Logger       *slog.Logger
 
-	gate gate
+	gate   gate
+	health health
 }
 
 func (s *Service) now() time.Time {

@@ -2,9 +2,13 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/app"
@@ -150,4 +154,54 @@ func (s *staleOnce) Case(ctx context.Context, id string) (app.Row, error) {
 		return *r, nil
 	}
 	return s.Store.Case(ctx, id)
+}
+
+// While a dependency fails its check, commands are refused at once with
+// 503, not left to time out on it; reads go on; once it answers again,
+// commands do too.
+func TestCommandsWaitForNoDependencyThatIsDown(t *testing.T) {
+	s, _ := newService()
+	var down atomic.Bool
+	s.Dependencies = []app.Dependency{{Name: "database", Check: func(context.Context) error {
+		if down.Load() {
+			return errors.New("connection refused")
+		}
+		return nil
+	}}}
+	s.Logger = slog.New(slog.DiscardHandler)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go s.Watch(ctx, 10*time.Millisecond)
+	a, err := s.Open(ctx, openCmd(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Open(ctx, openCmd(), "")
+		if duban.ErrorCode(err) == duban.EUNAVAILABLE && duban.ErrorMessage(err) == "database is unavailable; try again shortly" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an open while the database is down: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	comment := duban.AddComment{CommandMeta: duban.CommandMeta{By: supervisor}, Text: "seen"}
+	if _, err := s.Execute(ctx, a.Case.ID, comment, ""); duban.ErrorCode(err) != duban.EUNAVAILABLE {
+		t.Fatalf("a command while the database is down: %v", err)
+	}
+	if _, err := s.Case(ctx, supervisor, a.Case.ID); err != nil {
+		t.Fatalf("a read while the check fails: %v", err)
+	}
+	down.Store(false)
+	for {
+		if _, err := s.Execute(ctx, a.Case.ID, comment, ""); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("a command once the database is back: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -19,6 +19,9 @@ import (
 // same request answers with the same case, never a second one, and with
 // another request is a conflict.
 func (s *Service) Open(ctx context.Context, cmd duban.OpenCase, key string) (Answer, error) {
+	if err := s.available(); err != nil {
+		return Answer{}, err
+	}
 	cmd = s.Policy.Resolve(cmd).(duban.OpenCase)
 	cmd.RequestHash = requestHash(cmd)
 	cmd.CaseID = uuid.Must(uuid.NewV7()).String()
@@ -100,6 +103,9 @@ func requestHash(cmd duban.OpenCase) string {
 // its key is answered as the first one was, never applied twice, even when
 // the case has moved on since.
 func (s *Service) Execute(ctx context.Context, caseID string, cmd duban.Command, key string) (Answer, error) {
+	if err := s.available(); err != nil {
+		return Answer{}, err
+	}
 	before, err := s.Store.Case(ctx, caseID)
 	if err != nil {
 		return Answer{}, err

@@ -141,13 +141,13 @@ func (s *Store) Listing(ctx context.Context, id string) (app.Listed, error) {
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+listedColumns+` FROM cases WHERE id = $1`, id)
 	if err != nil {
-		return app.Listed{}, err
+		return app.Listed{}, readErr(err)
 	}
 	l, err := pgx.CollectExactlyOneRow(rows, scanListed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return app.Listed{}, duban.Errorf(duban.ENOTFOUND, "case not found")
 	}
-	return l, err
+	return l, readErr(err)
 }
 
 // Case returns the case with id, whole; ENOTFOUND when there is none.
@@ -157,13 +157,13 @@ func (s *Store) Case(ctx context.Context, id string) (app.Row, error) {
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+rowColumns+` FROM cases WHERE id = $1`, id)
 	if err != nil {
-		return app.Row{}, err
+		return app.Row{}, readErr(err)
 	}
 	r, err := pgx.CollectExactlyOneRow(rows, scanRow)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return app.Row{}, duban.Errorf(duban.ENOTFOUND, "case not found")
 	}
-	return r, err
+	return r, readErr(err)
 }
 
 // query builds a statement's WHERE clause and its arguments.
@@ -270,7 +270,7 @@ func (s *Store) Escalations(ctx context.Context, f duban.CaseFilter, after *duba
 		) AS ranked JOIN cases USING (id)
 		ORDER BY ranked.level DESC, ranked.deadline, id`, q.args...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, readErr(err)
 	}
 	var levels []int
 	cases, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (app.Listed, error) {
@@ -280,7 +280,7 @@ func (s *Store) Escalations(ctx context.Context, f duban.CaseFilter, after *duba
 		return l, err
 	})
 	if err != nil || len(cases) <= limit {
-		return cases, nil, err
+		return cases, nil, readErr(err)
 	}
 	cases = cases[:limit]
 	last := cases[limit-1]
@@ -290,7 +290,8 @@ func (s *Store) Escalations(ctx context.Context, f duban.CaseFilter, after *duba
 func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]app.Listed, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, err
+		return nil, readErr(err)
 	}
-	return pgx.CollectRows(rows, scanListed)
+	cases, err := pgx.CollectRows(rows, scanListed)
+	return cases, readErr(err)
 }

@@ -100,7 +100,7 @@ func (s *Store) Events(ctx context.Context, caseID string) ([]duban.Event, error
 	}
 	events, _, err := readEvents(ctx, s.pool, caseID, 0)
 	if err != nil {
-		return nil, err
+		return nil, readErr(err)
 	}
 	if len(events) == 0 {
 		return nil, duban.Errorf(duban.ENOTFOUND, "case not found")
@@ -126,7 +126,7 @@ func (s *Store) CaseAfter(ctx context.Context, caseID, commandID string) (duban.
 	}
 	events, commandIDs, err := readEvents(ctx, s.pool, caseID, 0)
 	if err != nil {
-		return duban.Case{}, false, err
+		return duban.Case{}, false, readErr(err)
 	}
 	for i := len(commandIDs) - 1; i >= 0; i-- {
 		if commandIDs[i] == commandID {

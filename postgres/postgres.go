@@ -8,14 +8,20 @@ package postgres
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/duban/duban"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -27,11 +33,16 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-// Open connects to the database at url. It does not migrate.
+// Open connects to the database at url. It does not migrate. Unless url
+// says otherwise (connect_timeout), a connection attempt gives up after 5
+// seconds: a database that does not answer is reported, not waited for.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -44,7 +55,35 @@ func Open(ctx context.Context, url string) (*Store, error) {
 func (s *Store) Close() { s.pool.Close() }
 
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return readErr(s.pool.Ping(ctx)) }
+
+// readErr is err as the store's readers report it: a database that cannot
+// be reached, or that is shutting down or starting up, is EUNAVAILABLE (a
+// 503 to retry), not an internal error. The workflow's appends keep pgx's
+// errors: their activity retries them.
+func readErr(err error) error {
+	if err == nil || duban.ErrorCode(err) != duban.EINTERNAL {
+		return err
+	}
+	var connect *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &pgErr):
+		// Class 08: connection exceptions; 57P0x: shutting down, starting up;
+		// 53300: too many connections.
+		if !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57P0") && pgErr.Code != "53300" {
+			return err
+		}
+	case errors.As(err, &connect), errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.DeadlineExceeded), pgconn.SafeToRetry(err), pgconn.Timeout(err):
+	default:
+		if !strings.Contains(err.Error(), "conn closed") && !strings.Contains(err.Error(), "closed pool") {
+			return err
+		}
+	}
+	return duban.Unavailable("the database is unavailable; try again shortly", err)
+}
 
 // Migrate applies the embedded migrations not yet applied, in order, each in
 // its own transaction, and records them in schema_migrations. Concurrent

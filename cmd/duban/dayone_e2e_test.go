@@ -4,14 +4,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/duban/duban/dev/devserver"
+	"github.com/duban/duban/dev/localpg"
+	"github.com/duban/duban/internal/apitest"
+	"github.com/duban/duban/internal/pgtest"
 	"github.com/duban/duban/postgres"
 )
 
@@ -134,4 +141,86 @@ func TestCommandHelp(t *testing.T) {
 			}
 		}
 	}
+}
+
+// With the database or the Temporal server down, reads and commands answer
+// 503 with Retry-After within a second, not 500 and not after the command's
+// 30 s; once they are back, duban answers again.
+func TestUnavailableDependenciesAnswer503Quickly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and stops a PostgreSQL and a Temporal server of its own")
+	}
+	ctx := context.Background()
+	pgDir := pgtest.ReachableDir(t)
+	pg, err := localpg.Start(ctx, localpg.Options{Dir: pgDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pg.Stop() }()
+	dbURL, err := localpg.CreateDatabase(ctx, pg.URL, "duban")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := devserver.Start(ctx, devserver.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Stop()
+	s := newStack(t, shortPolicy)
+	s.dbURL = dbURL
+	m := NewMain()
+	m.Config = Config{Command: "serve", Addr: "127.0.0.1:0", DatabaseURL: dbURL, TemporalAddr: ts.HostPort, Namespace: ts.Namespace,
+		TaskQueue: s.queue, LogLevel: "info", LogFormat: "text", Stdout: io.Discard, Stderr: s.logs, AllowDevTokens: true}
+	m.Policy = s.policy
+	if err := m.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	s.base = "http://" + m.Addr()
+	c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+	comment := map[string]any{"text": "seen"}
+
+	quick503 := func(what string, call func() apitest.Response) {
+		t.Helper()
+		start := time.Now()
+		res := call()
+		if took := time.Since(start); res.Status != 503 || res.Header.Get("Retry-After") == "" || took > time.Second {
+			t.Errorf("%s: %d after %s (Retry-After %q): %s", what, res.Status, took, res.Header.Get("Retry-After"), res.Body)
+		}
+	}
+	notReady := func(dependency string) {
+		t.Helper()
+		eventually(t, 10*time.Second, dependency+" seen down", func() bool {
+			var r struct{ Checks map[string]string }
+			res := s.call("GET", "/readyz", "", nil)
+			_ = json.Unmarshal(res.Body, &r)
+			return res.Status == 503 && r.Checks[dependency] == "unavailable"
+		})
+		time.Sleep(1500 * time.Millisecond) // the service's own watch: a round of checks a second
+	}
+
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	notReady("database")
+	quick503("GET a case", func() apitest.Response { return s.call("GET", "/v1/cases/"+c.ID, "dev-supervisor", nil) })
+	quick503("GET the list", func() apitest.Response { return s.call("GET", "/v1/cases", "dev-supervisor", nil) })
+	quick503("open a case", func() apitest.Response { return s.call("POST", "/v1/cases", "dev-inspector", littering) })
+	quick503("a command", func() apitest.Response {
+		return s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-supervisor", comment)
+	})
+	if pg, err = localpg.Start(ctx, localpg.Options{Dir: pgDir}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "commands once the database is back", func() bool {
+		return s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-supervisor", comment).Status == 200
+	})
+
+	ts.Stop()
+	notReady("temporal")
+	quick503("a command", func() apitest.Response {
+		return s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-supervisor", comment)
+	})
+	quick503("open a case", func() apitest.Response { return s.call("POST", "/v1/cases", "dev-inspector", littering) })
+	s.call("GET", "/v1/cases/"+c.ID, "dev-supervisor", nil).Expect(t, 200, nil) // reads need no engine
 }

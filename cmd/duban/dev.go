@@ -4,12 +4,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/duban/duban/dev/devserver"
 	"github.com/duban/duban/dev/localpg"
+	"github.com/duban/duban/internal/dirlock"
 )
 
 // The development stack is linked into duban unless it is built with
@@ -26,6 +28,16 @@ func (m *Main) startDevStack(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create the data directory: %w", err)
 	}
+	// One duban dev at a time on a data directory: a second would share
+	// the first's Temporal store and PostgreSQL.
+	lock, err := dirlock.Acquire(dir, "duban.lock")
+	var inUse *dirlock.InUseError
+	if errors.As(err, &inUse) {
+		return fmt.Errorf("%s is in use by process %d, another duban dev: stop that one first, or give this one another --data-dir", m.Config.DataDir, inUse.PID)
+	} else if err != nil {
+		return err
+	}
+	m.onClose(lock.Release)
 	if m.Config.DatabaseURL == "" {
 		pg, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true})
 		if err != nil {
@@ -35,6 +47,7 @@ func (m *Main) startDevStack(ctx context.Context) error {
 		if m.Config.DatabaseURL, err = localpg.CreateDatabase(ctx, pg.URL, "duban"); err != nil {
 			return err
 		}
+		m.privateDatabase = true
 	}
 	ts, err := devserver.Start(ctx, devserver.Options{
 		DatabaseFile: filepath.Join(dir, "temporal.db"),

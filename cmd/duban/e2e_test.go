@@ -471,7 +471,18 @@ func TestDevSurvivesKill9(t *testing.T) {
 	for time.Now().Before(c.Deadlines.AcknowledgeBy.Add(3 * time.Second)) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	dev()
+	second := dev()
+	// Another duban dev on the same data directory is refused, naming the
+	// process that has it, and leaves that one's PostgreSQL running.
+	other := NewMain()
+	other.Config = Config{Command: "dev", DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0",
+		LogLevel: "error", LogFormat: "text", Stdout: io.Discard, Stderr: s.logs}
+	other.Policy = s.policy
+	err := other.Run(context.Background())
+	other.Close()
+	if want := fmt.Sprintf("is in use by process %d", second.Process.Pid); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a second duban dev on the data directory: %v, want %q", err, want)
+	}
 	got := s.caseOf(s.call("GET", "/v1/cases/"+c.ID, "dev-supervisor", nil), 200)
 	if got.EscalationLevel != 3 || !got.Overdue {
 		t.Fatalf("after the restart: %+v", got)

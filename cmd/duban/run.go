@@ -40,6 +40,9 @@ type Main struct {
 
 	listener net.Listener
 	closers  []func() error
+	// privateDatabase is set when duban dev runs its own PostgreSQL: its
+	// banner then shows the database's whole URL, password and all.
+	privateDatabase bool
 }
 
 // NewMain returns a Main writing to the process's stdout and stderr.
@@ -223,20 +226,26 @@ func (m *Main) loadPolicy() error {
 }
 
 func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
-	cases := &app.Service{
-		Policy: m.Policy,
-		Store:  store,
-		Engine: &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit},
+	dependencies := []app.Dependency{
+		{Name: "database", Check: store.Ping},
+		{Name: "temporal", Check: func(ctx context.Context) error { _, err := tc.CheckHealth(ctx, nil); return err }},
 	}
+	cases := &app.Service{
+		Policy:       m.Policy,
+		Store:        store,
+		Engine:       &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit},
+		Dependencies: dependencies,
+		Logger:       m.Logger,
+	}
+	watch, stopWatching := context.WithCancel(context.Background())
+	go cases.Watch(watch, time.Second)
+	m.onClose(func() error { stopWatching(); return nil })
 	srv := &api.Server{
 		Policy:   m.Policy,
 		Cases:    cases,
 		Commands: cases,
 		Logger:   m.Logger,
-		Ready: []api.Dependency{
-			{Name: "database", Check: store.Ping},
-			{Name: "temporal", Check: func(ctx context.Context) error { _, err := tc.CheckHealth(ctx, nil); return err }},
-		},
+		Ready:    dependencies,
 	}
 	l, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
@@ -314,7 +323,13 @@ func (m *Main) printBanner() {
 	fmt.Fprintf(w, "\nduban dev is running\n\n")
 	fmt.Fprintf(w, "  API        %s\n", base)
 	fmt.Fprintf(w, "  Temporal   %s, namespace %s\n", m.Config.TemporalAddr, m.Config.Namespace)
-	fmt.Fprintf(w, "  Database   %s\n", redacted(m.Config.DatabaseURL))
+	if m.privateDatabase {
+		// A cluster of this machine's, on 127.0.0.1, on the same port at
+		// every start: the URL works for psql and duban's admin commands.
+		fmt.Fprintf(w, "  Database   %s\n", m.Config.DatabaseURL)
+	} else {
+		fmt.Fprintf(w, "  Database   %s\n", redacted(m.Config.DatabaseURL))
+	}
 	fmt.Fprintf(w, "  Data       %s\n", m.Config.DataDir)
 	policy := "built-in default"
 	if m.Config.PolicyFile != "" {

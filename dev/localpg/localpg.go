@@ -2,9 +2,11 @@
 // binaries installed on the machine, for `duban dev` and for tests.
 //
 // The cluster lives in one directory and listens on 127.0.0.1 only, with a
-// generated password. PostgreSQL refuses to run as root, so when duban runs
-// as root the cluster runs as the postgres user. A cluster left running by a
-// parent that crashed is stopped and started afresh.
+// generated password, on the same port at every start unless it is taken.
+// PostgreSQL refuses to run as root, so when duban runs as root the cluster
+// runs as the postgres user. While a process runs the cluster, it holds the
+// directory: another is refused. A cluster left running by a parent that
+// died is stopped and started afresh; one whose parent lives is never touched.
 package localpg
 
 import (
@@ -29,6 +31,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/duban/duban/internal/dirlock"
 	"github.com/duban/duban/internal/freeport"
 )
 
@@ -37,7 +40,8 @@ type Options struct {
 	// Dir holds the cluster's data directory (Dir/data), its password and its
 	// log (Dir/postgres.log). It is created when missing.
 	Dir string
-	// Port to listen on, on 127.0.0.1; 0 picks a free one at each start.
+	// Port to listen on, on 127.0.0.1; 0 takes the port of the cluster's
+	// last start (kept in Dir/port), or a free one when it is taken.
 	Port int
 	// Durable keeps fsync on. Tests turn it off for speed; `duban dev` keeps
 	// it on so a crash of the machine loses nothing committed.
@@ -54,6 +58,7 @@ type Cluster struct {
 	Port int
 
 	dataDir string
+	lock    *dirlock.Lock
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the postmaster exits
 	logPath string
@@ -78,7 +83,17 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	c := &Cluster{dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log")}
+	lock, err := dirlock.Acquire(dir, "cluster.lock")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "postgres.log"), lock: lock}
+	started := false
+	defer func() {
+		if !started {
+			lock.Release()
+		}
+	}()
 	if cred != nil {
 		if err := checkTraversable(dir, cred.Uid); err != nil {
 			return nil, err
@@ -88,14 +103,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	// No live process holds the directory: a postmaster still running on
+	// it was left by one that died.
 	if err := stopLeftover(c.dataDir); err != nil {
 		return nil, err
 	}
-	c.Port = opts.Port
-	if c.Port == 0 {
-		if c.Port, err = freeport.Get(); err != nil {
-			return nil, err
-		}
+	if c.Port, err = port(opts.Port, filepath.Join(dir, "port")); err != nil {
+		return nil, err
 	}
 	if err := c.start(bin, cred, opts); err != nil {
 		return nil, err
@@ -111,7 +125,26 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
+	started = true
 	return c, nil
+}
+
+// port is the port to start on: want if given, else the one kept in file
+// from the last start while it is free, else a free one, kept for the next.
+func port(want int, file string) (int, error) {
+	if want != 0 {
+		return want, nil
+	}
+	if b, err := os.ReadFile(file); err == nil {
+		if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && p > 0 && freeport.Free(p) {
+			return p, nil
+		}
+	}
+	p, err := freeport.Get()
+	if err != nil {
+		return 0, err
+	}
+	return p, os.WriteFile(file, []byte(strconv.Itoa(p)+"\n"), 0o644)
 }
 
 // binDir finds the directory holding initdb and postgres: on PATH, where
@@ -354,7 +387,7 @@ func (c *Cluster) Stop() error {
 		_ = c.cmd.Process.Signal(sig)
 		select {
 		case <-c.exited:
-			return nil
+			return c.lock.Release()
 		case <-time.After(20 * time.Second):
 		}
 	}
@@ -370,6 +403,7 @@ func (c *Cluster) Kill() {
 	}
 	_ = c.cmd.Process.Kill()
 	<-c.exited
+	_ = c.lock.Release()
 }
 
 // CreateDatabase creates the database name on the server adminURL (a URL

@@ -1,15 +1,62 @@
 package localpg_test
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/duban/duban/dev/localpg"
+	"github.com/duban/duban/internal/dirlock"
 	"github.com/duban/duban/internal/pgtest"
 )
+
+// dieEnv makes the test binary start a cluster on its directory, say its
+// port and wait to be killed: a parent that dies leaving PostgreSQL running.
+const dieEnv = "LOCALPG_TEST_START_AND_WAIT"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(dieEnv); dir != "" {
+		c, err := localpg.Start(context.Background(), localpg.Options{Dir: dir})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println(c.Port)
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// startAndDie runs a cluster on dir from a child process, kills the child
+// with SIGKILL and returns the port its cluster, still running, listens on.
+func startAndDie(t *testing.T, dir string) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), dieEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	port, perr := strconv.Atoi(strings.TrimSpace(line))
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if err != nil || perr != nil {
+		t.Fatalf("the child's cluster: %q, %v", line, err)
+	}
+	return port
+}
 
 func execSQL(t *testing.T, url, sql string) {
 	t.Helper()
@@ -58,9 +105,23 @@ func TestStartKeepsDataAcrossRestartsAndCrashes(t *testing.T) {
 	if got := query(t, c.URL, "SELECT v FROM kept"); got != "yes" {
 		t.Fatalf("after restart: %q", got)
 	}
-	// A parent that crashed leaves its postmaster running: starting again on
-	// the same directory stops it and comes back with the data.
-	leftover := c
+	// While a live process runs the cluster, another start is refused and
+	// the running one goes on.
+	_, err = localpg.Start(ctx, localpg.Options{Dir: dir})
+	var inUse *dirlock.InUseError
+	if !errors.As(err, &inUse) || inUse.PID != os.Getpid() {
+		t.Fatalf("a second start on a directory in use: %v", err)
+	}
+	if got := query(t, c.URL, "SELECT v FROM kept"); got != "yes" {
+		t.Fatalf("the running cluster after a refused start: %q", got)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// A parent killed with kill -9 leaves its postmaster running: starting
+	// again on the same directory stops it and comes back with the data, on
+	// the port of the last start.
+	port := startAndDie(t, dir)
 	c, err = localpg.Start(ctx, localpg.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +129,9 @@ func TestStartKeepsDataAcrossRestartsAndCrashes(t *testing.T) {
 	if got := query(t, c.URL, "SELECT v FROM kept"); got != "yes" {
 		t.Fatalf("after a leftover postmaster: %q", got)
 	}
-	_ = leftover.Stop()
+	if c.Port != port {
+		t.Fatalf("port %d, the last start's was %d", c.Port, port)
+	}
 	if got := query(t, c.URL, "SELECT current_user"); got != "postgres" {
 		t.Fatalf("user %q", got)
 	}

@@ -3,7 +3,10 @@
 // benchmark's processes).
 package freeport
 
-import "net"
+import (
+	"net"
+	"strconv"
+)
 
 // Get returns a port nothing listens on at 127.0.0.1 right now.
 func Get() (int, error) {
@@ -13,4 +16,14 @@ func Get() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Free reports whether nothing listens on port at 127.0.0.1 right now.
+func Free(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
