@@ -105,6 +105,16 @@ func TestRecordHistories(t *testing.T) {
 			s.caseOf(s.call("POST", p+"/cancel", "dev-supervisor", map[string]any{"reason": "reported twice", "duplicate_of": original.ID}), 200)
 			return c.ID
 		},
+		"disputed-escalated-then-assigned": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			p := "/v1/cases/" + c.ID
+			s.caseOf(s.call("POST", p+"/dispute", "dev-sanitation", map[string]any{"reason": "the market's"}), 200)
+			eventually(s.t, time.Minute, "the assign stage at level 3", func() bool {
+				return strings.HasSuffix(types(s.events(c.ID)), "CaseDisputed DeadlineWarned CaseEscalated CaseEscalated CaseEscalated")
+			})
+			s.caseOf(s.call("POST", p+"/assign", "dev-supervisor", map[string]any{"unit": "sanitation", "reason": "it is theirs"}), 200)
+			return c.ID
+		},
 		"unrouted": func(s *stack) string {
 			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", map[string]any{
 				"category": "orphan", "description": "a sign nobody owns", "location": map[string]any{"lat": 1, "lon": 2},
@@ -120,7 +130,7 @@ func TestRecordHistories(t *testing.T) {
 	defer tc.Close()
 	for name, run := range scenarios {
 		t.Run(name, func(t *testing.T) {
-			s := newStack(t, strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"escalation:", 1))
+			s := newStack(t, strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"assign: 2s\nescalation:", 1))
 			if name == "continued-as-new" {
 				s.historyLimit = 30
 			}
