@@ -104,3 +104,28 @@ func deed(cmd Command) string {
 	}
 	return cmd.Name()
 }
+
+// MayReadScorecard refuses the scorecard of unit ("" for every unit's) to
+// a principal who may not read it: supervisors and admins read every
+// unit's; a unit its own, another unit's being not found (404), as its
+// cases are; an inspector none (EFORBIDDEN).
+func (p Principal) MayReadScorecard(unit string) error {
+	switch {
+	case p.Oversees():
+		return nil
+	case p.Role == RoleUnit && (unit == "" || unit == p.Unit):
+		return nil
+	case p.Role == RoleUnit:
+		return Errorf(ENOTFOUND, "no scorecard of unit %q here", unit)
+	}
+	return Errorf(EFORBIDDEN, "%s may not read the units' scorecards", p.Role.withArticle())
+}
+
+// MayReadInspectorReport refuses the inspectors' report to all but
+// supervisors and admins.
+func (p Principal) MayReadInspectorReport() error {
+	if !p.Oversees() {
+		return Errorf(EFORBIDDEN, "only supervisors and admins read the inspectors' report")
+	}
+	return nil
+}

@@ -5,9 +5,10 @@ import (
 	"fmt"
 )
 
-// Append is one command's events for one case and the case after them:
+// Append is one command's events for one case and the case before them:
 // what a case's single writer hands its event store to record at once,
-// with the projection of the case, or not at all.
+// with what the events change of the projection and of the scorecards, or
+// not at all.
 type Append struct {
 	CaseID string
 	// ExpectedVersion is the case's version before Events (0 for a new case).
@@ -16,12 +17,13 @@ type Append struct {
 	// repeated command can be recognised by what it recorded.
 	CommandID string
 	Events    []Event
-	Case      Case
+	// Before is the case at ExpectedVersion (the zero Case for a new one).
+	Before Case
 }
 
 // Check reports what makes a an append no event store may record: no
 // events, events of another case or not numbered on from ExpectedVersion,
-// or a case that is not at the version they end at.
+// or a case before them at another version.
 func (a Append) Check() error {
 	if len(a.Events) == 0 {
 		return errors.New("append: no events")
@@ -31,10 +33,24 @@ func (a Append) Check() error {
 			return fmt.Errorf("append: event %d is %s v%d, want %s v%d", i, e.CaseID, e.Version, a.CaseID, a.ExpectedVersion+int64(i)+1)
 		}
 	}
-	if last := a.Events[len(a.Events)-1].Version; a.Case.Version != last {
-		return fmt.Errorf("append: case is at version %d, events end at %d", a.Case.Version, last)
+	if a.Before.Version != a.ExpectedVersion {
+		return fmt.Errorf("append: the case before is at version %d, not %d", a.Before.Version, a.ExpectedVersion)
 	}
 	return nil
+}
+
+// After is the case after the events: the projection's row.
+func (a Append) After() Case { return Fold(a.Before, a.Events) }
+
+// Assessed returns what each event changes of the scorecards, in order.
+func (a Append) Assessed() []Assessed {
+	out := make([]Assessed, len(a.Events))
+	c := a.Before
+	for i, e := range a.Events {
+		out[i] = Assess(c, e)
+		c = Evolve(c, e)
+	}
+	return out
 }
 
 // Appended is what an event store holds after Append.ExpectedVersion once

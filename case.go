@@ -41,6 +41,21 @@ func (s Status) Open() bool {
 	return s.Valid() && s != StatusClosed && s != StatusCancelled
 }
 
+// Outcome is how a finished case ended.
+type Outcome string
+
+// The outcomes of SPEC.md. Only fixed counts as fixed anywhere; a case
+// cancelled as invalid or as a duplicate counts nowhere in the scorecards.
+const (
+	OutcomeFixed           Outcome = "fixed"             // closed after a passed verification
+	OutcomeDuplicate       Outcome = "duplicate"         // cancelled, merged into another case
+	OutcomeInvalid         Outcome = "invalid"           // cancelled: not a real problem (作废)
+	OutcomeNoFurtherAction Outcome = "no_further_action" // cancelled: real, but nothing will be done
+)
+
+// cancelOutcomes are the outcomes a cancellation may give.
+var cancelOutcomes = []Outcome{OutcomeInvalid, OutcomeDuplicate, OutcomeNoFurtherAction}
+
 // Severity selects a category's SLA: urgent problems get shorter deadlines.
 type Severity string
 
@@ -126,6 +141,11 @@ type Case struct {
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	// Suspension is set while the case is suspended: every clock is stopped.
 	Suspension *Suspension `json:"suspension,omitempty"`
+	// Outcome is how the case ended, once it has.
+	Outcome Outcome `json:"outcome,omitempty"`
+	// ObligationSince is when the unit's latest resolve obligation began:
+	// its dispatch, or its reopening by a failed verification.
+	ObligationSince *time.Time `json:"obligation_since,omitempty"`
 
 	// Terms are the SLA, calendar and ladder the case was opened under, kept
 	// with the case so a new policy never changes the rules of an open case.

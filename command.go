@@ -150,6 +150,9 @@ type Cancel struct {
 	CommandMeta
 	Reason      string `json:"reason"`
 	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Outcome is invalid (the default), duplicate (the default with
+	// DuplicateOf, which it needs) or no_further_action.
+	Outcome Outcome `json:"outcome,omitempty"`
 	// Original is the case DuplicateOf names, as the store holds it: nil
 	// when there is none.
 	Original *CaseRef `json:"original,omitempty"`
@@ -165,6 +168,17 @@ type CaseRef struct {
 
 // Ref returns what a decision on another case needs to know of c.
 func (c *Case) Ref() *CaseRef { return &CaseRef{ID: c.ID, Status: c.Status, Unit: c.Unit} }
+
+// outcome is the outcome the cancellation gives: as asked, or by default.
+func (c Cancel) outcome() Outcome {
+	switch {
+	case c.Outcome != "":
+		return c.Outcome
+	case c.DuplicateOf != "":
+		return OutcomeDuplicate
+	}
+	return OutcomeInvalid
+}
 
 // Suspend (挂起) stops every deadline clock, until Resume or Until.
 type Suspend struct {
@@ -291,6 +305,14 @@ func (c Urge) validate() error {
 func (c Cancel) validate() error {
 	var errs fieldErrors
 	checkText(&errs, "reason", c.Reason, MaxNote, true)
+	switch o := c.outcome(); {
+	case !slices.Contains(cancelOutcomes, o):
+		errs.add("outcome", "must be invalid, duplicate or no_further_action")
+	case o == OutcomeDuplicate && c.DuplicateOf == "":
+		errs.add("duplicate_of", "is required for a duplicate: the case it duplicates")
+	case o != OutcomeDuplicate && c.DuplicateOf != "":
+		errs.add("outcome", "must be duplicate when duplicate_of is given")
+	}
 	if c.DuplicateOf != "" {
 		if _, err := uuid.Parse(c.DuplicateOf); err != nil || len(c.DuplicateOf) != 36 {
 			errs.add("duplicate_of", "must be a case id")

@@ -406,3 +406,55 @@ func TestOlderTermsHaveNoAssignStage(t *testing.T) {
 		t.Fatalf("older terms written as %s", b)
 	}
 }
+
+// A finished case says how it ended: fixed when closed after a passed
+// verification; a cancellation's outcome as given, invalid by default,
+// duplicate with duplicate_of; one recorded before outcomes existed reads
+// the same way.
+func TestOutcomes(t *testing.T) {
+	closed := caseIn(t, duban.StatusClosed)
+	if closed.Outcome != duban.OutcomeFixed || closed.View().Outcome != duban.OutcomeFixed {
+		t.Fatalf("closed: %q", closed.Outcome)
+	}
+	if open := caseIn(t, duban.StatusInProgress); open.Outcome != "" {
+		t.Fatalf("an open case has outcome %q", open.Outcome)
+	}
+	original := &duban.CaseRef{ID: "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a", Status: duban.StatusInProgress}
+	for _, tc := range []struct {
+		cmd  duban.Cancel
+		want duban.Outcome
+	}{
+		{duban.Cancel{Reason: "not a problem"}, duban.OutcomeInvalid},
+		{duban.Cancel{Reason: "seen twice", DuplicateOf: original.ID, Original: original}, duban.OutcomeDuplicate},
+		{duban.Cancel{Reason: "the wall is private", Outcome: duban.OutcomeNoFurtherAction}, duban.OutcomeNoFurtherAction},
+	} {
+		tc.cmd.CommandMeta = by(supervisor)
+		c, events := apply(t, caseIn(t, duban.StatusInProgress), tc.cmd, t0.Add(time.Hour))
+		if c.Outcome != tc.want || dataOf[duban.CaseCancelled](t, events).Outcome != tc.want {
+			t.Errorf("cancelled %+v: outcome %q, want %q", tc.cmd, c.Outcome, tc.want)
+		}
+	}
+	for _, bad := range []duban.Cancel{
+		{Reason: "x", Outcome: "lost"},
+		{Reason: "x", Outcome: duban.OutcomeDuplicate},
+		{Reason: "x", Outcome: duban.OutcomeInvalid, DuplicateOf: original.ID, Original: original},
+	} {
+		bad.CommandMeta = by(supervisor)
+		if _, err := duban.Decide(caseIn(t, duban.StatusInProgress), bad, t0); duban.ErrorCode(err) != duban.EINVALID {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	for data, want := range map[string]duban.Outcome{
+		`{"reason":"x"}`: duban.OutcomeInvalid, `{"reason":"x","duplicate_of":"` + original.ID + `"}`: duban.OutcomeDuplicate,
+	} {
+		d, err := duban.DecodeEventData(duban.EventCaseCancelled, []byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := caseIn(t, duban.StatusInProgress)
+		c = duban.Evolve(c, duban.Event{CaseID: c.ID, Version: c.Version + 1, Type: duban.EventCaseCancelled, Data: d})
+		if c.Outcome != want {
+			t.Errorf("a cancellation recorded as %s reads as %q, want %q", data, c.Outcome, want)
+		}
+	}
+}

@@ -305,7 +305,7 @@ func (d *decision) cancel(cmd Cancel) ([]Event, error) {
 	if o := cmd.Original; cmd.DuplicateOf != "" && !o.Status.Open() {
 		return nil, Errorf(ECONFLICT, "case %s is %s: a duplicate is merged into a case that stays open", o.ID, o.Status)
 	}
-	d.emit(CaseCancelled{Reason: cmd.Reason, DuplicateOf: cmd.DuplicateOf, StageClock: stageClock(d.c, d.now)})
+	d.emit(CaseCancelled{Reason: cmd.Reason, DuplicateOf: cmd.DuplicateOf, StageClock: stageClock(d.c, d.now), Outcome: cmd.outcome()})
 	return d.events, nil
 }
 

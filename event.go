@@ -279,6 +279,22 @@ type CaseCancelled struct {
 	Reason      string `json:"reason"`
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	StageClock
+	// Outcome is invalid, duplicate or no_further_action; events recorded
+	// before it existed have none (see CaseCancelled.outcome).
+	Outcome Outcome `json:"outcome,omitempty"`
+}
+
+// outcome is how the cancellation ended the case: as recorded, or, for an
+// event recorded before outcomes were, a duplicate when it names the case
+// it duplicates, else invalid.
+func (d CaseCancelled) outcome() Outcome {
+	switch {
+	case d.Outcome != "":
+		return d.Outcome
+	case d.DuplicateOf != "":
+		return OutcomeDuplicate
+	}
+	return OutcomeInvalid
 }
 
 // CaseSuspended: every deadline clock stops, until a resume or Until.

@@ -28,6 +28,7 @@ func Evolve(c Case, e Event) Case {
 		}
 	case CaseDispatched:
 		c.Status = StatusDispatched
+		c.ObligationSince = ptr(e.OccurredAt)
 		c.Unit = d.Unit
 		c.Deadlines = d.Deadlines
 		c.Dispute = nil
@@ -43,11 +44,13 @@ func Evolve(c Case, e Event) Case {
 		c.Extensions = lapse(c.Extensions)
 	case VerificationFailed:
 		c.Status = StatusInProgress
+		c.ObligationSince = ptr(e.OccurredAt)
 		c.ReworkCount = d.ReworkCount
 		c.Deadlines.ResolveBy = ptr(d.ResolveBy)
 		c.Deadlines.VerifyBy = nil
 	case CaseClosed:
 		c.Status = StatusClosed
+		c.Outcome = OutcomeFixed
 	case DeadlineWarned:
 		if running && d.Stage == stage && d.Deadline.Equal(deadline) {
 			c.Warned = true
@@ -80,6 +83,7 @@ func Evolve(c Case, e Event) Case {
 	case CaseCancelled:
 		c.Status = StatusCancelled
 		c.DuplicateOf = d.DuplicateOf
+		c.Outcome = d.outcome()
 		c.Extensions = lapse(c.Extensions)
 	case CaseSuspended:
 		c.Suspension = &Suspension{From: c.Status, Since: e.OccurredAt, Until: d.Until, Reason: d.Reason}

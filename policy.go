@@ -26,6 +26,8 @@ type Policy struct {
 	Routing    []Route
 	Escalation []Rung
 	Principals []PrincipalEntry
+	// Assessment says how units are scored (综合评价).
+	Assessment Assessment
 
 	tokens map[[sha256.Size]byte]Principal
 }

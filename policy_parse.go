@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
@@ -53,8 +54,14 @@ type rawPolicy struct {
 	Categories    []rawCategory  `yaml:"categories"`
 	Routing       []rawRoute     `yaml:"routing"`
 	Assign        string         `yaml:"assign"`
+	Assessment    *rawAssessment `yaml:"assessment"`
 	Escalation    *[]rawRung     `yaml:"escalation"`
 	Principals    []rawPrincipal `yaml:"principals"`
+}
+
+type rawAssessment struct {
+	PeriodStartDay *int                `yaml:"period_start_day"`
+	Weights        map[string]*float64 `yaml:"weights"`
 }
 
 type rawHours struct {
@@ -256,6 +263,7 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 		p.Routing = append(p.Routing, Route(r))
 	}
 	p.Escalation = c.ladder(raw.Escalation)
+	p.Assessment = c.assessment(raw.Assessment)
 	for i, rp := range raw.Principals {
 		c.principal(p, i, rp)
 	}
@@ -389,6 +397,42 @@ func (c *policyChecker) category(p *Policy, i int, rc rawCategory, business *Cal
 		cat.SLA[SeverityUrgent] = cat.SLA[SeverityNormal]
 	}
 	return cat
+}
+
+// assessment reads the assessment block: the default's, where it says
+// nothing.
+func (c *policyChecker) assessment(raw *rawAssessment) Assessment {
+	a := Assessment{PeriodStartDay: defaultAssessment.PeriodStartDay, Weights: defaultAssessment.Weights}
+	if raw == nil {
+		return a
+	}
+	if d := raw.PeriodStartDay; d != nil {
+		if *d < 1 || *d > 28 {
+			c.problem(at("assessment", "period_start_day"), "must be a day from 1 to 28, not %d", *d)
+		}
+		a.PeriodStartDay = *d
+	}
+	if raw.Weights == nil {
+		return a
+	}
+	a.Weights = map[string]float64{}
+	var sum float64
+	for _, name := range slices.Sorted(maps.Keys(raw.Weights)) {
+		w := raw.Weights[name]
+		switch {
+		case !slices.Contains(RateNames, name):
+			c.problem(at("assessment", "weights", name), "unknown rate %q: use %s", name, strings.Join(RateNames, ", "))
+		case w == nil:
+			c.problem(at("assessment", "weights", name), "needs a weight, e.g. 20 or -10")
+		default:
+			a.Weights[name] = *w
+			sum += math.Abs(*w)
+		}
+	}
+	if math.Abs(sum-100) > 1e-9 {
+		c.problem(at("assessment", "weights"), "the weights' absolute values sum to %g, not 100", sum)
+	}
+	return a
 }
 
 // duration reads a stage's positive duration, recording a problem (and

@@ -441,3 +441,26 @@ func TestPolicyCheckListsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// The assessment block: the day periods begin on and the weights, which
+// name rates and whose absolute values sum to 100.
+func TestPolicyAssessment(t *testing.T) {
+	p := duban.DefaultPolicy()
+	if p.Assessment.PeriodStartDay != 1 || p.Assessment.Weights["handling_rate"] != 30 || p.Assessment.Weights["rework_rate"] != -20 {
+		t.Fatalf("default assessment %+v", p.Assessment)
+	}
+	ok := strings.Replace(minimalPolicy, "escalation:", "assessment:\n  period_start_day: 21\n  weights: {handling_rate: 60, overdue_open_rate: -40}\nescalation:", 1)
+	if p, err := duban.ParsePolicy("city.yaml", []byte(ok)); err != nil || p.Assessment.PeriodStartDay != 21 || len(p.Assessment.Weights) != 2 {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	for _, tc := range []struct{ block, want string }{
+		{"  period_start_day: 31\n", "assessment.period_start_day: must be a day from 1 to 28, not 31"},
+		{"  weights: {handling_rate: 60, speed: 40}\n", `assessment.weights.speed: unknown rate "speed"`},
+		{"  weights: {handling_rate: 60, rework_rate: -30}\n", "assessment.weights: the weights' absolute values sum to 90, not 100"},
+	} {
+		_, err := duban.ParsePolicy("city.yaml", []byte(strings.Replace(minimalPolicy, "escalation:", "assessment:\n"+tc.block+"escalation:", 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %s", tc.block, err, tc.want)
+		}
+	}
+}

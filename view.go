@@ -32,6 +32,7 @@ type View struct {
 	LastUrgedAt   *time.Time   `json:"last_urged_at,omitempty"`
 	DuplicateOf   string       `json:"duplicate_of,omitempty"`
 	Suspension    *Suspension  `json:"suspension,omitempty"`
+	Outcome       Outcome      `json:"outcome,omitempty"`
 }
 
 // View returns the case as clients see it.
@@ -41,7 +42,7 @@ func (c *Case) View() View {
 		Location: c.Location, Evidence: c.Evidence, Reporter: c.Reporter, OpenedAt: c.OpenedAt,
 		UpdatedAt: c.UpdatedAt, Version: c.Version, Deadlines: c.Deadlines, ReworkCount: c.ReworkCount,
 		PolicyVersion: c.PolicyVersion, Dispute: c.Dispute, Extensions: c.Extensions, UrgeCount: c.UrgeCount,
-		LastUrgedAt: c.LastUrgedAt, DuplicateOf: c.DuplicateOf, Suspension: c.Suspension,
+		LastUrgedAt: c.LastUrgedAt, DuplicateOf: c.DuplicateOf, Suspension: c.Suspension, Outcome: c.Outcome,
 	}
 	if v.Evidence == nil {
 		v.Evidence = []Evidence{}

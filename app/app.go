@@ -45,6 +45,15 @@ type Store interface {
 	// CaseAfter returns the case as it stood after the last event the
 	// command commandID recorded, and false when it recorded none.
 	CaseAfter(ctx context.Context, caseID, commandID string) (duban.Case, bool, error)
+
+	// UnitCounts counts the scorecards' figures over q, a row for each
+	// unit with any; duban.Assessment.Finish does the rest.
+	UnitCounts(ctx context.Context, q duban.ReportQuery) ([]duban.UnitRow, error)
+	// InspectorCounts counts the inspectors' figures over q.
+	InspectorCounts(ctx context.Context, q duban.ReportQuery) ([]duban.InspectorRow, error)
+	// FigureCases returns the ids of the cases behind a figure of
+	// q.Unit's row, each once, in order.
+	FigureCases(ctx context.Context, q duban.ReportQuery, figure string) ([]string, error)
 }
 
 // Engine runs commands on cases: each case's single writer, which decides

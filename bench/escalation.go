@@ -271,7 +271,7 @@ func visibleAtScale(ctx context.Context, s *stack, store *postgres.Store, client
 	_, err := seed(ctx, store, n, func(rng *rand.Rand) postgres.CaseHistory {
 		h := seedCase(rng, terms, due.Add(-time.Hour), 0)
 		mu.Lock()
-		ids = append(ids, h.Case.ID)
+		ids = append(ids, h.Events[0].CaseID)
 		mu.Unlock()
 		return h
 	}, func(done int) {})

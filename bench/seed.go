@@ -63,7 +63,7 @@ func seedCase(rng *rand.Rand, terms duban.Terms, opened time.Time, steps int) po
 		c = duban.Fold(c, evs)
 		events = append(events, evs...)
 	}
-	return postgres.CaseHistory{Events: events, Case: c}
+	return postgres.CaseHistory{Events: events}
 }
 
 // seed bulk-loads n case histories made by gen, keeping a sample of ids.
@@ -77,7 +77,7 @@ func seed(ctx context.Context, store *postgres.Store, n int, gen func(*rand.Rand
 		for i := range histories {
 			histories[i] = gen(rng)
 			if len(sample) < 20000 && rng.IntN(max(1, n/20000)) == 0 {
-				sample = append(sample, histories[i].Case.ID)
+				sample = append(sample, histories[i].Events[0].CaseID)
 			}
 		}
 		if err := store.BulkLoad(ctx, histories); err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -9,44 +10,48 @@ import (
 	"github.com/duban/duban"
 )
 
-// CaseHistory is one case's events, in version order, and the case they fold to.
+// CaseHistory is one case's events, in version order.
 type CaseHistory struct {
 	Events []duban.Event
-	Case   duban.Case
 }
 
 // BulkLoad writes whole case histories with COPY, in one transaction: the
-// events and the projection rows, exactly as appending them one command at
-// a time would. It is for loading many cases at once (benchmarks, imports of
-// records kept elsewhere) into cases that do not exist yet; it runs no
-// workflow, so a loaded open case has no timers until its workflow is started.
+// events, the projection rows and the scorecards' facts and stretches,
+// exactly as appending them one command at a time would. It is for loading
+// many cases at once (benchmarks, imports of records kept elsewhere) into
+// cases that do not exist yet; it runs no workflow, so a loaded open case
+// has no timers until its workflow is started.
 func (s *Store) BulkLoad(ctx context.Context, histories []CaseHistory) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var events [][]any
 		var merged []string // loaded duplicates, to list on the cases they merged into
 		cases := make([][]any, 0, len(histories))
+		all := make([][]duban.Event, 0, len(histories))
 		for _, h := range histories {
-			if n := len(h.Events); n == 0 || h.Case.Version != h.Events[n-1].Version {
-				return fmt.Errorf("bulk load: case %s does not end at its last event", h.Case.ID)
+			if len(h.Events) == 0 {
+				return errors.New("bulk load: a case without events")
 			}
-			for i, e := range h.Events {
-				if e.CaseID != h.Case.ID || e.Version != int64(i+1) {
-					return fmt.Errorf("bulk load: case %s: event %d is %s v%d", h.Case.ID, i, e.CaseID, e.Version)
-				}
+			whole := duban.Append{CaseID: h.Events[0].CaseID, Events: h.Events}
+			if err := whole.Check(); err != nil {
+				return fmt.Errorf("bulk load: %w", err)
+			}
+			for _, e := range h.Events {
 				actor, data, err := marshalEvent(e)
 				if err != nil {
 					return err
 				}
 				events = append(events, []any{e.ID, e.CaseID, e.Version, e.Type, e.OccurredAt, actor, data, "bulk-load"})
 			}
-			row, err := projectionRow(h.Case)
+			c := whole.After()
+			row, err := projectionRow(c)
 			if err != nil {
 				return err
 			}
 			cases = append(cases, row)
-			if h.Case.DuplicateOf != "" {
-				merged = append(merged, h.Case.ID)
+			if c.DuplicateOf != "" {
+				merged = append(merged, c.ID)
 			}
+			all = append(all, h.Events)
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"},
 			[]string{"id", "case_id", "version", "type", "occurred_at", "actor", "data", "command_id"}, pgx.CopyFromRows(events)); err != nil {
@@ -54,6 +59,9 @@ func (s *Store) BulkLoad(ctx context.Context, histories []CaseHistory) error {
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cases"}, projectionColumns, pgx.CopyFromRows(cases)); err != nil {
 			return fmt.Errorf("bulk load cases: %w", err)
+		}
+		if err := copyAssessment(ctx, tx, all); err != nil {
+			return fmt.Errorf("bulk load: %w", err)
 		}
 		if len(merged) == 0 {
 			return nil

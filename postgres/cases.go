@@ -45,14 +45,8 @@ func projectionRow(c duban.Case) ([]any, error) {
 
 // upsertCase writes a projection row, unless the row already holds a later
 // version.
-var upsertCase = func() string {
-	params := make([]string, len(projectionColumns))
-	for i := range projectionColumns {
-		params[i] = "$" + strconv.Itoa(i+1)
-	}
-	return "INSERT INTO cases (" + strings.Join(projectionColumns, ", ") + ") VALUES (" + strings.Join(params, ", ") +
-		") ON CONFLICT (id) DO UPDATE SET " + excludedAssignments() + " WHERE cases.version < excluded.version"
-}()
+var upsertCase = insertInto("cases", projectionColumns) +
+	" ON CONFLICT (id) DO UPDATE SET " + excludedAssignments() + " WHERE cases.version < excluded.version"
 
 // excludedAssignments sets a projection row's columns, but those a case
 // never changes, from an upsert's excluded row.
@@ -180,11 +174,16 @@ func (q *query) arg(v any) string {
 
 func (q *query) and(cond string) { q.where = append(q.where, cond) }
 
+// whereClause renders the conditions added since the last call, and
+// forgets them: a statement may have several clauses over one list of
+// arguments.
 func (q *query) whereClause() string {
 	if len(q.where) == 0 {
 		return ""
 	}
-	return " WHERE " + strings.Join(q.where, " AND ")
+	w := " WHERE " + strings.Join(q.where, " AND ")
+	q.where = nil
+	return w
 }
 
 // filter adds what f selects, but its paging, to q.

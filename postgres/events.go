@@ -38,8 +38,9 @@ func (s *Store) Append(ctx context.Context, a duban.Append) (duban.Appended, err
 	return duban.Appended{Events: events, CommandIDs: commandIDs}, nil
 }
 
-// appendBatch sends the version check, the events and the projection row as
-// one batch. PostgreSQL runs a batch as one implicit transaction: if any
+// appendBatch sends the version check, the events, the projection row and
+// what the events change of the scorecards' facts and stretches as one
+// batch. PostgreSQL runs a batch as one implicit transaction: if any
 // statement fails, none of it is kept.
 func (s *Store) appendBatch(ctx context.Context, a duban.Append) (duban.Appended, error) {
 	batch := &pgx.Batch{}
@@ -53,15 +54,17 @@ func (s *Store) appendBatch(ctx context.Context, a duban.Append) (duban.Appended
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position`,
 			e.ID, e.CaseID, e.Version, e.Type, e.OccurredAt, actor, data, a.CommandID)
 	}
-	row, err := projectionRow(a.Case)
+	after := a.After()
+	row, err := projectionRow(after)
 	if err != nil {
 		return duban.Appended{}, err
 	}
 	batch.Queue(upsertCase, row...)
-	if a.Case.DuplicateOf != "" && a.Case.Status == duban.StatusCancelled {
+	if after.DuplicateOf != "" && after.Status == duban.StatusCancelled {
 		batch.Queue(`UPDATE cases SET duplicates = array_append(duplicates, $1::uuid)
-			WHERE id = $2 AND NOT $1::uuid = ANY(duplicates)`, a.CaseID, a.Case.DuplicateOf)
+			WHERE id = $2 AND NOT $1::uuid = ANY(duplicates)`, a.CaseID, after.DuplicateOf)
 	}
+	queueAssessed(batch, a)
 	results := s.pool.SendBatch(ctx, batch)
 	defer results.Close()
 	if _, err := results.Exec(); err != nil {

@@ -129,6 +129,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, string(sql)); err != nil {
 				return err
 			}
+			if then, ok := afterMigration[version]; ok {
+				if err := then(ctx, tx); err != nil {
+					return err
+				}
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, base)
 			return err
 		})
@@ -137,6 +142,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// afterMigration is the work in Go a migration needs done, in its
+// transaction, once its SQL has run.
+var afterMigration = map[int]func(context.Context, pgx.Tx) error{
+	9: fillAssessment, // the scorecards' facts and stretches of the cases already held
 }
 
 // migrationFiles are the embedded migrations, in the order they apply.

@@ -79,9 +79,8 @@ func do(t *testing.T, s *postgres.Store, c duban.Case, cmd duban.Command, now ti
 	if open, ok := cmd.(duban.OpenCase); ok {
 		id = open.CaseID
 	}
-	next := duban.Fold(c, events)
 	out, err := s.Append(context.Background(), duban.Append{
-		CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Case: next,
+		CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Before: c,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,11 +139,11 @@ func TestAppendIsIdempotent(t *testing.T) {
 	id := uuid.NewString()
 	c, _ := do(t, s, duban.Case{}, openCmd(id, "littering", ""), t0, "open")
 	first, _ := duban.Decide(c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute))
-	if _, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: first, Case: duban.Fold(c, first)}); err != nil {
+	if _, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: first, Before: c}); err != nil {
 		t.Fatal(err)
 	}
 	retry, _ := duban.Decide(c, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(2*time.Minute))
-	out, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: retry, Case: duban.Fold(c, retry)})
+	out, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: retry, Before: c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +329,7 @@ func TestDuplicates(t *testing.T) {
 	c := duban.Fold(duban.Case{}, events)
 	more, _ := duban.Decide(c, duplicateOf(original, "again"), t0.Add(2*time.Hour))
 	events = append(events, more...)
-	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events, Case: duban.Fold(duban.Case{}, events)}}); err != nil {
+	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Case(ctx, original); len(got.Duplicates) != 3 || got.Duplicates[2] != c.ID {
@@ -351,7 +350,7 @@ func TestBulkLoad(t *testing.T) {
 	c2 := duban.Fold(duban.Case{}, events)
 	more, _ := duban.Decide(c2, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}}, t0.Add(time.Minute))
 	events = append(events, more...)
-	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events, Case: duban.Fold(duban.Case{}, events)}}); err != nil {
+	if err := s.BulkLoad(ctx, []postgres.CaseHistory{{Events: events}}); err != nil {
 		t.Fatal(err)
 	}
 	loadedRow, err := s.Case(ctx, loaded)

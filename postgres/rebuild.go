@@ -60,25 +60,52 @@ func (s *Store) nextCaseIDs(ctx context.Context, after string) ([]string, error)
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// rebuildCases folds the cases ids into a temporary table, in one
-// transaction, and compares it with (or copies it into) the projection.
+// rebuildCases folds the cases ids, and assesses their histories, into
+// temporary tables, in one transaction, and compares them with (or copies
+// them into) the projection and the scorecards' facts and stretches.
 func (s *Store) rebuildCases(ctx context.Context, ids []string, check bool, r *Rebuild) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := foldCases(ctx, tx, ids)
+		histories, err := readHistories(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		r.Cases += int64(len(rows))
-		if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE folded (LIKE cases INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
-			return fmt.Errorf("rebuild: %w", err)
+		r.Cases += int64(len(histories))
+		var rows [][]any
+		for _, events := range histories {
+			row, err := projectionRow(duban.Fold(duban.Case{}, events))
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row)
+		}
+		for _, stmt := range []string{
+			`CREATE TEMPORARY TABLE folded (LIKE cases INCLUDING DEFAULTS) ON COMMIT DROP`,
+			`CREATE TEMPORARY TABLE folded_facts (LIKE facts INCLUDING DEFAULTS) ON COMMIT DROP`,
+			`CREATE TEMPORARY TABLE folded_stretches (LIKE stretches INCLUDING DEFAULTS) ON COMMIT DROP`,
+		} {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("rebuild: %w", err)
+			}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"folded"}, projectionColumns, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
+		if err := copyAssessmentInto(ctx, tx, histories, "folded_facts", "folded_stretches"); err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
 		cols := strings.Join(projectionColumns, ", ")
+		// A case differs when its row, or any of its facts or stretches,
+		// is not what its events fold to.
 		differ := fmt.Sprintf(`SELECT f.id::text FROM folded AS f LEFT JOIN cases AS c ON c.id = f.id
-			WHERE c.id IS NULL OR (%s) IS DISTINCT FROM (%s) ORDER BY f.id`, prefixed("f", projectionColumns), prefixed("c", projectionColumns))
-		differed, err := tx.Query(ctx, differ)
+			WHERE c.id IS NULL OR (%s) IS DISTINCT FROM (%s)
+			UNION SELECT case_id::text FROM (
+				(SELECT * FROM folded_facts EXCEPT SELECT * FROM facts WHERE case_id = ANY($1::uuid[]))
+				UNION ALL (SELECT * FROM facts WHERE case_id = ANY($1::uuid[]) EXCEPT SELECT * FROM folded_facts)) AS facts_differ
+			UNION SELECT case_id::text FROM (
+				(SELECT * FROM folded_stretches EXCEPT SELECT * FROM stretches WHERE case_id = ANY($1::uuid[]))
+				UNION ALL (SELECT * FROM stretches WHERE case_id = ANY($1::uuid[]) EXCEPT SELECT * FROM folded_stretches)) AS stretches_differ
+			ORDER BY 1`, prefixed("f", projectionColumns), prefixed("c", projectionColumns))
+		differed, err := tx.Query(ctx, differ, ids)
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
@@ -91,19 +118,35 @@ func (s *Store) rebuildCases(ctx context.Context, ids []string, check bool, r *R
 		if check || len(stale) == 0 {
 			return nil
 		}
-		// Only rows no append has moved past since the events were read.
-		tag, err := tx.Exec(ctx, `INSERT INTO cases (`+cols+`) SELECT `+cols+` FROM folded WHERE id = ANY($1::uuid[])
-			ON CONFLICT (id) DO UPDATE SET `+excludedAssignments()+` WHERE cases.version <= excluded.version`, stale)
+		// Only cases no append has moved past since their events were read:
+		// such a case's row, facts and stretches are its append's.
+		rewritten, err := tx.Query(ctx, `INSERT INTO cases (`+cols+`) SELECT `+cols+` FROM folded WHERE id = ANY($1::uuid[])
+			ON CONFLICT (id) DO UPDATE SET `+excludedAssignments()+` WHERE cases.version <= excluded.version
+			RETURNING id`, stale)
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
-		r.Rewritten += tag.RowsAffected()
+		current, err := pgx.CollectRows(rewritten, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		for _, stmt := range []string{
+			`DELETE FROM facts WHERE case_id = ANY($1::uuid[])`,
+			`DELETE FROM stretches WHERE case_id = ANY($1::uuid[])`,
+			`INSERT INTO facts SELECT * FROM folded_facts WHERE case_id = ANY($1::uuid[])`,
+			`INSERT INTO stretches SELECT * FROM folded_stretches WHERE case_id = ANY($1::uuid[])`,
+		} {
+			if _, err := tx.Exec(ctx, stmt, current); err != nil {
+				return fmt.Errorf("rebuild: %w", err)
+			}
+		}
+		r.Rewritten += int64(len(current))
 		return nil
 	})
 }
 
-// foldCases reads the events of ids and folds each case, as projection rows.
-func foldCases(ctx context.Context, tx pgx.Tx, ids []string) ([][]any, error) {
+// readHistories reads the events of the cases ids, a slice of events a case.
+func readHistories(ctx context.Context, tx pgx.Tx, ids []string) ([][]duban.Event, error) {
 	rows, err := tx.Query(ctx, eventColumns+` WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, version`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("rebuild: %w", err)
@@ -112,17 +155,13 @@ func foldCases(ctx context.Context, tx pgx.Tx, ids []string) ([][]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rebuild: %w", err)
 	}
-	var out [][]any
+	var out [][]duban.Event
 	for i := 0; i < len(events); {
 		j := i
 		for j < len(events) && events[j].CaseID == events[i].CaseID {
 			j++
 		}
-		row, err := projectionRow(duban.Fold(duban.Case{}, events[i:j]))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, row)
+		out = append(out, events[i:j])
 		i = j
 	}
 	return out, nil

@@ -262,7 +262,7 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 			ExpectedVersion: r.state.Version,
 			CommandID:       commandID,
 			Events:          events,
-			Case:            duban.Fold(r.state, events),
+			Before:          r.state,
 		}).Get(ctx, &out)
 		if err != nil {
 			workflow.GetLogger(ctx).Error("appending events failed", "command", cmd.Name(), "error", err)

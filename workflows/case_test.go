@@ -285,7 +285,7 @@ func TestLostOpenTakesTheCaseFromTheStore(t *testing.T) {
 	h := newHarness(t)
 	events, err := duban.Decide(duban.Case{}, openCmd(), t0)
 	if err == nil {
-		_, err = h.store.Append(context.Background(), duban.Append{CaseID: caseID, CommandID: "lost-open", Events: events, Case: duban.Fold(duban.Case{}, events)})
+		_, err = h.store.Append(context.Background(), duban.Append{CaseID: caseID, CommandID: "lost-open", Events: events})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +338,7 @@ func TestCatchesUpWithTheStore(t *testing.T) {
 		events, err := duban.Decide(c, duban.Acknowledge{CommandMeta: by(sanitation)}, t0)
 		if err == nil {
 			_, err = h.store.Append(context.Background(), duban.Append{CaseID: caseID, ExpectedVersion: c.Version,
-				CommandID: "lost", Events: events, Case: duban.Fold(c, events)})
+				CommandID: "lost", Events: events, Before: c})
 		}
 		if err != nil {
 			t.Fatalf("acknowledge behind the run's back: %v", err)
@@ -514,7 +514,7 @@ func TestCommandWaitsForTheOpenStillUnderWay(t *testing.T) {
 func TestCommandWaitsForTheCaseTakenFromTheStore(t *testing.T) {
 	h := newHarness(t)
 	events, _ := duban.Decide(duban.Case{}, openCmd(), t0)
-	if _, err := h.store.Append(context.Background(), duban.Append{CaseID: caseID, CommandID: "lost-open", Events: events, Case: duban.Fold(duban.Case{}, events)}); err != nil {
+	if _, err := h.store.Append(context.Background(), duban.Append{CaseID: caseID, CommandID: "lost-open", Events: events}); err != nil {
 		t.Fatal(err)
 	}
 	h.at(0, duban.Acknowledge{CommandMeta: by(sanitation)}, h.ok)

@@ -39,7 +39,7 @@ func (m *Main) startDevStack(ctx context.Context) error {
 	}
 	m.onClose(lock.Release)
 	if m.Config.DatabaseURL == "" {
-		pg, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true})
+		pg, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true, KeepPort: true})
 		if err != nil {
 			return fmt.Errorf("start PostgreSQL: %w", err)
 		}

@@ -2,7 +2,8 @@
 // binaries installed on the machine, for `duban dev` and for tests.
 //
 // The cluster lives in one directory and listens on 127.0.0.1 only, with a
-// generated password, on the same port at every start unless it is taken.
+// generated password; on the same port at every start, when asked, unless
+// it is taken.
 // PostgreSQL refuses to run as root, so when duban runs as root the cluster
 // runs as the postgres user. While a process runs the cluster, it holds the
 // directory: another is refused. A cluster left running by a parent that
@@ -16,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"net"
 	"net/url"
@@ -40,9 +42,12 @@ type Options struct {
 	// Dir holds the cluster's data directory (Dir/data), its password and its
 	// log (Dir/postgres.log). It is created when missing.
 	Dir string
-	// Port to listen on, on 127.0.0.1; 0 takes the port of the cluster's
-	// last start (kept in Dir/port), or a free one when it is taken.
+	// Port to listen on, on 127.0.0.1; 0 picks one.
 	Port int
+	// KeepPort makes the cluster start on the port of its last start (kept
+	// in Dir/port) while that is free, so that clients can keep its URL;
+	// without it, a free port is picked at each start.
+	KeepPort bool
 	// Durable keeps fsync on. Tests turn it off for speed; `duban dev` keeps
 	// it on so a crash of the machine loses nothing committed.
 	Durable bool
@@ -108,7 +113,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := stopLeftover(c.dataDir); err != nil {
 		return nil, err
 	}
-	if c.Port, err = port(opts.Port, filepath.Join(dir, "port")); err != nil {
+	if c.Port, err = port(opts, filepath.Join(dir, "port")); err != nil {
 		return nil, err
 	}
 	if err := c.start(bin, cred, opts); err != nil {
@@ -129,20 +134,38 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	return c, nil
 }
 
-// port is the port to start on: want if given, else the one kept in file
-// from the last start while it is free, else a free one, kept for the next.
-func port(want int, file string) (int, error) {
-	if want != 0 {
-		return want, nil
+// port is the port to start on: the one opts give, or a free one, or, to
+// keep the port, the one kept in file from the last start while it is
+// free, else a free one, kept for the next. A port is first sought in a range the kernel does not hand out to
+// outgoing connections, from a place the directory picks, so that it is
+// still free at the next start.
+func port(opts Options, file string) (int, error) {
+	switch {
+	case opts.Port != 0:
+		return opts.Port, nil
+	case !opts.KeepPort:
+		return freeport.Get()
 	}
 	if b, err := os.ReadFile(file); err == nil {
 		if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && p > 0 && freeport.Free(p) {
 			return p, nil
 		}
 	}
-	p, err := freeport.Get()
-	if err != nil {
-		return 0, err
+	const first, count = 15432, 100
+	h := fnv.New32a()
+	h.Write([]byte(filepath.Dir(file)))
+	p := 0
+	for i := range count {
+		if candidate := first + (int(h.Sum32())+i)%count; freeport.Free(candidate) {
+			p = candidate
+			break
+		}
+	}
+	if p == 0 {
+		var err error
+		if p, err = freeport.Get(); err != nil {
+			return 0, err
+		}
 	}
 	return p, os.WriteFile(file, []byte(strconv.Itoa(p)+"\n"), 0o644)
 }

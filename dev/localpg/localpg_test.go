@@ -24,7 +24,7 @@ const dieEnv = "LOCALPG_TEST_START_AND_WAIT"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(dieEnv); dir != "" {
-		c, err := localpg.Start(context.Background(), localpg.Options{Dir: dir})
+		c, err := localpg.Start(context.Background(), localpg.Options{Dir: dir, KeepPort: true})
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -120,9 +120,9 @@ func TestStartKeepsDataAcrossRestartsAndCrashes(t *testing.T) {
 	}
 	// A parent killed with kill -9 leaves its postmaster running: starting
 	// again on the same directory stops it and comes back with the data, on
-	// the port of the last start.
+	// the port of the last start when it keeps its port.
 	port := startAndDie(t, dir)
-	c, err = localpg.Start(ctx, localpg.Options{Dir: dir})
+	c, err = localpg.Start(ctx, localpg.Options{Dir: dir, KeepPort: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func (e *Engine) Execute(ctx context.Context, caseID string, cmd duban.Command, 
 		return c, err
 	}
 	after := duban.Fold(c, events)
-	if _, err := e.Store.Append(ctx, duban.Append{CaseID: caseID, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Case: after}); err != nil {
+	if _, err := e.Store.Append(ctx, duban.Append{CaseID: caseID, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Before: c}); err != nil {
 		return duban.Case{}, err
 	}
 	return after, nil

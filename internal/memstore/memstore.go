@@ -72,9 +72,9 @@ func (s *Store) Append(_ context.Context, a duban.Append) (duban.Appended, error
 		out.Events = append(out.Events, e)
 		out.CommandIDs = append(out.CommandIDs, a.CommandID)
 	}
-	st.c = a.Case
-	if a.Case.Status == duban.StatusCancelled && a.Case.DuplicateOf != "" {
-		if o := s.cases[a.Case.DuplicateOf]; o != nil && !slices.Contains(o.duplicates, a.CaseID) {
+	st.c = a.After()
+	if st.c.Status == duban.StatusCancelled && st.c.DuplicateOf != "" {
+		if o := s.cases[st.c.DuplicateOf]; o != nil && !slices.Contains(o.duplicates, a.CaseID) {
 			o.duplicates = append(o.duplicates, a.CaseID)
 		}
 	}

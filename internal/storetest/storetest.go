@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"duplicates are listed on their original", testDuplicates},
 		{"lists filter, order and page", testCases},
 		{"the escalation board", testEscalations},
+		{"the scorecards, worked out by hand", testScorecards},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
@@ -101,7 +102,7 @@ func (w *writer) do(id string, cmd duban.Command, now time.Time, commandID strin
 		w.t.Fatalf("%s refused: %v", cmd.Name(), err)
 	}
 	after := duban.Fold(c, events)
-	out, err := w.s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Case: after})
+	out, err := w.s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Before: c})
 	if err != nil {
 		w.t.Fatalf("append %s: %v", cmd.Name(), err)
 	}
@@ -173,7 +174,7 @@ func testRetriedAppend(t *testing.T, s Store) {
 	c := duban.Fold(duban.Case{}, stored)
 	ack := duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}
 	events, _ := duban.Decide(c, ack, t0.Add(time.Minute))
-	a := duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: events, Case: duban.Fold(c, events)}
+	a := duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "ack", Events: events, Before: c}
 	first, err := s.Append(ctx, a)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func testStaleAppend(t *testing.T, s Store) {
 	// A comment decided on the case before the acknowledgement.
 	comment := duban.AddComment{CommandMeta: duban.CommandMeta{By: supervisor}, Text: "seen"}
 	events, _ := duban.Decide(c, comment, t0.Add(2*time.Minute))
-	out, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "comment", Events: events, Case: duban.Fold(c, events)})
+	out, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: "comment", Events: events, Before: c})
 	if err != nil || len(out.Events) != 1 || out.Events[0].Type != duban.EventCaseAcknowledged || !slices.Equal(out.CommandIDs, []string{"ack"}) {
 		t.Fatalf("stale append: %+v, %v", out, err)
 	}
@@ -217,11 +218,11 @@ func testBadAppends(t *testing.T, s Store) {
 		name string
 		a    duban.Append
 	}{
-		{"no events", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Case: c}},
-		{"the store is behind", duban.Append{CaseID: id, ExpectedVersion: 5, CommandID: "x", Events: renumber(events, 6), Case: duban.Fold(c, renumber(events, 6))}},
-		{"a version skipped", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Events: renumber(events, 4), Case: duban.Fold(c, renumber(events, 4))}},
-		{"another case's events", duban.Append{CaseID: "0194f2a0-0000-7000-8000-999999999999", ExpectedVersion: 2, CommandID: "x", Events: events, Case: duban.Fold(c, events)}},
-		{"a case that is not their fold", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Events: events, Case: c}},
+		{"no events", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Before: c}},
+		{"the store is behind", duban.Append{CaseID: id, ExpectedVersion: 5, CommandID: "x", Events: renumber(events, 6), Before: caseAt(c, 5)}},
+		{"a version skipped", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Events: renumber(events, 4), Before: c}},
+		{"another case's events", duban.Append{CaseID: "0194f2a0-0000-7000-8000-999999999999", ExpectedVersion: 2, CommandID: "x", Events: events, Before: c}},
+		{"a case before at another version", duban.Append{CaseID: id, ExpectedVersion: 2, CommandID: "x", Events: events, Before: caseAt(c, 1)}},
 	}
 	for _, b := range bad {
 		if _, err := s.Append(ctx, b.a); err == nil {
@@ -231,6 +232,12 @@ func testBadAppends(t *testing.T, s Store) {
 	if all, _ := s.Events(ctx, id); len(all) != 2 {
 		t.Fatalf("%d events after refused appends", len(all))
 	}
+}
+
+// caseAt returns c as if it were at version v.
+func caseAt(c duban.Case, v int64) duban.Case {
+	c.Version = v
+	return c
 }
 
 // renumber returns events as if they came after version v-1.

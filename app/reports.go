@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+
+	"github.com/duban/duban"
+)
+
+// ReportRequest is what a door asks of a report: a period of dates in the
+// policy's time zone, from before to, and the unit, category and area of
+// the cases it counts ("" for all).
+type ReportRequest struct {
+	From, To string
+	Unit     string
+	Category string
+	Area     string
+}
+
+// query checks r against the policy: the period, the unit.
+func (s *Service) query(r ReportRequest) (duban.ReportQuery, error) {
+	period, err := s.Policy.ReportPeriod(r.From, r.To)
+	if err != nil {
+		return duban.ReportQuery{}, err
+	}
+	if err := s.Policy.CheckUnit("unit", r.Unit); err != nil {
+		return duban.ReportQuery{}, err
+	}
+	return duban.ReportQuery{Period: period, Unit: r.Unit, Category: r.Category, Area: r.Area, Now: s.now()}, nil
+}
+
+// UnitScorecards returns the units' rows for r, ranked by score: every
+// unit of the policy's, and any other that has counts. A unit reads its
+// own row only.
+func (s *Service) UnitScorecards(ctx context.Context, by duban.Principal, r ReportRequest) (duban.Period, []duban.UnitRow, error) {
+	if err := by.MayReadScorecard(r.Unit); err != nil {
+		return duban.Period{}, nil, err
+	}
+	if by.Role == duban.RoleUnit {
+		r.Unit = by.Unit
+	}
+	q, err := s.query(r)
+	if err != nil {
+		return duban.Period{}, nil, err
+	}
+	rows, err := s.unitRows(ctx, q)
+	return q.Period, rows, err
+}
+
+// unitRows counts and finishes the rows of q.
+func (s *Service) unitRows(ctx context.Context, q duban.ReportQuery) ([]duban.UnitRow, error) {
+	rows, err := s.Store.UnitCounts(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range s.Policy.Units {
+		if (q.Unit == "" || q.Unit == u.ID) && !hasUnit(rows, u.ID) {
+			rows = append(rows, duban.UnitRow{Unit: u.ID})
+		}
+	}
+	s.Policy.Assessment.Finish(rows)
+	return rows, nil
+}
+
+func hasUnit(rows []duban.UnitRow, unit string) bool {
+	for _, r := range rows {
+		if r.Unit == unit {
+			return true
+		}
+	}
+	return false
+}
+
+// FigureCases returns the ids of the cases behind a figure of unit's row
+// for r. A unit lists its own only.
+func (s *Service) FigureCases(ctx context.Context, by duban.Principal, unit, figure string, r ReportRequest) ([]string, error) {
+	if err := by.MayReadScorecard(unit); err != nil {
+		return nil, err
+	}
+	if err := duban.CheckFigure(figure); err != nil {
+		return nil, err
+	}
+	r.Unit = unit
+	q, err := s.query(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.FigureCases(ctx, q, figure)
+}
+
+// InspectorReport returns the inspectors' rows for r.
+func (s *Service) InspectorReport(ctx context.Context, by duban.Principal, r ReportRequest) (duban.Period, []duban.InspectorRow, error) {
+	if err := by.MayReadInspectorReport(); err != nil {
+		return duban.Period{}, nil, err
+	}
+	r.Unit = ""
+	q, err := s.query(r)
+	if err != nil {
+		return duban.Period{}, nil, err
+	}
+	rows, err := s.Store.InspectorCounts(ctx, q)
+	duban.FinishInspectors(rows)
+	return q.Period, rows, err
+}

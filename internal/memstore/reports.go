@@ -1,0 +1,167 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/duban/duban"
+)
+
+// The scorecards of the store: what postgres.Store's SQL aggregates, done
+// here over the facts and stretches of every case, assessed afresh.
+
+func (s *Store) assessed(q duban.ReportQuery) ([]duban.Fact, []duban.Stretch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var facts []duban.Fact
+	var stretches []duban.Stretch
+	keep := func(unit, category, area string) bool {
+		return (q.Unit == "" || unit == q.Unit) && (q.Category == "" || category == q.Category) && (q.Area == "" || area == q.Area)
+	}
+	end := q.End()
+	for _, st := range s.cases {
+		fs, ss := duban.AssessHistory(st.events)
+		for _, f := range fs {
+			if !f.At.Before(q.From) && f.At.Before(end) && keep(f.Unit, f.Category, f.Area) {
+				facts = append(facts, f)
+			}
+		}
+		for _, x := range ss {
+			if x.Since.Before(end) && (x.Until == nil || !x.Until.Before(end)) && !x.Suspended && x.Deadline.Before(end) &&
+				keep(x.Unit, x.Category, x.Area) {
+				stretches = append(stretches, x)
+			}
+		}
+	}
+	return facts, stretches
+}
+
+// UnitCounts counts SPEC.md's figures over q for every unit with a fact in
+// its period or an obligation overdue at its end.
+func (s *Store) UnitCounts(_ context.Context, q duban.ReportQuery) ([]duban.UnitRow, error) {
+	facts, overdue := s.assessed(q)
+	rows := map[string]*duban.UnitRow{}
+	minutes := map[string]map[duban.FactKind][]float64{}
+	row := func(unit string) *duban.UnitRow {
+		if rows[unit] == nil {
+			rows[unit] = &duban.UnitRow{Unit: unit, Escalations: map[string]int{}}
+			minutes[unit] = map[duban.FactKind][]float64{}
+		}
+		return rows[unit]
+	}
+	for _, f := range facts {
+		if f.Unit == "" {
+			continue
+		}
+		r := row(f.Unit)
+		switch f.Kind {
+		case duban.FactDispatched:
+			r.Dispatched++
+		case duban.FactAcknowledged:
+			minutes[f.Unit][f.Kind] = append(minutes[f.Unit][f.Kind], f.Minutes)
+		case duban.FactResolved:
+			r.Handled++
+			if !f.Late {
+				r.HandledOnTime++
+			}
+			minutes[f.Unit][f.Kind] = append(minutes[f.Unit][f.Kind], f.Minutes)
+		case duban.FactVerification:
+			r.Verifications++
+			if f.Failed {
+				r.Rework++
+			}
+		case duban.FactClosed:
+			r.Closed++
+		case duban.FactExtension:
+			r.ExtensionsApproved++
+		case duban.FactEscalation:
+			r.Escalations[strconv.Itoa(f.Level)]++
+		case duban.FactUrge:
+			r.Urges++
+		case duban.FactNoFurtherAction:
+			r.NoFurtherAction++
+		}
+	}
+	for _, x := range overdue {
+		row(x.Unit).OverdueOpen++
+	}
+	out := make([]duban.UnitRow, 0, len(rows))
+	for unit, r := range rows {
+		ack, res := minutes[unit][duban.FactAcknowledged], minutes[unit][duban.FactResolved]
+		slices.Sort(ack)
+		slices.Sort(res)
+		r.AckMinutes = duban.Minutes{P50: duban.Percentile(ack, 0.5), P90: duban.Percentile(ack, 0.9)}
+		r.ResolveMinutes = duban.Minutes{P50: duban.Percentile(res, 0.5), P90: duban.Percentile(res, 0.9)}
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// InspectorCounts counts, over q, each inspector's cases opened,
+// verifications and verifications before the verify deadline.
+func (s *Store) InspectorCounts(_ context.Context, q duban.ReportQuery) ([]duban.InspectorRow, error) {
+	facts, _ := s.assessed(q)
+	rows := map[string]*duban.InspectorRow{}
+	for _, f := range facts {
+		if f.Actor == "" {
+			continue
+		}
+		r := rows[f.Actor]
+		if r == nil {
+			r = &duban.InspectorRow{Inspector: f.Actor}
+			rows[f.Actor] = r
+		}
+		switch f.Kind {
+		case duban.FactOpened:
+			r.Opened++
+		case duban.FactVerification:
+			r.Verifications++
+			if !f.Late {
+				r.VerifiedOnTime++
+			}
+		}
+	}
+	out := make([]duban.InspectorRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// FigureCases returns the ids of the cases behind a figure of q.Unit's row
+// over q, each once, in order.
+func (s *Store) FigureCases(_ context.Context, q duban.ReportQuery, figure string) ([]string, error) {
+	facts, overdue := s.assessed(q)
+	counts := map[string]func(duban.Fact) bool{
+		"dispatched":          func(f duban.Fact) bool { return f.Kind == duban.FactDispatched },
+		"handled":             func(f duban.Fact) bool { return f.Kind == duban.FactResolved },
+		"handled_on_time":     func(f duban.Fact) bool { return f.Kind == duban.FactResolved && !f.Late },
+		"verifications":       func(f duban.Fact) bool { return f.Kind == duban.FactVerification },
+		"rework":              func(f duban.Fact) bool { return f.Kind == duban.FactVerification && f.Failed },
+		"closed":              func(f duban.Fact) bool { return f.Kind == duban.FactClosed },
+		"extensions_approved": func(f duban.Fact) bool { return f.Kind == duban.FactExtension },
+		"escalations":         func(f duban.Fact) bool { return f.Kind == duban.FactEscalation },
+		"urges":               func(f duban.Fact) bool { return f.Kind == duban.FactUrge },
+		"no_further_action":   func(f duban.Fact) bool { return f.Kind == duban.FactNoFurtherAction },
+	}
+	counts["due"] = counts["handled"]
+	count, ok := counts[figure]
+	if !ok && figure != "overdue_open" {
+		return nil, fmt.Errorf("no figure %q", figure)
+	}
+	var ids []string
+	for _, f := range facts {
+		if ok && f.Unit != "" && count(f) {
+			ids = append(ids, f.CaseID)
+		}
+	}
+	if figure == "overdue_open" || figure == "due" {
+		for _, x := range overdue {
+			ids = append(ids, x.CaseID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}

@@ -1,0 +1,157 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/duban/duban"
+)
+
+// The scorecards read the facts in a period and the stretches at its end:
+// aggregations over the facts_at and stretches_until indexes, never a scan
+// of the events.
+
+// factsIn adds q's period and filters over the facts table, prefixed p, to w.
+func factsIn(w *query, q duban.ReportQuery) {
+	w.and("at >= " + w.arg(q.From) + " AND at < " + w.arg(q.End()))
+	caseFilters(w, q)
+}
+
+// overdueAt adds the stretches of obligations running and overdue at the
+// end of q's period, filtered as q says, to w: those that hold the instant,
+// with their clock running and their deadline before it.
+func overdueAt(w *query, q duban.ReportQuery) {
+	end := w.arg(q.End())
+	w.and("since < " + end + " AND coalesce(until, 'infinity') >= " + end + " AND NOT suspended AND deadline < " + end)
+	caseFilters(w, q)
+}
+
+func caseFilters(w *query, q duban.ReportQuery) {
+	for _, eq := range []struct{ col, val string }{{"unit", q.Unit}, {"category", q.Category}, {"area", q.Area}} {
+		if eq.val != "" {
+			w.and(eq.col + " = " + w.arg(eq.val))
+		}
+	}
+}
+
+// UnitCounts counts SPEC.md's figures over q for every unit with a fact in
+// its period or an obligation overdue at its end; duban.Assessment.Finish
+// computes the rest.
+func (s *Store) UnitCounts(ctx context.Context, q duban.ReportQuery) ([]duban.UnitRow, error) {
+	var w query
+	factsIn(&w, q)
+	w.and("unit IS NOT NULL")
+	inPeriod := w.whereClause()
+	overdueAt(&w, q)
+	atEnd := w.whereClause()
+	rows, err := s.pool.Query(ctx, `WITH f AS (
+			SELECT kind, unit, level, late, failed, minutes FROM facts`+inPeriod+`
+		), counted AS (
+			SELECT unit,
+				count(*) FILTER (WHERE kind = 'dispatched') AS dispatched,
+				count(*) FILTER (WHERE kind = 'resolved') AS handled,
+				count(*) FILTER (WHERE kind = 'resolved' AND NOT late) AS handled_on_time,
+				count(*) FILTER (WHERE kind = 'verification') AS verifications,
+				count(*) FILTER (WHERE kind = 'verification' AND failed) AS rework,
+				count(*) FILTER (WHERE kind = 'closed') AS closed,
+				count(*) FILTER (WHERE kind = 'extension_approved') AS extensions_approved,
+				count(*) FILTER (WHERE kind = 'urge') AS urges,
+				count(*) FILTER (WHERE kind = 'no_further_action') AS no_further_action,
+				percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'acknowledged') AS ack_p50,
+				percentile_cont(0.9) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'acknowledged') AS ack_p90,
+				percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'resolved') AS resolve_p50,
+				percentile_cont(0.9) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'resolved') AS resolve_p90
+			FROM f GROUP BY unit
+		), escalated AS (
+			SELECT unit, jsonb_object_agg(level, n) AS escalations
+			FROM (SELECT unit, level, count(*) AS n FROM f WHERE kind = 'escalation' GROUP BY unit, level) AS by_level
+			GROUP BY unit
+		), overdue AS (
+			SELECT unit, count(*) AS overdue_open FROM stretches`+atEnd+` GROUP BY unit
+		)
+		SELECT unit, coalesce(dispatched, 0), coalesce(handled, 0), coalesce(handled_on_time, 0),
+			coalesce(overdue_open, 0), coalesce(verifications, 0), coalesce(rework, 0), coalesce(closed, 0),
+			coalesce(extensions_approved, 0), coalesce(urges, 0), coalesce(no_further_action, 0),
+			coalesce(escalations, '{}'), ack_p50, ack_p90, resolve_p50, resolve_p90
+		FROM counted FULL JOIN overdue USING (unit) LEFT JOIN escalated USING (unit)`, w.args...)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.UnitRow, error) {
+		var r duban.UnitRow
+		err := row.Scan(&r.Unit, &r.Dispatched, &r.Handled, &r.HandledOnTime, &r.OverdueOpen, &r.Verifications, &r.Rework,
+			&r.Closed, &r.ExtensionsApproved, &r.Urges, &r.NoFurtherAction, &r.Escalations,
+			&r.AckMinutes.P50, &r.AckMinutes.P90, &r.ResolveMinutes.P50, &r.ResolveMinutes.P90)
+		return r, err
+	})
+	return out, readErr(err)
+}
+
+// InspectorCounts counts, over q, each inspector's cases opened,
+// verifications and verifications before the verify deadline.
+func (s *Store) InspectorCounts(ctx context.Context, q duban.ReportQuery) ([]duban.InspectorRow, error) {
+	var w query
+	factsIn(&w, q)
+	w.and("actor IS NOT NULL")
+	rows, err := s.pool.Query(ctx, `SELECT actor,
+			count(*) FILTER (WHERE kind = 'opened'),
+			count(*) FILTER (WHERE kind = 'verification'),
+			count(*) FILTER (WHERE kind = 'verification' AND NOT late)
+		FROM facts`+w.whereClause()+` GROUP BY actor`, w.args...)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.InspectorRow, error) {
+		var r duban.InspectorRow
+		return r, row.Scan(&r.Inspector, &r.Opened, &r.Verifications, &r.VerifiedOnTime)
+	})
+	return out, readErr(err)
+}
+
+// figureFacts says which facts a figure counts.
+var figureFacts = map[string]string{
+	"dispatched":          "kind = 'dispatched'",
+	"handled":             "kind = 'resolved'",
+	"handled_on_time":     "kind = 'resolved' AND NOT late",
+	"verifications":       "kind = 'verification'",
+	"rework":              "kind = 'verification' AND failed",
+	"closed":              "kind = 'closed'",
+	"extensions_approved": "kind = 'extension_approved'",
+	"escalations":         "kind = 'escalation'",
+	"urges":               "kind = 'urge'",
+	"no_further_action":   "kind = 'no_further_action'",
+}
+
+// FigureCases returns the ids of the cases behind a figure of q.Unit's row
+// over q, each once, in order.
+func (s *Store) FigureCases(ctx context.Context, q duban.ReportQuery, figure string) ([]string, error) {
+	var w query
+	var parts []string
+	if cond, ok := figureFacts[figure]; ok || figure == "due" {
+		if figure == "due" {
+			cond = figureFacts["handled"]
+		}
+		factsIn(&w, q)
+		w.and(cond)
+		parts = append(parts, "SELECT case_id FROM facts"+w.whereClause())
+	}
+	if figure == "overdue_open" || figure == "due" {
+		overdueAt(&w, q)
+		parts = append(parts, "SELECT case_id FROM stretches"+w.whereClause())
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("no figure %q", figure)
+	}
+	sql := "SELECT DISTINCT case_id::text FROM (" + parts[0]
+	for _, p := range parts[1:] {
+		sql += " UNION ALL " + p
+	}
+	rows, err := s.pool.Query(ctx, sql+") AS behind ORDER BY 1", w.args...)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, readErr(err)
+}

@@ -1,0 +1,321 @@
+package duban
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Assessment is the policy's assessment block: when periods begin and how
+// the score weighs the rates.
+type Assessment struct {
+	// PeriodStartDay is the day of the month periods begin on (1–28):
+	// with 21, a period runs from the 21st to the 20th.
+	PeriodStartDay int
+	// Weights weigh rates by their names (handling_rate, ...); their
+	// absolute values sum to 100.
+	Weights map[string]float64
+}
+
+// defaultAssessment is a common county model.
+var defaultAssessment = Assessment{PeriodStartDay: 1, Weights: map[string]float64{
+	"handling_rate": 30, "on_time_rate": 20, "rework_rate": -20, "overdue_open_rate": -20, "extension_rate": -10,
+}}
+
+// RateNames are the rates a weight may name.
+var RateNames = []string{"handling_rate", "on_time_rate", "overdue_open_rate", "rework_rate", "closure_rate", "extension_rate"}
+
+// Period is a span of days in the policy's time zone, [From, To), as
+// instants. An assessment period is named after the month of its last day:
+// with periods beginning on the 21st, "2026-11" runs from 21 October to 20
+// November.
+type Period struct {
+	Name string    `json:"period,omitempty"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// maxPeriod bounds a report's span.
+const maxPeriod = 366
+
+// location is the policy's time zone.
+func (p *Policy) location() *time.Location {
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		return time.UTC // the policy was checked: it does not happen
+	}
+	return loc
+}
+
+// AssessmentPeriod returns the assessment period named name ("2026-11").
+func (p *Policy) AssessmentPeriod(name string) (Period, error) {
+	m, err := time.Parse("2006-01", name)
+	if err != nil {
+		return Period{}, Invalid(FieldError{Field: "period", Message: "must be a month, YYYY-MM"})
+	}
+	d := p.Assessment.PeriodStartDay
+	month := m.Month()
+	if d == 1 {
+		month++
+	}
+	to := time.Date(m.Year(), month, d, 0, 0, 0, 0, p.location())
+	return Period{Name: name, From: to.AddDate(0, -1, 0).UTC(), To: to.UTC()}, nil
+}
+
+// AssessmentPeriodOf returns the assessment period t falls in.
+func (p *Policy) AssessmentPeriodOf(t time.Time) Period {
+	local := t.In(p.location())
+	name := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if d := p.Assessment.PeriodStartDay; d > 1 && local.Day() >= d {
+		name = name.AddDate(0, 1, 0)
+	}
+	period, _ := p.AssessmentPeriod(name.Format("2006-01"))
+	return period
+}
+
+// ReportPeriod reads a report's from and to, dates (YYYY-MM-DD) in the
+// policy's time zone: the period [from, to), at most a year.
+func (p *Policy) ReportPeriod(from, to string) (Period, error) {
+	var errs fieldErrors
+	day := func(field, s string) time.Time {
+		if s == "" {
+			errs.add(field, "is required: a date, YYYY-MM-DD")
+			return time.Time{}
+		}
+		d, err := time.ParseInLocation(time.DateOnly, s, p.location())
+		if err != nil {
+			errs.add(field, "must be a date, YYYY-MM-DD")
+		}
+		return d
+	}
+	f, t := day("from", from), day("to", to)
+	if err := errs.err(); err != nil {
+		return Period{}, err
+	}
+	switch days := t.Sub(f).Hours() / 24; {
+	case !t.After(f):
+		return Period{}, Invalid(FieldError{Field: "to", Message: "must be after from"})
+	case math.Round(days) > maxPeriod:
+		return Period{}, Invalid(FieldError{Field: "to", Message: fmt.Sprintf("must be at most %d days after from", maxPeriod)})
+	}
+	return Period{From: f.UTC(), To: t.UTC()}, nil
+}
+
+// ReportQuery selects what a report counts: the period, and the units,
+// category and area of the cases it counts ("" for all). Now is when the
+// report is read: a period that has not ended is counted up to Now.
+type ReportQuery struct {
+	Period
+	Unit     string
+	Category string
+	Area     string
+	Now      time.Time
+}
+
+// End is the instant the query counts up to: the period's end, or now.
+func (q ReportQuery) End() time.Time {
+	if q.Now.Before(q.To) {
+		return q.Now
+	}
+	return q.To
+}
+
+// Minutes are the median and the 90th percentile of elapsed minutes; nil
+// when nothing was timed.
+type Minutes struct {
+	P50 *float64 `json:"p50"`
+	P90 *float64 `json:"p90"`
+}
+
+// UnitRow is one unit's row of a scorecard: SPEC.md's figures, counted by
+// the store, and the rates and the score Finish computes from them. A rate
+// whose denominator is 0 is nil, and so is a score built on it; a unit
+// with nothing due is not ranked.
+type UnitRow struct {
+	Unit               string         `json:"unit"`
+	Rank               *int           `json:"rank"`
+	Score              *float64       `json:"score"`
+	Dispatched         int            `json:"dispatched"`
+	Handled            int            `json:"handled"`
+	HandledOnTime      int            `json:"handled_on_time"`
+	OverdueOpen        int            `json:"overdue_open"`
+	Due                int            `json:"due"`
+	HandlingRate       *float64       `json:"handling_rate"`
+	OnTimeRate         *float64       `json:"on_time_rate"`
+	OverdueOpenRate    *float64       `json:"overdue_open_rate"`
+	Verifications      int            `json:"verifications"`
+	Rework             int            `json:"rework"`
+	ReworkRate         *float64       `json:"rework_rate"`
+	Closed             int            `json:"closed"`
+	ClosureRate        *float64       `json:"closure_rate"`
+	ExtensionsApproved int            `json:"extensions_approved"`
+	ExtensionRate      *float64       `json:"extension_rate"`
+	Escalations        map[string]int `json:"escalations"`
+	Urges              int            `json:"urges"`
+	NoFurtherAction    int            `json:"no_further_action"`
+	AckMinutes         Minutes        `json:"ack_minutes"`
+	ResolveMinutes     Minutes        `json:"resolve_minutes"`
+}
+
+// rate is n/d, nil when d is 0, to four decimals.
+func rate(n, d int) *float64 {
+	if d == 0 {
+		return nil
+	}
+	return ptrTo(math.Round(float64(n)/float64(d)*1e4) / 1e4)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// tenth is *v to one decimal.
+func tenth(v *float64) *float64 {
+	if v == nil {
+		return nil
+	}
+	return ptrTo(math.Round(*v*10) / 10)
+}
+
+// rates returns the row's rates by name.
+func (r *UnitRow) rates() map[string]*float64 {
+	return map[string]*float64{
+		"handling_rate": r.HandlingRate, "on_time_rate": r.OnTimeRate, "overdue_open_rate": r.OverdueOpenRate,
+		"rework_rate": r.ReworkRate, "closure_rate": r.ClosureRate, "extension_rate": r.ExtensionRate,
+	}
+}
+
+// Finish completes rows counted by a store: due, the rates, the score by
+// the weights, every escalation level of the ladder (1, 2, 3 at least),
+// the ranks; and orders them, ranked ones by score, then the rest, each by
+// unit id.
+func (a Assessment) Finish(rows []UnitRow) {
+	for i := range rows {
+		r := &rows[i]
+		r.Due = r.Handled + r.OverdueOpen
+		r.HandlingRate, r.OnTimeRate, r.OverdueOpenRate = rate(r.Handled, r.Due), rate(r.HandledOnTime, r.Due), rate(r.OverdueOpen, r.Due)
+		r.ReworkRate, r.ClosureRate, r.ExtensionRate = rate(r.Rework, r.Verifications), rate(r.Closed, r.Due), rate(r.ExtensionsApproved, r.Due)
+		if r.Escalations == nil {
+			r.Escalations = map[string]int{}
+		}
+		for level := 1; level <= 3; level++ {
+			r.Escalations[strconv.Itoa(level)] += 0
+		}
+		r.Score, r.Rank = a.score(r), nil
+		for _, m := range []*Minutes{&r.AckMinutes, &r.ResolveMinutes} {
+			m.P50, m.P90 = tenth(m.P50), tenth(m.P90)
+		}
+	}
+	slices.SortFunc(rows, func(x, y UnitRow) int {
+		switch {
+		case x.Score != nil && y.Score != nil && *x.Score != *y.Score:
+			if *x.Score > *y.Score {
+				return -1
+			}
+			return 1
+		case (x.Score == nil) != (y.Score == nil):
+			if x.Score == nil {
+				return 1
+			}
+			return -1
+		}
+		if x.Unit < y.Unit {
+			return -1
+		}
+		return 1
+	})
+	for i := range rows {
+		if rows[i].Score != nil {
+			rows[i].Rank = ptrTo(i + 1)
+		}
+	}
+}
+
+// score is Σ weight × rate for a positive weight and |weight| × (1 − rate)
+// for a negative one, to one decimal; nil when a weighted rate is.
+func (a Assessment) score(r *UnitRow) *float64 {
+	if r.Due == 0 {
+		return nil
+	}
+	rates := r.rates()
+	var sum float64
+	for _, name := range RateNames {
+		w, ok := a.Weights[name]
+		if !ok || w == 0 {
+			continue
+		}
+		v := rates[name]
+		if v == nil {
+			return nil
+		}
+		if w > 0 {
+			sum += w * *v
+		} else {
+			sum += -w * (1 - *v)
+		}
+	}
+	return ptrTo(math.Round(sum*10) / 10)
+}
+
+// InspectorRow is one inspector's row: cases opened, verifications made,
+// and how many of those before the verify deadline (按时核查率).
+type InspectorRow struct {
+	Inspector              string   `json:"inspector"`
+	Opened                 int      `json:"opened"`
+	Verifications          int      `json:"verifications"`
+	VerifiedOnTime         int      `json:"verified_on_time"`
+	OnTimeVerificationRate *float64 `json:"on_time_verification_rate"`
+}
+
+// FinishInspectors completes inspectors' rows counted by a store and
+// orders them by inspector id.
+func FinishInspectors(rows []InspectorRow) {
+	for i := range rows {
+		rows[i].OnTimeVerificationRate = rate(rows[i].VerifiedOnTime, rows[i].Verifications)
+	}
+	slices.SortFunc(rows, func(x, y InspectorRow) int {
+		if x.Inspector < y.Inspector {
+			return -1
+		}
+		return 1
+	})
+}
+
+// Figures are the counts of a unit's row whose cases can be listed.
+var Figures = []string{"dispatched", "handled", "handled_on_time", "overdue_open", "due", "verifications", "rework",
+	"closed", "extensions_approved", "escalations", "urges", "no_further_action"}
+
+// Percentile is the p-th quantile (0–1) of sorted values, interpolated
+// linearly between the closest ranks, as SQL's percentile_cont computes
+// it; nil for no values. Finish rounds it for the row.
+func Percentile(sorted []float64, p float64) *float64 {
+	if len(sorted) == 0 {
+		return nil
+	}
+	pos := p * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(sorted)-1)
+	return ptrTo(sorted[lo] + (sorted[hi]-sorted[lo])*(pos-float64(lo)))
+}
+
+// CheckFigure refuses (EINVALID) a figure whose cases cannot be listed.
+func CheckFigure(figure string) error {
+	if !slices.Contains(Figures, figure) {
+		return Invalid(FieldError{Field: "figure", Message: "must be one of " + strings.Join(Figures, ", ")})
+	}
+	return nil
+}
+
+// CheckUnit refuses (EINVALID, naming field) a unit the policy does not
+// know.
+func (p *Policy) CheckUnit(field, unit string) error {
+	if unit != "" && !p.hasUnit(unit) {
+		ids := make([]string, len(p.Units))
+		for i, u := range p.Units {
+			ids[i] = u.ID
+		}
+		return Invalid(FieldError{Field: field, Message: "is not a unit of the policy" + choices(ids)})
+	}
+	return nil
+}
