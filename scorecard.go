@@ -1,7 +1,9 @@
 package duban
 
 import (
+	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -318,4 +320,79 @@ func (p *Policy) CheckUnit(field, unit string) error {
 		return Invalid(FieldError{Field: field, Message: "is not a unit of the policy" + choices(ids)})
 	}
 	return nil
+}
+
+// Scorecard completes the rows a store counted for a report of unit ("" for
+// every unit): a row for each unit of the policy the report is of, none
+// counted or not, and every figure Finish computes; ranked.
+func (p *Policy) Scorecard(counted []UnitRow, unit string) []UnitRow {
+	rows := slices.Clone(counted)
+	for _, u := range p.Units {
+		if (unit == "" || unit == u.ID) && !slices.ContainsFunc(rows, func(r UnitRow) bool { return r.Unit == u.ID }) {
+			rows = append(rows, UnitRow{Unit: u.ID})
+		}
+	}
+	p.Assessment.Finish(rows)
+	return rows
+}
+
+// Bulletin (通报) is a period's ranked rows as they stood at its end,
+// published once by duban itself and never changed.
+type Bulletin struct {
+	Period
+	PublishedAt time.Time `json:"published_at"`
+	Rows        []UnitRow `json:"items,omitempty"`
+}
+
+// scorecardColumns are the CSV columns of a scorecard: the rows' fields,
+// nested ones flattened.
+var scorecardColumns = []string{"unit", "rank", "score", "dispatched", "handled", "handled_on_time", "overdue_open", "due",
+	"handling_rate", "on_time_rate", "overdue_open_rate", "verifications", "rework", "rework_rate", "closed", "closure_rate",
+	"extensions_approved", "extension_rate", "escalations_1", "escalations_2", "escalations_3", "urges", "no_further_action",
+	"ack_minutes_p50", "ack_minutes_p90", "resolve_minutes_p50", "resolve_minutes_p90"}
+
+// WriteScorecardCSV writes rows as CSV a spreadsheet opens as it is: UTF-8
+// with a byte order mark, a header row of the field names, rates as
+// decimals, an empty cell for a rate or score that is null.
+func WriteScorecardCSV(w io.Writer, rows []UnitRow) error {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(scorecardColumns); err != nil {
+		return err
+	}
+	num := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'f', -1, 64)
+	}
+	for _, r := range rows {
+		rank := ""
+		if r.Rank != nil {
+			rank = strconv.Itoa(*r.Rank)
+		}
+		record := []string{r.Unit, rank, num(r.Score)}
+		for _, n := range []int{r.Dispatched, r.Handled, r.HandledOnTime, r.OverdueOpen, r.Due} {
+			record = append(record, strconv.Itoa(n))
+		}
+		record = append(record, num(r.HandlingRate), num(r.OnTimeRate), num(r.OverdueOpenRate),
+			strconv.Itoa(r.Verifications), strconv.Itoa(r.Rework), num(r.ReworkRate), strconv.Itoa(r.Closed), num(r.ClosureRate),
+			strconv.Itoa(r.ExtensionsApproved), num(r.ExtensionRate),
+			strconv.Itoa(r.Escalations["1"]), strconv.Itoa(r.Escalations["2"]), strconv.Itoa(r.Escalations["3"]),
+			strconv.Itoa(r.Urges), strconv.Itoa(r.NoFurtherAction),
+			num(r.AckMinutes.P50), num(r.AckMinutes.P90), num(r.ResolveMinutes.P50), num(r.ResolveMinutes.P90))
+		if err := cw.Write(record); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// UTC returns b with its times in UTC, as duban keeps every time.
+func (b Bulletin) UTC() Bulletin {
+	b.From, b.To, b.PublishedAt = b.From.UTC(), b.To.UTC(), b.PublishedAt.UTC()
+	return b
 }

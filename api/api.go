@@ -31,6 +31,15 @@ type CaseReader interface {
 	Escalations(ctx context.Context, by duban.Principal, f duban.CaseFilter, after *duban.BoardCursor) ([]app.Listed, *duban.BoardCursor, error)
 }
 
+// ReportReader reads the scorecards and the bulletins as a principal may.
+type ReportReader interface {
+	UnitScorecards(ctx context.Context, by duban.Principal, r app.ReportRequest) (duban.Period, []duban.UnitRow, error)
+	FigureCases(ctx context.Context, by duban.Principal, unit, figure string, r app.ReportRequest) ([]string, error)
+	InspectorReport(ctx context.Context, by duban.Principal, r app.ReportRequest) (duban.Period, []duban.InspectorRow, error)
+	Bulletins(ctx context.Context, by duban.Principal) ([]duban.Bulletin, error)
+	Bulletin(ctx context.Context, by duban.Principal, period string) (duban.Bulletin, error)
+}
+
 // CaseCommander gives commands to cases. key is the request's
 // Idempotency-Key, or empty.
 type CaseCommander interface {
@@ -44,6 +53,7 @@ type Server struct {
 	Policy   *duban.Policy
 	Cases    CaseReader
 	Commands CaseCommander
+	Reports  ReportReader
 	// Ready are the dependencies /readyz reports on.
 	Ready  []app.Dependency
 	Logger *slog.Logger
@@ -88,6 +98,11 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/cases/{id}/resume", s.resume)
 		r.Post("/cases/{id}/cancel", s.cancel)
 		r.Get("/escalations", s.escalations)
+		r.Get("/reports/units", s.unitScorecards)
+		r.Get("/reports/units/{unit}/cases", s.figureCases)
+		r.Get("/reports/inspectors", s.inspectorReport)
+		r.Get("/reports/bulletins", s.bulletins)
+		r.Get("/reports/bulletins/{period}", s.bulletin)
 	})
 	return r
 }

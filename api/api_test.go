@@ -20,8 +20,9 @@ import (
 // in-memory store and engine: every door path, no PostgreSQL or Temporal.
 
 type door struct {
-	t   *testing.T
-	srv *httptest.Server
+	t     *testing.T
+	srv   *httptest.Server
+	store *memstore.Store
 }
 
 func newDoor(t *testing.T, ready ...app.Dependency) *door { return newDoorAt(t, time.Now, ready...) }
@@ -30,10 +31,10 @@ func newDoor(t *testing.T, ready ...app.Dependency) *door { return newDoorAt(t, 
 func newDoorAt(t *testing.T, now func() time.Time, ready ...app.Dependency) *door {
 	store := memstore.New()
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now}
-	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Ready: ready, Logger: slog.New(slog.DiscardHandler), Now: now}
+	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Ready: ready, Logger: slog.New(slog.DiscardHandler), Now: now}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &door{t: t, srv: srv}
+	return &door{t: t, srv: srv, store: store}
 }
 
 // call sends a request as the principal with token.

@@ -49,8 +49,9 @@ type (
 		Until  string `json:"until"`
 	}
 	cancelRequest struct {
-		Reason      string `json:"reason"`
-		DuplicateOf string `json:"duplicate_of"`
+		Reason      string        `json:"reason"`
+		Outcome     duban.Outcome `json:"outcome"`
+		DuplicateOf string        `json:"duplicate_of"`
 	}
 )
 
@@ -177,7 +178,7 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	command(s, w, r, false, func(req cancelRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Cancel{CommandMeta: m, Reason: req.Reason, DuplicateOf: req.DuplicateOf}, nil
+		return duban.Cancel{CommandMeta: m, Reason: req.Reason, Outcome: req.Outcome, DuplicateOf: req.DuplicateOf}, nil
 	})
 }
 

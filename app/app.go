@@ -54,6 +54,10 @@ type Store interface {
 	// FigureCases returns the ids of the cases behind a figure of
 	// q.Unit's row, each once, in order.
 	FigureCases(ctx context.Context, q duban.ReportQuery, figure string) ([]string, error)
+	// Bulletins lists the published bulletins, the latest first, without
+	// their rows; Bulletin returns one whole (ENOTFOUND when none).
+	Bulletins(ctx context.Context) ([]duban.Bulletin, error)
+	Bulletin(ctx context.Context, period string) (duban.Bulletin, error)
 }
 
 // Engine runs commands on cases: each case's single writer, which decides

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 
 	"github.com/duban/duban"
 )
@@ -46,28 +47,13 @@ func (s *Service) UnitScorecards(ctx context.Context, by duban.Principal, r Repo
 	return q.Period, rows, err
 }
 
-// unitRows counts and finishes the rows of q.
+// unitRows counts and completes the rows of q.
 func (s *Service) unitRows(ctx context.Context, q duban.ReportQuery) ([]duban.UnitRow, error) {
-	rows, err := s.Store.UnitCounts(ctx, q)
+	counted, err := s.Store.UnitCounts(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	for _, u := range s.Policy.Units {
-		if (q.Unit == "" || q.Unit == u.ID) && !hasUnit(rows, u.ID) {
-			rows = append(rows, duban.UnitRow{Unit: u.ID})
-		}
-	}
-	s.Policy.Assessment.Finish(rows)
-	return rows, nil
-}
-
-func hasUnit(rows []duban.UnitRow, unit string) bool {
-	for _, r := range rows {
-		if r.Unit == unit {
-			return true
-		}
-	}
-	return false
+	return s.Policy.Scorecard(counted, q.Unit), nil
 }
 
 // FigureCases returns the ids of the cases behind a figure of unit's row
@@ -100,4 +86,28 @@ func (s *Service) InspectorReport(ctx context.Context, by duban.Principal, r Rep
 	rows, err := s.Store.InspectorCounts(ctx, q)
 	duban.FinishInspectors(rows)
 	return q.Period, rows, err
+}
+
+// Bulletins lists the published bulletins, the latest first.
+func (s *Service) Bulletins(ctx context.Context, by duban.Principal) ([]duban.Bulletin, error) {
+	if err := by.MayReadScorecard(""); err != nil {
+		return nil, err
+	}
+	return s.Store.Bulletins(ctx)
+}
+
+// Bulletin returns the bulletin of period: a unit reads its own row of it.
+func (s *Service) Bulletin(ctx context.Context, by duban.Principal, period string) (duban.Bulletin, error) {
+	if err := by.MayReadScorecard(""); err != nil {
+		return duban.Bulletin{}, err
+	}
+	if _, err := s.Policy.AssessmentPeriod(period); err != nil {
+		return duban.Bulletin{}, err
+	}
+	b, err := s.Store.Bulletin(ctx, period)
+	if err != nil || by.Role != duban.RoleUnit {
+		return b, err
+	}
+	b.Rows = slices.DeleteFunc(slices.Clone(b.Rows), func(r duban.UnitRow) bool { return r.Unit != by.Unit })
+	return b, nil
 }

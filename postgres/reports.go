@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -154,4 +156,48 @@ func (s *Store) FigureCases(ctx context.Context, q duban.ReportQuery, figure str
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, readErr(err)
+}
+
+// PublishBulletin keeps b, published now, unless a bulletin of its period
+// is kept already: published reports whether this call kept it. A kept
+// bulletin never changes.
+func (s *Store) PublishBulletin(ctx context.Context, b duban.Bulletin) (published bool, err error) {
+	rows, err := json.Marshal(b.Rows)
+	if err != nil {
+		return false, err
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO bulletins (period, period_from, period_to, rows) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (period) DO NOTHING`, b.Name, b.From, b.To, rows)
+	return tag.RowsAffected() == 1, err
+}
+
+// Bulletins lists the published bulletins, the latest period first,
+// without their rows.
+func (s *Store) Bulletins(ctx context.Context) ([]duban.Bulletin, error) {
+	rows, err := s.pool.Query(ctx, `SELECT period, period_from, period_to, published_at FROM bulletins ORDER BY period_to DESC`)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.Bulletin, error) {
+		var b duban.Bulletin
+		err := row.Scan(&b.Name, &b.From, &b.To, &b.PublishedAt)
+		return b.UTC(), err
+	})
+	return out, readErr(err)
+}
+
+// Bulletin returns the bulletin of period, with its rows; ENOTFOUND when
+// none is published.
+func (s *Store) Bulletin(ctx context.Context, period string) (duban.Bulletin, error) {
+	var b duban.Bulletin
+	var rows []byte
+	err := s.pool.QueryRow(ctx, `SELECT period, period_from, period_to, published_at, rows FROM bulletins WHERE period = $1`, period).
+		Scan(&b.Name, &b.From, &b.To, &b.PublishedAt, &rows)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return duban.Bulletin{}, duban.Errorf(duban.ENOTFOUND, "no bulletin of period %s is published", period)
+	} else if err != nil {
+		return duban.Bulletin{}, readErr(err)
+	}
+	b = b.UTC()
+	return b, json.Unmarshal(rows, &b.Rows)
 }

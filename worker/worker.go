@@ -1,5 +1,5 @@
 // Package worker wires a Temporal worker that runs case workflows and their
-// activities.
+// activities, and the bulletin workflow.
 package worker
 
 import (
@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/duban/duban"
 	"github.com/duban/duban/activities"
 	"github.com/duban/duban/workflows"
 )
@@ -31,13 +32,23 @@ func Options() sdkworker.Options {
 	}
 }
 
-// New returns a worker for the case task queue, not yet started.
-func New(c client.Client, store activities.EventStore, taskQueue string) sdkworker.Worker {
+// Store is what the worker's activities need of the store.
+type Store interface {
+	activities.EventStore
+	activities.BulletinStore
+}
+
+// New returns a worker for the case task queue, not yet started: the case
+// workflows and their activities, and the bulletin workflow, which
+// publishes each period's bulletin by policy.
+func New(c client.Client, store Store, policy *duban.Policy, taskQueue string) sdkworker.Worker {
 	if taskQueue == "" {
 		taskQueue = workflows.TaskQueue
 	}
 	w := sdkworker.New(c, taskQueue, Options())
 	w.RegisterWorkflow(workflows.CaseWorkflow)
 	w.RegisterActivity(&activities.Activities{Store: store})
+	w.RegisterWorkflow(workflows.BulletinWorkflow)
+	w.RegisterActivity(&activities.Bulletins{Policy: policy, Store: store})
 	return w
 }

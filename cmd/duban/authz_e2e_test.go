@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 )
 
@@ -35,13 +36,20 @@ type authzRow struct {
 	path  string // the route's path after the case's, or whole when setup is nil
 	body  any
 	ok    int // the status an allowed principal gets
+	// hidden: another unit not allowed is answered 404, as for a case of
+	// another unit (routes of a case are hidden so already).
+	hidden bool
 }
 
 var (
 	everyone  = []string{"inspector", "supervisor", "admin", "own unit", "other unit"}
 	withSight = []string{"inspector", "supervisor", "admin", "own unit"} // all but another unit
 	overseers = []string{"supervisor", "admin"}
+	scorers   = []string{"supervisor", "admin", "own unit", "other unit"} // a unit reads its own row
 )
+
+// month is a report's period, as the report routes take it.
+const month = "from=2026-11-01&to=2026-12-01"
 
 // The matrix: every route the API serves must have a row here, or the test
 // fails; so a new route cannot be added without saying who may use it.
@@ -67,6 +75,10 @@ func authzMatrix() map[string]authzRow {
 		s.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "waiting for a crane"}).Expect(s.t, 200, nil)
 		return p
 	}
+	published := func(s *stack) string {
+		s.publish(duban.Bulletin{Period: s.policy.AssessmentPeriodOf(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))})
+		return "/v1/reports/bulletins/2026-10"
+	}
 	return map[string]authzRow{
 		"GET /healthz":                                {public: true, path: "/healthz", ok: 200},
 		"GET /readyz":                                 {public: true, path: "/readyz", ok: 200},
@@ -87,6 +99,11 @@ func authzMatrix() map[string]authzRow {
 		"POST /v1/cases/{id}/suspend":                 {may: overseers, setup: dispatched, path: "/suspend", body: map[string]any{"reason": "waiting for a crane"}, ok: 200},
 		"POST /v1/cases/{id}/resume":                  {may: overseers, setup: suspended, path: "/resume", body: map[string]any{}, ok: 200},
 		"POST /v1/cases/{id}/cancel":                  {may: overseers, setup: dispatched, path: "/cancel", body: map[string]any{"reason": "reported twice"}, ok: 200},
+		"GET /v1/reports/units":                       {may: scorers, path: "/v1/reports/units?" + month, ok: 200},
+		"GET /v1/reports/units/{unit}/cases":          {may: []string{"supervisor", "admin", "own unit"}, hidden: true, path: "/v1/reports/units/sanitation/cases?figure=handled&" + month, ok: 200},
+		"GET /v1/reports/inspectors":                  {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
+		"GET /v1/reports/bulletins":                   {may: scorers, path: "/v1/reports/bulletins", ok: 200},
+		"GET /v1/reports/bulletins/{period}":          {may: scorers, setup: published, ok: 200},
 	}
 }
 
@@ -146,7 +163,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case row.public || slices.Contains(row.may, p.name):
 				case p.token == "" || p.name == "unknown token":
 					want = 401
-				case p.name == "other unit" && row.setup != nil:
+				case p.name == "other unit" && (row.setup != nil || row.hidden):
 					want = 404
 				default:
 					want = 403

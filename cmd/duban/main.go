@@ -63,6 +63,9 @@ Usage:
   duban projections rebuild [--check]
                  fold every case's events again and rewrite the projection
                  rows that differ (online); --check compares, writes nothing
+  duban report   --from YYYY-MM-DD --to YYYY-MM-DD [--unit U] [--csv] [--policy F]
+                 the units' scorecards for [from, to) from DATABASE_URL, as
+                 a table, or as CSV with every field; reads only
 
 Every command also takes --log-level (debug, info, warn, error) and
 --log-format (json, text). Run 'duban COMMAND -h' for a command's flags.
@@ -77,6 +80,7 @@ var commands = map[string]string{
 	"migrate":     "apply the database migrations to DATABASE_URL and exit",
 	"audit":       "check every case's hash-chained events in DATABASE_URL (reads only; exit 1 on a flaw)",
 	"projections": "fold every case's events in DATABASE_URL again and rewrite the rows that differ; with --check, compare only (reads only)",
+	"report":      "print the units' scorecards for the days [from, to) from DATABASE_URL, ranked by the policy's weights (reads only)",
 }
 
 // Config is everything duban reads from its arguments and environment.
@@ -94,6 +98,9 @@ type Config struct {
 	DatabaseURL   string
 	// Check makes projections rebuild compare without writing.
 	Check bool
+	// From, To, Unit, Category, Area and CSV say what duban report prints.
+	From, To, Unit, Category, Area string
+	CSV                            bool
 	// AllowDevTokens lets serve and api run with a policy that gives
 	// principals plaintext tokens.
 	AllowDevTokens bool
@@ -111,7 +118,7 @@ var subcommands = map[string]string{"audit": "verify", "projections": "rebuild"}
 // running until it is stopped.
 func (c Config) OneShot() bool {
 	switch c.Command {
-	case "migrate", "policy", "audit", "projections":
+	case "migrate", "policy", "audit", "projections", "report":
 		return true
 	}
 	return false
@@ -120,7 +127,7 @@ func (c Config) OneShot() bool {
 // usesPolicy reports whether the command reads a policy.
 func (c Config) usesPolicy() bool {
 	switch c.Command {
-	case "dev", "serve", "api", "worker", "policy":
+	case "dev", "serve", "api", "worker", "policy", "report":
 		return true
 	}
 	return false
@@ -129,7 +136,7 @@ func (c Config) usesPolicy() bool {
 // readOnly reports whether the command only reads the database: it then
 // migrates nothing, so that a read-only role may run it.
 func (c Config) readOnly() bool {
-	return c.Command == "audit" || c.Command == "projections" && c.Check
+	return c.Command == "audit" || c.Command == "report" || c.Command == "projections" && c.Check
 }
 
 // ParseArgs fills m.Config from the command line and the environment.
@@ -200,10 +207,20 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		fs.StringVar(&c.TaskQueue, "task-queue", workflows.TaskQueue, "Temporal task queue of case workflows")
 	case "projections":
 		fs.BoolVar(&c.Check, "check", false, "compare the projection with the events and write nothing")
+	case "report":
+		fs.StringVar(&c.From, "from", "", "the period's first day, YYYY-MM-DD in the policy's time zone (required)")
+		fs.StringVar(&c.To, "to", "", "the day after the period's last, YYYY-MM-DD (required): --from 2026-11-01 --to 2026-12-01 is November")
+		fs.StringVar(&c.Unit, "unit", "", "only this unit's row")
+		fs.StringVar(&c.Category, "category", "", "count only cases of this category")
+		fs.StringVar(&c.Area, "area", "", "count only cases in this area")
+		fs.BoolVar(&c.CSV, "csv", false, "write CSV with every field (UTF-8 with a byte order mark, as the API's) instead of the table")
+	}
+	switch c.Command {
+	case "dev", "serve", "api", "worker", "report":
+		fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
 	}
 	switch c.Command {
 	case "dev", "serve", "api", "worker":
-		fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
 		fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
 	}
 	if c.Command == "dev" || c.Command == "serve" || c.Command == "worker" {

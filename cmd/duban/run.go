@@ -126,6 +126,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.audit(ctx, store)
 	case "projections":
 		return m.rebuildProjections(ctx, store)
+	case "report":
+		return m.report(ctx, store)
 	}
 	tc, err := workflows.Dial(ctx, m.Config.TemporalAddr, m.Config.Namespace, sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")))
 	if err != nil {
@@ -136,9 +138,13 @@ func (m *Main) Run(ctx context.Context) error {
 		if c.WorkflowCache > 0 {
 			sdkworker.SetStickyWorkflowCacheSize(c.WorkflowCache)
 		}
-		w := worker.New(tc, store, c.TaskQueue)
+		w := worker.New(tc, store, m.Policy, c.TaskQueue)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start the worker: %w", err)
+		}
+		if err := workflows.StartBulletins(ctx, tc, c.TaskQueue); err != nil {
+			w.Stop()
+			return fmt.Errorf("start the bulletins: %w", err)
 		}
 		m.onClose(func() error { w.Stop(); return nil })
 	}
@@ -244,6 +250,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Policy:   m.Policy,
 		Cases:    cases,
 		Commands: cases,
+		Reports:  cases,
 		Logger:   m.Logger,
 		Ready:    dependencies,
 	}

@@ -22,9 +22,10 @@ import (
 
 // Store holds events and the projection of their cases in memory.
 type Store struct {
-	mu       sync.Mutex
-	position int64
-	cases    map[string]*stored
+	mu        sync.Mutex
+	position  int64
+	cases     map[string]*stored
+	bulletins map[string]duban.Bulletin
 
 	// LoseAnswers makes the next n appends commit, then fail as if the
 	// answer was lost on the way back.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/duban/duban"
 )
@@ -164,4 +165,45 @@ func (s *Store) FigureCases(_ context.Context, q duban.ReportQuery, figure strin
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
+}
+
+// PublishBulletin keeps b, published now, unless a bulletin of its period
+// is kept already.
+func (s *Store) PublishBulletin(_ context.Context, b duban.Bulletin) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.bulletins[b.Name]; ok {
+		return false, nil
+	}
+	if s.bulletins == nil {
+		s.bulletins = map[string]duban.Bulletin{}
+	}
+	b.PublishedAt = time.Now().UTC().Truncate(time.Microsecond)
+	s.bulletins[b.Name] = b
+	return true, nil
+}
+
+// Bulletins lists the published bulletins, the latest period first,
+// without their rows.
+func (s *Store) Bulletins(context.Context) ([]duban.Bulletin, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]duban.Bulletin, 0, len(s.bulletins))
+	for _, b := range s.bulletins {
+		b.Rows = nil
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b duban.Bulletin) int { return b.To.Compare(a.To) })
+	return out, nil
+}
+
+// Bulletin returns the bulletin of period; ENOTFOUND when none is published.
+func (s *Store) Bulletin(_ context.Context, period string) (duban.Bulletin, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.bulletins[period]
+	if !ok {
+		return duban.Bulletin{}, duban.Errorf(duban.ENOTFOUND, "no bulletin of period %s is published", period)
+	}
+	return b, nil
 }

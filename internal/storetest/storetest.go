@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"lists filter, order and page", testCases},
 		{"the escalation board", testEscalations},
 		{"the scorecards, worked out by hand", testScorecards},
+		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/app"
+)
+
+// reportQuery reads a report's query: from and to (dates), and those of
+// the other filters the route takes.
+func reportQuery(q url.Values, filters ...string) (app.ReportRequest, error) {
+	allowed := append([]string{"from", "to"}, filters...)
+	var errs []duban.FieldError
+	for name, values := range q {
+		if !slices.Contains(allowed, name) {
+			errs = append(errs, duban.FieldError{Field: name, Message: "is not a filter here; use " + strings.Join(allowed, ", ")})
+		} else if len(values) > 1 {
+			errs = append(errs, duban.FieldError{Field: name, Message: "is given more than once"})
+		}
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b duban.FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return app.ReportRequest{}, duban.Invalid(errs...)
+	}
+	return app.ReportRequest{From: q.Get("from"), To: q.Get("to"), Unit: q.Get("unit"), Category: q.Get("category"), Area: q.Get("area")}, nil
+}
+
+// period is a report's period as answered: the dates asked for.
+type period struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// wantsCSV reports whether the client asks for CSV rather than JSON.
+func wantsCSV(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/csv")
+}
+
+func (s *Server) unitScorecards(w http.ResponseWriter, r *http.Request) {
+	req, err := reportQuery(r.URL.Query(), "unit", "category", "area")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	_, rows, err := s.Reports.UnitScorecards(r.Context(), principal(r), req)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if wantsCSV(r) {
+		var b bytes.Buffer
+		if err := duban.WriteScorecardCSV(&b, rows); err != nil {
+			fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="scorecard-`+req.From+`-`+req.To+`.csv"`)
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(b.Bytes())
+		return
+	}
+	reply(w, http.StatusOK, struct {
+		period
+		Items []duban.UnitRow `json:"items"`
+	}{period{req.From, req.To}, rows})
+}
+
+func (s *Server) figureCases(w http.ResponseWriter, r *http.Request) {
+	req, err := reportQuery(r.URL.Query(), "figure", "category", "area")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	ids, err := s.Reports.FigureCases(r.Context(), principal(r), chi.URLParam(r, "unit"), r.URL.Query().Get("figure"), req)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	reply(w, http.StatusOK, items[string]{Items: ids})
+}
+
+func (s *Server) inspectorReport(w http.ResponseWriter, r *http.Request) {
+	req, err := reportQuery(r.URL.Query(), "category", "area")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	_, rows, err := s.Reports.InspectorReport(r.Context(), principal(r), req)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if rows == nil {
+		rows = []duban.InspectorRow{}
+	}
+	reply(w, http.StatusOK, struct {
+		period
+		Items []duban.InspectorRow `json:"items"`
+	}{period{req.From, req.To}, rows})
+}
+
+func (s *Server) bulletins(w http.ResponseWriter, r *http.Request) {
+	bs, err := s.Reports.Bulletins(r.Context(), principal(r))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if bs == nil {
+		bs = []duban.Bulletin{}
+	}
+	reply(w, http.StatusOK, items[duban.Bulletin]{Items: bs})
+}
+
+func (s *Server) bulletin(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Reports.Bulletin(r.Context(), principal(r), chi.URLParam(r, "period"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if wantsCSV(r) {
+		var buf bytes.Buffer
+		if err := duban.WriteScorecardCSV(&buf, b.Rows); err != nil {
+			fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="bulletin-`+b.Name+`.csv"`)
+		_, _ = w.Write(buf.Bytes())
+		return
+	}
+	if b.Rows == nil {
+		b.Rows = []duban.UnitRow{}
+	}
+	reply(w, http.StatusOK, b)
+}
