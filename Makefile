@@ -27,7 +27,7 @@ test-short:
 bench:
 	$(GO) run ./bench
 
-# The same at small sizes, production shape only: about three minutes here.
+# The same at small sizes, production shape only: about four minutes here.
 bench-quick:
 	$(GO) run ./bench -quick
 

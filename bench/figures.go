@@ -44,6 +44,13 @@ type figures struct {
 	GetCase          *dist    `json:"get_case,omitempty"`
 	ListCases        *dist    `json:"list_cases,omitempty"`
 
+	ScorecardLoadSeconds  *float64 `json:"scorecard_load_seconds,omitempty"`
+	ScorecardObligations  *int64   `json:"scorecard_obligations,omitempty"`
+	CeilingScorecardQuery *dist    `json:"ceiling_scorecard_query,omitempty"`
+	Scorecard             *dist    `json:"scorecard,omitempty"`
+	CeilingFigureQuery    *dist    `json:"ceiling_figure_query,omitempty"`
+	FigureCases           *dist    `json:"figure_cases,omitempty"`
+
 	// PostsRepeatedAfter503 counts the POSTs the harness repeated because
 	// duban answered 503.
 	PostsRepeatedAfter503 int64 `json:"posts_repeated_after_503"`
@@ -102,6 +109,17 @@ func tableRows(f *figures, z sizes) []row {
 		rows = append(rows, getRow,
 			compare(fmt.Sprintf("list cases at %d cases p99 (vs raw query)", z.Rows), "ms", f.ListCases.P99, f.CeilingListQuery.P99, 2, false),
 			alone("HTTP overhead, GET /healthz p99", "ms", httpOverhead, "", nil))
+	}
+	if f.Scorecard != nil && f.CeilingScorecardQuery != nil && f.ScorecardObligations != nil && f.FigureCases != nil && f.CeilingFigureQuery != nil {
+		n := *f.ScorecardObligations
+		card := compare(fmt.Sprintf("a month's scorecards over %d obligations, 40 units, p99 (vs raw SQL)", n), "ms",
+			f.Scorecard.P99, f.CeilingScorecardQuery.P99, 2, false)
+		if card.Met != nil {
+			met := *card.Met && f.Scorecard.P99 < 1000
+			card.Target, card.Met = "≤ 2× and < 1000 ms", &met
+		}
+		rows = append(rows, card,
+			compare("  the cases behind a unit's figure p99 (vs raw query)", "ms", f.FigureCases.P99, f.CeilingFigureQuery.P99, 2, false))
 	}
 	if f.CeilingAppendLatency != nil {
 		rows = append(rows, alone("PostgreSQL one-row append transaction p99", "ms", f.CeilingAppendLatency.P99, "", nil))

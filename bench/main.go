@@ -4,7 +4,7 @@
 // query), measured in the same run, so the ratios mean something on a noisy
 // machine where absolute timings do not.
 //
-//	go run ./bench -quick     # about two minutes, the production shape only
+//	go run ./bench -quick     # about four minutes, the production shape only
 //	go run ./bench            # both stacks at full size
 //
 // Everything runs on 127.0.0.1 in a temporary directory, bounded in count
@@ -39,11 +39,15 @@ type sizes struct {
 	ReadClients  int           `json:"read_clients"`
 	LongCase     int           `json:"long_case_events"`
 	MemoryCases  int           `json:"memory_cases_per_round"`
+	// ScorecardCases are loaded for the scorecards, read ScorecardReads
+	// times each way.
+	ScorecardCases int `json:"scorecard_cases,omitempty"`
+	ScorecardReads int `json:"scorecard_reads,omitempty"`
 }
 
 var (
-	quickSizes = sizes{Clients: 16, OpenFor: 8 * time.Second, Commands: 480, Simultaneous: 1000, Rows: 100_000, Reads: 3000, ReadClients: 8, LongCase: 200, MemoryCases: 200}
-	fullSizes  = sizes{Clients: 16, OpenFor: 30 * time.Second, Commands: 2400, Simultaneous: 10_000, Rows: 1_000_000, Reads: 20_000, VisibleAt: 100_000, ReadClients: 8, LongCase: 600, MemoryCases: 1000}
+	quickSizes = sizes{Clients: 16, OpenFor: 8 * time.Second, Commands: 480, Simultaneous: 1000, Rows: 100_000, Reads: 3000, ReadClients: 8, LongCase: 200, MemoryCases: 200, ScorecardCases: 100_000, ScorecardReads: 40}
+	fullSizes  = sizes{Clients: 16, OpenFor: 30 * time.Second, Commands: 2400, Simultaneous: 10_000, Rows: 1_000_000, Reads: 20_000, VisibleAt: 100_000, ReadClients: 8, LongCase: 600, MemoryCases: 1000, ScorecardCases: 1_000_000, ScorecardReads: 100}
 )
 
 // principalsYAML are the tokens the harness uses.
@@ -53,12 +57,12 @@ const principalsYAML = `  - {token: bench-inspector, id: inspector-1, role: insp
 `
 
 // mainPolicy has deadlines long enough that nothing escalates while opens
-// and commands are measured.
-const mainPolicy = `timezone: UTC
+// and commands are measured, and the 40 units of the scorecards.
+var mainPolicy = `timezone: UTC
 calendar: 24x7
 units:
   - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
-categories:
+` + scorecardUnitsYAML() + `categories:
   - code: littering
     name: {zh: 乱扔垃圾, en: Littering}
     unit: sanitation
@@ -66,6 +70,14 @@ categories:
       normal: {acknowledge: 24h, resolve: 48h, verify: 24h}
 principals:
 ` + principalsYAML
+
+func scorecardUnitsYAML() string {
+	var b strings.Builder
+	for _, u := range scorecardUnits {
+		fmt.Fprintf(&b, "  - {id: %s, name: {zh: %s, en: %s}}\n", u, u, u)
+	}
+	return b.String()
+}
 
 // report is one run's results.
 type report struct {
@@ -85,10 +97,10 @@ type stackReport struct {
 }
 
 func main() {
-	quick := flag.Bool("quick", false, "about three minutes here: the production shape at small sizes")
+	quick := flag.Bool("quick", false, "about four minutes here: the production shape at small sizes")
 	stacksFlag := flag.String("stacks", "", "stacks to measure: prod (Temporal on PostgreSQL), dev (Temporal on SQLite); default prod for -quick, both otherwise")
 	onlyFlag := flag.String("only", "", "measure only these phases, comma-separated: "+strings.Join(phaseNames(), ", "))
-	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each, and profile the simultaneous escalations: CPU profiles of duban's api and worker and of the harness (Temporal server) in this directory")
+	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each, and profile the simultaneous escalations: CPU profiles of duban's api and worker and of the harness (Temporal server) in this directory, with the plans of the scorecards' statements")
 	out := flag.String("out", "bench/results", "directory for the JSON results")
 	show := flag.String("print", "", "measure nothing: print the tables of this results file")
 	flag.Parse()

@@ -47,6 +47,7 @@ var phases = []phase{
 	{"append", ceilingAppend},
 	{"reads", measureReads},
 	{"scale", measureVisibleAtScale},
+	{"scorecards", measureScorecards},
 }
 
 func phaseNames() []string {

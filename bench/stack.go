@@ -22,6 +22,7 @@ import (
 	"github.com/duban/duban/dev/localpg"
 	"github.com/duban/duban/internal/freeport"
 	"github.com/duban/duban/internal/harness"
+	"github.com/duban/duban/postgres"
 	"github.com/duban/duban/workflows"
 )
 
@@ -78,7 +79,12 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 		s.close()
 		return nil, err
 	}
-	if s.db, err = pgxpool.New(ctx, s.dubanURL); err != nil {
+	cfg, err := postgres.PoolConfig(s.dubanURL) // as duban connects
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.db, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		s.close()
 		return nil, err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/internal/pgtest"
@@ -373,4 +375,37 @@ func TestBulkLoad(t *testing.T) {
 	if err != nil || len(cases) != 2 {
 		t.Fatalf("overdue in progress: %d cases, %v", len(cases), err)
 	}
+}
+
+// duban's connections run without PostgreSQL's JIT compiler, unless the
+// URL asks for it.
+func TestPoolConfigTurnsJITOff(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	for _, tc := range []struct{ url, want string }{
+		{url, "off"},
+		{url + sep(url) + "options=-c%20jit%3Don", "on"},
+	} {
+		cfg, err := postgres.PoolConfig(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jit string
+		err = pool.QueryRow(ctx, "SHOW jit").Scan(&jit)
+		pool.Close()
+		if err != nil || jit != tc.want {
+			t.Errorf("%s: jit %q, %v; want %q", tc.url, jit, err, tc.want)
+		}
+	}
+}
+
+func sep(url string) string {
+	if strings.Contains(url, "?") {
+		return "&"
+	}
+	return "?"
 }

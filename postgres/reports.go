@@ -12,8 +12,8 @@ import (
 )
 
 // The scorecards read the facts in a period and the stretches at its end:
-// aggregations over the facts_at and stretches_until indexes, never a scan
-// of the events.
+// aggregations over the facts_at (or facts_unit_at) and stretches_during
+// indexes, never a scan of the events.
 
 // factsIn adds q's period and filters over the facts table, prefixed p, to w.
 func factsIn(w *query, q duban.ReportQuery) {
@@ -22,11 +22,13 @@ func factsIn(w *query, q duban.ReportQuery) {
 }
 
 // overdueAt adds the stretches of obligations running and overdue at the
-// end of q's period, filtered as q says, to w: those that hold the instant,
-// with their clock running and their deadline before it.
+// end of q's period, filtered as q says, to w: those that hold the instant
+// (since < end <= until, by the stretches_during index; least keeps a
+// range valid should a clock ever have stepped back), with their clock
+// running and their deadline before it.
 func overdueAt(w *query, q duban.ReportQuery) {
 	end := w.arg(q.End())
-	w.and("since < " + end + " AND coalesce(until, 'infinity') >= " + end + " AND NOT suspended AND deadline < " + end)
+	w.and("tstzrange(least(since, until), until, '(]') @> " + end + "::timestamptz AND NOT suspended AND deadline < " + end)
 	caseFilters(w, q)
 }
 
@@ -38,18 +40,19 @@ func caseFilters(w *query, q duban.ReportQuery) {
 	}
 }
 
-// UnitCounts counts SPEC.md's figures over q for every unit with a fact in
-// its period or an obligation overdue at its end; duban.Assessment.Finish
-// computes the rest.
-func (s *Store) UnitCounts(ctx context.Context, q duban.ReportQuery) ([]duban.UnitRow, error) {
+// UnitCountsSQL is the statement UnitCounts runs for q, and its arguments:
+// the benchmarks time it raw.
+func UnitCountsSQL(q duban.ReportQuery) (string, []any) {
 	var w query
 	factsIn(&w, q)
 	w.and("unit IS NOT NULL")
 	inPeriod := w.whereClause()
 	overdueAt(&w, q)
 	atEnd := w.whereClause()
-	rows, err := s.pool.Query(ctx, `WITH f AS (
-			SELECT kind, unit, level, late, failed, minutes FROM facts`+inPeriod+`
+	// f is read once; the counts are hashed, and only the timed facts are
+	// sorted for their percentiles.
+	return `WITH f AS MATERIALIZED (
+			SELECT kind, unit, level, late, failed, minutes FROM facts` + inPeriod + `
 		), counted AS (
 			SELECT unit,
 				count(*) FILTER (WHERE kind = 'dispatched') AS dispatched,
@@ -60,24 +63,35 @@ func (s *Store) UnitCounts(ctx context.Context, q duban.ReportQuery) ([]duban.Un
 				count(*) FILTER (WHERE kind = 'closed') AS closed,
 				count(*) FILTER (WHERE kind = 'extension_approved') AS extensions_approved,
 				count(*) FILTER (WHERE kind = 'urge') AS urges,
-				count(*) FILTER (WHERE kind = 'no_further_action') AS no_further_action,
+				count(*) FILTER (WHERE kind = 'no_further_action') AS no_further_action
+			FROM f GROUP BY unit
+		), timed AS (
+			SELECT unit,
 				percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'acknowledged') AS ack_p50,
 				percentile_cont(0.9) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'acknowledged') AS ack_p90,
 				percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'resolved') AS resolve_p50,
 				percentile_cont(0.9) WITHIN GROUP (ORDER BY minutes) FILTER (WHERE kind = 'resolved') AS resolve_p90
-			FROM f GROUP BY unit
+			FROM f WHERE kind IN ('acknowledged', 'resolved') GROUP BY unit
 		), escalated AS (
 			SELECT unit, jsonb_object_agg(level, n) AS escalations
 			FROM (SELECT unit, level, count(*) AS n FROM f WHERE kind = 'escalation' GROUP BY unit, level) AS by_level
 			GROUP BY unit
 		), overdue AS (
-			SELECT unit, count(*) AS overdue_open FROM stretches`+atEnd+` GROUP BY unit
+			SELECT unit, count(*) AS overdue_open FROM stretches` + atEnd + ` GROUP BY unit
 		)
 		SELECT unit, coalesce(dispatched, 0), coalesce(handled, 0), coalesce(handled_on_time, 0),
 			coalesce(overdue_open, 0), coalesce(verifications, 0), coalesce(rework, 0), coalesce(closed, 0),
 			coalesce(extensions_approved, 0), coalesce(urges, 0), coalesce(no_further_action, 0),
 			coalesce(escalations, '{}'), ack_p50, ack_p90, resolve_p50, resolve_p90
-		FROM counted FULL JOIN overdue USING (unit) LEFT JOIN escalated USING (unit)`, w.args...)
+		FROM counted FULL JOIN overdue USING (unit) LEFT JOIN timed USING (unit) LEFT JOIN escalated USING (unit)`, w.args
+}
+
+// UnitCounts counts SPEC.md's figures over q for every unit with a fact in
+// its period or an obligation overdue at its end; duban.Assessment.Finish
+// computes the rest.
+func (s *Store) UnitCounts(ctx context.Context, q duban.ReportQuery) ([]duban.UnitRow, error) {
+	sql, args := UnitCountsSQL(q)
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, readErr(err)
 	}
@@ -126,9 +140,9 @@ var figureFacts = map[string]string{
 	"no_further_action":   "kind = 'no_further_action'",
 }
 
-// FigureCases returns the ids of the cases behind a figure of q.Unit's row
-// over q, each once, in order.
-func (s *Store) FigureCases(ctx context.Context, q duban.ReportQuery, figure string) ([]string, error) {
+// FigureCasesSQL is the statement FigureCases runs for q and figure, and
+// its arguments: the benchmarks time it raw.
+func FigureCasesSQL(q duban.ReportQuery, figure string) (string, []any, error) {
 	var w query
 	var parts []string
 	if cond, ok := figureFacts[figure]; ok || figure == "due" {
@@ -144,13 +158,23 @@ func (s *Store) FigureCases(ctx context.Context, q duban.ReportQuery, figure str
 		parts = append(parts, "SELECT case_id FROM stretches"+w.whereClause())
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("no figure %q", figure)
+		return "", nil, fmt.Errorf("no figure %q", figure)
 	}
 	sql := "SELECT DISTINCT case_id::text FROM (" + parts[0]
 	for _, p := range parts[1:] {
 		sql += " UNION ALL " + p
 	}
-	rows, err := s.pool.Query(ctx, sql+") AS behind ORDER BY 1", w.args...)
+	return sql + ") AS behind ORDER BY 1", w.args, nil
+}
+
+// FigureCases returns the ids of the cases behind a figure of q.Unit's row
+// over q, each once, in order.
+func (s *Store) FigureCases(ctx context.Context, q duban.ReportQuery, figure string) ([]string, error) {
+	sql, args, err := FigureCasesSQL(q, figure)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, readErr(err)
 	}
