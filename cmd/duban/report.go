@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/duban/duban"
@@ -23,7 +25,14 @@ func (m *Main) report(ctx context.Context, store *postgres.Store) error {
 	reports := &app.Service{Policy: m.Policy, Store: store}
 	period, rows, err := reports.UnitScorecards(ctx, duban.Principal{ID: "duban-report", Role: duban.RoleAdmin},
 		app.ReportRequest{From: c.From, To: c.To, Unit: c.Unit, Category: c.Category, Area: c.Area})
-	if err != nil {
+	var invalid *duban.Error
+	if errors.As(err, &invalid) && len(invalid.Fields) > 0 {
+		var problems []string
+		for _, f := range invalid.Fields {
+			problems = append(problems, "--"+f.Field+" "+f.Message)
+		}
+		return errors.New("report: " + strings.Join(problems, "; "))
+	} else if err != nil {
 		return err
 	}
 	if c.CSV {
