@@ -18,7 +18,9 @@ import (
 // TestRecordHistories), must replay against the current code: a change that
 // would make a running case non-deterministic fails here, in CI, before it
 // can break cases in production. Such a change needs a new revision
-// (revisions.go), and the new revision needs histories of its own.
+// (revisions.go), and the new revision needs histories of its own. So must
+// the bulletin workflow's (bulletin-*.json), which runs for a year at a
+// time: a change to it must keep its recorded runs replaying.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/histories/*.json")
 	if err != nil || len(files) == 0 {
@@ -33,6 +35,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.CaseWorkflow)
+			r.RegisterWorkflow(workflows.BulletinWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("%s does not replay: %v", f, err)
 			}

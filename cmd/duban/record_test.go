@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duban/duban"
 	"github.com/duban/duban/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -40,6 +41,11 @@ func TestRecordHistories(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
 	scenarios := map[string]func(s *stack) string{
 		"closed-after-rework": func(s *stack) string {
 			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
@@ -122,12 +128,23 @@ func TestRecordHistories(t *testing.T) {
 			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-supervisor", map[string]any{"text": "whose is this?"}), 200)
 			return c.ID
 		},
+		// The bulletin workflow (not revisioned: bulletin-*.json) through one
+		// period, of three seconds, and on to the next.
+		"bulletin-published": func(s *stack) string {
+			id := "record-" + workflows.BulletinWorkflowID(s.queue)
+			period := duban.Period{Name: "2026-09", From: time.Now().UTC().Add(-time.Hour), To: time.Now().UTC().Add(2 * time.Second)}
+			if _, err := tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: s.queue},
+				workflows.BulletinWorkflow, workflows.BulletinInput{Next: &period, Grace: time.Second}); err != nil {
+				s.t.Fatal(err)
+			}
+			eventually(s.t, time.Minute, "the bulletin published, and the next period waited for", func() bool {
+				d, err := tc.DescribeWorkflowExecution(context.Background(), id, "")
+				return s.call("GET", "/v1/reports/bulletins/2026-09", "dev-supervisor", nil).Status == 200 &&
+					err == nil && len(d.GetPendingActivities()) == 0 && d.GetWorkflowExecutionInfo().GetHistoryLength() > 15
+			})
+			return id
+		},
 	}
-	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
 	for name, run := range scenarios {
 		t.Run(name, func(t *testing.T) {
 			s := newStack(t, strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"assign: 2s\nescalation:", 1))
@@ -142,6 +159,9 @@ func TestRecordHistories(t *testing.T) {
 					t.Fatal(err)
 				}
 				file := filepath.Join(dir, fmt.Sprintf("%s-%s-run%d.json", recordPrefix, name, i+1))
+				if strings.HasPrefix(name, "bulletin-") {
+					file = filepath.Join(dir, fmt.Sprintf("%s-run%d.json", name, i+1))
+				}
 				if err := os.WriteFile(file, b, 0o644); err != nil {
 					t.Fatal(err)
 				}
