@@ -152,7 +152,8 @@ func TestUnavailableDependenciesAnswer503Quickly(t *testing.T) {
 	}
 	ctx := context.Background()
 	pgDir := pgtest.ReachableDir(t)
-	pg, err := localpg.Start(ctx, localpg.Options{Dir: pgDir})
+	// As duban dev's, the cluster comes back on the port it had.
+	pg, err := localpg.Start(ctx, localpg.Options{Dir: pgDir, KeepPort: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestUnavailableDependenciesAnswer503Quickly(t *testing.T) {
 	quick503("a command", func() apitest.Response {
 		return s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-supervisor", comment)
 	})
-	if pg, err = localpg.Start(ctx, localpg.Options{Dir: pgDir}); err != nil {
+	if pg, err = localpg.Start(ctx, localpg.Options{Dir: pgDir, KeepPort: true}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "commands once the database is back", func() bool {
