@@ -133,26 +133,6 @@ func testScorecardsNaive(t *testing.T, s Store) {
 	}
 }
 
-// try decides cmd on case id at now and appends its events if the case
-// takes it; it reports whether it did.
-func (w *writer) try(id string, cmd duban.Command, now time.Time, commandID string) bool {
-	w.t.Helper()
-	ctx := context.Background()
-	stored, err := w.s.EventsAfter(ctx, id, 0)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	c := duban.Fold(duban.Case{}, stored)
-	events, err := duban.Decide(c, cmd, now)
-	if err != nil || len(events) == 0 {
-		return false
-	}
-	if _, err := w.s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Before: c}); err != nil {
-		w.t.Fatalf("append %s: %v", cmd.Name(), err)
-	}
-	return true
-}
-
 func ptr[T any](v T) *T { return &v }
 
 func rowsJSON(rows []duban.UnitRow) string {

@@ -92,6 +92,25 @@ func (w *writer) open(now time.Time, category, unit, area string, severity duban
 // do decides cmd on case id at now and appends its events as commandID.
 func (w *writer) do(id string, cmd duban.Command, now time.Time, commandID string) (duban.Case, duban.Appended) {
 	w.t.Helper()
+	after, out, err := w.decide(id, cmd, now, commandID)
+	if err != nil {
+		w.t.Fatalf("%s refused: %v", cmd.Name(), err)
+	}
+	return after, out
+}
+
+// try is do for a command the case may refuse: it reports whether the
+// case took it and recorded something.
+func (w *writer) try(id string, cmd duban.Command, now time.Time, commandID string) bool {
+	w.t.Helper()
+	_, out, err := w.decide(id, cmd, now, commandID)
+	return err == nil && len(out.Events) > 0
+}
+
+// decide decides cmd on the case as the store holds it, as its workflow
+// does, and appends the events, if any; a refusal is returned.
+func (w *writer) decide(id string, cmd duban.Command, now time.Time, commandID string) (duban.Case, duban.Appended, error) {
+	w.t.Helper()
 	ctx := context.Background()
 	stored, err := w.s.EventsAfter(ctx, id, 0)
 	if err != nil {
@@ -99,15 +118,14 @@ func (w *writer) do(id string, cmd duban.Command, now time.Time, commandID strin
 	}
 	c := duban.Fold(duban.Case{}, stored)
 	events, err := duban.Decide(c, cmd, now)
-	if err != nil {
-		w.t.Fatalf("%s refused: %v", cmd.Name(), err)
+	if err != nil || len(events) == 0 {
+		return c, duban.Appended{}, err
 	}
-	after := duban.Fold(c, events)
 	out, err := w.s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: commandID, Events: events, Before: c})
 	if err != nil {
 		w.t.Fatalf("append %s: %v", cmd.Name(), err)
 	}
-	return after, out
+	return duban.Fold(c, events), out, nil
 }
 
 func testAppendAndRead(t *testing.T, s Store) {
