@@ -43,6 +43,19 @@ func wantsCSV(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/csv")
 }
 
+// replyCSV answers with rows as a CSV file named file.
+func replyCSV(w http.ResponseWriter, r *http.Request, file string, rows []duban.UnitRow) {
+	var b bytes.Buffer
+	if err := duban.WriteScorecardCSV(&b, rows); err != nil {
+		fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(b.Bytes())
+}
+
 func (s *Server) unitScorecards(w http.ResponseWriter, r *http.Request) {
 	req, err := reportQuery(r.URL.Query(), "unit", "category", "area")
 	if err != nil {
@@ -55,15 +68,7 @@ func (s *Server) unitScorecards(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsCSV(r) {
-		var b bytes.Buffer
-		if err := duban.WriteScorecardCSV(&b, rows); err != nil {
-			fail(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `attachment; filename="scorecard-`+req.From+`-`+req.To+`.csv"`)
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(b.Bytes())
+		replyCSV(w, r, "scorecard-"+req.From+"-"+req.To+".csv", rows)
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -128,14 +133,7 @@ func (s *Server) bulletin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsCSV(r) {
-		var buf bytes.Buffer
-		if err := duban.WriteScorecardCSV(&buf, b.Rows); err != nil {
-			fail(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `attachment; filename="bulletin-`+b.Name+`.csv"`)
-		_, _ = w.Write(buf.Bytes())
+		replyCSV(w, r, "bulletin-"+b.Name+".csv", b.Rows)
 		return
 	}
 	if b.Rows == nil {
