@@ -2,8 +2,11 @@ package duban
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	_ "embed"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,6 +33,9 @@ type Policy struct {
 	Assessment Assessment
 
 	tokens map[[sha256.Size]byte]Principal
+	// users are the principals' indexes in Principals by user name, in
+	// lower case: user names are not case-sensitive.
+	users map[string]int
 }
 
 // Names is a name in the campaign's languages.
@@ -68,11 +74,16 @@ type Route struct {
 	Unit     string
 }
 
-// PrincipalEntry is a principal of the policy and its token: empty when the
-// policy holds only the token's hash.
+// PrincipalEntry is a principal of the policy and how it signs in: Token is
+// empty when the policy holds only the token's hash (or there is none);
+// User is its name on the office pages, and Password its password when the
+// policy holds it in the clear (development).
 type PrincipalEntry struct {
-	Token string
+	Token    string
+	User     string
+	Password string
 	Principal
+	hash passwordHash
 }
 
 //go:embed default-policy.yaml
@@ -164,12 +175,13 @@ func (p *Policy) Resolve(cmd Command) Command {
 	return cmd
 }
 
-// PlaintextTokens returns the ids of the principals whose tokens the
-// policy holds in the clear (development tokens), not as their SHA-256.
-func (p *Policy) PlaintextTokens() []string {
+// PlaintextSecrets returns the ids of the principals whose tokens or
+// passwords the policy holds in the clear (development principals), not as
+// their hashes.
+func (p *Policy) PlaintextSecrets() []string {
 	var ids []string
 	for _, e := range p.Principals {
-		if e.Token != "" {
+		if e.Token != "" || e.Password != "" {
 			ids = append(ids, e.ID)
 		}
 	}
@@ -185,6 +197,49 @@ func (p *Policy) Authenticate(token string) (Principal, bool) {
 	}
 	pr, ok := p.tokens[sha256.Sum256([]byte(token))]
 	return pr, ok
+}
+
+// SignIn returns the principal whose user name (in any case) and password
+// these are. It takes as long for an unknown user as for a known one, so
+// that the time does not tell which user names exist.
+func (p *Policy) SignIn(user, password string) (Principal, bool) {
+	i, ok := p.users[strings.ToLower(user)]
+	if !ok {
+		decoy().matches(password)
+		return Principal{}, false
+	}
+	e := p.Principals[i]
+	if e.Password != "" {
+		decoy().matches(password)
+		return e.Principal, subtle.ConstantTimeCompare([]byte(password), []byte(e.Password)) == 1
+	}
+	return e.Principal, e.hash.matches(password)
+}
+
+// decoy is checked against when there is no hash to check: it costs what a
+// real check costs.
+var decoy = sync.OnceValue(func() passwordHash {
+	h, err := parsePasswordHash(HashPassword("decoy password"))
+	if err != nil {
+		panic("duban: HashPassword makes a hash it cannot read: " + err.Error())
+	}
+	return h
+})
+
+// Principal returns the principal with id: a session names its principal by
+// id, and a principal removed from the policy signs no one in any more.
+func (p *Policy) Principal(id string) (Principal, bool) {
+	for _, e := range p.Principals {
+		if e.ID == id {
+			return e.Principal, true
+		}
+	}
+	return Principal{}, false
+}
+
+func (p *Policy) hasUser(name string) bool {
+	_, ok := p.users[strings.ToLower(name)]
+	return ok
 }
 
 func (p *Policy) hasUnit(id string) bool {

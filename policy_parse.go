@@ -109,6 +109,11 @@ type rawPrincipal struct {
 	ID          string `yaml:"id"`
 	Role        string `yaml:"role"`
 	Unit        string `yaml:"unit"`
+	// User and PasswordHash (argon2id, from duban passwd) sign in to the
+	// office pages; Password is a development password in the clear.
+	User         string `yaml:"user"`
+	PasswordHash string `yaml:"password_hash"`
+	Password     string `yaml:"password"`
 }
 
 // defaultAssign is how long a supervisor has to dispatch an unrouted or
@@ -221,7 +226,7 @@ func pathString(path []any) string {
 func at(path ...any) []any { return path }
 
 func (c *policyChecker) build(raw *rawPolicy) *Policy {
-	p := &Policy{TimeZone: raw.TimeZone, tokens: map[[sha256.Size]byte]Principal{}}
+	p := &Policy{TimeZone: raw.TimeZone, tokens: map[[sha256.Size]byte]Principal{}, users: map[string]int{}}
 	if p.TimeZone == "" {
 		p.TimeZone = "UTC"
 	}
@@ -502,6 +507,22 @@ func (c *policyChecker) principal(p *Policy, i int, rp rawPrincipal) {
 	case pr.Role != RoleUnit && rp.Unit != "":
 		c.problem(append(path, "unit"), "only principals with role unit belong to a unit")
 	}
+	entry := PrincipalEntry{Token: rp.Token, User: rp.User, Password: rp.Password, Principal: pr}
+	if rp.Token == "" && rp.TokenSHA256 == "" && rp.User == "" {
+		c.problem(path, "give the principal a token (or token_sha256) for the API, a user and password_hash for the office pages, or both")
+		return
+	}
+	if rp.User != "" && c.user(p, path, rp, &entry) {
+		p.users[strings.ToLower(rp.User)] = len(p.Principals)
+	}
+	if rp.Token != "" || rp.TokenSHA256 != "" {
+		c.token(p, path, rp, pr)
+	}
+	p.Principals = append(p.Principals, entry)
+}
+
+// token checks a principal's bearer token and lets it in.
+func (c *policyChecker) token(p *Policy, path []any, rp rawPrincipal, pr Principal) {
 	key := sha256.Sum256([]byte(rp.Token))
 	switch {
 	case rp.Token != "" && rp.TokenSHA256 != "":
@@ -522,5 +543,35 @@ func (c *policyChecker) principal(p *Policy, i int, rp rawPrincipal) {
 		c.problem(append(path, "token"), "this token is already given to another principal")
 	}
 	p.tokens[key] = pr
-	p.Principals = append(p.Principals, PrincipalEntry{Token: rp.Token, Principal: pr})
+}
+
+// userPattern is what a user name looks like: it is typed into a form.
+var userPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// user checks a principal's sign-in, filling entry's hash; ok is false when
+// the principal cannot sign in.
+func (c *policyChecker) user(p *Policy, path []any, rp rawPrincipal, entry *PrincipalEntry) (ok bool) {
+	switch {
+	case !userPattern.MatchString(rp.User):
+		c.problem(append(path, "user"), "a user name is 1–64 letters, digits and . _ @ -, starting with a letter or digit")
+	case p.hasUser(rp.User):
+		c.problem(append(path, "user"), "user %q is already another principal's", rp.User)
+	case rp.PasswordHash != "" && rp.Password != "":
+		c.problem(append(path, "password"), "give password_hash or password, not both")
+	case rp.PasswordHash != "":
+		h, err := parsePasswordHash(rp.PasswordHash)
+		if err != nil {
+			c.problem(append(path, "password_hash"), "%v", err)
+			return false
+		}
+		entry.hash = h
+		return true
+	case len(rp.Password) >= 8:
+		return true
+	case rp.Password != "":
+		c.problem(append(path, "password"), "a password must be at least 8 characters")
+	default:
+		c.problem(append(path, "user"), "a user needs password_hash (made by duban passwd) to sign in")
+	}
+	return false
 }

@@ -181,6 +181,21 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"bad token hash", func(s string) string {
 			return strings.Replace(s, "token: secret-inspector", "token_sha256: 12ab", 1)
 		}, `city.yaml:20: principals[0].token_sha256: must be the 64 hex digits of the token's SHA-256 (printf %s TOKEN | sha256sum)`},
+		{"user without password", func(s string) string {
+			return strings.Replace(s, "role: inspector}", "role: inspector, user: insp}", 1)
+		}, `city.yaml:20: principals[0].user: a user needs password_hash (made by duban passwd) to sign in`},
+		{"bad password hash", func(s string) string {
+			return strings.Replace(s, "role: inspector}", "role: inspector, user: insp, password_hash: '$2b$10$abc'}", 1)
+		}, `city.yaml:20: principals[0].password_hash: not an argon2id hash ($argon2id$v=19$m=…,t=…,p=…$salt$hash): make one with duban passwd`},
+		{"costly password hash", func(s string) string {
+			return strings.Replace(s, "role: inspector}", "role: inspector, user: insp, password_hash: '$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$"+strings.Repeat("A", 43)+"'}", 1)
+		}, `city.yaml:20: principals[0].password_hash: argon2id parameters out of range: m 8192–262144 KiB, t 1–10, p 1–16`},
+		{"user given twice", func(s string) string {
+			return strings.Replace(s, "role: inspector}", "role: inspector, user: Insp, password: secret-pw}\n  - {id: inspector-2, role: inspector, user: insp, password: secret-pw}", 1)
+		}, `city.yaml:21: principals[1].user: user "insp" is already another principal's`},
+		{"principal with no way in", func(s string) string {
+			return strings.Replace(s, "token: secret-inspector, ", "", 1)
+		}, `city.yaml:20: principals[0]: give the principal a token (or token_sha256) for the API, a user and password_hash for the office pages, or both`},
 		{"empty", func(string) string { return "" }, `city.yaml: the policy is empty`},
 	}
 	for _, tt := range tests {
@@ -215,6 +230,43 @@ func TestHashedTokens(t *testing.T) {
 	}
 }
 
+// A principal signs in with its user name, in any case, and its password,
+// from a hash duban passwd makes or, in development, in the clear.
+func TestSignIn(t *testing.T) {
+	hash := duban.HashPassword("correct horse")
+	p, err := duban.ParsePolicy("city.yaml", []byte(strings.Replace(minimalPolicy, "role: inspector}",
+		"role: inspector, user: Wang.Li, password_hash: '"+hash+"'}\n  - {id: inspector-2, role: inspector, user: dev, password: dev-password}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user, password string
+		want           string
+	}{
+		{"wang.li", "correct horse", "inspector-1"},
+		{"Wang.Li", "correct horse", "inspector-1"},
+		{"wang.li", "correct horse ", ""},
+		{"wang.li", "", ""},
+		{"dev", "dev-password", "inspector-2"},
+		{"dev", "dev-passwor", ""},
+		{"nobody", "correct horse", ""},
+	} {
+		pr, ok := p.SignIn(tc.user, tc.password)
+		if ok != (tc.want != "") || ok && pr.ID != tc.want {
+			t.Errorf("SignIn(%q, %q) = %+v, %v; want %q", tc.user, tc.password, pr, ok, tc.want)
+		}
+	}
+	if ids := p.PlaintextSecrets(); !slices.Equal(ids, []string{"inspector-1", "inspector-2"}) {
+		t.Errorf("plaintext secrets of %v", ids)
+	}
+	if pr, ok := p.Principal("inspector-2"); !ok || pr.Role != duban.RoleInspector {
+		t.Errorf("Principal(inspector-2) = %+v, %v", pr, ok)
+	}
+	if h1, h2 := duban.HashPassword("x"), duban.HashPassword("x"); h1 == h2 {
+		t.Error("two hashes of one password are the same: no fresh salt")
+	}
+}
+
 // The example policies in the repository stay valid.
 func TestExamplePolicies(t *testing.T) {
 	files, _ := filepath.Glob("examples/*.yaml")
@@ -240,13 +292,16 @@ func TestExamplePolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := p.PlaintextTokens(); len(ids) != 0 {
+	if ids := p.PlaintextSecrets(); len(ids) != 0 {
 		t.Fatalf("plaintext tokens for %v", ids)
 	}
 	if pr, ok := p.Authenticate("example-supervisor-change-me"); !ok || pr.ID != "supervisor-1" {
 		t.Fatalf("the example supervisor token: %+v, %v", pr, ok)
 	}
-	if ids := duban.DefaultPolicy().PlaintextTokens(); len(ids) == 0 {
+	if pr, ok := p.SignIn("supervisor-1", "example-supervisor-change-me"); !ok || pr.ID != "supervisor-1" {
+		t.Fatalf("the example supervisor password: %+v, %v", pr, ok)
+	}
+	if ids := duban.DefaultPolicy().PlaintextSecrets(); len(ids) == 0 {
 		t.Fatal("the built-in policy's development tokens are not seen as such")
 	}
 }

@@ -63,6 +63,9 @@ Usage:
   duban projections rebuild [--check]
                  fold every case's events again and rewrite the projection
                  rows that differ (online); --check compares, writes nothing
+  duban passwd   read a password from standard input (twice, unechoed, at a
+                 terminal) and print its argon2id hash for a principal's
+                 password_hash in the policy
   duban report   --from YYYY-MM-DD --to YYYY-MM-DD [--unit U] [--csv] [--policy F]
                  the units' scorecards for [from, to) from DATABASE_URL, as
                  a table, or as CSV with every field; reads only
@@ -80,6 +83,7 @@ var commands = map[string]string{
 	"migrate":     "apply the database migrations to DATABASE_URL and exit",
 	"audit":       "check every case's hash-chained events in DATABASE_URL (reads only; exit 1 on a flaw)",
 	"projections": "fold every case's events in DATABASE_URL again and rewrite the rows that differ; with --check, compare only (reads only)",
+	"passwd":      "read a password from standard input and print its argon2id hash, for password_hash in the policy",
 	"report":      "print the units' scorecards for the days [from, to) from DATABASE_URL, ranked by the policy's weights (reads only)",
 }
 
@@ -107,6 +111,7 @@ type Config struct {
 	DebugAddr      string
 	LogLevel       string
 	LogFormat      string
+	Stdin          io.Reader
 	Stdout         io.Writer
 	Stderr         io.Writer
 }
@@ -118,7 +123,7 @@ var subcommands = map[string]string{"audit": "verify", "projections": "rebuild"}
 // running until it is stopped.
 func (c Config) OneShot() bool {
 	switch c.Command {
-	case "migrate", "policy", "audit", "projections", "report":
+	case "migrate", "policy", "audit", "projections", "report", "passwd":
 		return true
 	}
 	return false
@@ -234,7 +239,7 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 	c.DatabaseURL = getenv("DATABASE_URL")
-	if c.DatabaseURL == "" && c.Command != "dev" {
+	if c.DatabaseURL == "" && c.Command != "dev" && c.Command != "passwd" {
 		return fmt.Errorf("%s needs DATABASE_URL (postgres://user:password@host:5432/db)", name)
 	}
 	return nil

@@ -47,7 +47,7 @@ type Main struct {
 
 // NewMain returns a Main writing to the process's stdout and stderr.
 func NewMain() *Main {
-	return &Main{Config: Config{Stdout: os.Stdout, Stderr: os.Stderr}}
+	return &Main{Config: Config{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}}
 }
 
 // Addr is where the API listens, once Run has started it.
@@ -86,9 +86,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	if (c.Command == "serve" || c.Command == "api") && !c.AllowDevTokens {
-		if ids := m.Policy.PlaintextTokens(); len(ids) > 0 {
-			return fmt.Errorf("the policy gives %s plaintext tokens, as development policies do (the built-in one included): "+
-				"give each principal token_sha256 instead (printf %%s TOKEN | sha256sum), or, to run with them all the same, --allow-dev-tokens",
+		if ids := m.Policy.PlaintextSecrets(); len(ids) > 0 {
+			return fmt.Errorf("the policy gives %s plaintext tokens or passwords, as development policies do (the built-in one included): "+
+				"give each principal token_sha256 (printf %%s TOKEN | sha256sum) and password_hash (duban passwd) instead, or, to run with them all the same, --allow-dev-tokens",
 				strings.Join(ids, ", "))
 		}
 	}
@@ -100,6 +100,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.Command == "policy" {
 		m.printPolicySummary()
 		return nil
+	}
+	if c.Command == "passwd" {
+		return m.passwd()
 	}
 	if c.Command == "dev" {
 		if err := m.startDevStack(ctx); err != nil {
@@ -343,17 +346,30 @@ func (m *Main) printBanner() {
 		policy = m.Config.PolicyFile
 	}
 	fmt.Fprintf(w, "  Policy     %s (version %s)\n\n", policy, m.Policy.Version)
-	fmt.Fprintf(w, "Development tokens (send as Authorization: Bearer TOKEN):\n")
+	fmt.Fprintf(w, "Office pages: %s/login, signed in with a USER and PASSWORD below.\n", base)
+	fmt.Fprintf(w, "Development principals (the API takes Authorization: Bearer TOKEN):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  TOKEN\tUSER\tPASSWORD\tROLE\tUNIT\n")
 	for _, p := range m.Policy.Principals {
-		token := p.Token
-		if token == "" {
-			token = "(held as a hash)"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", token, p.ID, p.Role, p.Unit)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", orHidden(p.Token), orNone(p.User), orHidden(p.Password), p.Role, p.Unit)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nTry:\n  curl -s -H 'Authorization: Bearer dev-supervisor' %s/v1/cases\n\nCtrl-C stops duban; its state stays in %s.\n\n", base, m.Config.DataDir)
+}
+
+// orHidden is a secret for the banner: held as a hash when the policy does not hold it in the clear.
+func orHidden(secret string) string {
+	if secret == "" {
+		return "(a hash)"
+	}
+	return secret
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // redacted is a database URL without its password, for a banner.
