@@ -122,10 +122,17 @@ type Service struct {
 	// Dependencies are what Watch checks; Logger says when one goes down or
 	// comes back (default slog.Default()).
 	Dependencies []Dependency
-	Logger       *slog.Logger
+	// Feed follows the event log for the streams; nil where no stream is served.
+	Feed *Feed
+	// Sessions keeps the office pages' sessions, which last SessionLifetime
+	// (default 12 h).
+	Sessions        SessionStore
+	SessionLifetime time.Duration
+	Logger          *slog.Logger
 
-	gate   gate
-	health health
+	gate     gate
+	health   health
+	throttle throttle
 }
 
 func (s *Service) now() time.Time {

@@ -166,16 +166,24 @@ func scanEvents(rows pgx.Rows) ([]duban.Event, []string, error) {
 		if err := rows.Scan(&e.Position, &e.ID, &e.CaseID, &e.Version, &e.Type, &e.OccurredAt, &actor, &data, &commandID); err != nil {
 			return nil, nil, err
 		}
-		if err := json.Unmarshal(actor, &e.Actor); err != nil {
-			return nil, nil, fmt.Errorf("event %s: actor: %w", e.ID, err)
+		if err := decodeEvent(&e, actor, data); err != nil {
+			return nil, nil, err
 		}
-		var err error
-		if e.Data, err = duban.DecodeEventData(e.Type, data); err != nil {
-			return nil, nil, fmt.Errorf("event %s: %w", e.ID, err)
-		}
-		e.OccurredAt = e.OccurredAt.UTC()
 		events = append(events, e)
 		commandIDs = append(commandIDs, commandID)
 	}
 	return events, commandIDs, rows.Err()
+}
+
+// decodeEvent fills e's actor and data from their stored JSON.
+func decodeEvent(e *duban.Event, actor, data []byte) error {
+	if err := json.Unmarshal(actor, &e.Actor); err != nil {
+		return fmt.Errorf("event %s: actor: %w", e.ID, err)
+	}
+	var err error
+	if e.Data, err = duban.DecodeEventData(e.Type, data); err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	e.OccurredAt = e.OccurredAt.UTC()
+	return nil
 }

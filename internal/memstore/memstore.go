@@ -26,6 +26,8 @@ type Store struct {
 	position  int64
 	cases     map[string]*stored
 	bulletins map[string]duban.Bulletin
+	log       []logged // every event, in position order
+	sessions  map[string]app.StoredSession
 
 	// LoseAnswers makes the next n appends commit, then fail as if the
 	// answer was lost on the way back.
@@ -72,6 +74,7 @@ func (s *Store) Append(_ context.Context, a duban.Append) (duban.Appended, error
 		st.commandIDs = append(st.commandIDs, a.CommandID)
 		out.Events = append(out.Events, e)
 		out.CommandIDs = append(out.CommandIDs, a.CommandID)
+		s.log = append(s.log, logged{e, st})
 	}
 	st.c = a.After()
 	if st.c.Status == duban.StatusCancelled && st.c.DuplicateOf != "" {

@@ -19,6 +19,8 @@ import (
 // reads (activities.EventStore) and what the application layer reads.
 type Store interface {
 	app.Store
+	app.LogStore
+	app.SessionStore
 	Append(ctx context.Context, a duban.Append) (duban.Appended, error)
 	EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error)
 }
@@ -41,6 +43,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"the escalation board", testEscalations},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
+		{"the log, read whole", testLog},
+		{"sessions", testSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })

@@ -1,0 +1,196 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duban/duban"
+)
+
+// A person on the office pages signs in with a user name and password and
+// is then known by a session: a random id the browser keeps in a cookie, of
+// which the store keeps only the SHA-256, so that a copy of the database
+// signs no one in. Sessions live in the store, so that signing out ends a
+// session everywhere and any API process recognises it.
+
+// Session is a signed-in person's session.
+type Session struct {
+	// ID is the secret the browser holds; it is known only on sign-in.
+	ID        string
+	Principal duban.Principal
+	// CSRF is the token every form of the session carries.
+	CSRF    string
+	Expires time.Time
+}
+
+// StoredSession is a session as the store keeps it.
+type StoredSession struct {
+	Hash        []byte // SHA-256 of the session's id
+	PrincipalID string
+	CSRF        string
+	Expires     time.Time
+}
+
+// SessionStore keeps sessions.
+type SessionStore interface {
+	// CreateSession stores s, and forgets sessions that have expired.
+	CreateSession(ctx context.Context, s StoredSession) error
+	// Session returns the session whose id hashes to hash; ENOTFOUND when
+	// there is none (expired ones included).
+	Session(ctx context.Context, hash []byte, now time.Time) (StoredSession, error)
+	// DeleteSession forgets a session; one already gone is no error.
+	DeleteSession(ctx context.Context, hash []byte) error
+}
+
+// SessionLifetime is how long a session lasts from sign-in when Service
+// does not say: a working day and its evening.
+const SessionLifetime = 12 * time.Hour
+
+// SignIn checks a user name and password and opens a session. from is
+// where the attempt comes from (the client's address): repeated wrong
+// passwords, for a user or from an address, make the next attempt wait,
+// longer each time (ETOOMANY until then).
+func (s *Service) SignIn(ctx context.Context, user, password, from string) (Session, error) {
+	now := s.now()
+	keys := []string{"user:" + strings.ToLower(user), "from:" + from}
+	if wait := s.throttle.wait(keys, now); wait > 0 {
+		return Session{}, duban.Errorf(duban.ETOOMANY, "too many wrong passwords: try again in %d seconds", int(math.Ceil(wait.Seconds())))
+	}
+	p, ok := s.Policy.SignIn(user, password)
+	if !ok {
+		s.throttle.failed(keys, now)
+		return Session{}, duban.Errorf(duban.EUNAUTHORIZED, "wrong user name or password")
+	}
+	s.throttle.succeeded(keys[0])
+	lifetime := s.SessionLifetime
+	if lifetime <= 0 {
+		lifetime = SessionLifetime
+	}
+	sess := Session{ID: randomToken(), Principal: p, CSRF: randomToken(), Expires: now.Add(lifetime)}
+	err := s.Sessions.CreateSession(ctx, StoredSession{Hash: sessionHash(sess.ID), PrincipalID: p.ID, CSRF: sess.CSRF, Expires: sess.Expires})
+	if err != nil {
+		return Session{}, err
+	}
+	return sess, nil
+}
+
+// Session returns the session id stands for; EUNAUTHORIZED when there is
+// none, it has expired, or its principal is no longer in the policy.
+func (s *Service) Session(ctx context.Context, id string) (Session, error) {
+	if id == "" {
+		return Session{}, duban.Errorf(duban.EUNAUTHORIZED, "not signed in")
+	}
+	stored, err := s.Sessions.Session(ctx, sessionHash(id), s.now())
+	if duban.ErrorCode(err) == duban.ENOTFOUND {
+		return Session{}, duban.Errorf(duban.EUNAUTHORIZED, "the session has ended: sign in again")
+	} else if err != nil {
+		return Session{}, err
+	}
+	p, ok := s.Policy.Principal(stored.PrincipalID)
+	if !ok {
+		return Session{}, duban.Errorf(duban.EUNAUTHORIZED, "the session's principal is no longer in the policy")
+	}
+	return Session{ID: id, Principal: p, CSRF: stored.CSRF, Expires: stored.Expires}, nil
+}
+
+// SignOut ends the session id stands for.
+func (s *Service) SignOut(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	return s.Sessions.DeleteSession(ctx, sessionHash(id))
+}
+
+// CheckCSRF reports whether token is the session's form token.
+func (sess Session) CheckCSRF(token string) bool {
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) == 1
+}
+
+func sessionHash(id string) []byte {
+	sum := sha256.Sum256([]byte(id))
+	return sum[:]
+}
+
+// randomToken returns 256 random bits, URL-safe.
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// throttle slows down guessing: after a few wrong passwords for one user
+// (or many from one address) each attempt must wait, twice as long after
+// each further failure, up to a quarter of an hour. It is kept per process:
+// behind several API processes a guesser gets a few more tries.
+type throttle struct {
+	mu    sync.Mutex
+	fails map[string]*failures
+}
+
+type failures struct {
+	n     int
+	until time.Time // no attempt before
+	last  time.Time
+}
+
+// freeTries are the wrong passwords allowed before attempts must wait:
+// for a user, and from an address (an office's many people behind one
+// address mistype too).
+func freeTries(key string) int {
+	if strings.HasPrefix(key, "from:") {
+		return 20
+	}
+	return 3
+}
+
+func (t *throttle) wait(keys []string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var wait time.Duration
+	for _, k := range keys {
+		if f := t.fails[k]; f != nil && f.until.Sub(now) > wait {
+			wait = f.until.Sub(now)
+		}
+	}
+	return wait
+}
+
+func (t *throttle) failed(keys []string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fails == nil {
+		t.fails = map[string]*failures{}
+	}
+	if len(t.fails) > 100_000 {
+		for k, f := range t.fails {
+			if now.Sub(f.last) > time.Hour {
+				delete(t.fails, k)
+			}
+		}
+	}
+	for _, k := range keys {
+		f := t.fails[k]
+		if f == nil || now.Sub(f.last) > time.Hour {
+			f = &failures{}
+			t.fails[k] = f
+		}
+		f.n++
+		f.last = now
+		if over := f.n - freeTries(k); over > 0 {
+			f.until = now.Add(min(time.Second<<min(over-1, 20), 15*time.Minute))
+		}
+	}
+}
+
+func (t *throttle) succeeded(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.fails, key)
+}

@@ -1,0 +1,119 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/app"
+)
+
+// testLog reads the whole log in pages, from its start and from an event's
+// position, each event once, with its case's unit now.
+func testLog(t *testing.T, s Store) {
+	ctx := context.Background()
+	start, err := s.LogCursorAt(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writer{t: t, s: s}
+	a := w.open(t0, "littering", "sanitation", "old-town", duban.SeverityNormal)
+	b := w.open(t0, "orphan", "", "old-town", duban.SeverityNormal)
+	w.do(a, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}, t0.Add(time.Minute), "ack")
+	w.do(b, duban.Assign{CommandMeta: duban.CommandMeta{By: supervisor}, Unit: "traffic-police", Units: []string{"traffic-police"}}, t0.Add(time.Minute), "assign")
+
+	var read []app.Logged
+	for c := start; ; {
+		page, err := s.Log(ctx, c, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 2 {
+			t.Fatalf("a page of 2 has %d events", len(page))
+		}
+		for _, l := range page {
+			if !l.Cursor.After(c) {
+				t.Fatalf("cursor %+v is not after %+v", l.Cursor, c)
+			}
+			c = l.Cursor
+		}
+		read = append(read, page...)
+	}
+	want := map[string]int{}
+	for _, id := range []string{a, b} {
+		events, err := s.Events(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = len(events)
+	}
+	units := map[string]string{a: "sanitation", b: "traffic-police"}
+	for _, l := range read {
+		want[l.CaseID]--
+		if l.Unit != units[l.CaseID] {
+			t.Errorf("event %d of case %s comes with unit %q, want %q (its unit now)", l.Version, l.CaseID, l.Unit, units[l.CaseID])
+		}
+		if l.Type == "" || l.Data == nil {
+			t.Errorf("event %+v is not whole", l.Event)
+		}
+	}
+	for id, n := range want {
+		if n != 0 {
+			t.Errorf("case %s: %d events missing (negative: doubled) from the log", id, n)
+		}
+	}
+	// From an event's position: the events after it.
+	at, err := s.LogCursorAt(ctx, read[1].Position)
+	if err != nil || at != read[1].Cursor {
+		t.Fatalf("the cursor at position %d is %+v, %v; want %+v", read[1].Position, at, err, read[1].Cursor)
+	}
+	rest, err := s.Log(ctx, at, 100)
+	if err != nil || len(rest) != len(read)-2 || rest[0].ID != read[2].ID {
+		t.Fatalf("after position %d: %d events, %v; want %d", read[1].Position, len(rest), err, len(read)-2)
+	}
+	// The end now is past every event.
+	end, err := s.LogCursorAt(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after, err := s.Log(ctx, end, 100); err != nil || len(after) != 0 {
+		t.Fatalf("after the end: %d events, %v", len(after), err)
+	}
+	if _, err := s.LogCursorAt(ctx, 1<<40); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Fatalf("the cursor of a position with no event: %v, want ENOTFOUND", err)
+	}
+}
+
+// testSessions keeps a session until it expires or is deleted.
+func testSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	hash := bytes.Repeat([]byte{7}, 32)
+	sess := app.StoredSession{Hash: hash, PrincipalID: "inspector-1", CSRF: "c", Expires: t0.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Session(ctx, hash, t0)
+	if err != nil || got.PrincipalID != "inspector-1" || got.CSRF != "c" || !got.Expires.Equal(sess.Expires) {
+		t.Fatalf("session: %+v, %v", got, err)
+	}
+	if _, err := s.Session(ctx, hash, t0.Add(time.Hour)); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Fatalf("an expired session: %v, want ENOTFOUND", err)
+	}
+	if _, err := s.Session(ctx, bytes.Repeat([]byte{8}, 32), t0); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Fatalf("no session: %v, want ENOTFOUND", err)
+	}
+	if err := s.DeleteSession(ctx, hash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Session(ctx, hash, t0); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Fatalf("a deleted session: %v, want ENOTFOUND", err)
+	}
+	if err := s.DeleteSession(ctx, hash); err != nil {
+		t.Fatalf("deleting a session twice: %v", err)
+	}
+}
