@@ -1,7 +1,7 @@
 package duban
 
 // Who may do what, in one place: which commands each role may give (Decide
-// asks authorize and mayOpen) and what each may read (the application layer
+// asks authorize and MayOpen) and what each may read (the application layer
 // asks CanRead, ScopeList and MayWatchEscalations before every read). A case
 // a principal may not see does not exist for it: reads and commands alike
 // answer ENOTFOUND, never EFORBIDDEN, so nothing tells another unit's case
@@ -58,9 +58,9 @@ func (p Principal) Oversees() bool {
 	return p.Role == RoleSupervisor || p.Role == RoleAdmin
 }
 
-// mayOpen refuses (EFORBIDDEN) a principal who may not open cases: only
+// MayOpen refuses (EFORBIDDEN) a principal who may not open cases: only
 // inspectors, supervisors and admins may.
-func (p Principal) mayOpen() error {
+func (p Principal) MayOpen() error {
 	if !p.is(RoleInspector, RoleSupervisor, RoleAdmin) {
 		return Errorf(EFORBIDDEN, "%s may not open cases", p.Role.withArticle())
 	}

@@ -116,7 +116,7 @@ func (d *decision) due(dur time.Duration) time.Time {
 }
 
 func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
-	if err := cmd.By.mayOpen(); err != nil {
+	if err := cmd.By.MayOpen(); err != nil {
 		return nil, err
 	}
 	if err := cmd.validate(); err != nil {

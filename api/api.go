@@ -40,6 +40,11 @@ type ReportReader interface {
 	Bulletin(ctx context.Context, by duban.Principal, period string) (duban.Bulletin, error)
 }
 
+// SessionReader returns the session a browser's cookie names.
+type SessionReader interface {
+	Session(ctx context.Context, id string) (app.Session, error)
+}
+
 // CaseCommander gives commands to cases. key is the request's
 // Idempotency-Key, or empty.
 type CaseCommander interface {
@@ -54,6 +59,14 @@ type Server struct {
 	Cases    CaseReader
 	Commands CaseCommander
 	Reports  ReportReader
+	// Streams serve /v1/stream; Sessions let a signed-in browser read the
+	// API (reads only: a page's commands carry its CSRF token, the API's
+	// do not), the stream above all, which an EventSource cannot send a
+	// bearer token to.
+	Streams  Streamer
+	Sessions SessionReader
+	// Pages serve everything outside /v1: the office web.
+	Pages http.Handler
 	// Ready are the dependencies /readyz reports on.
 	Ready  []app.Dependency
 	Logger *slog.Logger
@@ -103,7 +116,11 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/reports/inspectors", s.inspectorReport)
 		r.Get("/reports/bulletins", s.bulletins)
 		r.Get("/reports/bulletins/{period}", s.bulletin)
+		r.Get("/stream", s.stream)
 	})
+	if s.Pages != nil {
+		r.Mount("/", s.Pages)
+	}
 	return r
 }
 
@@ -186,9 +203,21 @@ type ctxKey int
 
 const principalKey ctxKey = iota
 
-// authenticate resolves the bearer token to a principal.
+// authenticate resolves the bearer token to a principal, or for a read
+// without one, the session cookie of a signed-in browser.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cookie, err := r.Cookie(app.SessionCookie); err == nil && s.Sessions != nil && r.Header.Get("Authorization") == "" &&
+			(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			sess, err := s.Sessions.Session(r.Context(), cookie.Value)
+			if err != nil {
+				fail(w, r, err)
+				return
+			}
+			entry(r).principal = sess.Principal.ID
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, sess.Principal)))
+			return
+		}
 		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			fail(w, r, duban.Errorf(duban.EUNAUTHORIZED, "send Authorization: Bearer <token>"))

@@ -108,9 +108,9 @@ func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
 var listParams = []string{"status", "unit", "category", "severity", "area", "overdue", "escalated", "limit", "cursor"}
 
 func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
-	f, raw, err := listQuery(r.URL.Query(), 50, 200)
+	f, raw, err := ListQuery(r.URL.Query(), 50, 200)
 	if err == nil && raw != "" {
-		f.After, err = decodeCursor[duban.CaseCursor](raw)
+		f.After, err = DecodeCursor[duban.CaseCursor](raw)
 	}
 	if err != nil {
 		fail(w, r, err)
@@ -121,14 +121,14 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	s.replyList(w, cases, encodeCursor(next))
+	s.replyList(w, cases, EncodeCursor(next))
 }
 
 func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
-	f, raw, err := listQuery(r.URL.Query(), 100, 1000)
+	f, raw, err := ListQuery(r.URL.Query(), 100, 1000)
 	var after *duban.BoardCursor
 	if err == nil && raw != "" {
-		after, err = decodeCursor[duban.BoardCursor](raw)
+		after, err = DecodeCursor[duban.BoardCursor](raw)
 	}
 	if err != nil {
 		fail(w, r, err)
@@ -139,12 +139,12 @@ func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	s.replyList(w, cases, encodeCursor(next))
+	s.replyList(w, cases, EncodeCursor(next))
 }
 
-// listQuery reads a list's filters, its page size (limit, up to maxLimit)
+// ListQuery reads a list's filters, its page size (limit, up to maxLimit)
 // and its cursor, still encoded: each list has a cursor of its own.
-func listQuery(q url.Values, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
+func ListQuery(q url.Values, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
 	f = duban.CaseFilter{Limit: limit}
 	var errs []duban.FieldError
 	bad := func(field, msg string) { errs = append(errs, duban.FieldError{Field: field, Message: msg}) }

@@ -49,23 +49,23 @@ func FuzzOpenBody(f *testing.F) {
 // No cursor crashes decodeCursor; the ones it accepts encode back to
 // themselves, and a list's cursor is not the board's.
 func FuzzCursor(f *testing.F) {
-	f.Add(encodeCursor(&duban.CaseCursor{OpenedAt: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), ID: "0194f2a0-0000-7000-8000-000000000000"}))
-	f.Add(encodeCursor(&duban.BoardCursor{Level: 2, Deadline: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), ID: "0194f2a0-0000-7000-8000-000000000000"}))
+	f.Add(EncodeCursor(&duban.CaseCursor{OpenedAt: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), ID: "0194f2a0-0000-7000-8000-000000000000"}))
+	f.Add(EncodeCursor(&duban.BoardCursor{Level: 2, Deadline: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), ID: "0194f2a0-0000-7000-8000-000000000000"}))
 	f.Add("")
 	f.Add("Zm9v")
 	f.Add("eyJ0IjoieCJ9")
 	f.Add("eyJ0IjoiMjAyNi0xMS0wMlQxNzowMDowMCswODowMCIsImlkIjoieCJ9") // {"t":"2026-11-02T17:00:00+08:00","id":"x"}
 	f.Fuzz(func(t *testing.T, s string) {
-		c, errList := decodeCursor[duban.CaseCursor](s)
+		c, errList := DecodeCursor[duban.CaseCursor](s)
 		if errList != nil {
 			checkClientError(t, errList)
-		} else if again, err := decodeCursor[duban.CaseCursor](encodeCursor(c)); err != nil || again.ID != c.ID || !again.OpenedAt.Equal(c.OpenedAt) {
+		} else if again, err := DecodeCursor[duban.CaseCursor](EncodeCursor(c)); err != nil || again.ID != c.ID || !again.OpenedAt.Equal(c.OpenedAt) {
 			t.Fatalf("cursor %q does not survive a round trip: %v", s, err)
 		}
-		b, errBoard := decodeCursor[duban.BoardCursor](s)
+		b, errBoard := DecodeCursor[duban.BoardCursor](s)
 		if errBoard != nil {
 			checkClientError(t, errBoard)
-		} else if again, err := decodeCursor[duban.BoardCursor](encodeCursor(b)); err != nil || *again != *b {
+		} else if again, err := DecodeCursor[duban.BoardCursor](EncodeCursor(b)); err != nil || *again != *b {
 			t.Fatalf("board cursor %q does not survive a round trip: %v", s, err)
 		}
 		if errList == nil && errBoard == nil {
@@ -117,7 +117,7 @@ func FuzzListQuery(f *testing.F) {
 	unit := duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, _ := url.ParseQuery(raw) // as r.URL.Query() reads it: bad pairs are dropped
-		filter, _, err := listQuery(q, 50, 200)
+		filter, _, err := ListQuery(q, 50, 200)
 		if err != nil {
 			checkClientError(t, err)
 			return

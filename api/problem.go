@@ -36,6 +36,14 @@ var statuses = map[string]int{
 	eNoMethod:           http.StatusMethodNotAllowed,
 }
 
+// Status is the HTTP status of err, for every door that speaks HTTP.
+func Status(err error) int {
+	if status, ok := statuses[duban.ErrorCode(err)]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // problem is an RFC 9457 problem detail.
 type problem struct {
 	Type      string             `json:"type"`
@@ -51,11 +59,7 @@ type problem struct {
 // internal: they are logged with the request id and answered with a message
 // that reveals nothing.
 func fail(w http.ResponseWriter, r *http.Request, err error) {
-	code := duban.ErrorCode(err)
-	status, ok := statuses[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	code, status := duban.ErrorCode(err), Status(err)
 	if status == http.StatusInternalServerError || code == duban.EUNAVAILABLE {
 		logger(r).LogAttrs(r.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
 	}

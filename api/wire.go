@@ -87,8 +87,8 @@ type cursor interface {
 	duban.CaseCursor | duban.BoardCursor
 }
 
-// encodeCursor makes a list position opaque to clients; "" for none.
-func encodeCursor[C cursor](c *C) string {
+// EncodeCursor makes a list position opaque to clients; "" for none.
+func EncodeCursor[C cursor](c *C) string {
 	if c == nil {
 		return ""
 	}
@@ -96,8 +96,8 @@ func encodeCursor[C cursor](c *C) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// decodeCursor reads a position encodeCursor gave out for the same list.
-func decodeCursor[C cursor](s string) (*C, error) {
+// DecodeCursor reads a position EncodeCursor gave out for the same list.
+func DecodeCursor[C cursor](s string) (*C, error) {
 	invalid := duban.Invalid(duban.FieldError{Field: "cursor", Message: "is not a cursor this API gave out for this list"})
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 256 {

@@ -48,3 +48,17 @@ func (s *Service) Escalations(ctx context.Context, by duban.Principal, f duban.C
 	f.Now = s.now()
 	return s.Store.Escalations(ctx, f, after)
 }
+
+// Whole returns case id whole, as the projection holds it, if by may see
+// it: what a page needs to show the time left on the case's calendar and
+// the commands by may give.
+func (s *Service) Whole(ctx context.Context, by duban.Principal, id string) (Row, error) {
+	row, err := s.Store.Case(ctx, id)
+	if err != nil {
+		return Row{}, err
+	}
+	if err := by.CanRead(row.Unit); err != nil {
+		return Row{}, err
+	}
+	return row, nil
+}

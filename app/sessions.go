@@ -20,6 +20,9 @@ import (
 // signs no one in. Sessions live in the store, so that signing out ends a
 // session everywhere and any API process recognises it.
 
+// SessionCookie is the name of the cookie that holds a session's id.
+const SessionCookie = "duban_session"
+
 // Session is a signed-in person's session.
 type Session struct {
 	// ID is the secret the browser holds; it is known only on sign-in.

@@ -175,50 +175,65 @@ func (f *Feed) since(c LogCursor) (events []Logged, next LogCursor, moved <-chan
 	return f.recent[i:len(f.recent):len(f.recent)], f.end, f.moved, true
 }
 
-// Follow sends to send, a batch at a time, every event of the log that by
-// may see, from the one after position from (Last-Event-ID; 0: from now
-// on), until ctx ends or send fails. A unit sees only the events of the
-// cases assigned to it as the event is read.
-func (s *Service) Follow(ctx context.Context, by duban.Principal, from int64, send func([]duban.Event) error) error {
+// Stream is one reader's way through the log: the events its principal may
+// see, a batch at a time.
+type Stream struct {
+	feed   *Feed
+	by     duban.Principal
+	cursor LogCursor
+}
+
+// Stream returns a stream of the events of the log that by may see, from
+// the one after position from (a Last-Event-ID; 0: from now on). A unit
+// sees only the events of the cases assigned to it as the event is read.
+func (s *Service) Stream(ctx context.Context, by duban.Principal, from int64) (*Stream, error) {
 	if s.Feed == nil {
-		return duban.Errorf(duban.EINTERNAL, "this process serves no event stream")
+		return nil, duban.Errorf(duban.EINTERNAL, "this process serves no event stream")
+	}
+	if from < 0 {
+		return nil, duban.Invalid(duban.FieldError{Field: "Last-Event-ID", Message: "is not the position of an event"})
 	}
 	cursor, err := s.Feed.Store.LogCursorAt(ctx, from)
-	if err != nil {
-		if duban.ErrorCode(err) == duban.ENOTFOUND {
-			return duban.Invalid(duban.FieldError{Field: "Last-Event-ID", Message: "is not the position of an event"})
-		}
-		return err
+	if duban.ErrorCode(err) == duban.ENOTFOUND {
+		return nil, duban.Invalid(duban.FieldError{Field: "Last-Event-ID", Message: "is not the position of an event"})
+	} else if err != nil {
+		return nil, err
 	}
+	return &Stream{feed: s.Feed, by: by, cursor: cursor}, nil
+}
+
+// Next waits for the next events the stream's principal may see and
+// returns them, in the log's order; when ctx ends first, it returns none
+// and ctx's error.
+func (st *Stream) Next(ctx context.Context) ([]duban.Event, error) {
 	for {
-		events, next, moved, held := s.Feed.since(cursor)
+		events, next, moved, held := st.feed.since(st.cursor)
 		if !held {
 			// Behind the feed's memory: read the store until caught up.
-			if events, err = s.Feed.Store.Log(ctx, cursor, 500); err != nil {
-				return err
+			var err error
+			if events, err = st.feed.Store.Log(ctx, st.cursor, 500); err != nil {
+				return nil, err
 			}
 			if len(events) > 0 {
 				next = events[len(events)-1].Cursor
 			}
 		}
+		st.cursor = next
 		var visible []duban.Event
 		for _, e := range events {
-			if by.CanSeeAssigned(e.Unit) {
+			if st.by.CanSeeAssigned(e.Unit) {
 				visible = append(visible, e.Event)
 			}
 		}
 		if len(visible) > 0 {
-			if err := send(visible); err != nil {
-				return err
-			}
+			return visible, nil
 		}
-		cursor = next
 		if !held && len(events) > 0 {
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, ctx.Err()
 		case <-moved:
 		}
 	}

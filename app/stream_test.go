@@ -19,14 +19,25 @@ func follow(t *testing.T, s *app.Service, by duban.Principal, from int64) *follo
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{got: make(chan []duban.Event, 100)}
+	st, err := s.Stream(ctx, by, from)
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Follow(ctx, by, from, func(events []duban.Event) error { f.got <- events; return nil })
+		for {
+			events, err := st.Next(ctx)
+			if err != nil {
+				done <- err
+				return
+			}
+			f.got <- events
+		}
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("follow: %v", err)
+		if err := <-done; err != context.Canceled {
+			t.Errorf("the stream ended with %v", err)
 		}
 	})
 	return f
@@ -60,7 +71,7 @@ func (f *follower) quiet(t *testing.T) {
 // A stream sends each event once, in order, from now or from a position,
 // and a unit only its own cases' events; a stream far behind the feed's
 // memory catches up from the store.
-func TestFollow(t *testing.T) {
+func TestStream(t *testing.T) {
 	store := memstore.New()
 	feed := &app.Feed{Store: store, Poll: 5 * time.Millisecond, Keep: 3}
 	s := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store}, Feed: feed}
@@ -111,4 +122,14 @@ func TestFollow(t *testing.T) {
 	late.quiet(t)
 	all.next(t, 4)
 	all.quiet(t)
+}
+
+func TestStreamFromNowhere(t *testing.T) {
+	store := memstore.New()
+	s := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Feed: &app.Feed{Store: store}}
+	for _, from := range []int64{-1, 99} {
+		if _, err := s.Stream(context.Background(), supervisor, from); duban.ErrorCode(err) != duban.EINVALID {
+			t.Errorf("a stream from %d: %v, want EINVALID", from, err)
+		}
+	}
 }

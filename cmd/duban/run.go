@@ -24,6 +24,7 @@ import (
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
 	"github.com/duban/duban/postgres"
+	"github.com/duban/duban/web"
 	"github.com/duban/duban/worker"
 	"github.com/duban/duban/workflows"
 )
@@ -245,15 +246,25 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Engine:       &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit},
 		Dependencies: dependencies,
 		Logger:       m.Logger,
+		Feed:         &app.Feed{Store: store, Logger: m.Logger},
+		Sessions:     store,
 	}
 	watch, stopWatching := context.WithCancel(context.Background())
 	go cases.Watch(watch, time.Second)
+	go cases.Feed.Run(watch)
 	m.onClose(func() error { stopWatching(); return nil })
+	pages, err := (&web.Server{App: cases, Policy: m.Policy, Logger: m.Logger}).Handler()
+	if err != nil {
+		return fmt.Errorf("the office pages: %w", err)
+	}
 	srv := &api.Server{
 		Policy:   m.Policy,
 		Cases:    cases,
 		Commands: cases,
 		Reports:  cases,
+		Streams:  cases,
+		Sessions: cases,
+		Pages:    pages,
 		Logger:   m.Logger,
 		Ready:    dependencies,
 	}

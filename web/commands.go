@@ -1,0 +1,143 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/api"
+)
+
+// openFrom builds an open from the new-case form.
+func openFrom(by duban.Principal, form url.Values) (duban.OpenCase, error) {
+	cmd := duban.OpenCase{CommandMeta: duban.CommandMeta{By: by}, Category: form.Get("category"),
+		Severity: duban.Severity(form.Get("severity")), Description: strings.TrimSpace(form.Get("description")),
+		Location: duban.Location{Address: strings.TrimSpace(form.Get("address")), Area: strings.TrimSpace(form.Get("area"))}}
+	var errs []duban.FieldError
+	for _, c := range []struct {
+		field string
+		dst   *float64
+	}{{"location.lat", &cmd.Location.Lat}, {"location.lon", &cmd.Location.Lon}} {
+		v := strings.TrimSpace(form.Get(c.field))
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			errs = append(errs, duban.FieldError{Field: c.field, Message: "is required: a number, in degrees"})
+		}
+		*c.dst = n
+	}
+	if u := strings.TrimSpace(form.Get("evidence")); u != "" {
+		cmd.Evidence = []duban.Evidence{{URL: u, Kind: "photo"}}
+	}
+	if len(errs) > 0 {
+		return cmd, duban.Invalid(errs...)
+	}
+	return cmd, nil
+}
+
+// command gives the command a case page's form names, through the same
+// application layer as the API's, with the version the page showed as its
+// If-Match (a page drawn before the case moved on is refused, not applied
+// to a case its reader has not seen) and the form's key as its
+// Idempotency-Key. A refusal draws the case page again with its message.
+func (s *Server) command(w http.ResponseWriter, r *http.Request) {
+	id, name := chi.URLParam(r, "id"), chi.URLParam(r, "command")
+	form := r.PostForm
+	cmd, err := commandFrom(name, session(r).Principal, form, s.zone)
+	if err == nil {
+		_, err = s.App.Execute(r.Context(), id, cmd, strings.TrimSpace(form.Get("key")))
+	}
+	if err != nil {
+		s.showCase(w, r, api.Status(err), err, form)
+		return
+	}
+	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
+}
+
+// commandFrom builds command name from a case page's form.
+func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Location) (duban.Command, error) {
+	meta := duban.CommandMeta{By: by}
+	if v := form.Get("version"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return nil, duban.Invalid(duban.FieldError{Field: "version", Message: "must be the case's version"})
+		}
+		meta.IfMatch = n
+	}
+	text := func(field string) string { return strings.TrimSpace(form.Get(field)) }
+	yes := func(field string) (bool, error) {
+		switch form.Get(field) {
+		case "yes":
+			return true, nil
+		case "no":
+			return false, nil
+		}
+		return false, duban.Invalid(duban.FieldError{Field: field, Message: "choose yes or no"})
+	}
+	var evidence []duban.Evidence
+	if u := text("evidence"); u != "" {
+		evidence = []duban.Evidence{{URL: u, Kind: "photo"}}
+	}
+	switch name {
+	case "acknowledge":
+		return duban.Acknowledge{CommandMeta: meta}, nil
+	case "resolve":
+		return duban.Resolve{CommandMeta: meta, Note: text("note"), Evidence: evidence}, nil
+	case "verify":
+		passed, err := yes("passed")
+		return duban.Verify{CommandMeta: meta, Passed: passed, Note: text("note"), Evidence: evidence}, err
+	case "comment":
+		return duban.AddComment{CommandMeta: meta, Text: text("text")}, nil
+	case "dispute":
+		return duban.Dispute{CommandMeta: meta, Reason: text("reason")}, nil
+	case "assign":
+		return duban.Assign{CommandMeta: meta, Unit: text("unit"), Reason: text("reason")}, nil
+	case "request_extension":
+		until, err := localTime("until", text("until"), zone, true)
+		if err != nil {
+			return nil, err
+		}
+		return duban.RequestExtension{CommandMeta: meta, Until: *until, Reason: text("reason")}, nil
+	case "decide_extension":
+		n, err := strconv.Atoi(form.Get("n"))
+		if err != nil || n < 1 {
+			return nil, duban.Invalid(duban.FieldError{Field: "n", Message: "must be an extension request's number"})
+		}
+		approved, err := yes("approved")
+		return duban.DecideExtension{CommandMeta: meta, N: n, Approved: approved, Note: text("note")}, err
+	case "urge":
+		return duban.Urge{CommandMeta: meta, Note: text("note")}, nil
+	case "suspend":
+		until, err := localTime("until", text("until"), zone, false)
+		if err != nil {
+			return nil, err
+		}
+		return duban.Suspend{CommandMeta: meta, Reason: text("reason"), Until: until}, nil
+	case "resume":
+		return duban.Resume{CommandMeta: meta, Note: text("note")}, nil
+	case "cancel":
+		return duban.Cancel{CommandMeta: meta, Reason: text("reason"), Outcome: duban.Outcome(text("outcome")), DuplicateOf: text("duplicate_of")}, nil
+	}
+	return nil, duban.Errorf(duban.ENOTFOUND, "no such command: %s", name)
+}
+
+// localTime reads a datetime-local field, a wall time in the policy's zone.
+func localTime(field, v string, zone *time.Location, required bool) (*time.Time, error) {
+	if v == "" {
+		if required {
+			return nil, duban.Invalid(duban.FieldError{Field: field, Message: "is required"})
+		}
+		return nil, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, v, zone); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return nil, duban.Invalid(duban.FieldError{Field: field, Message: "must be a date and time, YYYY-MM-DD HH:MM"})
+}

@@ -1,0 +1,327 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/app"
+)
+
+// catalog is one language's messages by key.
+type catalog map[string]string
+
+// languages are the pages' languages, the default first.
+var languages = []string{"zh", "en"}
+
+// loadCatalogs reads the message catalogues, one per language, and checks
+// that they hold the same keys: a page never shows a key for a text.
+func loadCatalogs() (map[string]catalog, error) {
+	out := map[string]catalog{}
+	for _, lang := range languages {
+		b, err := files.ReadFile("messages/" + lang + ".json")
+		if err != nil {
+			return nil, err
+		}
+		var c catalog
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, fmt.Errorf("messages/%s.json: %w", lang, err)
+		}
+		out[lang] = c
+	}
+	for key := range out[languages[0]] {
+		for _, lang := range languages[1:] {
+			if _, ok := out[lang][key]; !ok {
+				return nil, fmt.Errorf("messages/%s.json lacks %q", lang, key)
+			}
+		}
+	}
+	for _, lang := range languages[1:] {
+		for key := range out[lang] {
+			if _, ok := out[languages[0]][key]; !ok {
+				return nil, fmt.Errorf("messages/%s.json lacks %q", languages[0], key)
+			}
+		}
+	}
+	return out, nil
+}
+
+// pageNames are the pages, each a template of its own over the layout.
+var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "figure", "bulletin"}
+
+func parsePages() (map[string]*template.Template, error) {
+	out := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New(name).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// language is the page's language: the one chosen with the switch, else
+// the first of the browser's that duban speaks, else Chinese.
+func language(r *http.Request) string {
+	if c, err := r.Cookie("duban_lang"); err == nil && slices.Contains(languages, c.Value) {
+		return c.Value
+	}
+	for _, tag := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag = strings.ToLower(strings.TrimSpace(strings.Split(tag, ";")[0]))
+		for _, lang := range languages {
+			if tag == lang || strings.HasPrefix(tag, lang+"-") {
+				return lang
+			}
+		}
+	}
+	return languages[0]
+}
+
+// switchLanguage remembers the language chosen and goes back to the page.
+func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) {
+	lang := r.URL.Query().Get("to")
+	if slices.Contains(languages, lang) {
+		http.SetCookie(w, &http.Cookie{Name: "duban_lang", Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	}
+	http.Redirect(w, r, localPath(r.URL.Query().Get("next"), "/"), http.StatusSeeOther)
+}
+
+// page is what every template is given: the reader, their language and
+// what the layout shows, and the page's own data.
+type page struct {
+	Lang    string
+	Title   string // a message key
+	Session app.Session
+	// Path is the page's path and query, to come back to.
+	Path    string
+	Problem *problemView
+	// Part, when set, is the template to render instead of the whole page.
+	Part string
+	Data any
+
+	s   *Server
+	cat catalog
+	now time.Time
+}
+
+func (s *Server) newPage(r *http.Request, title string) *page {
+	lang := language(r)
+	return &page{Lang: lang, Title: title, Session: session(r), Path: r.URL.RequestURI(), s: s, cat: s.catalogs[lang], now: s.now()}
+}
+
+// T is the message key in the page's language, formatted with args.
+func (p *page) T(key string, args ...any) string {
+	msg, ok := p.cat[key]
+	if !ok {
+		p.s.Logger.Error("web: no message " + key)
+		return "?" + key + "?"
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(msg, args...)
+	}
+	return msg
+}
+
+// Has reports whether the catalogue has a message for key.
+func (p *page) Has(key string) bool { _, ok := p.cat[key]; return ok }
+
+// Time is t in the policy's time zone, to the minute.
+func (p *page) Time(t any) string {
+	switch t := t.(type) {
+	case time.Time:
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(p.s.zone).Format("2006-01-02 15:04")
+	case *time.Time:
+		if t == nil {
+			return ""
+		}
+		return p.Time(*t)
+	}
+	return ""
+}
+
+// Zone names the policy's time zone.
+func (p *page) Zone() string { return p.s.Policy.TimeZone }
+
+// Duration says d in days, hours and minutes, in the page's language.
+func (p *page) Duration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	d = d.Round(time.Minute)
+	days, hours, minutes := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	var parts []string
+	if days > 0 {
+		parts = append(parts, p.T("duration.days", days))
+	}
+	if hours > 0 {
+		parts = append(parts, p.T("duration.hours", hours))
+	}
+	if minutes > 0 || len(parts) == 0 {
+		parts = append(parts, p.T("duration.minutes", minutes))
+	}
+	return strings.Join(parts, p.T("duration.separator"))
+}
+
+// Name picks a policy name in the page's language.
+func (p *page) name(n duban.Names, fallback string) string {
+	if p.Lang == "en" && n.En != "" {
+		return n.En
+	}
+	if n.Zh != "" {
+		return n.Zh
+	}
+	if n.En != "" {
+		return n.En
+	}
+	return fallback
+}
+
+// Unit names a unit; an empty one is "none".
+func (p *page) Unit(id any) string {
+	var s string
+	switch id := id.(type) {
+	case string:
+		s = id
+	case *string:
+		if id != nil {
+			s = *id
+		}
+	}
+	if s == "" {
+		return p.T("unit.none")
+	}
+	u, _ := p.s.Policy.Unit(s)
+	return p.name(u.Name, s)
+}
+
+// Category names a category.
+func (p *page) Category(code string) string {
+	c, _ := p.s.Policy.Category(code)
+	return p.name(c.Name, code)
+}
+
+// Units are the policy's units, for choosing one.
+func (p *page) Units() []option {
+	var out []option
+	for _, u := range p.s.Policy.Units {
+		out = append(out, option{u.ID, p.name(u.Name, u.ID)})
+	}
+	return out
+}
+
+// Categories are the policy's categories, for choosing one.
+func (p *page) Categories() []option {
+	var out []option
+	for _, c := range p.s.Policy.Categories {
+		out = append(out, option{c.Code, p.name(c.Name, c.Code)})
+	}
+	return out
+}
+
+// Statuses are the case statuses, for choosing one.
+func (p *page) Statuses() []option {
+	var out []option
+	for _, st := range []duban.Status{duban.StatusReported, duban.StatusUnrouted, duban.StatusDispatched, duban.StatusDisputed,
+		duban.StatusInProgress, duban.StatusSuspended, duban.StatusResolved, duban.StatusClosed, duban.StatusCancelled} {
+		out = append(out, option{string(st), p.T("status." + string(st))})
+	}
+	return out
+}
+
+// MayOpen reports whether the reader may open cases.
+func (p *page) MayOpen() bool { return p.Session.Principal.MayOpen() == nil }
+
+// Oversees reports whether the reader is a supervisor or an admin.
+func (p *page) Oversees() bool { return p.Session.Principal.Oversees() }
+
+// IsUnit reports whether the reader works for a unit.
+func (p *page) IsUnit() bool { return p.Session.Principal.Role == duban.RoleUnit }
+
+type option struct{ Value, Label string }
+
+// problemView is a refusal as a page shows it.
+type problemView struct {
+	Title  string
+	Detail string
+	Fields []fieldView
+}
+
+type fieldView struct{ Field, Message string }
+
+// problem says err in the page's language: a title by its code, the
+// domain's message as detail, and the fields in question. An internal
+// failure says nothing of its cause.
+func (s *Server) problem(p *page, err error) *problemView {
+	code := duban.ErrorCode(err)
+	key := "problem." + code
+	if !p.Has(key) {
+		key = "problem." + duban.EINTERNAL
+	}
+	v := &problemView{Title: p.T(key)}
+	e, ok := err.(*duban.Error)
+	if code != duban.EINTERNAL && (!ok || len(e.Fields) == 0) {
+		v.Detail = duban.ErrorMessage(err)
+	}
+	if ok {
+		for _, f := range e.Fields {
+			label := f.Field
+			if p.Has("field." + f.Field) {
+				label = p.T("field." + f.Field)
+			}
+			v.Fields = append(v.Fields, fieldView{label, f.Message})
+		}
+	}
+	return v
+}
+
+// listed is a case in a list, as pages show it.
+type listed struct {
+	duban.View
+	Overdue bool
+	Level   int
+	// Deadline is the running stage's; Late how long it has passed.
+	Deadline *time.Time
+	Late     time.Duration
+}
+
+// decodeListed reads the cases of a list at now.
+func decodeListed(ls []app.Listed, now time.Time) ([]listed, error) {
+	out := make([]listed, 0, len(ls))
+	for _, l := range ls {
+		var c listed
+		if err := json.Unmarshal(l.View, &c.View); err != nil {
+			return nil, fmt.Errorf("case %s: %w", l.ID, err)
+		}
+		c.Overdue, c.Level, c.Deadline = l.Clock.Overdue(now), l.Clock.Level(now), l.Clock.Deadline
+		if c.Overdue {
+			c.Late = now.Sub(*c.Deadline)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// byDeadline orders cases soonest deadline first; those with none last.
+func byDeadline(cs []listed) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		a, b := cs[i].Deadline, cs[j].Deadline
+		switch {
+		case a == nil:
+			return false
+		case b == nil:
+			return true
+		}
+		return a.Before(*b)
+	})
+}

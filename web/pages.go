@@ -1,0 +1,382 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/api"
+)
+
+// boardLimit is how many cases the board shows: the worst first.
+const boardLimit = 1000
+
+type boardData struct {
+	Unit, Area string
+	Cases      []listed
+	// Levels counts the cases at each escalation level, 0 (overdue, not
+	// yet escalated) to 3.
+	Levels []int
+	More   bool
+}
+
+// board is the campaign office's escalation board, worst first; with
+// ?part=board only its live region, which static/live.js fetches again
+// when the stream says a case moved.
+func (s *Server) board(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := boardData{Unit: q.Get("unit"), Area: q.Get("area")}
+	f := duban.CaseFilter{Unit: d.Unit, Area: d.Area, Limit: boardLimit}
+	ls, next, err := s.App.Escalations(r.Context(), session(r).Principal, f, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.newPage(r, "board.title")
+	if d.Cases, err = decodeListed(ls, p.now); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.More = next != nil
+	d.Levels = make([]int, 4)
+	for _, c := range d.Cases {
+		d.Levels[min(c.Level, 3)]++
+	}
+	p.Data = d
+	if q.Get("part") == "board" {
+		p.Part = "board-part"
+	}
+	s.render(w, r, http.StatusOK, "board", p)
+}
+
+type casesData struct {
+	Query  url.Values
+	Cases  []listed
+	Next   string // the next page's query, or ""
+	Filter duban.CaseFilter
+}
+
+// cases lists the cases the reader may see, with the API's filters.
+func (s *Server) cases(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for k, v := range q { // an empty field of the filter form means any
+		if len(v) == 1 && v[0] == "" {
+			delete(q, k)
+		}
+	}
+	f, raw, err := api.ListQuery(q, 50, 200)
+	if err == nil && raw != "" {
+		f.After, err = api.DecodeCursor[duban.CaseCursor](raw)
+	}
+	p := s.newPage(r, "cases.title")
+	d := casesData{Query: q, Filter: f}
+	if err != nil {
+		p.Problem = s.problem(p, err)
+		p.Data = d
+		s.render(w, r, api.Status(err), "cases", p)
+		return
+	}
+	ls, next, err := s.App.Cases(r.Context(), session(r).Principal, f)
+	if err == nil {
+		d.Cases, err = decodeListed(ls, p.now)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if next != nil {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("cursor", api.EncodeCursor(next))
+		d.Next = nq.Encode()
+	}
+	p.Data = d
+	s.render(w, r, http.StatusOK, "cases", p)
+}
+
+// Selected reports whether the list's query has name=value.
+func (d casesData) Selected(name, value string) bool { return d.Query.Get(name) == value }
+
+// inboxLimit bounds the cases an inbox reads.
+const inboxLimit = 1000
+
+type inboxData struct {
+	Cases []listed
+	More  bool
+}
+
+// inbox is a unit's open cases, soonest deadline first.
+func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
+	by := session(r).Principal
+	if by.Role != duban.RoleUnit {
+		http.Redirect(w, r, "/cases", http.StatusSeeOther)
+		return
+	}
+	p := s.newPage(r, "inbox.title")
+	var d inboxData
+	f := duban.CaseFilter{Limit: 200, Statuses: []duban.Status{duban.StatusDispatched, duban.StatusInProgress,
+		duban.StatusSuspended, duban.StatusResolved}}
+	for {
+		ls, next, err := s.App.Cases(r.Context(), by, f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		cs, err := decodeListed(ls, p.now)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.Cases = append(d.Cases, cs...)
+		if next == nil {
+			break
+		}
+		if len(d.Cases) >= inboxLimit {
+			d.More = true
+			break
+		}
+		f.After = next
+	}
+	byDeadline(d.Cases)
+	p.Data = d
+	s.render(w, r, http.StatusOK, "inbox", p)
+}
+
+// caseData is the case page: the case, its deadlines, its timeline and a
+// form for each command the reader may give now.
+type caseData struct {
+	Case       duban.Case
+	Duplicates []string
+	Overdue    bool
+	Level      int
+	Deadlines  []deadlineView
+	Events     []eventView
+	Offers     []string
+	// Pending is the extension request waiting for a decision, if any.
+	Pending *duban.Extension
+	// Key is the Idempotency-Key of the forms drawn, so that a form sent
+	// twice (a double click, a resend after a lost answer) acts once.
+	Key string
+	// Form is what a refused form held, to show again.
+	Form url.Values
+}
+
+type deadlineView struct {
+	Stage   string
+	At      time.Time
+	Running bool
+	// Left is the working time left on the case's calendar; Late how long
+	// it has passed.
+	Left, Late time.Duration
+}
+
+type eventView struct {
+	duban.Event
+	Details []detail
+}
+
+type detail struct {
+	Key   string // a message key, or the field's name
+	Value string
+}
+
+// Offers reports whether the page offers command name.
+func (d caseData) Offer(name string) bool { return slices.Contains(d.Offers, name) }
+
+func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
+	s.showCase(w, r, http.StatusOK, nil, nil)
+}
+
+// showCase draws the case page, with the problem a refused form met and
+// what it held.
+func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, refusal error, form url.Values) {
+	by := session(r).Principal
+	id := chi.URLParam(r, "id")
+	row, err := s.App.Whole(r.Context(), by, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	events, err := s.App.Events(r.Context(), by, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.newPage(r, "case.title")
+	now := p.now
+	c := row.Case
+	clock := c.Clock()
+	d := caseData{Case: c, Duplicates: row.Duplicates, Overdue: clock.Overdue(now), Level: clock.Level(now),
+		Offers: c.Offers(by, now), Key: randomKey(), Form: form}
+	running, _, hasStage := c.RunningStage()
+	for _, dl := range []struct {
+		stage duban.Stage
+		at    *time.Time
+	}{{duban.StageAssign, c.Deadlines.AssignBy}, {duban.StageAcknowledge, c.Deadlines.AcknowledgeBy},
+		{duban.StageResolve, c.Deadlines.ResolveBy}, {duban.StageVerify, c.Deadlines.VerifyBy}} {
+		if dl.at == nil {
+			continue
+		}
+		v := deadlineView{Stage: string(dl.stage), At: *dl.at, Running: hasStage && running == dl.stage}
+		if now.Before(*dl.at) {
+			v.Left = c.Terms.Calendar.Between(now, *dl.at)
+		} else {
+			v.Late = c.Terms.Calendar.Between(*dl.at, now)
+		}
+		d.Deadlines = append(d.Deadlines, v)
+	}
+	for i := range c.Extensions {
+		if c.Extensions[i].Status == duban.ExtensionPending {
+			d.Pending = &c.Extensions[i]
+		}
+	}
+	for i := len(events) - 1; i >= 0; i-- { // the latest first
+		d.Events = append(d.Events, eventView{Event: events[i], Details: details(events[i])})
+	}
+	p.Data = d
+	if refusal != nil {
+		p.Problem = s.problem(p, refusal)
+	}
+	s.render(w, r, status, "case", p)
+}
+
+// detailFields are the event data a timeline shows, in this order.
+var detailFields = []string{"unit", "stage", "level", "deadline", "passed", "approved", "until", "outcome", "duplicate_of",
+	"reason", "note", "text", "description", "rework_count"}
+
+// details are what a timeline says of an event's data.
+func details(e duban.Event) []detail {
+	b, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	var out []detail
+	for _, k := range detailFields {
+		v, ok := m[k]
+		if !ok || v == nil || v == "" {
+			continue
+		}
+		var text string
+		switch v := v.(type) {
+		case string:
+			text = v
+		case bool:
+			text = "no"
+			if v {
+				text = "yes"
+			}
+		case float64:
+			b, _ := json.Marshal(v)
+			text = string(b)
+		default:
+			continue
+		}
+		out = append(out, detail{Key: k, Value: text})
+	}
+	return out
+}
+
+// Detail says a timeline detail in the page's language: times in the
+// policy's zone, units and stages by their names.
+func (p *page) Detail(d detail) string {
+	switch d.Key {
+	case "deadline", "until":
+		if t, err := time.Parse(time.RFC3339Nano, d.Value); err == nil {
+			return p.Time(t)
+		}
+	case "unit":
+		return p.Unit(d.Value)
+	case "stage", "outcome":
+		if p.Has(d.Key + "." + d.Value) {
+			return p.T(d.Key + "." + d.Value)
+		}
+	case "passed", "approved":
+		return p.T("answer." + d.Value)
+	}
+	return d.Value
+}
+
+type newData struct {
+	Key  string
+	Form url.Values
+}
+
+func (s *Server) newCasePage(w http.ResponseWriter, r *http.Request) {
+	s.showNew(w, r, http.StatusOK, nil, url.Values{"severity": {"normal"}})
+}
+
+func (s *Server) showNew(w http.ResponseWriter, r *http.Request, status int, refusal error, form url.Values) {
+	if err := session(r).Principal.MayOpen(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.newPage(r, "new.title")
+	key := form.Get("key")
+	if key == "" {
+		key = randomKey()
+	}
+	p.Data = newData{Key: key, Form: form}
+	if refusal != nil {
+		p.Problem = s.problem(p, refusal)
+	}
+	s.render(w, r, status, "new", p)
+}
+
+// openCase opens a case from the new-case form. The form's key is the
+// open's Idempotency-Key: sent twice, it opens one case.
+func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
+	form := r.PostForm
+	cmd, err := openFrom(session(r).Principal, form)
+	if err == nil {
+		a, openErr := s.App.Open(r.Context(), cmd, strings.TrimSpace(form.Get("key")))
+		if err = openErr; err == nil {
+			http.Redirect(w, r, "/cases/"+a.Case.ID, http.StatusSeeOther)
+			return
+		}
+	}
+	s.showNew(w, r, api.Status(err), err, form)
+}
+
+// commandForm is what a case page's form for one command is drawn from.
+type commandForm struct {
+	*page
+	Name string
+	C    caseData
+}
+
+// Command returns the form of command name on the case page.
+func (p *page) Command(name string) commandForm {
+	return commandForm{page: p, Name: name, C: p.Data.(caseData)}
+}
+
+// Value is what the form's field held when this form was sent and refused.
+func (f commandForm) Value(field string) string {
+	if f.C.Form.Get("cmd") != f.Name {
+		return ""
+	}
+	return f.C.Form.Get(field)
+}
+
+// textField is a text area of a command's form.
+type textField struct {
+	ID, Name, Label, Optional, Value string
+	Required                         bool
+}
+
+// Field returns the text area for field of this form.
+func (f commandForm) Field(field string, required bool) textField {
+	return textField{ID: f.Name + "-" + field, Name: field, Label: f.T("field." + field), Optional: f.T("field.optional"),
+		Value: f.Value(field), Required: required}
+}

@@ -1,0 +1,162 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/app"
+)
+
+type reportsData struct {
+	From, To  string // the period's days, as the form holds them
+	Period    duban.Period
+	Rows      []duban.UnitRow
+	Chart     []bar
+	Bulletins []duban.Bulletin
+}
+
+// bar is one unit's bar in the score chart, laid out by the server.
+type bar struct {
+	Label string
+	Score float64
+	Y     int // top of the bar
+	Width float64
+}
+
+// chartWidth is the width of the score chart's bars at 100 points.
+const chartWidth = 400
+
+// reportRequest reads the period the page asks for; the current assessment
+// period when it asks none.
+func (s *Server) reportRequest(r *http.Request) app.ReportRequest {
+	q := r.URL.Query()
+	req := app.ReportRequest{From: q.Get("from"), To: q.Get("to")}
+	if req.From == "" && req.To == "" {
+		p := s.Policy.AssessmentPeriodOf(s.now())
+		req.From = p.From.In(s.zone).Format(time.DateOnly)
+		req.To = p.To.In(s.zone).Format(time.DateOnly)
+	}
+	return req
+}
+
+// reports shows the units' scorecards of a period, ranked, with a chart of
+// their scores, each count linking to its cases, and the bulletins.
+func (s *Server) reports(w http.ResponseWriter, r *http.Request) {
+	by := session(r).Principal
+	req := s.reportRequest(r)
+	p := s.newPage(r, "reports.title")
+	d := reportsData{From: req.From, To: req.To}
+	period, rows, err := s.App.UnitScorecards(r.Context(), by, req)
+	if duban.ErrorCode(err) == duban.EINVALID {
+		p.Problem = s.problem(p, err)
+		p.Data = d
+		s.render(w, r, http.StatusBadRequest, "reports", p)
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Period, d.Rows = period, rows
+	for _, row := range rows {
+		if row.Score == nil {
+			continue
+		}
+		d.Chart = append(d.Chart, bar{Label: p.Unit(row.Unit), Score: *row.Score, Y: 8 + 28*len(d.Chart), Width: *row.Score / 100 * chartWidth})
+	}
+	if by.Oversees() {
+		if d.Bulletins, err = s.App.Bulletins(r.Context(), by); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	p.Data = d
+	s.render(w, r, http.StatusOK, "reports", p)
+}
+
+// ChartHeight is the height of the score chart.
+func (d reportsData) ChartHeight() int { return 16 + 28*len(d.Chart) }
+
+// Percent says a rate as a percentage, or a dash when it has none.
+func (p *page) Percent(rate *float64) string {
+	if rate == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f%%", *rate*100)
+}
+
+// Score says a score, or a dash when there is none.
+func (p *page) Score(score *float64) string {
+	if score == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", *score)
+}
+
+// reportCSV is the period's scorecards as CSV, as the API's.
+func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
+	req := s.reportRequest(r)
+	period, rows, err := s.App.UnitScorecards(r.Context(), session(r).Principal, req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var b bytes.Buffer
+	if err := duban.WriteScorecardCSV(&b, rows); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := fmt.Sprintf("scorecards-%s-%s.csv", period.From.In(s.zone).Format(time.DateOnly), period.To.In(s.zone).Format(time.DateOnly))
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Write(b.Bytes())
+}
+
+type figureData struct {
+	Unit, Figure, From, To string
+	IDs                    []string
+}
+
+// figureCases lists the cases behind one count of a unit's scorecard.
+func (s *Server) figureCases(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	req := s.reportRequest(r)
+	d := figureData{Unit: q.Get("unit"), Figure: q.Get("figure"), From: req.From, To: req.To}
+	ids, err := s.App.FigureCases(r.Context(), session(r).Principal, d.Unit, d.Figure, req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.IDs = ids
+	p := s.newPage(r, "figure.title")
+	p.Data = d
+	s.render(w, r, http.StatusOK, "figure", p)
+}
+
+// bulletin is a published bulletin, laid out for printing.
+func (s *Server) bulletin(w http.ResponseWriter, r *http.Request) {
+	b, err := s.App.Bulletin(r.Context(), session(r).Principal, chi.URLParam(r, "period"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.newPage(r, "bulletin.title")
+	p.Data = b
+	s.render(w, r, http.StatusOK, "bulletin", p)
+}
+
+// figureLink is a count of a scorecard, linking to its cases.
+type figureLink struct {
+	Unit, Figure, From, To string
+	N                      int
+}
+
+// Figure returns the link of a unit's count on the reports page.
+func (p *page) Figure(unit, figure string, n int) figureLink {
+	d := p.Data.(reportsData)
+	return figureLink{Unit: unit, Figure: figure, From: d.From, To: d.To, N: n}
+}

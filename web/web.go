@@ -1,0 +1,234 @@
+// Package web is the office web: the pages supervisors, units' clerks and
+// inspectors work in, served by the API process outside /v1.
+//
+// It is a door like the JSON API and decides nothing: each page reads
+// through the application layer (package app) what the signed-in person may
+// see, and each form builds a domain command and gives it to the same
+// app.Service the API does, which refuses or runs it. Pages are rendered on
+// the server with html/template from templates and assets embedded in the
+// binary (no CDN: an office network may have no internet); every string
+// comes from the message catalogue of the page's language (zh by default,
+// en by Accept-Language or the switch), and every time is shown in the
+// policy's time zone. The one script, static/live.js, keeps the board
+// current from the event stream; the pages work without it.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/api"
+	"github.com/duban/duban/app"
+)
+
+//go:embed templates static messages
+var files embed.FS
+
+// Server serves the office pages.
+type Server struct {
+	App    *app.Service
+	Policy *duban.Policy
+	Logger *slog.Logger
+	// Now is the clock pages show time left against (default time.Now).
+	Now func() time.Time
+
+	pages    map[string]*template.Template
+	catalogs map[string]catalog
+	zone     *time.Location
+}
+
+func (s *Server) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+// Handler returns the pages' routes.
+func (s *Server) Handler() (http.Handler, error) {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	var err error
+	if s.catalogs, err = loadCatalogs(); err != nil {
+		return nil, err
+	}
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if s.zone, err = time.LoadLocation(s.Policy.TimeZone); err != nil {
+		return nil, err
+	}
+	r := chi.NewRouter()
+	r.Use(secureHeaders)
+	static, _ := fs.Sub(files, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static)))
+	r.Get("/lang", s.switchLanguage)
+	r.Get("/login", s.loginPage)
+	r.Post("/login", s.login)
+	r.Group(func(r chi.Router) {
+		r.Use(s.signedIn)
+		r.Get("/", s.home)
+		r.Get("/logout", s.logoutPage)
+		r.Post("/logout", s.logout)
+		r.Get("/board", s.board)
+		r.Get("/cases", s.cases)
+		r.Get("/cases/new", s.newCasePage)
+		r.Post("/cases/new", s.openCase)
+		r.Get("/cases/{id}", s.casePage)
+		r.Post("/cases/{id}/{command}", s.command)
+		r.Get("/inbox", s.inbox)
+		r.Get("/reports", s.reports)
+		r.Get("/reports/units.csv", s.reportCSV)
+		r.Get("/reports/figure", s.figureCases)
+		r.Get("/reports/bulletins/{period}", s.bulletin)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, duban.Errorf(duban.ENOTFOUND, "no such page"))
+	})
+	return r, nil
+}
+
+// contentSecurityPolicy lets a page load only duban's own scripts, styles
+// and images: no inline script, so that text that slipped through as markup
+// could not run.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// staticFiles serves the embedded assets, cached for an hour.
+func staticFiles(root fs.FS) http.Handler {
+	files := http.FileServerFS(root)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
+
+type ctxKey int
+
+const sessionKey ctxKey = iota
+
+// signedIn lets through the requests of a signed-in person; others go to
+// the sign-in page, and come back after it. A form posted without its
+// session's CSRF token is refused (403).
+func (s *Server) signedIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cookie, _ := r.Cookie(app.SessionCookie)
+		var id string
+		if cookie != nil {
+			id = cookie.Value
+		}
+		sess, err := s.App.Session(r.Context(), id)
+		if duban.ErrorCode(err) == duban.EUNAUTHORIZED {
+			if r.Method != http.MethodGet {
+				s.fail(w, r, err)
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		} else if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if r.Method == http.MethodPost && !sess.CheckCSRF(r.PostFormValue("csrf")) {
+			s.fail(w, r, duban.Errorf(duban.EFORBIDDEN, "the form's security token is missing or out of date: reload the page and send it again"))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
+	})
+}
+
+func session(r *http.Request) app.Session {
+	sess, _ := r.Context().Value(sessionKey).(app.Session)
+	return sess
+}
+
+// home sends each role to where its day starts.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, homeOf(session(r).Principal), http.StatusSeeOther)
+}
+
+func homeOf(p duban.Principal) string {
+	switch {
+	case p.Oversees():
+		return "/board"
+	case p.Role == duban.RoleUnit:
+		return "/inbox"
+	}
+	return "/cases"
+}
+
+// render writes page name with data, whole, or only its part (the board's
+// live region) when part is set.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	t, ok := s.pages[name]
+	if !ok {
+		panic("web: no page " + name)
+	}
+	var b bytes.Buffer
+	what := "layout"
+	if p.Part != "" {
+		what = p.Part
+	}
+	if err := t.ExecuteTemplate(&b, what, p); err != nil {
+		s.Logger.Error("render "+name, "error", err)
+		http.Error(w, "the page could not be drawn", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}
+
+// fail shows a refusal or a failure as a page in the reader's language;
+// the details of an internal failure are logged, never shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := api.Status(err)
+	if status >= 500 {
+		s.Logger.Error("page: "+r.Method+" "+r.URL.Path, "error", err)
+	}
+	p := s.newPage(r, "error.title")
+	p.Problem = s.problem(p, err)
+	s.render(w, r, status, "error", p)
+}
+
+// randomKey is a fresh random token for a form's Idempotency-Key.
+func randomKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// localPath returns next when it is a path on this site, else fallback:
+// a sign-in must not send anyone elsewhere.
+func localPath(next, fallback string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return fallback
+	}
+	return next
+}
