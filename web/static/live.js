@@ -17,7 +17,7 @@
     if (!status) {
       return;
     }
-    status.textContent = status.dataset[state] || "";
+    status.textContent = status.getAttribute("data-say-" + state) || "";
     status.className = "live " + state;
   }
   var timer = null;

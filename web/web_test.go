@@ -1,0 +1,415 @@
+package web_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/api"
+	"github.com/duban/duban/app"
+	"github.com/duban/duban/internal/memstore"
+	"github.com/duban/duban/web"
+)
+
+// The pages' tests run the office web and the API together over the
+// application layer with the in-memory store and engine, as a browser
+// does: cookies, forms, redirects. The browser tests (cmd/duban) run them
+// in Chromium on the whole stack.
+
+// site is the office web on a clock the test moves.
+type site struct {
+	t     *testing.T
+	url   string
+	store *memstore.Store
+	mu    sync.Mutex
+	now   time.Time
+}
+
+func (s *site) clock() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
+}
+
+func (s *site) advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = s.now.Add(d)
+}
+
+func newSite(t *testing.T) *site {
+	st := &site{t: t, store: memstore.New(), now: time.Now()}
+	feed := &app.Feed{Store: st.store, Poll: 10 * time.Millisecond}
+	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: st.store, Engine: &memstore.Engine{Store: st.store, Now: st.clock},
+		Now: st.clock, Feed: feed, Sessions: st.store}
+	ctx, cancel := context.WithCancel(context.Background())
+	go feed.Run(ctx)
+	logger := slog.New(slog.DiscardHandler)
+	pages, err := (&web.Server{App: svc, Policy: svc.Policy, Logger: logger, Now: st.clock}).Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Streams: svc, Sessions: svc, Pages: pages,
+		Logger: logger, Now: st.clock}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() { cancel(); srv.Close() })
+	st.url = srv.URL
+	return st
+}
+
+// browser is a person's browser: cookies kept, redirects not followed.
+type browser struct {
+	t    *testing.T
+	site *site
+	c    *http.Client
+	lang string
+}
+
+func (s *site) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: s.t, site: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(method, path string, form url.Values) page {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.site.url+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return page{res.StatusCode, res.Header, string(out)}
+}
+
+func (b *browser) get(path string) page { b.t.Helper(); return b.do("GET", path, nil) }
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
+
+// csrf is the form token of the page at path.
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	m := csrfField.FindStringSubmatch(b.get(path).body)
+	if m == nil {
+		b.t.Fatalf("%s has no csrf field", path)
+	}
+	return m[1]
+}
+
+// post sends form from the page at path to action, with the page's token.
+func (b *browser) post(path, action string, form url.Values) page {
+	b.t.Helper()
+	form.Set("csrf", b.csrf(path))
+	return b.do("POST", action, form)
+}
+
+func (b *browser) signIn(user, password string) page {
+	b.t.Helper()
+	return b.post("/login", "/login", url.Values{"user": {user}, "password": {password}})
+}
+
+func (s *site) signedIn(user, password string) *browser {
+	s.t.Helper()
+	b := s.browser()
+	if p := b.signIn(user, password); p.status != http.StatusSeeOther {
+		s.t.Fatalf("sign in as %s: %d %s", user, p.status, p.body)
+	}
+	return b
+}
+
+func expect(t *testing.T, p page, status int, contains ...string) {
+	t.Helper()
+	if p.status != status {
+		t.Fatalf("status %d, want %d:\n%s", p.status, status, p.body)
+	}
+	for _, c := range contains {
+		if !strings.Contains(p.body, c) {
+			t.Fatalf("the page lacks %q:\n%s", c, p.body)
+		}
+	}
+}
+
+func TestSignInAndOut(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	if p := b.get("/board"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/login?next=%2Fboard" {
+		t.Fatalf("the board, signed out: %d to %s", p.status, p.header.Get("Location"))
+	}
+	expect(t, b.signIn("supervisor-1", "wrong password"), http.StatusUnauthorized, "wrong user name or password")
+	// The sign-in form without its token is refused.
+	expect(t, b.do("POST", "/login", url.Values{"user": {"supervisor-1"}, "password": {"dev-supervisor"}}), http.StatusForbidden)
+
+	p := b.signIn("SUPERVISOR-1", "dev-supervisor")
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/board" {
+		t.Fatalf("sign in: %d to %q", p.status, p.header.Get("Location"))
+	}
+	var cookie string
+	for _, c := range p.header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, app.SessionCookie+"=") {
+			cookie = c
+		}
+	}
+	for _, want := range []string{app.SessionCookie + "=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("the session cookie %q lacks %s", cookie, want)
+		}
+	}
+	expect(t, b.get("/board"), http.StatusOK, "督办看板")
+	// The session reads the API; it gives no command there (no CSRF token).
+	expect(t, b.get("/v1/escalations"), http.StatusOK)
+	expect(t, b.do("POST", "/v1/cases", url.Values{}), http.StatusUnauthorized)
+
+	// Signing out needs the token, and ends the session for the pages and the API.
+	expect(t, b.do("POST", "/logout", url.Values{}), http.StatusForbidden)
+	if p := b.post("/logout", "/logout", url.Values{}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", p.status)
+	}
+	if p := b.get("/board"); p.status != http.StatusSeeOther {
+		t.Fatalf("the board after signing out: %d", p.status)
+	}
+}
+
+// Repeated wrong passwords make the next attempt wait, the right one too.
+func TestWrongPasswordsAreSlowedDown(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	for i := range 3 {
+		expect(t, b.signIn("inspector-1", "guess"), http.StatusUnauthorized)
+		_ = i
+	}
+	expect(t, b.signIn("inspector-1", "guess"), http.StatusUnauthorized) // the fourth counts, and sets a wait
+	expect(t, b.signIn("inspector-1", "dev-inspector"), http.StatusTooManyRequests, "try again in")
+	// Another user is not held back by them.
+	if p := s.browser().signIn("inspector-2", "dev-inspector-2"); p.status != http.StatusSeeOther {
+		t.Fatalf("another user: %d", p.status)
+	}
+	s.advance(2 * time.Second)
+	if p := b.signIn("inspector-1", "dev-inspector"); p.status != http.StatusSeeOther {
+		t.Fatalf("after the wait: %d %s", p.status, p.body)
+	}
+}
+
+const hostile = `<script>document.title="owned"</script> "quoted" 'single' ＜全角＞，“中文引号”`
+
+// open opens a case from the new-case form and returns its id.
+func (b *browser) open(description string) string {
+	b.t.Helper()
+	p := b.post("/cases/new", "/cases/new", url.Values{"key": {description}, "category": {"littering"}, "severity": {"normal"},
+		"description": {description}, "address": {`人民路 1 号 <b>bold</b>`}, "area": {"old-town"},
+		"location.lat": {"39.86"}, "location.lon": {"111.2"}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/cases/") {
+		b.t.Fatalf("open: %d %s", p.status, p.body)
+	}
+	return strings.TrimPrefix(p.header.Get("Location"), "/cases/")
+}
+
+// A day's work through the pages: the inspector opens, the unit sees it in
+// its inbox and acknowledges, a refused command says why in the page's
+// language, and what anyone typed stays text.
+func TestADayOnThePages(t *testing.T) {
+	s := newSite(t)
+	inspector := s.signedIn("inspector-1", "dev-inspector")
+	id := inspector.open(hostile)
+	if again := inspector.open(hostile); again != id {
+		t.Fatalf("the same form sent twice opened %s and %s", id, again)
+	}
+
+	unit := s.signedIn("sanitation-1", "dev-sanitation")
+	inbox := unit.get("/inbox")
+	expect(t, inbox, http.StatusOK, "/cases/"+id)
+	casePage := unit.get("/cases/" + id)
+	expect(t, casePage, http.StatusOK, `action="/cases/`+id+`/acknowledge"`, "剩余工作时间")
+	for _, p := range []page{inbox, casePage, inspector.get("/cases")} {
+		if strings.Contains(p.body, "<script>document") || strings.Contains(p.body, "<b>bold") {
+			t.Fatalf("typed markup is markup on the page:\n%s", p.body)
+		}
+	}
+	if !strings.Contains(casePage.body, "&lt;script&gt;document.title=&#34;owned&#34;&lt;/script&gt;") ||
+		!strings.Contains(casePage.body, "＜全角＞，“中文引号”") {
+		t.Fatalf("the description is not shown as its text:\n%s", casePage.body)
+	}
+	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(casePage.body)[1]
+
+	// Without the token: refused, and nothing changes.
+	expect(t, unit.do("POST", "/cases/"+id+"/acknowledge", url.Values{"version": {version}}), http.StatusForbidden)
+	if p := unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version}, "key": {"k"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d %s", p.status, p.body)
+	}
+	expect(t, unit.get("/cases/"+id), http.StatusOK, "处置中", `action="/cases/`+id+`/resolve"`)
+
+	// A command the state does not allow: the page says so, in its language.
+	v2 := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(unit.get("/cases/" + id).body)[1]
+	refused := unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {v2}, "key": {"k2"}})
+	expect(t, refused, http.StatusConflict, `role="alert"`, "案件当前状态不允许此操作")
+	unit.lang = "en-GB,en;q=0.8"
+	refused = unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {v2}, "key": {"k3"}})
+	expect(t, refused, http.StatusConflict, "The case&#39;s state does not allow this")
+	// A page drawn before the case moved on is refused, not applied.
+	stale := unit.post("/cases/"+id, "/cases/"+id+"/comments", url.Values{"version": {version}, "key": {"k4"}, "text": {"x"}})
+	expect(t, stale, http.StatusNotFound)
+	stale = unit.post("/cases/"+id, "/cases/"+id+"/comment", url.Values{"version": {version}, "key": {"k4"}, "text": {"x"}})
+	expect(t, stale, http.StatusPreconditionFailed, "The case has changed")
+	// Invalid input names its field.
+	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {v2}, "key": {"k5"}}), http.StatusBadRequest, "Note")
+}
+
+// A unit sees only its own cases: not another's page, forms or events.
+func TestUnitsSeeTheirOwnOnly(t *testing.T) {
+	s := newSite(t)
+	traffic := s.signedIn("traffic-police-1", "dev-traffic-police")
+	stream := traffic.stream(t, "")
+	id := s.signedIn("inspector-1", "dev-inspector").open("bins overflowing") // sanitation's
+	expect(t, traffic.get("/cases/"+id), http.StatusNotFound)
+	expect(t, traffic.post("/inbox", "/cases/"+id+"/acknowledge", url.Values{"version": {"2"}, "key": {"k"}}), http.StatusNotFound)
+	expect(t, traffic.get("/v1/cases/"+id), http.StatusNotFound)
+	if strings.Contains(traffic.get("/inbox").body, id) || strings.Contains(traffic.get("/cases").body, id) {
+		t.Fatal("another unit's case is listed")
+	}
+	expect(t, traffic.get("/board"), http.StatusForbidden)
+
+	sanitation := s.signedIn("sanitation-1", "dev-sanitation")
+	own := sanitation.stream(t, "")
+	sanitation.post("/cases/"+id, "/cases/"+id+"/comment", url.Values{"text": {"on our way"}, "key": {"c"}})
+	if e := own.next(t); e["case_id"] != id {
+		t.Fatalf("sanitation's stream sent %v", e)
+	}
+	stream.none(t)
+}
+
+// sse reads a stream's events.
+type sse struct {
+	events chan map[string]any
+}
+
+func (b *browser) stream(t *testing.T, lastEventID string) *sse {
+	t.Helper()
+	req, _ := http.NewRequest("GET", b.site.url+"/v1/stream", nil)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	res, err := b.c.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	out := &sse{events: make(chan map[string]any, 100)}
+	go func() {
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var e map[string]any
+				if err := jsonUnmarshal(data, &e); err == nil {
+					out.events <- e
+				}
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // the stream has its cursor
+	return out
+}
+
+func (s *sse) next(t *testing.T) map[string]any {
+	t.Helper()
+	select {
+	case e := <-s.events:
+		return e
+	case <-time.After(2 * time.Second):
+		t.Fatal("no event on the stream")
+	}
+	return nil
+}
+
+func (s *sse) none(t *testing.T) {
+	t.Helper()
+	select {
+	case e := <-s.events:
+		t.Fatalf("the stream sent %v", e)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// Every page draws in both languages with every text from the catalogue,
+// under a policy that allows no inline script.
+func TestEveryPageInBothLanguages(t *testing.T) {
+	s := newSite(t)
+	id := s.signedIn("inspector-1", "dev-inspector").open("bins overflowing")
+	s.advance(48 * time.Hour) // overdue on the business calendar, whenever the test runs: on the board
+	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
+	inspector := s.signedIn("inspector-1", "dev-inspector")
+	unit := s.signedIn("sanitation-1", "dev-sanitation")
+	pages := []struct {
+		b    *browser
+		path string
+	}{
+		{supervisor, "/board"}, {supervisor, "/board?part=board"}, {supervisor, "/cases"}, {supervisor, "/cases?status=dispatched&overdue=true"},
+		{supervisor, "/cases/" + id}, {supervisor, "/reports"}, {supervisor, "/logout"}, {inspector, "/cases/new"},
+		{unit, "/inbox"}, {unit, "/cases/" + id}, {unit, "/reports"}, {s.browser(), "/login"},
+	}
+	for _, lang := range []string{"zh-CN", "en"} {
+		for _, pg := range pages {
+			pg.b.lang = lang
+			p := pg.b.get(pg.path)
+			if p.status != http.StatusOK {
+				t.Fatalf("%s %s: %d\n%s", lang, pg.path, p.status, p.body)
+			}
+			if m := regexp.MustCompile(`\?[a-z_]+\.[a-z_.]+\?`).FindString(p.body); m != "" {
+				t.Errorf("%s %s shows a key with no message: %s", lang, pg.path, m)
+			}
+			if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("%s: Content-Security-Policy %q", pg.path, csp)
+			}
+			if strings.Contains(p.body, "<script>") || strings.Contains(p.body, " onclick=") {
+				t.Errorf("%s has an inline script", pg.path)
+			}
+		}
+	}
+	supervisor.lang = "en"
+	expect(t, supervisor.get("/board"), http.StatusOK, "Escalation board", "/cases/"+id, "level 1")
+	// The switch outlasts the browser's languages.
+	supervisor.get("/lang?to=zh&next=/board")
+	expect(t, supervisor.get("/board"), http.StatusOK, "督办看板", "一级督办")
+	if p := supervisor.get("/lang?to=en&next=//evil.example/"); p.header.Get("Location") != "/" {
+		t.Fatalf("the switch sends to %q", p.header.Get("Location"))
+	}
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
