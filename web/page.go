@@ -295,6 +295,14 @@ type listed struct {
 	Late     time.Duration
 }
 
+// StageName is the running stage's name, or "" when none runs.
+func (c listed) StageName() string {
+	if c.Stage == nil {
+		return ""
+	}
+	return string(*c.Stage)
+}
+
 // decodeListed reads the cases of a list at now.
 func decodeListed(ls []app.Listed, now time.Time) ([]listed, error) {
 	out := make([]listed, 0, len(ls))

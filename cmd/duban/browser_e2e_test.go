@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The office web in a real browser (Debian's chromium, headless): the day of
+// an inspector, a unit's clerk and a supervisor whose board is open the whole
+// time, on the whole stack. Screenshots of the board, a case page and the
+// inbox are written to artifacts/screenshots; axe-core checks each page's
+// accessibility when node_modules/axe-core is installed (.ci/run installs it).
+
+// browserPolicy is shortPolicy with passwords, and deadlines a page can be
+// watched through: acknowledge in 6 s, levels 1 and 2 at 0 s and 3 s.
+var browserPolicy = strings.NewReplacer(
+	"acknowledge: 2s", "acknowledge: 6s",
+	"{at: 1s, level: 2}", "{at: 3s, level: 2}",
+	"{at: 2s, level: 3}", "{at: 1h, level: 3}",
+	"id: inspector-1,", "id: inspector-1, user: inspector-1, password: inspector-pw,",
+	"id: sanitation-1,", "id: sanitation-1, user: sanitation-1, password: sanitation-pw,",
+	"id: supervisor-1,", "id: supervisor-1, user: supervisor-1, password: supervisor-pw,",
+).Replace(shortPolicy)
+
+// xss is typed where people type: none of it may run.
+const xss = `<script>window.__xss=1</script><img src=x onerror="window.__xss=1"> "引号"，‘单引号’ & <b>粗</b>`
+
+func TestOfficeWebInABrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed: .ci/run installs it (apt-get install chromium)")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium)")
+	}
+	s := newStack(t, browserPolicy)
+	s.start("serve")
+	shots := filepath.Join("..", "..", "artifacts", "screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	axe, _ := os.ReadFile(filepath.Join("..", "..", "node_modules", "axe-core", "axe.min.js"))
+	if axe == nil && os.Getenv("CI") != "" {
+		t.Fatal("node_modules/axe-core is not installed: .ci/run installs it (npm install axe-core)")
+	}
+
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))...)
+	defer cancel()
+	browser, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
+	defer cancel()
+	// person is one person's browser: a context of its own, with its own cookies.
+	person := func(user, password string) context.Context {
+		t.Helper()
+		p, _ := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+		// The first action on a context opens its tab, which lives as long
+		// as that action's context: not a step's, which ends with the step.
+		if err := chromedp.Do(p); err != nil {
+			t.Fatal(err)
+		}
+		run(t, p, "sign in as "+user,
+			chromedp.Navigate(s.base+"/lang?to=zh&next=/login"), // whatever the browser's language
+			chromedp.SendKeys(chromedp.CSS("#user"), user),
+			chromedp.SendKeys(chromedp.CSS("#password"), password),
+			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.who`)), // signed in
+		)
+		return p
+	}
+	checkA11y := func(p context.Context, name string) {
+		t.Helper()
+		if axe == nil {
+			return
+		}
+		var result struct {
+			Passes     int `json:"passes"`
+			Violations []struct {
+				ID    string `json:"id"`
+				Help  string `json:"help"`
+				Nodes []struct {
+					Target []any `json:"target"`
+				} `json:"nodes"`
+			} `json:"violations"`
+		}
+		run(t, p, "axe on "+name, chromedp.Evaluate[chromedp.Void](string(axe)))
+		raw := get(t, p, "axe on "+name, chromedp.Evaluate[string](
+			`axe.run(document, {runOnly: ["wcag2a", "wcag2aa"]}).then(r => JSON.stringify({passes: r.passes.length, violations: r.violations}))`, chromedp.EvalAwaitPromise))
+		if err := json.Unmarshal([]byte(raw), &result); err != nil {
+			t.Fatal(err)
+		}
+		if result.Passes == 0 {
+			t.Fatalf("axe on %s checked nothing", name)
+		}
+		t.Logf("axe on %s: %d rules pass, %d fail", name, result.Passes, len(result.Violations))
+		for _, v := range result.Violations {
+			t.Errorf("%s: accessibility: %s (%s) at %v", name, v.Help, v.ID, v.Nodes)
+		}
+	}
+	noScriptRan := func(p context.Context, where string) {
+		t.Helper()
+		if get(t, p, "xss check", chromedp.Evaluate[bool](`window.__xss === 1`)) {
+			t.Fatalf("%s: typed text ran as a script", where)
+		}
+	}
+	screenshot := func(p context.Context, name string) {
+		t.Helper()
+		png := get(t, p, "screenshot "+name, chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The supervisor opens the board, and keeps it open all day.
+	supervisor := person("supervisor-1", "supervisor-pw")
+	run(t, supervisor, "the board", chromedp.Navigate(s.base+"/board"), chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
+		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`))
+	checkA11y(supervisor, "board")
+
+	// The inspector opens two cases from the street.
+	inspector := person("inspector-1", "inspector-pw")
+	open := func(description, address string) string {
+		t.Helper()
+		run(t, inspector, "open a case",
+			chromedp.Navigate(s.base+"/cases/new"),
+			chromedp.SetValue(chromedp.CSS(`#category`), "littering"),
+			chromedp.SendKeys(chromedp.CSS(`#description`), description),
+			chromedp.SendKeys(chromedp.CSS(`#address`), address),
+			chromedp.SendKeys(chromedp.CSS(`#lat`), "39.865"),
+			chromedp.SendKeys(chromedp.CSS(`#lon`), "111.238"),
+			submit(`form.card`),
+		)
+		return get(t, inspector, "the case's id", chromedp.AttributeValue(chromedp.CSS(`[data-live-case]`), "data-live-case")).Value
+	}
+	checkA11y(inspector, "new case") // the page before the first open is drawn again below
+	first := open("塑料袋堆在公交站 "+xss, "人民路 1 号")
+	noScriptRan(inspector, "the case page")
+	second := open("墙上小广告", "解放路 8 号")
+	checkA11y(inspector, "case page")
+
+	// The unit finds both in its inbox and acknowledges the first.
+	unit := person("sanitation-1", "sanitation-pw")
+	run(t, unit, "the inbox", chromedp.Navigate(s.base+"/inbox"), chromedp.WaitVisible(chromedp.CSS(`table.cases`)))
+	inbox := get(t, unit, "the inbox", chromedp.Text(chromedp.CSS(`table.cases`)))
+	if !strings.Contains(inbox, first[:8]) || !strings.Contains(inbox, second[:8]) {
+		t.Fatalf("the inbox shows %q", inbox)
+	}
+	noScriptRan(unit, "the inbox")
+	checkA11y(unit, "inbox")
+	screenshot(unit, "inbox")
+	run(t, unit, "acknowledge", chromedp.Navigate(s.base+"/cases/"+first),
+		submit(`#cmd-acknowledge`))
+	if status := get(t, unit, "the status", chromedp.Text(chromedp.CSS(`#summary`))); !strings.Contains(status, "处置中") {
+		t.Fatalf("after acknowledging, the case reads %q", status)
+	}
+
+	// The second case is left alone: the board, never reloaded, shows it
+	// overdue at level 1, then at level 2.
+	for _, level := range []string{"level-1", "level-2"} {
+		run(t, supervisor, "the board shows the second case at "+level,
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-case=%q].%s`, second, level))))
+	}
+	if !get(t, supervisor, "no reload", chromedp.Evaluate[bool](`window.__sameDocument === true`)) {
+		t.Fatal("the board was reloaded")
+	}
+	noScriptRan(supervisor, "the board")
+	screenshot(supervisor, "board")
+
+	// The supervisor urges the first case and reassigns it from its page.
+	run(t, supervisor, "urge", chromedp.Navigate(s.base+"/cases/"+first),
+		chromedp.SendKeys(chromedp.CSS(`#urge-note`), "今天下班前处理完"), submit(`#cmd-urge`))
+	run(t, supervisor, "reassign", chromedp.SetValue(chromedp.CSS(`#assign-unit`), "traffic-police"),
+		chromedp.SendKeys(chromedp.CSS(`#assign-reason`), "占道，交警负责"), submit(`#cmd-assign`))
+	timeline := get(t, supervisor, "the timeline", chromedp.Text(chromedp.CSS(`.timeline`)))
+	for _, want := range []string{"催办", "今天下班前处理完", "改派", "交警大队"} {
+		if !strings.Contains(timeline, want) {
+			t.Fatalf("the timeline lacks %q:\n%s", want, timeline)
+		}
+	}
+	screenshot(supervisor, "case")
+
+	// A refused command says why: the unit's page, drawn before the case
+	// was reassigned away, offers a resolve the case no longer allows.
+	run(t, unit, "a stale form", chromedp.SendKeys(chromedp.CSS(`#resolve-note`), "已清理"), submit(`#cmd-resolve`))
+	if problem := get(t, unit, "the refusal", chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "找不到") {
+		t.Fatalf("the refusal reads %q", problem)
+	}
+	checkA11y(unit, "a refusal")
+}
+
+// submit sends the form and waits for the page that answers it.
+func submit(form string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`document.body.dataset.sent = "1"`),
+		chromedp.Click(chromedp.CSS(form+` button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`body:not([data-sent]) main h1`)),
+	)
+}
+
+// run does the browser's steps, failing the test after 30 s.
+func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	step, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// get returns what the browser's action gives.
+func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	step, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(step, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
