@@ -51,6 +51,8 @@ type figures struct {
 	CeilingFigureQuery    *dist    `json:"ceiling_figure_query,omitempty"`
 	FigureCases           *dist    `json:"figure_cases,omitempty"`
 
+	Web *webFigures `json:"web,omitempty"`
+
 	// PostsRepeatedAfter503 counts the POSTs the harness repeated because
 	// duban answered 503.
 	PostsRepeatedAfter503 int64 `json:"posts_repeated_after_503"`
@@ -120,6 +122,9 @@ func tableRows(f *figures, z sizes) []row {
 		}
 		rows = append(rows, card,
 			compare("  the cases behind a unit's figure p99 (vs raw query)", "ms", f.FigureCases.P99, f.CeilingFigureQuery.P99, 2, false))
+	}
+	if f.Web != nil {
+		rows = append(rows, webRows(f.Web)...)
 	}
 	if f.CeilingAppendLatency != nil {
 		rows = append(rows, alone("PostgreSQL one-row append transaction p99", "ms", f.CeilingAppendLatency.P99, "", nil))

@@ -48,6 +48,7 @@ var phases = []phase{
 	{"reads", measureReads},
 	{"scale", measureVisibleAtScale},
 	{"scorecards", measureScorecards},
+	{"web", measureWeb},
 }
 
 func phaseNames() []string {

@@ -3,6 +3,8 @@ package web_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"context"
 	"io"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -329,7 +332,7 @@ func (b *browser) stream(t *testing.T, lastEventID string) *sse {
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("stream: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	out := &sse{events: make(chan map[string]any, 100)}
+	out := &sse{events: make(chan map[string]any, 10_000)}
 	go func() {
 		defer res.Body.Close()
 		sc := bufio.NewScanner(res.Body)
@@ -413,3 +416,44 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// A stream whose client stops reading holds up no one: the others get every
+// event while it sits, its socket full.
+func TestAStalledStreamHoldsNoOneUp(t *testing.T) {
+	s := newSite(t)
+	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
+	id := s.signedIn("inspector-1", "dev-inspector").open("bins overflowing")
+
+	// The stalled client: asks for the stream, then never reads a byte.
+	u, _ := url.Parse(s.url)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		tcp.SetReadBuffer(4096)
+	}
+	fmt.Fprintf(conn, "GET /v1/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer dev-supervisor\r\nLast-Event-ID: 1\r\n\r\n", u.Host)
+
+	live := supervisor.stream(t, "")
+	long := strings.Repeat("很", 1900) // near 6 KB an event: more than the stalled socket's buffers hold
+	const n = 1500
+	for i := range n {
+		p := supervisor.post("/logout", "/cases/"+id+"/comment", url.Values{"text": {long}, "key": {strconv.Itoa(i)}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("comment %d: %d", i, p.status)
+		}
+	}
+	deadline := time.After(20 * time.Second)
+	for got := 0; got < n; {
+		select {
+		case e := <-live.events:
+			if e["type"] == "CommentAdded" {
+				got++
+			}
+		case <-deadline:
+			t.Fatalf("the live stream had %d of %d comments while another stalled", got, n)
+		}
+	}
+}

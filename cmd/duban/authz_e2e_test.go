@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
+	"github.com/duban/duban/internal/apitest"
 )
 
 // The principals of the matrix, by their development tokens. The case under
@@ -39,6 +42,8 @@ type authzRow struct {
 	// hidden: another unit not allowed is answered 404, as for a case of
 	// another unit (routes of a case are hidden so already).
 	hidden bool
+	// stream: the answer does not end; only its status is read.
+	stream bool
 }
 
 var (
@@ -104,6 +109,7 @@ func authzMatrix() map[string]authzRow {
 		"GET /v1/reports/inspectors":                  {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
 		"GET /v1/reports/bulletins":                   {may: scorers, path: "/v1/reports/bulletins", ok: 200},
 		"GET /v1/reports/bulletins/{period}":          {may: scorers, setup: published, ok: 200},
+		"GET /v1/stream":                              {may: everyone, path: "/v1/stream", ok: 200, stream: true},
 	}
 }
 
@@ -157,7 +163,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if row.setup != nil {
 					path = row.setup(s) + row.path // a fresh case for each, as an allowed command changes it
 				}
-				r := s.call(method, path, p.token, row.body)
+				var r apitest.Response
+				if row.stream {
+					r = s.streamStatus(path, p.token)
+				} else {
+					r = s.call(method, path, p.token, row.body)
+				}
 				want := row.ok
 				switch {
 				case row.public || slices.Contains(row.may, p.name):
@@ -174,4 +185,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// streamStatus opens a stream as the principal with token and answers with
+// its status (and body, when it is a refusal), without waiting for the end.
+func (s *stack) streamStatus(path, token string) apitest.Response {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.base+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	r := apitest.Response{Status: res.StatusCode, Header: res.Header}
+	if res.StatusCode != http.StatusOK {
+		r.Body, _ = io.ReadAll(res.Body)
+	}
+	return r
 }
