@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"math"
 	"strings"
 	"sync"
@@ -76,7 +75,7 @@ func (s *Service) SignIn(ctx context.Context, user, password, from string) (Sess
 	if lifetime <= 0 {
 		lifetime = SessionLifetime
 	}
-	sess := Session{ID: randomToken(), Principal: p, CSRF: randomToken(), Expires: now.Add(lifetime)}
+	sess := Session{ID: rand.Text(), Principal: p, CSRF: rand.Text(), Expires: now.Add(lifetime)}
 	err := s.Sessions.CreateSession(ctx, StoredSession{Hash: sessionHash(sess.ID), PrincipalID: p.ID, CSRF: sess.CSRF, Expires: sess.Expires})
 	if err != nil {
 		return Session{}, err
@@ -119,13 +118,6 @@ func (sess Session) CheckCSRF(token string) bool {
 func sessionHash(id string) []byte {
 	sum := sha256.Sum256([]byte(id))
 	return sum[:]
-}
-
-// randomToken returns 256 random bits, URL-safe.
-func randomToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // throttle slows down guessing: after a few wrong passwords for one user

@@ -32,10 +32,12 @@ type webFigures struct {
 	BoardCases        int   `json:"board_cases"`
 	BoardHTML         dist  `json:"board_html"`
 	BoardJSON         dist  `json:"board_json"`
-	// BoardBytes and CaseBytes are a page's whole weight: the HTML, the
-	// stylesheet and the script.
-	BoardBytes int `json:"board_bytes"`
-	CaseBytes  int `json:"case_bytes"`
+	// BoardBytes and CaseBytes are a page's whole weight as sent (gzip):
+	// the HTML, the stylesheet and the script; BoardHTMLBytes is the
+	// board's HTML as drawn.
+	BoardBytes     int `json:"board_bytes"`
+	CaseBytes      int `json:"case_bytes"`
+	BoardHTMLBytes int `json:"board_html_bytes"`
 }
 
 const (
@@ -127,7 +129,7 @@ func measureStream(ctx context.Context, r *benchRun, w *webFigures) error {
 	got := map[string]int{}
 	timeout := time.After(streamDeadline + 30*time.Second)
 collect:
-	for len(lags) < streamClients*streamCases {
+	for len(lags) < streamClients*len(ids) { // the opens may overshoot streamCases by a few
 		select {
 		case s := <-seen:
 			if measured[s.caseID] {
@@ -227,26 +229,31 @@ func measureBoard(ctx context.Context, r *benchRun, w *webFigures) error {
 		jsonReads.add(time.Since(t))
 	}
 	w.BoardHTML, w.BoardJSON = html.dist(), jsonReads.dist()
-	assets := 0
-	for _, a := range []string{"/static/duban.css", "/static/live.js"} {
-		b, err := get(browser, r.s.apiBase+a, "")
-		if err != nil {
-			return err
-		}
-		assets += len(b)
-	}
-	w.BoardBytes = len(boardHTML) + assets
+	w.BoardHTMLBytes = len(boardHTML)
 	id := regexp.MustCompile(`href="/cases/([0-9a-f-]{36})"`).FindSubmatch(boardHTML)
 	if id == nil {
 		return fmt.Errorf("the board links to no case")
 	}
-	casePage, err := get(browser, r.s.apiBase+"/cases/"+string(id[1]), "")
-	if err != nil {
+	// A page's weight is what a browser is sent: compressed.
+	weigh := func(paths ...string) (int, error) {
+		n := 0
+		for _, p := range paths {
+			b, err := getGzip(browser, r.s.apiBase+p)
+			if err != nil {
+				return 0, err
+			}
+			n += len(b)
+		}
+		return n, nil
+	}
+	if w.BoardBytes, err = weigh("/board", "/static/duban.css", "/static/live.js"); err != nil {
 		return err
 	}
-	w.CaseBytes = len(casePage) + assets
-	r.logf("  board: HTML p50 %.1f ms, p99 %.1f ms; JSON p50 %.1f ms, p99 %.1f ms; the board weighs %d KB, a case page %d KB",
-		w.BoardHTML.P50, w.BoardHTML.P99, w.BoardJSON.P50, w.BoardJSON.P99, w.BoardBytes>>10, w.CaseBytes>>10)
+	if w.CaseBytes, err = weigh("/cases/"+string(id[1]), "/static/duban.css", "/static/live.js"); err != nil {
+		return err
+	}
+	r.logf("  board: HTML p50 %.1f ms, p99 %.1f ms; JSON p50 %.1f ms, p99 %.1f ms; the board weighs %d KB as sent (%d KB of HTML), a case page %d KB",
+		w.BoardHTML.P50, w.BoardHTML.P99, w.BoardJSON.P50, w.BoardJSON.P99, w.BoardBytes>>10, w.BoardHTMLBytes>>10, w.CaseBytes>>10)
 	return nil
 }
 
@@ -292,6 +299,23 @@ func get(c *http.Client, u, token string) ([]byte, error) {
 	return b, err
 }
 
+// getGzip reads a page as a browser is sent it: compressed, when the
+// server compresses it.
+func getGzip(c *http.Client, u string) ([]byte, error) {
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Accept-Encoding", "gzip") // set by hand: the client then leaves the body compressed
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err == nil && res.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %d", u, res.StatusCode)
+	}
+	return b, err
+}
+
 // webRows are the web phase's rows.
 func webRows(w *webFigures) []row {
 	lagMet := w.StreamLag.P99 <= 1000 && w.StreamMissed == 0
@@ -301,6 +325,7 @@ func webRows(w *webFigures) []row {
 		alone(fmt.Sprintf("escalation on %d board streams, max", w.StreamClients), "ms", w.StreamLag.Max, "", nil),
 		compare(fmt.Sprintf("board page, %d escalated, p50 (vs its JSON)", w.BoardCases), "ms", w.BoardHTML.P50, w.BoardJSON.P50, 2, false),
 		compare(fmt.Sprintf("board page, %d escalated, p99 (vs its JSON)", w.BoardCases), "ms", w.BoardHTML.P99, w.BoardJSON.P99, 2, false),
-		alone("page weight: the board, the largest case page", "KB", round(float64(max(w.BoardBytes, w.CaseBytes))/1024), "< 200 KB", &weightMet),
+		alone(fmt.Sprintf("page weight as sent: the board of %d (%d KB of HTML), or a case page", w.BoardCases, w.BoardHTMLBytes>>10), "KB",
+			round(float64(max(w.BoardBytes, w.CaseBytes))/1024), "< 200 KB", &weightMet),
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/rand"
 	"net"
 	"net/http"
 
@@ -30,7 +31,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // showLogin draws the sign-in form with a fresh token.
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, err error) {
-	d.CSRF = randomKey()
+	d.CSRF = rand.Text()
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: d.CSRF, Path: "/login", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	p := s.newPage(r, "login.title")

@@ -406,7 +406,11 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 		}
 	}
 	supervisor.lang = "en"
-	expect(t, supervisor.get("/board"), http.StatusOK, "Escalation board", "/cases/"+id, "level 1")
+	board := supervisor.get("/board")
+	expect(t, board, http.StatusOK, "Escalation board", `data-case="`+id+`"`, "人民路 1 号 &lt;b&gt;bold&lt;/b&gt;")
+	if strings.Contains(board.body, "<b>bold") {
+		t.Fatal("an address typed with markup is markup on the board")
+	}
 	// The switch outlasts the browser's languages.
 	supervisor.get("/lang?to=zh&next=/board")
 	expect(t, supervisor.get("/board"), http.StatusOK, "督办看板", "一级督办")
@@ -455,5 +459,20 @@ func TestAStalledStreamHoldsNoOneUp(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("the live stream had %d of %d comments while another stalled", got, n)
 		}
+	}
+}
+
+// A session ends by itself after its lifetime.
+func TestSessionsExpire(t *testing.T) {
+	s := newSite(t)
+	b := s.signedIn("supervisor-1", "dev-supervisor")
+	s.advance(app.SessionLifetime - time.Minute)
+	expect(t, b.get("/board"), http.StatusOK)
+	s.advance(2 * time.Minute)
+	if p := b.get("/board"); p.status != http.StatusSeeOther {
+		t.Fatalf("the board after the session's lifetime: %d", p.status)
+	}
+	if p := b.get("/v1/escalations"); p.status != http.StatusUnauthorized {
+		t.Fatalf("the API after the session's lifetime: %d", p.status)
 	}
 }
