@@ -260,7 +260,11 @@ func measureBoard(ctx context.Context, r *benchRun, w *webFigures) error {
 // signIn signs in to the office pages and returns the browser-like client.
 func signIn(base, user, password string) (*http.Client, error) {
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: time.Minute}
+	// Uncompressed, as the JSON is read: the board's drawing is compared
+	// with the JSON's, not gzip with none. getGzip weighs what is sent.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableCompression = true
+	c := &http.Client{Jar: jar, Timeout: time.Minute, Transport: t}
 	page, err := get(c, base+"/login", "")
 	if err != nil {
 		return nil, err
