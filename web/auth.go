@@ -33,7 +33,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, err error) {
 	d.CSRF = rand.Text()
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: d.CSRF, Path: "/login", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: overTLS(r)})
 	p := s.newPage(r, "login.title")
 	p.Data = d
 	if err != nil {
@@ -60,7 +60,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1})
 	http.SetCookie(w, &http.Cookie{Name: app.SessionCookie, Value: sess.ID, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
 	s.Logger.Info("signed in", "principal", sess.Principal.ID)
 	http.Redirect(w, r, localPath(d.Next, homeOf(sess.Principal)), http.StatusSeeOther)
 }
@@ -74,6 +74,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: app.SessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: app.SessionCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

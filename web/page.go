@@ -89,7 +89,7 @@ func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) {
 	lang := r.URL.Query().Get("to")
 	if slices.Contains(languages, lang) {
 		http.SetCookie(w, &http.Cookie{Name: "duban_lang", Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
 	}
 	http.Redirect(w, r, localPath(r.URL.Query().Get("next"), "/"), http.StatusSeeOther)
 }

@@ -74,7 +74,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	r := chi.NewRouter()
 	// Pages and assets are compressed: a board of a thousand cases is
 	// some 350 KB of HTML and 30 KB sent.
-	r.Use(secureHeaders, middleware.Compress(5, "text/html", "text/css", "text/javascript"))
+	r.Use(secureHeaders, limitForms, middleware.Compress(5, "text/html", "text/css", "text/javascript"))
 	static, _ := fs.Sub(files, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static)))
 	r.Get("/lang", s.switchLanguage)
@@ -120,10 +120,27 @@ func secureHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// staticFiles serves the embedded assets, cached for an hour.
+// maxFormBytes bounds a form: its longest texts are a few thousand
+// characters.
+const maxFormBytes = 64 << 10
+
+// limitForms reads no more of a request's body than a form may hold.
+func limitForms(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// staticFiles serves the embedded assets, cached for an hour; no listing
+// of them.
 func staticFiles(root fs.FS) http.Handler {
 	files := http.FileServerFS(root)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	})
@@ -216,6 +233,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := s.newPage(r, "error.title")
 	p.Problem = s.problem(p, err)
 	s.render(w, r, status, "error", p)
+}
+
+// overTLS reports whether the browser reached duban over TLS: duban's own,
+// or a proxy's in front of it that says so. Cookies are then Secure. (A
+// client that claims TLS falsely only keeps its own cookies from coming back.)
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // localPath returns next when it is a path on this site, else fallback:

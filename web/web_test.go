@@ -476,3 +476,26 @@ func TestSessionsExpire(t *testing.T) {
 		t.Fatalf("the API after the session's lifetime: %d", p.status)
 	}
 }
+
+// Behind a TLS proxy, the session cookie is Secure.
+func TestSecureCookieBehindTLS(t *testing.T) {
+	s := newSite(t)
+	b := s.browser()
+	token := b.csrf("/login")
+	req, _ := http.NewRequest("POST", s.url+"/login", strings.NewReader(url.Values{"csrf": {token}, "user": {"inspector-1"}, "password": {"dev-inspector"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == app.SessionCookie && !c.Secure {
+			t.Fatalf("the session cookie over TLS is not Secure: %+v", c)
+		} else if c.Name == app.SessionCookie {
+			return
+		}
+	}
+	t.Fatalf("no session cookie: %d", res.StatusCode)
+}

@@ -22,7 +22,7 @@ import (
 
 // browserPolicy is shortPolicy with passwords, and deadlines a page can be
 // watched through: acknowledge in 6 s, levels 1 and 2 at 0 s and 3 s.
-var browserPolicy = strings.NewReplacer(
+var browserPolicy = "timezone: Asia/Shanghai\n" + strings.NewReplacer(
 	"acknowledge: 2s", "acknowledge: 6s",
 	"{at: 1s, level: 2}", "{at: 3s, level: 2}",
 	"{at: 2s, level: 3}", "{at: 1h, level: 3}",
@@ -167,6 +167,9 @@ func TestOfficeWebInABrowser(t *testing.T) {
 		t.Fatalf("after acknowledging, the case reads %q", status)
 	}
 
+	// A third comes in, for the board to show more than one.
+	third := open("果皮箱满溢，垃圾散落", "和平路与解放路口")
+
 	// The second case is left alone: the board, never reloaded, shows it
 	// overdue at level 1, then at level 2.
 	for _, level := range []string{"level-1", "level-2"} {
@@ -176,6 +179,7 @@ func TestOfficeWebInABrowser(t *testing.T) {
 	if !get(t, supervisor, "no reload", chromedp.Evaluate[bool](`window.__sameDocument === true`)) {
 		t.Fatal("the board was reloaded")
 	}
+	run(t, supervisor, "the board shows the third case", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-case=%q]`, third))))
 	noScriptRan(supervisor, "the board")
 	screenshot(supervisor, "board")
 
