@@ -211,7 +211,7 @@ func measureBoard(ctx context.Context, r *benchRun, w *webFigures) error {
 	var boardHTML []byte
 	for i := range boardReads {
 		t := time.Now()
-		b, err := get(browser, r.s.apiBase+"/board", "")
+		b, err := get(browser, r.s.apiBase+"/board")
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func measureBoard(ctx context.Context, r *benchRun, w *webFigures) error {
 			}
 		}
 		t = time.Now()
-		if _, err := get(http.DefaultClient, r.s.apiBase+"/v1/escalations?limit=1000", "bench-supervisor"); err != nil {
+		if _, err := get(http.DefaultClient, r.s.apiBase+"/v1/escalations?limit=1000", "Authorization", "Bearer bench-supervisor"); err != nil {
 			return err
 		}
 		jsonReads.add(time.Since(t))
@@ -238,7 +238,7 @@ func measureBoard(ctx context.Context, r *benchRun, w *webFigures) error {
 	weigh := func(paths ...string) (int, error) {
 		n := 0
 		for _, p := range paths {
-			b, err := getGzip(browser, r.s.apiBase+p)
+			b, err := get(browser, r.s.apiBase+p, "Accept-Encoding", "gzip")
 			if err != nil {
 				return 0, err
 			}
@@ -261,11 +261,11 @@ func measureBoard(ctx context.Context, r *benchRun, w *webFigures) error {
 func signIn(base, user, password string) (*http.Client, error) {
 	jar, _ := cookiejar.New(nil)
 	// Uncompressed, as the JSON is read: the board's drawing is compared
-	// with the JSON's, not gzip with none. getGzip weighs what is sent.
+	// with the JSON's, not gzip with none. The weight is taken compressed.
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DisableCompression = true
 	c := &http.Client{Jar: jar, Timeout: time.Minute, Transport: t}
-	page, err := get(c, base+"/login", "")
+	page, err := get(c, base+"/login")
 	if err != nil {
 		return nil, err
 	}
@@ -285,11 +285,13 @@ func signIn(base, user, password string) (*http.Client, error) {
 	return c, nil
 }
 
-// get reads a page (with a bearer token when given), 200 or an error.
-func get(c *http.Client, u, token string) ([]byte, error) {
+// get reads a page with the headers given as name, value pairs; 200 or
+// an error. With Accept-Encoding set by hand, the client leaves the body
+// as it was sent: compressed, when the server compresses it.
+func get(c *http.Client, u string, headers ...string) ([]byte, error) {
 	req, _ := http.NewRequest("GET", u, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := c.Do(req)
 	if err != nil {
@@ -298,24 +300,7 @@ func get(c *http.Client, u, token string) ([]byte, error) {
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err == nil && res.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET %s: %d %.200s", u, res.StatusCode, b)
-	}
-	return b, err
-}
-
-// getGzip reads a page as a browser is sent it: compressed, when the
-// server compresses it.
-func getGzip(c *http.Client, u string) ([]byte, error) {
-	req, _ := http.NewRequest("GET", u, nil)
-	req.Header.Set("Accept-Encoding", "gzip") // set by hand: the client then leaves the body compressed
-	res, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err == nil && res.StatusCode != http.StatusOK {
-		err = fmt.Errorf("GET %s: %d", u, res.StatusCode)
+		err = fmt.Errorf("GET %s: %d %.200q", u, res.StatusCode, b)
 	}
 	return b, err
 }

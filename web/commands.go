@@ -1,6 +1,7 @@
 package web
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,21 +42,51 @@ func openFrom(by duban.Principal, form url.Values) (duban.OpenCase, error) {
 
 // command gives the command a case page's form names, through the same
 // application layer as the API's, with the version the page showed as its
-// If-Match (a page drawn before the case moved on is refused, not applied
-// to a case its reader has not seen) and the form's key as its
-// Idempotency-Key. A refusal draws the case page again with its message.
+// If-Match and the form's key as its Idempotency-Key. A page drawn before
+// someone else changed the case is refused (412), not applied to a case its
+// reader has not seen; one drawn before duban itself recorded a warning or
+// an escalation is not: those change nothing its reader decided on, and
+// the command is given again on the case as it stands. A refusal draws the
+// case page again with its message.
 func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	id, name := chi.URLParam(r, "id"), chi.URLParam(r, "command")
+	by := session(r).Principal
 	form := r.PostForm
-	cmd, err := commandFrom(name, session(r).Principal, form, s.zone)
+	cmd, err := commandFrom(name, by, form, s.zone)
 	if err == nil {
 		_, err = s.App.Execute(r.Context(), id, cmd, strings.TrimSpace(form.Get("key")))
+		if current, ok := s.movedOnlyBySystem(r, id, cmd.Meta().IfMatch, err); ok {
+			again := maps.Clone(form)
+			again.Set("version", strconv.FormatInt(current, 10))
+			if cmd, err = commandFrom(name, by, again, s.zone); err == nil {
+				_, err = s.App.Execute(r.Context(), id, cmd, strings.TrimSpace(form.Get("key")))
+			}
+		}
 	}
 	if err != nil {
 		s.showCase(w, r, api.Status(err), err, form)
 		return
 	}
 	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
+}
+
+// movedOnlyBySystem reports, for a command refused as stale (err), whether
+// every event since the page's version was duban's own, and the case's
+// version now.
+func (s *Server) movedOnlyBySystem(r *http.Request, id string, seen int64, err error) (current int64, ok bool) {
+	if duban.ErrorCode(err) != duban.EPRECONDITION || seen == 0 {
+		return 0, false
+	}
+	events, readErr := s.App.Events(r.Context(), session(r).Principal, id)
+	if readErr != nil || len(events) == 0 {
+		return 0, false
+	}
+	for _, e := range events[min(int(seen), len(events)):] {
+		if e.Actor.Role != duban.RoleSystem {
+			return 0, false
+		}
+	}
+	return events[len(events)-1].Version, true
 }
 
 // commandFrom builds command name from a case page's form.

@@ -36,6 +36,7 @@ type site struct {
 	t     *testing.T
 	url   string
 	store *memstore.Store
+	app   *app.Service
 	mu    sync.Mutex
 	now   time.Time
 }
@@ -57,6 +58,7 @@ func newSite(t *testing.T) *site {
 	feed := &app.Feed{Store: st.store, Poll: 10 * time.Millisecond}
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: st.store, Engine: &memstore.Engine{Store: st.store, Now: st.clock},
 		Now: st.clock, Feed: feed, Sessions: st.store}
+	st.app = svc
 	ctx, cancel := context.WithCancel(context.Background())
 	go feed.Run(ctx)
 	logger := slog.New(slog.DiscardHandler)
@@ -498,4 +500,36 @@ func TestSecureCookieBehindTLS(t *testing.T) {
 		}
 	}
 	t.Fatalf("no session cookie: %d", res.StatusCode)
+}
+
+// A page drawn before duban recorded a warning or an escalation still acts:
+// only someone else's change makes it stale.
+func TestAPageOutlivesTheSystemsOwnEvents(t *testing.T) {
+	s := newSite(t)
+	id := s.signedIn("inspector-1", "dev-inspector").open("bins overflowing")
+	unit := s.signedIn("sanitation-1", "dev-sanitation")
+	version := func() string {
+		return regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(unit.get("/cases/" + id).body)[1]
+	}
+	// Someone else's comment makes the unit's page stale.
+	seen := version()
+	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
+	if p := supervisor.post("/logout", "/cases/"+id+"/comment", url.Values{"text": {"today, please"}, "key": {"c"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("comment: %d %s", p.status, p.body)
+	}
+	expect(t, unit.post("/logout", "/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a1"}}), http.StatusPreconditionFailed,
+		"案件已被他人更新")
+	// duban's own warning and escalation do not.
+	seen = version()
+	s.advance(10 * time.Hour) // past the acknowledge deadline on any business calendar
+	if _, err := s.app.Execute(context.Background(), id, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if now := version(); now == seen {
+		t.Fatalf("the tick recorded nothing: the case is at version %s", now)
+	}
+	if p := unit.post("/logout", "/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("acknowledge from a page drawn before duban's own events: %d %s", p.status, p.body)
+	}
+	expect(t, unit.get("/cases/"+id), http.StatusOK, "处置中")
 }
