@@ -259,9 +259,10 @@ type problemView struct {
 
 type fieldView struct{ Field, Message string }
 
-// problem says err in the page's language: a title by its code, the
-// domain's message as detail, and the fields in question. An internal
-// failure says nothing of its cause.
+// problem says err in the page's language: a title by its code, and the
+// fields in question by their labels; the domain's own message, in English
+// (the domain speaks one language), follows as the detail, marked so. An
+// internal failure says nothing of its cause.
 func (s *Server) problem(p *page, err error) *problemView {
 	code := duban.ErrorCode(err)
 	key := "problem." + code
