@@ -42,6 +42,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.Streams == nil {
+		fail(w, r, duban.Errorf(duban.EINTERNAL, "this process serves no event stream"))
+		return
+	}
 	st, err := s.Streams.Stream(r.Context(), principal(r), position)
 	if err != nil {
 		fail(w, r, err)
