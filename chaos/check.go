@@ -37,6 +37,7 @@ escalation:
 principals:
   - {token: chaos-inspector, id: inspector-1, role: inspector}
   - {token: chaos-unit, id: sanitation-1, role: unit, unit: sanitation}
+  - {token: chaos-supervisor, id: supervisor-1, role: supervisor}
 `
 
 // findings are what the checks found; every count but the first two must
@@ -59,10 +60,16 @@ type findings struct {
 	// ProjectionDiffers: rows that are not the fold of their events
 	// (duban projections rebuild --check).
 	ProjectionDiffers []string `json:"projection_differs"`
+	// StreamMissed and StreamDoubled: events a client of /v1/stream,
+	// reconnecting with Last-Event-ID through every kill, never received
+	// or received twice.
+	StreamMissed  []string `json:"stream_missed"`
+	StreamDoubled []string `json:"stream_doubled"`
 }
 
 func (f findings) clean() bool {
-	return len(f.Lost)+len(f.Duplicated)+len(f.Missed)+len(f.Spurious)+len(f.AuditFlaws)+len(f.ProjectionDiffers) == 0
+	return len(f.Lost)+len(f.Duplicated)+len(f.Missed)+len(f.Spurious)+len(f.AuditFlaws)+len(f.ProjectionDiffers)+
+		len(f.StreamMissed)+len(f.StreamDoubled) == 0
 }
 
 // storedEvent is what the checks read of an event.

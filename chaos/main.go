@@ -86,6 +86,8 @@ type report struct {
 	Unanswered int      `json:"unanswered"`
 	Refused    []string `json:"refused"`
 	Findings   findings `json:"findings"`
+	// StreamReconnects counts the stream client's connections after its first.
+	StreamReconnects int `json:"stream_reconnects"`
 }
 
 // dur summarises the recovery times of one part.
@@ -123,6 +125,15 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 	defer sys.stop()
 	logf("starting PostgreSQL, Temporal, the worker and the API")
 	if err := sys.start(ctx); err != nil {
+		return rep, err
+	}
+
+	// A stream client follows the whole run, from before the first event.
+	stream := &follower{base: sys.apiBase()}
+	streamCtx, stopStream := context.WithCancel(ctx)
+	defer stopStream()
+	go stream.run(streamCtx)
+	if err := stream.waitConnected(ctx, time.Minute); err != nil {
 		return rep, err
 	}
 
@@ -195,6 +206,10 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 		logf("%d steps not recorded yet; checking again in 10s", len(rep.Findings.Missed))
 		sleep(ctx, 10*time.Second)
 	}
+	if rep.Findings.StreamMissed, rep.Findings.StreamDoubled, rep.StreamReconnects, err = checkStream(ctx, sys.dubanURL, stream); err != nil {
+		return rep, err
+	}
+	stopStream()
 	rep.Seconds = round(time.Since(began).Seconds())
 	printReport(rep)
 	if err := writeReport(rep, outDir); err != nil {
@@ -245,7 +260,7 @@ func printReport(r report) {
 	}
 	fmt.Printf("  requests answered 2xx %d (%d opens), repeated after doubt %d, unanswered at the end %d, refused %d\n",
 		r.Answered, r.Opens, r.Repeated, r.Unanswered, len(r.Refused))
-	fmt.Printf("  store: %d cases, %d events\n", f.Cases, f.Events)
+	fmt.Printf("  store: %d cases, %d events; the stream client reconnected %d times\n", f.Cases, f.Events, r.StreamReconnects)
 	rows := []struct {
 		what  string
 		items []string
@@ -256,6 +271,8 @@ func printReport(r report) {
 		{"spurious deadline steps", f.Spurious},
 		{"audit flaws", f.AuditFlaws},
 		{"projection rows differing", f.ProjectionDiffers},
+		{"stream: events never received", f.StreamMissed},
+		{"stream: events received twice", f.StreamDoubled},
 		{"refused (4xx)", r.Refused},
 	}
 	for _, row := range rows {
@@ -269,6 +286,7 @@ func printReport(r report) {
 		"lost": len(f.Lost), "duplicated": len(f.Duplicated), "missed_deadlines": len(f.Missed),
 		"spurious_deadlines": len(f.Spurious), "audit_flaws": len(f.AuditFlaws),
 		"projection_differs": len(f.ProjectionDiffers), "refused": len(r.Refused),
+		"stream_missed": len(f.StreamMissed), "stream_doubled": len(f.StreamDoubled), "stream_reconnects": r.StreamReconnects,
 	})
 	fmt.Println(string(line))
 }
