@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -72,6 +73,9 @@ type Server struct {
 	Logger *slog.Logger
 	// Now is the clock overdue and escalation levels are read against.
 	Now func() time.Time
+
+	streamsOnce sync.Once
+	streamsDone streamsDone
 }
 
 // Handler returns the API's routes.

@@ -67,12 +67,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if write(rc, w, []byte("retry: 2000\n\n")) != nil {
 		return
 	}
+	// The stream ends when the client goes, or the server shuts down: a
+	// stream is never idle, so the server would wait for it otherwise.
+	streamCtx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.streams().ctx, cancel)
+	defer stop()
 	for {
-		ctx, cancel := context.WithTimeout(r.Context(), streamHeartbeat)
+		ctx, cancel := context.WithTimeout(streamCtx, streamHeartbeat)
 		events, err := st.Next(ctx)
 		cancel()
 		switch {
-		case r.Context().Err() != nil:
+		case streamCtx.Err() != nil:
 			return
 		case errors.Is(err, context.DeadlineExceeded):
 			if write(rc, w, []byte(": still here\n\n")) != nil {
@@ -96,6 +102,22 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// CloseStreams ends every stream the server serves; the clients reconnect
+// (to another process, or to this one started again). Call it when the
+// HTTP server shuts down (http.Server.RegisterOnShutdown).
+func (s *Server) CloseStreams() { s.streams().cancel() }
+
+// streamsDone is cancelled by CloseStreams.
+type streamsDone struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (s *Server) streams() streamsDone {
+	s.streamsOnce.Do(func() { s.streamsDone.ctx, s.streamsDone.cancel = context.WithCancel(context.Background()) })
+	return s.streamsDone
 }
 
 // write writes b to the stream and flushes it, within streamWriteTimeout.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/duban/duban/internal/freeport"
 )
 
 // The office web in a real browser (Debian's chromium, headless): the day of
@@ -43,7 +45,15 @@ func TestOfficeWebInABrowser(t *testing.T) {
 		t.Skip("chromium is not installed (apt-get install chromium)")
 	}
 	s := newStack(t, browserPolicy)
-	s.start("serve")
+	// The API and the worker apart, the API on a port of its own: the API
+	// goes away under the open board, and comes back on the same address.
+	port, err := freeport.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	s.start("worker")
+	api := s.start("api")
 	shots := filepath.Join("..", "..", "artifacts", "screenshots")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -171,11 +181,23 @@ func TestOfficeWebInABrowser(t *testing.T) {
 	third := open("果皮箱满溢，垃圾散落", "和平路与解放路口")
 
 	// The second case is left alone: the board, never reloaded, shows it
-	// overdue at level 1, then at level 2.
-	for _, level := range []string{"level-1", "level-2"} {
-		run(t, supervisor, "the board shows the second case at "+level,
-			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-case=%q].%s`, second, level))))
+	// overdue at level 1, then at level 2 — which it reaches while the API
+	// is down: the board says so, reconnects when the API is back, and
+	// catches up.
+	run(t, supervisor, "the board shows the second case at level 1",
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-case=%q].level-1`, second))))
+	closing := time.Now()
+	if err := api.Close(); err != nil {
+		t.Fatalf("the API's shutdown: %v", err)
 	}
+	if took := time.Since(closing); took > 5*time.Second {
+		t.Fatalf("the API took %s to shut down under an open board: its stream held it", took)
+	}
+	run(t, supervisor, "the board sees the API go", chromedp.WaitVisible(chromedp.CSS(`#live.lost`)))
+	time.Sleep(4 * time.Second) // level 2 comes due (3 s after level 1), recorded by the worker
+	s.start("api")
+	run(t, supervisor, "the board is back", chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-case=%q].level-2`, second))))
 	if !get(t, supervisor, "no reload", chromedp.Evaluate[bool](`window.__sameDocument === true`)) {
 		t.Fatal("the board was reloaded")
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -84,6 +85,8 @@ type stack struct {
 	logs   *syncBuffer
 	// HistoryLimit for new workflows (0: the default).
 	historyLimit int
+	// addr is where the API listens (default: any free port).
+	addr string
 }
 
 type syncBuffer struct {
@@ -133,7 +136,7 @@ func (s *stack) start(command string) *Main {
 	s.t.Helper()
 	m := NewMain()
 	m.Config = Config{
-		Command: command, Addr: "127.0.0.1:0", DatabaseURL: s.dbURL,
+		Command: command, Addr: cmp.Or(s.addr, "127.0.0.1:0"), DatabaseURL: s.dbURL,
 		TemporalAddr: temporalAddr, Namespace: "default", TaskQueue: s.queue,
 		LogLevel: "info", LogFormat: "text", Stdout: io.Discard, Stderr: s.logs,
 		AllowDevTokens: true, // the tests' policies give their principals tokens in the clear

@@ -281,6 +281,9 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
+	// Streams never go idle: end them when the server shuts down, so that
+	// it drains the other requests without waiting for the boards.
+	hs.RegisterOnShutdown(srv.CloseStreams)
 	go func() {
 		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("the API stopped", "error", err)
