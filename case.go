@@ -304,3 +304,11 @@ type BoardCursor struct {
 	Deadline time.Time `json:"d"`
 	ID       string    `json:"id"`
 }
+
+// CaseCounts are the cases by status at an instant, and of the open ones
+// those overdue and, by level, those escalated: what operators graph.
+type CaseCounts struct {
+	ByStatus  map[Status]int
+	Overdue   int
+	Escalated map[int]int // level (1 and above) → cases
+}

@@ -68,6 +68,10 @@ type Server struct {
 	Sessions SessionReader
 	// Pages serve everything outside /v1: the office web.
 	Pages http.Handler
+	// Metrics, when set, serves GET /metrics, and Instrument wraps every
+	// route to count and time its requests.
+	Metrics    http.Handler
+	Instrument func(http.Handler) http.Handler
 	// Ready are the dependencies /readyz reports on.
 	Ready  []app.Dependency
 	Logger *slog.Logger
@@ -88,6 +92,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	r := chi.NewRouter()
 	r.Use(sensibleRequestID, middleware.RequestID, echoRequestID, middleware.RequestLogger(logFormatter{s.Logger}), middleware.Recoverer)
+	if s.Instrument != nil {
+		r.Use(s.Instrument)
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, &duban.Error{Code: eNoRoute, Message: "no such route"})
 	})
@@ -96,6 +103,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if s.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", s.Metrics)
+	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Post("/cases", s.openCase)

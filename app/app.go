@@ -128,6 +128,9 @@ type Service struct {
 	// (default 12 h).
 	Sessions        SessionStore
 	SessionLifetime time.Duration
+	// Observe, when set, is told the outcome of every open and command
+	// (nil, or the refusal): the metrics count them.
+	Observe func(command string, err error)
 	Logger          *slog.Logger
 
 	gate     gate
@@ -140,6 +143,12 @@ func (s *Service) now() time.Time {
 		return time.Now()
 	}
 	return s.Now()
+}
+
+func (s *Service) observe(command string, err error) {
+	if s.Observe != nil {
+		s.Observe(command, err)
+	}
 }
 
 func (s *Service) commandTimeout() time.Duration {

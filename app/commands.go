@@ -18,7 +18,8 @@ import (
 // Idempotency-Key, or empty: the same key from the same principal with the
 // same request answers with the same case, never a second one, and with
 // another request is a conflict.
-func (s *Service) Open(ctx context.Context, cmd duban.OpenCase, key string) (Answer, error) {
+func (s *Service) Open(ctx context.Context, cmd duban.OpenCase, key string) (a Answer, err error) {
+	defer func() { s.observe(cmd.Name(), err) }()
 	if err := s.available(); err != nil {
 		return Answer{}, err
 	}
@@ -102,7 +103,8 @@ func requestHash(cmd duban.OpenCase) string {
 // key is the command's Idempotency-Key, or empty: a command repeated with
 // its key is answered as the first one was, never applied twice, even when
 // the case has moved on since.
-func (s *Service) Execute(ctx context.Context, caseID string, cmd duban.Command, key string) (Answer, error) {
+func (s *Service) Execute(ctx context.Context, caseID string, cmd duban.Command, key string) (a Answer, err error) {
+	defer func() { s.observe(cmd.Name(), err) }()
 	if err := s.available(); err != nil {
 		return Answer{}, err
 	}

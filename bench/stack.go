@@ -71,7 +71,7 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 		s.close()
 		return nil, fmt.Errorf("start Temporal (%s): %w", name, err)
 	}
-	if s.tc, err = workflows.Dial(ctx, s.temporal.HostPort, namespace, quiet{}); err != nil {
+	if s.tc, err = workflows.Dial(ctx, s.temporal.HostPort, namespace, quiet{}, nil); err != nil {
 		s.close()
 		return nil, err
 	}

@@ -294,3 +294,32 @@ func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]app
 	cases, err := pgx.CollectRows(rows, scanListed)
 	return cases, readErr(err)
 }
+
+// CaseCounts counts the cases by status, and the open ones overdue and
+// escalated at now (levels read off the clock, as the board does).
+func (s *Store) CaseCounts(ctx context.Context, now time.Time) (duban.CaseCounts, error) {
+	counts := duban.CaseCounts{ByStatus: map[duban.Status]int{}, Escalated: map[int]int{}}
+	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM cases GROUP BY status`)
+	if err != nil {
+		return counts, readErr(err)
+	}
+	var status string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error { counts.ByStatus[duban.Status(status)] = n; return nil }); err != nil {
+		return counts, readErr(err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT greatest(escalation_level, width_bucket($1::timestamptz, escalate_at)) AS level, count(*)
+		FROM cases WHERE stage_deadline <= $1 GROUP BY level`, now)
+	if err != nil {
+		return counts, readErr(err)
+	}
+	var level int
+	_, err = pgx.ForEachRow(rows, []any{&level, &n}, func() error {
+		counts.Overdue += n
+		if level > 0 {
+			counts.Escalated[level] = n
+		}
+		return nil
+	})
+	return counts, readErr(err)
+}

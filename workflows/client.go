@@ -14,14 +14,16 @@ import (
 	"github.com/duban/duban"
 )
 
-// Dial connects to Temporal as every duban process does. gRPC compression
-// is off: between duban and its Temporal server (the same host or the same
-// network) it costs CPU on both ends and saves nothing worth having.
-func Dial(ctx context.Context, hostPort, namespace string, logger log.Logger) (client.Client, error) {
+// Dial connects to Temporal as every duban process does, reporting the
+// SDK's metrics to metrics (nil: nowhere). gRPC compression is off: between
+// duban and its Temporal server (the same host or the same network) it
+// costs CPU on both ends and saves nothing worth having.
+func Dial(ctx context.Context, hostPort, namespace string, logger log.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	return client.DialContext(ctx, client.Options{
 		HostPort:          hostPort,
 		Namespace:         namespace,
 		Logger:            logger,
+		MetricsHandler:    metrics,
 		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
 	})
 }

@@ -109,11 +109,14 @@ type Config struct {
 	// principals plaintext tokens.
 	AllowDevTokens bool
 	DebugAddr      string
-	LogLevel       string
-	LogFormat      string
-	Stdin          io.Reader
-	Stdout         io.Writer
-	Stderr         io.Writer
+	// MetricsAddr is where a worker serves /metrics (an API serves it on
+	// its own address).
+	MetricsAddr string
+	LogLevel    string
+	LogFormat   string
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
 }
 
 // subcommands are the commands that take one, and its name.
@@ -227,6 +230,9 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 	switch c.Command {
 	case "dev", "serve", "api", "worker":
 		fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
+	}
+	if c.Command == "worker" {
+		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics (GET /metrics) on this address; off when empty (the API serves them on its own address)")
 	}
 	if c.Command == "dev" || c.Command == "serve" || c.Command == "worker" {
 		fs.IntVar(&c.WorkflowCache, "workflow-cache", 10_000, "how many open cases' workflows the worker keeps in memory (about 20 KB of heap each); others are replayed from their history when they wake")

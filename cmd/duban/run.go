@@ -23,6 +23,7 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/metrics"
 	"github.com/duban/duban/postgres"
 	"github.com/duban/duban/web"
 	"github.com/duban/duban/worker"
@@ -41,6 +42,7 @@ type Main struct {
 
 	listener net.Listener
 	closers  []func() error
+	metrics  *metrics.Metrics
 	// privateDatabase is set when duban dev runs its own PostgreSQL: its
 	// banner then shows the database's whole URL, password and all.
 	privateDatabase bool
@@ -133,7 +135,15 @@ func (m *Main) Run(ctx context.Context) error {
 	case "report":
 		return m.report(ctx, store)
 	}
-	tc, err := workflows.Dial(ctx, m.Config.TemporalAddr, m.Config.Namespace, sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")))
+	m.metrics = metrics.New()
+	if c.MetricsAddr != "" {
+		if err := m.serveMetrics(c.MetricsAddr); err != nil {
+			return err
+		}
+	}
+	sdkMetrics, closeSDKMetrics := m.metrics.Temporal()
+	m.onClose(closeSDKMetrics.Close)
+	tc, err := workflows.Dial(ctx, m.Config.TemporalAddr, m.Config.Namespace, sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")), sdkMetrics)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", m.Config.TemporalAddr, err)
 	}
@@ -142,7 +152,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if c.WorkflowCache > 0 {
 			sdkworker.SetStickyWorkflowCacheSize(c.WorkflowCache)
 		}
-		w := worker.New(tc, store, m.Policy, c.TaskQueue)
+		w := worker.New(tc, observedStore{store, m.metrics}, m.Policy, c.TaskQueue)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start the worker: %w", err)
 		}
@@ -248,7 +258,9 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Logger:       m.Logger,
 		Feed:         &app.Feed{Store: store, Logger: m.Logger},
 		Sessions:     store,
+		Observe:      m.metrics.Command,
 	}
+	m.metrics.WatchCases(store)
 	watch, stopWatching := context.WithCancel(context.Background())
 	go cases.Watch(watch, time.Second)
 	go cases.Feed.Run(watch)
@@ -262,9 +274,11 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Cases:    cases,
 		Commands: cases,
 		Reports:  cases,
-		Streams:  cases,
-		Sessions: cases,
-		Pages:    pages,
+		Streams:    cases,
+		Sessions:   cases,
+		Pages:      pages,
+		Metrics:    m.metrics.Handler(),
+		Instrument: m.metrics.Requests,
 		Logger:   m.Logger,
 		Ready:    dependencies,
 	}
@@ -295,6 +309,37 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		return hs.Shutdown(ctx)
 	})
 	m.Logger.Info("API listening", "addr", l.Addr().String())
+	return nil
+}
+
+// observedStore is the worker's store, whose appends the metrics watch for
+// how late warnings and escalations are recorded.
+type observedStore struct {
+	*postgres.Store
+	metrics *metrics.Metrics
+}
+
+func (s observedStore) Append(ctx context.Context, a duban.Append) (duban.Appended, error) {
+	out, err := s.Store.Append(ctx, a)
+	if err == nil {
+		s.metrics.Escalations(out)
+	}
+	return out, err
+}
+
+// serveMetrics serves GET /metrics on addr, for a worker, which has no API
+// to serve it on.
+func (m *Main) serveMetrics(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.metrics.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	m.onClose(hs.Close)
+	m.Logger.Info("metrics listening", "addr", l.Addr().String())
 	return nil
 }
 

@@ -74,3 +74,21 @@ func (s *Store) DeleteSession(_ context.Context, hash []byte) error {
 	delete(s.sessions, string(hash))
 	return nil
 }
+
+// CaseCounts counts the cases by status, and the open ones overdue and
+// escalated at now.
+func (s *Store) CaseCounts(_ context.Context, now time.Time) (duban.CaseCounts, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counts := duban.CaseCounts{ByStatus: map[duban.Status]int{}, Escalated: map[int]int{}}
+	for _, st := range s.cases {
+		counts.ByStatus[st.c.Status]++
+		if k := st.c.Clock(); k.Overdue(now) {
+			counts.Overdue++
+			if level := k.Level(now); level > 0 {
+				counts.Escalated[level]++
+			}
+		}
+	}
+	return counts, nil
+}

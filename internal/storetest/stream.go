@@ -117,3 +117,22 @@ func testSessions(t *testing.T, s Store) {
 		t.Fatalf("deleting a session twice: %v", err)
 	}
 }
+
+// testCaseCounts counts cases by status, and the overdue and escalated
+// ones off the clock.
+func testCaseCounts(t *testing.T, s Store) {
+	w := &writer{t: t, s: s}
+	w.open(t0, "littering", "sanitation", "old-town", duban.SeverityNormal) // acknowledge by t0+30m
+	w.open(t0, "orphan", "", "old-town", duban.SeverityNormal)              // unrouted: no deadline here
+	ack := w.open(t0, "littering", "sanitation", "old-town", duban.SeverityNormal)
+	w.do(ack, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}, t0.Add(time.Minute), "ack") // resolve by t0+24h
+	counts, err := s.CaseCounts(context.Background(), t0.Add(5*time.Hour)) // 4h30m past the first's deadline: level 2
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := duban.CaseCounts{ByStatus: map[duban.Status]int{duban.StatusDispatched: 1, duban.StatusUnrouted: 1, duban.StatusInProgress: 1},
+		Overdue: 1, Escalated: map[int]int{2: 1}}
+	if !sameJSON(counts, want) {
+		t.Fatalf("counts %+v, want %+v", counts, want)
+	}
+}

@@ -1,0 +1,28 @@
+package metrics
+
+import (
+	"io"
+	"time"
+
+	"github.com/uber-go/tally/v4"
+	tallyprom "github.com/uber-go/tally/v4/prometheus"
+	sdktally "go.temporal.io/sdk/contrib/tally"
+	"go.temporal.io/sdk/client"
+)
+
+// Temporal returns the handler the Temporal SDK reports its own metrics to
+// (requests, polls, workflow and activity task latencies, the sticky
+// cache), named as Temporal's other SDKs name them (temporal_...), into
+// these metrics' registry; close it when the client is closed.
+func (m *Metrics) Temporal() (client.MetricsHandler, io.Closer) {
+	reporter := tallyprom.NewReporter(tallyprom.Options{
+		Registerer:       m.Registry,
+		DefaultTimerType: tallyprom.HistogramTimerType,
+	})
+	scope, closer := tally.NewRootScope(tally.ScopeOptions{
+		CachedReporter:  reporter,
+		Separator:       tallyprom.DefaultSeparator,
+		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+	}, time.Second)
+	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
+}
