@@ -131,7 +131,7 @@ type Service struct {
 	// Observe, when set, is told the outcome of every open and command
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)
-	Logger          *slog.Logger
+	Logger  *slog.Logger
 
 	gate     gate
 	health   health

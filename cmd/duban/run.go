@@ -270,17 +270,17 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		return fmt.Errorf("the office pages: %w", err)
 	}
 	srv := &api.Server{
-		Policy:   m.Policy,
-		Cases:    cases,
-		Commands: cases,
-		Reports:  cases,
+		Policy:     m.Policy,
+		Cases:      cases,
+		Commands:   cases,
+		Reports:    cases,
 		Streams:    cases,
 		Sessions:   cases,
 		Pages:      pages,
 		Metrics:    m.metrics.Handler(),
 		Instrument: m.metrics.Requests,
-		Logger:   m.Logger,
-		Ready:    dependencies,
+		Logger:     m.Logger,
+		Ready:      dependencies,
 	}
 	l, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {

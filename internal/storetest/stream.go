@@ -126,7 +126,7 @@ func testCaseCounts(t *testing.T, s Store) {
 	w.open(t0, "orphan", "", "old-town", duban.SeverityNormal)              // unrouted: no deadline here
 	ack := w.open(t0, "littering", "sanitation", "old-town", duban.SeverityNormal)
 	w.do(ack, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation}}, t0.Add(time.Minute), "ack") // resolve by t0+24h
-	counts, err := s.CaseCounts(context.Background(), t0.Add(5*time.Hour)) // 4h30m past the first's deadline: level 2
+	counts, err := s.CaseCounts(context.Background(), t0.Add(5*time.Hour))                                   // 4h30m past the first's deadline: level 2
 	if err != nil {
 		t.Fatal(err)
 	}
