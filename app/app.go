@@ -122,6 +122,7 @@ type Service struct {
 	// Dependencies are what Watch checks; Logger says when one goes down or
 	// comes back (default slog.Default()).
 	Dependencies []Dependency
+	Logger       *slog.Logger
 	// Feed follows the event log for the streams; nil where no stream is served.
 	Feed *Feed
 	// Sessions keeps the office pages' sessions, which last SessionLifetime
@@ -131,7 +132,6 @@ type Service struct {
 	// Observe, when set, is told the outcome of every open and command
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)
-	Logger  *slog.Logger
 
 	gate     gate
 	health   health
