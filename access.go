@@ -53,6 +53,15 @@ func (p Principal) MayWatchEscalations() error {
 	return nil
 }
 
+// MayManageSubscriptions refuses (EFORBIDDEN) all but supervisors and
+// admins: the subscriptions' failed deliveries and their replay.
+func (p Principal) MayManageSubscriptions() error {
+	if !p.Oversees() {
+		return Errorf(EFORBIDDEN, "only supervisors and admins manage subscriptions")
+	}
+	return nil
+}
+
 // Oversees reports whether p sees and steers every case: supervisors and admins.
 func (p Principal) Oversees() bool {
 	return p.Role == RoleSupervisor || p.Role == RoleAdmin

@@ -31,6 +31,8 @@ type Policy struct {
 	Principals []PrincipalEntry
 	// Assessment says how units are scored (综合评价).
 	Assessment Assessment
+	// Subscriptions are offered the events (outbox).
+	Subscriptions []Subscription
 
 	tokens map[[sha256.Size]byte]Principal
 	// users are the principals' indexes in Principals by user name, in

@@ -45,18 +45,19 @@ func (e *PolicyError) Error() string {
 
 // The policy file as written.
 type rawPolicy struct {
-	TimeZone      string         `yaml:"timezone"`
-	Calendar      string         `yaml:"calendar"`
-	BusinessHours *rawHours      `yaml:"business_hours"`
-	Holidays      []string       `yaml:"holidays"`
-	Workdays      []string       `yaml:"workdays"`
-	Units         []rawUnit      `yaml:"units"`
-	Categories    []rawCategory  `yaml:"categories"`
-	Routing       []rawRoute     `yaml:"routing"`
-	Assign        string         `yaml:"assign"`
-	Assessment    *rawAssessment `yaml:"assessment"`
-	Escalation    *[]rawRung     `yaml:"escalation"`
-	Principals    []rawPrincipal `yaml:"principals"`
+	TimeZone      string            `yaml:"timezone"`
+	Calendar      string            `yaml:"calendar"`
+	BusinessHours *rawHours         `yaml:"business_hours"`
+	Holidays      []string          `yaml:"holidays"`
+	Workdays      []string          `yaml:"workdays"`
+	Units         []rawUnit         `yaml:"units"`
+	Categories    []rawCategory     `yaml:"categories"`
+	Routing       []rawRoute        `yaml:"routing"`
+	Assign        string            `yaml:"assign"`
+	Assessment    *rawAssessment    `yaml:"assessment"`
+	Escalation    *[]rawRung        `yaml:"escalation"`
+	Principals    []rawPrincipal    `yaml:"principals"`
+	Subscriptions []rawSubscription `yaml:"subscriptions"`
 }
 
 type rawAssessment struct {
@@ -271,6 +272,9 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	p.Assessment = c.assessment(raw.Assessment)
 	for i, rp := range raw.Principals {
 		c.principal(p, i, rp)
+	}
+	for i, rs := range raw.Subscriptions {
+		c.subscription(p, i, rs)
 	}
 	return p
 }

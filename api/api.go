@@ -66,6 +66,8 @@ type Server struct {
 	// bearer token to.
 	Streams  Streamer
 	Sessions SessionReader
+	// Subscriptions read and replay the outbox's failed deliveries.
+	Subscriptions SubscriptionKeeper
 	// Pages serve everything outside /v1: the office web.
 	Pages http.Handler
 	// Metrics, when set, serves GET /metrics, and Instrument wraps every
@@ -131,6 +133,8 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/reports/bulletins", s.bulletins)
 		r.Get("/reports/bulletins/{period}", s.bulletin)
 		r.Get("/stream", s.stream)
+		r.Get("/subscriptions/{name}/failed", s.failedDeliveries)
+		r.Post("/subscriptions/{name}/replay", s.replay)
 	})
 	if s.Pages != nil {
 		r.Mount("/", s.Pages)

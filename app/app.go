@@ -129,6 +129,8 @@ type Service struct {
 	// (default 12 h).
 	Sessions        SessionStore
 	SessionLifetime time.Duration
+	// Outbox reads and replays the subscriptions' failed deliveries.
+	Outbox Outbox
 	// Observe, when set, is told the outcome of every open and command
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)

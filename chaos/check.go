@@ -65,11 +65,15 @@ type findings struct {
 	// or received twice.
 	StreamMissed  []string `json:"stream_missed"`
 	StreamDoubled []string `json:"stream_doubled"`
+	// WebhooksLost: events the subscription's receiver never took;
+	// WebhookSignatures: deliveries whose signature did not verify.
+	WebhooksLost      []string `json:"webhooks_lost"`
+	WebhookSignatures []string `json:"webhook_bad_signatures"`
 }
 
 func (f findings) clean() bool {
 	return len(f.Lost)+len(f.Duplicated)+len(f.Missed)+len(f.Spurious)+len(f.AuditFlaws)+len(f.ProjectionDiffers)+
-		len(f.StreamMissed)+len(f.StreamDoubled) == 0
+		len(f.StreamMissed)+len(f.StreamDoubled)+len(f.WebhooksLost)+len(f.WebhookSignatures) == 0
 }
 
 // storedEvent is what the checks read of an event.

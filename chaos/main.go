@@ -88,6 +88,9 @@ type report struct {
 	Findings   findings `json:"findings"`
 	// StreamReconnects counts the stream client's connections after its first.
 	StreamReconnects int `json:"stream_reconnects"`
+	// WebhookRepeats counts deliveries the subscription's receiver took
+	// again (with the same webhook-id: at least once, as promised).
+	WebhookRepeats int `json:"webhook_repeats"`
 }
 
 // dur summarises the recovery times of one part.
@@ -118,7 +121,12 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 	if err != nil {
 		return rep, err
 	}
-	sys, err := newSystem(tmp, binary, chaosPolicy)
+	hooks, err := startSink()
+	if err != nil {
+		return rep, err
+	}
+	defer hooks.srv.Close()
+	sys, err := newSystem(tmp, binary, chaosPolicy+hooks.policy())
 	if err != nil {
 		return rep, err
 	}
@@ -210,6 +218,10 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 		return rep, err
 	}
 	stopStream()
+	logf("waiting for the subscription's last deliveries")
+	if rep.Findings.WebhooksLost, rep.Findings.WebhookSignatures, rep.WebhookRepeats, err = checkWebhooks(ctx, sys.dubanURL, hooks); err != nil {
+		return rep, err
+	}
 	rep.Seconds = round(time.Since(began).Seconds())
 	printReport(rep)
 	if err := writeReport(rep, outDir); err != nil {
@@ -260,7 +272,8 @@ func printReport(r report) {
 	}
 	fmt.Printf("  requests answered 2xx %d (%d opens), repeated after doubt %d, unanswered at the end %d, refused %d\n",
 		r.Answered, r.Opens, r.Repeated, r.Unanswered, len(r.Refused))
-	fmt.Printf("  store: %d cases, %d events; the stream client reconnected %d times\n", f.Cases, f.Events, r.StreamReconnects)
+	fmt.Printf("  store: %d cases, %d events; the stream client reconnected %d times; the webhook receiver took %d repeats\n",
+		f.Cases, f.Events, r.StreamReconnects, r.WebhookRepeats)
 	rows := []struct {
 		what  string
 		items []string
@@ -273,6 +286,8 @@ func printReport(r report) {
 		{"projection rows differing", f.ProjectionDiffers},
 		{"stream: events never received", f.StreamMissed},
 		{"stream: events received twice", f.StreamDoubled},
+		{"webhooks: events never delivered", f.WebhooksLost},
+		{"webhooks: bad signatures", f.WebhookSignatures},
 		{"refused (4xx)", r.Refused},
 	}
 	for _, row := range rows {
@@ -287,6 +302,7 @@ func printReport(r report) {
 		"spurious_deadlines": len(f.Spurious), "audit_flaws": len(f.AuditFlaws),
 		"projection_differs": len(f.ProjectionDiffers), "refused": len(r.Refused),
 		"stream_missed": len(f.StreamMissed), "stream_doubled": len(f.StreamDoubled), "stream_reconnects": r.StreamReconnects,
+		"webhooks_lost": len(f.WebhooksLost), "webhook_bad_signatures": len(f.WebhookSignatures), "webhook_repeats": r.WebhookRepeats,
 	})
 	fmt.Println(string(line))
 }

@@ -171,7 +171,7 @@ func (s *system) dubanArgs(command string) []string {
 }
 
 func (s *system) spawnDuban(command string, args []string) (*harness.Process, error) {
-	return harness.Spawn(s.binary, args, []string{"DATABASE_URL=" + s.dubanURL}, filepath.Join(s.dir, command+".log"))
+	return harness.Spawn(s.binary, args, []string{"DATABASE_URL=" + s.dubanURL, "CHAOS_SECRET=" + chaosSecret}, filepath.Join(s.dir, command+".log"))
 }
 
 // startWorker starts the worker and returns once it has stayed up for a

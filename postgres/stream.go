@@ -18,7 +18,12 @@ import (
 // behind what a reader has read. Each comes with the unit its case is
 // assigned to now.
 func (s *Store) Log(ctx context.Context, after app.LogCursor, limit int) ([]app.Logged, error) {
-	rows, err := s.pool.Query(ctx, `
+	return readLog(ctx, s.pool, after, limit)
+}
+
+// readLog is Log, in a transaction or out of one.
+func readLog(ctx context.Context, q querier, after app.LogCursor, limit int) ([]app.Logged, error) {
+	rows, err := q.Query(ctx, `
 		SELECT e.tx::text::bigint, c.unit, e.position, e.id, e.case_id, e.version, e.type, e.occurred_at, e.actor, e.data, e.command_id
 		FROM events e LEFT JOIN cases c ON c.id = e.case_id
 		WHERE (e.tx, e.position) > ($1::text::xid8, $2) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())

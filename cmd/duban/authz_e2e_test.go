@@ -110,6 +110,9 @@ func authzMatrix() map[string]authzRow {
 		"GET /v1/reports/bulletins":                   {may: scorers, path: "/v1/reports/bulletins", ok: 200},
 		"GET /v1/reports/bulletins/{period}":          {may: scorers, setup: published, ok: 200},
 		"GET /v1/stream":                              {may: everyone, path: "/v1/stream", ok: 200, stream: true},
+		// The default policy has no subscriptions: the allowed are told so.
+		"GET /v1/subscriptions/{name}/failed":  {may: overseers, path: "/v1/subscriptions/none/failed", ok: 404},
+		"POST /v1/subscriptions/{name}/replay": {may: overseers, path: "/v1/subscriptions/none/replay", ok: 404},
 	}
 }
 

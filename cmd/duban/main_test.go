@@ -87,6 +87,8 @@ type stack struct {
 	historyLimit int
 	// addr is where the API listens (default: any free port).
 	addr string
+	// env is the environment duban reads (the subscriptions' secrets).
+	env map[string]string
 }
 
 type syncBuffer struct {
@@ -143,6 +145,7 @@ func (s *stack) start(command string) *Main {
 	}
 	m.Policy = s.policy
 	m.HistoryLimit = s.historyLimit
+	m.Getenv = func(k string) string { return s.env[k] }
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		s.t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
 	"github.com/duban/duban/metrics"
+	"github.com/duban/duban/outbox"
 	"github.com/duban/duban/postgres"
 	"github.com/duban/duban/web"
 	"github.com/duban/duban/worker"
@@ -39,6 +40,9 @@ type Main struct {
 	// HistoryLimit is passed to new case workflows (0: the default); tests
 	// make it small to see continue-as-new.
 	HistoryLimit int
+	// Getenv reads the environment: the subscriptions' secrets and URLs
+	// (default os.Getenv).
+	Getenv func(string) string
 
 	listener net.Listener
 	closers  []func() error
@@ -161,6 +165,9 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("start the bulletins: %w", err)
 		}
 		m.onClose(func() error { w.Stop(); return nil })
+		if err := m.deliver(store); err != nil {
+			return err
+		}
 	}
 	if c.Command != "worker" {
 		if err := m.serveAPI(store, tc); err != nil {
@@ -258,6 +265,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Logger:       m.Logger,
 		Feed:         &app.Feed{Store: store, Logger: m.Logger},
 		Sessions:     store,
+		Outbox:       store,
 		Observe:      m.metrics.Command,
 	}
 	m.metrics.WatchCases(store)
@@ -270,17 +278,18 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		return fmt.Errorf("the office pages: %w", err)
 	}
 	srv := &api.Server{
-		Policy:     m.Policy,
-		Cases:      cases,
-		Commands:   cases,
-		Reports:    cases,
-		Streams:    cases,
-		Sessions:   cases,
-		Pages:      pages,
-		Metrics:    m.metrics.Handler(),
-		Instrument: m.metrics.Requests,
-		Logger:     m.Logger,
-		Ready:      dependencies,
+		Policy:        m.Policy,
+		Cases:         cases,
+		Commands:      cases,
+		Reports:       cases,
+		Streams:       cases,
+		Sessions:      cases,
+		Subscriptions: cases,
+		Pages:         pages,
+		Metrics:       m.metrics.Handler(),
+		Instrument:    m.metrics.Requests,
+		Logger:        m.Logger,
+		Ready:         dependencies,
 	}
 	l, err := net.Listen("tcp", m.Config.Addr)
 	if err != nil {
@@ -310,6 +319,30 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	})
 	m.Logger.Info("API listening", "addr", l.Addr().String())
 	return nil
+}
+
+// deliver sends the policy's subscriptions their events, until Close.
+func (m *Main) deliver(store *postgres.Store) error {
+	targets, err := outbox.Targets(m.Policy.Subscriptions, m.getenv())
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&outbox.Deliverer{Store: store, Targets: targets, Logger: m.Logger.With("component", "outbox")}).Run(ctx)
+	}()
+	m.onClose(func() error { cancel(); <-done; return nil })
+	m.Logger.Info("delivering to subscriptions", "count", len(targets))
+	return nil
+}
+
+func (m *Main) getenv() func(string) string {
+	if m.Getenv == nil {
+		return os.Getenv
+	}
+	return m.Getenv
 }
 
 // observedStore is the worker's store, whose appends the metrics watch for

@@ -1,0 +1,282 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/duban/duban"
+)
+
+// Target is a subscription with what its delivery needs from the
+// environment: its URL and its signing key.
+type Target struct {
+	duban.Subscription
+	URL string
+	Key []byte
+}
+
+// Targets resolves the policy's subscriptions against the environment
+// (getenv): each webhook's URL (url or url_env) and its secret
+// (secret_env, whsec_<base64>). A variable missing or malformed is an error
+// that names it.
+func Targets(subs []duban.Subscription, getenv func(string) string) ([]Target, error) {
+	var out []Target
+	for _, s := range subs {
+		t := Target{Subscription: s, URL: s.URL}
+		if s.URLEnv != "" {
+			if t.URL = getenv(s.URLEnv); t.URL == "" {
+				return nil, fmt.Errorf("subscription %s: %s is not set (its URL)", s.Name, s.URLEnv)
+			}
+			if err := duban.CheckDeliveryURL(t.URL); err != nil {
+				return nil, fmt.Errorf("subscription %s: %s: %v", s.Name, s.URLEnv, err)
+			}
+		}
+		key, err := ParseSecret(getenv(s.SecretEnv))
+		if err != nil {
+			return nil, fmt.Errorf("subscription %s: %s: %v", s.Name, s.SecretEnv, err)
+		}
+		t.Key = key
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// ParseSecret reads a Standard Webhooks secret, whsec_<base64>: the key is
+// the decoded bytes.
+func ParseSecret(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, "whsec_")
+	if !ok {
+		return nil, errors.New("not set, or not a secret of the form whsec_<base64>")
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) < 16 {
+		return nil, errors.New("the secret after whsec_ must be at least 16 bytes in base64")
+	}
+	return key, nil
+}
+
+// Sign returns the webhook-signature of a message, as Standard Webhooks
+// define it: v1, and the base64 HMAC-SHA256 of "id.timestamp.body".
+func Sign(key []byte, id string, timestamp time.Time, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, timestamp.Unix())
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Deliverer sends each target's deliveries.
+type Deliverer struct {
+	Store   Store
+	Targets []Target
+	Logger  *slog.Logger
+	// Poll is how often a subscription idle is looked at again (default
+	// 250 ms): the most a new event waits.
+	Poll time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Retries are the waits between attempts (default duban.DeliveryRetries).
+	Retries []time.Duration
+}
+
+const (
+	// attemptTimeout bounds one attempt: connecting, sending, the answer.
+	attemptTimeout = 15 * time.Second
+	// lease is how long an attempt keeps its delivery from being sent
+	// again: longer than an attempt can take.
+	lease = time.Minute
+	// maxAnswer is how much of a receiver's answer is read.
+	maxAnswer = 64 << 10
+)
+
+func (d *Deliverer) now() time.Time {
+	if d.Now == nil {
+		return time.Now()
+	}
+	return d.Now()
+}
+
+// Run delivers until ctx ends.
+func (d *Deliverer) Run(ctx context.Context) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Poll <= 0 {
+		d.Poll = 250 * time.Millisecond
+	}
+	var wg sync.WaitGroup
+	for _, t := range d.Targets {
+		wg.Go(func() { d.follow(ctx, t) })
+	}
+	wg.Wait()
+}
+
+// follow records and sends one subscription's deliveries until ctx ends.
+func (d *Deliverer) follow(ctx context.Context, t Target) {
+	client := Client(t.AllowPrivate)
+	logger := d.Logger.With("subscription", t.Name)
+	failing := false
+	for ctx.Err() == nil {
+		sent, err := d.round(ctx, client, t)
+		if err != nil && !failing && ctx.Err() == nil {
+			logger.Warn("outbox: cannot read or record deliveries", "error", err)
+		}
+		failing = err != nil
+		if sent == 0 || err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d.Poll):
+			}
+		}
+	}
+}
+
+// round records what the log has for t and sends what is due; it returns
+// how many deliveries it sent.
+func (d *Deliverer) round(ctx context.Context, client *http.Client, t Target) (int, error) {
+	if disabled, err := d.Store.Disabled(ctx, t.Name); err != nil || disabled {
+		return 0, err
+	}
+	for {
+		n, err := d.Store.Enqueue(ctx, t.Subscription, 500)
+		if err != nil {
+			return 0, err
+		}
+		if n < 500 {
+			break
+		}
+	}
+	due, err := d.Store.Claim(ctx, t.Name, d.now(), lease, 20)
+	if err != nil {
+		return 0, err
+	}
+	// Each claimed delivery is the first of its case: they go at once.
+	var wg sync.WaitGroup
+	errs := make([]error, len(due))
+	for i, dl := range due {
+		wg.Go(func() { errs[i] = d.deliver(ctx, client, t, dl) })
+	}
+	wg.Wait()
+	return len(due), errors.Join(errs...)
+}
+
+// deliver makes one attempt and records its outcome.
+func (d *Deliverer) deliver(ctx context.Context, client *http.Client, t Target, dl Delivery) error {
+	status, retryAfter, err := send(ctx, client, t, dl.Event, d.now())
+	now := d.now()
+	switch {
+	case err == nil && status >= 200 && status < 300:
+		return d.Store.Delivered(ctx, dl.Seq, now)
+	case err == nil && status == http.StatusGone:
+		d.Logger.Warn("outbox: the receiver answered 410 Gone: the subscription is disabled until a replay", "subscription", t.Name)
+		if err := d.Store.Disable(ctx, t.Name, "the receiver answered 410 Gone"); err != nil {
+			return err
+		}
+		return d.Store.GiveUp(ctx, dl.Seq, "410 Gone")
+	}
+	reason := fmt.Sprintf("answered %d", status)
+	if err != nil {
+		reason = err.Error()
+	}
+	retries := d.Retries
+	if retries == nil {
+		retries = duban.DeliveryRetries
+	}
+	if dl.Attempt > len(retries) {
+		return d.Store.GiveUp(ctx, dl.Seq, reason)
+	}
+	wait := max(retries[dl.Attempt-1], min(retryAfter, 24*time.Hour))
+	return d.Store.Retry(ctx, dl.Seq, now.Add(wait), reason)
+}
+
+// message is a webhook's body: Standard Webhooks' shape.
+type message struct {
+	Type      duban.EventType `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	Data      duban.Event     `json:"data"`
+}
+
+// send posts e to t, signed, and returns the answer's status and the wait
+// its Retry-After asks for.
+func send(ctx context.Context, client *http.Client, t Target, e duban.Event, now time.Time) (int, time.Duration, error) {
+	body, err := json.Marshal(message{Type: e.Type, Timestamp: e.OccurredAt, Data: e})
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "duban")
+	req.Header.Set("webhook-id", e.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", Sign(t.Key, e.ID, now, body))
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxAnswer))
+	return res.StatusCode, retryAfter(res.Header.Get("Retry-After"), now), nil
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// Client returns the HTTP client deliveries go out with: no redirects
+// followed (a 3xx is a failed attempt), no proxy from the environment, a
+// 15 s bound on an attempt, and, unless allowPrivate, no connection to a
+// loopback, private, link-local or unspecified address — checked on the
+// address connected to, after the name is resolved, so that a name that
+// resolves inside the network is refused too.
+func Client(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	if !allowPrivate {
+		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return err
+			}
+			if a := ap.Addr().Unmap(); a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+				a.IsUnspecified() || a.IsMulticast() {
+				return fmt.Errorf("%s is a loopback, private or local address: the subscription does not allow_private", a)
+			}
+			return nil
+		}
+	}
+	return &http.Client{
+		Transport: &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: 5 * time.Second,
+			MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
+		Timeout:       attemptTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}

@@ -1,0 +1,48 @@
+// Package outbox delivers the event log to the policy's subscriptions: a
+// webhook each, signed as Standard Webhooks define. It runs in the worker.
+//
+// What each subscription is offered is recorded from the log itself, in
+// the log's order, by moving the subscription's cursor in the same
+// transaction as the deliveries it records: nothing is skipped, whatever
+// dies when. A delivery is sent at least once, with the event's id as its
+// stable webhook-id (a receiver recognises a repeat by it); a case's
+// deliveries go one at a time, in order; a failed attempt is tried again
+// after duban.DeliveryRetries, and after the last is kept as failed until
+// replayed. A receiver that answers 410 Gone disables its subscription.
+package outbox
+
+import (
+	"context"
+	"time"
+
+	"github.com/duban/duban"
+)
+
+// Delivery is an event to send to a subscription, and which attempt this is
+// (1 for the first).
+type Delivery struct {
+	Seq     int64
+	Attempt int
+	Event   duban.Event
+}
+
+// Store keeps the subscriptions' cursors and deliveries.
+type Store interface {
+	// Enqueue reads up to limit events of the log past the subscription's
+	// cursor (which starts at the log's end, the first time), records a
+	// delivery for each one sub wants and moves the cursor past them all,
+	// in one transaction. It returns how many events it read.
+	Enqueue(ctx context.Context, sub duban.Subscription, limit int) (int, error)
+	// Claim returns up to limit deliveries of sub due at now, the first
+	// pending one of each case only, oldest first, and leases them until
+	// now+lease: counted as an attempt, not offered again before then.
+	Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// Delivered marks a delivery taken; Retry sets its next attempt;
+	// GiveUp marks it failed, kept for replay.
+	Delivered(ctx context.Context, seq int64, at time.Time) error
+	Retry(ctx context.Context, seq int64, next time.Time, reason string) error
+	GiveUp(ctx context.Context, seq int64, reason string) error
+	// Disable stops a subscription until a replay; Disabled says whether it is.
+	Disable(ctx context.Context, sub, reason string) error
+	Disabled(ctx context.Context, sub string) (bool, error)
+}

@@ -1,0 +1,373 @@
+package outbox_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/internal/pgtest"
+	"github.com/duban/duban/outbox"
+	"github.com/duban/duban/postgres"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // 24 bytes, base64
+
+var (
+	t0        = time.Now().UTC().Truncate(time.Millisecond)
+	inspector = duban.Principal{ID: "inspector-1", Role: duban.RoleInspector}
+	unit      = duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
+	terms     = duban.Terms{SLA: duban.SLA{Acknowledge: time.Hour, Resolve: 24 * time.Hour, Verify: time.Hour},
+		Calendar: duban.Calendar{Kind: duban.Calendar24x7}}
+)
+
+func newStore(t *testing.T) *postgres.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// do decides cmd on case id as stored and appends its events.
+func do(t *testing.T, s *postgres.Store, id string, cmd duban.Command) {
+	t.Helper()
+	ctx := context.Background()
+	stored, err := s.EventsAfter(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := duban.Fold(duban.Case{}, stored)
+	events, err := duban.Decide(c, cmd, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, duban.Append{CaseID: id, ExpectedVersion: c.Version, CommandID: cmd.Name() + strconv.Itoa(len(stored)), Events: events, Before: c}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func open(t *testing.T, s *postgres.Store, n int) string {
+	id := fmt.Sprintf("0194f2a0-0000-7000-8000-%012d", n)
+	do(t, s, id, duban.OpenCase{CommandMeta: duban.CommandMeta{By: inspector}, CaseID: id, Category: "littering",
+		Severity: duban.SeverityNormal, Description: "bags", Location: duban.Location{Lat: 39.9, Lon: 116.4}, Unit: "sanitation",
+		Terms: terms, RequestHash: "h"})
+	return id
+}
+
+// received is one request the receiver took.
+type received struct {
+	header http.Header
+	body   []byte
+	ok     bool
+}
+
+// receiver answers 503 to the first two attempts of every message, slowly
+// to some, and records everything.
+type receiver struct {
+	mu       sync.Mutex
+	all      []received
+	attempts map[string]int
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	id := req.Header.Get("webhook-id")
+	r.mu.Lock()
+	r.attempts[id]++
+	n := r.attempts[id]
+	ok := n > 2
+	r.all = append(r.all, received{req.Header.Clone(), body, ok})
+	r.mu.Unlock()
+	if n == 2 {
+		time.Sleep(300 * time.Millisecond) // slow, then failing all the same
+	}
+	if !ok {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Every event reaches the receiver, signed, in order within each case,
+// through refusals, slowness and the receiver going away for a while.
+func TestDeliveries(t *testing.T) {
+	s := newStore(t)
+	rcv := &receiver{attempts: map[string]int{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: rcv}}
+	srv.Start()
+	defer srv.Close()
+
+	sub := duban.Subscription{Name: "sink", Kind: duban.SubscriptionWebhook, URL: srv.URL + "/hook", SecretEnv: "SINK_SECRET", AllowPrivate: true}
+	targets, err := outbox.Targets([]duban.Subscription{sub}, env{"SINK_SECRET": secret}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &outbox.Deliverer{Store: s, Targets: targets, Poll: 20 * time.Millisecond,
+		Retries: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	// The subscription starts at the log's end: what came before is not offered.
+	before := open(t, s, 99)
+	if _, err := s.Enqueue(ctx, sub, 500); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+
+	var ids []string
+	for i := range 10 {
+		id := open(t, s, i)
+		do(t, s, id, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}})
+		do(t, s, id, duban.AddComment{CommandMeta: duban.CommandMeta{By: unit}, Text: "on it"})
+		ids = append(ids, id)
+	}
+	var want []duban.Event
+	for _, id := range ids {
+		events, err := s.Events(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, events...)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rcv.mu.Lock()
+		delivered := 0
+		for _, r := range rcv.all {
+			if r.ok {
+				delivered++
+			}
+		}
+		rcv.mu.Unlock()
+		if delivered >= len(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	<-done
+
+	key, _ := outbox.ParseSecret(secret)
+	taken := map[string][]int64{} // case → versions, in the order taken
+	seen := map[string]bool{}
+	for _, r := range rcv.all {
+		id, ts := r.header.Get("webhook-id"), r.header.Get("webhook-timestamp")
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			t.Fatalf("webhook-timestamp %q", ts)
+		}
+		if want := outbox.Sign(key, id, time.Unix(sec, 0), r.body); !hmac.Equal([]byte(want), []byte(r.header.Get("webhook-signature"))) {
+			t.Errorf("message %s: signature %q, want %q", id, r.header.Get("webhook-signature"), want)
+		}
+		var msg struct {
+			Type string      `json:"type"`
+			Data duban.Event `json:"data"`
+		}
+		if err := json.Unmarshal(r.body, &msg); err != nil || msg.Data.ID != id || msg.Type != string(msg.Data.Type) {
+			t.Fatalf("message %s: %v: %s", id, err, r.body)
+		}
+		if msg.Data.CaseID == before {
+			t.Errorf("an event from before the subscription was offered: %s", msg.Type)
+		}
+		if r.ok {
+			if seen[id] {
+				t.Errorf("message %s taken twice", id)
+			}
+			seen[id] = true
+			taken[msg.Data.CaseID] = append(taken[msg.Data.CaseID], msg.Data.Version)
+		}
+	}
+	for _, e := range want {
+		if !seen[e.ID] {
+			t.Errorf("event %s %d of case %s never delivered", e.Type, e.Version, e.CaseID)
+		}
+	}
+	for id, versions := range taken {
+		if !slices.IsSorted(versions) {
+			t.Errorf("case %s's events were taken out of order: %v", id, versions)
+		}
+	}
+	if n := rcv.attempts[want[0].ID]; n != 3 {
+		t.Errorf("the first event took %d attempts, want 3 (two refused)", n)
+	}
+	verifyIndependently(t, rcv.all)
+}
+
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }
+
+// verifyIndependently checks the signatures with the Standard Webhooks
+// reference library (npm standardwebhooks), when node and the package are
+// installed (.ci/run installs them; CI fails without).
+func verifyIndependently(t *testing.T, all []received) {
+	t.Helper()
+	lib := filepath.Join("..", "node_modules", "standardwebhooks")
+	if _, err := os.Stat(lib); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("node_modules/standardwebhooks is not installed: .ci/run installs it")
+		}
+		t.Log("standardwebhooks (npm) is not installed: signatures checked by duban's own code only")
+		return
+	}
+	type msg struct {
+		Headers map[string]string `json:"headers"`
+		Body    string            `json:"body"`
+	}
+	var msgs []msg
+	for _, r := range all {
+		msgs = append(msgs, msg{map[string]string{"webhook-id": r.header.Get("webhook-id"), "webhook-timestamp": r.header.Get("webhook-timestamp"),
+			"webhook-signature": r.header.Get("webhook-signature")}, string(r.body)})
+	}
+	b, _ := json.Marshal(msgs)
+	script := `const { Webhook } = require(process.argv[1]);
+const wh = new Webhook(process.argv[2]);
+let n = 0;
+for (const m of JSON.parse(require("fs").readFileSync(0, "utf8"))) { wh.verify(m.body, m.headers); n++; }
+console.log(n);`
+	abs, _ := filepath.Abs(lib)
+	cmd := exec.Command("node", "-e", script, abs, secret)
+	cmd.Stdin = bytes.NewReader(b)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("standardwebhooks refused a signature: %v\n%s", err, out)
+	}
+	if got := string(out); got != strconv.Itoa(len(msgs))+"\n" {
+		t.Fatalf("standardwebhooks verified %q of %d", got, len(msgs))
+	}
+	// The check can fail: under another secret, it does.
+	cmd = exec.Command("node", "-e", script, abs, "whsec_"+base64.StdEncoding.EncodeToString([]byte("another secret, 24 bytes")))
+	cmd.Stdin = bytes.NewReader(b)
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("standardwebhooks verified the messages under another secret: %s", out)
+	}
+}
+
+
+// A receiver that answers 410 Gone disables its subscription; one that
+// never takes a delivery leaves it failed after the last retry; a replay
+// offers the failed ones again and enables the subscription.
+func TestGoneFailedAndReplayed(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	answer := http.StatusGone
+	var taken []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if answer == http.StatusOK {
+			taken = append(taken, r.Header.Get("webhook-id"))
+		}
+		w.WriteHeader(answer)
+	}))
+	defer srv.Close()
+	run := func(subs ...duban.Subscription) {
+		t.Helper()
+		targets, err := outbox.Targets(subs, env{"S": secret}.get)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &outbox.Deliverer{Store: s, Targets: targets, Poll: 10 * time.Millisecond, Retries: []time.Duration{time.Millisecond, time.Millisecond},
+			Logger: slog.New(slog.DiscardHandler)}
+		runCtx, stop := context.WithTimeout(ctx, time.Second)
+		defer stop()
+		d.Run(runCtx)
+	}
+	sub := duban.Subscription{Name: "gone", Kind: duban.SubscriptionWebhook, URL: srv.URL, SecretEnv: "S", AllowPrivate: true}
+	if _, err := s.Enqueue(ctx, sub, 500); err != nil { // the cursor starts here
+		t.Fatal(err)
+	}
+	open(t, s, 1)
+	run(sub)
+	if disabled, err := s.Disabled(ctx, "gone"); err != nil || !disabled {
+		t.Fatalf("after a 410 the subscription is disabled: %v, %v", disabled, err)
+	}
+	failed, err := s.FailedDeliveries(ctx, "gone", 100)
+	if err != nil || len(failed) != 1 || failed[0].LastError != "410 Gone" {
+		t.Fatalf("failed deliveries after a 410: %+v, %v", failed, err)
+	}
+
+	// Answering 500 to every attempt: failed after the last retry, the rest kept.
+	mu.Lock()
+	answer = http.StatusInternalServerError
+	mu.Unlock()
+	if n, err := s.Replay(ctx, "gone"); err != nil || n != 1 {
+		t.Fatalf("replay: %d, %v", n, err)
+	}
+	open(t, s, 2)
+	run(sub)
+	failed, _ = s.FailedDeliveries(ctx, "gone", 100)
+	if len(failed) < 3 { // case 1's two events, case 2's first; case 2's second waits behind its first
+		t.Fatalf("failed deliveries after every retry: %+v", failed)
+	}
+	for _, f := range failed {
+		if f.LastError != "answered 500" || f.Attempts != 3 {
+			t.Errorf("a failed delivery: %+v, want three attempts answered 500", f)
+		}
+	}
+	// The receiver is fixed: a replay delivers everything, none twice.
+	mu.Lock()
+	answer = http.StatusOK
+	mu.Unlock()
+	if _, err := s.Replay(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	run(sub)
+	failed, _ = s.FailedDeliveries(ctx, "gone", 100)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) != 0 || len(taken) != 4 {
+		t.Fatalf("after the replay: %d failed, %d taken (%v), want 0 and 4", len(failed), len(taken), taken)
+	}
+}
+
+// Deliveries go nowhere private unless the subscription allows it, and
+// follow no redirect.
+func TestOutboundSafety(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://example.org/", http.StatusFound)
+	}))
+	defer srv.Close()
+	if _, err := outbox.Client(false).Post(srv.URL, "application/json", nil); err == nil {
+		t.Fatal("a delivery reached 127.0.0.1 without allow_private")
+	}
+	res, err := outbox.Client(true).Post(srv.URL, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound {
+		t.Fatalf("a redirect was followed: %d", res.StatusCode)
+	}
+}
