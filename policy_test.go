@@ -196,6 +196,21 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"principal with no way in", func(s string) string {
 			return strings.Replace(s, "token: secret-inspector, ", "", 1)
 		}, `city.yaml:20: principals[0]: give the principal a token (or token_sha256) for the API, a user and password_hash for the office pages, or both`},
+		{"subscription without a secret", func(s string) string {
+			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"https://example.org/hook\"}\n"
+		}, `city.yaml:22: subscriptions[0].secret_env: a webhook needs secret_env: the environment variable holding its secret, whsec_<base64>`},
+		{"subscription of an unknown event", func(s string) string {
+			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"https://example.org/hook\", secret_env: S, events: [CaseExploded]}\n"
+		}, `city.yaml:22: subscriptions[0].events[0]: unknown event type "CaseExploded"`},
+		{"subscription to a file URL", func(s string) string {
+			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"file:///etc/passwd\", secret_env: S}\n"
+		}, `city.yaml:22: subscriptions[0].url: only http and https URLs, not "file"`},
+		{"subscription of a kind not built", func(s string) string {
+			return s + "subscriptions:\n  - {name: group, kind: wecom, url_env: GROUP_URL, secret_env: S}\n"
+		}, `city.yaml:22: subscriptions[0].kind: kind wecom is not delivered by this version of duban yet: use webhook`},
+		{"webhook with business hours", func(s string) string {
+			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"https://example.org/hook\", secret_env: S, hours: business}\n"
+		}, `city.yaml:22: subscriptions[0].hours: a webhook is a machine: it takes every event at once, whatever the hour`},
 		{"empty", func(string) string { return "" }, `city.yaml: the policy is empty`},
 	}
 	for _, tt := range tests {

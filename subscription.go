@@ -91,7 +91,7 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 		c.problem(append(path, "url_env"), "%q is not an environment variable's name", rs.URLEnv)
 	case rs.URL != "":
 		if err := CheckDeliveryURL(rs.URL); err != nil {
-			c.problem(append(path, "url"), "%v", err)
+			c.problem(append(path, "url"), "%s", ErrorMessage(err))
 		}
 	}
 	if !envPattern.MatchString(rs.SecretEnv) {

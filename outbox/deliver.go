@@ -44,7 +44,7 @@ func Targets(subs []duban.Subscription, getenv func(string) string) ([]Target, e
 				return nil, fmt.Errorf("subscription %s: %s is not set (its URL)", s.Name, s.URLEnv)
 			}
 			if err := duban.CheckDeliveryURL(t.URL); err != nil {
-				return nil, fmt.Errorf("subscription %s: %s: %v", s.Name, s.URLEnv, err)
+				return nil, fmt.Errorf("subscription %s: %s: %s", s.Name, s.URLEnv, duban.ErrorMessage(err))
 			}
 		}
 		key, err := ParseSecret(getenv(s.SecretEnv))
