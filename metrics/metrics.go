@@ -1,7 +1,8 @@
 // Package metrics is duban's Prometheus metrics: HTTP requests by route and
 // status, commands by name and outcome, cases by status with the overdue and
-// escalated ones (read from the store when scraped), how late escalations
-// are recorded, the Go runtime and the process. Each process serves its own
+// escalated ones and the outbox's depth and failures (read from the store
+// when scraped), how late escalations are recorded, the Go runtime and the
+// process. Each process serves its own
 // at GET /metrics; the API's router and the worker's store are wrapped here,
 // so no other package imports Prometheus.
 package metrics
@@ -154,5 +155,46 @@ func (c *caseCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(counts.Overdue))
 	for level, n := range counts.Escalated {
 		ch <- prometheus.MustNewConstMetric(escalatedDesc, prometheus.GaugeValue, float64(n), strconv.Itoa(level))
+	}
+}
+
+// OutboxCounter counts each subscription's deliveries pending and failed.
+type OutboxCounter interface {
+	OutboxCounts(ctx context.Context) (map[string][2]int, error)
+}
+
+// WatchOutbox adds the outbox's depth and its failed deliveries for each
+// of the subscriptions named, read from the store when scraped.
+func (m *Metrics) WatchOutbox(store OutboxCounter, subscriptions []string) {
+	m.Registry.MustRegister(&outboxCollector{store: store, names: subscriptions})
+}
+
+type outboxCollector struct {
+	store OutboxCounter
+	names []string
+}
+
+var (
+	pendingDesc = prometheus.NewDesc("duban_outbox_pending", "Deliveries waiting to be taken, by subscription (the outbox's depth).", []string{"subscription"}, nil)
+	failedDesc  = prometheus.NewDesc("duban_outbox_failed", "Deliveries kept as failed after their last retry, by subscription.", []string{"subscription"}, nil)
+)
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- failedDesc
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.store.OutboxCounts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(pendingDesc, errors.New("count the deliveries: "+err.Error()))
+		return
+	}
+	for _, sub := range c.names {
+		n := counts[sub]
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n[0]), sub)
+		ch <- prometheus.MustNewConstMetric(failedDesc, prometheus.GaugeValue, float64(n[1]), sub)
 	}
 }

@@ -273,7 +273,6 @@ console.log(n);`
 	}
 }
 
-
 // A receiver that answers 410 Gone disables its subscription; one that
 // never takes a delivery leaves it failed after the last retry; a replay
 // offers the failed ones again and enables the subscription.

@@ -148,3 +148,18 @@ func (s *Store) Replay(ctx context.Context, sub string) (int, error) {
 	})
 	return int(n), readErr(err)
 }
+
+// OutboxCounts counts each subscription's deliveries waiting (pending) and
+// kept as failed.
+func (s *Store) OutboxCounts(ctx context.Context) (map[string][2]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT subscription, count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'failed')
+		FROM deliveries WHERE status IN ('pending', 'failed') GROUP BY subscription`)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out := map[string][2]int{}
+	var sub string
+	var pending, failed int
+	_, err = pgx.ForEachRow(rows, []any{&sub, &pending, &failed}, func() error { out[sub] = [2]int{pending, failed}; return nil })
+	return out, readErr(err)
+}

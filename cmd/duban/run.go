@@ -269,6 +269,11 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Observe:      m.metrics.Command,
 	}
 	m.metrics.WatchCases(store)
+	var subscriptions []string
+	for _, sub := range m.Policy.Subscriptions {
+		subscriptions = append(subscriptions, sub.Name)
+	}
+	m.metrics.WatchOutbox(store, subscriptions)
 	watch, stopWatching := context.WithCancel(context.Background())
 	go cases.Watch(watch, time.Second)
 	go cases.Feed.Run(watch)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,4 +71,8 @@ func TestWebhookSubscription(t *testing.T) {
 	s.call("POST", "/v1/subscriptions/city-data/replay", "dev-admin", nil).Expect(t, 200, &replayed)
 	s.call("GET", "/v1/subscriptions/city-data/failed", "dev-sanitation", nil).Expect(t, 403, nil)
 	s.call("GET", "/v1/subscriptions/nobody/failed", "dev-supervisor", nil).Expect(t, 404, nil)
+	if body := string(s.call("GET", "/metrics", "", nil).Body); !strings.Contains(body, `duban_outbox_pending{subscription="city-data"} 0`) ||
+		!strings.Contains(body, `duban_outbox_failed{subscription="city-data"} 0`) {
+		t.Errorf("the metrics lack the outbox's depth:\n%s", body)
+	}
 }
