@@ -116,9 +116,6 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if c.Port, err = port(opts, filepath.Join(dir, "port")); err != nil {
 		return nil, err
 	}
-	if err := c.start(bin, cred, opts); err != nil {
-		return nil, err
-	}
 	c.URL = (&url.URL{
 		Scheme:   "postgres",
 		User:     url.UserPassword("postgres", password),
@@ -126,9 +123,22 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		Path:     "/postgres",
 		RawQuery: "sslmode=disable",
 	}).String()
-	if err := c.waitReady(ctx); err != nil {
+	// The backends of a postmaster that was killed outlive it for a moment,
+	// holding its shared memory: a start in that moment is refused, and
+	// tried again.
+	for attempt := 1; ; attempt++ {
+		if err := c.start(bin, cred, opts); err != nil {
+			return nil, err
+		}
+		err := c.waitReady(ctx)
+		if err == nil {
+			break
+		}
 		c.Stop()
-		return nil, err
+		if attempt == 20 || !strings.Contains(err.Error(), "pre-existing shared memory block") {
+			return nil, err
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	started = true
 	return c, nil
