@@ -12,45 +12,8 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/messages"
 )
-
-// catalog is one language's messages by key.
-type catalog map[string]string
-
-// languages are the pages' languages, the default first.
-var languages = []string{"zh", "en"}
-
-// loadCatalogs reads the message catalogues, one per language, and checks
-// that they hold the same keys: a page never shows a key for a text.
-func loadCatalogs() (map[string]catalog, error) {
-	out := map[string]catalog{}
-	for _, lang := range languages {
-		b, err := files.ReadFile("messages/" + lang + ".json")
-		if err != nil {
-			return nil, err
-		}
-		var c catalog
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("messages/%s.json: %w", lang, err)
-		}
-		out[lang] = c
-	}
-	for key := range out[languages[0]] {
-		for _, lang := range languages[1:] {
-			if _, ok := out[lang][key]; !ok {
-				return nil, fmt.Errorf("messages/%s.json lacks %q", lang, key)
-			}
-		}
-	}
-	for _, lang := range languages[1:] {
-		for key := range out[lang] {
-			if _, ok := out[languages[0]][key]; !ok {
-				return nil, fmt.Errorf("messages/%s.json lacks %q", languages[0], key)
-			}
-		}
-	}
-	return out, nil
-}
 
 // pageNames are the pages, each a template of its own over the layout.
 var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "figure", "bulletin"}
@@ -70,24 +33,24 @@ func parsePages() (map[string]*template.Template, error) {
 // language is the page's language: the one chosen with the switch, else
 // the first of the browser's that duban speaks, else Chinese.
 func language(r *http.Request) string {
-	if c, err := r.Cookie("duban_lang"); err == nil && slices.Contains(languages, c.Value) {
+	if c, err := r.Cookie("duban_lang"); err == nil && slices.Contains(messages.Languages, c.Value) {
 		return c.Value
 	}
 	for _, tag := range strings.Split(r.Header.Get("Accept-Language"), ",") {
 		tag = strings.ToLower(strings.TrimSpace(strings.Split(tag, ";")[0]))
-		for _, lang := range languages {
+		for _, lang := range messages.Languages {
 			if tag == lang || strings.HasPrefix(tag, lang+"-") {
 				return lang
 			}
 		}
 	}
-	return languages[0]
+	return messages.Languages[0]
 }
 
 // switchLanguage remembers the language chosen and goes back to the page.
 func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) {
 	lang := r.URL.Query().Get("to")
-	if slices.Contains(languages, lang) {
+	if slices.Contains(messages.Languages, lang) {
 		http.SetCookie(w, &http.Cookie{Name: "duban_lang", Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
 			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
 	}
@@ -108,7 +71,7 @@ type page struct {
 	Data any
 
 	s   *Server
-	cat catalog
+	cat messages.Catalog
 	now time.Time
 }
 
@@ -119,13 +82,10 @@ func (s *Server) newPage(r *http.Request, title string) *page {
 
 // T is the message key in the page's language, formatted with args.
 func (p *page) T(key string, args ...any) string {
-	msg, ok := p.cat[key]
+	msg, ok := p.cat.T(key, args...)
 	if !ok {
 		p.s.Logger.Error("web: no message " + key)
 		return "?" + key + "?"
-	}
-	if len(args) > 0 {
-		return fmt.Sprintf(msg, args...)
 	}
 	return msg
 }

@@ -7,9 +7,9 @@
 // app.Service the API does, which refuses or runs it. Pages are rendered on
 // the server with html/template from templates and assets embedded in the
 // binary (no CDN: an office network may have no internet); every string
-// comes from the message catalogue of the page's language (zh by default,
-// en by Accept-Language or the switch), and every time is shown in the
-// policy's time zone. The one script, static/live.js, keeps the board
+// comes from the message catalogue (package messages) of the page's
+// language (zh by default, en by Accept-Language or the switch), and every
+// time is shown in the policy's time zone. The one script, static/live.js, keeps the board
 // current from the event stream; the pages work without it.
 package web
 
@@ -31,9 +31,10 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/messages"
 )
 
-//go:embed templates static messages
+//go:embed templates static
 var files embed.FS
 
 // Server serves the office pages.
@@ -45,7 +46,7 @@ type Server struct {
 	Now func() time.Time
 
 	pages    map[string]*template.Template
-	catalogs map[string]catalog
+	catalogs map[string]messages.Catalog
 	zone     *time.Location
 }
 
@@ -62,7 +63,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		s.Logger = slog.Default()
 	}
 	var err error
-	if s.catalogs, err = loadCatalogs(); err != nil {
+	if s.catalogs, err = messages.Load(); err != nil {
 		return nil, err
 	}
 	if s.pages, err = parsePages(); err != nil {
