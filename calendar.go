@@ -265,3 +265,25 @@ func (c Calendar) Between(a, b time.Time) time.Duration {
 	}
 	return sum
 }
+
+// OpenAt reports whether t falls in working time, and if not, when working
+// time next begins. A 24x7 calendar is always open.
+func (c Calendar) OpenAt(t time.Time) (open bool, next time.Time) {
+	if c.Kind != CalendarBusiness {
+		return true, t
+	}
+	day := midnight(t.In(c.location()))
+	for range maxDays {
+		for _, w := range c.windows(day) {
+			if !w[1].After(t) {
+				continue
+			}
+			if !w[0].After(t) {
+				return true, t
+			}
+			return false, w[0].UTC()
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+	return false, t.AddDate(100, 0, 0).UTC()
+}

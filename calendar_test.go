@@ -229,3 +229,41 @@ func TestCalendarJSONRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
 }
+
+// Working time is open in its windows; outside them, it says when it opens
+// next: after a holiday, on a make-up workday.
+func TestOpenAt(t *testing.T) {
+	p, err := duban.ParsePolicy("spec.yaml", []byte(specPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := p.Calendar
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		now  string
+		open bool
+		next string
+	}{
+		{"2026-11-03 09:00", true, "2026-11-03 09:00"},
+		{"2026-11-03 12:30", false, "2026-11-03 14:30"},
+		{"2026-11-03 22:00", false, "2026-11-04 08:30"},
+		{"2026-11-06 18:00", false, "2026-11-09 08:30"}, // Friday evening: Monday
+		{"2026-09-30 20:00", false, "2026-10-05 08:30"}, // the holidays of 1 and 2 October, then the weekend
+		{"2026-09-26 10:00", false, "2026-09-27 08:30"}, // Saturday, before the make-up Sunday
+	} {
+		open, next := cal.OpenAt(at(tc.now))
+		if open != tc.open || !next.Equal(at(tc.next)) {
+			t.Errorf("OpenAt(%s) = %v, %s; want %v, %s", tc.now, open, next.In(sh).Format("2006-01-02 15:04"), tc.open, tc.next)
+		}
+	}
+	if open, _ := (duban.Calendar{Kind: duban.Calendar24x7}).OpenAt(at("2026-11-03 03:00")); !open {
+		t.Error("a 24x7 calendar is closed")
+	}
+}
