@@ -33,6 +33,10 @@ type Policy struct {
 	Assessment Assessment
 	// Subscriptions are offered the events (outbox).
 	Subscriptions []Subscription
+	// BusinessHours is the business calendar of business_hours, holidays
+	// and workdays, whichever calendar deadlines count on; nil without
+	// business_hours. People's subscriptions keep its hours.
+	BusinessHours *Calendar
 
 	tokens map[[sha256.Size]byte]Principal
 	// users are the principals' indexes in Principals by user name, in

@@ -236,6 +236,7 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	}
 	business := c.businessCalendar(raw, p.TimeZone)
 	p.Calendar = c.calendar(at("calendar"), raw.Calendar, Calendar{Kind: Calendar24x7}, business)
+	p.BusinessHours = business
 
 	for i, u := range raw.Units {
 		switch {

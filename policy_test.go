@@ -206,8 +206,11 @@ func TestParsePolicyErrors(t *testing.T) {
 			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"file:///etc/passwd\", secret_env: S}\n"
 		}, `city.yaml:22: subscriptions[0].url: only http and https URLs, not "file"`},
 		{"subscription of a kind not built", func(s string) string {
-			return s + "subscriptions:\n  - {name: group, kind: wecom, url_env: GROUP_URL, secret_env: S}\n"
-		}, `city.yaml:22: subscriptions[0].kind: kind wecom is not delivered by this version of duban yet: use webhook`},
+			return s + "subscriptions:\n  - {name: mail, kind: email, url_env: MAIL_URL}\n"
+		}, `city.yaml:22: subscriptions[0].kind: kind email is not delivered by this version of duban yet: use webhook, wecom or dingtalk`},
+		{"robot with its key in the policy", func(s string) string {
+			return s + "subscriptions:\n  - {name: group, kind: wecom, url: \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc\"}\n"
+		}, `city.yaml:22: subscriptions[0].url: a group robot's URL holds its key: give url_env, the environment variable holding it`},
 		{"webhook with business hours", func(s string) string {
 			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"https://example.org/hook\", secret_env: S, hours: business}\n"
 		}, `city.yaml:22: subscriptions[0].hours: a webhook is a machine: it takes every event at once, whatever the hour`},

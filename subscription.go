@@ -8,11 +8,12 @@ import (
 )
 
 // Subscription is a party outside duban that is offered its events, in the
-// order of the log, each at least once: a machine that takes a webhook. The
-// group robots and mail of people's subscriptions are not built yet.
+// order of the log, each at least once: a machine that takes a webhook, or
+// a work chat group's robot (WeCom, DingTalk) that shows people a message
+// in Chinese. Mail is not built yet.
 type Subscription struct {
 	Name string
-	Kind string // SubscriptionWebhook
+	Kind string // SubscriptionWebhook, SubscriptionWeCom or SubscriptionDingTalk
 	// URL is where deliveries go, or URLEnv the environment variable that
 	// holds it; SecretEnv the variable holding the webhook's signing
 	// secret (whsec_<base64>). Secrets never sit in the policy file.
@@ -24,11 +25,29 @@ type Subscription struct {
 	// AllowPrivate lets deliveries go to loopback and private addresses,
 	// refused otherwise (a policy must not point duban at its own network).
 	AllowPrivate bool
+	// Hours is HoursBusiness for people's subscriptions that must not be
+	// sent messages outside working hours: those are held, and sent as one
+	// digest when the policy's calendar next opens.
+	Hours string
 }
 
-// SubscriptionWebhook is a subscription that takes each event as a signed
-// HTTP POST (Standard Webhooks).
-const SubscriptionWebhook = "webhook"
+// The kinds of subscription.
+const (
+	// SubscriptionWebhook takes each event as a signed HTTP POST (Standard
+	// Webhooks).
+	SubscriptionWebhook = "webhook"
+	// SubscriptionWeCom and SubscriptionDingTalk are group robots of the
+	// work chats (企业微信, 钉钉): a markdown message in Chinese for people.
+	SubscriptionWeCom    = "wecom"
+	SubscriptionDingTalk = "dingtalk"
+)
+
+// HoursBusiness holds a people's subscription's messages outside working hours.
+const HoursBusiness = "business"
+
+// ForPeople reports whether the subscription's messages are read by people
+// (a chat group), not by a machine.
+func (s Subscription) ForPeople() bool { return s.Kind != SubscriptionWebhook }
 
 // Wants reports whether the subscription is offered an event of type t of
 // a case assigned to unit.
@@ -79,10 +98,33 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 	}
 	switch rs.Kind {
 	case SubscriptionWebhook:
-	case "wecom", "dingtalk", "email":
-		c.problem(append(path, "kind"), "kind %s is not delivered by this version of duban yet: use webhook", rs.Kind)
+		if !envPattern.MatchString(rs.SecretEnv) {
+			c.problem(append(path, "secret_env"), "a webhook needs secret_env: the environment variable holding its secret, whsec_<base64>")
+		}
+		if rs.Hours != "" {
+			c.problem(append(path, "hours"), "a webhook is a machine: it takes every event at once, whatever the hour")
+		}
+	case SubscriptionWeCom, SubscriptionDingTalk:
+		if rs.URL != "" {
+			c.problem(append(path, "url"), "a group robot's URL holds its key: give url_env, the environment variable holding it")
+		}
+		switch {
+		case rs.Kind == SubscriptionWeCom && rs.SecretEnv != "":
+			c.problem(append(path, "secret_env"), "WeCom robots are not signed: leave secret_env out")
+		case rs.SecretEnv != "" && !envPattern.MatchString(rs.SecretEnv):
+			c.problem(append(path, "secret_env"), "%q is not an environment variable's name", rs.SecretEnv)
+		}
+		switch {
+		case rs.Hours != "" && rs.Hours != HoursBusiness:
+			c.problem(append(path, "hours"), "hours is business, or left out (at any hour)")
+		case rs.Hours == HoursBusiness && p.BusinessHours == nil:
+			c.problem(append(path, "hours"), "hours: business needs the policy's business_hours")
+		}
+		s.Hours = rs.Hours
+	case "email":
+		c.problem(append(path, "kind"), "kind email is not delivered by this version of duban yet: use webhook, wecom or dingtalk")
 	default:
-		c.problem(append(path, "kind"), "unknown kind %q: use webhook", rs.Kind)
+		c.problem(append(path, "kind"), "unknown kind %q: use webhook, wecom or dingtalk", rs.Kind)
 	}
 	switch {
 	case (rs.URL == "") == (rs.URLEnv == ""):
@@ -94,9 +136,6 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 			c.problem(append(path, "url"), "%s", ErrorMessage(err))
 		}
 	}
-	if !envPattern.MatchString(rs.SecretEnv) {
-		c.problem(append(path, "secret_env"), "a webhook needs secret_env: the environment variable holding its secret, whsec_<base64>")
-	}
 	for j, e := range rs.Events {
 		if _, ok := eventDataTypes[EventType(e)]; !ok {
 			c.problem(append(path, "events", j), "unknown event type %q", e)
@@ -107,9 +146,6 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 		if !p.hasUnit(u) {
 			c.problem(append(path, "units", j), "unknown unit %q", u)
 		}
-	}
-	if rs.Hours != "" {
-		c.problem(append(path, "hours"), "a webhook is a machine: it takes every event at once, whatever the hour")
 	}
 	p.Subscriptions = append(p.Subscriptions, s)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/messages"
 )
 
 // Target is a subscription with what its delivery needs from the
@@ -32,9 +33,9 @@ type Target struct {
 }
 
 // Targets resolves the policy's subscriptions against the environment
-// (getenv): each webhook's URL (url or url_env) and its secret
-// (secret_env, whsec_<base64>). A variable missing or malformed is an error
-// that names it.
+// (getenv): each one's URL (url or url_env) and its secret (secret_env: a
+// webhook's whsec_<base64>, a DingTalk robot's signing secret). A variable
+// missing or malformed is an error that names it.
 func Targets(subs []duban.Subscription, getenv func(string) string) ([]Target, error) {
 	var out []Target
 	for _, s := range subs {
@@ -47,11 +48,18 @@ func Targets(subs []duban.Subscription, getenv func(string) string) ([]Target, e
 				return nil, fmt.Errorf("subscription %s: %s: %s", s.Name, s.URLEnv, duban.ErrorMessage(err))
 			}
 		}
-		key, err := ParseSecret(getenv(s.SecretEnv))
-		if err != nil {
-			return nil, fmt.Errorf("subscription %s: %s: %v", s.Name, s.SecretEnv, err)
+		switch {
+		case s.Kind == duban.SubscriptionWebhook:
+			key, err := ParseSecret(getenv(s.SecretEnv))
+			if err != nil {
+				return nil, fmt.Errorf("subscription %s: %s: %v", s.Name, s.SecretEnv, err)
+			}
+			t.Key = key
+		case s.SecretEnv != "":
+			if t.Key = []byte(getenv(s.SecretEnv)); len(t.Key) == 0 {
+				return nil, fmt.Errorf("subscription %s: %s is not set (the robot's signing secret)", s.Name, s.SecretEnv)
+			}
 		}
-		t.Key = key
 		out = append(out, t)
 	}
 	return out, nil
@@ -84,7 +92,12 @@ func Sign(key []byte, id string, timestamp time.Time, body []byte) string {
 type Deliverer struct {
 	Store   Store
 	Targets []Target
-	Logger  *slog.Logger
+	// Policy names categories and units in chat messages, and keeps the
+	// business hours; PublicURL is where the office pages are, for the
+	// messages' links to cases.
+	Policy    *duban.Policy
+	PublicURL string
+	Logger    *slog.Logger
 	// Poll is how often a subscription idle is looked at again (default
 	// 250 ms): the most a new event waits.
 	Poll time.Duration
@@ -92,6 +105,9 @@ type Deliverer struct {
 	Now func() time.Time
 	// Retries are the waits between attempts (default duban.DeliveryRetries).
 	Retries []time.Duration
+
+	catalogs sync.Once
+	zh       messages.Catalog
 }
 
 const (
@@ -161,7 +177,10 @@ func (d *Deliverer) round(ctx context.Context, client *http.Client, t Target) (i
 			break
 		}
 	}
-	due, err := d.Store.Claim(ctx, t.Name, d.now(), lease, 20)
+	if t.ForPeople() {
+		return d.roundForPeople(ctx, client, t)
+	}
+	due, err := d.Store.Claim(ctx, t.Name, d.now(), lease, 20, true)
 	if err != nil {
 		return 0, err
 	}
@@ -169,15 +188,55 @@ func (d *Deliverer) round(ctx context.Context, client *http.Client, t Target) (i
 	var wg sync.WaitGroup
 	errs := make([]error, len(due))
 	for i, dl := range due {
-		wg.Go(func() { errs[i] = d.deliver(ctx, client, t, dl) })
+		wg.Go(func() {
+			status, wait, err := send(ctx, client, t, dl.Event, d.now())
+			errs[i] = d.settle(ctx, t, dl, status, wait, err)
+		})
 	}
 	wg.Wait()
 	return len(due), errors.Join(errs...)
 }
 
-// deliver makes one attempt and records its outcome.
-func (d *Deliverer) deliver(ctx context.Context, client *http.Client, t Target, dl Delivery) error {
-	status, retryAfter, err := send(ctx, client, t, dl.Event, d.now())
+// roundForPeople sends a chat group what is due: a message each, or, for a
+// subscription kept to business hours, nothing while they are closed, and
+// what was held as one digest once they open.
+func (d *Deliverer) roundForPeople(ctx context.Context, client *http.Client, t Target) (int, error) {
+	held := t.Hours == duban.HoursBusiness
+	if held {
+		if open, _ := d.Policy.BusinessHours.OpenAt(d.now()); !open {
+			return 0, nil
+		}
+	}
+	due, err := d.Store.Claim(ctx, t.Name, d.now(), lease, 50, false)
+	if err != nil || len(due) == 0 {
+		return 0, err
+	}
+	batches := [][]Delivery{due}
+	if !held {
+		batches = batches[:0]
+		for _, dl := range due {
+			batches = append(batches, []Delivery{dl})
+		}
+	}
+	var errs []error
+	for _, batch := range batches {
+		title, text, err := d.chatText(ctx, batch)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		status, wait, err := sendChat(ctx, client, t, title, text, d.now())
+		for _, dl := range batch {
+			errs = append(errs, d.settle(ctx, t, dl, status, wait, err))
+		}
+	}
+	return len(due), errors.Join(errs...)
+}
+
+// settle records an attempt's outcome: taken, tried again later (after the
+// retry schedule's wait, or longer if the receiver asked), given up, or,
+// for 410 Gone, the subscription disabled.
+func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status int, retryAfter time.Duration, err error) error {
 	now := d.now()
 	switch {
 	case err == nil && status >= 200 && status < 300:

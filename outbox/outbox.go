@@ -1,5 +1,8 @@
-// Package outbox delivers the event log to the policy's subscriptions: a
-// webhook each, signed as Standard Webhooks define. It runs in the worker.
+// Package outbox delivers the event log to the policy's subscriptions:
+// machines take a webhook each, signed as Standard Webhooks define; work
+// chat groups (WeCom, DingTalk) a message in Chinese, held outside working
+// hours when the subscription says so and sent as one digest when they
+// begin. It runs in the worker.
 //
 // What each subscription is offered is recorded from the log itself, in
 // the log's order, by moving the subscription's cursor in the same
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // Delivery is an event to send to a subscription, and which attempt this is
@@ -33,10 +37,11 @@ type Store interface {
 	// delivery for each one sub wants and moves the cursor past them all,
 	// in one transaction. It returns how many events it read.
 	Enqueue(ctx context.Context, sub duban.Subscription, limit int) (int, error)
-	// Claim returns up to limit deliveries of sub due at now, the first
-	// pending one of each case only, oldest first, and leases them until
-	// now+lease: counted as an attempt, not offered again before then.
-	Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int) ([]Delivery, error)
+	// Claim returns up to limit deliveries of sub due at now, oldest first
+	// (with inOrder, the first pending one of each case only), and leases
+	// them until now+lease: counted as an attempt, not offered again
+	// before then.
+	Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int, inOrder bool) ([]Delivery, error)
 	// Delivered marks a delivery taken; Retry sets its next attempt;
 	// GiveUp marks it failed, kept for replay.
 	Delivered(ctx context.Context, seq int64, at time.Time) error
@@ -45,4 +50,7 @@ type Store interface {
 	// Disable stops a subscription until a replay; Disabled says whether it is.
 	Disable(ctx context.Context, sub, reason string) error
 	Disabled(ctx context.Context, sub string) (bool, error)
+	// Case returns a case as the projection holds it: what a chat message
+	// says of it.
+	Case(ctx context.Context, id string) (app.Row, error)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -12,11 +13,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -368,5 +371,136 @@ func TestOutboundSafety(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusFound {
 		t.Fatalf("a redirect was followed: %d", res.StatusCode)
+	}
+}
+
+// robot is a work chat's group robot: it records each message and answers
+// as the robots do, 200 with an errcode.
+type robot struct {
+	mu       sync.Mutex
+	messages []map[string]any
+	queries  []url.Values
+	refuse   int // errcode answers left
+}
+
+func (r *robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var msg map[string]any
+	json.NewDecoder(req.Body).Decode(&msg)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refuse > 0 {
+		r.refuse--
+		fmt.Fprint(w, `{"errcode": 310000, "errmsg": "keywords not in content"}`)
+		return
+	}
+	r.messages = append(r.messages, msg)
+	r.queries = append(r.queries, req.URL.Query())
+	fmt.Fprint(w, `{"errcode": 0, "errmsg": "ok"}`)
+}
+
+func (r *robot) texts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.messages {
+		md, _ := m["markdown"].(map[string]any)
+		text, _ := md["content"].(string)
+		if text == "" {
+			text, _ = md["text"].(string)
+		}
+		out = append(out, text)
+	}
+	return out
+}
+
+const chatPolicy = `timezone: Asia/Shanghai
+calendar: business
+business_hours:
+  days: [mon, tue, wed, thu, fri]
+  hours: ["08:30-12:00", "14:30-18:00"]
+units:
+  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
+categories:
+  - code: littering
+    name: {zh: 乱扔垃圾, en: Littering}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 30m, resolve: 24h, verify: 4h}
+subscriptions:
+  - {name: sanitation-group, kind: wecom, url_env: WECOM_URL, units: [sanitation], events: [CaseDispatched, CaseUrged], hours: business}
+  - {name: office-group, kind: dingtalk, url_env: DINGTALK_URL, secret_env: DINGTALK_SECRET, events: [CaseDispatched]}
+`
+
+// A unit's group hears of its cases in Chinese: a WeCom group kept to
+// business hours gets nothing at night and one digest when the day begins;
+// a DingTalk group at once, on a signed URL, through a refusal.
+func TestChatGroups(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	policy, err := duban.ParsePolicy("chat.yaml", []byte(chatPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wecom, dingtalk := &robot{}, &robot{refuse: 1}
+	wecomSrv, dingtalkSrv := httptest.NewServer(wecom), httptest.NewServer(dingtalk)
+	defer wecomSrv.Close()
+	defer dingtalkSrv.Close()
+	targets, err := outbox.Targets(policy.Subscriptions, env{"WECOM_URL": wecomSrv.URL + "/cgi-bin/webhook/send?key=k",
+		"DINGTALK_URL": dingtalkSrv.URL + "/robot/send?access_token=t", "DINGTALK_SECRET": "SECdingtalk"}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range targets {
+		targets[i].AllowPrivate = true // the robots here are on loopback
+	}
+	// The night after tomorrow, 23:00 in Shanghai: closed, whatever day it is.
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	y, m, day := time.Now().In(sh).AddDate(0, 0, 2).Date()
+	night := time.Date(y, m, day, 23, 0, 0, 0, sh)
+	_, morning := policy.BusinessHours.OpenAt(night)
+	// The clock runs from where the test sets it.
+	var clock, set time.Time
+	var clockMu sync.Mutex
+	setClock := func(t time.Time) { clockMu.Lock(); clock, set = t, time.Now(); clockMu.Unlock() }
+	setClock(night)
+	d := &outbox.Deliverer{Store: s, Targets: targets, Policy: policy, PublicURL: "https://duban.example.gov.cn",
+		Poll: 10 * time.Millisecond, Retries: []time.Duration{time.Millisecond}, Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock.Add(time.Since(set)) }}
+	run := func() {
+		runCtx, stop := context.WithTimeout(ctx, 700*time.Millisecond)
+		defer stop()
+		d.Run(runCtx)
+	}
+	run() // the cursors are placed at the log's end
+	a, b := open(t, s, 1), open(t, s, 2)
+	do(t, s, a, duban.Urge{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}}, Note: "今天下班前"})
+	run()
+	if got := wecom.texts(); len(got) != 0 {
+		t.Fatalf("the WeCom group kept to business hours got %d messages at night: %v", len(got), got)
+	}
+	dt := dingtalk.texts()
+	if len(dt) != 2 {
+		t.Fatalf("the DingTalk group got %d messages, want one per dispatch (after one refusal): %v", len(dt), dt)
+	}
+	for _, q := range dingtalk.queries {
+		ts, sign := q.Get("timestamp"), q.Get("sign")
+		mac := hmac.New(sha256.New, []byte("SECdingtalk"))
+		mac.Write([]byte(ts + "\nSECdingtalk"))
+		if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); sign != want || q.Get("access_token") != "t" {
+			t.Errorf("DingTalk URL signed %q at %s, want %q", sign, ts, want)
+		}
+	}
+
+	setClock(morning.Add(time.Minute))
+	run()
+	got := wecom.texts()
+	if len(got) != 1 {
+		t.Fatalf("at %s the WeCom group got %d messages, want one digest: %v", morning.In(sh), len(got), got)
+	}
+	t.Logf("the morning's digest:\n%s", got[0])
+	for _, want := range []string{"非工作时间的 3 条提醒", "派遣", "催办：今天下班前", "乱扔垃圾", "环卫中心", "https://duban.example.gov.cn/cases/" + a, "https://duban.example.gov.cn/cases/" + b} {
+		if !strings.Contains(got[0], want) {
+			t.Errorf("the digest lacks %q:\n%s", want, got[0])
+		}
 	}
 }

@@ -51,23 +51,23 @@ func (s *Store) Enqueue(ctx context.Context, sub duban.Subscription, limit int) 
 	return read, readErr(err)
 }
 
-// Claim leases the due deliveries of sub, the first pending one of each
-// case only; see outbox.Store.
-func (s *Store) Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int) ([]outbox.Delivery, error) {
+// Claim leases the due deliveries of sub (inOrder: the first pending one of
+// each case only); see outbox.Store.
+func (s *Store) Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int, inOrder bool) ([]outbox.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH claimed AS (
 			UPDATE deliveries SET attempts = attempts + 1, next_at = $2::timestamptz + $3 * interval '1 millisecond'
 			WHERE seq IN (
 				SELECT d.seq FROM deliveries d
 				WHERE d.subscription = $1 AND d.status = 'pending' AND d.next_at <= $2
-				  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.subscription = d.subscription AND p.case_id = d.case_id
-				                  AND p.status = 'pending' AND p.seq < d.seq)
+				  AND (NOT $5 OR NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.subscription = d.subscription AND p.case_id = d.case_id
+				                  AND p.status = 'pending' AND p.seq < d.seq))
 				ORDER BY d.seq LIMIT $4
 				FOR UPDATE SKIP LOCKED)
 			RETURNING seq, attempts, event_id)
 		SELECT c.seq, c.attempts, e.position, e.id, e.case_id, e.version, e.type, e.occurred_at, e.actor, e.data
 		FROM claimed c JOIN events e ON e.id = c.event_id
-		ORDER BY c.seq`, sub, now, lease.Milliseconds(), limit)
+		ORDER BY c.seq`, sub, now, lease.Milliseconds(), limit, inOrder)
 	if err != nil {
 		return nil, readErr(err)
 	}

@@ -112,11 +112,14 @@ type Config struct {
 	// MetricsAddr is where a worker serves /metrics (an API serves it on
 	// its own address).
 	MetricsAddr string
-	LogLevel    string
-	LogFormat   string
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
+	// PublicURL is where people reach the office pages, for the links in
+	// the work-chat messages.
+	PublicURL string
+	LogLevel  string
+	LogFormat string
+	Stdin     io.Reader
+	Stdout    io.Writer
+	Stderr    io.Writer
 }
 
 // subcommands are the commands that take one, and its name.
@@ -235,6 +238,7 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics (GET /metrics) on this address; off when empty (the API serves them on its own address)")
 	}
 	if c.Command == "dev" || c.Command == "serve" || c.Command == "worker" {
+		fs.StringVar(&c.PublicURL, "public-url", "", "where people reach the office pages, for the links in work-chat messages (default: http:// and the API's address)")
 		fs.IntVar(&c.WorkflowCache, "workflow-cache", 10_000, "how many open cases' workflows the worker keeps in memory (about 20 KB of heap each); others are replayed from their history when they wake")
 	}
 	fs.StringVar(&c.LogFormat, "log-format", logFormat, "log format: json or text")

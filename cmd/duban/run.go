@@ -336,11 +336,25 @@ func (m *Main) deliver(store *postgres.Store) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		(&outbox.Deliverer{Store: store, Targets: targets, Logger: m.Logger.With("component", "outbox")}).Run(ctx)
+		(&outbox.Deliverer{Store: store, Targets: targets, Policy: m.Policy, PublicURL: m.publicURL(),
+			Logger: m.Logger.With("component", "outbox")}).Run(ctx)
 	}()
 	m.onClose(func() error { cancel(); <-done; return nil })
 	m.Logger.Info("delivering to subscriptions", "count", len(targets))
 	return nil
+}
+
+// publicURL is where people reach the office pages, for the links in the
+// chat messages: --public-url, else the API's own address.
+func (m *Main) publicURL() string {
+	if m.Config.PublicURL != "" {
+		return m.Config.PublicURL
+	}
+	addr := m.Config.Addr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	return "http://" + addr
 }
 
 func (m *Main) getenv() func(string) string {
