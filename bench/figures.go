@@ -51,7 +51,8 @@ type figures struct {
 	CeilingFigureQuery    *dist    `json:"ceiling_figure_query,omitempty"`
 	FigureCases           *dist    `json:"figure_cases,omitempty"`
 
-	Web *webFigures `json:"web,omitempty"`
+	Web    *webFigures    `json:"web,omitempty"`
+	Outbox *outboxFigures `json:"outbox,omitempty"`
 
 	// PostsRepeatedAfter503 counts the POSTs the harness repeated because
 	// duban answered 503.
@@ -125,6 +126,9 @@ func tableRows(f *figures, z sizes) []row {
 	}
 	if f.Web != nil {
 		rows = append(rows, webRows(f.Web)...)
+	}
+	if f.Outbox != nil {
+		rows = append(rows, outboxRows(f.Outbox)...)
 	}
 	if f.CeilingAppendLatency != nil {
 		rows = append(rows, alone("PostgreSQL one-row append transaction p99", "ms", f.CeilingAppendLatency.P99, "", nil))

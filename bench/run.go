@@ -49,6 +49,7 @@ var phases = []phase{
 	{"scale", measureVisibleAtScale},
 	{"scorecards", measureScorecards},
 	{"web", measureWeb},
+	{"outbox", measureOutbox},
 }
 
 func phaseNames() []string {

@@ -40,8 +40,10 @@ type stack struct {
 	api      *harness.Process
 	worker   *harness.Process
 	apiBase  string
-	logger   *slog.Logger
-	binary   string
+	// env is more of duban's environment (a subscription's secret).
+	env    []string
+	logger *slog.Logger
+	binary string
 	// debug holds the debug listeners (profiler, memory statistics) of the
 	// api and the worker.
 	debug map[string]string
@@ -135,7 +137,7 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 }
 
 func (s *stack) spawn(command string, args []string) (*harness.Process, error) {
-	return harness.Spawn(s.binary, append([]string{command}, args...), []string{"DATABASE_URL=" + s.dubanURL}, filepath.Join(s.dir, command+".log"))
+	return harness.Spawn(s.binary, append([]string{command}, args...), append([]string{"DATABASE_URL=" + s.dubanURL}, s.env...), filepath.Join(s.dir, command+".log"))
 }
 
 // liveHeap returns the bytes a duban process ("api" or "worker") holds
