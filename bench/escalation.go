@@ -69,7 +69,7 @@ func measureEscalation(ctx context.Context, r *benchRun) error {
 		return err
 	}
 	r.fig.Escalation = &esc
-	return r.s.startDuban(ctx, mainPolicy)
+	return r.restartDuban(ctx, mainPolicy)
 }
 
 // simultaneousDeadlines opens n cases that fall due at one instant, then

@@ -66,7 +66,7 @@ func measureOutbox(ctx context.Context, r *benchRun) error {
 	policy := mainPolicy + fmt.Sprintf(`subscriptions:
   - {name: bench-sink, kind: webhook, url: "http://%s/hook", secret_env: BENCH_SECRET, allow_private: true}
 `, l.Addr())
-	if err := r.s.startDuban(ctx, policy); err != nil {
+	if err := r.restartDuban(ctx, policy); err != nil {
 		return err
 	}
 	time.Sleep(time.Second) // the subscription's cursor is placed at the log's end
@@ -126,7 +126,7 @@ func measureOutbox(ctx context.Context, r *benchRun) error {
 	r.fig.Outbox = f
 	r.logf("  outbox: %d of %d events delivered, lag p50 %.0f ms, p99 %.0f ms; commands p99 %.0f ms beside bare Updates' %.0f ms",
 		f.Delivered, want, f.Lag.P50, f.Lag.P99, f.Commands.P99, f.Bare.P99)
-	return r.s.startDuban(ctx, mainPolicy)
+	return r.restartDuban(ctx, mainPolicy)
 }
 
 // outboxRows are the outbox phase's rows.

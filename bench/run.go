@@ -107,6 +107,16 @@ func measureStack(ctx context.Context, name, dir, binary string, z sizes, only m
 	return sr, nil
 }
 
+// restartDuban starts duban again on policy, and points the run's clients
+// at its new address.
+func (r *benchRun) restartDuban(ctx context.Context, policy string) error {
+	if err := r.s.startDuban(ctx, policy); err != nil {
+		return err
+	}
+	r.c = newCaller(r.s.apiBase, r.z.Clients)
+	return nil
+}
+
 // dubanStore opens duban's database for the phases that read or load it
 // directly.
 func (r *benchRun) dubanStore(ctx context.Context) (*postgres.Store, error) {
