@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -15,22 +16,28 @@ import (
 // Enqueue records the deliveries sub wants of the log past its cursor and
 // moves the cursor, in one transaction; see outbox.Store.
 func (s *Store) Enqueue(ctx context.Context, sub duban.Subscription, limit int) (int, error) {
-	read := 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// Idle, as a subscription mostly is, this writes nothing: a look at
+	// the cursor and at the log past it, and only then a transaction.
+	cursor, err := s.cursor(ctx, s.pool, sub.Name, "")
+	if errors.Is(err, pgx.ErrNoRows) {
 		// A new subscription starts at the log's end: it is offered what
 		// happens from now on, not the history.
-		if _, err := tx.Exec(ctx, `INSERT INTO outbox_cursors (subscription, tx, position)
+		_, err = s.pool.Exec(ctx, `INSERT INTO outbox_cursors (subscription, tx, position)
 			VALUES ($1, (pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1)::text::xid8, 9223372036854775807)
-			ON CONFLICT DO NOTHING`, sub.Name); err != nil {
+			ON CONFLICT DO NOTHING`, sub.Name)
+		return 0, readErr(err)
+	} else if err != nil {
+		return 0, readErr(err)
+	}
+	if next, err := readLog(ctx, s.pool, cursor, 1); err != nil || len(next) == 0 {
+		return 0, err
+	}
+	read := 0
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cursor, err := s.cursor(ctx, tx, sub.Name, " FOR UPDATE")
+		if err != nil {
 			return err
 		}
-		var cursor app.LogCursor
-		var txID int64
-		if err := tx.QueryRow(ctx, `SELECT tx::text::bigint, position FROM outbox_cursors WHERE subscription = $1 FOR UPDATE`,
-			sub.Name).Scan(&txID, &cursor.Position); err != nil {
-			return err
-		}
-		cursor.Tx = uint64(txID)
 		events, err := readLog(ctx, tx, cursor, limit)
 		if err != nil || len(events) == 0 {
 			return err
@@ -49,6 +56,17 @@ func (s *Store) Enqueue(ctx context.Context, sub duban.Subscription, limit int) 
 		return tx.SendBatch(ctx, batch).Close()
 	})
 	return read, readErr(err)
+}
+
+// cursor reads a subscription's place in the log (pgx.ErrNoRows: none yet).
+func (s *Store) cursor(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, sub, lock string) (app.LogCursor, error) {
+	var c app.LogCursor
+	var txID int64
+	err := q.QueryRow(ctx, `SELECT tx::text::bigint, position FROM outbox_cursors WHERE subscription = $1`+lock, sub).Scan(&txID, &c.Position)
+	c.Tx = uint64(txID)
+	return c, err
 }
 
 // Claim leases the due deliveries of sub (inOrder: the first pending one of
