@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +94,7 @@ func (s *Server) Handler() http.Handler {
 		s.Logger = slog.Default()
 	}
 	r := chi.NewRouter()
-	r.Use(sensibleRequestID, middleware.RequestID, echoRequestID, middleware.RequestLogger(logFormatter{s.Logger}), middleware.Recoverer)
+	r.Use(sensibleRequestID, middleware.RequestID, echoRequestID, middleware.RequestLogger(logFormatter{s.Logger}), recoverer)
 	if s.Instrument != nil {
 		r.Use(s.Instrument)
 	}
@@ -108,6 +109,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.Metrics)
 	}
+	r.Get("/v1/openapi.json", s.openAPI)
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Post("/cases", s.openCase)
@@ -152,6 +154,26 @@ func sensibleRequestID(next http.Handler) http.Handler {
 		}) {
 			r.Header.Del(middleware.RequestIDHeader)
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverer answers a request whose handler panicked as any internal
+// failure is answered, problem+json saying nothing of the cause, and logs
+// the panic with its stack.
+func recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v) // the server's own way to end a response
+			}
+			entry(r).Panic(v, debug.Stack())
+			fail(w, r, duban.Errorf(duban.EINTERNAL, "internal error"))
+		}()
 		next.ServeHTTP(w, r)
 	})
 }

@@ -87,6 +87,7 @@ func authzMatrix() map[string]authzRow {
 	return map[string]authzRow{
 		"GET /healthz":                                {public: true, path: "/healthz", ok: 200},
 		"GET /readyz":                                 {public: true, path: "/readyz", ok: 200},
+		"GET /v1/openapi.json":                        {public: true, path: "/v1/openapi.json", ok: 200},
 		"POST /v1/cases":                              {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/cases", body: littering, ok: 201},
 		"GET /v1/cases":                               {may: everyone, path: "/v1/cases", ok: 200},
 		"GET /v1/escalations":                         {may: overseers, path: "/v1/escalations", ok: 200},

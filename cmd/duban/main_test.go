@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	apitest.Conform = true // every answer the tests get is checked against the OpenAPI document
 	ts, err := devserver.Start(context.Background(), devserver.Options{
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	})

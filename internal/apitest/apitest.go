@@ -54,6 +54,9 @@ func Call(t testing.TB, base, method, path, token string, body any, headers ...s
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	if Conform {
+		conforms(t, req, res, b)
+	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 
