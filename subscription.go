@@ -15,8 +15,9 @@ type Subscription struct {
 	Name string
 	Kind string // SubscriptionWebhook, SubscriptionWeCom or SubscriptionDingTalk
 	// URL is where deliveries go, or URLEnv the environment variable that
-	// holds it; SecretEnv the variable holding the webhook's signing
-	// secret (whsec_<base64>). Secrets never sit in the policy file.
+	// holds it (a robot's URL holds its key: always URLEnv); SecretEnv the
+	// variable holding the signing secret: a webhook's whsec_<base64>, a
+	// DingTalk robot's 加签 secret. Secrets never sit in the policy file.
 	URL, URLEnv, SecretEnv string
 	// Events and Units, when given, narrow what is offered: those event
 	// types, of cases assigned to those units.
