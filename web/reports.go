@@ -18,6 +18,8 @@ type reportsData struct {
 	Rows      []duban.UnitRow
 	Chart     []bar
 	Bulletins []duban.Bulletin
+	// Inspectors are the inspectors' figures, for those who oversee.
+	Inspectors []duban.InspectorRow
 }
 
 // bar is one unit's bar in the score chart, laid out by the server.
@@ -70,6 +72,10 @@ func (s *Server) reports(w http.ResponseWriter, r *http.Request) {
 	}
 	if by.Oversees() {
 		if d.Bulletins, err = s.App.Bulletins(r.Context(), by); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if _, d.Inspectors, err = s.App.InspectorReport(r.Context(), by, req); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -407,6 +407,12 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 			}
 		}
 	}
+	// The inspectors' figures are on the scorecards' page, for the office.
+	supervisor.lang = "zh-CN"
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	opened := time.Now().In(sh)
+	period := "/reports?from=" + opened.AddDate(0, 0, -1).Format(time.DateOnly) + "&to=" + opened.AddDate(0, 0, 5).Format(time.DateOnly)
+	expect(t, supervisor.get(period), http.StatusOK, "按时核查率", `<th scope="row">inspector-1</th><td>1</td>`)
 	supervisor.lang = "en"
 	board := supervisor.get("/board")
 	expect(t, board, http.StatusOK, "Escalation board", `data-case="`+id+`"`, "人民路 1 号 &lt;b&gt;bold&lt;/b&gt;")
