@@ -1,6 +1,7 @@
 package duban
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
@@ -48,6 +49,15 @@ type Policy struct {
 type Names struct {
 	Zh string `yaml:"zh" json:"zh"`
 	En string `yaml:"en" json:"en"`
+}
+
+// In is the name in lang ("zh" or "en"), else in the other language; ""
+// when the policy gives none.
+func (n Names) In(lang string) string {
+	if lang == "en" {
+		return cmp.Or(n.En, n.Zh)
+	}
+	return cmp.Or(n.Zh, n.En)
 }
 
 // Unit is a responsible unit (责任单位).

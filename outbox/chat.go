@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -27,7 +28,8 @@ import (
 // chatText says deliveries as a group robot's markdown: a title, and a
 // paragraph per event.
 func (d *Deliverer) chatText(ctx context.Context, ds []Delivery) (title, text string, err error) {
-	zh := d.catalog()
+	d.load()
+	zh := d.zh
 	say := func(key string, args ...any) string {
 		msg, _ := zh.T(key, args...)
 		return msg
@@ -38,7 +40,7 @@ func (d *Deliverer) chatText(ctx context.Context, ds []Delivery) (title, text st
 		title = say("chat.digest", len(ds))
 		fmt.Fprintf(&b, "### %s\n\n", title)
 	}
-	zone := d.zone()
+	zone := d.zone
 	for _, dl := range ds {
 		e := dl.Event
 		row, err := d.Store.Case(ctx, e.CaseID)
@@ -53,13 +55,9 @@ func (d *Deliverer) chatText(ctx context.Context, ds []Delivery) (title, text st
 		case duban.CaseUrged:
 			what = say("chat.urged", data.Note)
 		}
-		category, unit := c.Category, c.Unit
-		if cat, ok := d.Policy.Category(c.Category); ok && cat.Name.Zh != "" {
-			category = cat.Name.Zh
-		}
-		if u, ok := d.Policy.Unit(c.Unit); ok && u.Name.Zh != "" {
-			unit = u.Name.Zh
-		}
+		cat, _ := d.Policy.Category(c.Category)
+		u, _ := d.Policy.Unit(c.Unit)
+		category, unit := cmp.Or(cat.Name.In("zh"), c.Category), cmp.Or(u.Name.In("zh"), c.Unit)
 		fmt.Fprintf(&b, "**%s**：%s\n", markdown(what), markdown(category))
 		if place := strings.TrimSpace(c.Location.Address); place != "" {
 			fmt.Fprintf(&b, "> %s：%s\n", say("chat.place"), markdown(place))
@@ -80,22 +78,19 @@ func markdown(s string) string {
 	return strings.NewReplacer("\n", " ", "\r", " ", "[", "［", "]", "］", "*", "＊", "`", "'", "<", "＜", ">", "＞").Replace(s)
 }
 
-func (d *Deliverer) catalog() messages.Catalog {
-	d.catalogs.Do(func() {
+// load reads, once, the message catalogue's Chinese and the policy's time
+// zone, which chat messages are written in.
+func (d *Deliverer) load() {
+	d.loaded.Do(func() {
 		all, err := messages.Load()
 		if err != nil {
 			panic("outbox: the embedded message catalogue is invalid: " + err.Error())
 		}
 		d.zh = all["zh"]
+		if d.zone, err = time.LoadLocation(d.Policy.TimeZone); err != nil {
+			d.zone = time.UTC
+		}
 	})
-	return d.zh
-}
-
-func (d *Deliverer) zone() *time.Location {
-	if z, err := time.LoadLocation(d.Policy.TimeZone); err == nil {
-		return z
-	}
-	return time.UTC
 }
 
 // robotAnswer is what both robots answer, with HTTP 200 even to a refusal.

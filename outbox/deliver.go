@@ -106,8 +106,9 @@ type Deliverer struct {
 	// Retries are the waits between attempts (default duban.DeliveryRetries).
 	Retries []time.Duration
 
-	catalogs sync.Once
-	zh       messages.Catalog
+	loaded sync.Once
+	zh     messages.Catalog
+	zone   *time.Location
 }
 
 const (

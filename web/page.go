@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -135,16 +136,7 @@ func (p *page) Duration(d time.Duration) string {
 
 // Name picks a policy name in the page's language.
 func (p *page) name(n duban.Names, fallback string) string {
-	if p.Lang == "en" && n.En != "" {
-		return n.En
-	}
-	if n.Zh != "" {
-		return n.Zh
-	}
-	if n.En != "" {
-		return n.En
-	}
-	return fallback
+	return cmp.Or(n.In(p.Lang), fallback)
 }
 
 // Unit names a unit; an empty one is "none".
