@@ -211,9 +211,8 @@ func TestSignInAndOut(t *testing.T) {
 func TestWrongPasswordsAreSlowedDown(t *testing.T) {
 	s := newSite(t)
 	b := s.browser()
-	for i := range 3 {
+	for range 3 {
 		expect(t, b.signIn("inspector-1", "guess"), http.StatusUnauthorized)
-		_ = i
 	}
 	expect(t, b.signIn("inspector-1", "guess"), http.StatusUnauthorized) // the fourth counts, and sets a wait
 	expect(t, b.signIn("inspector-1", "dev-inspector"), http.StatusTooManyRequests, "try again in")
