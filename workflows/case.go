@@ -47,9 +47,10 @@ var acts *activities.Activities
 // run is one run of a case workflow: its state and the lock that makes
 // commands and deadline ticks take turns.
 type run struct {
-	in    Input
-	state duban.Case
-	busy  bool
+	in        Input
+	state     duban.Case
+	busy      bool
+	published searchAttrs
 }
 
 // CaseWorkflow is the life of one case.
@@ -73,6 +74,7 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 			}
 			return workflow.NewContinueAsNewError(ctx, CaseWorkflow, Input{CaseID: in.CaseID, Case: r.state, HistoryLimit: in.HistoryLimit, Revision: Revision})
 		}
+		r.publish(ctx)
 		if err := r.waitForNextStep(ctx); err != nil {
 			return err
 		}
@@ -133,12 +135,12 @@ func (r *run) takeFromStore(ctx workflow.Context) error {
 // returns early when that time moves (a command met the obligation or moved
 // the deadline), the case closes or the run should continue as new.
 func (r *run) waitForNextStep(ctx workflow.Context) error {
-	next, ok := r.state.NextWake()
+	next, ok := r.nextWake(ctx)
 	if r.in.Revision < timerPerWake {
 		return r.waitForNextStepV0(ctx, next, ok)
 	}
 	moved := func() bool {
-		n, ok2 := r.state.NextWake()
+		n, ok2 := r.nextWake(ctx)
 		return ok2 != ok || !n.Equal(next) || !r.state.Status.Open() || r.continueAsNew(ctx)
 	}
 	if !ok {
@@ -161,6 +163,20 @@ func (r *run) waitForNextStep(ctx workflow.Context) error {
 		}
 	}
 	return r.tick(ctx)
+}
+
+// nextWake is when the run next needs to wake: the case's next wake or,
+// from revision searchAttributes on, the running stage's deadline if that
+// is still to come, and first, so that CaseOverdue is set when it passes.
+func (r *run) nextWake(ctx workflow.Context) (time.Time, bool) {
+	next, ok := r.state.NextWake()
+	if r.in.Revision >= searchAttributes {
+		_, deadline, running := r.state.RunningStage()
+		if running && deadline.After(workflow.Now(ctx)) && (!ok || deadline.Before(next)) {
+			return deadline, true
+		}
+	}
+	return next, ok
 }
 
 // tick records what has come due as the system.
@@ -238,6 +254,7 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 		return err
 	}
 	defer r.endTurn()
+	defer r.publish(ctx) // whatever the command or tick changed, even if refused once caught up
 	caughtUp := false
 	for {
 		events, err := duban.Decide(r.state, cmd, workflow.Now(ctx))

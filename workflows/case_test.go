@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -562,4 +563,64 @@ func TestAssignStageEscalatesWithNoOneLooking(t *testing.T) {
 	if strings.Join(steps, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("steps\n got %v\nwant %v", steps, want)
 	}
+}
+
+// upsert is a write of search attributes, at its offset from t0.
+type upsert struct {
+	at    time.Duration
+	attrs string
+}
+
+func (u upsert) String() string { return u.at.String() + ": " + u.attrs }
+
+// A run keeps the case's search attributes current: every one at the open,
+// then only what changed, CaseOverdue at the deadline itself even when no
+// step of the ladder falls there, and nothing when nothing changed.
+func TestSearchAttributesFollowTheCase(t *testing.T) {
+	h := newHarness(t)
+	var got []upsert
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		var parts []string
+		for _, k := range []temporal.SearchAttributeKeyKeyword{
+			temporal.NewSearchAttributeKeyKeyword("CaseStatus"), temporal.NewSearchAttributeKeyKeyword("CaseUnit"),
+			temporal.NewSearchAttributeKeyKeyword("CaseCategory"),
+		} {
+			if v, ok := sa.GetKeyword(k); ok {
+				parts = append(parts, k.GetName()+"="+v)
+			} else if sa.ContainsKey(k) {
+				parts = append(parts, k.GetName()+" unset")
+			}
+		}
+		if v, ok := sa.GetBool(temporal.NewSearchAttributeKeyBool("CaseOverdue")); ok {
+			parts = append(parts, fmt.Sprint("CaseOverdue=", v))
+		}
+		got = append(got, upsert{h.env.Now().Sub(t0), strings.Join(parts, " ")})
+	}).Return()
+	open := openCmd()
+	// Level 1 an hour after the deadline: the run wakes at the deadline
+	// only to say the case is overdue.
+	open.Terms.Ladder = []duban.Rung{{At: duban.Offset{Duration: time.Hour}, Level: 1}}
+	h.at(0, open, h.ok)
+	h.at(10*time.Minute, duban.AddComment{CommandMeta: by(inspector), Text: "still there"}, h.ok)
+	h.at(40*time.Minute, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Units: []string{"sanitation", "traffic-police"}}, h.ok)
+	h.at(2*time.Hour+15*time.Minute, duban.Cancel{CommandMeta: by(supervisor), Reason: "gone"}, h.ok)
+	h.run(workflows.Input{})
+	want := []upsert{
+		{0, "CaseStatus=dispatched CaseUnit=sanitation CaseCategory=littering CaseOverdue=false"},
+		{30 * time.Minute, "CaseOverdue=true"},
+		{40 * time.Minute, "CaseUnit=traffic-police CaseOverdue=false"},
+		{70 * time.Minute, "CaseOverdue=true"},
+		// Level 1 at 130m changes nothing searched: no write.
+		{2*time.Hour + 15*time.Minute, "CaseStatus=cancelled CaseOverdue=false"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("search attributes written\n%v\nwant\n%v", got, want)
+	}
+	// A run of an older revision writes none.
+	h = newHarness(t)
+	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(mock.Arguments) { t.Error("revision 3 wrote search attributes") }).Return()
+	h.at(0, openCmd(), h.ok)
+	h.cancelAt(2 * time.Hour)
+	h.run(workflows.Input{Revision: 3})
 }

@@ -44,9 +44,13 @@ const (
 	// policy's units for an assignment, the original of a duplicate), and
 	// the workflow refuses what they rule out, as the application layer does.
 	commandFacts = 3
+	// searchAttributes: a run keeps the case's search attributes current
+	// (search.go), waking at the running stage's deadline, if no step of
+	// the ladder falls there, to set CaseOverdue.
+	searchAttributes = 4
 
 	// Revision is what new runs get.
-	Revision = commandFacts
+	Revision = searchAttributes
 )
 
 // openTimeout bounds how long a run of revision 0 waits for its open

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/workflows"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 )
 
 // quickPolicy: acknowledge in 1h, resolve in 3s, verify in 1h; a level every
@@ -317,5 +323,44 @@ principals:
 	}
 	if u.PolicyVersion != s.policy.Version || duban.DefaultPolicy().Version == u.PolicyVersion {
 		t.Fatalf("policy version %q", u.PolicyVersion)
+	}
+}
+
+// The Temporal server indexes each case workflow by its search attributes,
+// which the worker registered: an operator finds the overdue cases of a
+// unit in the Temporal Web UI, and nothing people wrote is among them.
+func TestCasesAreSearchableInTemporal(t *testing.T) {
+	s := newStack(t, shortPolicy) // acknowledge in 2s
+	s.start("serve")
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+	found := func(query string) func() bool {
+		return func() bool {
+			r, err := tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+				Query: fmt.Sprintf("WorkflowId = %q AND %s", c.ID, query),
+			})
+			return err == nil && len(r.GetExecutions()) == 1
+		}
+	}
+	eventually(t, 10*time.Second, "the case found dispatched and not overdue",
+		found(`CaseStatus = "dispatched" AND CaseUnit = "sanitation" AND CaseCategory = "littering" AND CaseOverdue = false`))
+	eventually(t, 10*time.Second, "the case found overdue", found(`CaseStatus = "dispatched" AND CaseOverdue = true`))
+	s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil), 200)
+	eventually(t, 10*time.Second, "the acknowledged case found in progress, not overdue", found(`CaseStatus = "in_progress" AND CaseOverdue = false`))
+	d, err := tc.DescribeWorkflowExecution(context.Background(), c.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields() {
+		if _, ours := workflows.SearchAttributes[name]; !ours && strings.HasPrefix(name, "Case") {
+			t.Errorf("search attribute %s is not one of duban's", name)
+		}
+		if strings.Contains(string(p.GetData()), "bags") {
+			t.Errorf("search attribute %s holds the description: %s", name, p.GetData())
+		}
 	}
 }

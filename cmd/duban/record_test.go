@@ -121,6 +121,16 @@ func TestRecordHistories(t *testing.T) {
 			s.caseOf(s.call("POST", p+"/assign", "dev-supervisor", map[string]any{"unit": "sanitation", "reason": "it is theirs"}), 200)
 			return c.ID
 		},
+		// Level 1 two seconds after the deadline (policy below): the run
+		// wakes at the deadline to set CaseOverdue, with nothing to record.
+		"overdue-then-escalated": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			eventually(s.t, time.Minute, "level 3", func() bool {
+				return strings.HasSuffix(types(s.events(c.ID)), "CaseEscalated CaseEscalated CaseEscalated")
+			})
+			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil), 200)
+			return c.ID
+		},
 		"unrouted": func(s *stack) string {
 			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", map[string]any{
 				"category": "orphan", "description": "a sign nobody owns", "location": map[string]any{"lat": 1, "lon": 2},
@@ -147,7 +157,16 @@ func TestRecordHistories(t *testing.T) {
 	}
 	for name, run := range scenarios {
 		t.Run(name, func(t *testing.T) {
-			s := newStack(t, strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"assign: 2s\nescalation:", 1))
+			policy := strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"assign: 2s\nescalation:", 1)
+			if name == "overdue-then-escalated" {
+				was := policy
+				policy = strings.Replace(policy, "{at: 0s, level: 1}\n  - {at: 1s, level: 2}\n  - {at: 2s, level: 3}",
+					"{at: 2s, level: 1}\n  - {at: 3s, level: 2}\n  - {at: 4s, level: 3}", 1)
+				if policy == was {
+					t.Fatal("the test policy's ladder is not the one this scenario moves")
+				}
+			}
+			s := newStack(t, policy)
 			if name == "continued-as-new" {
 				s.historyLimit = 30
 			}

@@ -156,6 +156,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if c.WorkflowCache > 0 {
 			sdkworker.SetStickyWorkflowCacheSize(c.WorkflowCache)
 		}
+		if err := workflows.RegisterSearchAttributes(ctx, tc, c.Namespace); err != nil {
+			return err
+		}
 		w := worker.New(tc, observedStore{store, m.metrics}, m.Policy, c.TaskQueue)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start the worker: %w", err)

@@ -1,0 +1,140 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// The search attributes a case workflow keeps current (from revision
+// searchAttributes on), so that the Temporal Web UI and `temporal workflow
+// list --query` can find cases: 'CaseUnit="sanitation" AND CaseOverdue=true'.
+// They hold codes and a flag, never what people wrote or who they are.
+var (
+	attrStatus   = temporal.NewSearchAttributeKeyKeyword("CaseStatus")
+	attrUnit     = temporal.NewSearchAttributeKeyKeyword("CaseUnit")
+	attrCategory = temporal.NewSearchAttributeKeyKeyword("CaseCategory")
+	attrOverdue  = temporal.NewSearchAttributeKeyBool("CaseOverdue")
+)
+
+// SearchAttributes are the custom search attributes case workflows need on
+// their namespace, by name, with their types.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	attrStatus.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	attrUnit.GetName():     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	attrCategory.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	attrOverdue.GetName():  enumspb.INDEXED_VALUE_TYPE_BOOL,
+}
+
+// searchAttrs is what a run has last written of its search attributes.
+type searchAttrs struct {
+	written                bool
+	status, unit, category string
+	overdue                bool
+}
+
+// publish writes the case's search attributes where they differ from what
+// the run last wrote (all of them the first time in a run). A run of an
+// older revision writes none: its history has no such commands.
+func (r *run) publish(ctx workflow.Context) {
+	if r.in.Revision < searchAttributes {
+		return
+	}
+	now := searchAttrs{written: true, status: string(r.state.Status), unit: r.state.Unit,
+		category: r.state.Category, overdue: r.state.OverdueAt(workflow.Now(ctx))}
+	was := r.published
+	if now == was {
+		return
+	}
+	var updates []temporal.SearchAttributeUpdate
+	if !was.written || now.status != was.status {
+		updates = append(updates, attrStatus.ValueSet(now.status))
+	}
+	if !was.written || now.unit != was.unit {
+		if now.unit == "" {
+			updates = append(updates, attrUnit.ValueUnset())
+		} else {
+			updates = append(updates, attrUnit.ValueSet(now.unit))
+		}
+	}
+	if !was.written || now.category != was.category {
+		updates = append(updates, attrCategory.ValueSet(now.category))
+	}
+	if !was.written || now.overdue != was.overdue {
+		updates = append(updates, attrOverdue.ValueSet(now.overdue))
+	}
+	// It fails only for updates of no or unknown types, which these are not.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Error("search attributes not written", "error", err)
+		return
+	}
+	r.published = now
+}
+
+// RegisterSearchAttributes adds to the namespace those of SearchAttributes
+// it lacks, and returns once the server lists them all: a workflow that
+// wrote one the server does not know yet would fail its task. A worker
+// calls it before it starts. Where duban may not change the namespace, an
+// operator adds them once with the commands the error names.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	missing, err := missingSearchAttributes(ctx, c, namespace)
+	if err == nil && len(missing) > 0 {
+		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace: namespace, SearchAttributes: missing,
+		})
+		var exists *serviceerror.AlreadyExists
+		if errors.As(err, &exists) {
+			err = nil // another worker added them first
+		}
+	}
+	for err == nil && len(missing) > 0 {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+			missing, err = missingSearchAttributes(ctx, c, namespace)
+		}
+	}
+	if err != nil {
+		var commands []string
+		for _, name := range slices.Sorted(maps.Keys(SearchAttributes)) {
+			kind := strings.TrimPrefix(SearchAttributes[name].String(), "INDEXED_VALUE_TYPE_")
+			commands = append(commands, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type %s",
+				namespace, name, strings.ToUpper(kind[:1])+strings.ToLower(kind[1:])))
+		}
+		return fmt.Errorf("register the case search attributes on namespace %s (or let an operator add them: %s): %w",
+			namespace, strings.Join(commands, "; "), err)
+	}
+	return nil
+}
+
+// missingSearchAttributes returns those of SearchAttributes the namespace
+// does not list.
+func missingSearchAttributes(ctx context.Context, c client.Client, namespace string) (map[string]enumspb.IndexedValueType, error) {
+	listed, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return nil, err
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, kind := range SearchAttributes {
+		if got, ok := listed.GetCustomAttributes()[name]; !ok {
+			missing[name] = kind
+		} else if got != kind {
+			return nil, fmt.Errorf("the namespace has search attribute %s as %s, case workflows need %s", name, got, kind)
+		}
+	}
+	return missing, nil
+}
