@@ -205,9 +205,24 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"subscription to a file URL", func(s string) string {
 			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"file:///etc/passwd\", secret_env: S}\n"
 		}, `city.yaml:22: subscriptions[0].url: only http and https URLs, not "file"`},
-		{"subscription of a kind not built", func(s string) string {
-			return s + "subscriptions:\n  - {name: mail, kind: email, url_env: MAIL_URL}\n"
-		}, `city.yaml:22: subscriptions[0].kind: kind email is not delivered by this version of duban yet: use webhook, wecom or dingtalk`},
+		{"subscription of an unknown kind", func(s string) string {
+			return s + "subscriptions:\n  - {name: fax, kind: fax, url_env: FAX_URL}\n"
+		}, `city.yaml:22: subscriptions[0].kind: unknown kind "fax": use webhook, wecom, dingtalk or email`},
+		{"mail without recipients", func(s string) string {
+			return s + "subscriptions:\n  - {name: mail, kind: email, url: \"smtp://mail.example.org\", from: duban@example.org}\n"
+		}, `city.yaml:22: subscriptions[0].to: mail needs to, the recipients' addresses`},
+		{"mail to a bad address", func(s string) string {
+			return s + "subscriptions:\n  - {name: mail, kind: email, url: \"smtp://mail.example.org\", from: duban@example.org, to: [chief@, boss@example.org]}\n"
+		}, `city.yaml:22: subscriptions[0].to[0]: "chief@" is not a mail address: mail: missing '@' or angle-addr`},
+		{"mail through a web server", func(s string) string {
+			return s + "subscriptions:\n  - {name: mail, kind: email, url: \"https://mail.example.org\", from: duban@example.org, to: [boss@example.org]}\n"
+		}, `city.yaml:22: subscriptions[0].url: mail goes through an SMTP server: smtp://[user@]host[:port] or smtps://..., not "https"`},
+		{"mail server's password in the policy", func(s string) string {
+			return s + "subscriptions:\n  - {name: mail, kind: email, url: \"smtps://duban:hunter2@mail.example.org\", from: duban@example.org, to: [boss@example.org]}\n"
+		}, `city.yaml:22: subscriptions[0].url: the URL carries a password: keep it in the environment (secret_env)`},
+		{"recipients of a webhook", func(s string) string {
+			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"https://example.org/hook\", secret_env: S, to: [boss@example.org]}\n"
+		}, `city.yaml:22: subscriptions[0]: from and to are for kind email`},
 		{"robot with its key in the policy", func(s string) string {
 			return s + "subscriptions:\n  - {name: group, kind: wecom, url: \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc\"}\n"
 		}, `city.yaml:22: subscriptions[0].url: a group robot's URL holds its key: give url_env, the environment variable holding it`},

@@ -1,6 +1,7 @@
 package duban
 
 import (
+	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
@@ -9,16 +10,21 @@ import (
 
 // Subscription is a party outside duban that is offered its events, in the
 // order of the log, each at least once: a machine that takes a webhook, or
-// a work chat group's robot (WeCom, DingTalk) that shows people a message
-// in Chinese. Mail is not built yet.
+// a work chat group's robot (WeCom, DingTalk) or a mailbox that shows people
+// a message in Chinese.
 type Subscription struct {
 	Name string
-	Kind string // SubscriptionWebhook, SubscriptionWeCom or SubscriptionDingTalk
+	Kind string // SubscriptionWebhook, SubscriptionWeCom, SubscriptionDingTalk or SubscriptionEmail
 	// URL is where deliveries go, or URLEnv the environment variable that
-	// holds it (a robot's URL holds its key: always URLEnv); SecretEnv the
-	// variable holding the signing secret: a webhook's whsec_<base64>, a
-	// DingTalk robot's 加签 secret. Secrets never sit in the policy file.
+	// holds it (a robot's URL holds its key: always URLEnv; mail goes
+	// through the SMTP server at smtp://[user@]host[:port] or smtps://...);
+	// SecretEnv the variable holding the secret: a webhook's
+	// whsec_<base64>, a DingTalk robot's 加签 secret, the SMTP user's
+	// password. Secrets never sit in the policy file.
 	URL, URLEnv, SecretEnv string
+	// From and To are a mail subscription's sender and recipients.
+	From string
+	To   []string
 	// Events and Units, when given, narrow what is offered: those event
 	// types, of cases assigned to those units.
 	Events []EventType
@@ -41,6 +47,8 @@ const (
 	// work chats (企业微信, 钉钉): a markdown message in Chinese for people.
 	SubscriptionWeCom    = "wecom"
 	SubscriptionDingTalk = "dingtalk"
+	// SubscriptionEmail mails the same message, through an SMTP server.
+	SubscriptionEmail = "email"
 )
 
 // HoursBusiness holds a people's subscription's messages outside working hours.
@@ -85,6 +93,8 @@ type rawSubscription struct {
 	Units        []string `yaml:"units"`
 	AllowPrivate bool     `yaml:"allow_private"`
 	Hours        string   `yaml:"hours"`
+	From         string   `yaml:"from"`
+	To           []string `yaml:"to"`
 }
 
 func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
@@ -105,10 +115,14 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 		if rs.Hours != "" {
 			c.problem(append(path, "hours"), "a webhook is a machine: it takes every event at once, whatever the hour")
 		}
-	case SubscriptionWeCom, SubscriptionDingTalk:
-		if rs.URL != "" {
+	case SubscriptionWeCom, SubscriptionDingTalk, SubscriptionEmail:
+		switch {
+		case rs.Kind != SubscriptionEmail && rs.URL != "":
 			c.problem(append(path, "url"), "a group robot's URL holds its key: give url_env, the environment variable holding it")
+		case rs.Kind == SubscriptionEmail:
+			c.mailbox(path, rs)
 		}
+		s.From, s.To = rs.From, rs.To
 		switch {
 		case rs.Kind == SubscriptionWeCom && rs.SecretEnv != "":
 			c.problem(append(path, "secret_env"), "WeCom robots are not signed: leave secret_env out")
@@ -122,10 +136,11 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 			c.problem(append(path, "hours"), "hours: business needs the policy's business_hours")
 		}
 		s.Hours = rs.Hours
-	case "email":
-		c.problem(append(path, "kind"), "kind email is not delivered by this version of duban yet: use webhook, wecom or dingtalk")
 	default:
-		c.problem(append(path, "kind"), "unknown kind %q: use webhook, wecom or dingtalk", rs.Kind)
+		c.problem(append(path, "kind"), "unknown kind %q: use webhook, wecom, dingtalk or email", rs.Kind)
+	}
+	if rs.Kind != SubscriptionEmail && (rs.From != "" || len(rs.To) > 0) {
+		c.problem(path, "from and to are for kind email")
 	}
 	switch {
 	case (rs.URL == "") == (rs.URLEnv == ""):
@@ -133,7 +148,7 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 	case rs.URLEnv != "" && !envPattern.MatchString(rs.URLEnv):
 		c.problem(append(path, "url_env"), "%q is not an environment variable's name", rs.URLEnv)
 	case rs.URL != "":
-		if err := CheckDeliveryURL(rs.URL); err != nil {
+		if err := CheckDeliveryURL(rs.Kind, rs.URL); err != nil {
 			c.problem(append(path, "url"), "%s", ErrorMessage(err))
 		}
 	}
@@ -151,17 +166,47 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 	p.Subscriptions = append(p.Subscriptions, s)
 }
 
-// CheckDeliveryURL refuses a URL deliveries cannot go to: only absolute
-// http and https URLs without credentials.
-func CheckDeliveryURL(raw string) error {
+// mailbox checks a mail subscription's sender and recipients.
+func (c *policyChecker) mailbox(path []any, rs rawSubscription) {
+	if _, err := mail.ParseAddress(rs.From); err != nil {
+		c.problem(append(path, "from"), "mail needs from, the sender's address: %v", err)
+	}
+	if len(rs.To) == 0 {
+		c.problem(append(path, "to"), "mail needs to, the recipients' addresses")
+	}
+	for j, to := range rs.To {
+		if _, err := mail.ParseAddress(to); err != nil {
+			c.problem(append(path, "to", j), "%q is not a mail address: %v", to, err)
+		}
+	}
+}
+
+// CheckDeliveryURL refuses a URL deliveries of a subscription of kind
+// cannot go to: for mail an SMTP server, smtp://[user@]host[:port] (with
+// STARTTLS where the server offers it) or smtps:// (TLS from the start);
+// for the others an absolute http or https URL. No password in either.
+func CheckDeliveryURL(kind, raw string) error {
 	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
+	if err != nil {
 		return Errorf(EINVALID, "not a URL: %v", err)
-	case u.Scheme != "http" && u.Scheme != "https":
+	}
+	if kind == SubscriptionEmail {
+		switch {
+		case u.Scheme != "smtp" && u.Scheme != "smtps":
+			return Errorf(EINVALID, "mail goes through an SMTP server: smtp://[user@]host[:port] or smtps://..., not %q", u.Scheme)
+		case u.Path != "" || u.RawQuery != "":
+			return Errorf(EINVALID, "an SMTP server's URL is smtp://[user@]host[:port], with nothing after the port")
+		}
+	} else if u.Scheme != "http" && u.Scheme != "https" {
 		return Errorf(EINVALID, "only http and https URLs, not %q", u.Scheme)
+	}
+	switch {
 	case u.Host == "":
 		return Errorf(EINVALID, "the URL has no host")
+	case kind == SubscriptionEmail && u.User != nil:
+		if _, has := u.User.Password(); has {
+			return Errorf(EINVALID, "the URL carries a password: keep it in the environment (secret_env)")
+		}
 	case u.User != nil:
 		return Errorf(EINVALID, "the URL carries credentials: keep secrets in the environment (url_env)")
 	}

@@ -20,14 +20,22 @@ import (
 	"github.com/duban/duban/messages"
 )
 
-// A work chat group's robot (WeCom, DingTalk) shows people one markdown
-// message in Chinese per delivery, or one digest of those held outside
-// working hours: what happened, to which case, where, whose it is, its
-// deadline, and a link to the case's page.
+// People's subscriptions (a work chat group's robot, WeCom or DingTalk, or
+// a mailbox) get one message in Chinese per delivery, or one digest of
+// those held outside working hours: what happened, to which case, where,
+// whose it is, its deadline, and a link to the case's page.
 
-// chatText says deliveries as a group robot's markdown: a title, and a
-// paragraph per event.
-func (d *Deliverer) chatText(ctx context.Context, ds []Delivery) (title, text string, err error) {
+// notice is what a message says of one event, in Chinese: the lines a
+// robot's markdown and a mail's text both show.
+type notice struct {
+	what, category string
+	// facts are "label：value" lines: the place, the unit, the deadline.
+	facts     []string
+	open, url string
+}
+
+// notices says deliveries in Chinese, with the message's title.
+func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, out []notice, err error) {
 	d.load()
 	zh := d.zh
 	say := func(key string, args ...any) string {
@@ -35,17 +43,14 @@ func (d *Deliverer) chatText(ctx context.Context, ds []Delivery) (title, text st
 		return msg
 	}
 	title = say("chat.title")
-	var b strings.Builder
 	if len(ds) > 1 {
 		title = say("chat.digest", len(ds))
-		fmt.Fprintf(&b, "### %s\n\n", title)
 	}
-	zone := d.zone
 	for _, dl := range ds {
 		e := dl.Event
 		row, err := d.Store.Case(ctx, e.CaseID)
 		if err != nil {
-			return "", "", err
+			return "", nil, err
 		}
 		c := row.Case
 		what := say("event." + string(e.Type))
@@ -54,23 +59,76 @@ func (d *Deliverer) chatText(ctx context.Context, ds []Delivery) (title, text st
 			what += "（" + say("level."+strconv.Itoa(min(data.Level, 3))) + "）"
 		case duban.CaseUrged:
 			what = say("chat.urged", data.Note)
+			if n, err := d.urgesThatDay(ctx, e); err != nil {
+				return "", nil, err
+			} else if n > 1 {
+				what = say("chat.urged_again", n, data.Note)
+			}
 		}
 		cat, _ := d.Policy.Category(c.Category)
 		u, _ := d.Policy.Unit(c.Unit)
-		category, unit := cmp.Or(cat.Name.In("zh"), c.Category), cmp.Or(u.Name.In("zh"), c.Unit)
-		fmt.Fprintf(&b, "**%s**：%s\n", markdown(what), markdown(category))
+		n := notice{what: what, category: cmp.Or(cat.Name.In("zh"), c.Category), open: say("chat.open"),
+			url: strings.TrimRight(d.PublicURL, "/") + "/cases/" + url.PathEscape(c.ID)}
 		if place := strings.TrimSpace(c.Location.Address); place != "" {
-			fmt.Fprintf(&b, "> %s：%s\n", say("chat.place"), markdown(place))
+			n.facts = append(n.facts, say("chat.place")+"："+place)
 		}
-		if unit != "" {
-			fmt.Fprintf(&b, "> %s：%s\n", say("field.unit"), markdown(unit))
+		if unit := cmp.Or(u.Name.In("zh"), c.Unit); unit != "" {
+			n.facts = append(n.facts, say("field.unit")+"："+unit)
 		}
 		if stage, deadline, ok := c.RunningStage(); ok {
-			fmt.Fprintf(&b, "> %s：%s（%s）\n", say("chat.deadline"), deadline.In(zone).Format("2006-01-02 15:04"), say("stage."+string(stage)))
+			n.facts = append(n.facts, fmt.Sprintf("%s：%s（%s）", say("chat.deadline"), deadline.In(d.zone).Format("2006-01-02 15:04"), say("stage."+string(stage))))
 		}
-		fmt.Fprintf(&b, "> [%s](%s/cases/%s)\n\n", say("chat.open"), strings.TrimRight(d.PublicURL, "/"), url.PathEscape(c.ID))
+		out = append(out, n)
 	}
-	return title, strings.TrimSpace(b.String()), nil
+	return title, out, nil
+}
+
+// urgesThatDay counts the urges of e's case, e included, on the business
+// day e counts toward (businessDay): repeated reminders are numbered per
+// working day, so that the office's third urge of a morning reads so, and
+// the one of the night before is counted with the morning that reads it.
+func (d *Deliverer) urgesThatDay(ctx context.Context, e duban.Event) (int, error) {
+	events, err := d.Store.Events(ctx, e.CaseID)
+	if err != nil {
+		return 0, err
+	}
+	day, n := d.businessDay(e.OccurredAt), 0
+	for _, o := range events {
+		if o.Type == duban.EventCaseUrged && o.Version <= e.Version && d.businessDay(o.OccurredAt) == day {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// businessDay is the working day an instant counts toward for people: its
+// own day while the policy's business hours are open, else the day they
+// next open (what happens at night is read in the morning; at the weekend,
+// on Monday). Without business hours, its calendar day.
+func (d *Deliverer) businessDay(t time.Time) string {
+	if bh := d.Policy.BusinessHours; bh != nil {
+		if open, next := bh.OpenAt(t); !open {
+			t = next
+		}
+	}
+	return t.In(d.zone).Format(time.DateOnly)
+}
+
+// chatMarkdown is a group robot's markdown of notices: a heading for a
+// digest, and a paragraph per event.
+func chatMarkdown(title string, ns []notice) string {
+	var b strings.Builder
+	if len(ns) > 1 {
+		fmt.Fprintf(&b, "### %s\n\n", title)
+	}
+	for _, n := range ns {
+		fmt.Fprintf(&b, "**%s**：%s\n", markdown(n.what), markdown(n.category))
+		for _, f := range n.facts {
+			fmt.Fprintf(&b, "> %s\n", markdown(f))
+		}
+		fmt.Fprintf(&b, "> [%s](%s)\n\n", n.open, n.url)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // markdown keeps text people typed from being read as markup or links.
@@ -101,7 +159,8 @@ type robotAnswer struct {
 
 // sendChat posts the message to the group robot. A robot refuses with an
 // errcode in a 200 answer: that is a failed attempt too.
-func sendChat(ctx context.Context, client *http.Client, t Target, title, text string, now time.Time) (int, time.Duration, error) {
+func sendChat(ctx context.Context, client *http.Client, t Target, title string, ns []notice, now time.Time) (int, time.Duration, error) {
+	text := chatMarkdown(title, ns)
 	var payload any
 	target := t.URL
 	switch t.Kind {

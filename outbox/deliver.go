@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +32,9 @@ type Target struct {
 	duban.Subscription
 	URL string
 	Key []byte
+	// RootCAs, when set, are the authorities a mail server's certificate
+	// is checked against instead of the system's (a test's own).
+	RootCAs *x509.CertPool
 }
 
 // Targets resolves the policy's subscriptions against the environment
@@ -44,7 +49,7 @@ func Targets(subs []duban.Subscription, getenv func(string) string) ([]Target, e
 			if t.URL = getenv(s.URLEnv); t.URL == "" {
 				return nil, fmt.Errorf("subscription %s: %s is not set (its URL)", s.Name, s.URLEnv)
 			}
-			if err := duban.CheckDeliveryURL(t.URL); err != nil {
+			if err := duban.CheckDeliveryURL(s.Kind, t.URL); err != nil {
 				return nil, fmt.Errorf("subscription %s: %s: %s", s.Name, s.URLEnv, duban.ErrorMessage(err))
 			}
 		}
@@ -57,12 +62,20 @@ func Targets(subs []duban.Subscription, getenv func(string) string) ([]Target, e
 			t.Key = key
 		case s.SecretEnv != "":
 			if t.Key = []byte(getenv(s.SecretEnv)); len(t.Key) == 0 {
-				return nil, fmt.Errorf("subscription %s: %s is not set (the robot's signing secret)", s.Name, s.SecretEnv)
+				return nil, fmt.Errorf("subscription %s: %s is not set (the robot's signing secret, or the mail server's password)", s.Name, s.SecretEnv)
 			}
+		case s.Kind == duban.SubscriptionEmail && namesUser(t.URL):
+			return nil, fmt.Errorf("subscription %s: the mail server's URL names a user: give its password in secret_env", s.Name)
 		}
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// namesUser reports whether a mail server's URL names a user to sign in as.
+func namesUser(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.User != nil
 }
 
 // ParseSecret reads a Standard Webhooks secret, whsec_<base64>: the key is
@@ -221,12 +234,21 @@ func (d *Deliverer) roundForPeople(ctx context.Context, client *http.Client, t T
 	}
 	var errs []error
 	for _, batch := range batches {
-		title, text, err := d.chatText(ctx, batch)
+		title, ns, err := d.notices(ctx, batch)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		status, wait, err := sendChat(ctx, client, t, title, text, d.now())
+		var status int
+		var wait time.Duration
+		if t.Kind == duban.SubscriptionEmail {
+			// The first event's id: a repeat of the message keeps it.
+			if err = sendMail(ctx, t, batch[0].Event.ID, title, ns, d.now()); err == nil {
+				status = http.StatusOK
+			}
+		} else {
+			status, wait, err = sendChat(ctx, client, t, title, ns, d.now())
+		}
 		for _, dl := range batch {
 			errs = append(errs, d.settle(ctx, t, dl, status, wait, err))
 		}
@@ -319,9 +341,20 @@ func retryAfter(v string, now time.Time) time.Duration {
 // address connected to, after the name is resolved, so that a name that
 // resolves inside the network is refused too.
 func Client(allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{DialContext: dialer(allowPrivate).DialContext, TLSHandshakeTimeout: 5 * time.Second,
+			MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
+		Timeout:       attemptTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// dialer connects deliveries (HTTP and SMTP): unless allowPrivate, to no
+// loopback, private, link-local or unspecified address.
+func dialer(allowPrivate bool) *net.Dialer {
+	d := &net.Dialer{Timeout: 5 * time.Second}
 	if !allowPrivate {
-		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
 			if err != nil {
 				return err
@@ -333,10 +366,5 @@ func Client(allowPrivate bool) *http.Client {
 			return nil
 		}
 	}
-	return &http.Client{
-		Transport: &http.Transport{DialContext: dialer.DialContext, TLSHandshakeTimeout: 5 * time.Second,
-			MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
-		Timeout:       attemptTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return d
 }

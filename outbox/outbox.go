@@ -1,8 +1,9 @@
 // Package outbox delivers the event log to the policy's subscriptions:
-// machines take a webhook each, signed as Standard Webhooks define; work
-// chat groups (WeCom, DingTalk) a message in Chinese, held outside working
-// hours when the subscription says so and sent as one digest when they
-// begin. It runs in the worker.
+// machines take a webhook each, signed as Standard Webhooks define; people
+// (work chat groups' robots in WeCom or DingTalk, mailboxes through an SMTP
+// server) a message in Chinese, held outside working hours when the
+// subscription says so and sent as one digest when they begin. It runs in
+// the worker.
 //
 // What each subscription is offered is recorded from the log itself, in
 // the log's order, by moving the subscription's cursor in the same
@@ -51,6 +52,7 @@ type Store interface {
 	Disable(ctx context.Context, sub, reason string) error
 	Disabled(ctx context.Context, sub string) (bool, error)
 	// Case returns a case as the projection holds it: what a chat message
-	// says of it.
+	// says of it; Events its events, in version order (to count its urges).
 	Case(ctx context.Context, id string) (app.Row, error)
+	Events(ctx context.Context, caseID string) ([]duban.Event, error)
 }

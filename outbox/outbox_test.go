@@ -59,13 +59,19 @@ func newStore(t *testing.T) *postgres.Store {
 // do decides cmd on case id as stored and appends its events.
 func do(t *testing.T, s *postgres.Store, id string, cmd duban.Command) {
 	t.Helper()
+	doAt(t, s, id, cmd, time.Now())
+}
+
+// doAt is do at the instant now.
+func doAt(t *testing.T, s *postgres.Store, id string, cmd duban.Command, now time.Time) {
+	t.Helper()
 	ctx := context.Background()
 	stored, err := s.EventsAfter(ctx, id, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := duban.Fold(duban.Case{}, stored)
-	events, err := duban.Decide(c, cmd, time.Now())
+	events, err := duban.Decide(c, cmd, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +123,19 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// taken counts the messages the receiver took.
+func (r *receiver) taken() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.all {
+		if m.ok {
+			n++
+		}
+	}
+	return n
+}
+
 // Every event reaches the receiver, signed, in order within each case,
 // through refusals, slowness and the receiver going away for a while.
 func TestDeliveries(t *testing.T) {
@@ -128,15 +147,16 @@ func TestDeliveries(t *testing.T) {
 	}
 	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: rcv}}
 	srv.Start()
-	defer srv.Close()
+	defer func() { srv.Close() }()
 
 	sub := duban.Subscription{Name: "sink", Kind: duban.SubscriptionWebhook, URL: srv.URL + "/hook", SecretEnv: "SINK_SECRET", AllowPrivate: true}
 	targets, err := outbox.Targets([]duban.Subscription{sub}, env{"SINK_SECRET": secret}.get)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &outbox.Deliverer{Store: s, Targets: targets, Poll: 20 * time.Millisecond,
-		Retries: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}}
+	d := &outbox.Deliverer{Store: s, Targets: targets, Poll: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		Retries: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+			200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	// The subscription starts at the log's end: what came before is not offered.
@@ -149,6 +169,28 @@ func TestDeliveries(t *testing.T) {
 
 	var ids []string
 	for i := range 10 {
+		if i == 5 {
+			// Once it has taken a delivery, the receiver goes away
+			// (connections refused) while cases 5 to 7 are opened, and
+			// comes back on the same address.
+			for rcv.taken() == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			srv.Close()
+			go func() {
+				time.Sleep(600 * time.Millisecond)
+				l, err := net.Listen("tcp", l.Addr().String())
+				if err != nil {
+					t.Errorf("the receiver cannot come back: %v", err)
+					return
+				}
+				srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: rcv}}
+				srv.Start()
+			}()
+		}
+		if i == 8 {
+			time.Sleep(700 * time.Millisecond)
+		}
 		id := open(t, s, i)
 		do(t, s, id, duban.Acknowledge{CommandMeta: duban.CommandMeta{By: unit}})
 		do(t, s, id, duban.AddComment{CommandMeta: duban.CommandMeta{By: unit}, Text: "on it"})
@@ -163,18 +205,7 @@ func TestDeliveries(t *testing.T) {
 		want = append(want, events...)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rcv.mu.Lock()
-		delivered := 0
-		for _, r := range rcv.all {
-			if r.ok {
-				delivered++
-			}
-		}
-		rcv.mu.Unlock()
-		if delivered >= len(want) || time.Now().After(deadline) {
-			break
-		}
+	for rcv.taken() < len(want) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
@@ -212,7 +243,7 @@ func TestDeliveries(t *testing.T) {
 	}
 	for _, e := range want {
 		if !seen[e.ID] {
-			t.Errorf("event %s %d of case %s never delivered", e.Type, e.Version, e.CaseID)
+			t.Errorf("event %s %d of case %s never delivered (%d attempts reached the receiver)", e.Type, e.Version, e.CaseID, rcv.attempts[e.ID])
 		}
 	}
 	for id, versions := range taken {
@@ -437,9 +468,26 @@ subscriptions:
 func TestChatGroups(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	policy, err := duban.ParsePolicy("chat.yaml", []byte(chatPolicy))
+	// 22:00 on the night after tomorrow in Shanghai, whatever day the test
+	// runs; the next working day a holiday: the messages wait for 08:30 on
+	// the working day after it.
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	y, m, day := time.Now().In(sh).AddDate(0, 0, 2).Date()
+	night := time.Date(y, m, day, 22, 0, 0, 0, sh)
+	nextWorkday := func(t time.Time) time.Time {
+		for t = t.AddDate(0, 0, 1); t.Weekday() == time.Saturday || t.Weekday() == time.Sunday; t = t.AddDate(0, 0, 1) {
+		}
+		return t
+	}
+	holiday := nextWorkday(night)
+	after := nextWorkday(holiday)
+	morning := time.Date(after.Year(), after.Month(), after.Day(), 8, 30, 0, 0, sh)
+	policy, err := duban.ParsePolicy("chat.yaml", []byte(strings.Replace(chatPolicy, "\nunits:", fmt.Sprintf("\nholidays: [%q]\nunits:", holiday.Format(time.DateOnly)), 1)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, opens := policy.BusinessHours.OpenAt(night); !opens.Equal(morning) {
+		t.Fatalf("after %s the calendar opens at %s, want %s (the holiday %s skipped)", night, opens.In(sh), morning, holiday.Format(time.DateOnly))
 	}
 	wecom, dingtalk := &robot{}, &robot{refuse: 1}
 	wecomSrv, dingtalkSrv := httptest.NewServer(wecom), httptest.NewServer(dingtalk)
@@ -453,11 +501,6 @@ func TestChatGroups(t *testing.T) {
 	for i := range targets {
 		targets[i].AllowPrivate = true // the robots here are on loopback
 	}
-	// The night after tomorrow, 23:00 in Shanghai: closed, whatever day it is.
-	sh, _ := time.LoadLocation("Asia/Shanghai")
-	y, m, day := time.Now().In(sh).AddDate(0, 0, 2).Date()
-	night := time.Date(y, m, day, 23, 0, 0, 0, sh)
-	_, morning := policy.BusinessHours.OpenAt(night)
 	// The clock runs from where the test sets it.
 	var clock, set time.Time
 	var clockMu sync.Mutex
@@ -491,7 +534,12 @@ func TestChatGroups(t *testing.T) {
 		}
 	}
 
-	setClock(morning.Add(time.Minute))
+	setClock(morning.Add(-time.Minute)) // the holiday's over, the day not begun
+	run()
+	if got := wecom.texts(); len(got) != 0 {
+		t.Fatalf("the WeCom group got %d messages before the day began: %v", len(got), got)
+	}
+	setClock(morning)
 	run()
 	got := wecom.texts()
 	if len(got) != 1 {
@@ -501,6 +549,65 @@ func TestChatGroups(t *testing.T) {
 	for _, want := range []string{"非工作时间的 3 条提醒", "派遣", "催办：今天下班前", "乱扔垃圾", "环卫中心", "https://duban.example.gov.cn/cases/" + a, "https://duban.example.gov.cn/cases/" + b} {
 		if !strings.Contains(got[0], want) {
 			t.Errorf("the digest lacks %q:\n%s", want, got[0])
+		}
+	}
+}
+
+// The office's urges of one case are numbered per working day in the
+// unit's group: one made at night counts with the morning that reads it.
+func TestUrgesCountedPerWorkingDay(t *testing.T) {
+	s := newStore(t)
+	policy, err := duban.ParsePolicy("chat.yaml", []byte(strings.Replace(chatPolicy, "  - {name: sanitation-group",
+		"  - {name: urges, kind: wecom, url_env: WECOM_URL, events: [CaseUrged]}\n  - {name: sanitation-group", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := &robot{}
+	srv := httptest.NewServer(group)
+	defer srv.Close()
+	targets, err := outbox.Targets(policy.Subscriptions[:1], env{"WECOM_URL": srv.URL + "/cgi-bin/webhook/send?key=k"}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets[0].AllowPrivate = true
+	d := &outbox.Deliverer{Store: s, Targets: targets, Policy: policy, PublicURL: "https://duban.example.gov.cn",
+		Poll: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	run := func() {
+		ctx, stop := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer stop()
+		d.Run(ctx)
+	}
+	run() // the cursor is placed at the log's end
+	// A Tuesday some weeks ahead, in Shanghai (working hours 08:30-12:00, 14:30-18:00).
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	tue := time.Now().In(sh).AddDate(0, 0, 21)
+	for tue.Weekday() != time.Tuesday {
+		tue = tue.AddDate(0, 0, 1)
+	}
+	at := func(day, hour int) time.Time {
+		return time.Date(tue.Year(), tue.Month(), tue.Day()+day, hour, 0, 0, 0, sh)
+	}
+	id := fmt.Sprintf("0194f2a0-0000-7000-8000-%012d", 1)
+	doAt(t, s, id, duban.OpenCase{CommandMeta: duban.CommandMeta{By: inspector}, CaseID: id, Category: "littering",
+		Severity: duban.SeverityNormal, Description: "bags", Location: duban.Location{Lat: 39.9, Lon: 116.4}, Unit: "sanitation",
+		Terms: terms, RequestHash: "h"}, at(0, 9))
+	supervisor := duban.CommandMeta{By: duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}}
+	for _, u := range []struct {
+		note      string
+		day, hour int
+	}{{"tue-10", 0, 10}, {"tue-16", 0, 16}, {"tue-22", 0, 22}, {"wed-09", 1, 9}} {
+		doAt(t, s, id, duban.Urge{CommandMeta: supervisor, Note: u.note}, at(u.day, u.hour))
+	}
+	run()
+	want := map[string]string{"tue-10": "催办：tue-10", "tue-16": "催办（本工作日第 2 次）：tue-16",
+		"tue-22": "催办：tue-22", "wed-09": "催办（本工作日第 2 次）：wed-09"}
+	texts := group.texts()
+	if len(texts) != len(want) {
+		t.Fatalf("the group got %d messages, want %d: %v", len(texts), len(want), texts)
+	}
+	for note, line := range want {
+		if !slices.ContainsFunc(texts, func(text string) bool { return strings.Contains(text, "**"+line+"**") }) {
+			t.Errorf("no message says %q (the urge %s): %v", line, note, texts)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,8 +87,10 @@ func (r *run) publish(ctx workflow.Context) {
 // it lacks, and returns once the server lists them all: a workflow that
 // wrote one the server does not know yet would fail its task. A worker
 // calls it before it starts. Where duban may not change the namespace, an
-// operator adds them once with the commands the error names.
+// operator adds them once with the commands the error names. An empty
+// namespace is the client's default.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	namespace = cmp.Or(namespace, client.DefaultNamespace) // as the client takes it
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	missing, err := missingSearchAttributes(ctx, c, namespace)
