@@ -201,14 +201,15 @@ func (d *Deliverer) round(ctx context.Context, client *http.Client, t Target) (i
 	// Each claimed delivery is the first of its case: they go at once.
 	var wg sync.WaitGroup
 	errs := make([]error, len(due))
+	taken := make([]bool, len(due))
 	for i, dl := range due {
 		wg.Go(func() {
 			status, wait, err := send(ctx, client, t, dl.Event, d.now())
-			errs[i] = d.settle(ctx, t, dl, status, wait, err)
+			taken[i], errs[i] = d.settle(ctx, t, dl, status, wait, err)
 		})
 	}
 	wg.Wait()
-	return len(due), errors.Join(errs...)
+	return len(due), errors.Join(append(errs, d.taken(ctx, due, taken))...)
 }
 
 // roundForPeople sends a chat group what is due: a message each, or, for a
@@ -233,10 +234,11 @@ func (d *Deliverer) roundForPeople(ctx context.Context, client *http.Client, t T
 		}
 	}
 	var errs []error
+	taken := make([]bool, 0, len(due))
 	for _, batch := range batches {
 		title, ns, err := d.notices(ctx, batch)
-		if err != nil {
-			errs = append(errs, err)
+		if err != nil { // sent again when the lease ends
+			taken, errs = append(taken, make([]bool, len(batch))...), append(errs, err)
 			continue
 		}
 		var status int
@@ -250,26 +252,28 @@ func (d *Deliverer) roundForPeople(ctx context.Context, client *http.Client, t T
 			status, wait, err = sendChat(ctx, client, t, title, ns, d.now())
 		}
 		for _, dl := range batch {
-			errs = append(errs, d.settle(ctx, t, dl, status, wait, err))
+			ok, serr := d.settle(ctx, t, dl, status, wait, err)
+			taken, errs = append(taken, ok), append(errs, serr)
 		}
 	}
-	return len(due), errors.Join(errs...)
+	return len(due), errors.Join(append(errs, d.taken(ctx, due, taken))...)
 }
 
-// settle records an attempt's outcome: taken, tried again later (after the
-// retry schedule's wait, or longer if the receiver asked), given up, or,
-// for 410 Gone, the subscription disabled.
-func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status int, retryAfter time.Duration, err error) error {
+// settle records an attempt's outcome: tried again later (after the retry
+// schedule's wait, or longer if the receiver asked), given up, or, for
+// 410 Gone, the subscription disabled. A delivery taken it only reports:
+// the round records those in one statement (taken).
+func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status int, retryAfter time.Duration, err error) (bool, error) {
 	now := d.now()
 	switch {
 	case err == nil && status >= 200 && status < 300:
-		return d.Store.Delivered(ctx, dl.Seq, now)
+		return true, nil
 	case err == nil && status == http.StatusGone:
 		d.Logger.Warn("outbox: the receiver answered 410 Gone: the subscription is disabled until a replay", "subscription", t.Name)
 		if err := d.Store.Disable(ctx, t.Name, "the receiver answered 410 Gone"); err != nil {
-			return err
+			return false, err
 		}
-		return d.Store.GiveUp(ctx, dl.Seq, "410 Gone")
+		return false, d.Store.GiveUp(ctx, dl.Seq, "410 Gone")
 	}
 	reason := fmt.Sprintf("answered %d", status)
 	if err != nil {
@@ -280,10 +284,26 @@ func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status in
 		retries = duban.DeliveryRetries
 	}
 	if dl.Attempt > len(retries) {
-		return d.Store.GiveUp(ctx, dl.Seq, reason)
+		return false, d.Store.GiveUp(ctx, dl.Seq, reason)
 	}
 	wait := max(retries[dl.Attempt-1], min(retryAfter, 24*time.Hour))
-	return d.Store.Retry(ctx, dl.Seq, now.Add(wait), reason)
+	return false, d.Store.Retry(ctx, dl.Seq, now.Add(wait), reason)
+}
+
+// taken records the deliveries of due the receiver took (taken[i]), in one
+// statement. Should it fail, they are sent again once their lease ends,
+// with the same webhook-id: at least once.
+func (d *Deliverer) taken(ctx context.Context, due []Delivery, taken []bool) error {
+	var seqs []int64
+	for i, dl := range due {
+		if taken[i] {
+			seqs = append(seqs, dl.Seq)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	return d.Store.Delivered(ctx, seqs, d.now())
 }
 
 // message is a webhook's body: Standard Webhooks' shape.

@@ -43,9 +43,9 @@ type Store interface {
 	// them until now+lease: counted as an attempt, not offered again
 	// before then.
 	Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int, inOrder bool) ([]Delivery, error)
-	// Delivered marks a delivery taken; Retry sets its next attempt;
-	// GiveUp marks it failed, kept for replay.
-	Delivered(ctx context.Context, seq int64, at time.Time) error
+	// Delivered marks deliveries taken; Retry sets one's next attempt;
+	// GiveUp marks one failed, kept for replay.
+	Delivered(ctx context.Context, seqs []int64, at time.Time) error
 	Retry(ctx context.Context, seq int64, next time.Time, reason string) error
 	GiveUp(ctx context.Context, seq int64, reason string) error
 	// Disable stops a subscription until a replay; Disabled says whether it is.

@@ -106,9 +106,9 @@ func (s *Store) Claim(ctx context.Context, sub string, now time.Time, lease time
 	return out, readErr(rows.Err())
 }
 
-// Delivered marks a delivery taken.
-func (s *Store) Delivered(ctx context.Context, seq int64, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'delivered', delivered_at = $2, last_error = NULL WHERE seq = $1`, seq, at)
+// Delivered marks deliveries taken.
+func (s *Store) Delivered(ctx context.Context, seqs []int64, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'delivered', delivered_at = $2, last_error = NULL WHERE seq = ANY($1)`, seqs, at)
 	return readErr(err)
 }
 
