@@ -198,18 +198,36 @@ func (d *Deliverer) round(ctx context.Context, client *http.Client, t Target) (i
 	if err != nil {
 		return 0, err
 	}
-	// Each claimed delivery is the first of its case: they go at once.
+	// The cases go at once, each case's deliveries one after the other,
+	// stopping at the first not taken: the rest wait behind its retry.
+	byCase := map[string][]int{}
+	for i, dl := range due {
+		byCase[dl.Event.CaseID] = append(byCase[dl.Event.CaseID], i)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(due))
-	taken := make([]bool, len(due))
-	for i, dl := range due {
+	taken, untried := make([]bool, len(due)), make([]bool, len(due))
+	for _, indexes := range byCase {
 		wg.Go(func() {
-			status, wait, err := send(ctx, client, t, dl.Event, d.now())
-			taken[i], errs[i] = d.settle(ctx, t, dl, status, wait, err)
+			for n, i := range indexes {
+				status, wait, err := send(ctx, client, t, due[i].Event, d.now())
+				if taken[i], errs[i] = d.settle(ctx, t, due[i], status, wait, err); !taken[i] {
+					for _, j := range indexes[n+1:] {
+						untried[j] = true
+					}
+					return
+				}
+			}
 		})
 	}
 	wg.Wait()
-	return len(due), errors.Join(append(errs, d.taken(ctx, due, taken))...)
+	errs = append(errs, d.taken(ctx, due, taken))
+	// Those behind one not taken are released from their lease: they go
+	// when it goes, or, given up, when they are first in line.
+	if seqs := pick(due, untried); len(seqs) > 0 {
+		errs = append(errs, d.Store.Release(ctx, seqs, d.now()))
+	}
+	return len(due), errors.Join(errs...)
 }
 
 // roundForPeople sends a chat group what is due: a message each, or, for a
@@ -273,7 +291,7 @@ func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status in
 		if err := d.Store.Disable(ctx, t.Name, "the receiver answered 410 Gone"); err != nil {
 			return false, err
 		}
-		return false, d.Store.GiveUp(ctx, dl.Seq, "410 Gone")
+		return false, d.Store.GiveUp(ctx, dl.Seq, dl.Attempt, "410 Gone")
 	}
 	reason := fmt.Sprintf("answered %d", status)
 	if err != nil {
@@ -284,26 +302,31 @@ func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status in
 		retries = duban.DeliveryRetries
 	}
 	if dl.Attempt > len(retries) {
-		return false, d.Store.GiveUp(ctx, dl.Seq, reason)
+		return false, d.Store.GiveUp(ctx, dl.Seq, dl.Attempt, reason)
 	}
 	wait := max(retries[dl.Attempt-1], min(retryAfter, 24*time.Hour))
-	return false, d.Store.Retry(ctx, dl.Seq, now.Add(wait), reason)
+	return false, d.Store.Retry(ctx, dl.Seq, dl.Attempt, now.Add(wait), reason)
 }
 
 // taken records the deliveries of due the receiver took (taken[i]), in one
 // statement. Should it fail, they are sent again once their lease ends,
 // with the same webhook-id: at least once.
 func (d *Deliverer) taken(ctx context.Context, due []Delivery, taken []bool) error {
+	if seqs := pick(due, taken); len(seqs) > 0 {
+		return d.Store.Delivered(ctx, seqs, d.now())
+	}
+	return nil
+}
+
+// pick returns the seqs of the deliveries of ds whose which is true.
+func pick(ds []Delivery, which []bool) []int64 {
 	var seqs []int64
-	for i, dl := range due {
-		if taken[i] {
+	for i, dl := range ds {
+		if which[i] {
 			seqs = append(seqs, dl.Seq)
 		}
 	}
-	if len(seqs) == 0 {
-		return nil
-	}
-	return d.Store.Delivered(ctx, seqs, d.now())
+	return seqs
 }
 
 // message is a webhook's body: Standard Webhooks' shape.

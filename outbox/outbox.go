@@ -38,16 +38,20 @@ type Store interface {
 	// delivery for each one sub wants and moves the cursor past them all,
 	// in one transaction. It returns how many events it read.
 	Enqueue(ctx context.Context, sub duban.Subscription, limit int) (int, error)
-	// Claim returns up to limit deliveries of sub due at now, oldest first
-	// (with inOrder, the first pending one of each case only), and leases
-	// them until now+lease: counted as an attempt, not offered again
-	// before then.
+	// Claim returns deliveries of sub due at now, oldest first, and leases
+	// them until now+lease: not offered again before then. Without
+	// inOrder, up to limit of them; with inOrder, the pending deliveries of
+	// up to limit cases whose first pending delivery is due, all of them,
+	// to be sent in order.
 	Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int, inOrder bool) ([]Delivery, error)
-	// Delivered marks deliveries taken; Retry sets one's next attempt;
-	// GiveUp marks one failed, kept for replay.
+	// Delivered marks deliveries taken; Retry records a failed attempt
+	// and sets the next; GiveUp records the last and keeps the delivery
+	// as failed, for replay.
 	Delivered(ctx context.Context, seqs []int64, at time.Time) error
-	Retry(ctx context.Context, seq int64, next time.Time, reason string) error
-	GiveUp(ctx context.Context, seq int64, reason string) error
+	Retry(ctx context.Context, seq int64, attempt int, next time.Time, reason string) error
+	GiveUp(ctx context.Context, seq int64, attempt int, reason string) error
+	// Release ends the lease of deliveries not attempted: due at at.
+	Release(ctx context.Context, seqs []int64, at time.Time) error
 	// Disable stops a subscription until a replay; Disabled says whether it is.
 	Disable(ctx context.Context, sub, reason string) error
 	Disabled(ctx context.Context, sub string) (bool, error)

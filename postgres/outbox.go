@@ -69,21 +69,24 @@ func (s *Store) cursor(ctx context.Context, q interface {
 	return c, err
 }
 
-// Claim leases the due deliveries of sub (inOrder: the first pending one of
-// each case only); see outbox.Store.
+// Claim leases the due deliveries of sub; see outbox.Store. In order, a
+// case is due when its first pending delivery is, and then all its pending
+// deliveries are leased with it.
 func (s *Store) Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int, inOrder bool) ([]outbox.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `
-		WITH claimed AS (
-			UPDATE deliveries SET attempts = attempts + 1, next_at = $2::timestamptz + $3 * interval '1 millisecond'
-			WHERE seq IN (
-				SELECT d.seq FROM deliveries d
-				WHERE d.subscription = $1 AND d.status = 'pending' AND d.next_at <= $2
-				  AND (NOT $5 OR NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.subscription = d.subscription AND p.case_id = d.case_id
-				                  AND p.status = 'pending' AND p.seq < d.seq))
-				ORDER BY d.seq LIMIT $4
-				FOR UPDATE SKIP LOCKED)
-			RETURNING seq, attempts, event_id)
-		SELECT c.seq, c.attempts, e.position, e.id, e.case_id, e.version, e.type, e.occurred_at, e.actor, e.data
+		WITH due AS (
+			SELECT d.seq, d.case_id FROM deliveries d
+			WHERE d.subscription = $1 AND d.status = 'pending' AND d.next_at <= $2
+			  AND (NOT $5 OR NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.subscription = d.subscription AND p.case_id = d.case_id
+			                  AND p.status = 'pending' AND p.seq < d.seq))
+			ORDER BY d.seq LIMIT $4
+			FOR UPDATE SKIP LOCKED),
+		claimed AS (
+			UPDATE deliveries SET next_at = $2::timestamptz + $3 * interval '1 millisecond'
+			WHERE seq IN (SELECT seq FROM due)
+			   OR ($5 AND subscription = $1 AND status = 'pending' AND case_id IN (SELECT case_id FROM due))
+			RETURNING seq, attempts + 1 AS attempt, event_id)
+		SELECT c.seq, c.attempt, e.position, e.id, e.case_id, e.version, e.type, e.occurred_at, e.actor, e.data
 		FROM claimed c JOIN events e ON e.id = c.event_id
 		ORDER BY c.seq`, sub, now, lease.Milliseconds(), limit, inOrder)
 	if err != nil {
@@ -112,15 +115,24 @@ func (s *Store) Delivered(ctx context.Context, seqs []int64, at time.Time) error
 	return readErr(err)
 }
 
-// Retry sets a delivery's next attempt.
-func (s *Store) Retry(ctx context.Context, seq int64, next time.Time, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET next_at = $2, last_error = $3 WHERE seq = $1 AND status = 'pending'`, seq, next, reason)
+// Retry records a delivery's failed attempt and sets its next.
+func (s *Store) Retry(ctx context.Context, seq int64, attempt int, next time.Time, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET attempts = $2, next_at = $3, last_error = $4 WHERE seq = $1 AND status = 'pending'`,
+		seq, attempt, next, reason)
 	return readErr(err)
 }
 
-// GiveUp keeps a delivery as failed, for replay.
-func (s *Store) GiveUp(ctx context.Context, seq int64, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', last_error = $2 WHERE seq = $1 AND status = 'pending'`, seq, reason)
+// GiveUp records a delivery's last failed attempt and keeps it as failed,
+// for replay.
+func (s *Store) GiveUp(ctx context.Context, seq int64, attempt int, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', attempts = $2, last_error = $3 WHERE seq = $1 AND status = 'pending'`,
+		seq, attempt, reason)
+	return readErr(err)
+}
+
+// Release makes deliveries leased but not attempted due at at.
+func (s *Store) Release(ctx context.Context, seqs []int64, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET next_at = $2 WHERE seq = ANY($1) AND status = 'pending'`, seqs, at)
 	return readErr(err)
 }
 
