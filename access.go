@@ -76,6 +76,23 @@ func (p Principal) MayOpen() error {
 	return nil
 }
 
+// MayUpload refuses (EFORBIDDEN) a principal who may not store
+// attachments: everyone who gives commands with evidence may.
+func (p Principal) MayUpload() error {
+	if !p.is(RoleInspector, RoleUnit, RoleSupervisor, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "%s may not upload attachments", p.Role.withArticle())
+	}
+	return nil
+}
+
+// SeesWholeEvidence reports whether p, who may see c, sees its attached
+// photos as they were taken, with where and when (EXIF): the case's
+// reporter, the unit it is assigned to, and those who oversee every case.
+// Anyone else who may see it gets copies without that metadata.
+func (p Principal) SeesWholeEvidence(c *Case) bool {
+	return p.Oversees() || (p.ID != "" && p.ID == c.Reporter) || (p.Role == RoleUnit && p.Unit != "" && p.Unit == c.Unit)
+}
+
 // authorize checks that the actor's role may give cmd to c, which it can see.
 func authorize(c *Case, cmd Command) error {
 	by := cmd.Meta().By

@@ -77,10 +77,12 @@ type Location struct {
 	Area    string  `json:"area,omitempty"`
 }
 
-// Evidence is a photo, video or document backing a report or a fix.
+// Evidence is a photo, video or document backing a report or a fix: at a
+// URL elsewhere, or an attachment duban stores (its id, "sha256:<hex>").
 type Evidence struct {
-	URL  string `json:"url"`
-	Kind string `json:"kind"`
+	URL        string `json:"url,omitempty"`
+	Attachment string `json:"attachment,omitempty"`
+	Kind       string `json:"kind"`
 }
 
 // Deadlines are the due times of a case's stages; nil until a stage is armed.

@@ -22,6 +22,32 @@ const (
 	MaxURL         = 2048 // bytes
 )
 
+// AttachmentID reports whether id is an attachment's id: "sha256:" and the
+// content's SHA-256 in lower-case hex.
+func AttachmentID(id string) bool {
+	hex, ok := strings.CutPrefix(id, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Attachments returns the attachments evidence refers to.
+func Attachments(evidence []Evidence) []string {
+	var ids []string
+	for _, e := range evidence {
+		if e.Attachment != "" {
+			ids = append(ids, e.Attachment)
+		}
+	}
+	return ids
+}
+
 // EvidenceKinds are the kinds of evidence a case accepts.
 var EvidenceKinds = []string{"photo", "video", "audio", "document"}
 
@@ -63,6 +89,10 @@ type OpenCase struct {
 	Description string     `json:"description"`
 	Location    Location   `json:"location"`
 	Evidence    []Evidence `json:"evidence,omitempty"`
+	// Stored lists the attachments of Evidence the blob store holds: a fact
+	// the application layer gives (an event refers to a blob only once the
+	// blob is stored).
+	Stored []string `json:"stored,omitempty"`
 
 	// Resolved from the policy. Unit is the routed unit, empty when
 	// nothing routes the case. Terms are the category's for the severity,
@@ -88,6 +118,7 @@ type Resolve struct {
 	CommandMeta
 	Note     string     `json:"note"`
 	Evidence []Evidence `json:"evidence,omitempty"`
+	Stored   []string   `json:"stored,omitempty"` // as OpenCase's
 }
 
 // Verify: an inspector checks a resolved case; passing closes it, failing
@@ -97,6 +128,7 @@ type Verify struct {
 	Passed   bool       `json:"passed"`
 	Note     string     `json:"note,omitempty"`
 	Evidence []Evidence `json:"evidence,omitempty"`
+	Stored   []string   `json:"stored,omitempty"` // as OpenCase's
 }
 
 // AddComment: anyone with access writes a note on an open case.
@@ -236,7 +268,7 @@ func (c OpenCase) validate() error {
 	}
 	checkText(&errs, "description", c.Description, MaxDescription, true)
 	checkLocation(&errs, c.Location)
-	checkEvidence(&errs, "evidence", c.Evidence)
+	checkEvidence(&errs, "evidence", c.Evidence, c.Stored)
 	return errs.err()
 }
 
@@ -245,7 +277,7 @@ func (Acknowledge) validate() error { return nil }
 func (c Resolve) validate() error {
 	var errs fieldErrors
 	checkText(&errs, "note", c.Note, MaxNote, true)
-	checkEvidence(&errs, "evidence", c.Evidence)
+	checkEvidence(&errs, "evidence", c.Evidence, c.Stored)
 	return errs.err()
 }
 
@@ -253,7 +285,7 @@ func (c Verify) validate() error {
 	var errs fieldErrors
 	// A failed verification must say what is still wrong.
 	checkText(&errs, "note", c.Note, MaxNote, !c.Passed)
-	checkEvidence(&errs, "evidence", c.Evidence)
+	checkEvidence(&errs, "evidence", c.Evidence, c.Stored)
 	return errs.err()
 }
 
@@ -375,17 +407,30 @@ func checkLocation(errs *fieldErrors, l Location) {
 	checkText(errs, "location.area", l.Area, MaxArea, false)
 }
 
-func checkEvidence(errs *fieldErrors, field string, ev []Evidence) {
+// checkEvidence checks evidence items: each a URL or an attachment the
+// blob store holds (stored).
+func checkEvidence(errs *fieldErrors, field string, ev []Evidence, stored []string) {
 	if len(ev) > MaxEvidence {
 		errs.add(field, "has too many items: at most %d", MaxEvidence)
 		return
 	}
 	for i, e := range ev {
 		f := field + "[" + strconv.Itoa(i) + "]"
-		if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			errs.add(f+".url", "must be an http or https URL")
-		} else if len(e.URL) > MaxURL {
-			errs.add(f+".url", "is too long: at most %d bytes", MaxURL)
+		switch {
+		case e.URL != "" && e.Attachment != "":
+			errs.add(f, "is a url or an attachment, not both")
+		case e.Attachment != "":
+			if !AttachmentID(e.Attachment) {
+				errs.add(f+".attachment", "must be an attachment's id, sha256:<64 hex digits>")
+			} else if !slices.Contains(stored, e.Attachment) {
+				errs.add(f+".attachment", "is not stored: upload it first (POST /v1/attachments)")
+			}
+		default:
+			if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				errs.add(f+".url", "must be an http or https URL")
+			} else if len(e.URL) > MaxURL {
+				errs.add(f+".url", "is too long: at most %d bytes", MaxURL)
+			}
 		}
 		if !slices.Contains(EvidenceKinds, e.Kind) {
 			errs.add(f+".kind", "must be one of %s", strings.Join(EvidenceKinds, ", "))

@@ -8,15 +8,17 @@ import (
 // Error codes. Code deep inside duban returns an *Error carrying one of these;
 // the API maps each code to an HTTP status in exactly one place.
 const (
-	EINVALID      = "invalid"             // bad input: 400
-	EUNAUTHORIZED = "unauthorized"        // no or unknown credentials: 401
-	EFORBIDDEN    = "forbidden"           // known principal, not allowed: 403
-	ENOTFOUND     = "not_found"           // no such thing, or not visible to the principal: 404
-	ECONFLICT     = "conflict"            // the case's state does not allow it: 409
-	EPRECONDITION = "precondition_failed" // a stale If-Match: 412
-	ETOOMANY      = "too_many_requests"   // too many commands in flight on one case: 429
-	EUNAVAILABLE  = "unavailable"         // a dependency did not answer: 503
-	EINTERNAL     = "internal"            // a bug or an unexpected failure: 500
+	EINVALID      = "invalid"                // bad input: 400
+	EUNAUTHORIZED = "unauthorized"           // no or unknown credentials: 401
+	EFORBIDDEN    = "forbidden"              // known principal, not allowed: 403
+	ENOTFOUND     = "not_found"              // no such thing, or not visible to the principal: 404
+	ECONFLICT     = "conflict"               // the case's state does not allow it: 409
+	EPRECONDITION = "precondition_failed"    // a stale If-Match: 412
+	ETOOLARGE     = "too_large"              // a body over its limit: 413
+	EMEDIATYPE    = "unsupported_media_type" // a body of a type not taken: 415
+	ETOOMANY      = "too_many_requests"      // too many commands in flight on one case: 429
+	EUNAVAILABLE  = "unavailable"            // a dependency did not answer: 503
+	EINTERNAL     = "internal"               // a bug or an unexpected failure: 500
 )
 
 // Error is duban's one error type. Code is machine-readable, Message is safe to

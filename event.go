@@ -332,3 +332,19 @@ func (CaseUrged) EventType() EventType          { return EventCaseUrged }
 func (CaseCancelled) EventType() EventType      { return EventCaseCancelled }
 func (CaseSuspended) EventType() EventType      { return EventCaseSuspended }
 func (CaseResumed) EventType() EventType        { return EventCaseResumed }
+
+// Evidence returns the evidence the event carries: a report's, a
+// resolution's or a verification's; nil for the others.
+func (e Event) Evidence() []Evidence {
+	switch d := e.Data.(type) {
+	case CaseReported:
+		return d.Evidence
+	case CaseResolved:
+		return d.Evidence
+	case VerificationPassed:
+		return d.Evidence
+	case VerificationFailed:
+		return d.Evidence
+	}
+	return nil
+}

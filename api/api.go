@@ -69,6 +69,8 @@ type Server struct {
 	Sessions SessionReader
 	// Subscriptions read and replay the outbox's failed deliveries.
 	Subscriptions SubscriptionKeeper
+	// Attachments store and serve photos and documents.
+	Attachments AttachmentKeeper
 	// Pages serve everything outside /v1: the office web.
 	Pages http.Handler
 	// Metrics, when set, serves GET /metrics, and Instrument wraps every
@@ -137,6 +139,9 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/stream", s.stream)
 		r.Get("/subscriptions/{name}/failed", s.failedDeliveries)
 		r.Post("/subscriptions/{name}/replay", s.replay)
+		r.Post("/attachments", s.upload)
+		r.Get("/attachments/{id}", s.attachment)
+		r.Get("/attachments/{id}/thumbnail", s.thumbnail)
 	})
 	if s.Pages != nil {
 		r.Mount("/", s.Pages)
@@ -243,15 +248,26 @@ type ctxKey int
 
 const principalKey ctxKey = iota
 
-// authenticate resolves the bearer token to a principal, or for a read
-// without one, the session cookie of a signed-in browser.
+// CSRFHeader carries a signed-in browser's form token on the API requests
+// its script sends with the session cookie (the field page's): a page of
+// another site can neither read the token nor set the header.
+const CSRFHeader = "X-CSRF-Token"
+
+// authenticate resolves the bearer token to a principal, or without one,
+// the session cookie of a signed-in browser: for a read, or for a write
+// that carries the session's token in CSRFHeader.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
 		if cookie, err := r.Cookie(app.SessionCookie); err == nil && s.Sessions != nil && r.Header.Get("Authorization") == "" &&
-			(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			(read || r.Header.Get(CSRFHeader) != "") {
 			sess, err := s.Sessions.Session(r.Context(), cookie.Value)
 			if err != nil {
 				fail(w, r, err)
+				return
+			}
+			if !read && !sess.CheckCSRF(r.Header.Get(CSRFHeader)) {
+				fail(w, r, duban.Errorf(duban.EUNAUTHORIZED, "the %s header is not this session's token: fetch a fresh one", CSRFHeader))
 				return
 			}
 			entry(r).principal = sess.Principal.ID

@@ -12,6 +12,7 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/blobs"
 	"github.com/duban/duban/internal/apitest"
 	"github.com/duban/duban/internal/memstore"
 )
@@ -23,6 +24,7 @@ type door struct {
 	t     *testing.T
 	srv   *httptest.Server
 	store *memstore.Store
+	blobs string // the attachments' directory
 }
 
 func newDoor(t *testing.T, ready ...app.Dependency) *door { return newDoorAt(t, time.Now, ready...) }
@@ -30,11 +32,19 @@ func newDoor(t *testing.T, ready ...app.Dependency) *door { return newDoorAt(t, 
 // newDoorAt is newDoor with every part reading the clock now.
 func newDoorAt(t *testing.T, now func() time.Time, ready ...app.Dependency) *door {
 	store := memstore.New()
-	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now}
-	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Ready: ready, Logger: slog.New(slog.DiscardHandler), Now: now}
+	blobDir := t.TempDir()
+	files, err := blobs.NewDir(blobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now,
+		Attachments: store, Blobs: files}
+	t.Cleanup(svc.Drain) // before the files' directory goes
+	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Attachments: svc, Ready: ready,
+		Logger: slog.New(slog.DiscardHandler), Now: now}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &door{t: t, srv: srv, store: store}
+	return &door{t: t, srv: srv, store: store, blobs: blobDir}
 }
 
 // call sends a request as the principal with token.

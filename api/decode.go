@@ -21,7 +21,7 @@ func decode(r *http.Request, v any, optional bool) error {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return &duban.Error{Code: eTooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes)}
+		return &duban.Error{Code: duban.ETOOLARGE, Message: fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes)}
 	} else if err != nil {
 		return duban.Errorf(duban.EINVALID, "the request body could not be read")
 	}
@@ -32,7 +32,7 @@ func decode(r *http.Request, v any, optional bool) error {
 		return duban.Errorf(duban.EINVALID, "a JSON request body is required")
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return &duban.Error{Code: eMediaType, Message: "the request body must be JSON, sent with Content-Type: application/json"}
+		return &duban.Error{Code: duban.EMEDIATYPE, Message: "the request body must be JSON, sent with Content-Type: application/json"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -12,8 +12,6 @@ import (
 
 // Codes of errors only the HTTP layer knows.
 const (
-	eTooLarge    = "too_large"
-	eMediaType   = "unsupported_media_type"
 	eNoRoute     = "no_route"
 	eNoMethod    = "method_not_allowed"
 	maxBodyBytes = 64 << 10
@@ -30,8 +28,8 @@ var statuses = map[string]int{
 	duban.ETOOMANY:      http.StatusTooManyRequests,
 	duban.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	duban.EINTERNAL:     http.StatusInternalServerError,
-	eTooLarge:           http.StatusRequestEntityTooLarge,
-	eMediaType:          http.StatusUnsupportedMediaType,
+	duban.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	duban.EMEDIATYPE:    http.StatusUnsupportedMediaType,
 	eNoRoute:            http.StatusNotFound,
 	eNoMethod:           http.StatusMethodNotAllowed,
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/duban/duban"
@@ -131,13 +132,24 @@ type Service struct {
 	SessionLifetime time.Duration
 	// Outbox reads and replays the subscriptions' failed deliveries.
 	Outbox Outbox
+	// Attachments and Blobs keep the attachments (nil: none are taken).
+	Attachments AttachmentStore
+	Blobs       BlobStore
 	// Observe, when set, is told the outcome of every open and command
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)
 
-	gate     gate
-	health   health
-	throttle throttle
+	gate       gate
+	health     health
+	throttle   throttle
+	background sync.WaitGroup
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
 }
 
 func (s *Service) now() time.Time {

@@ -24,6 +24,9 @@ func (s *Service) Open(ctx context.Context, cmd duban.OpenCase, key string) (a A
 		return Answer{}, err
 	}
 	cmd = s.Policy.Resolve(cmd).(duban.OpenCase)
+	if cmd.Stored, err = s.storedAttachments(ctx, cmd.Evidence); err != nil {
+		return Answer{}, err
+	}
 	cmd.RequestHash = requestHash(cmd)
 	cmd.CaseID = uuid.Must(uuid.NewV7()).String()
 	if key != "" {
@@ -156,11 +159,20 @@ func (s *Service) ended(ctx context.Context, caseID string, cmd duban.Command, c
 	return Answer{}, fmt.Errorf("case %s is %s in the store: %w", caseID, now.Status, engineErr)
 }
 
-// resolve gives cmd the facts its decision needs: the policy's, and for a
-// duplicate, its original as the store holds it (none when there is no
-// such case).
+// resolve gives cmd the facts its decision needs: the policy's, which of
+// its evidence's attachments are stored, and for a duplicate, its
+// original as the store holds it (none when there is no such case).
 func (s *Service) resolve(ctx context.Context, before Row, cmd duban.Command) (duban.Command, error) {
 	cmd = s.Policy.Resolve(cmd)
+	var err error
+	switch c := cmd.(type) {
+	case duban.Resolve:
+		c.Stored, err = s.storedAttachments(ctx, c.Evidence)
+		return c, err
+	case duban.Verify:
+		c.Stored, err = s.storedAttachments(ctx, c.Evidence)
+		return c, err
+	}
 	cancel, ok := cmd.(duban.Cancel)
 	if !ok || cancel.DuplicateOf == "" {
 		return cmd, nil

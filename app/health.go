@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -29,10 +28,7 @@ type health struct {
 // does not answer. Reads are not held back: they fail or succeed on their
 // own, quickly.
 func (s *Service) Watch(ctx context.Context, interval time.Duration) {
-	logger := s.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
+	logger := s.logger()
 	for {
 		for _, d := range s.Dependencies {
 			checkCtx, cancel := context.WithTimeout(ctx, interval)

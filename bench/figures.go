@@ -53,6 +53,8 @@ type figures struct {
 
 	Web    *webFigures    `json:"web,omitempty"`
 	Outbox *outboxFigures `json:"outbox,omitempty"`
+	// Attachments: photos taken in and thumbnails served.
+	Attachments *attachmentFigures `json:"attachments,omitempty"`
 
 	// PostsRepeatedAfter503 counts the POSTs the harness repeated because
 	// duban answered 503.
@@ -129,6 +131,9 @@ func tableRows(f *figures, z sizes) []row {
 	}
 	if f.Outbox != nil {
 		rows = append(rows, outboxRows(f.Outbox)...)
+	}
+	if f.Attachments != nil {
+		rows = append(rows, attachmentRows(f.Attachments)...)
 	}
 	if f.CeilingAppendLatency != nil {
 		rows = append(rows, alone("PostgreSQL one-row append transaction p99", "ms", f.CeilingAppendLatency.P99, "", nil))

@@ -50,6 +50,7 @@ var phases = []phase{
 	{"scorecards", measureScorecards},
 	{"web", measureWeb},
 	{"outbox", measureOutbox},
+	{"attachments", measureAttachments},
 }
 
 func phaseNames() []string {

@@ -123,7 +123,8 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 	if err != nil {
 		return err
 	}
-	if args, err = withDebug("api", append(slices.Clone(common), "--addr", "127.0.0.1:"+strconv.Itoa(port), "--allow-dev-tokens")); err != nil {
+	if args, err = withDebug("api", append(slices.Clone(common), "--addr", "127.0.0.1:"+strconv.Itoa(port), "--allow-dev-tokens",
+		"--blob-store", s.blobDir())); err != nil {
 		return err
 	}
 	if s.api, err = s.spawn("api", args); err != nil {
@@ -135,6 +136,9 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 	}
 	return nil
 }
+
+// blobDir is where the API keeps attachments.
+func (s *stack) blobDir() string { return filepath.Join(s.dir, "blobs") }
 
 func (s *stack) spawn(command string, args []string) (*harness.Process, error) {
 	return harness.Spawn(s.binary, append([]string{command}, args...), append([]string{"DATABASE_URL=" + s.dubanURL}, s.env...), filepath.Join(s.dir, command+".log"))

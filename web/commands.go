@@ -31,13 +31,24 @@ func openFrom(by duban.Principal, form url.Values) (duban.OpenCase, error) {
 		}
 		*c.dst = n
 	}
-	if u := strings.TrimSpace(form.Get("evidence")); u != "" {
-		cmd.Evidence = []duban.Evidence{{URL: u, Kind: "photo"}}
-	}
+	cmd.Evidence = formEvidence(form)
 	if len(errs) > 0 {
 		return cmd, duban.Invalid(errs...)
 	}
 	return cmd, nil
+}
+
+// formEvidence is a form's evidence: a photo's URL, and the photos it
+// carried (stored by takePhoto).
+func formEvidence(form url.Values) []duban.Evidence {
+	var evidence []duban.Evidence
+	if u := strings.TrimSpace(form.Get("evidence")); u != "" {
+		evidence = append(evidence, duban.Evidence{URL: u, Kind: "photo"})
+	}
+	for _, id := range form["attachment"] {
+		evidence = append(evidence, duban.Evidence{Attachment: id, Kind: "photo"})
+	}
+	return evidence
 }
 
 // command gives the command a case page's form names, through the same
@@ -51,8 +62,12 @@ func openFrom(by duban.Principal, form url.Values) (duban.OpenCase, error) {
 func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	id, name := chi.URLParam(r, "id"), chi.URLParam(r, "command")
 	by := session(r).Principal
+	err := s.takePhoto(r)
 	form := r.PostForm
-	cmd, err := commandFrom(name, by, form, s.zone)
+	var cmd duban.Command
+	if err == nil {
+		cmd, err = commandFrom(name, by, form, s.zone)
+	}
 	if err == nil {
 		_, err = s.App.Execute(r.Context(), id, cmd, strings.TrimSpace(form.Get("key")))
 		if current, ok := s.movedOnlyBySystem(r, id, cmd.Meta().IfMatch, err); ok {
@@ -109,10 +124,7 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 		}
 		return false, duban.Invalid(duban.FieldError{Field: field, Message: "choose yes or no"})
 	}
-	var evidence []duban.Evidence
-	if u := text("evidence"); u != "" {
-		evidence = []duban.Evidence{{URL: u, Kind: "photo"}}
-	}
+	evidence := formEvidence(form)
 	switch name {
 	case "acknowledge":
 		return duban.Acknowledge{CommandMeta: meta}, nil

@@ -192,6 +192,9 @@ type caseData struct {
 	Offers     []string
 	// Pending is the extension request waiting for a decision, if any.
 	Pending *duban.Extension
+	// Evidence is the report's photos beside the last resolution's (and
+	// its verification's), for the inspector who verifies.
+	Evidence []evidenceColumn
 	// Key is the Idempotency-Key of the forms drawn, so that a form sent
 	// twice (a double click, a resend after a lost answer) acts once.
 	Key string
@@ -268,6 +271,7 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 			d.Pending = &c.Extensions[i]
 		}
 	}
+	d.Evidence = s.evidence(r, by, c, events)
 	for i := len(events) - 1; i >= 0; i-- { // the latest first
 		d.Events = append(d.Events, eventView{Event: events[i], Details: details(events[i])})
 	}
@@ -367,8 +371,12 @@ func (s *Server) showNew(w http.ResponseWriter, r *http.Request, status int, ref
 // openCase opens a case from the new-case form. The form's key is the
 // open's Idempotency-Key: sent twice, it opens one case.
 func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
+	err := s.takePhoto(r)
 	form := r.PostForm
-	cmd, err := openFrom(session(r).Principal, form)
+	var cmd duban.OpenCase
+	if err == nil {
+		cmd, err = openFrom(session(r).Principal, form)
+	}
 	if err == nil {
 		a, openErr := s.App.Open(r.Context(), cmd, strings.TrimSpace(form.Get("key")))
 		if err = openErr; err == nil {

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -31,6 +32,7 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/media"
 	"github.com/duban/duban/messages"
 )
 
@@ -81,6 +83,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	r.Get("/lang", s.switchLanguage)
 	r.Get("/login", s.loginPage)
 	r.Post("/login", s.login)
+	r.Get("/field-sw.js", fieldAsset("field-sw.js", "text/javascript; charset=utf-8"))
+	r.Get("/field.webmanifest", fieldAsset("field.webmanifest", "application/manifest+json"))
+	r.Get("/field/session", s.fieldSession)
 	r.Group(func(r chi.Router) {
 		r.Use(s.signedIn)
 		r.Get("/", s.home)
@@ -93,6 +98,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		r.Get("/cases/{id}", s.casePage)
 		r.Post("/cases/{id}/{command}", s.command)
 		r.Get("/inbox", s.inbox)
+		r.Get("/field", s.fieldPage)
 		r.Get("/reports", s.reports)
 		r.Get("/reports/units.csv", s.reportCSV)
 		r.Get("/reports/figure", s.figureCases)
@@ -108,7 +114,7 @@ func (s *Server) Handler() (http.Handler, error) {
 // and images: no inline script, so that text that slipped through as markup
 // could not run.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"connect-src 'self'; manifest-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -122,15 +128,59 @@ func secureHeaders(next http.Handler) http.Handler {
 }
 
 // maxFormBytes bounds a form: its longest texts are a few thousand
-// characters.
+// characters. A form with a photo (multipart) may hold one file besides.
 const maxFormBytes = 64 << 10
 
-// limitForms reads no more of a request's body than a form may hold.
+// limitForms reads no more of a request's body than a form may hold, and
+// gives a form with a photo the time a slow phone connection needs.
 func limitForms(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			limit += media.MaxSize
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(api.TransferTime))
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// parseForm reads a posted form, with its photo if it has one; a photo
+// past the limit is refused as such (413), not as a form without its
+// security token.
+func parseForm(r *http.Request) error {
+	err := r.ParseMultipartForm(32 << 20)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil, errors.Is(err, http.ErrNotMultipart):
+		return nil
+	case errors.As(err, &tooLarge):
+		return duban.Errorf(duban.ETOOLARGE, "the photo is larger than 20 MiB")
+	}
+	return duban.Errorf(duban.EINVALID, "the form could not be read: %v", err)
+}
+
+// takePhoto stores the photo a form carries (its field "photo"), if any,
+// through the application layer, and adds its id to the form's
+// "attachment" values: the command refers to it, and a form drawn again
+// after a refusal keeps it without sending it again.
+func (s *Server) takePhoto(r *http.Request) error {
+	if r.MultipartForm == nil {
+		return nil
+	}
+	f, header, err := r.FormFile("photo")
+	if errors.Is(err, http.ErrMissingFile) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	a, err := s.App.Upload(r.Context(), session(r).Principal, f, header.Filename)
+	if err != nil {
+		return err
+	}
+	r.PostForm.Add("attachment", a.ID)
+	return nil
 }
 
 // staticFiles serves the embedded assets, cached for an hour; no listing
@@ -172,6 +222,12 @@ func (s *Server) signedIn(next http.Handler) http.Handler {
 		} else if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if r.Method == http.MethodPost {
+			if err := parseForm(r); err != nil {
+				s.fail(w, r, err)
+				return
+			}
 		}
 		if r.Method == http.MethodPost && !sess.CheckCSRF(r.PostFormValue("csrf")) {
 			s.fail(w, r, duban.Errorf(duban.EFORBIDDEN, "the form's security token is missing or out of date: reload the page and send it again"))

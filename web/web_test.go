@@ -22,6 +22,7 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/blobs"
 	"github.com/duban/duban/internal/memstore"
 	"github.com/duban/duban/web"
 )
@@ -56,8 +57,13 @@ func (s *site) advance(d time.Duration) {
 func newSite(t *testing.T) *site {
 	st := &site{t: t, store: memstore.New(), now: time.Now()}
 	feed := &app.Feed{Store: st.store, Poll: 10 * time.Millisecond}
+	files, err := blobs.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: st.store, Engine: &memstore.Engine{Store: st.store, Now: st.clock},
-		Now: st.clock, Feed: feed, Sessions: st.store}
+		Now: st.clock, Feed: feed, Sessions: st.store, Attachments: st.store, Blobs: files}
+	t.Cleanup(svc.Drain) // before the files' directory goes
 	st.app = svc
 	ctx, cancel := context.WithCancel(context.Background())
 	go feed.Run(ctx)
@@ -66,8 +72,8 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Streams: svc, Sessions: svc, Pages: pages,
-		Logger: logger, Now: st.clock}
+	a := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Streams: svc, Sessions: svc, Attachments: svc,
+		Pages: pages, Logger: logger, Now: st.clock}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() { cancel(); srv.Close() })
 	st.url = srv.URL

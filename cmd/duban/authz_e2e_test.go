@@ -14,6 +14,7 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/internal/apitest"
+	"github.com/duban/duban/internal/testimage"
 )
 
 // The principals of the matrix, by their development tokens. The case under
@@ -80,6 +81,17 @@ func authzMatrix() map[string]authzRow {
 		s.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "waiting for a crane"}).Expect(s.t, 200, nil)
 		return p
 	}
+	// A photo the inspector reported a case with: the own unit sees it
+	// (its case), another unit does not.
+	photo := apitest.File{Field: "file", Name: "photo.jpg", Data: testimage.JPEG(testimage.Picture(64, 48), nil)}
+	attached := func(s *stack) string {
+		var a struct{ ID string }
+		s.call("POST", "/v1/attachments", "dev-inspector", photo).Expect(s.t, 201, &a)
+		report := map[string]any{"category": "littering", "description": "bags", "location": map[string]any{"lat": 1, "lon": 2},
+			"evidence": []map[string]string{{"attachment": a.ID, "kind": "photo"}}}
+		s.call("POST", "/v1/cases", "dev-inspector", report).Expect(s.t, 201, nil)
+		return "/v1/attachments/" + a.ID
+	}
 	published := func(s *stack) string {
 		s.publish(duban.Bulletin{Period: s.policy.AssessmentPeriodOf(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))})
 		return "/v1/reports/bulletins/2026-10"
@@ -111,6 +123,9 @@ func authzMatrix() map[string]authzRow {
 		"GET /v1/reports/bulletins":                   {may: scorers, path: "/v1/reports/bulletins", ok: 200},
 		"GET /v1/reports/bulletins/{period}":          {may: scorers, setup: published, ok: 200},
 		"GET /v1/stream":                              {may: everyone, path: "/v1/stream", ok: 200, stream: true},
+		"POST /v1/attachments":                        {may: everyone, path: "/v1/attachments", body: photo, ok: 201},
+		"GET /v1/attachments/{id}":                    {may: withSight, setup: attached, ok: 200},
+		"GET /v1/attachments/{id}/thumbnail":          {may: withSight, setup: attached, path: "/thumbnail", ok: 200},
 		// The default policy has no subscriptions: the allowed are told so.
 		"GET /v1/subscriptions/{name}/failed":  {may: overseers, path: "/v1/subscriptions/none/failed", ok: 404},
 		"POST /v1/subscriptions/{name}/replay": {may: overseers, path: "/v1/subscriptions/none/replay", ok: 404},

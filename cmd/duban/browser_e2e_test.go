@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,13 +33,7 @@ var browserPolicy = "timezone: Asia/Shanghai\n" + strings.NewReplacer(
 const xss = `<script>window.__xss=1</script><img src=x onerror="window.__xss=1"> "引号"，‘单引号’ & <b>粗</b>`
 
 func TestOfficeWebInABrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed: .ci/run installs it (apt-get install chromium)")
-		}
-		t.Skip("chromium is not installed (apt-get install chromium)")
-	}
+	c := newChrome(t)
 	s := newStack(t, browserPolicy)
 	// The API and the worker apart, the API on a port of its own: the API
 	// goes away under the open board, and comes back on the same address.
@@ -54,83 +44,12 @@ func TestOfficeWebInABrowser(t *testing.T) {
 	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	s.start("worker")
 	api := s.start("api")
-	shots := filepath.Join("..", "..", "artifacts", "screenshots")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	axe, _ := os.ReadFile(filepath.Join("..", "..", "node_modules", "axe-core", "axe.min.js"))
-	if axe == nil && os.Getenv("CI") != "" {
-		t.Fatal("node_modules/axe-core is not installed: .ci/run installs it (npm install axe-core)")
-	}
-
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 900))...)
-	defer cancel()
-	browser, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 3*time.Minute)
-	defer cancel()
-	// person is one person's browser: a context of its own, with its own cookies.
-	person := func(user, password string) context.Context {
-		t.Helper()
-		p, _ := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
-		// The first action on a context opens its tab, which lives as long
-		// as that action's context: not a step's, which ends with the step.
-		if err := chromedp.Do(p); err != nil {
-			t.Fatal(err)
-		}
-		run(t, p, "sign in as "+user,
-			chromedp.Navigate(s.base+"/lang?to=zh&next=/login"), // whatever the browser's language
-			chromedp.SendKeys(chromedp.CSS("#user"), user),
-			chromedp.SendKeys(chromedp.CSS("#password"), password),
-			chromedp.Click(chromedp.CSS(`button[type=submit]`)),
-			chromedp.WaitVisible(chromedp.CSS(`.who`)), // signed in
-		)
-		return p
-	}
-	checkA11y := func(p context.Context, name string) {
-		t.Helper()
-		if axe == nil {
-			return
-		}
-		var result struct {
-			Passes     int `json:"passes"`
-			Violations []struct {
-				ID    string `json:"id"`
-				Help  string `json:"help"`
-				Nodes []struct {
-					Target []any `json:"target"`
-				} `json:"nodes"`
-			} `json:"violations"`
-		}
-		run(t, p, "axe on "+name, chromedp.Evaluate[chromedp.Void](string(axe)))
-		raw := get(t, p, "axe on "+name, chromedp.Evaluate[string](
-			`axe.run(document, {runOnly: ["wcag2a", "wcag2aa"]}).then(r => JSON.stringify({passes: r.passes.length, violations: r.violations}))`, chromedp.EvalAwaitPromise))
-		if err := json.Unmarshal([]byte(raw), &result); err != nil {
-			t.Fatal(err)
-		}
-		if result.Passes == 0 {
-			t.Fatalf("axe on %s checked nothing", name)
-		}
-		t.Logf("axe on %s: %d rules pass, %d fail", name, result.Passes, len(result.Violations))
-		for _, v := range result.Violations {
-			t.Errorf("%s: accessibility: %s (%s) at %v", name, v.Help, v.ID, v.Nodes)
-		}
-	}
+	person := func(user, password string) context.Context { return c.person(s.base, user, password) }
+	checkA11y, screenshot := c.checkA11y, c.screenshot
 	noScriptRan := func(p context.Context, where string) {
 		t.Helper()
 		if get(t, p, "xss check", chromedp.Evaluate[bool](`window.__xss === 1`)) {
 			t.Fatalf("%s: typed text ran as a script", where)
-		}
-	}
-	screenshot := func(p context.Context, name string) {
-		t.Helper()
-		png := get(t, p, "screenshot "+name, chromedp.FullScreenshot(100))
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
 		}
 	}
 

@@ -56,9 +56,10 @@ Usage:
   duban migrate  apply database migrations to DATABASE_URL and exit
   duban policy check FILE
                  check a policy file: every problem with its line, or a summary
-  duban audit verify
+  duban audit verify [--blob-store S]
                  check every case's hash-chained events in DATABASE_URL: finds
-                 an event changed, removed or reordered by hand (exit 1);
+                 an event changed, removed or reordered by hand (exit 1), and
+                 with --blob-store every attachment missing or changed;
                  reads only, so a read-only role may run it
   duban projections rebuild [--check]
                  fold every case's events again and rewrite the projection
@@ -115,6 +116,10 @@ type Config struct {
 	// PublicURL is where people reach the office pages, for the links in
 	// the work-chat messages.
 	PublicURL string
+	// BlobStore is where attachments are kept (package blobs): a
+	// directory or s3://bucket?endpoint=...; dev's default is under its
+	// data dir.
+	BlobStore string
 	LogLevel  string
 	LogFormat string
 	Stdin     io.Reader
@@ -233,6 +238,19 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 	switch c.Command {
 	case "dev", "serve", "api", "worker":
 		fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address; off when empty")
+	}
+	switch c.Command {
+	case "dev", "serve", "api", "audit":
+		def := "where attachments (photos) are kept: a directory, or s3://BUCKET?endpoint=HOST:PORT[&tls=false][&region=R][&prefix=P] with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set"
+		switch c.Command {
+		case "dev":
+			def += " (default: DATA-DIR/blobs)"
+		case "audit":
+			def += "; given, the audit also checks every attachment the events refer to"
+		default:
+			def += " (default: none, and no attachments are taken)"
+		}
+		fs.StringVar(&c.BlobStore, "blob-store", "", def)
 	}
 	if c.Command == "worker" {
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics (GET /metrics) on this address; off when empty (the API serves them on its own address)")

@@ -90,6 +90,8 @@ type stack struct {
 	addr string
 	// env is the environment duban reads (the subscriptions' secrets).
 	env map[string]string
+	// blobs is the directory attachments are kept in.
+	blobs string
 }
 
 type syncBuffer struct {
@@ -111,7 +113,7 @@ func (s *syncBuffer) String() string {
 
 func newStack(t *testing.T, policyYAML string) *stack {
 	t.Helper()
-	s := &stack{t: t, dbURL: pgtest.NewDatabase(t), queue: "test-" + randomHex(6), logs: &syncBuffer{}}
+	s := &stack{t: t, dbURL: pgtest.NewDatabase(t), queue: "test-" + randomHex(6), logs: &syncBuffer{}, blobs: t.TempDir()}
 	s.policy = duban.DefaultPolicy()
 	if policyYAML != "" {
 		var err error
@@ -143,6 +145,7 @@ func (s *stack) start(command string) *Main {
 		TemporalAddr: temporalAddr, Namespace: "default", TaskQueue: s.queue,
 		LogLevel: "info", LogFormat: "text", Stdout: io.Discard, Stderr: s.logs,
 		AllowDevTokens: true, // the tests' policies give their principals tokens in the clear
+		BlobStore:      s.blobs,
 	}
 	m.Policy = s.policy
 	m.HistoryLimit = s.historyLimit

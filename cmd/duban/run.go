@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"expvar"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/blobs"
 	"github.com/duban/duban/metrics"
 	"github.com/duban/duban/outbox"
 	"github.com/duban/duban/postgres"
@@ -183,7 +186,31 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// audit verifies the event store's hash chains and prints what it found.
+// blobs opens the store of attachments --blob-store names (dev: under its
+// data dir); nil when there is none.
+func (m *Main) blobs() (blobs.Store, error) {
+	dataDir := ""
+	if m.Config.Command == "dev" {
+		dataDir = m.Config.DataDir
+	}
+	if m.Config.BlobStore == "" && dataDir == "" {
+		if m.Config.Command != "audit" {
+			m.Logger.Warn("no --blob-store: attachments (photos) are not taken")
+		}
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	files, err := blobs.Open(ctx, m.Config.BlobStore, dataDir, m.getenv())
+	if err != nil {
+		return nil, err
+	}
+	m.Logger.Info("attachments kept", "in", files.String())
+	return files, nil
+}
+
+// audit verifies the event store's hash chains, and with a blob store the
+// attachments the events refer to, and prints what it found.
 func (m *Main) audit(ctx context.Context, store *postgres.Store) error {
 	a, err := store.Verify(ctx)
 	if err != nil {
@@ -199,9 +226,27 @@ func (m *Main) audit(ctx context.Context, store *postgres.Store) error {
 	fmt.Fprintf(w, "audit: %d cases, %d events", a.Cases, a.Events)
 	if a.FlawCount > 0 {
 		fmt.Fprintln(w)
-		return fmt.Errorf("audit: %d flaws in the event store", a.FlawCount)
+	} else {
+		fmt.Fprintln(w, ": every chain holds")
 	}
-	fmt.Fprintln(w, ": every chain holds")
+	files, err := m.blobs()
+	if err != nil {
+		return err
+	}
+	var blobFlaws []string
+	if files != nil {
+		var checked int
+		if blobFlaws, checked, err = auditBlobs(ctx, store, files); err != nil {
+			return err
+		}
+		for _, f := range blobFlaws {
+			fmt.Fprintln(w, f)
+		}
+		fmt.Fprintf(w, "audit: %d attachments referred to, %d whole, %d missing or changed\n", checked+len(blobFlaws), checked, len(blobFlaws))
+	}
+	if a.FlawCount > 0 || len(blobFlaws) > 0 {
+		return fmt.Errorf("audit: %d flaws in the event store, %d attachments missing or changed", a.FlawCount, len(blobFlaws))
+	}
 	return nil
 }
 
@@ -281,6 +326,14 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	go cases.Watch(watch, time.Second)
 	go cases.Feed.Run(watch)
 	m.onClose(func() error { stopWatching(); return nil })
+	files, err := m.blobs()
+	if err != nil {
+		return err
+	}
+	if files != nil {
+		cases.Attachments, cases.Blobs = store, files
+		m.onClose(func() error { cases.Drain(); return nil })
+	}
 	pages, err := (&web.Server{App: cases, Policy: m.Policy, Logger: m.Logger}).Handler()
 	if err != nil {
 		return fmt.Errorf("the office pages: %w", err)
@@ -293,6 +346,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Streams:       cases,
 		Sessions:      cases,
 		Subscriptions: cases,
+		Attachments:   cases,
 		Pages:         pages,
 		Metrics:       m.metrics.Handler(),
 		Instrument:    m.metrics.Requests,
@@ -508,4 +562,34 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be json or text, not %q", format)
+}
+
+// auditBlobs reads every attachment the events refer to and checks that its
+// bytes hash to its id.
+func auditBlobs(ctx context.Context, store *postgres.Store, files blobs.Store) (flaws []string, checked int, err error) {
+	ids, err := store.Attachments(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, id := range ids {
+		r, _, err := files.Get(ctx, app.OriginalKey(id))
+		if errors.Is(err, blobs.ErrNotFound) {
+			flaws = append(flaws, fmt.Sprintf("attachment %s: missing from the blob store", id))
+			continue
+		} else if err != nil {
+			return nil, checked, err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		r.Close()
+		if err != nil {
+			return nil, checked, err
+		}
+		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != id {
+			flaws = append(flaws, fmt.Sprintf("attachment %s: its bytes have changed (they hash to %s)", id, got))
+			continue
+		}
+		checked++
+	}
+	return flaws, checked, nil
 }

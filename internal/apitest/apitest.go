@@ -5,8 +5,11 @@ package apitest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -18,14 +21,39 @@ type Response struct {
 	Body   []byte
 }
 
+// File is a body sent as multipart/form-data: one file, in field Field,
+// named Name.
+type File struct {
+	Field, Name string
+	Data        []byte
+}
+
 // Call sends a request to base+path as the principal with token (none when
-// empty). body is sent as JSON, as it is when it is a string; headers are
-// name, value pairs.
+// empty). body is sent as JSON, as it is when it is a string, or as a
+// form when it is a File; headers are name, value pairs.
 func Call(t testing.TB, base, method, path, token string, body any, headers ...string) Response {
 	t.Helper()
 	var r io.Reader
+	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
+	case File:
+		var buf bytes.Buffer
+		w := multipart.NewWriter(&buf)
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, b.Field, b.Name))
+		h.Set("Content-Type", "application/octet-stream")
+		part, err := w.CreatePart(h)
+		if err == nil {
+			_, err = part.Write(b.Data)
+		}
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, contentType = &buf, w.FormDataContentType()
 	case string:
 		r = strings.NewReader(b)
 	default:
@@ -43,7 +71,7 @@ func Call(t testing.TB, base, method, path, token string, body any, headers ...s
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

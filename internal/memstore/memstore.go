@@ -28,6 +28,7 @@ type Store struct {
 	bulletins map[string]duban.Bulletin
 	log       []logged // every event, in position order
 	sessions  map[string]app.StoredSession
+	attached  map[string]app.Attachment
 
 	// LoseAnswers makes the next n appends commit, then fail as if the
 	// answer was lost on the way back.

@@ -21,6 +21,7 @@ type Store interface {
 	app.Store
 	app.LogStore
 	app.SessionStore
+	app.AttachmentStore
 	CaseCounts(ctx context.Context, now time.Time) (duban.CaseCounts, error)
 	Append(ctx context.Context, a duban.Append) (duban.Appended, error)
 	EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error)
@@ -47,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"the log, read whole", testLog},
 		{"sessions", testSessions},
 		{"the cases counted for the metrics", testCaseCounts},
+		{"attachments and the cases that refer to them", testAttachments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })

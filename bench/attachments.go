@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/duban/duban/blobs"
+)
+
+// The attachments: photos from the street taken in through the API beside
+// the same bytes written to the same store directly, and a thumbnail served
+// beside a static file of its size, both over loopback.
+
+// attachmentFigures are what the attachments phase measured.
+type attachmentFigures struct {
+	Photos     int   `json:"photos"`
+	PhotoBytes int64 `json:"photo_bytes"` // on average
+	// Upload and Direct are MiB/s, one client after the other.
+	Upload float64 `json:"upload_mib_s"`
+	Direct float64 `json:"direct_mib_s"`
+	// Thumbnail and Static are latencies of GETs, one client.
+	ThumbnailBytes int  `json:"thumbnail_bytes"`
+	Thumbnail      dist `json:"thumbnail"`
+	Static         dist `json:"static"`
+}
+
+// photoFor is a JPEG of noise, which compresses as little as a photo of a
+// street does: about 2 MiB at 1100 × 800, quality 92.
+func photoFor(seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	img := image.NewRGBA(image.Rect(0, 0, 1100, 800))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(rng.IntN(256))
+	}
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 0xFF
+	}
+	img.SetRGBA(0, 0, color.RGBA{R: uint8(seed), A: 0xFF}) // every photo its own bytes
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: 92})
+	return b.Bytes()
+}
+
+func measureAttachments(ctx context.Context, r *benchRun) error {
+	n := 20
+	if r.z.Commands > 1000 {
+		n = 60
+	}
+	photos := make([][]byte, n)
+	var total int64
+	for i := range photos {
+		photos[i] = photoFor(uint64(time.Now().UnixNano()) + uint64(i))
+		total += int64(len(photos[i]))
+	}
+	f := &attachmentFigures{Photos: n, PhotoBytes: total / int64(n)}
+	r.fig.Attachments = f
+	r.logf("  attachments: %d photos of %.1f MiB each, through the API and straight into the store", n, float64(f.PhotoBytes)/(1<<20))
+	hc := &http.Client{Timeout: time.Minute}
+	upload := func(photo []byte) (string, error) {
+		var body bytes.Buffer
+		w := multipart.NewWriter(&body)
+		part, _ := w.CreateFormFile("file", "IMG.jpg")
+		_, _ = part.Write(photo)
+		_ = w.Close()
+		req, _ := http.NewRequestWithContext(ctx, "POST", r.s.apiBase+"/v1/attachments", &body)
+		req.Header.Set("Authorization", "Bearer bench-inspector")
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		res, err := hc.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		var a struct{ ID string }
+		if err := json.NewDecoder(res.Body).Decode(&a); err != nil || res.StatusCode != http.StatusCreated {
+			return "", fmt.Errorf("upload answered %d: %v", res.StatusCode, err)
+		}
+		return a.ID, nil
+	}
+	// Through the API, then the same bytes straight to the store, in
+	// alternating halves so that neither meets the disk alone.
+	store, err := blobs.NewDir(r.s.blobDir())
+	if err != nil {
+		return err
+	}
+	var apiTime, directTime time.Duration
+	var ids []string
+	for half := range 2 {
+		for i := half; i < n; i += 2 {
+			start := time.Now()
+			id, err := upload(photos[i])
+			if err != nil {
+				return err
+			}
+			apiTime += time.Since(start)
+			ids = append(ids, id)
+		}
+		for i := half; i < n; i += 2 {
+			start := time.Now()
+			if err := store.Put(ctx, fmt.Sprintf("bench/%d-%d", time.Now().UnixNano(), i), bytes.NewReader(photos[i]), int64(len(photos[i])), "image/jpeg"); err != nil {
+				return err
+			}
+			directTime += time.Since(start)
+		}
+	}
+	mib := float64(total) / (1 << 20)
+	f.Upload, f.Direct = mib/apiTime.Seconds(), mib/directTime.Seconds()
+
+	// A case refers to a photo; its thumbnail, read as the case's reporter.
+	report := fmt.Sprintf(`{"category":"littering","description":"bench photo","location":{"lat":39.9,"lon":116.4},"evidence":[{"attachment":%q,"kind":"photo"}]}`, ids[0])
+	req, _ := http.NewRequestWithContext(ctx, "POST", r.s.apiBase+"/v1/cases", strings.NewReader(report))
+	req.Header.Set("Authorization", "Bearer bench-inspector")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		return fmt.Errorf("a case with a photo: %d", res.StatusCode)
+	}
+	get := func(url, token string) (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err == nil && res.StatusCode != http.StatusOK {
+			err = fmt.Errorf("GET %s: %d", url, res.StatusCode)
+		}
+		return len(b), err
+	}
+	thumb := r.s.apiBase + "/v1/attachments/" + ids[0] + "/thumbnail"
+	size, err := get(thumb, "bench-inspector") // made now if the upload's background had not yet
+	if err != nil {
+		return err
+	}
+	f.ThumbnailBytes = size
+	// The same number of bytes as a static file, served by Go's file server.
+	dir, err := os.MkdirTemp(r.s.dir, "static-")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "thumb.jpg"), bytes.Repeat([]byte{'x'}, size), 0o644); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	static := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = static.Serve(l) }()
+	defer static.Close()
+	const reads = 500
+	var thumbLat, staticLat []time.Duration
+	for range reads {
+		for _, t := range []struct {
+			url, token string
+			into       *[]time.Duration
+		}{{thumb, "bench-inspector", &thumbLat}, {"http://" + l.Addr().String() + "/thumb.jpg", "", &staticLat}} {
+			start := time.Now()
+			if _, err := get(t.url, t.token); err != nil {
+				return err
+			}
+			*t.into = append(*t.into, time.Since(start))
+		}
+	}
+	f.Thumbnail, f.Static = summarize(thumbLat), summarize(staticLat)
+	r.logf("  attachments: upload %.1f MiB/s beside %.1f written directly; thumbnail (%d bytes) p50 %.2f ms beside a static file's %.2f ms",
+		f.Upload, f.Direct, f.ThumbnailBytes, f.Thumbnail.P50, f.Static.P50)
+	return nil
+}
+
+// attachmentRows are the attachments phase's rows.
+func attachmentRows(f *attachmentFigures) []row {
+	return []row{
+		compare(fmt.Sprintf("photo upload, %d × %.1f MiB (vs the store written directly)", f.Photos, float64(f.PhotoBytes)/(1<<20)), "MiB/s", f.Upload, f.Direct, 0.7, true),
+		compare(fmt.Sprintf("thumbnail served, %d bytes, p50 (vs a static file)", f.ThumbnailBytes), "ms", f.Thumbnail.P50, f.Static.P50, 2, false),
+		compare("thumbnail served, p99 (vs a static file)", "ms", f.Thumbnail.P99, f.Static.P99, 2, false),
+	}
+}

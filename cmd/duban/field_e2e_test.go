@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/duban/duban/internal/testimage"
+)
+
+// cutter is the network between the phone and duban. Cut (offline), it
+// drops every connection unanswered. Otherwise it counts the requests it
+// passes, and for the nth request of a route it is told to cut, lets duban
+// handle it whole and drops the connection without the answer, as a
+// network that fails in the middle of sending does.
+type cutter struct {
+	proxy   *httputil.ReverseProxy
+	mu      sync.Mutex
+	offline bool
+	dropped int            // requests dropped while offline
+	seen    map[string]int // "POST /v1/cases" → requests passed
+	cut     map[string]int // "POST /v1/cases" → which one loses its answer
+}
+
+func (c *cutter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route := r.Method + " " + r.URL.Path
+	c.mu.Lock()
+	offline := c.offline
+	if offline {
+		c.dropped++
+	} else {
+		c.seen[route]++
+	}
+	lose := !offline && c.cut[route] != 0 && c.cut[route] == c.seen[route]
+	c.mu.Unlock()
+	if !offline && !lose {
+		c.proxy.ServeHTTP(w, r)
+		return
+	}
+	if lose {
+		c.proxy.ServeHTTP(httptest.NewRecorder(), r) // duban does it all
+	}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close() // and no answer arrives
+	}
+}
+
+func (c *cutter) count(route string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[route]
+}
+
+// An inspector in a dead zone: the field page, opened once with a network,
+// takes three reports with photos with the network cut, keeps them through
+// a reload, and sends them when the network returns, photos first, each
+// report with its own Idempotency-Key: three cases, each with its photo,
+// none twice, also though the connection drops in the middle of sending a
+// photo and a report. The network is cut twice over: DevTools' offline
+// emulation (the page's requests fail, navigator.onLine is false) and the
+// cutter, which drops every connection (the emulation did not reach the
+// service worker's own requests here: Chromium 156).
+func TestFieldPageOffline(t *testing.T) {
+	c := newChrome(t)
+	s := newStack(t, browserPolicy)
+	s.start("serve")
+	api, err := url.Parse(s.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &cutter{proxy: httputil.NewSingleHostReverseProxy(api), seen: map[string]int{}, cut: map[string]int{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := &http.Server{Handler: cut}
+	go func() { _ = front.Serve(l) }()
+	t.Cleanup(func() { front.Close() })
+	base := "http://" + l.Addr().String()
+
+	dir := t.TempDir()
+	var photos []string
+	for i := range 3 {
+		name := filepath.Join(dir, fmt.Sprintf("IMG_%04d.jpg", i+1))
+		photo := testimage.JPEG(testimage.Picture(640+8*i, 480), testimage.EXIF{Taken: "2026:11:30 09:1" + fmt.Sprint(i) + ":00"}.Bytes())
+		if err := os.WriteFile(name, photo, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		photos = append(photos, name)
+	}
+
+	inspector := c.person(base, "inspector-1", "inspector-pw")
+	run(t, inspector, "the field page, online", chromedp.Navigate(base+"/field"), chromedp.WaitVisible(chromedp.CSS(`#net.online`)))
+	waitFor(t, inspector, "the service worker in charge", `navigator.serviceWorker.controller !== null`)
+	c.checkA11y(inspector, "the field page")
+
+	offline := func(off bool) {
+		t.Helper()
+		cut.mu.Lock()
+		cut.offline = off
+		cut.mu.Unlock()
+		conditions := []*network.Conditions{}
+		if off {
+			conditions = append(conditions, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+		}
+		if _, err := chromedp.Call(inspector, network.EmulateNetworkConditionsByRule,
+			network.EmulateNetworkConditionsByRuleParams{EmulateOfflineServiceWorker: &off, MatchedNetworkConditions: conditions}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Call(inspector, network.OverrideNetworkState,
+			network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offline(true)
+	run(t, inspector, "offline", chromedp.WaitVisible(chromedp.CSS(`#net.offline`)))
+	for i, photo := range photos {
+		run(t, inspector, fmt.Sprintf("report %d, offline", i+1),
+			chromedp.SetValue(chromedp.CSS(`#category`), "littering"),
+			chromedp.SendKeys(chromedp.CSS(`#description`), fmt.Sprintf("离线上报 %d：路边垃圾", i+1)),
+			chromedp.SetValue(chromedp.CSS(`#lat`), "39.865"),
+			chromedp.SetValue(chromedp.CSS(`#lon`), "111.238"),
+			chromedp.SetUploadFiles(chromedp.CSS(`#photos`), []string{photo}),
+			chromedp.Click(chromedp.CSS(`#report button[type=submit]`)),
+		)
+		waitFor(t, inspector, "the report queued", fmt.Sprintf(`document.querySelectorAll("#queue li").length === %d`, i+1))
+	}
+	run(t, inspector, "reload, offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#net.offline`)))
+	waitFor(t, inspector, "the three reports still queued", `document.querySelectorAll("#queue li").length === 3`)
+	c.screenshot(inspector, "field-offline")
+
+	// The network returns; the third photo's answer and the second
+	// report's are lost on the way back.
+	cut.mu.Lock()
+	cut.cut["POST /v1/attachments"] = 3
+	cut.cut["POST /v1/cases"] = 2
+	cut.mu.Unlock()
+	offline(false)
+	deadline := time.Now().Add(time.Minute)
+	for !get(t, inspector, "the queue", chromedp.Evaluate[bool](`document.querySelectorAll("#queue li").length === 0`)) {
+		if time.Now().After(deadline) {
+			queue := get(t, inspector, "the queue", chromedp.Text(chromedp.CSS(`#queue`)))
+			t.Fatalf("reports still queued a minute after the network returned: %s", queue)
+		}
+		// What a waiting inspector does: press "send now" now and then.
+		run(t, inspector, "send now", chromedp.Click(chromedp.CSS(`#send`)), chromedp.Sleep(time.Second))
+	}
+	c.screenshot(inspector, "field-sent")
+	if n := cut.count("POST /v1/cases"); n < 4 {
+		t.Fatalf("%d reports were sent: the one whose answer was lost was not sent again", n)
+	}
+
+	// Exactly three cases, each with its photo.
+	var list struct {
+		Items []struct {
+			ID          string `json:"id"`
+			Description string `json:"description"`
+			Evidence    []struct {
+				Attachment string `json:"attachment"`
+			} `json:"evidence"`
+		} `json:"items"`
+	}
+	s.call("GET", "/v1/cases?limit=100", "dev-supervisor", nil).Expect(t, 200, &list)
+	seen := map[string]int{}
+	for _, item := range list.Items {
+		if !strings.HasPrefix(item.Description, "离线上报") {
+			continue
+		}
+		seen[item.Description]++
+		if len(item.Evidence) != 1 || item.Evidence[0].Attachment == "" {
+			t.Errorf("%s has evidence %+v, want its photo", item.Description, item.Evidence)
+			continue
+		}
+		if r := s.call("GET", "/v1/attachments/"+item.Evidence[0].Attachment+"/thumbnail", "dev-inspector", nil); r.Status != 200 {
+			t.Errorf("%s: its photo's thumbnail: %d", item.Description, r.Status)
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("cases from the field page: %v, want three", seen)
+	}
+	for d, n := range seen {
+		if n != 1 {
+			t.Errorf("%q was opened %d times", d, n)
+		}
+	}
+	if n := len(get(t, inspector, "sent", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#sent li a")).map(a => a.textContent)`))); n != 3 {
+		t.Errorf("the page lists %d reports sent, want 3", n)
+	}
+}
+
+// waitFor waits, up to 30 s, until the expression is true on p's page.
+func waitFor(t *testing.T, p context.Context, what, expression string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !get(t, p, what, chromedp.Evaluate[bool](expression)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 30 s (%s)", what, expression)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,64 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/duban/duban"
+	"github.com/duban/duban/app"
+)
+
+// The field page (/field): an inspector's phone reports problems from the
+// street, also without a network. The page, its script and its service
+// worker are served here; the reports and their photos go to the API
+// (POST /v1/attachments, POST /v1/cases with an Idempotency-Key), with the
+// session cookie and its token in api.CSRFHeader.
+
+// fieldPage draws the field page for someone who may open cases.
+func (s *Server) fieldPage(w http.ResponseWriter, r *http.Request) {
+	if err := session(r).Principal.MayOpen(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "field", s.newPage(r, "fieldpage.title"))
+}
+
+// fieldSession answers the signed-in person's current form token, which a
+// field page opened from the phone's cache needs before it sends: JSON,
+// 401 when signed out (not a redirect to the sign-in page).
+func (s *Server) fieldSession(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	var id string
+	if c, err := r.Cookie(app.SessionCookie); err == nil {
+		id = c.Value
+	}
+	sess, err := s.App.Session(r.Context(), id)
+	if err != nil {
+		status := http.StatusInternalServerError
+		if duban.ErrorCode(err) == duban.EUNAUTHORIZED {
+			status = http.StatusUnauthorized
+		}
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"detail": duban.ErrorMessage(err)})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"csrf": sess.CSRF, "principal": sess.Principal.ID})
+}
+
+// fieldAsset serves a file of the field page that must sit at the root:
+// the service worker (its scope, /field, must be under its own path) and
+// the manifest.
+func fieldAsset(name, contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := files.ReadFile("static/" + name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		// A new service worker is picked up on the next visit.
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(b)
+	}
+}

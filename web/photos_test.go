@@ -1,0 +1,95 @@
+package web_test
+
+import (
+	"bytes"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/duban/duban/internal/testimage"
+)
+
+// postPhoto sends form, with photo as its file "photo" (none when nil),
+// as multipart/form-data from the page at path to action.
+func (b *browser) postPhoto(path, action string, form url.Values, photo []byte) page {
+	b.t.Helper()
+	form.Set("csrf", b.csrf(path))
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, vs := range form {
+		for _, v := range vs {
+			_ = w.WriteField(k, v)
+		}
+	}
+	if photo != nil {
+		f, err := w.CreateFormFile("photo", "IMG_0001.jpg")
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		_, _ = f.Write(photo)
+	}
+	_ = w.Close()
+	req, err := http.NewRequest("POST", b.site.url+action, &body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return page{res.StatusCode, res.Header, string(out)}
+}
+
+var thumbnails = regexp.MustCompile(`<img src="/v1/attachments/(sha256:[0-9a-f]{64})/thumbnail"`)
+
+// Photos through the pages: the inspector reports with one (a refused form
+// keeps it), the unit resolves with one, and the inspector sees both side
+// by side, with when and where each was taken.
+func TestPhotosSideBySide(t *testing.T) {
+	s := newSite(t)
+	inspector := s.signedIn("inspector-1", "dev-inspector")
+	before := testimage.JPEG(testimage.Picture(800, 600), testimage.EXIF{Taken: "2026:11:30 09:15:02", GPS: true, Lat: 39.8603, Lon: 111.2}.Bytes())
+	form := url.Values{"key": {"with-photo"}, "category": {"littering"}, "severity": {"normal"}, "description": {""},
+		"address": {"人民路 1 号"}, "location.lat": {"39.86"}, "location.lon": {"111.2"}}
+	// Refused (no description): the page keeps the photo, not sent again.
+	p := inspector.postPhoto("/cases/new", "/cases/new", form, before)
+	expect(t, p, http.StatusBadRequest, "已附上一张照片", `name="attachment" value="sha256:`)
+	kept := regexp.MustCompile(`name="attachment" value="(sha256:[0-9a-f]{64})"`).FindStringSubmatch(p.body)[1]
+	form.Set("description", "路边堆放垃圾袋")
+	form.Set("attachment", kept)
+	p = inspector.postPhoto("/cases/new", "/cases/new", form, nil)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("open with the kept photo: %d %s", p.status, p.body)
+	}
+	id := strings.TrimPrefix(p.header.Get("Location"), "/cases/")
+	expect(t, inspector.get("/cases/"+id), http.StatusOK, "上报时", "拍摄于 2026-11-30 09:15", "距案件位置 33 米", `/v1/attachments/`+kept+`/thumbnail`)
+
+	unit := s.signedIn("sanitation-1", "dev-sanitation")
+	version := func(b *browser) string {
+		return regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(b.get("/cases/" + id).body)[1]
+	}
+	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version(unit)}, "key": {"ack"}, "cmd": {"acknowledge"}}), http.StatusSeeOther)
+	after := testimage.JPEG(testimage.Picture(600, 800), testimage.EXIF{Taken: "2026:11:30 15:40:00"}.Bytes())
+	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix"}, "cmd": {"resolve"},
+		"note": {"已清理"}}, after), http.StatusSeeOther)
+
+	p = inspector.get("/cases/" + id)
+	expect(t, p, http.StatusOK, "上报时", "处置后", "拍摄于 2026-11-30 15:40 · 未记录拍摄位置")
+	shown := thumbnails.FindAllStringSubmatch(p.body, -1)
+	if len(shown) != 2 || shown[0][1] != kept {
+		t.Fatalf("the case page shows %d thumbnails, want the report's and the fix's: %v", len(shown), shown)
+	}
+	if th := inspector.get("/v1/attachments/" + shown[1][1] + "/thumbnail"); th.status != 200 || th.header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("the fix's thumbnail, signed in: %d", th.status)
+	}
+	// A photo over 20 MiB is refused as such.
+	huge := append(bytes.Clone(after), make([]byte, 21<<20)...)
+	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/comment", url.Values{"text": {"x"}}, huge), http.StatusRequestEntityTooLarge, "20 MiB")
+}
