@@ -85,12 +85,13 @@ func (p Principal) MayUpload() error {
 	return nil
 }
 
-// SeesWholeEvidence reports whether p, who may see c, sees its attached
-// photos as they were taken, with where and when (EXIF): the case's
-// reporter, the unit it is assigned to, and those who oversee every case.
-// Anyone else who may see it gets copies without that metadata.
-func (p Principal) SeesWholeEvidence(c *Case) bool {
-	return p.Oversees() || (p.ID != "" && p.ID == c.Reporter) || (p.Role == RoleUnit && p.Unit != "" && p.Unit == c.Unit)
+// SeesWholeEvidence reports whether p, who may see a case assigned to unit
+// and reported by reporter, sees its attached photos as they were taken,
+// with where and when (EXIF): the case's reporter, the unit it is assigned
+// to, and those who oversee every case. Anyone else who may see it gets
+// copies without that metadata.
+func (p Principal) SeesWholeEvidence(unit, reporter string) bool {
+	return p.Oversees() || (p.ID != "" && p.ID == reporter) || (p.Role == RoleUnit && p.Unit != "" && p.Unit == unit)
 }
 
 // authorize checks that the actor's role may give cmd to c, which it can see.

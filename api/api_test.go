@@ -39,7 +39,6 @@ func newDoorAt(t *testing.T, now func() time.Time, ready ...app.Dependency) *doo
 	}
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now,
 		Attachments: store, Blobs: files}
-	t.Cleanup(svc.Drain) // before the files' directory goes
 	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Attachments: svc, Ready: ready,
 		Logger: slog.New(slog.DiscardHandler), Now: now}
 	srv := httptest.NewServer(s.Handler())

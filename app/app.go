@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/duban/duban"
@@ -139,10 +138,9 @@ type Service struct {
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)
 
-	gate       gate
-	health     health
-	throttle   throttle
-	background sync.WaitGroup
+	gate     gate
+	health   health
+	throttle throttle
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -50,8 +50,15 @@ type AttachmentStore interface {
 	Derived(ctx context.Context, id string, thumbnail, stripped bool) error
 	// Attachment returns one; ENOTFOUND when there is none.
 	Attachment(ctx context.Context, id string) (Attachment, error)
-	// AttachmentCases returns the ids of the cases whose events refer to it.
-	AttachmentCases(ctx context.Context, id string) ([]string, error)
+	// AttachmentAccess returns one and the cases whose events refer to it,
+	// in the order of their ids (what decides who sees it).
+	AttachmentAccess(ctx context.Context, id string) (Attachment, []AttachmentCase, error)
+}
+
+// AttachmentCase is a case that refers to an attachment, with what decides
+// who sees the attachment.
+type AttachmentCase struct {
+	ID, Unit, Reporter string
 }
 
 // BlobStore keeps the attachments' bytes (package blobs): written whole or
@@ -76,9 +83,10 @@ func OriginalKey(id string) string { return originalKey(id) }
 // larger, EINVALID for one cut short, too large to decode or whose EXIF
 // lies) and its EXIF time and place. The file is stored before the
 // attachment is recorded, so a command can refer to it only once it is
-// whole. Its thumbnail and its copy without metadata are made after the
-// answer (derive), or when first asked for. name is kept for people (a
-// name with a path in it is refused).
+// whole. Its thumbnail and its copy without metadata are made when first
+// asked for (derive): decoding a photo costs ten times what storing it
+// does, and many are never looked at by anyone but their participants.
+// name is kept for people (a name with a path in it is refused).
 func (s *Service) Upload(ctx context.Context, by duban.Principal, body io.Reader, name string) (Attachment, error) {
 	if err := by.MayUpload(); err != nil {
 		return Attachment{}, err
@@ -116,32 +124,11 @@ func (s *Service) Upload(ctx context.Context, by duban.Principal, body io.Reader
 	if err := s.Attachments.PutAttachment(ctx, a); err != nil {
 		return Attachment{}, err
 	}
-	// Made now if a slot is free, else when first asked for: a burst of
-	// uploads does not pile photos up in memory.
-	select {
-	case deriving <- struct{}{}:
-		s.background.Add(1)
-		go func() {
-			defer s.background.Done()
-			defer func() { <-deriving }()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if _, err := s.derive(ctx, a, data); err != nil {
-				s.logger().Warn("making an attachment's thumbnail", "attachment", id, "error", err)
-			}
-		}()
-	default:
-	}
 	return a, nil
 }
 
-// Drain waits for the work an upload left running after its answer (its
-// thumbnail): a process calls it before it stops.
-func (s *Service) Drain() { s.background.Wait() }
-
-// deriving bounds the attachments whose thumbnails are made at once in
-// the background: decoding a large photo takes memory (a 50-megapixel
-// one, 200 MB).
+// deriving bounds the attachments whose thumbnails are made at once:
+// decoding a large photo takes memory (a 50-megapixel one, 200 MB).
 var deriving = make(chan struct{}, 2)
 
 // thumbnailed reports whether files of the type get a thumbnail: the
@@ -151,20 +138,24 @@ func thumbnailed(contentType string) bool {
 }
 
 // derive makes and stores attachment a's thumbnail and its copy without
-// metadata, and records them. data is its file (nil: read from the
-// store). A photo that cannot be decoded whole gets no thumbnail. Made
-// twice (two requests at once), the same bytes are written twice.
-func (s *Service) derive(ctx context.Context, a Attachment, data []byte) (Attachment, error) {
-	if data == nil {
-		r, _, err := s.Blobs.Get(ctx, originalKey(a.ID))
-		if err != nil {
-			return a, err
-		}
-		data, err = io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			return a, err
-		}
+// metadata, and records them. A photo that cannot be decoded whole gets no
+// thumbnail. Made twice (two requests at once), the same bytes are
+// written twice.
+func (s *Service) derive(ctx context.Context, a Attachment) (Attachment, error) {
+	select {
+	case deriving <- struct{}{}:
+		defer func() { <-deriving }()
+	case <-ctx.Done():
+		return a, ctx.Err()
+	}
+	r, _, err := s.Blobs.Get(ctx, originalKey(a.ID))
+	if err != nil {
+		return a, err
+	}
+	data, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return a, err
 	}
 	info, err := media.Inspect(data, s.zone())
 	if err != nil {
@@ -243,7 +234,7 @@ func (s *Service) AttachmentFile(ctx context.Context, by duban.Principal, id str
 		return Blob{}, err
 	}
 	if !a.Derived && (thumbnail || !whole) {
-		if a, err = s.derive(ctx, a, nil); err != nil {
+		if a, err = s.derive(ctx, a); err != nil {
 			return Blob{}, err
 		}
 	}
@@ -272,25 +263,17 @@ func (s *Service) attachmentFor(ctx context.Context, by duban.Principal, id stri
 	if !duban.AttachmentID(id) {
 		return Attachment{}, false, notFound
 	}
-	a, err := s.Attachments.Attachment(ctx, id)
+	a, cases, err := s.Attachments.AttachmentAccess(ctx, id)
 	if err != nil {
 		return Attachment{}, false, err
 	}
 	if a.UploadedBy == by.ID {
 		return a, true, nil
 	}
-	cases, err := s.Attachments.AttachmentCases(ctx, id)
-	if err != nil {
-		return Attachment{}, false, err
-	}
 	seen := false
-	for _, caseID := range cases {
-		row, err := s.Store.Case(ctx, caseID)
-		if err != nil {
-			return Attachment{}, false, err
-		}
-		if by.CanSee(&row.Case) {
-			if by.SeesWholeEvidence(&row.Case) {
+	for _, c := range cases {
+		if by.CanSeeAssigned(c.Unit) {
+			if by.SeesWholeEvidence(c.Unit, c.Reporter) {
 				return a, true, nil
 			}
 			seen = true

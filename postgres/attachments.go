@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/jackc/pgx/v5"
@@ -32,15 +31,18 @@ func (s *Store) Derived(ctx context.Context, id string, thumbnail, stripped bool
 	return readErr(err)
 }
 
-// Attachment returns what is recorded of an attachment.
-func (s *Store) Attachment(ctx context.Context, id string) (app.Attachment, error) {
+// attachmentSQL reads an attachment's row, as scanAttachment scans it.
+const attachmentSQL = `SELECT id, content_type, size, width, height, taken_at, lat, lon, name, uploaded_by, uploaded_at,
+	derived, thumbnail, stripped FROM attachments WHERE id = $1`
+
+// scanAttachment scans a row of attachmentSQL's columns, and more into
+// more.
+func scanAttachment(row pgx.Row, more ...any) (app.Attachment, error) {
 	var a app.Attachment
 	var width, height *int
 	var lat, lon *float64
-	err := s.pool.QueryRow(ctx, `SELECT id, content_type, size, width, height, taken_at, lat, lon, name, uploaded_by, uploaded_at,
-		derived, thumbnail, stripped
-		FROM attachments WHERE id = $1`, id).Scan(&a.ID, &a.ContentType, &a.Size, &width, &height, &a.TakenAt, &lat, &lon,
-		&a.Name, &a.UploadedBy, &a.UploadedAt, &a.Derived, &a.Thumbnail, &a.Stripped)
+	err := row.Scan(append([]any{&a.ID, &a.ContentType, &a.Size, &width, &height, &a.TakenAt, &lat, &lon,
+		&a.Name, &a.UploadedBy, &a.UploadedAt, &a.Derived, &a.Thumbnail, &a.Stripped}, more...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return app.Attachment{}, duban.Errorf(duban.ENOTFOUND, "attachment not found")
 	} else if err != nil {
@@ -55,18 +57,33 @@ func (s *Store) Attachment(ctx context.Context, id string) (app.Attachment, erro
 	return a, nil
 }
 
-// AttachmentCases returns the cases whose events' evidence names id.
-func (s *Store) AttachmentCases(ctx context.Context, id string) ([]string, error) {
-	match, err := json.Marshal([]map[string]string{{"attachment": id}})
+// Attachment returns what is recorded of an attachment.
+func (s *Store) Attachment(ctx context.Context, id string) (app.Attachment, error) {
+	return scanAttachment(s.pool.QueryRow(ctx, attachmentSQL, id))
+}
+
+// AttachmentAccess returns an attachment and the cases whose events'
+// evidence names it, in one query.
+func (s *Store) AttachmentAccess(ctx context.Context, id string) (app.Attachment, []app.AttachmentCase, error) {
+	var ids, units, reporters []string
+	a, err := scanAttachment(s.pool.QueryRow(ctx, `SELECT a.id, a.content_type, a.size, a.width, a.height, a.taken_at, a.lat, a.lon,
+		a.name, a.uploaded_by, a.uploaded_at, a.derived, a.thumbnail, a.stripped,
+		coalesce(array_agg(c.id::text ORDER BY c.id) FILTER (WHERE c.id IS NOT NULL), '{}'),
+		coalesce(array_agg(coalesce(c.unit, '') ORDER BY c.id) FILTER (WHERE c.id IS NOT NULL), '{}'),
+		coalesce(array_agg(c.reporter ORDER BY c.id) FILTER (WHERE c.id IS NOT NULL), '{}')
+		FROM attachments a
+		LEFT JOIN LATERAL (SELECT DISTINCT case_id FROM events
+			WHERE data -> 'evidence' @> jsonb_build_array(jsonb_build_object('attachment', a.id))) e ON true
+		LEFT JOIN cases c ON c.id = e.case_id
+		WHERE a.id = $1 GROUP BY a.id`, id), &ids, &units, &reporters)
 	if err != nil {
-		return nil, err
+		return app.Attachment{}, nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT case_id::text FROM events WHERE data -> 'evidence' @> $1::jsonb ORDER BY 1`, string(match))
-	if err != nil {
-		return nil, readErr(err)
+	cases := make([]app.AttachmentCase, len(ids))
+	for i := range ids {
+		cases[i] = app.AttachmentCase{ID: ids[i], Unit: units[i], Reporter: reporters[i]}
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return ids, readErr(err)
+	return a, cases, nil
 }
 
 // Attachments returns every attachment the events refer to, each once:

@@ -63,7 +63,6 @@ func newSite(t *testing.T) *site {
 	}
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: st.store, Engine: &memstore.Engine{Store: st.store, Now: st.clock},
 		Now: st.clock, Feed: feed, Sessions: st.store, Attachments: st.store, Blobs: files}
-	t.Cleanup(svc.Drain) // before the files' directory goes
 	st.app = svc
 	ctx, cancel := context.WithCancel(context.Background())
 	go feed.Run(ctx)

@@ -2,13 +2,24 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/duban/duban/internal/apitest"
+	"github.com/duban/duban/internal/freeport"
 	"github.com/duban/duban/internal/testimage"
 )
 
@@ -64,5 +75,100 @@ func TestEvidenceFromTheStreet(t *testing.T) {
 	out, err := s.runOnce("audit", "verify", "--blob-store", s.blobs)
 	if err == nil || !strings.Contains(out, "attachment "+b.ID+": missing") || !strings.Contains(out, "attachment "+a.ID+": its bytes have changed") {
 		t.Fatalf("audit of a store with a photo removed and one changed: %v\n%s", err, out)
+	}
+}
+
+// The API killed (-9) in the middle of an upload leaves no blob, whole or
+// half, and the client's retry, to the API started again, stores the
+// photo whole.
+func TestUploadSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills an API process")
+	}
+	s := newStack(t, "")
+	port, err := freeport.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	s.base = "http://" + addr
+	startAPI := func() *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "api", "--addr", addr, "--temporal", temporalAddr, "--task-queue", s.queue,
+			"--blob-store", s.blobs, "--allow-dev-tokens", "--log-level", "warn", "--log-format", "text")
+		cmd.Env = append(os.Environ(), reexecEnv+"=1", "DATABASE_URL="+s.dbURL)
+		cmd.Stdout, cmd.Stderr = s.logs, s.logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+		eventually(t, time.Minute, "the API ready", func() bool {
+			res, err := http.Get(s.base + "/readyz")
+			if err == nil {
+				res.Body.Close()
+			}
+			return err == nil && res.StatusCode == 200
+		})
+		return cmd
+	}
+	first := startAPI()
+	photo := testimage.JPEG(testimage.Picture(2000, 1500), testimage.EXIF{Taken: "2026:11:30 09:15:02"}.Bytes())
+	var body bytes.Buffer
+	form := multipart.NewWriter(&body)
+	part, _ := form.CreateFormFile("file", "IMG_0001.jpg")
+	_, _ = part.Write(photo)
+	_ = form.Close()
+	// Half the body sent, and the API killed while it waits for the rest.
+	pr, pw := io.Pipe()
+	sent := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", s.base+"/v1/attachments", pr)
+		req.Header.Set("Authorization", "Bearer dev-inspector")
+		req.Header.Set("Content-Type", form.FormDataContentType())
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			err = fmt.Errorf("answered %d", res.StatusCode)
+		}
+		sent <- err
+	}()
+	if _, err := pw.Write(body.Bytes()[:body.Len()/2]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	first.Wait()
+	pw.CloseWithError(errors.New("the phone lost its network"))
+	if err := <-sent; err == nil {
+		t.Fatal("the upload cut in half was answered")
+	}
+	blobsIn := func(dir string) []string {
+		var names []string
+		_ = filepath.WalkDir(filepath.Join(s.blobs, dir), func(path string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				names = append(names, path)
+			}
+			return nil
+		})
+		return names
+	}
+	if left := blobsIn("sha256"); len(left) > 0 {
+		t.Fatalf("a blob after the kill: %v", left)
+	}
+
+	startAPI()
+	var a wireAttachment
+	s.call("POST", "/v1/attachments", "dev-inspector", apitest.File{Field: "file", Name: "IMG_0001.jpg", Data: photo}).Expect(t, http.StatusCreated, &a)
+	sum := sha256.Sum256(photo)
+	if a.ID != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("the retry stored %s", a.ID)
+	}
+	if got, err := os.ReadFile(filepath.Join(s.blobs, "sha256", hex.EncodeToString(sum[:]))); err != nil || !bytes.Equal(got, photo) {
+		t.Fatalf("the stored photo: %d bytes, %v", len(got), err)
+	}
+	if left := blobsIn(".tmp"); len(left) > 0 {
+		t.Fatalf("temporary files after a restart: %v", left)
 	}
 }

@@ -199,6 +199,33 @@ func TestFieldPageOffline(t *testing.T) {
 	if n := len(get(t, inspector, "sent", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#sent li a")).map(a => a.textContent)`))); n != 3 {
 		t.Errorf("the page lists %d reports sent, want 3", n)
 	}
+
+	// The unit resolves one with a photo of the fix; the inspector sees
+	// the two photos side by side, and verifies.
+	var first string
+	for _, item := range list.Items {
+		if item.Description == "离线上报 1：路边垃圾" {
+			first = item.ID
+		}
+	}
+	fix := filepath.Join(dir, "fixed.jpg")
+	if err := os.WriteFile(fix, testimage.JPEG(testimage.Picture(480, 640), testimage.EXIF{Taken: "2026:11:30 15:40:00", GPS: true, Lat: 39.8651, Lon: 111.2382}.Bytes()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unit := c.person(base, "sanitation-1", "sanitation-pw")
+	run(t, unit, "acknowledge", chromedp.Navigate(base+"/cases/"+first), submit(`#cmd-acknowledge`))
+	run(t, unit, "resolve with a photo", chromedp.SendKeys(chromedp.CSS(`#resolve-note`), "已清理"),
+		chromedp.SetUploadFiles(chromedp.CSS(`#resolve-photo`), []string{fix}), submit(`#cmd-resolve`))
+	run(t, inspector, "the case, both photos", chromedp.Navigate(base+"/cases/"+first),
+		chromedp.ScrollIntoView(chromedp.CSS(`.compare`)))
+	waitFor(t, inspector, "the report's photo and the fix's, drawn",
+		`Array.from(document.querySelectorAll(".compare img")).filter(i => i.complete && i.naturalWidth > 0).length === 2`)
+	c.screenshot(inspector, "case-photos")
+	c.checkA11y(inspector, "the case with photos")
+	run(t, inspector, "verify", chromedp.Click(chromedp.CSS(`#cmd-verify input[value=yes]`)), submit(`#cmd-verify`))
+	if status := get(t, inspector, "the status", chromedp.Text(chromedp.CSS(`#summary`))); !strings.Contains(status, "已结案") {
+		t.Fatalf("after verification: %s", status)
+	}
 }
 
 // waitFor waits, up to 30 s, until the expression is true on p's page.

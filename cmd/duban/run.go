@@ -332,7 +332,6 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	}
 	if files != nil {
 		cases.Attachments, cases.Blobs = store, files
-		m.onClose(func() error { cases.Drain(); return nil })
 	}
 	pages, err := (&web.Server{App: cases, Policy: m.Policy, Logger: m.Logger}).Handler()
 	if err != nil {

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/app"
@@ -44,16 +45,21 @@ func (s *Store) Attachment(_ context.Context, id string) (app.Attachment, error)
 	return a, nil
 }
 
-// AttachmentCases returns the cases whose events' evidence names id.
-func (s *Store) AttachmentCases(_ context.Context, id string) ([]string, error) {
+// AttachmentAccess returns an attachment and the cases whose events'
+// evidence names it.
+func (s *Store) AttachmentAccess(ctx context.Context, id string) (app.Attachment, []app.AttachmentCase, error) {
+	a, err := s.Attachment(ctx, id)
+	if err != nil {
+		return a, nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var ids []string
+	var out []app.AttachmentCase
 	for caseID, st := range s.cases {
 		if slices.ContainsFunc(st.events, func(e duban.Event) bool { return slices.Contains(duban.Attachments(e.Evidence()), id) }) {
-			ids = append(ids, caseID)
+			out = append(out, app.AttachmentCase{ID: caseID, Unit: st.c.Unit, Reporter: st.c.Reporter})
 		}
 	}
-	slices.Sort(ids)
-	return ids, nil
+	slices.SortFunc(out, func(a, b app.AttachmentCase) int { return strings.Compare(a.ID, b.ID) })
+	return a, out, nil
 }

@@ -14,7 +14,7 @@ import (
 
 // An attachment is recorded once (the same bytes again change nothing),
 // its derived blobs recorded after, and the cases whose report, resolution
-// or verification names it are found, each once.
+// or verification names it are found with it, each once.
 func testAttachments(t *testing.T, s Store) {
 	ctx := context.Background()
 	id := "sha256:" + strings.Repeat("ab", 32)
@@ -56,13 +56,20 @@ func testAttachments(t *testing.T, s Store) {
 	w.do(reported, duban.Resolve{CommandMeta: duban.CommandMeta{By: sanitation}, Note: "swept", Evidence: photo, Stored: []string{id}}, t0.Add(time.Hour), "fix")
 	w.do(reported, duban.Verify{CommandMeta: duban.CommandMeta{By: inspector}, Note: "again", Evidence: photo, Stored: []string{id}}, t0.Add(2*time.Hour), "check")
 	w.open(t0, "littering", "sanitation", "old-town", duban.SeverityNormal) // names no photo
-	cases, err := s.AttachmentCases(ctx, id)
-	want := []string{reported, withPhoto}
-	slices.Sort(want)
+	_, cases, err := s.AttachmentAccess(ctx, id)
+	want := []app.AttachmentCase{{ID: reported, Unit: "sanitation", Reporter: "inspector-1"}, {ID: withPhoto, Unit: "sanitation", Reporter: "inspector-1"}}
+	slices.SortFunc(want, func(a, b app.AttachmentCase) int { return strings.Compare(a.ID, b.ID) })
 	if err != nil || !slices.Equal(cases, want) {
 		t.Fatalf("cases that refer to it: %v, %v; want %v", cases, err, want)
 	}
-	if cases, err := s.AttachmentCases(ctx, "sha256:"+strings.Repeat("cd", 32)); err != nil || len(cases) != 0 {
-		t.Fatalf("cases that refer to an attachment no event names: %v, %v", cases, err)
+	if _, _, err := s.AttachmentAccess(ctx, "sha256:"+strings.Repeat("cd", 32)); duban.ErrorCode(err) != duban.ENOTFOUND {
+		t.Fatalf("the access to an attachment never stored: %v", err)
+	}
+	other := "sha256:" + strings.Repeat("ef", 32)
+	if err := s.PutAttachment(ctx, app.Attachment{ID: other, ContentType: media.PDF, Size: 1, UploadedBy: "inspector-1", UploadedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if a, cases, err := s.AttachmentAccess(ctx, other); err != nil || a.ID != other || len(cases) != 0 {
+		t.Fatalf("an attachment no event names: %+v, %v, %v", a, cases, err)
 	}
 }
