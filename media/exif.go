@@ -161,33 +161,33 @@ func parseEXIF(b []byte, zone *time.Location) (exifData, error) {
 		}
 		x.orientation = int(v)
 	}
-	if e, ok := ifd0[0x8769]; ok {
-		off, err := t.uint(e)
-		if err != nil {
-			return x, err
-		}
-		sub, err := t.ifd(off)
-		if err != nil {
-			return x, err
-		}
-		if x.takenAt, err = t.time(sub, zone); err != nil {
-			return x, err
-		}
+	exif, err := t.sub(ifd0, 0x8769)
+	if err != nil {
+		return x, err
 	}
-	if e, ok := ifd0[0x8825]; ok {
-		off, err := t.uint(e)
-		if err != nil {
-			return x, err
-		}
-		sub, err := t.ifd(off)
-		if err != nil {
-			return x, err
-		}
-		if x.gps, err = t.gps(sub); err != nil {
-			return x, err
-		}
+	if x.takenAt, err = t.time(exif, zone); err != nil {
+		return x, err
 	}
-	return x, nil
+	gps, err := t.sub(ifd0, 0x8825)
+	if err != nil {
+		return x, err
+	}
+	x.gps, err = t.gps(gps)
+	return x, err
+}
+
+// sub reads the IFD an entry of ifd points to (the Exif IFD, the GPS
+// IFD); none (nil) when ifd has no such entry.
+func (t tiff) sub(ifd map[uint16]entry, tag uint16) (map[uint16]entry, error) {
+	e, ok := ifd[tag]
+	if !ok {
+		return nil, nil
+	}
+	off, err := t.uint(e)
+	if err != nil {
+		return nil, err
+	}
+	return t.ifd(off)
 }
 
 // ifd reads the entries of the IFD at off.

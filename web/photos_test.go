@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -33,18 +32,7 @@ func (b *browser) postPhoto(path, action string, form url.Values, photo []byte) 
 		_, _ = f.Write(photo)
 	}
 	_ = w.Close()
-	req, err := http.NewRequest("POST", b.site.url+action, &body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	res, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return page{res.StatusCode, res.Header, string(out)}
+	return b.send("POST", action, &body, w.FormDataContentType())
 }
 
 var thumbnails = regexp.MustCompile(`<img src="/v1/attachments/(sha256:[0-9a-f]{64})/thumbnail"`)

@@ -102,16 +102,21 @@ type page struct {
 
 func (b *browser) do(method, path string, form url.Values) page {
 	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return b.send(method, path, nil, "")
 	}
+	return b.send(method, path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded")
+}
+
+// send sends a request with body of contentType (none when empty).
+func (b *browser) send(method, path string, body io.Reader, contentType string) page {
+	b.t.Helper()
 	req, err := http.NewRequest(method, b.site.url+path, body)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if b.lang != "" {
 		req.Header.Set("Accept-Language", b.lang)
