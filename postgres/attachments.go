@@ -73,7 +73,7 @@ func (s *Store) AttachmentAccess(ctx context.Context, id string) (app.Attachment
 		coalesce(array_agg(c.reporter ORDER BY c.id) FILTER (WHERE c.id IS NOT NULL), '{}')
 		FROM attachments a
 		LEFT JOIN LATERAL (SELECT DISTINCT case_id FROM events
-			WHERE data -> 'evidence' @> jsonb_build_array(jsonb_build_object('attachment', a.id))) e ON true
+			WHERE data ? 'evidence' AND data -> 'evidence' @> jsonb_build_array(jsonb_build_object('attachment', a.id))) e ON true
 		LEFT JOIN cases c ON c.id = e.case_id
 		WHERE a.id = $1 GROUP BY a.id`, id), &ids, &units, &reporters)
 	if err != nil {

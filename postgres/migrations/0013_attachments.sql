@@ -23,5 +23,6 @@ CREATE TABLE attachments (
 );
 
 -- Which cases refer to an attachment (who may see it): the events whose
--- evidence names it.
-CREATE INDEX events_evidence ON events USING gin ((data -> 'evidence') jsonb_path_ops);
+-- evidence names it. Only the events that carry evidence are indexed (a
+-- GIN index keeps an entry even for a row whose key is null).
+CREATE INDEX events_evidence ON events USING gin ((data -> 'evidence') jsonb_path_ops) WHERE data ? 'evidence';
