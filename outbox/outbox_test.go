@@ -213,7 +213,7 @@ func TestDeliveries(t *testing.T) {
 
 	key, _ := outbox.ParseSecret(secret)
 	taken := map[string][]int64{} // case → versions, in the order taken
-	seen := map[string]bool{}
+	seen, repeats := map[string]bool{}, 0
 	for _, r := range rcv.all {
 		id, ts := r.header.Get("webhook-id"), r.header.Get("webhook-timestamp")
 		sec, err := strconv.ParseInt(ts, 10, 64)
@@ -233,14 +233,18 @@ func TestDeliveries(t *testing.T) {
 		if msg.Data.CaseID == before {
 			t.Errorf("an event from before the subscription was offered: %s", msg.Type)
 		}
-		if r.ok {
-			if seen[id] {
-				t.Errorf("message %s taken twice", id)
-			}
+		// Taken again, it is the same message with its webhook-id: at least
+		// once allows it when an answer is lost, as it can be when the
+		// receiver goes away while answering. The order per case is that
+		// of first takes.
+		if r.ok && seen[id] {
+			repeats++
+		} else if r.ok {
 			seen[id] = true
 			taken[msg.Data.CaseID] = append(taken[msg.Data.CaseID], msg.Data.Version)
 		}
 	}
+	t.Logf("%d messages taken, %d taken again", len(seen), repeats)
 	for _, e := range want {
 		if !seen[e.ID] {
 			t.Errorf("event %s %d of case %s never delivered (%d attempts reached the receiver)", e.Type, e.Version, e.CaseID, rcv.attempts[e.ID])
