@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/duban/duban"
-	"github.com/duban/duban/app"
+	"github.com/duban/duban/api"
 )
 
 // The field page (/field): an inspector's phone reports problems from the
@@ -29,17 +29,9 @@ func (s *Server) fieldPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) fieldSession(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	var id string
-	if c, err := r.Cookie(app.SessionCookie); err == nil {
-		id = c.Value
-	}
-	sess, err := s.App.Session(r.Context(), id)
+	sess, err := s.cookieSession(r)
 	if err != nil {
-		status := http.StatusInternalServerError
-		if duban.ErrorCode(err) == duban.EUNAUTHORIZED {
-			status = http.StatusUnauthorized
-		}
-		w.WriteHeader(status)
+		w.WriteHeader(api.Status(err))
 		_ = json.NewEncoder(w).Encode(map[string]string{"detail": duban.ErrorMessage(err)})
 		return
 	}

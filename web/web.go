@@ -206,12 +206,7 @@ const sessionKey ctxKey = iota
 // session's CSRF token is refused (403).
 func (s *Server) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cookie, _ := r.Cookie(app.SessionCookie)
-		var id string
-		if cookie != nil {
-			id = cookie.Value
-		}
-		sess, err := s.App.Session(r.Context(), id)
+		sess, err := s.cookieSession(r)
 		if duban.ErrorCode(err) == duban.EUNAUTHORIZED {
 			if r.Method != http.MethodGet {
 				s.fail(w, r, err)
@@ -235,6 +230,16 @@ func (s *Server) signedIn(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
 	})
+}
+
+// cookieSession is the session the request's cookie names (EUNAUTHORIZED
+// without one).
+func (s *Server) cookieSession(r *http.Request) (app.Session, error) {
+	var id string
+	if c, err := r.Cookie(app.SessionCookie); err == nil {
+		id = c.Value
+	}
+	return s.App.Session(r.Context(), id)
 }
 
 func session(r *http.Request) app.Session {
