@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,30 +232,45 @@ func ceilingUpdate(ctx context.Context, tc client.Client, u *updateRun, stop fun
 }
 
 // ceilingTimers starts n workflows whose timers are all due at one instant
-// and returns how late they woke.
-func ceilingTimers(ctx context.Context, tc client.Client, clients, n int, startRate float64) (dist, error) {
+// and returns how late they woke, and how the burst went. With profileDir
+// set, it profiles the processes for profileFor from just before the
+// instant.
+func ceilingTimers(ctx context.Context, s *stack, clients, n int, startRate float64, profileDir string) (dist, burst, error) {
+	tc := s.tc
 	wakes = latencies{}
 	// As the escalation phase does, leave the server a quiet moment before
 	// the instant.
 	due := time.Now().Add(time.Duration(float64(n)/startRate*1.3*float64(time.Second)) + 10*time.Second)
-	var started atomic.Int64
+	var mu sync.Mutex
+	var ids []string
 	_, err := run(clients, forCount(int64(n)), func(int) error {
-		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "timer-" + uuid.NewString(), TaskQueue: bareQueue}, TimerWorkflow, due)
-		started.Add(1)
+		id := "timer-" + uuid.NewString()
+		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: bareQueue}, TimerWorkflow, due)
+		mu.Lock()
+		ids = append(ids, id)
+		mu.Unlock()
 		return err
 	})
 	if err != nil {
-		return dist{}, fmt.Errorf("start timers: %w", err)
+		return dist{}, burst{}, fmt.Errorf("start timers: %w", err)
 	}
 	if time.Now().After(due) {
-		return dist{}, fmt.Errorf("starting %d timer workflows took past their due time; lower the count", n)
+		return dist{}, burst{}, fmt.Errorf("starting %d timer workflows took past their due time; lower the count", n)
+	}
+	cpuBefore := s.cpuAt(due)
+	profiled := func() error { return nil }
+	if profileDir != "" {
+		time.Sleep(time.Until(due.Add(-time.Second)))
+		profiled = s.captureProfiles(filepath.Join(profileDir, "timers"))
 	}
 	deadline := due.Add(15 * time.Minute)
 	for time.Now().Before(deadline) {
 		if d := wakes.dist(); d.N >= n {
-			return d, nil
+			b := newBurst(n, due, due.Add(time.Duration(d.Max*float64(time.Millisecond))), cpuBefore(), s.cpuTimes())
+			b.Workflows, err = s.sizesOf(ctx, ids)
+			return d, b, errors.Join(err, profiled())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return wakes.dist(), fmt.Errorf("only %d of %d timers fired within 15 minutes", wakes.dist().N, n)
+	return wakes.dist(), burst{}, fmt.Errorf("only %d of %d timers fired within 15 minutes", wakes.dist().N, n)
 }

@@ -5,21 +5,23 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/duban/duban/postgres"
 )
 
-// escalationPolicy counts the category "deadline" on a business window that
-// opens at w (a whole minute, UTC) with a one-second acknowledge deadline
-// and one escalation level at it: every case opened before w is due, and
-// escalates, at w+1s exactly.
-func escalationPolicy(w time.Time) string {
+// weekendPolicy is a business calendar whose only working day is w's
+// ("Monday"), opening at w (a whole minute, UTC): every case opened before
+// w, over the "weekend", is due at Monday's opening plus the category's
+// acknowledge deadline of one second, w+1s, and escalates then to level 1,
+// and again to level 2 after second more.
+func weekendPolicy(w time.Time, second time.Duration) string {
 	return fmt.Sprintf(`timezone: UTC
 calendar: business
 business_hours:
-  days: [mon, tue, wed, thu, fri, sat, sun]
+  days: [%s]
   hours: ["%s-24:00"]
 units:
   - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
@@ -28,20 +30,25 @@ categories:
     name: {zh: 同时到期, en: All due at once}
     unit: sanitation
     sla:
-      normal: {acknowledge: 1s, resolve: 1h, verify: 1h}
+      normal: {acknowledge: 1s, resolve: 24h, verify: 24h}
 escalation:
   - {at: 0s, level: 1}
+  - {at: %s, level: 2}
 principals:
-%s`, w.UTC().Format("15:04"), principalsYAML)
+%s`, strings.ToLower(w.UTC().Weekday().String()[:3]), w.UTC().Format("15:04"), second, principalsYAML)
 }
 
 // escalation is what one run of simultaneous deadlines measured.
 type escalation struct {
-	N        int     `json:"n"`
-	Visible  dist    `json:"visible_lag"`    // deadline to overdue in GET or /v1/escalations
-	Recorded dist    `json:"recorded_lag"`   // deadline to the CaseEscalated event's commit
-	InTask   dist    `json:"task_to_append"` // start of the workflow task that decided it to its append
-	OpenTime float64 `json:"open_seconds"`
+	N        int   `json:"n"`
+	Visible  dist  `json:"visible_lag"`    // deadline to overdue in GET or /v1/escalations
+	Recorded dist  `json:"recorded_lag"`   // deadline to the CaseEscalated event's commit
+	InTask   dist  `json:"task_to_append"` // start of the workflow task that decided it to its append
+	Burst    burst `json:"burst"`
+	// RecordedWhileRead is the second level's recorded lag, while the
+	// visible lag was measured.
+	RecordedWhileRead dist    `json:"recorded_lag_while_read"`
+	OpenTime          float64 `json:"open_seconds"`
 	// Worker memory and store growth over the n cases.
 	WorkerRSSBefore  int64 `json:"worker_rss_before"`
 	WorkerRSSAfter   int64 `json:"worker_rss_after"`
@@ -55,15 +62,16 @@ type escalation struct {
 // timers due at one instant, each recorded by a local activity.
 func measureTimers(ctx context.Context, r *benchRun) error {
 	r.logf("  ceiling: %d bare timers due at one instant", r.z.Simultaneous)
-	lag, err := ceilingTimers(ctx, r.s.tc, r.z.Clients, r.z.Simultaneous, r.bareRate)
-	r.fig.CeilingTimerLag = &lag
+	lag, b, err := ceilingTimers(ctx, r.s, r.z.Clients, r.z.Simultaneous, r.bareRate, r.profileDir)
+	r.fig.CeilingTimerLag, r.fig.CeilingTimerBurst = &lag, &b
+	r.logf("  timers fired p50 %.0f ms, p99 %.0f ms after due; %s", lag.P50, lag.P99, b)
 	return err
 }
 
 // measureEscalation measures simultaneous deadlines, then starts duban
 // again on the main policy for the phases after it.
 func measureEscalation(ctx context.Context, r *benchRun) error {
-	r.logf("  duban: %d cases due at one instant", r.z.Simultaneous)
+	r.logf("  duban: %d cases due at one instant, Monday's opening after a weekend", r.z.Simultaneous)
 	esc, err := simultaneousDeadlines(ctx, r.s, 2*r.z.Clients, r.z.Simultaneous, r.openRate, r.profileDir, r.logf)
 	if err != nil {
 		return err
@@ -72,19 +80,25 @@ func measureEscalation(ctx context.Context, r *benchRun) error {
 	return r.restartDuban(ctx, mainPolicy)
 }
 
-// simultaneousDeadlines opens n cases that fall due at one instant, then
-// measures how late duban shows them overdue and records their escalation.
-// With profileDir set, it profiles the processes for profileFor from just
-// before the deadline, while the escalations are recorded.
+// simultaneousDeadlines opens n cases over a "weekend" so that all fall due
+// at Monday's opening, then measures at that instant how late duban records
+// their escalation, as the bare timers are measured, with nobody reading;
+// and at their second level's instant, once the first burst is over, how
+// late duban shows them overdue to readers polling as hard as they can. With
+// profileDir set, it profiles the processes for profileFor from just before
+// the first instant.
 func simultaneousDeadlines(ctx context.Context, s *stack, clients, n int, openRate float64, profileDir string, logf func(string, ...any)) (escalation, error) {
 	out := escalation{N: n}
 	now := time.Now().UTC()
 	// Opening must finish before the window opens; it must also open today.
 	w := now.Add(time.Duration(float64(n)/openRate*1.3*float64(time.Second)) + 10*time.Second).Truncate(time.Minute).Add(time.Minute)
-	if w.Day() != now.Day() {
-		return out, fmt.Errorf("the deadline would fall after midnight UTC; run again after 00:00 UTC")
+	// The first burst must be over by the second instant: 1,000 take about
+	// 10 s here, 10,000 up to 140 s; a slower first burst is an error.
+	second := 30*time.Second + time.Duration(n)*25*time.Millisecond
+	if w.Add(2*second).Day() != now.Day() {
+		return out, fmt.Errorf("the deadlines would fall after midnight UTC; run again after 00:00 UTC")
 	}
-	err := s.startDuban(ctx, escalationPolicy(w))
+	err := s.startDuban(ctx, weekendPolicy(w, second))
 	if err != nil {
 		return out, err
 	}
@@ -100,28 +114,41 @@ func simultaneousDeadlines(ctx context.Context, s *stack, clients, n int, openRa
 		return out, err
 	}
 	out.OpenTime = time.Since(start).Seconds()
-	due := w.Add(time.Second)
+	due, due2 := w.Add(time.Second), w.Add(time.Second+second)
 	if time.Now().After(w) {
 		return out, fmt.Errorf("opening %d cases took %.0fs, past the deadline window; lower the count", n, out.OpenTime)
 	}
-	logf("  %d cases open in %.1fs; all due at %s", n, out.OpenTime, due.Format(time.TimeOnly))
+	logf("  %d cases open in %.1fs; all due at %s, level 2 at %s", n, out.OpenTime, due.Format(time.TimeOnly), due2.Format(time.TimeOnly))
 	profiled := func() error { return nil }
 	if profileDir != "" {
 		time.Sleep(time.Until(due.Add(-time.Second)))
 		logf("  escalations for %s, profiled into %s", profileFor, profileDir)
 		profiled = s.captureProfiles(filepath.Join(profileDir, "escalation"))
 	}
-	if out.Visible, err = visibleLag(c, ids, due); err != nil {
+	cpuBefore := s.cpuAt(due)
+	within := time.Duration(n)*50*time.Millisecond + 5*time.Minute
+	if out.Recorded, out.InTask, err = recordedLag(ctx, s, ids, 1, within); err != nil {
 		return out, err
 	}
-	if out.Recorded, out.InTask, err = recordedLag(ctx, s, ids, time.Duration(n)*50*time.Millisecond+5*time.Minute); err != nil {
+	out.Burst = newBurst(n, due, due.Add(time.Duration(out.Recorded.Max*float64(time.Millisecond))), cpuBefore(), s.cpuTimes())
+	if out.Burst.Workflows, err = s.sizesOf(ctx, ids); err != nil {
 		return out, err
 	}
-	logf("  escalations recorded p50 %.0f ms, p99 %.0f ms after due; of which from the workflow task's start to the append p50 %.0f ms, p99 %.0f ms",
-		out.Recorded.P50, out.Recorded.P99, out.InTask.P50, out.InTask.P99)
+	logf("  escalations recorded p50 %.0f ms, p99 %.0f ms after due; of which from the workflow task's start to the append p50 %.0f ms, p99 %.0f ms; %s",
+		out.Recorded.P50, out.Recorded.P99, out.InTask.P50, out.InTask.P99, out.Burst)
 	if err := profiled(); err != nil {
 		return out, err
 	}
+	if time.Now().After(due2.Add(-time.Second)) {
+		return out, fmt.Errorf("the first %d escalations took until the second level's instant; lower the count", n)
+	}
+	if out.Visible, err = visibleLag(c, ids, due2, 2); err != nil {
+		return out, err
+	}
+	if out.RecordedWhileRead, _, err = recordedLag(ctx, s, ids, 2, within); err != nil {
+		return out, err
+	}
+	logf("  level 2 visible p99 %.0f ms; recorded meanwhile p50 %.0f ms, p99 %.0f ms", out.Visible.P99, out.RecordedWhileRead.P50, out.RecordedWhileRead.P99)
 	out.WorkerRSSAfter = s.worker.RSS()
 	if out.WorkerHeapAfter, err = s.liveHeap("worker"); err != nil {
 		return out, err
@@ -136,7 +163,11 @@ func simultaneousDeadlines(ctx context.Context, s *stack, clients, n int, openRa
 // after due the answer that showed it arrived. Only the measured cases
 // count: cases from earlier phases, overdue before due, may fill the board's
 // first page (it shows the worst first), and then the sample alone measures.
-func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
+// The polling stops once every case of the sample has been seen overdue (or
+// 5 s after due): its six loops, each asking again as soon as answered, take
+// the CPU the escalations are recorded with, and a city's supervisors do not
+// read the board that hard for long.
+func visibleLag(c *caller, ids []string, due time.Time, level int) (dist, error) {
 	measured := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		measured[id] = true
@@ -149,15 +180,28 @@ func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
 			sample[i] = ids[rng.IntN(len(ids))]
 		}
 	}
+	inSample := make(map[string]bool, len(sample))
+	for _, id := range sample {
+		inSample[id] = true
+	}
 	var mu sync.Mutex
 	seen := map[string]time.Duration{}
+	unseen := len(inSample)
 	note := func(id string) {
 		lag := time.Since(due)
 		mu.Lock()
 		if _, ok := seen[id]; !ok {
 			seen[id] = lag
+			if inSample[id] {
+				unseen--
+			}
 		}
 		mu.Unlock()
+	}
+	allSeen := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return unseen == 0
 	}
 	for time.Until(due) > 200*time.Millisecond {
 		time.Sleep(10 * time.Millisecond)
@@ -168,7 +212,7 @@ func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
 	var once sync.Once
 	poll := func(f func() error) {
 		defer wg.Done()
-		for time.Now().Before(stop) {
+		for time.Now().Before(stop) && !allSeen() {
 			if err := f(); err != nil {
 				once.Do(func() { firstErr = err })
 				return
@@ -183,7 +227,7 @@ func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
 				return err
 			}
 			for _, it := range out.Items {
-				if measured[it.ID] && it.Overdue && it.EscalationLevel >= 1 {
+				if measured[it.ID] && it.Overdue && it.EscalationLevel >= level {
 					note(it.ID)
 				}
 			}
@@ -200,7 +244,7 @@ func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
 			if err := c.call("GET", "/v1/cases/"+id, "bench-supervisor", nil, 200, &out); err != nil {
 				return err
 			}
-			if out.Overdue && out.EscalationLevel >= 1 {
+			if out.Overdue && out.EscalationLevel >= level {
 				note(id)
 			}
 			return nil
@@ -220,15 +264,15 @@ func visibleLag(c *caller, ids []string, due time.Time) (dist, error) {
 	return summarize(lags), firstErr
 }
 
-// recordedLag waits until every case has its CaseEscalated event and
-// returns how long after its due time each was recorded, and how much of
+// recordedLag waits until every case has its CaseEscalated event to level
+// and returns how long after its due time each was recorded, and how much of
 // that passed between the start of the workflow task that decided it and
 // its append.
-func recordedLag(ctx context.Context, s *stack, ids []string, within time.Duration) (dist, dist, error) {
+func recordedLag(ctx context.Context, s *stack, ids []string, level int, within time.Duration) (dist, dist, error) {
 	deadline := time.Now().Add(within)
 	for {
 		var n int
-		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM events WHERE type = 'CaseEscalated' AND case_id = ANY($1::uuid[])`, ids).Scan(&n); err != nil {
+		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM events WHERE type = 'CaseEscalated' AND (data->>'level')::int = $2 AND case_id = ANY($1::uuid[])`, ids, level).Scan(&n); err != nil {
 			return dist{}, dist{}, err
 		}
 		if n >= len(ids) {
@@ -242,7 +286,7 @@ func recordedLag(ctx context.Context, s *stack, ids []string, within time.Durati
 	// occurred_at is the workflow's clock when its task began; recorded_at
 	// is when the append's transaction began.
 	rows, err := s.db.Query(ctx, `SELECT recorded_at - (data->>'due_at')::timestamptz, recorded_at - occurred_at FROM events
-		WHERE type = 'CaseEscalated' AND case_id = ANY($1::uuid[])`, ids)
+		WHERE type = 'CaseEscalated' AND (data->>'level')::int = $2 AND case_id = ANY($1::uuid[])`, ids, level)
 	if err != nil {
 		return dist{}, dist{}, err
 	}
@@ -282,7 +326,7 @@ func visibleAtScale(ctx context.Context, s *stack, store *postgres.Store, client
 		return dist{}, fmt.Errorf("loading %d cases took past their deadline", n)
 	}
 	logf("  %d cases loaded; all due at %s", n, due.Format(time.TimeOnly))
-	return visibleLag(newCaller(s.apiBase, clients), ids, due)
+	return visibleLag(newCaller(s.apiBase, clients), ids, due, 1)
 }
 
 // measureVisibleAtScale measures, among many loaded cases, how soon those

@@ -31,6 +31,7 @@ type figures struct {
 	WorkerHeapAfterRounds []int64 `json:"worker_heap_after_rounds,omitempty"`
 
 	CeilingTimerLag   *dist       `json:"ceiling_timer_lag,omitempty"`
+	CeilingTimerBurst *burst      `json:"ceiling_timer_burst,omitempty"`
 	Escalation        *escalation `json:"escalation,omitempty"`
 	VisibleLagAtScale *dist       `json:"visible_lag_at_scale,omitempty"`
 
@@ -100,7 +101,7 @@ func tableRows(f *figures, z sizes) []row {
 		rows = append(rows, alone(fmt.Sprintf("worker heap growth over %d rounds of %d closed cases", len(heaps)-1, z.MemoryCases), "MiB", round(growth), "≈ 0", &met))
 	}
 	if esc := f.Escalation; esc != nil {
-		rows = append(rows, escalationRows(esc, f.CeilingTimerLag)...)
+		rows = append(rows, escalationRows(esc, f.CeilingTimerLag, f.CeilingTimerBurst)...)
 	}
 	if atScale := f.VisibleLagAtScale; atScale != nil {
 		met := atScale.P99 <= 1000
@@ -143,7 +144,7 @@ func tableRows(f *figures, z sizes) []row {
 
 // escalationRows are the rows of simultaneous deadlines, beside as many
 // bare timers when they were measured.
-func escalationRows(esc *escalation, timers *dist) []row {
+func escalationRows(esc *escalation, timers *dist, timerBurst *burst) []row {
 	visibleMet := esc.Visible.P99 <= 1000
 	rows := []row{
 		alone(fmt.Sprintf("escalation visible, %d due at once, p99", esc.N), "ms", esc.Visible.P99, "≤ 1000 ms", &visibleMet),
@@ -152,8 +153,11 @@ func escalationRows(esc *escalation, timers *dist) []row {
 	if timers != nil {
 		rows = append(rows,
 			compare(fmt.Sprintf("escalation recorded, %d at once, p50 (vs timers)", esc.N), "ms", esc.Recorded.P50, timers.P50, 0, false),
-			compare(fmt.Sprintf("escalation recorded, %d at once, p99 (vs timers)", esc.N), "ms", esc.Recorded.P99, timers.P99, 1.5, false),
+			compare(fmt.Sprintf("escalation recorded, %d at once, p99 (vs timers)", esc.N), "ms", esc.Recorded.P99, timers.P99, 1.2, false),
 			compare(fmt.Sprintf("escalation recorded, %d at once, max (vs timers)", esc.N), "ms", esc.Recorded.Max, timers.Max, 0, false))
+	}
+	if timerBurst != nil && timerBurst.PerSecond > 0 && esc.Burst.PerSecond > 0 {
+		rows = append(rows, compare(fmt.Sprintf("escalations recorded per second, %d at once (vs timers)", esc.N), "per s", esc.Burst.PerSecond, timerBurst.PerSecond, 0, true))
 	}
 	perTenThousand := func(b int64) float64 { return mib(float64(b) * 10000 / float64(esc.N)) }
 	return append(rows,

@@ -107,6 +107,7 @@ func main() {
 	stacksFlag := flag.String("stacks", "", "stacks to measure: prod (Temporal on PostgreSQL), dev (Temporal on SQLite); default prod for -quick, both otherwise")
 	onlyFlag := flag.String("only", "", "measure only these phases, comma-separated: "+strings.Join(phaseNames(), ", "))
 	profile := flag.String("profile", "", "also run commands, then lists, for "+profileFor.String()+" each, and profile the simultaneous escalations: CPU profiles of duban's api and worker and of the harness (Temporal server) in this directory, with the plans of the scorecards' statements")
+	flag.BoolVar(&pinCores, "pin", false, "pin the Temporal server (this process) to CPU 0, duban's processes and PostgreSQL to CPU 1")
 	out := flag.String("out", "bench/results", "directory for the JSON results")
 	show := flag.String("print", "", "measure nothing: print the tables of this results file")
 	flag.Parse()

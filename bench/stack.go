@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,6 +60,10 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 	// pool each per store.
 	settings := map[string]string{"shared_buffers": "1GB", "max_connections": "400"}
 	if s.pg, err = localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true, Settings: settings}); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(pin(os.Getpid(), 0), pinTree(s.pg.PID(), 1)); err != nil {
+		s.close()
 		return nil, err
 	}
 	opts := devserver.Options{Logger: logger, Level: slog.LevelError}
@@ -131,6 +136,9 @@ func (s *stack) startDuban(ctx context.Context, policy string) error {
 		return err
 	}
 	s.apiBase = "http://127.0.0.1:" + strconv.Itoa(port)
+	if err := errors.Join(pin(s.api.PID(), 1), pin(s.worker.PID(), 1)); err != nil {
+		return err
+	}
 	if err := harness.WaitOK(ctx, s.apiBase+"/readyz", time.Minute, s.api); err != nil {
 		return fmt.Errorf("duban api did not become ready: %w; see %s", err, s.api.Log)
 	}

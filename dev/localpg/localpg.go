@@ -410,6 +410,10 @@ func (c *Cluster) logTail() string {
 	return strings.Join(lines[max(0, len(lines)-10):], "\n")
 }
 
+// PID is the postmaster's process id; its children are the cluster's
+// backends and background workers.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // Stop shuts PostgreSQL down (fast shutdown: connections are closed, committed
 // work is kept) and waits for it to exit.
 func (c *Cluster) Stop() error {

@@ -61,6 +61,9 @@ func Spawn(binary string, args, env []string, logPath string) (*Process, error) 
 // Exited is closed when the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
+// PID is the process's id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Stop interrupts the process and waits for it to exit, killing it after
 // 30 seconds.
 func (p *Process) Stop() {

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// clockTicks is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// cpuTimes is the CPU time each of a stack's processes has used so far:
+// "server" is this process (the Temporal server, the bare worker and the
+// harness), "api" and "worker" are duban's, "postgres" the cluster's
+// processes, those that ended included.
+type cpuTimes map[string]time.Duration
+
+func (s *stack) cpuTimes() cpuTimes {
+	t := cpuTimes{"server": procCPU(os.Getpid(), false)}
+	if s.api != nil {
+		t["api"] = procCPU(s.api.PID(), false)
+	}
+	if s.worker != nil {
+		t["worker"] = procCPU(s.worker.PID(), false)
+	}
+	// The postmaster's children's times are in its own once they end.
+	pm := s.pg.PID()
+	pg := procCPU(pm, true)
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if fields := procStat(pid); len(fields) > 1 && fields[1] == strconv.Itoa(pm) {
+			pg += procCPU(pid, false)
+		}
+	}
+	t["postgres"] = pg
+	return t
+}
+
+// since is the CPU, in seconds, each process used between before and t.
+func (t cpuTimes) since(before cpuTimes) map[string]float64 {
+	out := make(map[string]float64, len(t))
+	for name, d := range t {
+		out[name] = math.Round((d-before[name]).Seconds()*100) / 100
+	}
+	return out
+}
+
+// procStat is /proc/PID/stat's fields after the command's name: state,
+// ppid, … (nil if the process is gone).
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// procCPU is the user and system time pid has used, with that of its
+// children it has waited for if children is set.
+func procCPU(pid int, children bool) time.Duration {
+	f := procStat(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	fields := []int{11, 12} // utime, stime
+	if children {
+		fields = append(fields, 13, 14) // cutime, cstime
+	}
+	var ticks int64
+	for _, i := range fields {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// burst is how a burst of simultaneous deadlines went: from the instant to
+// the last one recorded, how many a second, and the CPU each process used
+// meanwhile.
+type burst struct {
+	Seconds   float64            `json:"seconds"`
+	PerSecond float64            `json:"per_second"`
+	CPU       map[string]float64 `json:"cpu_seconds"`
+	// Workflows is what Temporal keeps of a sample of the burst's workflows.
+	Workflows workflowSizes `json:"workflows"`
+}
+
+func (b burst) String() string {
+	cpu := make([]string, 0, len(b.CPU))
+	for _, name := range []string{"server", "api", "worker", "postgres"} {
+		cpu = append(cpu, fmt.Sprintf("%s %.2f", name, b.CPU[name]))
+	}
+	w := b.Workflows
+	return fmt.Sprintf("the last %.1f s after due, %.0f a second; CPU s: %s; per workflow: mutable state %.0f B, history %.0f events %.0f B, of which the burst %.0f events %.0f B, %.2f tasks timed out",
+		b.Seconds, b.PerSecond, strings.Join(cpu, ", "), w.MutableState, w.Events, w.HistoryBytes, w.BurstEvents, w.BurstBytes, w.TimedOut)
+}
+
+func newBurst(n int, due time.Time, end time.Time, before, after cpuTimes) burst {
+	secs := end.Sub(due).Seconds()
+	return burst{Seconds: math.Round(secs*100) / 100, PerSecond: math.Round(float64(n)/secs*10) / 10, CPU: after.since(before)}
+}
+
+// cpuAt reads the stack's CPU times at instant at; the returned function
+// waits for the reading.
+func (s *stack) cpuAt(at time.Time) func() cpuTimes {
+	c := make(chan cpuTimes, 1)
+	go func() {
+		time.Sleep(time.Until(at))
+		c <- s.cpuTimes()
+	}()
+	return func() cpuTimes { return <-c }
+}
+
+// pinCores, set by -pin, keeps the Temporal server (this process, with the
+// bare worker and the harness) on CPU 0 and duban's processes and
+// PostgreSQL on CPU 1.
+var pinCores bool
+
+// pin moves every thread of pid, and so the threads and processes it makes
+// from then on, to cpu.
+func pin(pid, cpu int) error {
+	if !pinCores {
+		return nil
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*", pid))
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, _ := strconv.Atoi(filepath.Base(t))
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("pin %d to CPU %d: %w", tid, cpu, err)
+		}
+	}
+	return nil
+}
+
+// pinTree pins pid and its children to cpu.
+func pinTree(pid, cpu int) error {
+	if err := pin(pid, cpu); err != nil {
+		return err
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if fields := procStat(child); len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			if err := pin(child, cpu); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
