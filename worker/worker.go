@@ -22,13 +22,20 @@ func Options() sdkworker.Options {
 		MaxConcurrentWorkflowTaskPollers: 16,
 		MaxConcurrentActivityTaskPollers: 4,
 		// When many deadlines fall due at once, the tasks for this worker's
-		// cached workflows queue up on its sticky queue. The SDK's default
-		// of 5 s moved those that waited longer to the shared queue, to be
-		// dispatched again with their whole history: 1,000 escalations due
-		// in one second were recorded in 10 s (p99) instead of 7.4 s. A
-		// worker that died is still noticed after 10 s, well within a
-		// command's 30 s.
-		StickyScheduleToStartTimeout: 10 * time.Second,
+		// cached workflows queue up on its sticky queue, and one that waits
+		// there longer than this goes to the shared queue: two more history
+		// writes (the timeout, the task scheduled again) and a replay of
+		// the whole history on the worker. With 10 s, 10,000 escalations
+		// due at once (BENCHMARKS.md, the Monday-morning burst) spent more
+		// than twice the CPU each and were recorded in 203 s (p99) instead
+		// of 87 s with 60 s; at 1,000, the SDK's default of 5 s had them
+		// recorded in 10.1 s instead of 7.4 s with 10 s. The timeout only
+		// matters for a worker that dies with tasks queued: those wait up
+		// to a minute. A task for a worker that has not polled for 10 s
+		// goes to the shared queue at once (Temporal's matching,
+		// stickyPollerUnavailableWindow), and a worker that stops cleanly
+		// hands its queue back.
+		StickyScheduleToStartTimeout: time.Minute,
 	}
 }
 
