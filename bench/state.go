@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -44,6 +45,9 @@ func (s *stack) sizesOf(ctx context.Context, ids []string) (workflowSizes, error
 	ids = spread(ids, 20)
 	var out workflowSizes
 	for _, id := range ids {
+		if err := s.settled(ctx, id); err != nil {
+			return out, err
+		}
 		ms, err := admin.DescribeMutableState(ctx, &adminservice.DescribeMutableStateRequest{
 			Namespace: namespace, Execution: &common.WorkflowExecution{WorkflowId: id}})
 		if err != nil {
@@ -78,6 +82,23 @@ func (s *stack) sizesOf(ctx context.Context, ids []string) (workflowSizes, error
 		*f = math.Round(*f/float64(len(ids))*10) / 10
 	}
 	return out, nil
+}
+
+// settled waits, for up to a minute, until workflow id has no workflow task
+// under way: the last escalation or wake is recorded from within a task,
+// before the task's own events are.
+func (s *stack) settled(ctx context.Context, id string) error {
+	for range 600 {
+		d, err := s.tc.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return fmt.Errorf("describe %s: %w", id, err)
+		}
+		if d.GetPendingWorkflowTask() == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("workflow %s still has a workflow task under way after a minute", id)
 }
 
 // spread is n of ids, evenly spaced.
