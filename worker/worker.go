@@ -25,17 +25,21 @@ func Options() sdkworker.Options {
 		// cached workflows queue up on its sticky queue, and one that waits
 		// there longer than this goes to the shared queue: two more history
 		// writes (the timeout, the task scheduled again) and a replay of
-		// the whole history on the worker. With 10 s, 10,000 escalations
-		// due at once (BENCHMARKS.md, the Monday-morning burst) spent more
-		// than twice the CPU each and were recorded in 203 s (p99) instead
-		// of 87 s with 60 s; at 1,000, the SDK's default of 5 s had them
-		// recorded in 10.1 s instead of 7.4 s with 10 s. The timeout only
-		// matters for a worker that dies with tasks queued: those wait up
-		// to a minute. A task for a worker that has not polled for 10 s
-		// goes to the shared queue at once (Temporal's matching,
-		// stickyPollerUnavailableWindow), and a worker that stops cleanly
-		// hands its queue back.
-		StickyScheduleToStartTimeout: time.Minute,
+		// the whole history on the worker, which slows the rest of the
+		// burst. At 1,000 due at once, the SDK's default of 5 s had them
+		// recorded in 10.1 s (p99) instead of 7.4 s with 10 s. At 10,000,
+		// the burst outlasts any timeout a command can afford: 203 s with
+		// 10 s, 87 to 100 s with 60 s (BENCHMARKS.md, the Monday-morning
+		// burst).
+		//
+		// The other side: a command to a case whose task is queued for a
+		// worker that died, or was stopping as the command came (the
+		// server sends tasks to a sticky queue polled in the last 10 s),
+		// waits this long before another worker takes it. With a minute,
+		// such a command outlasted the API's 30 s and answered 503
+		// (TestWorkerRestart, under the whole suite's load); 20 s keeps it
+		// answered.
+		StickyScheduleToStartTimeout: 20 * time.Second,
 	}
 }
 
