@@ -32,15 +32,24 @@ func (s *stack) cpuTimes() cpuTimes {
 	// The postmaster's children's times are in its own once they end.
 	pm := s.pg.PID()
 	pg := procCPU(pm, true)
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		if fields := procStat(pid); len(fields) > 1 && fields[1] == strconv.Itoa(pm) {
-			pg += procCPU(pid, false)
-		}
+	for _, pid := range children(pm) {
+		pg += procCPU(pid, false)
 	}
 	t["postgres"] = pg
 	return t
+}
+
+// children are the processes whose parent is pid.
+func children(pid int) []int {
+	var out []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if fields := procStat(child); len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // since is the CPU, in seconds, each process used between before and t.
@@ -153,13 +162,9 @@ func pinTree(pid, cpu int) error {
 	if err := pin(pid, cpu); err != nil {
 		return err
 	}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, f := range stats {
-		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		if fields := procStat(child); len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			if err := pin(child, cpu); err != nil {
-				return err
-			}
+	for _, child := range children(pid) {
+		if err := pin(child, cpu); err != nil {
+			return err
 		}
 	}
 	return nil

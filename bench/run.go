@@ -65,7 +65,7 @@ func phaseNames() []string {
 func measureStack(ctx context.Context, name, dir, binary string, z sizes, only map[string]bool, profileDir string, logf func(string, ...any)) (sr stackReport, err error) {
 	sr = stackReport{Name: name, Shape: "Temporal on PostgreSQL, 4 history shards"}
 	if name == "dev" {
-		sr.Shape = "Temporal on SQLite (WAL), 1 history shard, as duban dev"
+		sr.Shape = "Temporal on SQLite (WAL), 4 history shards, as duban dev"
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s, err := startStack(ctx, name, dir, binary, logger)

@@ -1,7 +1,7 @@
 // Package devserver runs a Temporal server inside the duban process, for
 // `duban dev`, end-to-end tests and benchmarks, every service on 127.0.0.1:
-// on SQLite persisted to a file (or in memory) with one history shard, as
-// `duban dev` does, or on PostgreSQL, the shape a city runs in production.
+// on SQLite persisted to a file (or in memory), as `duban dev` does, or on
+// PostgreSQL, the shape a city runs in production.
 //
 // It follows the Temporal CLI's `server start-dev`: static hosts instead of
 // ringpop membership, the schema applied when the store is new, namespaces
