@@ -257,7 +257,7 @@ func ceilingTimers(ctx context.Context, s *stack, clients, n int, startRate floa
 	if time.Now().After(due) {
 		return dist{}, burst{}, fmt.Errorf("starting %d timer workflows took past their due time; lower the count", n)
 	}
-	cpuBefore := s.cpuAt(due)
+	measured := s.measureBurst(ctx, ids, due)
 	profiled := func() error { return nil }
 	if profileDir != "" {
 		time.Sleep(time.Until(due.Add(-time.Second)))
@@ -266,8 +266,7 @@ func ceilingTimers(ctx context.Context, s *stack, clients, n int, startRate floa
 	deadline := due.Add(15 * time.Minute)
 	for time.Now().Before(deadline) {
 		if d := wakes.dist(); d.N >= n {
-			b := newBurst(n, due, due.Add(time.Duration(d.Max*float64(time.Millisecond))), cpuBefore(), s.cpuTimes())
-			b.Workflows, err = s.sizesOf(ctx, ids)
+			b, err := measured(due.Add(time.Duration(d.Max * float64(time.Millisecond))))
 			return d, b, errors.Join(err, profiled())
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -95,14 +96,15 @@ func procCPU(pid int, children bool) time.Duration {
 }
 
 // burst is how a burst of simultaneous deadlines went: from the instant to
-// the last one recorded, how many a second, and the CPU each process used
-// meanwhile.
+// the last one recorded, how many a second, the CPU each process used and
+// PostgreSQL's costliest statements meanwhile.
 type burst struct {
 	Seconds   float64            `json:"seconds"`
 	PerSecond float64            `json:"per_second"`
 	CPU       map[string]float64 `json:"cpu_seconds"`
 	// Workflows is what Temporal keeps of a sample of the burst's workflows.
-	Workflows workflowSizes `json:"workflows"`
+	Workflows  workflowSizes `json:"workflows"`
+	Statements []statement   `json:"postgres_statements,omitempty"`
 }
 
 func (b burst) String() string {
@@ -111,24 +113,37 @@ func (b burst) String() string {
 		cpu = append(cpu, fmt.Sprintf("%s %.2f", name, b.CPU[name]))
 	}
 	w := b.Workflows
-	return fmt.Sprintf("the last %.1f s after due, %.0f a second; CPU s: %s; per workflow: mutable state %.0f B, history %.0f events %.0f B, of which the burst %.0f events %.0f B, %.2f tasks timed out",
+	out := fmt.Sprintf("the last %.1f s after due, %.0f a second; CPU s: %s; per workflow: mutable state %.0f B, history %.0f events %.0f B, of which the burst %.0f events %.0f B, %.2f tasks timed out",
 		b.Seconds, b.PerSecond, strings.Join(cpu, ", "), w.MutableState, w.Events, w.HistoryBytes, w.BurstEvents, w.BurstBytes, w.TimedOut)
+	for _, st := range b.Statements[:min(5, len(b.Statements))] {
+		out += fmt.Sprintf("\n    PostgreSQL %.0f ms in %d calls (%s): %.80s", st.TotalMS, st.Calls, st.Database, st.Query)
+	}
+	return out
 }
 
-func newBurst(n int, due time.Time, end time.Time, before, after cpuTimes) burst {
-	secs := end.Sub(due).Seconds()
-	return burst{Seconds: math.Round(secs*100) / 100, PerSecond: math.Round(float64(n)/secs*10) / 10, CPU: after.since(before)}
-}
-
-// cpuAt reads the stack's CPU times at instant at; the returned function
-// waits for the reading.
-func (s *stack) cpuAt(at time.Time) func() cpuTimes {
-	c := make(chan cpuTimes, 1)
+// measureBurst starts measuring a burst of the workflows ids, all due at
+// instant due; the returned function, called once the last is recorded at
+// end, tells how it went.
+func (s *stack) measureBurst(ctx context.Context, ids []string, due time.Time) func(end time.Time) (burst, error) {
+	before := make(chan cpuTimes, 1)
 	go func() {
-		time.Sleep(time.Until(at))
-		c <- s.cpuTimes()
+		time.Sleep(time.Until(due))
+		before <- s.cpuTimes()
 	}()
-	return func() cpuTimes { return <-c }
+	reset := s.resetStatementsAt(ctx, due)
+	return func(end time.Time) (burst, error) {
+		secs := end.Sub(due).Seconds()
+		b := burst{Seconds: math.Round(secs*100) / 100, PerSecond: math.Round(float64(len(ids))/secs*10) / 10,
+			CPU: s.cpuTimes().since(<-before)}
+		err := reset()
+		if err == nil {
+			b.Statements, err = s.statementsSince(ctx)
+		}
+		if err == nil {
+			b.Workflows, err = s.sizesOf(ctx, ids)
+		}
+		return b, err
+	}
 }
 
 // pinCores, set by -pin, keeps the Temporal server (this process, with the

@@ -57,9 +57,14 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 	s := &stack{name: name, dir: dir, binary: binary, logger: logger}
 	var err error
 	// What a server of this size would have: Temporal's services open a
-	// pool each per store.
-	settings := map[string]string{"shared_buffers": "1GB", "max_connections": "400"}
+	// pool each per store. pg_stat_statements tells where PostgreSQL's
+	// time goes in a burst.
+	settings := map[string]string{"shared_buffers": "1GB", "max_connections": "400", "shared_preload_libraries": "pg_stat_statements"}
 	if s.pg, err = localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true, Settings: settings}); err != nil {
+		return nil, err
+	}
+	if err := s.createStatements(ctx); err != nil {
+		s.close()
 		return nil, err
 	}
 	if err := errors.Join(pin(os.Getpid(), 0), pinTree(s.pg.PID(), 1)); err != nil {
