@@ -149,8 +149,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		// The history service's cache of workflows' mutable state is left
+		// at Temporal's size (128,000 entries), as the compose stack runs
+		// it. With 8,192, as this server had until 2026-12-01, 10,000
+		// deadlines due at once did not fit: each escalation loaded its
+		// workflow's state from the store 2.3 times, and the burst took
+		// 193-208 s instead of 149 (BENCHMARKS.md, the Monday-morning
+		// burst).
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			dynamicconfig.HistoryCacheHostLevelMaxSize.Key():                 8192,
 			dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		}),
 	)
