@@ -154,7 +154,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		// it. With 8,192, as this server had until 2026-12-01, 10,000
 		// deadlines due at once did not fit: each escalation loaded its
 		// workflow's state from the store 2.3 times, and the burst took
-		// 193-208 s instead of 149 (BENCHMARKS.md, the Monday-morning
+		// 193-208 s instead of 149-175 (BENCHMARKS.md, the Monday-morning
 		// burst).
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
 			dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
