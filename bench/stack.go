@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
@@ -38,6 +37,7 @@ type stack struct {
 	tc       client.Client
 	dubanURL string        // the duban database
 	db       *pgxpool.Pool // on the duban database, for ceilings and seeding
+	admin    *pgxpool.Pool // on the cluster's maintenance database
 	api      *harness.Process
 	worker   *harness.Process
 	apiBase  string
@@ -63,7 +63,11 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 	if s.pg, err = localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Durable: true, Settings: settings}); err != nil {
 		return nil, err
 	}
-	if err := s.createStatements(ctx); err != nil {
+	if s.admin, err = pgxpool.New(ctx, s.pg.URL); err != nil {
+		s.close()
+		return nil, err
+	}
+	if _, err := s.admin.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -192,6 +196,9 @@ func (s *stack) close() {
 	if s.db != nil {
 		s.db.Close()
 	}
+	if s.admin != nil {
+		s.admin.Close()
+	}
 	if s.tc != nil {
 		s.tc.Close()
 	}
@@ -207,11 +214,7 @@ func (s *stack) close() {
 func (s *stack) sizes(ctx context.Context) (duban, temporal int64) {
 	_ = s.db.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&duban)
 	if s.name == "prod" {
-		conn, err := pgx.Connect(ctx, s.pg.URL)
-		if err == nil {
-			_ = conn.QueryRow(ctx, "SELECT sum(pg_database_size(datname))::bigint FROM pg_database WHERE datname LIKE 'temporal%'").Scan(&temporal)
-			conn.Close(ctx)
-		}
+		_ = s.admin.QueryRow(ctx, "SELECT sum(pg_database_size(datname))::bigint FROM pg_database WHERE datname LIKE 'temporal%'").Scan(&temporal)
 		return duban, temporal
 	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {

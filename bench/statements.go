@@ -21,29 +21,18 @@ type statement struct {
 // topStatements is how many statements a burst keeps, the costliest first.
 const topStatements = 15
 
-// createStatements creates the pg_stat_statements view in the cluster's
-// maintenance database, where the bench reads it.
-func (s *stack) createStatements(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, s.pg.URL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`)
-	return err
-}
-
 // resetStatementsAt forgets PostgreSQL's statement times at instant at, so
-// that statementsSince tells the burst's; the returned function waits for it.
+// that statementsSince tells the burst's; the returned function waits for
+// it. The connection is taken beforehand, so that the reset is on time.
 func (s *stack) resetStatementsAt(ctx context.Context, at time.Time) func() error {
 	done := make(chan error, 1)
 	go func() {
-		conn, err := pgx.Connect(ctx, s.pg.URL)
+		conn, err := s.admin.Acquire(ctx)
 		if err != nil {
 			done <- err
 			return
 		}
-		defer conn.Close(context.Background())
+		defer conn.Release()
 		time.Sleep(time.Until(at))
 		_, err = conn.Exec(ctx, `SELECT pg_stat_statements_reset()`)
 		done <- err
@@ -53,22 +42,16 @@ func (s *stack) resetStatementsAt(ctx context.Context, at time.Time) func() erro
 
 // statementsSince returns the costliest statements since the last reset.
 func (s *stack) statementsSince(ctx context.Context) ([]statement, error) {
-	conn, err := pgx.Connect(ctx, s.pg.URL)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, `SELECT d.datname, left(regexp_replace(s.query, '\s+', ' ', 'g'), 200), s.calls, s.total_exec_time
+	rows, err := s.admin.Query(ctx, `SELECT d.datname, left(regexp_replace(s.query, '\s+', ' ', 'g'), 200), s.calls, s.total_exec_time
 		FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 		ORDER BY s.total_exec_time DESC LIMIT $1`, topStatements)
 	if err != nil {
 		return nil, err
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (statement, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (statement, error) {
 		var st statement
 		err := row.Scan(&st.Database, &st.Query, &st.Calls, &st.TotalMS)
 		st.TotalMS = math.Round(st.TotalMS*10) / 10
 		return st, err
 	})
-	return out, err
 }
