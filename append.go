@@ -3,6 +3,7 @@ package duban
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Append is one command's events for one case and the case before them:
@@ -62,4 +63,48 @@ type Appended struct {
 	Events []Event
 	// CommandIDs are the command ids of Events, one each.
 	CommandIDs []string
+}
+
+// RecordedStep is a warning or an escalation an append records, and how
+// late it was recorded.
+type RecordedStep struct {
+	Level int // 0: the warning
+	// CatchUp marks a step that came due before its stage began: an
+	// acknowledgement that came after the resolve deadline (which counts
+	// from dispatch) starts a stage whose warning and levels are already
+	// due, and they are recorded at once. Late is then counted from the
+	// stage's beginning, not from the step's due time: what the engine
+	// took, not how late the unit was.
+	CatchUp bool
+	Late    time.Duration
+}
+
+// RecordedSteps returns the ladder steps among events, appended to the case
+// before them. A step due before the case's last change (before.UpdatedAt)
+// is a catch-up: any event appended at an instant records first every step
+// of the running stage due by then (Decide), so such a step's stage was not
+// running when it came due.
+func RecordedSteps(before Case, events []Event) []RecordedStep {
+	var out []RecordedStep
+	for _, e := range events {
+		var level int
+		var due time.Time
+		switch d := e.Data.(type) {
+		case DeadlineWarned:
+			due = d.DueAt
+		case CaseEscalated:
+			level, due = d.Level, d.DueAt
+		default:
+			continue
+		}
+		if due.IsZero() { // recorded before events carried it
+			continue
+		}
+		s := RecordedStep{Level: level, Late: e.OccurredAt.Sub(due)}
+		if due.Before(before.UpdatedAt) {
+			s.CatchUp, s.Late = true, e.OccurredAt.Sub(before.UpdatedAt)
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -10,6 +10,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -48,9 +49,11 @@ func New() *Metrics {
 		Name: "duban_commands_total", Help: "Commands given to cases, by command and outcome (ok, or the refusal's error code).",
 	}, []string{"command", "outcome"})
 	m.escalation = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "duban_escalation_lag_seconds", Help: "From the time a warning or an escalation came due to its event's commit, by level (0: the warning).",
+		Name: "duban_escalation_lag_seconds",
+		Help: "From the time a warning or an escalation came due to its event's commit, by level (0: the warning); " +
+			"catch_up=\"true\": a step already due when its stage began, counted from the stage's beginning.",
 		Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300},
-	}, []string{"level"})
+	}, []string{"level", "catch_up"})
 	m.Registry.MustRegister(m.requests, m.durations, m.commands, m.escalation,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -93,25 +96,12 @@ func (m *Metrics) Command(name string, err error) {
 	m.commands.WithLabelValues(name, outcome).Inc()
 }
 
-// Appender is the store's append, as the worker's activities call it.
-type Appender interface {
-	Append(ctx context.Context, a duban.Append) (duban.Appended, error)
-}
-
 // Escalations observes how late each warning and escalation an append
-// records came after it was due.
-func (m *Metrics) Escalations(appended duban.Appended) {
-	for _, e := range appended.Events {
-		switch d := e.Data.(type) {
-		case duban.CaseEscalated:
-			if !d.DueAt.IsZero() {
-				m.escalation.WithLabelValues(strconv.Itoa(d.Level)).Observe(e.OccurredAt.Sub(d.DueAt).Seconds())
-			}
-		case duban.DeadlineWarned:
-			if !d.DueAt.IsZero() {
-				m.escalation.WithLabelValues("0").Observe(e.OccurredAt.Sub(d.DueAt).Seconds())
-			}
-		}
+// records came after it was due, the catch-up steps apart (see
+// duban.RecordedStep): they say how late a unit was, not the engine.
+func (m *Metrics) Escalations(before duban.Case, events []duban.Event) {
+	for _, s := range duban.RecordedSteps(before, events) {
+		m.escalation.WithLabelValues(strconv.Itoa(s.Level), strconv.FormatBool(s.CatchUp)).Observe(s.Late.Seconds())
 	}
 }
 
@@ -149,11 +139,16 @@ func (c *caseCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(casesDesc, errors.New("count the cases: "+err.Error()))
 		return
 	}
-	for status, n := range counts.ByStatus {
-		ch <- prometheus.MustNewConstMetric(casesDesc, prometheus.GaugeValue, float64(n), string(status))
+	// Every status and level has its series, 0 included: a panel or an
+	// alert on a series that is missing when nothing is escalated shows
+	// "no data", not 0.
+	for _, status := range duban.Statuses {
+		ch <- prometheus.MustNewConstMetric(casesDesc, prometheus.GaugeValue, float64(counts.ByStatus[status]), string(status))
 	}
 	ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(counts.Overdue))
-	for level, n := range counts.Escalated {
+	levels := map[int]int{1: 0, 2: 0, 3: 0}
+	maps.Copy(levels, counts.Escalated)
+	for level, n := range levels {
 		ch <- prometheus.MustNewConstMetric(escalatedDesc, prometheus.GaugeValue, float64(n), strconv.Itoa(level))
 	}
 }

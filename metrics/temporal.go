@@ -23,6 +23,9 @@ func (m *Metrics) Temporal() (client.MetricsHandler, io.Closer) {
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,
 		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+		// tally's own tally_internal_*_cardinality gauges name their type,
+		// which `promtool check metrics` refuses; they say nothing of duban.
+		OmitCardinalityMetrics: true,
 	}, time.Second)
 	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
 }

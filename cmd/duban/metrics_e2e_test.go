@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/duban/duban/internal/apitest"
 )
 
 // GET /metrics, read with Prometheus's own parser: requests by route,
@@ -24,9 +27,10 @@ func TestMetrics(t *testing.T) {
 	time.Sleep(3 * time.Second) // the acknowledge deadline passes: level 1 recorded
 
 	var families map[string]*dto.MetricFamily
+	var res apitest.Response
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res := s.call("GET", "/metrics", "", nil)
+		res = s.call("GET", "/metrics", "", nil)
 		if res.Status != 200 {
 			t.Fatalf("GET /metrics: %d %s", res.Status, res.Body)
 		}
@@ -39,6 +43,14 @@ func TestMetrics(t *testing.T) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// Every series passes the linter of `promtool check metrics`.
+	problems, err := promlint.New(strings.NewReader(string(res.Body))).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promtool check metrics: %s: %s", p.Metric, p.Text)
 	}
 	for _, want := range []struct {
 		family, label, value string

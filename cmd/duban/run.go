@@ -430,7 +430,7 @@ type observedStore struct {
 func (s observedStore) Append(ctx context.Context, a duban.Append) (duban.Appended, error) {
 	out, err := s.Store.Append(ctx, a)
 	if err == nil {
-		s.metrics.Escalations(out)
+		s.metrics.Escalations(a.Before, out.Events)
 	}
 	return out, err
 }
