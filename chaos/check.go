@@ -194,7 +194,9 @@ func check(ctx context.Context, dubanURL string, answers []answered) (findings, 
 	if err != nil {
 		return f, err
 	}
-	f.ProjectionDiffers = rebuild.Examples
+	for _, d := range rebuild.Examples {
+		f.ProjectionDiffers = append(f.ProjectionDiffers, d.String())
+	}
 	if int64(len(f.ProjectionDiffers)) < rebuild.Differed {
 		f.ProjectionDiffers = append(f.ProjectionDiffers, fmt.Sprintf("... %d in all", rebuild.Differed))
 	}

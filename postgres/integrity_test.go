@@ -166,6 +166,16 @@ func TestRebuildProjections(t *testing.T) {
 	if err != nil || r.Differed != 4 || r.Rewritten != 0 {
 		t.Fatalf("check: %+v, %v", r, err)
 	}
+	// Each names what differs.
+	differs := map[string]string{}
+	for _, d := range r.Examples {
+		differs[d.Case] = strings.Join(d.Fields, ", ")
+	}
+	for id, want := range map[string]string{ids[0]: "status, unit, doc.status, doc.unit, view, stretches", ids[1]: "row", ids[2]: "facts", original: "duplicates"} {
+		if differs[id] != want {
+			t.Errorf("case %s differs in %q, want %q", id, differs[id], want)
+		}
+	}
 	if got, _ := s.Case(ctx, ids[0]); got.Status != duban.StatusClosed {
 		t.Fatalf("a check wrote: %+v", got.Status)
 	}

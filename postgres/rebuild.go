@@ -14,11 +14,26 @@ import (
 type Rebuild struct {
 	Cases int64 // cases folded from their events
 	// Differed counts the projection rows that were not the fold of their
-	// case's events (missing rows included); Examples names up to MaxFlaws.
+	// case's events (missing rows included); Examples are up to MaxFlaws
+	// of them, with what differs.
 	Differed int64
-	Examples []string
+	Examples []Differing
 	// Rewritten counts the rows rewritten (0 when checking).
 	Rewritten int64
+}
+
+// Differing is a case whose projection is not the fold of its events, and
+// what of it differs: columns of its row ("status"), the keys of its
+// whole case or its view ("doc.escalation_level", "view.status"), "row"
+// when there is none, "facts" or "stretches" (the scorecards' rows),
+// "duplicates".
+type Differing struct {
+	Case   string
+	Fields []string
+}
+
+func (d Differing) String() string {
+	return fmt.Sprintf("case %s: its projection is not the fold of its events: %s", d.Case, strings.Join(d.Fields, ", "))
 }
 
 // rebuildBatch is how many cases RebuildProjections folds per transaction.
@@ -95,26 +110,40 @@ func (s *Store) rebuildCases(ctx context.Context, ids []string, check bool, r *R
 		}
 		cols := strings.Join(projectionColumns, ", ")
 		// A case differs when its row, or any of its facts or stretches,
-		// is not what its events fold to.
-		differ := fmt.Sprintf(`SELECT f.id::text FROM folded AS f LEFT JOIN cases AS c ON c.id = f.id
+		// is not what its events fold to; each such part is named.
+		differ := fmt.Sprintf(`SELECT f.id::text, CASE WHEN c.id IS NULL THEN ARRAY['row'] ELSE %s END
+			FROM folded AS f LEFT JOIN cases AS c ON c.id = f.id
 			WHERE c.id IS NULL OR (%s) IS DISTINCT FROM (%s)
-			UNION SELECT case_id::text FROM (
+			UNION ALL SELECT DISTINCT case_id::text, ARRAY['facts'] FROM (
 				(SELECT * FROM folded_facts EXCEPT SELECT * FROM facts WHERE case_id = ANY($1::uuid[]))
 				UNION ALL (SELECT * FROM facts WHERE case_id = ANY($1::uuid[]) EXCEPT SELECT * FROM folded_facts)) AS facts_differ
-			UNION SELECT case_id::text FROM (
+			UNION ALL SELECT DISTINCT case_id::text, ARRAY['stretches'] FROM (
 				(SELECT * FROM folded_stretches EXCEPT SELECT * FROM stretches WHERE case_id = ANY($1::uuid[]))
 				UNION ALL (SELECT * FROM stretches WHERE case_id = ANY($1::uuid[]) EXCEPT SELECT * FROM folded_stretches)) AS stretches_differ
-			ORDER BY 1`, prefixed("f", projectionColumns), prefixed("c", projectionColumns))
+			ORDER BY 1`, differingColumns(), prefixed("f", projectionColumns), prefixed("c", projectionColumns))
 		differed, err := tx.Query(ctx, differ, ids)
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
-		stale, err := pgx.CollectRows(differed, pgx.RowTo[string])
+		found, err := pgx.CollectRows(differed, pgx.RowToStructByPos[Differing])
 		if err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
+		var stale []string
+		for _, d := range found {
+			if n := len(stale); n > 0 && stale[n-1] == d.Case {
+				last := &r.Examples[len(r.Examples)-1]
+				if last.Case == d.Case {
+					last.Fields = append(last.Fields, d.Fields...)
+				}
+				continue
+			}
+			stale = append(stale, d.Case)
+			if len(r.Examples) < MaxFlaws {
+				r.Examples = append(r.Examples, d)
+			}
+		}
 		r.Differed += int64(len(stale))
-		r.Examples = append(r.Examples, stale[:min(len(stale), MaxFlaws-len(r.Examples))]...)
 		if check || len(stale) == 0 {
 			return nil
 		}
@@ -192,11 +221,31 @@ func (s *Store) rebuildDuplicates(ctx context.Context, check bool, r *Rebuild) e
 		return fmt.Errorf("rebuild duplicates: %w", err)
 	}
 	r.Differed += int64(len(ids))
-	r.Examples = append(r.Examples, ids[:min(len(ids), MaxFlaws-len(r.Examples))]...)
+	for _, id := range ids[:min(len(ids), MaxFlaws-len(r.Examples))] {
+		r.Examples = append(r.Examples, Differing{Case: id, Fields: []string{"duplicates"}})
+	}
 	if !check {
 		r.Rewritten += int64(len(ids))
 	}
 	return nil
+}
+
+// differingColumns is an expression of folded row f and projection row c:
+// the names of the columns that differ, and of doc's and view's keys.
+func differingColumns() string {
+	var parts []string
+	for _, col := range projectionColumns {
+		switch col {
+		case "id":
+		case "doc", "view":
+			parts = append(parts, fmt.Sprintf(`CASE WHEN (f.%[1]s IS NULL) <> (c.%[1]s IS NULL) THEN ARRAY['%[1]s']
+				ELSE ARRAY(SELECT '%[1]s.' || k FROM jsonb_each(f.%[1]s::jsonb) AS a (k, v) FULL JOIN jsonb_each(c.%[1]s::jsonb) AS b (k, v) USING (k)
+					WHERE a.v IS DISTINCT FROM b.v ORDER BY k) END`, col))
+		default:
+			parts = append(parts, fmt.Sprintf(`array_remove(ARRAY[CASE WHEN f.%[1]s IS DISTINCT FROM c.%[1]s THEN '%[1]s' END], NULL)`, col))
+		}
+	}
+	return strings.Join(parts, " || ")
 }
 
 func prefixed(table string, cols []string) string {

@@ -87,7 +87,7 @@ func TestAuditAndRebuildCommands(t *testing.T) {
 	}
 	s.tamper(`UPDATE cases SET status = 'closed', view = NULL, doc = doc || '{"status": "closed"}' WHERE id = '` + ids[2] + `'`)
 	out, err = s.runOnce("projections", "rebuild", "--check")
-	if err == nil || !strings.Contains(out, "case "+ids[2]+": its projection row is not the fold of its events") {
+	if want := "case " + ids[2] + ": its projection is not the fold of its events: status, doc.status, view"; err == nil || !strings.Contains(out, want) {
 		t.Fatalf("check of a hand-edited projection: %v\n%s", err, out)
 	}
 	var c wireCase

@@ -264,8 +264,8 @@ func (m *Main) rebuildProjections(ctx context.Context, store *postgres.Store) er
 		return err
 	}
 	w := m.Config.Stdout
-	for _, id := range r.Examples {
-		fmt.Fprintf(w, "case %s: its projection row is not the fold of its events\n", id)
+	for _, d := range r.Examples {
+		fmt.Fprintln(w, d)
 	}
 	if r.Differed > int64(len(r.Examples)) {
 		fmt.Fprintf(w, "... and %d more\n", r.Differed-int64(len(r.Examples)))
