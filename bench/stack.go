@@ -87,7 +87,7 @@ func startStack(ctx context.Context, name, dir, binary string, logger *slog.Logg
 		s.close()
 		return nil, fmt.Errorf("start Temporal (%s): %w", name, err)
 	}
-	if s.tc, err = workflows.Dial(ctx, s.temporal.HostPort, namespace, quiet{}, nil); err != nil {
+	if s.tc, err = workflows.Dial(ctx, s.temporal.HostPort, namespace, slog.New(slog.DiscardHandler), nil); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -224,10 +224,3 @@ func (s *stack) sizes(ctx context.Context) (duban, temporal int64) {
 	}
 	return duban, temporal
 }
-
-type quiet struct{}
-
-func (quiet) Debug(string, ...any) {}
-func (quiet) Info(string, ...any)  {}
-func (quiet) Warn(string, ...any)  {}
-func (quiet) Error(string, ...any) {}

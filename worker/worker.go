@@ -50,8 +50,9 @@ type Store interface {
 }
 
 // New returns a worker for the case task queue, not yet started: the case
-// workflows and their activities, and the bulletin workflow, which
-// publishes each period's bulletin by policy.
+// workflows and their activities, the bulletin workflow, which publishes
+// each period's bulletin by policy, and the probe a starting process runs
+// before it calls itself ready (workflows.AwaitFirstTask).
 func New(c client.Client, store Store, policy *duban.Policy, taskQueue string) sdkworker.Worker {
 	if taskQueue == "" {
 		taskQueue = workflows.TaskQueue
@@ -61,5 +62,6 @@ func New(c client.Client, store Store, policy *duban.Policy, taskQueue string) s
 	w.RegisterActivity(&activities.Activities{Store: store})
 	w.RegisterWorkflow(workflows.BulletinWorkflow)
 	w.RegisterActivity(&activities.Bulletins{Policy: policy, Store: store})
+	w.RegisterWorkflow(workflows.ProbeWorkflow)
 	return w
 }

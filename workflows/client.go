@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,21 +11,28 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"google.golang.org/grpc"
 
 	"github.com/duban/duban"
 )
 
-// Dial connects to Temporal as every duban process does, reporting the
-// SDK's metrics to metrics (nil: nowhere). gRPC compression is off: between
+// Dial connects to Temporal as every duban process does, logging to logger
+// (the SDK's own lines as component temporal-sdk) and reporting the SDK's
+// metrics to metrics (nil: nowhere). A workflow task the server refuses is
+// logged with its case (see refusals). gRPC compression is off: between
 // duban and its Temporal server (the same host or the same network) it
 // costs CPU on both ends and saves nothing worth having.
-func Dial(ctx context.Context, hostPort, namespace string, logger log.Logger, metrics client.MetricsHandler) (client.Client, error) {
+func Dial(ctx context.Context, hostPort, namespace string, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	watch := &refusals{logger: logger}
 	return client.DialContext(ctx, client.Options{
-		HostPort:          hostPort,
-		Namespace:         namespace,
-		Logger:            logger,
-		MetricsHandler:    metrics,
-		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
+		HostPort:       hostPort,
+		Namespace:      namespace,
+		Logger:         log.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		MetricsHandler: metrics,
+		ConnectionOptions: client.ConnectionOptions{
+			GrpcCompression: &client.GrpcCompressionNone{},
+			DialOptions:     []grpc.DialOption{grpc.WithChainUnaryInterceptor(watch.intercept)},
+		},
 	})
 }
 

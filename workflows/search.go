@@ -84,11 +84,12 @@ func (r *run) publish(ctx workflow.Context) {
 }
 
 // RegisterSearchAttributes adds to the namespace those of SearchAttributes
-// it lacks, and returns once the server lists them all: a workflow that
-// wrote one the server does not know yet would fail its task. A worker
-// calls it before it starts. Where duban may not change the namespace, an
-// operator adds them once with the commands the error names. An empty
-// namespace is the client's default.
+// it lacks, and returns once the server lists them all. (The server's
+// services may take a few more seconds to see them: AwaitFirstTask waits
+// for that.) A worker calls it before it starts. Where duban may not change
+// the namespace, the error names the attributes missing and the commands
+// with which an operator adds them. An empty namespace is the client's
+// default.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	namespace = cmp.Or(namespace, client.DefaultNamespace) // as the client takes it
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -111,18 +112,50 @@ func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace st
 			missing, err = missingSearchAttributes(ctx, c, namespace)
 		}
 	}
+	if errors.Is(err, errWrongType) {
+		return fmt.Errorf("namespace %s: %w", namespace, err)
+	}
 	if err != nil {
-		var commands []string
-		for _, name := range slices.Sorted(maps.Keys(SearchAttributes)) {
-			kind := strings.TrimPrefix(SearchAttributes[name].String(), "INDEXED_VALUE_TYPE_")
-			commands = append(commands, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type %s",
-				namespace, name, strings.ToUpper(kind[:1])+strings.ToLower(kind[1:])))
-		}
-		return fmt.Errorf("register the case search attributes on namespace %s (or let an operator add them: %s): %w",
-			namespace, strings.Join(commands, "; "), err)
+		return lacking(namespace, missing, fmt.Sprintf("duban could not add them (%v)", err))
 	}
 	return nil
 }
+
+// SearchAttributesListed checks that the namespace lists every case search
+// attribute, as an API process does before it calls itself ready: it runs
+// no worker to add them, and a case opened without them could not run.
+func SearchAttributesListed(ctx context.Context, c client.Client, namespace string) error {
+	namespace = cmp.Or(namespace, client.DefaultNamespace)
+	missing, err := missingSearchAttributes(ctx, c, namespace)
+	if err != nil {
+		return fmt.Errorf("list the search attributes of namespace %s: %w", namespace, err)
+	}
+	if len(missing) > 0 {
+		return lacking(namespace, missing, "a worker adds them as it starts")
+	}
+	return nil
+}
+
+// lacking says which search attributes the namespace lacks (all of them
+// when missing is empty: not known), why, and how an operator adds them.
+func lacking(namespace string, missing map[string]enumspb.IndexedValueType, why string) error {
+	if len(missing) == 0 {
+		missing = SearchAttributes
+	}
+	var names, commands []string
+	for _, name := range slices.Sorted(maps.Keys(missing)) {
+		kind := strings.TrimPrefix(missing[name].String(), "INDEXED_VALUE_TYPE_")
+		names = append(names, name)
+		commands = append(commands, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type %s",
+			namespace, name, strings.ToUpper(kind[:1])+strings.ToLower(kind[1:])))
+	}
+	return fmt.Errorf("namespace %s lacks the case search attributes %s: %s; an operator adds them with:\n  %s",
+		namespace, strings.Join(names, ", "), why, strings.Join(commands, "\n  "))
+}
+
+// errWrongType is a search attribute of the case's name but another type:
+// an operator must remove it before duban can add its own.
+var errWrongType = errors.New("a case search attribute has another type on the namespace")
 
 // missingSearchAttributes returns those of SearchAttributes the namespace
 // does not list.
@@ -136,7 +169,7 @@ func missingSearchAttributes(ctx context.Context, c client.Client, namespace str
 		if got, ok := listed.GetCustomAttributes()[name]; !ok {
 			missing[name] = kind
 		} else if got != kind {
-			return nil, fmt.Errorf("the namespace has search attribute %s as %s, case workflows need %s", name, got, kind)
+			return nil, fmt.Errorf("%w: %s is %s, case workflows need %s", errWrongType, name, got, kind)
 		}
 	}
 	return missing, nil

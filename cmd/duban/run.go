@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,11 +16,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/duban/duban"
@@ -150,7 +151,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	sdkMetrics, closeSDKMetrics := m.metrics.Temporal()
 	m.onClose(closeSDKMetrics.Close)
-	tc, err := workflows.Dial(ctx, m.Config.TemporalAddr, m.Config.Namespace, sdklog.NewStructuredLogger(m.Logger.With("component", "temporal-sdk")), sdkMetrics)
+	tc, err := workflows.Dial(ctx, m.Config.TemporalAddr, m.Config.Namespace, m.Logger, sdkMetrics)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", m.Config.TemporalAddr, err)
 	}
@@ -166,11 +167,19 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start the worker: %w", err)
 		}
+		m.onClose(func() error { w.Stop(); return nil })
+		// Ready means a case opened now runs on time: its first task taken
+		// and accepted, not refused for attributes the server's services
+		// do not see yet and retried ten seconds later.
+		start := time.Now()
+		queue := cmp.Or(c.TaskQueue, workflows.TaskQueue)
+		if err := workflows.AwaitFirstTask(ctx, tc, queue, 2*time.Minute); err != nil {
+			return err
+		}
+		m.Logger.Info("the worker runs case workflows", "task_queue", queue, "waited", time.Since(start).Round(time.Millisecond))
 		if err := workflows.StartBulletins(ctx, tc, c.TaskQueue); err != nil {
-			w.Stop()
 			return fmt.Errorf("start the bulletins: %w", err)
 		}
-		m.onClose(func() error { w.Stop(); return nil })
 		if err := m.deliver(store); err != nil {
 			return err
 		}
@@ -303,7 +312,7 @@ func (m *Main) loadPolicy() error {
 func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	dependencies := []app.Dependency{
 		{Name: "database", Check: store.Ping},
-		{Name: "temporal", Check: func(ctx context.Context) error { _, err := tc.CheckHealth(ctx, nil); return err }},
+		{Name: "temporal", Check: m.temporalReady(tc)},
 	}
 	cases := &app.Service{
 		Policy:       m.Policy,
@@ -380,6 +389,26 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	})
 	m.Logger.Info("API listening", "addr", l.Addr().String())
 	return nil
+}
+
+// temporalReady checks that Temporal answers and, until it once has, that
+// the namespace lists the case search attributes: an API alone (duban api)
+// is not ready before a worker, or an operator, has added them.
+func (m *Main) temporalReady(tc client.Client) func(context.Context) error {
+	var listed atomic.Bool
+	return func(ctx context.Context) error {
+		if _, err := tc.CheckHealth(ctx, nil); err != nil {
+			return err
+		}
+		if listed.Load() {
+			return nil
+		}
+		if err := workflows.SearchAttributesListed(ctx, tc, m.Config.Namespace); err != nil {
+			return err
+		}
+		listed.Store(true)
+		return nil
+	}
 }
 
 // deliver sends the policy's subscriptions their events, until Close.

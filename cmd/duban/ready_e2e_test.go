@@ -1,0 +1,101 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/duban/duban/internal/freeport"
+	"github.com/duban/duban/internal/pgtest"
+)
+
+// Ready means ready: duban dev started on a fresh data directory, a case
+// opened the instant /readyz first answers 200 is opened at once and its
+// ladder is recorded on time — not refused by a Temporal server whose
+// services do not see the case search attributes yet and retried ten
+// seconds later. Repeated on fresh directories: it was a race.
+func TestFirstCaseAfterAFreshStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts duban dev on fresh directories")
+	}
+	dir := pgtest.ReachableDir(t)
+	policy := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policy, []byte(shortPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		s := newStack(t, shortPolicy)
+		port, err := freeport.Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.base = "http://127.0.0.1:" + strconv.Itoa(port)
+		cmd := exec.Command(os.Args[0], "dev", "--data-dir", filepath.Join(dir, "data-"+strconv.Itoa(round)), "--policy", policy,
+			"--addr", "127.0.0.1:"+strconv.Itoa(port), "--temporal-port", "0", "--log-level", "info")
+		cmd.Env = append(os.Environ(), reexecEnv+"=1", "DATABASE_URL=")
+		cmd.Stderr = s.logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		stop := func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+		}
+		t.Cleanup(stop)
+
+		deadline := time.Now().Add(3 * time.Minute)
+		for !ready(s.base) {
+			select {
+			case <-exited:
+				t.Fatalf("round %d: duban dev exited before it was ready", round)
+			case <-time.After(10 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: /readyz did not answer 200 within 3 minutes", round)
+			}
+		}
+		opened := time.Now()
+		c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+		took := time.Since(opened)
+
+		var events []wireEvent
+		eventually(t, 30*time.Second, "level 1 recorded", func() bool {
+			events = s.events(c.ID)
+			return strings.Contains(types(events), "CaseEscalated")
+		})
+		for _, e := range events[2:] {
+			due, err := time.Parse(time.RFC3339Nano, e.Data["due_at"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if late := e.OccurredAt.Sub(due); late < 0 || late > time.Second {
+				t.Errorf("round %d: %s (level %v) recorded %s after it was due; the open took %s", round, e.Type, e.Data["level"], late, took)
+			}
+		}
+		stop()
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			if strings.Contains(line, "workflow_type=CaseWorkflow") && strings.Contains(line, "refused a workflow task") {
+				t.Errorf("round %d: a case's workflow task was refused: %s", round, line)
+			}
+		}
+		t.Logf("round %d: open answered in %s", round, took.Round(time.Millisecond))
+	}
+}
+
+// ready reports whether base's /readyz answers 200.
+func ready(base string) bool {
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return res.StatusCode == http.StatusOK
+}
