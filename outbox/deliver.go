@@ -156,17 +156,20 @@ func (d *Deliverer) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// follow records and sends one subscription's deliveries until ctx ends.
+// follow records and sends one subscription's deliveries until ctx ends:
+// a webhook's case by case (followCases), a chat group's or a mailbox's
+// in rounds, one message after the other.
 func (d *Deliverer) follow(ctx context.Context, t Target) {
 	client := Client(t.AllowPrivate)
 	logger := d.Logger.With("subscription", t.Name)
+	if !t.ForPeople() {
+		d.followCases(ctx, client, t, logger)
+		return
+	}
 	failing := false
 	for ctx.Err() == nil {
 		sent, err := d.round(ctx, client, t)
-		if err != nil && !failing && ctx.Err() == nil {
-			logger.Warn("outbox: cannot read or record deliveries", "error", err)
-		}
-		failing = err != nil
+		failing = d.storeFailing(ctx, logger, failing, err)
 		if sent == 0 || err != nil {
 			select {
 			case <-ctx.Done():
@@ -176,58 +179,37 @@ func (d *Deliverer) follow(ctx context.Context, t Target) {
 	}
 }
 
-// round records what the log has for t and sends what is due; it returns
-// how many deliveries it sent.
-func (d *Deliverer) round(ctx context.Context, client *http.Client, t Target) (int, error) {
+// storeFailing logs err, when it starts a run of errors reading or
+// recording deliveries (the first after a success, not each), and returns
+// whether the run goes on.
+func (d *Deliverer) storeFailing(ctx context.Context, logger *slog.Logger, failing bool, err error) bool {
+	if err != nil && !failing && ctx.Err() == nil {
+		logger.Warn("outbox: cannot read or record deliveries", "error", err)
+	}
+	return err != nil
+}
+
+// enqueue records the deliveries the log has for t, past its cursor, and
+// says whether the subscription is disabled.
+func (d *Deliverer) enqueue(ctx context.Context, t Target) (disabled bool, err error) {
 	if disabled, err := d.Store.Disabled(ctx, t.Name); err != nil || disabled {
-		return 0, err
+		return disabled, err
 	}
 	for {
 		n, err := d.Store.Enqueue(ctx, t.Subscription, 500)
-		if err != nil {
-			return 0, err
-		}
-		if n < 500 {
-			break
+		if err != nil || n < 500 {
+			return false, err
 		}
 	}
-	if t.ForPeople() {
-		return d.roundForPeople(ctx, client, t)
-	}
-	due, err := d.Store.Claim(ctx, t.Name, d.now(), lease, 20, true)
-	if err != nil {
+}
+
+// round records what the log has for t, a chat group or a mailbox, and
+// sends what is due; it returns how many deliveries it sent.
+func (d *Deliverer) round(ctx context.Context, client *http.Client, t Target) (int, error) {
+	if disabled, err := d.enqueue(ctx, t); err != nil || disabled {
 		return 0, err
 	}
-	// The cases go at once, each case's deliveries one after the other,
-	// stopping at the first not taken: the rest wait behind its retry.
-	byCase := map[string][]int{}
-	for i, dl := range due {
-		byCase[dl.Event.CaseID] = append(byCase[dl.Event.CaseID], i)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(due))
-	taken, untried := make([]bool, len(due)), make([]bool, len(due))
-	for _, indexes := range byCase {
-		wg.Go(func() {
-			for n, i := range indexes {
-				status, wait, err := send(ctx, client, t, due[i].Event, d.now())
-				if taken[i], errs[i] = d.settle(ctx, t, due[i], status, wait, err); !taken[i] {
-					for _, j := range indexes[n+1:] {
-						untried[j] = true
-					}
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	errs = append(errs, d.taken(ctx, due, taken))
-	// Those behind one not taken are released from their lease: they go
-	// when it goes, or, given up, when they are first in line.
-	if seqs := pick(due, untried); len(seqs) > 0 {
-		errs = append(errs, d.Store.Release(ctx, seqs, d.now()))
-	}
-	return len(due), errors.Join(errs...)
+	return d.roundForPeople(ctx, client, t)
 }
 
 // roundForPeople sends a chat group what is due: a message each, or, for a
@@ -279,12 +261,13 @@ func (d *Deliverer) roundForPeople(ctx context.Context, client *http.Client, t T
 
 // settle records an attempt's outcome: tried again later (after the retry
 // schedule's wait, or longer if the receiver asked), given up, or, for
-// 410 Gone, the subscription disabled. A delivery taken it only reports:
-// the round records those in one statement (taken).
+// 410 Gone, the subscription disabled; a failed attempt is logged as a
+// warning, with when the next is. A delivery taken it only reports: those
+// are recorded together, in one statement.
 func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status int, retryAfter time.Duration, err error) (bool, error) {
 	now := d.now()
 	switch {
-	case err == nil && status >= 200 && status < 300:
+	case took(status, err):
 		return true, nil
 	case err == nil && status == http.StatusGone:
 		d.Logger.Warn("outbox: the receiver answered 410 Gone: the subscription is disabled until a replay", "subscription", t.Name)
@@ -293,19 +276,28 @@ func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status in
 		}
 		return false, d.Store.GiveUp(ctx, dl.Seq, dl.Attempt, "410 Gone")
 	}
-	reason := fmt.Sprintf("answered %d", status)
+	reason, answer := fmt.Sprintf("answered %d", status), slog.Int("status", status)
 	if err != nil {
-		reason = err.Error()
+		reason, answer = err.Error(), slog.String("error", err.Error())
 	}
+	logger := d.Logger.With("subscription", t.Name, "case_id", dl.Event.CaseID, "event_id", dl.Event.ID,
+		"event_type", dl.Event.Type, "attempt", dl.Attempt, answer)
 	retries := d.Retries
 	if retries == nil {
 		retries = duban.DeliveryRetries
 	}
 	if dl.Attempt > len(retries) {
+		logger.Warn("outbox: a delivery's last attempt failed: it is kept as failed, for replay")
 		return false, d.Store.GiveUp(ctx, dl.Seq, dl.Attempt, reason)
 	}
-	wait := max(retries[dl.Attempt-1], min(retryAfter, 24*time.Hour))
-	return false, d.Store.Retry(ctx, dl.Seq, dl.Attempt, now.Add(wait), reason)
+	next := now.Add(max(retries[dl.Attempt-1], min(retryAfter, 24*time.Hour)))
+	logger.Warn("outbox: a delivery's attempt failed: it is tried again", "next_attempt_at", next)
+	return false, d.Store.Retry(ctx, dl.Seq, dl.Attempt, next, reason)
+}
+
+// took says whether an attempt's outcome is the receiver taking it.
+func took(status int, err error) bool {
+	return err == nil && status >= 200 && status < 300
 }
 
 // taken records the deliveries of due the receiver took (taken[i]), in one

@@ -10,7 +10,9 @@
 // transaction as the deliveries it records: nothing is skipped, whatever
 // dies when. A delivery is sent at least once, with the event's id as its
 // stable webhook-id (a receiver recognises a repeat by it); a case's
-// deliveries go one at a time, in order; a failed attempt is tried again
+// deliveries go one at a time, in order, while a webhook's cases do not
+// wait on each other: a receiver slow on one case's delivery holds back
+// that case only. A failed attempt is logged as a warning and tried again
 // after duban.DeliveryRetries, and after the last is kept as failed until
 // replayed. A receiver that answers 410 Gone disables its subscription.
 package outbox
