@@ -19,15 +19,16 @@ import (
 // Dial connects to Temporal as every duban process does, logging to logger
 // (the SDK's own lines as component temporal-sdk) and reporting the SDK's
 // metrics to metrics (nil: nowhere). A workflow task the server refuses is
-// logged with its case (see refusals). gRPC compression is off: between
-// duban and its Temporal server (the same host or the same network) it
-// costs CPU on both ends and saves nothing worth having.
+// logged with its case (see refusals), not as the SDK's line without it.
+// gRPC compression is off: between duban and its Temporal server (the
+// same host or the same network) it costs CPU on both ends and saves
+// nothing worth having.
 func Dial(ctx context.Context, hostPort, namespace string, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	watch := &refusals{logger: logger}
 	return client.DialContext(ctx, client.Options{
 		HostPort:       hostPort,
 		Namespace:      namespace,
-		Logger:         log.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		Logger:         log.NewStructuredLogger(slog.New(watch.sdkLines(logger.Handler())).With("component", "temporal-sdk")),
 		MetricsHandler: metrics,
 		ConnectionOptions: client.ConnectionOptions{
 			GrpcCompression: &client.GrpcCompressionNone{},

@@ -26,6 +26,9 @@ type refusals struct {
 	logger *slog.Logger
 	mu     sync.Mutex
 	tasks  map[string]polled
+	// said counts the refusals logged here by the server's message, which
+	// the SDK then logs again as an INFO line of its own (see sdkLines).
+	said map[string]int
 }
 
 // polled is a workflow task the worker took.
@@ -112,6 +115,14 @@ func (r *refusals) forget(token []byte) (polled, bool) {
 // task will fail again until something changes: an error.
 func (r *refusals) refused(token []byte, err error) {
 	t, ok := r.forget(token)
+	r.mu.Lock()
+	if r.said == nil {
+		r.said = map[string]int{}
+	}
+	if len(r.said) < maxRemembered {
+		r.said[status.Convert(err).Message()]++
+	}
+	r.mu.Unlock()
 	level, msg := slog.LevelError, "the Temporal server refused a workflow task: it runs again after the task timeout, and the case waits until then"
 	if status.Code(err) == codes.NotFound {
 		level, msg = slog.LevelWarn, "a workflow task was no longer current when it completed"
@@ -135,3 +146,55 @@ const (
 	caseWorkflowName  = "CaseWorkflow"
 	probeWorkflowName = "ProbeWorkflow"
 )
+
+// sdkLines passes the SDK's log lines to h, but for its INFO line "Task
+// processing failed with error" about a refusal refused already logged
+// (with the case, at its own level): that one goes at DEBUG.
+func (r *refusals) sdkLines(h slog.Handler) slog.Handler { return sdkLines{Handler: h, r: r} }
+
+type sdkLines struct {
+	slog.Handler
+	r *refusals
+}
+
+const sdkTaskFailed = "Task processing failed with error"
+
+func (s sdkLines) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Message == sdkTaskFailed && s.r.saidAlready(rec) {
+		if !s.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		rec.Level = slog.LevelDebug
+	}
+	return s.Handler.Handle(ctx, rec)
+}
+
+func (s sdkLines) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return sdkLines{Handler: s.Handler.WithAttrs(attrs), r: s.r}
+}
+
+func (s sdkLines) WithGroup(name string) slog.Handler {
+	return sdkLines{Handler: s.Handler.WithGroup(name), r: s.r}
+}
+
+// saidAlready reports whether rec's error is a refusal logged already,
+// and counts it as said twice.
+func (r *refusals) saidAlready(rec slog.Record) bool {
+	var msg string
+	rec.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && a.Key == "Error" {
+			msg = status.Convert(err).Message()
+			return false
+		}
+		return true
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.said[msg] == 0 {
+		return false
+	}
+	if r.said[msg]--; r.said[msg] == 0 {
+		delete(r.said, msg)
+	}
+	return true
+}

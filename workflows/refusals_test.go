@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -66,6 +68,19 @@ func TestRefusedTasksAreLoggedWithTheirCase(t *testing.T) {
 	}
 	if len(r.tasks) != 0 {
 		t.Errorf("tokens kept after their tasks ended: %v", r.tasks)
+	}
+
+	// The SDK's own line about each refusal (INFO, without the workflow)
+	// goes at DEBUG; its lines about anything else stay as they were.
+	logs.Reset()
+	sdk := log.NewStructuredLogger(slog.New(r.sdkLines(slog.NewTextHandler(&logs, nil))))
+	sdk.Info("Task processing failed with error", "Error", serviceerror.NewInvalidArgument("BadSearchAttributes: Namespace default has no mapping defined for search attribute CaseUnit"))
+	sdk.Info("Task processing failed with error", "Error", serviceerror.NewNotFound("Workflow task not found."))
+	sdk.Info("Task processing failed with error", "Error", serviceerror.NewInvalidArgument("BadSearchAttributes: Namespace default has no mapping defined for search attribute CaseUnit"))
+	sdk.Info("Task processing failed with error", "Error", serviceerror.NewInvalidArgument("BadSearchAttributes: Namespace default has no mapping defined for search attribute CaseUnit"))
+	sdk.Info("Started Worker")
+	if got := strings.Count(logs.String(), "Task processing failed"); got != 1 || !strings.Contains(logs.String(), "Started Worker") {
+		t.Errorf("the SDK's lines after two refusals and a late completion were logged:\n%s", logs.String())
 	}
 }
 
