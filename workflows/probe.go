@@ -40,13 +40,11 @@ func AwaitFirstTask(ctx context.Context, c client.Client, taskQueue string, time
 	defer cancel()
 	var last error
 	for {
-		refused, err := probe(ctx, c, taskQueue)
-		if err == nil && refused == "" {
+		err := probe(ctx, c, taskQueue)
+		if err == nil {
 			return nil
 		}
-		if err == nil {
-			last = errors.New(refused)
-		} else if ctx.Err() == nil {
+		if ctx.Err() == nil {
 			last = err
 		}
 		select {
@@ -60,9 +58,9 @@ func AwaitFirstTask(ctx context.Context, c client.Client, taskQueue string, time
 	}
 }
 
-// probe runs one ProbeWorkflow and returns why the server refused its task,
-// or "" once the task completed.
-func probe(ctx context.Context, c client.Client, taskQueue string) (refused string, err error) {
+// probe runs one ProbeWorkflow and returns once its task completed, or
+// why it did not.
+func probe(ctx context.Context, c client.Client, taskQueue string) error {
 	id := "duban-probe-" + uuid.NewString()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
@@ -70,25 +68,25 @@ func probe(ctx context.Context, c client.Client, taskQueue string) (refused stri
 		WorkflowExecutionTimeout: time.Minute,
 	}, ProbeWorkflow)
 	if err != nil {
-		return "", err
+		return err
 	}
 	events := c.GetWorkflowHistory(ctx, id, run.GetRunID(), true, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for events.HasNext() {
 		e, err := events.Next()
 		if err != nil {
-			return "", err
+			return err
 		}
 		switch e.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-			return "", nil
+			return nil
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED:
 			terminate(c, id, run.GetRunID())
-			return describeFailure(e.GetWorkflowTaskFailedEventAttributes()), nil
+			return errors.New(describeFailure(e.GetWorkflowTaskFailedEventAttributes()))
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-			return "the probe ended without running", nil
+			return errors.New("the probe ended without running")
 		}
 	}
-	return "the probe's history ended without its task", nil
+	return errors.New("the probe's history ended without its task")
 }
 
 func describeFailure(a *historypb.WorkflowTaskFailedEventAttributes) string {
