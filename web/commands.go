@@ -69,12 +69,21 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 		cmd, err = commandFrom(name, by, form, s.zone)
 	}
 	if err == nil {
-		_, err = s.App.Execute(r.Context(), id, cmd, strings.TrimSpace(form.Get("key")))
+		key := strings.TrimSpace(form.Get("key"))
+		_, err = s.App.Execute(r.Context(), id, cmd, key)
 		if current, ok := s.movedOnlyBySystem(r, id, cmd.Meta().IfMatch, err); ok {
 			again := maps.Clone(form)
 			again.Set("version", strconv.FormatInt(current, 10))
 			if cmd, err = commandFrom(name, by, again, s.zone); err == nil {
-				_, err = s.App.Execute(r.Context(), id, cmd, strings.TrimSpace(form.Get("key")))
+				// A key of its own: the case may have refused the first
+				// attempt under the form's key (a warning recorded between
+				// the engine's check and its decision), and it answers a
+				// key it has seen as it did then. A double click derives
+				// the same one, and still acts once.
+				if key != "" {
+					key += "@" + strconv.FormatInt(current, 10)
+				}
+				_, err = s.App.Execute(r.Context(), id, cmd, key)
 			}
 		}
 	}
