@@ -60,8 +60,9 @@ func (d *Deliverer) followCases(ctx context.Context, client *http.Client, t Targ
 		if ctx.Err() != nil {
 			break
 		}
-		errs = append(errs, d.record(ctx, taken, untried))
-		taken, untried = nil, nil
+		var err error
+		taken, err = d.record(ctx, taken, untried)
+		errs, untried = append(errs, err), nil
 		started, err := d.dispatch(ctx, client, t, inFlight-busy, done)
 		busy += started
 		failing = d.storeFailing(ctx, logger, failing, errors.Join(append(errs, err)...))
@@ -78,7 +79,7 @@ func (d *Deliverer) followCases(ctx context.Context, client *http.Client, t Targ
 	}
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFor)
 	defer cancel()
-	if err := d.record(recordCtx, taken, untried); err != nil {
+	if _, err := d.record(recordCtx, taken, untried); err != nil {
 		logger.Warn("outbox: cannot record deliveries when stopping: they are sent again", "error", err)
 	}
 }
@@ -147,17 +148,23 @@ func (d *Deliverer) sendCase(ctx context.Context, client *http.Client, t Target,
 
 // record marks the deliveries taken, in one statement, and releases those
 // untried, in another: due at once, or, behind one not taken, when it is
-// next tried or given up. Should it fail, they are sent again when their
-// lease ends, with the same webhook-id: at least once.
-func (d *Deliverer) record(ctx context.Context, taken, untried []int64) error {
+// next tried or given up. The taken it could not mark it returns, to be
+// marked on a later pass: always true, and what spares the receiver a
+// repeat when the store was down a moment (PostgreSQL restarting). Those
+// untried it does not keep: their lease ends, and they are due then, as
+// they would be after a crash (a late release could end another sender's
+// lease on them).
+func (d *Deliverer) record(ctx context.Context, taken, untried []int64) (unmarked []int64, err error) {
 	var errs []error
 	if len(taken) > 0 {
-		errs = append(errs, d.Store.Delivered(ctx, taken, d.now()))
+		if err := d.Store.Delivered(ctx, taken, d.now()); err != nil {
+			unmarked, errs = taken, append(errs, err)
+		}
 	}
 	if len(untried) > 0 {
 		errs = append(errs, d.Store.Release(ctx, untried, d.now()))
 	}
-	return errors.Join(errs...)
+	return unmarked, errors.Join(errs...)
 }
 
 // seqs returns the seqs of ds.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -958,5 +960,72 @@ func TestNoAttemptPastTheLease(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(got, want) {
 		t.Fatalf("the receiver got %v, want each event once, in order: %v", got, want)
+	}
+}
+
+// flakyMarks is a store that cannot mark deliveries taken the first time
+// it is asked: PostgreSQL restarting the moment a receiver took them.
+type flakyMarks struct {
+	*postgres.Store
+	failed atomic.Bool
+}
+
+func (f *flakyMarks) Delivered(ctx context.Context, seqs []int64, at time.Time) error {
+	if f.failed.CompareAndSwap(false, true) {
+		return errors.New("the database system is starting up")
+	}
+	return f.Store.Delivered(ctx, seqs, at)
+}
+
+// Deliveries the receiver took while the store could not record it are
+// recorded on a later pass, not sent again when their lease ends.
+func TestTakenRecordedOnceTheStoreIsBack(t *testing.T) {
+	s := newStore(t)
+	var mu sync.Mutex
+	taken := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		taken[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	sub := duban.Subscription{Name: "sink", Kind: duban.SubscriptionWebhook, URL: srv.URL, SecretEnv: "S", AllowPrivate: true}
+	targets, err := outbox.Targets([]duban.Subscription{sub}, env{"S": secret}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	if _, err := s.Enqueue(ctx, sub, 500); err != nil { // the cursor starts here
+		t.Fatal(err)
+	}
+	store := &flakyMarks{Store: s}
+	d := &outbox.Deliverer{Store: store, Targets: targets, Poll: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { stop(); <-done }()
+	id := open(t, s, 1)
+	events, err := s.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, _ := s.OutboxCounts(ctx)
+		if pending["sink"][0] == 0 && store.failed.Load() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries still pending: %v", pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range events {
+		if taken[e.ID] != 1 {
+			t.Errorf("event %d (%s) was taken %d times, want once", e.Version, e.Type, taken[e.ID])
+		}
 	}
 }
