@@ -92,6 +92,8 @@ type stack struct {
 	env map[string]string
 	// blobs is the directory attachments are kept in.
 	blobs string
+	// namespace is the Temporal namespace (default "default").
+	namespace string
 }
 
 type syncBuffer struct {
@@ -142,7 +144,7 @@ func (s *stack) start(command string) *Main {
 	m := NewMain()
 	m.Config = Config{
 		Command: command, Addr: cmp.Or(s.addr, "127.0.0.1:0"), DatabaseURL: s.dbURL,
-		TemporalAddr: temporalAddr, Namespace: "default", TaskQueue: s.queue,
+		TemporalAddr: temporalAddr, Namespace: cmp.Or(s.namespace, "default"), TaskQueue: s.queue,
 		LogLevel: "info", LogFormat: "text", Stdout: io.Discard, Stderr: s.logs,
 		AllowDevTokens: true, // the tests' policies give their principals tokens in the clear
 		BlobStore:      s.blobs,

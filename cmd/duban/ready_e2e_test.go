@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +12,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/duban/duban/internal/freeport"
 	"github.com/duban/duban/internal/pgtest"
@@ -98,4 +105,38 @@ func ready(base string) bool {
 	}
 	res.Body.Close()
 	return res.StatusCode == http.StatusOK
+}
+
+// An API alone on a namespace without the case search attributes is not
+// ready, and says which are missing and how to add them; once a worker has
+// added them (and seen its first task accepted), it is.
+func TestAPINotReadyWithoutSearchAttributes(t *testing.T) {
+	s := newStack(t, shortPolicy)
+	s.namespace = "bare-" + randomHex(4)
+	ctx := context.Background()
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: temporalAddr, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: s.namespace, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the namespace known", func() bool { _, err := nc.Describe(ctx, s.namespace); return err == nil })
+
+	s.start("api")
+	var health struct{ Checks map[string]string }
+	s.call("GET", "/readyz", "", nil).Expect(t, 503, &health)
+	if health.Checks["temporal"] != "unavailable" {
+		t.Fatalf("readyz: %+v", health)
+	}
+	logs := s.logs.String()
+	for _, want := range []string{"lacks the case search attributes CaseCategory, CaseOverdue, CaseStatus, CaseUnit",
+		"temporal operator search-attribute create --namespace " + s.namespace + " --name CaseOverdue --type Bool"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the API's log does not say %q:\n%s", want, logs)
+		}
+	}
+	s.start("worker")
+	eventually(t, 30*time.Second, "ready once a worker added them", func() bool { return ready(s.base) })
 }
