@@ -670,18 +670,11 @@ func TestSlowCaseHoldsOnlyItself(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	sub := duban.Subscription{Name: "sink", Kind: duban.SubscriptionWebhook, URL: srv.URL, SecretEnv: "S", AllowPrivate: true}
-	targets, err := outbox.Targets([]duban.Subscription{sub}, env{"S": secret}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := webhookTo(t, s, "sink", srv.URL)
 	d := &outbox.Deliverer{Store: s, Targets: targets, Poll: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
 		Retries: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	if _, err := s.Enqueue(ctx, sub, 500); err != nil { // the cursor starts here
-		t.Fatal(err)
-	}
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
 	defer func() { stop(); <-done }()
@@ -910,14 +903,7 @@ func TestNoAttemptPastTheLease(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	sub := duban.Subscription{Name: "slow", Kind: duban.SubscriptionWebhook, URL: srv.URL, SecretEnv: "S", AllowPrivate: true}
-	if _, err := s.Enqueue(ctx, sub, 500); err != nil { // the cursor starts here
-		t.Fatal(err)
-	}
-	targets, err := outbox.Targets([]duban.Subscription{sub}, env{"S": secret}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := webhookTo(t, s, "slow", srv.URL)
 	id := open(t, s, 1)
 	for range 2 {
 		do(t, s, id, duban.AddComment{CommandMeta: duban.CommandMeta{By: unit}, Text: "on it"})
@@ -990,16 +976,9 @@ func TestTakenRecordedOnceTheStoreIsBack(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	sub := duban.Subscription{Name: "sink", Kind: duban.SubscriptionWebhook, URL: srv.URL, SecretEnv: "S", AllowPrivate: true}
-	targets, err := outbox.Targets([]duban.Subscription{sub}, env{"S": secret}.get)
-	if err != nil {
-		t.Fatal(err)
-	}
+	targets := webhookTo(t, s, "sink", srv.URL)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	if _, err := s.Enqueue(ctx, sub, 500); err != nil { // the cursor starts here
-		t.Fatal(err)
-	}
 	store := &flakyMarks{Store: s}
 	d := &outbox.Deliverer{Store: store, Targets: targets, Poll: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
 	done := make(chan struct{})
@@ -1028,4 +1007,19 @@ func TestTakenRecordedOnceTheStoreIsBack(t *testing.T) {
 			t.Errorf("event %d (%s) was taken %d times, want once", e.Version, e.Type, taken[e.ID])
 		}
 	}
+}
+
+// webhookTo is a webhook subscription name to url, resolved as a target,
+// whose cursor starts at the log's end: it is offered what comes next.
+func webhookTo(t *testing.T, s *postgres.Store, name, url string) []outbox.Target {
+	t.Helper()
+	sub := duban.Subscription{Name: name, Kind: duban.SubscriptionWebhook, URL: url, SecretEnv: "S", AllowPrivate: true}
+	if _, err := s.Enqueue(context.Background(), sub, 500); err != nil {
+		t.Fatal(err)
+	}
+	targets, err := outbox.Targets([]duban.Subscription{sub}, env{"S": secret}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return targets
 }
