@@ -234,11 +234,11 @@ func (d *Deliverer) roundForPeople(ctx context.Context, client *http.Client, t T
 		}
 	}
 	var errs []error
-	taken := make([]bool, 0, len(due))
+	var taken []int64
 	for _, batch := range batches {
 		title, ns, err := d.notices(ctx, batch)
 		if err != nil { // sent again when the lease ends
-			taken, errs = append(taken, make([]bool, len(batch))...), append(errs, err)
+			errs = append(errs, err)
 			continue
 		}
 		var status int
@@ -253,10 +253,16 @@ func (d *Deliverer) roundForPeople(ctx context.Context, client *http.Client, t T
 		}
 		for _, dl := range batch {
 			ok, serr := d.settle(ctx, t, dl, status, wait, err)
-			taken, errs = append(taken, ok), append(errs, serr)
+			if ok {
+				taken = append(taken, dl.Seq)
+			}
+			errs = append(errs, serr)
 		}
 	}
-	return len(due), errors.Join(append(errs, d.taken(ctx, due, taken))...)
+	// Those it cannot mark are sent again when their lease ends, with the
+	// same ids: at least once.
+	_, err = d.record(ctx, taken, nil)
+	return len(due), errors.Join(append(errs, err)...)
 }
 
 // settle records an attempt's outcome: tried again later (after the retry
@@ -298,27 +304,6 @@ func (d *Deliverer) settle(ctx context.Context, t Target, dl Delivery, status in
 // took says whether an attempt's outcome is the receiver taking it.
 func took(status int, err error) bool {
 	return err == nil && status >= 200 && status < 300
-}
-
-// taken records the deliveries of due the receiver took (taken[i]), in one
-// statement. Should it fail, they are sent again once their lease ends,
-// with the same webhook-id: at least once.
-func (d *Deliverer) taken(ctx context.Context, due []Delivery, taken []bool) error {
-	if seqs := pick(due, taken); len(seqs) > 0 {
-		return d.Store.Delivered(ctx, seqs, d.now())
-	}
-	return nil
-}
-
-// pick returns the seqs of the deliveries of ds whose which is true.
-func pick(ds []Delivery, which []bool) []int64 {
-	var seqs []int64
-	for i, dl := range ds {
-		if which[i] {
-			seqs = append(seqs, dl.Seq)
-		}
-	}
-	return seqs
 }
 
 // message is a webhook's body: Standard Webhooks' shape.
