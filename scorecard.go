@@ -134,8 +134,8 @@ type Minutes struct {
 
 // UnitRow is one unit's row of a scorecard: SPEC.md's figures, counted by
 // the store, and the rates and the score Finish computes from them. A rate
-// whose denominator is 0 is nil, and so is a score built on it; a unit
-// with nothing due is not ranked.
+// whose denominator is 0 is nil; a unit with nothing due has no score and
+// is not ranked, one with anything due always has both.
 type UnitRow struct {
 	Unit               string         `json:"unit"`
 	Rank               *int           `json:"rank"`
@@ -235,7 +235,10 @@ func (a Assessment) Finish(rows []UnitRow) {
 }
 
 // score is Σ weight × rate for a positive weight and |weight| × (1 − rate)
-// for a negative one, to one decimal; nil when a weighted rate is.
+// for a negative one, to one decimal; nil when nothing is due. A unit with
+// anything due is always scored: the only rate that can then lack a
+// denominator is the rework rate, and with no verifications nothing was
+// reworked, so it counts as 0.
 func (a Assessment) score(r *UnitRow) *float64 {
 	if r.Due == 0 {
 		return nil
@@ -247,14 +250,14 @@ func (a Assessment) score(r *UnitRow) *float64 {
 		if !ok || w == 0 {
 			continue
 		}
-		v := rates[name]
-		if v == nil {
-			return nil
+		var v float64
+		if r := rates[name]; r != nil {
+			v = *r
 		}
 		if w > 0 {
-			sum += w * *v
+			sum += w * v
 		} else {
-			sum += -w * (1 - *v)
+			sum += -w * (1 - v)
 		}
 	}
 	return ptrTo(math.Round(sum*10) / 10)

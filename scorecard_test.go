@@ -71,8 +71,12 @@ func TestFinishScores(t *testing.T) {
 		{Unit: "sanitation", Handled: 3, HandledOnTime: 2, OverdueOpen: 1, Verifications: 2, Rework: 1, ExtensionsApproved: 1, Closed: 1},
 		// nothing due: not ranked, no rates, no score
 		{Unit: "parks", Dispatched: 2},
-		// due 1, no verifications: rework rate null, and so the score
+		// due 1, no verifications: rework rate null, counted as 0 in the
+		// score (nothing reworked): 30+20+20+20+10 = 100
 		{Unit: "publicity", Handled: 1, HandledOnTime: 1},
+		// the worst: 2 due, none handled, no verifications: still scored and
+		// ranked, last: 0+0+20×(1−0)+20×(1−1)+10×(1−0) = 30
+		{Unit: "waterworks", OverdueOpen: 2, Dispatched: 2},
 		// due 2, all on time, one verification passed: 30+20+20+20+10 = 100
 		{Unit: "traffic-police", Handled: 2, HandledOnTime: 2, Verifications: 1},
 	}
@@ -88,14 +92,17 @@ func TestFinishScores(t *testing.T) {
 		}
 		got = append(got, s)
 	}
-	if strings.Join(got, " ") != "traffic-police:#1=100 sanitation:#2=65 parks: publicity:" {
+	if strings.Join(got, " ") != "publicity:#1=100 traffic-police:#2=100 sanitation:#3=65 waterworks:#4=30 parks:" {
 		t.Fatalf("ranked %v", got)
 	}
-	s := rows[1]
+	s := rows[2]
 	if s.Due != 4 || *s.HandlingRate != 0.75 || *s.OnTimeRate != 0.5 || *s.OverdueOpenRate != 0.25 || *s.ReworkRate != 0.5 || *s.ClosureRate != 0.25 || *s.ExtensionRate != 0.25 {
 		t.Fatalf("rates %+v", s)
 	}
-	if p := rows[2]; p.HandlingRate != nil || p.Score != nil || p.Escalations["1"] != 0 || len(p.Escalations) != 3 {
+	if p := rows[0]; p.ReworkRate != nil {
+		t.Fatalf("a rework rate without verifications is shown null, whatever the score counts: %+v", p)
+	}
+	if p := rows[4]; p.HandlingRate != nil || p.Score != nil || p.Escalations["1"] != 0 || len(p.Escalations) != 3 {
 		t.Fatalf("nothing due %+v", p)
 	}
 }

@@ -292,7 +292,11 @@ func naiveRows(histories map[string][]duban.Event, q duban.ReportQuery, weights 
 		score, scored := 0.0, r.Due > 0
 		for _, name := range duban.RateNames {
 			w := weights[name]
-			switch v := rates[name]; {
+			v := rates[name]
+			if name == "rework_rate" && r.Verifications == 0 {
+				v = new(0.0) // SPEC: nothing verified, nothing reworked
+			}
+			switch {
 			case w == 0:
 			case v == nil:
 				scored = false
