@@ -1,6 +1,8 @@
 package duban
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -113,6 +115,7 @@ const (
 // for the wire.
 type Case struct {
 	ID          string     `json:"id"`
+	Number      string     `json:"number,omitempty"` // 2026-000123: see CaseNumber
 	Version     int64      `json:"version"`
 	Status      Status     `json:"status"`
 	Category    string     `json:"category"`
@@ -281,6 +284,15 @@ type CaseFilter struct {
 	Category string
 	Severity Severity
 	Area     string
+	// Text, when set, keeps the case with that number when it looks like
+	// one (see LooksLikeCaseNumber), else the cases whose description or
+	// address holds it, ignoring case (see Case.HasText).
+	Text string
+	// Reporter, when set, keeps the cases opened by that principal.
+	Reporter string
+	// OpenedFrom and OpenedBefore, when set, keep the cases opened in
+	// [OpenedFrom, OpenedBefore).
+	OpenedFrom, OpenedBefore time.Time
 	// Overdue and Escalated, when set, keep only cases whose running stage
 	// is (or is not) overdue, or escalated to level 1 or more, at Now.
 	Overdue   *bool
@@ -313,4 +325,38 @@ type CaseCounts struct {
 	ByStatus  map[Status]int
 	Overdue   int
 	Escalated map[int]int // level (1 and above) → cases
+}
+
+// CaseNumber is a case's number as people say it on the phone: the year of
+// opening and a sequence within it, never reused ("2026-000123").
+func CaseNumber(year, seq int) string { return fmt.Sprintf("%d-%06d", year, seq) }
+
+// LooksLikeCaseNumber reports whether s has a case number's shape, so that
+// a search for it looks the number up rather than the text.
+func LooksLikeCaseNumber(s string) bool {
+	year, seq, ok := strings.Cut(s, "-")
+	if len(year) != 4 || !ok || len(seq) < 6 {
+		return false
+	}
+	for _, r := range year + seq {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// NumberYear is the year whose sequence numbers a case opened at t: the
+// year of t in the policy's time zone.
+func (p *Policy) NumberYear(t time.Time) int { return t.In(p.location()).Year() }
+
+// HasText reports whether a search for text finds c: its number, when text
+// looks like one, else its description or address holding text, ignoring
+// case.
+func (c *Case) HasText(text string) bool {
+	if LooksLikeCaseNumber(text) {
+		return c.Number == text
+	}
+	text = strings.ToLower(text)
+	return strings.Contains(strings.ToLower(c.Description), text) || strings.Contains(strings.ToLower(c.Location.Address), text)
 }

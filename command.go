@@ -83,7 +83,11 @@ func (m CommandMeta) Meta() CommandMeta { return m }
 // OpenCase opens a case.
 type OpenCase struct {
 	CommandMeta
-	CaseID      string     `json:"case_id"`
+	CaseID string `json:"case_id"`
+	// Number is the case number people say on the phone (2026-000123),
+	// drawn by the application layer from the store's sequence of the
+	// year; empty for opens recorded before numbers existed.
+	Number      string     `json:"number,omitempty"`
 	Category    string     `json:"category"`
 	Severity    Severity   `json:"severity"`
 	Description string     `json:"description"`
@@ -103,6 +107,9 @@ type OpenCase struct {
 	Terms         Terms    `json:"terms"`
 	PolicyVersion string   `json:"policy_version,omitempty"`
 	Categories    []string `json:"categories,omitempty"`
+	// Areas are the policy's areas: an area given must be one of them.
+	// None: the policy lists no areas, and an area is free text.
+	Areas []string `json:"areas,omitempty"`
 	// RequestHash fingerprints the request, so that a retried open can be
 	// told from another one under the same Idempotency-Key.
 	RequestHash string `json:"request_hash,omitempty"`
@@ -268,6 +275,9 @@ func (c OpenCase) validate() error {
 	}
 	checkText(&errs, "description", c.Description, MaxDescription, true)
 	checkLocation(&errs, c.Location)
+	if a := c.Location.Area; a != "" && len(c.Areas) > 0 && !slices.Contains(c.Areas, a) {
+		errs.add("location.area", "is not a known area%s", choices(c.Areas))
+	}
 	checkEvidence(&errs, "evidence", c.Evidence, c.Stored)
 	return errs.err()
 }

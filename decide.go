@@ -134,6 +134,7 @@ func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
 	c.Terms = cmd.Terms
 	d := &decision{c: &c, by: cmd.By, now: now}
 	d.emit(CaseReported{
+		Number:        cmd.Number,
 		Category:      cmd.Category,
 		Severity:      cmd.Severity,
 		Description:   cmd.Description,

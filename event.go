@@ -112,6 +112,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 
 // CaseReported opens a case: what was found, where, and the terms it runs by.
 type CaseReported struct {
+	Number        string     `json:"number,omitempty"`
 	Category      string     `json:"category"`
 	Severity      Severity   `json:"severity"`
 	Description   string     `json:"description"`

@@ -14,6 +14,7 @@ func Evolve(c Case, e Event) Case {
 	case CaseReported:
 		c = Case{
 			ID:            e.CaseID,
+			Number:        d.Number,
 			Status:        StatusReported,
 			Category:      d.Category,
 			Severity:      d.Severity,

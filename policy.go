@@ -24,8 +24,11 @@ type Policy struct {
 	Calendar Calendar
 	// Assign is how long a supervisor has to dispatch an unrouted or
 	// disputed case, unless a category's SLA says otherwise.
-	Assign     time.Duration
-	Units      []Unit
+	Assign time.Duration
+	Units  []Unit
+	// Areas are the districts or zones a case's location may name; when
+	// the policy lists none, an area is free text.
+	Areas      []Area
 	Categories []Category
 	Routing    []Route
 	Escalation []Rung
@@ -62,6 +65,13 @@ func (n Names) In(lang string) string {
 
 // Unit is a responsible unit (责任单位).
 type Unit struct {
+	ID   string
+	Name Names
+}
+
+// Area is a district or zone of the city (片区), as routing rules, lists
+// and reports name it.
+type Area struct {
 	ID   string
 	Name Names
 }
@@ -180,6 +190,9 @@ func (p *Policy) Resolve(cmd Command) Command {
 		for i, cat := range p.Categories {
 			c.Categories[i] = cat.Code
 		}
+		for _, a := range p.Areas {
+			c.Areas = append(c.Areas, a.ID)
+		}
 		return c
 	case Assign:
 		c.Units = make([]string, len(p.Units))
@@ -256,6 +269,21 @@ func (p *Policy) Principal(id string) (Principal, bool) {
 func (p *Policy) hasUser(name string) bool {
 	_, ok := p.users[strings.ToLower(name)]
 	return ok
+}
+
+func (p *Policy) hasArea(id string) bool {
+	_, ok := p.Area(id)
+	return ok
+}
+
+// Area returns the area with id.
+func (p *Policy) Area(id string) (Area, bool) {
+	for _, a := range p.Areas {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return Area{}, false
 }
 
 func (p *Policy) hasUnit(id string) bool {

@@ -51,6 +51,7 @@ type rawPolicy struct {
 	Holidays      []string          `yaml:"holidays"`
 	Workdays      []string          `yaml:"workdays"`
 	Units         []rawUnit         `yaml:"units"`
+	Areas         []rawUnit         `yaml:"areas"` // as units: {id, name}
 	Categories    []rawCategory     `yaml:"categories"`
 	Routing       []rawRoute        `yaml:"routing"`
 	Assign        string            `yaml:"assign"`
@@ -247,6 +248,15 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 		}
 		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name})
 	}
+	for i, a := range raw.Areas {
+		switch {
+		case !idPattern.MatchString(a.ID):
+			c.problem(at("areas", i, "id"), "area id %q must be lower-case letters, digits, - or _", a.ID)
+		case p.hasArea(a.ID):
+			c.problem(at("areas", i, "id"), "area %q is listed twice", a.ID)
+		}
+		p.Areas = append(p.Areas, Area{ID: a.ID, Name: a.Name})
+	}
 	p.Assign = defaultAssign
 	if raw.Assign != "" {
 		p.Assign = c.duration(at("assign"), raw.Assign)
@@ -263,6 +273,9 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 		}
 		if _, ok := p.Category(r.Category); r.Category != "" && !ok {
 			c.problem(at("routing", i, "category"), "unknown category %q", r.Category)
+		}
+		if r.Area != "" && len(p.Areas) > 0 && !p.hasArea(r.Area) {
+			c.problem(at("routing", i, "area"), "unknown area %q", r.Area)
 		}
 		if !p.hasUnit(r.Unit) {
 			c.problem(at("routing", i, "unit"), "unknown unit %q", r.Unit)

@@ -78,6 +78,32 @@ func (p *Policy) AssessmentPeriodOf(t time.Time) Period {
 	return period
 }
 
+// Days reads an optional range of whole days, from and until (YYYY-MM-DD,
+// both days included) in the policy's time zone, named fromField and
+// untilField in errors: the instants [start, end), each zero when its day
+// is not given.
+func (p *Policy) Days(fromField, from, untilField, until string) (start, end time.Time, err error) {
+	var errs fieldErrors
+	day := func(field, s string) time.Time {
+		if s == "" {
+			return time.Time{}
+		}
+		d, err := time.ParseInLocation(time.DateOnly, s, p.location())
+		if err != nil {
+			errs.add(field, "must be a date, YYYY-MM-DD")
+		}
+		return d
+	}
+	start, end = day(fromField, from), day(untilField, until)
+	if !end.IsZero() {
+		end = end.AddDate(0, 0, 1)
+	}
+	if !start.IsZero() && !end.IsZero() && !end.After(start) {
+		errs.add(untilField, "must not be before %s", fromField)
+	}
+	return start, end, errs.err()
+}
+
 // ReportPeriod reads a report's from and to, dates (YYYY-MM-DD) in the
 // policy's time zone: the period [from, to), at most a year.
 func (p *Policy) ReportPeriod(from, to string) (Period, error) {

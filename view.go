@@ -11,6 +11,7 @@ import (
 // projection keeps each case's view ready to send.
 type View struct {
 	ID            string       `json:"id"`
+	Number        string       `json:"number,omitempty"`
 	Status        Status       `json:"status"`
 	Category      string       `json:"category"`
 	Severity      Severity     `json:"severity"`
@@ -38,7 +39,7 @@ type View struct {
 // View returns the case as clients see it.
 func (c *Case) View() View {
 	v := View{
-		ID: c.ID, Status: c.Status, Category: c.Category, Severity: c.Severity, Description: c.Description,
+		ID: c.ID, Number: c.Number, Status: c.Status, Category: c.Category, Severity: c.Severity, Description: c.Description,
 		Location: c.Location, Evidence: c.Evidence, Reporter: c.Reporter, OpenedAt: c.OpenedAt,
 		UpdatedAt: c.UpdatedAt, Version: c.Version, Deadlines: c.Deadlines, ReworkCount: c.ReworkCount,
 		PolicyVersion: c.PolicyVersion, Dispute: c.Dispute, Extensions: c.Extensions, UrgeCount: c.UrgeCount,

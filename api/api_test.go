@@ -3,8 +3,10 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,7 @@ func (d *door) call(method, path, token string, body any, headers ...string) api
 
 type wireCase struct {
 	ID         string   `json:"id"`
+	Number     string   `json:"number"`
 	Status     string   `json:"status"`
 	Unit       *string  `json:"unit"`
 	Version    int64    `json:"version"`
@@ -138,6 +141,60 @@ func TestCommandsGoThroughTheApplicationLayer(t *testing.T) {
 	// The state does not allow it; a stale If-Match.
 	refused(t, d.call("POST", p+"/acknowledge", "dev-sanitation", nil), 409, "", "")
 	refused(t, d.call("POST", p+"/comments", "dev-supervisor", map[string]any{"text": "seen"}, "If-Match", `"2"`), 412, "", "")
+}
+
+// Each case has a number of its year (the policy's time zone), in the
+// first answer and every read; a refused open draws none. A list finds a
+// case by it, by text, by reporter and by the days it was opened.
+func TestCaseNumbersAndSearch(t *testing.T) {
+	d := newDoor(t)
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	year := time.Now().In(shanghai).Year()
+	a := d.open(littering())
+	bad := littering()
+	bad["category"] = "no-such-thing"
+	refused(t, d.call("POST", "/v1/cases", "dev-inspector", bad), 400, "category", "is not a known category")
+	other := littering()
+	other["description"] = "Posters glued over the 100% recycled bin"
+	other["location"].(map[string]any)["address"] = "12 Drum Tower Street"
+	b := d.open(other)
+	if a.Number != fmt.Sprintf("%d-000001", year) || b.Number != fmt.Sprintf("%d-000002", year) {
+		t.Fatalf("numbers %q, %q", a.Number, b.Number)
+	}
+	var got wireCase
+	d.call("GET", "/v1/cases/"+b.ID, "dev-supervisor", nil).Expect(t, 200, &got)
+	if got.Number != b.Number {
+		t.Fatalf("read %+v", got)
+	}
+	today := time.Now().In(shanghai).Format(time.DateOnly)
+	tomorrow := time.Now().In(shanghai).AddDate(0, 0, 1).Format(time.DateOnly)
+	for query, want := range map[string][]string{
+		"q=" + b.Number:                       {b.ID},
+		"q=drum+tower":                        {b.ID},
+		"q=100%25":                            {b.ID},
+		"q=bus+stop":                          {a.ID},
+		"q=%25":                               {b.ID}, // the % of "100%", not a wildcard
+		"reporter=inspector-1":                {b.ID, a.ID},
+		"reporter=inspector-2":                {},
+		"opened_from=" + today:                {b.ID, a.ID},
+		"opened_from=" + tomorrow:             {},
+		"opened_until=" + today:               {b.ID, a.ID},
+		"q=bin&opened_until=" + today:         {b.ID},
+		"q=" + fmt.Sprintf("%d-000003", year): {},
+	} {
+		var list struct{ Items []wireCase }
+		d.call("GET", "/v1/cases?"+query, "dev-supervisor", nil).Expect(t, 200, &list)
+		var ids []string
+		for _, c := range list.Items {
+			ids = append(ids, c.ID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("%s: %v, want %v", query, ids, want)
+		}
+	}
+	refused(t, d.call("GET", "/v1/cases?opened_from=2026-13-01", "dev-supervisor", nil), 400, "opened_from", "must be a date")
+	refused(t, d.call("GET", "/v1/cases?opened_from=2026-12-02&opened_until=2026-12-01", "dev-supervisor", nil), 400, "opened_until", "must not be before")
+	refused(t, d.call("GET", "/v1/cases?q="+strings.Repeat("x", 101), "dev-supervisor", nil), 400, "q", "must be at most 100")
 }
 
 // What the policy and other cases say is decided by Decide, on the facts

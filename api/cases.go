@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -105,10 +107,11 @@ func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
 
 // listParams are the query parameters the lists understand: GET /v1/cases
 // and GET /v1/escalations alike.
-var listParams = []string{"status", "unit", "category", "severity", "area", "overdue", "escalated", "limit", "cursor"}
+var listParams = []string{"status", "unit", "category", "severity", "area", "q", "reporter", "opened_from", "opened_until",
+	"overdue", "escalated", "limit", "cursor"}
 
 func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
-	f, raw, err := ListQuery(r.URL.Query(), 50, 200)
+	f, raw, err := ListQuery(r.URL.Query(), s.Policy, 50, 200)
 	if err == nil && raw != "" {
 		f.After, err = DecodeCursor[duban.CaseCursor](raw)
 	}
@@ -125,7 +128,7 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
-	f, raw, err := ListQuery(r.URL.Query(), 100, 1000)
+	f, raw, err := ListQuery(r.URL.Query(), s.Policy, 100, 1000)
 	var after *duban.BoardCursor
 	if err == nil && raw != "" {
 		after, err = DecodeCursor[duban.BoardCursor](raw)
@@ -142,9 +145,13 @@ func (s *Server) escalations(w http.ResponseWriter, r *http.Request) {
 	s.replyList(w, cases, EncodeCursor(next))
 }
 
+// maxSearch bounds a list's search text.
+const maxSearch = 100
+
 // ListQuery reads a list's filters, its page size (limit, up to maxLimit)
-// and its cursor, still encoded: each list has a cursor of its own.
-func ListQuery(q url.Values, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
+// and its cursor, still encoded: each list has a cursor of its own. Dates
+// are days in the policy's time zone.
+func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
 	f = duban.CaseFilter{Limit: limit}
 	var errs []duban.FieldError
 	bad := func(field, msg string) { errs = append(errs, duban.FieldError{Field: field, Message: msg}) }
@@ -164,6 +171,14 @@ func ListQuery(q url.Values, limit, maxLimit int) (f duban.CaseFilter, cursor st
 		}
 	}
 	f.Unit, f.Category, f.Area = q.Get("unit"), q.Get("category"), q.Get("area")
+	f.Text, f.Reporter = strings.TrimSpace(q.Get("q")), q.Get("reporter")
+	if utf8.RuneCountInString(f.Text) > maxSearch {
+		bad("q", fmt.Sprintf("must be at most %d characters", maxSearch))
+	}
+	var daysErr *duban.Error
+	if f.OpenedFrom, f.OpenedBefore, err = p.Days("opened_from", q.Get("opened_from"), "opened_until", q.Get("opened_until")); errors.As(err, &daysErr) {
+		errs = append(errs, daysErr.Fields...)
+	}
 	if v := q.Get("severity"); v != "" {
 		if f.Severity = duban.Severity(v); !f.Severity.Valid() {
 			bad("severity", "must be normal or urgent")

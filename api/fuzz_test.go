@@ -114,10 +114,13 @@ func FuzzListQuery(f *testing.F) {
 	f.Add("limit=0&limit=999")
 	f.Add("cursor=Zm9v&area=%E8%80%81%E5%9F%8E")
 	f.Add("status=&bogus=1")
+	f.Add("q=2026-000123&opened_from=2026-12-01&opened_until=2026-11-30&reporter=inspector-1")
+	f.Add("q=%25_%5C&opened_until=2026-02-30")
 	unit := duban.Principal{ID: "sanitation-1", Role: duban.RoleUnit, Unit: "sanitation"}
+	policy := duban.DefaultPolicy()
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, _ := url.ParseQuery(raw) // as r.URL.Query() reads it: bad pairs are dropped
-		filter, _, err := ListQuery(q, 50, 200)
+		filter, _, err := ListQuery(q, policy, 50, 200)
 		if err != nil {
 			checkClientError(t, err)
 			return

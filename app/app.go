@@ -35,6 +35,8 @@ type Store interface {
 	// Cases lists the cases f selects, newest opened first, and the cursor
 	// of the next page (nil on the last).
 	Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban.CaseCursor, error)
+	// CountCases counts the cases f selects, all pages (f's paging aside).
+	CountCases(ctx context.Context, f duban.CaseFilter) (int, error)
 	// Escalations returns the open cases f selects that are overdue at
 	// f.Now, worst first, from the position after (nil: the top), and the
 	// position of the next page (nil on the last).
@@ -45,6 +47,9 @@ type Store interface {
 	// CaseAfter returns the case as it stood after the last event the
 	// command commandID recorded, and false when it recorded none.
 	CaseAfter(ctx context.Context, caseID, commandID string) (duban.Case, bool, error)
+	// NextCaseNumber draws the next number of year's sequence: 1, 2, …,
+	// each drawn once, whatever becomes of the open it was drawn for.
+	NextCaseNumber(ctx context.Context, year int) (int, error)
 
 	// UnitCounts counts the scorecards' figures over q, a row for each
 	// unit with any; duban.Assessment.Finish does the rest.

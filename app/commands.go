@@ -40,6 +40,14 @@ func (s *Service) Open(ctx context.Context, cmd duban.OpenCase, key string) (a A
 			return a, err
 		}
 	}
+	// The number is drawn last, once the open is known to be a new case's:
+	// a number drawn for an open that then fails is skipped, never reused.
+	year := s.Policy.NumberYear(s.now())
+	seq, err := s.Store.NextCaseNumber(ctx, year)
+	if err != nil {
+		return Answer{}, err
+	}
+	cmd.Number = duban.CaseNumber(year, seq)
 	engineCtx, cancel := context.WithTimeout(ctx, s.commandTimeout())
 	defer cancel()
 	c, err := s.Engine.Open(engineCtx, cmd)

@@ -38,6 +38,16 @@ func (s *Service) Cases(ctx context.Context, by duban.Principal, f duban.CaseFil
 	return s.Store.Cases(ctx, f)
 }
 
+// CountCases counts the cases Cases lists for by and f, on every page.
+func (s *Service) CountCases(ctx context.Context, by duban.Principal, f duban.CaseFilter) (int, error) {
+	f, ok := by.ScopeList(f)
+	if !ok {
+		return 0, nil
+	}
+	f.Now, f.After = s.now(), nil
+	return s.Store.CountCases(ctx, f)
+}
+
 // Escalations returns the open cases f selects that are overdue now, the
 // highest escalation level first, then the longest overdue, a page at a
 // time from the position after (nil: the top): the campaign office's board.

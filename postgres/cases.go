@@ -19,7 +19,7 @@ import (
 // projectionColumns are the columns of a cases row, in the order
 // projectionRow gives their values.
 var projectionColumns = []string{"id", "version", "status", "category", "severity", "unit", "area", "reporter",
-	"opened_at", "updated_at", "stage_deadline", "escalate_at", "escalation_level", "duplicate_of", "doc", "view"}
+	"opened_at", "updated_at", "stage_deadline", "escalate_at", "escalation_level", "duplicate_of", "doc", "view", "number"}
 
 // projectionRow is a case as its projection row: the whole case as doc, its
 // view ready to send, its clock (the running stage's deadline, the due
@@ -40,7 +40,7 @@ func projectionRow(c duban.Case) ([]any, error) {
 		escalateAt = []time.Time{}
 	}
 	return []any{c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
-		c.OpenedAt, c.UpdatedAt, clock.Deadline, escalateAt, clock.Recorded, nullable(c.DuplicateOf), doc, string(view)}, nil
+		c.OpenedAt, c.UpdatedAt, clock.Deadline, escalateAt, clock.Recorded, nullable(c.DuplicateOf), doc, string(view), nullable(c.Number)}, nil
 }
 
 // upsertCase writes a projection row, unless the row already holds a later
@@ -53,7 +53,7 @@ var upsertCase = insertInto("cases", projectionColumns) +
 func excludedAssignments() string {
 	var updates []string
 	for _, col := range projectionColumns {
-		if col != "id" && col != "reporter" && col != "opened_at" {
+		if col != "id" && col != "reporter" && col != "opened_at" && col != "number" {
 			updates = append(updates, col+" = excluded."+col)
 		}
 	}
@@ -196,11 +196,25 @@ func (q *query) filter(f duban.CaseFilter) {
 		q.and("status = ANY(" + q.arg(statuses) + ")")
 	}
 	for _, eq := range []struct{ col, val string }{
-		{"unit", f.Unit}, {"category", f.Category}, {"severity", string(f.Severity)}, {"area", f.Area},
+		{"unit", f.Unit}, {"category", f.Category}, {"severity", string(f.Severity)}, {"area", f.Area}, {"reporter", f.Reporter},
 	} {
 		if eq.val != "" {
 			q.and(eq.col + " = " + q.arg(eq.val))
 		}
+	}
+	switch {
+	case f.Text == "":
+	case duban.LooksLikeCaseNumber(f.Text):
+		q.and("number = " + q.arg(f.Text))
+	default: // as Case.HasText: lower() is what strings.ToLower does
+		pattern := q.arg("%" + likeEscaper.Replace(strings.ToLower(f.Text)) + "%")
+		q.and("(lower(doc->>'description') LIKE " + pattern + " OR lower(doc->'location'->>'address') LIKE " + pattern + ")")
+	}
+	if !f.OpenedFrom.IsZero() {
+		q.and("opened_at >= " + q.arg(f.OpenedFrom))
+	}
+	if !f.OpenedBefore.IsZero() {
+		q.and("opened_at < " + q.arg(f.OpenedBefore))
 	}
 	if f.Overdue != nil {
 		if *f.Overdue {
@@ -244,6 +258,15 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]app.Listed, *d
 	cases = cases[:limit]
 	last := cases[limit-1]
 	return cases, &duban.CaseCursor{OpenedAt: last.OpenedAt, ID: last.ID}, nil
+}
+
+// CountCases counts the cases f selects, all pages.
+func (s *Store) CountCases(ctx context.Context, f duban.CaseFilter) (int, error) {
+	var q query
+	q.filter(f)
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM cases"+q.whereClause(), q.args...).Scan(&n)
+	return n, err
 }
 
 // Escalations returns the open cases f selects whose running stage is
@@ -322,4 +345,16 @@ func (s *Store) CaseCounts(ctx context.Context, now time.Time) (duban.CaseCounts
 		return nil
 	})
 	return counts, readErr(err)
+}
+
+// likeEscaper escapes LIKE's wildcards, so that text is matched as it is.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// NextCaseNumber draws the next number of year's sequence. It commits on
+// its own: a number is drawn once, whatever becomes of its open.
+func (s *Store) NextCaseNumber(ctx context.Context, year int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `INSERT INTO case_numbers (year, last) VALUES ($1, 1)
+		ON CONFLICT (year) DO UPDATE SET last = case_numbers.last + 1 RETURNING last`, year).Scan(&n)
+	return n, err
 }

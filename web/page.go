@@ -163,6 +163,31 @@ func (p *page) Category(code string) string {
 	return p.name(c.Name, code)
 }
 
+// Area names an area: by the policy's name, else as it was given.
+func (p *page) Area(id string) string {
+	a, _ := p.s.Policy.Area(id)
+	return p.name(a.Name, id)
+}
+
+// areaField is an area's input: a choice of the policy's areas, or free
+// text when the policy lists none.
+type areaField struct {
+	Options  []option
+	Selected string
+	// Blank is the label of the empty choice: any area, or none.
+	Blank string
+}
+
+// AreaField is the area's input with selected chosen; blankKey labels the
+// empty choice.
+func (p *page) AreaField(selected, blankKey string) areaField {
+	f := areaField{Selected: selected, Blank: p.T(blankKey)}
+	for _, a := range p.s.Policy.Areas {
+		f.Options = append(f.Options, option{a.ID, p.name(a.Name, a.ID)})
+	}
+	return f
+}
+
 // Units are the policy's units, for choosing one.
 func (p *page) Units() []option {
 	var out []option
@@ -251,13 +276,16 @@ type listed struct {
 
 type listView struct {
 	ID          string         `json:"id"`
+	Number      string         `json:"number"`
 	Status      duban.Status   `json:"status"`
 	Category    string         `json:"category"`
 	Severity    duban.Severity `json:"severity"`
 	Description string         `json:"description"`
 	Location    struct {
 		Address string `json:"address"`
+		Area    string `json:"area"`
 	} `json:"location"`
+	Reporter string `json:"reporter"`
 	Unit     *string      `json:"unit"`
 	Stage    *duban.Stage `json:"stage"`
 	OpenedAt time.Time    `json:"opened_at"`

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/csv"
 	"encoding/json"
 	"html"
 	"html/template"
@@ -90,36 +92,61 @@ type casesData struct {
 	Cases  []listed
 	Next   string // the next page's query, or ""
 	Filter duban.CaseFilter
+	// Total counts the cases the filter selects, on every page; CSV is
+	// the link to them all as CSV.
+	Total int
+	CSV   string
+	// Me is the reader's id, for "my reports" and "awaiting my
+	// verification".
+	Me string
 }
 
-// cases lists the cases the reader may see, with the API's filters.
-func (s *Server) cases(w http.ResponseWriter, r *http.Request) {
+// casesQuery reads the list's query, as the API's filters: an empty field
+// of the filter form means any.
+func (s *Server) casesQuery(r *http.Request, limit, maxLimit int) (url.Values, duban.CaseFilter, error) {
 	q := r.URL.Query()
-	for k, v := range q { // an empty field of the filter form means any
+	for k, v := range q {
 		if len(v) == 1 && v[0] == "" {
 			delete(q, k)
 		}
 	}
-	f, raw, err := api.ListQuery(q, 50, 200)
+	f, raw, err := api.ListQuery(q, s.Policy, limit, maxLimit)
 	if err == nil && raw != "" {
 		f.After, err = api.DecodeCursor[duban.CaseCursor](raw)
 	}
+	return q, f, err
+}
+
+// cases lists the cases the reader may see, with the API's filters.
+func (s *Server) cases(w http.ResponseWriter, r *http.Request) {
+	q, f, err := s.casesQuery(r, 50, 200)
 	p := s.newPage(r, "cases.title")
-	d := casesData{Query: q, Filter: f}
+	by := session(r).Principal
+	d := casesData{Query: q, Filter: f, Me: by.ID}
 	if err != nil {
 		p.Problem = s.problem(p, err)
 		p.Data = d
 		s.render(w, r, api.Status(err), "cases", p)
 		return
 	}
-	ls, next, err := s.App.Cases(r.Context(), session(r).Principal, f)
+	ls, next, err := s.App.Cases(r.Context(), by, f)
 	if err == nil {
 		d.Cases, err = decodeListed(ls, p.now)
+	}
+	if err == nil {
+		d.Total, err = s.App.CountCases(r.Context(), by, f)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	cq := url.Values{}
+	for k, v := range q {
+		if k != "cursor" && k != "limit" {
+			cq[k] = v
+		}
+	}
+	d.CSV = "/cases.csv?" + cq.Encode()
 	if next != nil {
 		nq := url.Values{}
 		for k, v := range q {
@@ -417,4 +444,59 @@ type textField struct {
 func (f commandForm) Field(field string, required bool) textField {
 	return textField{ID: f.Name + "-" + field, Name: field, Label: f.T("field." + field), Optional: f.T("field.optional"),
 		Value: f.Value(field), Required: required}
+}
+
+// casesCSVLimit bounds the cases one CSV export holds.
+const casesCSVLimit = 10000
+
+// casesCSV is the list's cases, every page (up to casesCSVLimit), as CSV
+// in the page's language: UTF-8 with a BOM, so that a spreadsheet opens it
+// as it is.
+func (s *Server) casesCSV(w http.ResponseWriter, r *http.Request) {
+	_, f, err := s.casesQuery(r, 200, 200)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.newPage(r, "cases.title")
+	by := session(r).Principal
+	var b bytes.Buffer
+	b.WriteString("\ufeff")
+	cw := csv.NewWriter(&b)
+	header := []string{}
+	for _, key := range []string{"field.number", "field.case", "field.status", "field.category", "field.severity", "field.unit",
+		"field.location.area", "field.location.address", "field.description", "field.reporter", "field.opened_at",
+		"field.deadline", "field.overdue", "field.level"} {
+		header = append(header, p.T(key))
+	}
+	cw.Write(header)
+	for n := 0; n < casesCSVLimit; {
+		ls, next, err := s.App.Cases(r.Context(), by, f)
+		var cs []listed
+		if err == nil {
+			cs, err = decodeListed(ls, p.now)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, c := range cs {
+			overdue := p.T("answer.no")
+			if c.Overdue {
+				overdue = p.T("answer.yes")
+			}
+			cw.Write([]string{c.Number, c.ID, p.T("status." + string(c.Status)), p.Category(c.Category), p.T("severity." + string(c.Severity)),
+				p.Unit(c.Unit), p.Area(c.Location.Area), c.Location.Address, c.Description, c.Reporter, p.Time(c.OpenedAt),
+				p.Time(c.Deadline), overdue, strconv.Itoa(c.Level)})
+		}
+		n += len(cs)
+		if next == nil {
+			break
+		}
+		f.After = next
+	}
+	cw.Flush()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="cases-`+p.now.In(s.zone).Format("20060102-1504")+`.csv"`)
+	w.Write(b.Bytes())
 }

@@ -93,6 +93,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		r.Post("/logout", s.logout)
 		r.Get("/board", s.board)
 		r.Get("/cases", s.cases)
+		r.Get("/cases.csv", s.casesCSV)
 		r.Get("/cases/new", s.newCasePage)
 		r.Post("/cases/new", s.openCase)
 		r.Get("/cases/{id}", s.casePage)

@@ -558,3 +558,45 @@ func TestAPageOutlivesTheSystemsOwnEvents(t *testing.T) {
 	}
 	expect(t, unit.get("/cases/"+id), http.StatusOK, "处置中")
 }
+
+// An office finds its cases: by the number people say on the phone, by a
+// word of the description, by who reported them and when; it sees how
+// many there are and takes them all as a spreadsheet in its language. An
+// area is chosen from the policy's, and one not there is refused with the
+// list.
+func TestFindingCases(t *testing.T) {
+	s := newSite(t)
+	inspector := s.signedIn("inspector-1", "dev-inspector")
+	first := inspector.open("垃圾桶满溢 near the gate")
+	second := inspector.open("小广告 on the bridge")
+	year := s.clock().In(shanghai).Year()
+	n1, n2 := fmt.Sprintf("%d-000001", year), fmt.Sprintf("%d-000002", year)
+	expect(t, inspector.get("/cases/"+second), http.StatusOK, "案件编号", n2)
+
+	list := inspector.get("/cases")
+	expect(t, list, http.StatusOK, "共 2 件", ">"+n1+"</a>", ">"+n2+"</a>", "我上报的", "待我核查", `>老城区</option>`)
+	found := inspector.get("/cases?q=" + n1)
+	expect(t, found, http.StatusOK, "共 1 件", "/cases/"+first)
+	if strings.Contains(found.body, "/cases/"+second) {
+		t.Fatalf("a search by number lists another case:\n%s", found.body)
+	}
+	expect(t, inspector.get("/cases?q=bridge"), http.StatusOK, "共 1 件", "/cases/"+second)
+	today := s.clock().In(shanghai).Format(time.DateOnly)
+	expect(t, inspector.get("/cases?opened_from="+today+"&opened_until="+today), http.StatusOK, "共 2 件")
+	expect(t, inspector.get("/cases?opened_until=2020-01-01"), http.StatusOK, "共 0 件")
+	expect(t, inspector.get("/cases?status=resolved&reporter=inspector-1"), http.StatusOK, "共 0 件", "上报人 inspector-1")
+	expect(t, inspector.get("/cases?opened_from=2026-13-01"), http.StatusBadRequest, "opened_from")
+
+	csv := inspector.get("/cases.csv?q=bridge")
+	if csv.status != http.StatusOK || !strings.HasPrefix(csv.body, "\ufeff案件编号,案件,状态,问题类别") ||
+		!strings.Contains(csv.body, n2+","+second+",已派遣,乱扔垃圾,一般,环卫中心,老城区,") || strings.Contains(csv.body, n1) {
+		t.Fatalf("CSV %d:\n%s", csv.status, csv.body)
+	}
+
+	p := inspector.post("/cases/new", "/cases/new", url.Values{"key": {"k"}, "category": {"littering"}, "severity": {"normal"},
+		"description": {"x"}, "area": {"老城区"}, "location.lat": {"39.86"}, "location.lon": {"111.2"}})
+	expect(t, p, http.StatusBadRequest, "old-town, new-district, riverside, station, university")
+	expect(t, inspector.get("/cases/new"), http.StatusOK, `<select id="area" name="area"><option value="">未指定</option>`)
+}
+
+var shanghai, _ = time.LoadLocation("Asia/Shanghai")

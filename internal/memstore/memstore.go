@@ -28,6 +28,7 @@ type Store struct {
 	bulletins map[string]duban.Bulletin
 	log       []logged // every event, in position order
 	sessions  map[string]app.StoredSession
+	numbers   map[int]int // the last case number drawn, by year
 	attached  map[string]app.Attachment
 
 	// LoseAnswers makes the next n appends commit, then fail as if the
@@ -88,6 +89,17 @@ func (s *Store) Append(_ context.Context, a duban.Append) (duban.Appended, error
 		return duban.Appended{}, errors.New("connection reset")
 	}
 	return out, nil
+}
+
+// NextCaseNumber draws the next number of year's sequence.
+func (s *Store) NextCaseNumber(_ context.Context, year int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.numbers == nil {
+		s.numbers = map[int]int{}
+	}
+	s.numbers[year]++
+	return s.numbers[year], nil
 }
 
 // EventsAfter returns a case's events after version, in version order.
@@ -183,6 +195,20 @@ func (s *Store) Cases(_ context.Context, f duban.CaseFilter) ([]app.Listed, *dub
 	return out, next, err
 }
 
+// CountCases counts the cases f selects, all pages.
+func (s *Store) CountCases(_ context.Context, f duban.CaseFilter) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f.After = nil
+	n := 0
+	for _, st := range s.cases {
+		if matches(st.c, f) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // matches reports whether f selects c: what the WHERE clause of
 // postgres.Store.Cases says.
 func matches(c duban.Case, f duban.CaseFilter) bool {
@@ -193,6 +219,10 @@ func matches(c duban.Case, f duban.CaseFilter) bool {
 		f.Category != "" && c.Category != f.Category,
 		f.Severity != "" && c.Severity != f.Severity,
 		f.Area != "" && c.Location.Area != f.Area,
+		f.Reporter != "" && c.Reporter != f.Reporter,
+		f.Text != "" && !c.HasText(f.Text),
+		!f.OpenedFrom.IsZero() && c.OpenedAt.Before(f.OpenedFrom),
+		!f.OpenedBefore.IsZero() && !c.OpenedAt.Before(f.OpenedBefore),
 		f.Overdue != nil && clock.Overdue(f.Now) != *f.Overdue,
 		f.Escalated != nil && (len(clock.Levels) > 0 && !f.Now.Before(clock.Levels[0])) != *f.Escalated,
 		f.After != nil && cmp.Or(c.OpenedAt.Compare(f.After.OpenedAt), uuidCompare(c.ID, f.After.ID)) >= 0:

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"what is not there", testNotFound},
 		{"duplicates are listed on their original", testDuplicates},
 		{"lists filter, order and page", testCases},
+		{"case numbers, a sequence per year", testCaseNumbers},
 		{"the escalation board", testEscalations},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
@@ -90,7 +92,7 @@ func (w *writer) open(now time.Time, category, unit, area string, severity duban
 	w.n++
 	id := fmt.Sprintf("0194f2a0-0000-7000-8000-%012d", w.n)
 	w.do(id, duban.OpenCase{
-		CommandMeta: duban.CommandMeta{By: inspector}, CaseID: id, Category: category, Severity: severity,
+		CommandMeta: duban.CommandMeta{By: inspector}, CaseID: id, Number: duban.CaseNumber(2026, w.n), Category: category, Severity: severity,
 		Description: "bags at the bus stop", Location: duban.Location{Lat: 39.9, Lon: 116.4, Area: area},
 		Unit: unit, Terms: terms, RequestHash: "h",
 	}, now, "open")
@@ -371,11 +373,24 @@ func testCases(t *testing.T, s Store) {
 		{"escalated later", duban.CaseFilter{Escalated: &yes, Now: t0.Add(time.Hour)}, []string{d, a}},
 		{"together", duban.CaseFilter{Area: "old-town", Category: "graffiti", Statuses: []duban.Status{duban.StatusDispatched}}, []string{d}},
 		{"after a cursor", duban.CaseFilter{After: &duban.CaseCursor{OpenedAt: t0.Add(2 * time.Minute), ID: c}}, []string{b, a}},
+		{"a number", duban.CaseFilter{Text: "2026-000002"}, []string{b}},
+		{"a number not given", duban.CaseFilter{Text: "2026-000009"}, nil},
+		{"text, any case", duban.CaseFilter{Text: "BUS Stop"}, []string{d, c, b, a}},
+		{"text with LIKE's wildcards, taken as they are", duban.CaseFilter{Text: "bags%stop"}, nil},
+		{"text found nowhere", duban.CaseFilter{Text: "_"}, nil},
+		{"opened in a range", duban.CaseFilter{OpenedFrom: t0.Add(time.Minute), OpenedBefore: t0.Add(3 * time.Minute)}, []string{c, b}},
+		{"reporter", duban.CaseFilter{Reporter: inspector.ID}, []string{d, c, b, a}},
+		{"another reporter", duban.CaseFilter{Reporter: "inspector-2"}, nil},
 	}
 	for _, f := range filters {
 		got, next, err := s.Cases(ctx, f.f)
 		if err != nil || next != nil || !slices.Equal(ids(got), f.want) {
 			t.Errorf("%s: %v (next %v), %v; want %v", f.name, ids(got), next, err, f.want)
+		}
+		if f.f.After == nil {
+			if n, err := s.CountCases(ctx, f.f); n != len(f.want) || err != nil {
+				t.Errorf("%s: counted %d, %v; want %d", f.name, n, err, len(f.want))
+			}
 		}
 	}
 	var paged []string
@@ -396,6 +411,25 @@ func testCases(t *testing.T, s Store) {
 	}
 	if !slices.Equal(paged, []string{d, c, b, a}) {
 		t.Fatalf("paged %v", paged)
+	}
+	one, err := s.Listing(ctx, b)
+	if err != nil || !json.Valid(one.View) || !strings.Contains(string(one.View), `"number":"2026-000002"`) {
+		t.Fatalf("b's view %s, %v", one.View, err)
+	}
+}
+
+func testCaseNumbers(t *testing.T, s Store) {
+	ctx := context.Background()
+	var got []int
+	for _, year := range []int{2026, 2026, 2027, 2026} {
+		n, err := s.NextCaseNumber(ctx, year)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	if !slices.Equal(got, []int{1, 2, 1, 3}) {
+		t.Fatalf("drew %v, want each year's sequence from 1", got)
 	}
 }
 
