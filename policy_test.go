@@ -133,6 +133,12 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"unknown unit", func(s string) string {
 			return strings.Replace(s, "unit: sanitation", "unit: sanitatoin", 1)
 		}, `city.yaml:7: categories[0].unit: unknown unit "sanitatoin"`},
+		{"an area listed twice", func(s string) string {
+			return strings.Replace(s, "categories:", "areas:\n  - {id: old-town}\n  - {id: old-town}\ncategories:", 1)
+		}, `city.yaml:6: areas[1].id: area "old-town" is listed twice`},
+		{"a routing rule's unknown area", func(s string) string {
+			return strings.Replace(s, "categories:", "areas:\n  - {id: old-town}\nrouting:\n  - {area: 老城区, unit: sanitation}\ncategories:", 1)
+		}, `city.yaml:7: routing[0].area: unknown area "老城区"`},
 		{"bad duration", func(s string) string {
 			return strings.Replace(s, "resolve: 24h", "resolve: 24", 1)
 		}, `city.yaml:9: categories[0].sla.normal.resolve: bad duration "24": want a positive Go duration such as 30m or 24h`},
