@@ -285,10 +285,22 @@ type listView struct {
 		Address string `json:"address"`
 		Area    string `json:"area"`
 	} `json:"location"`
-	Reporter string `json:"reporter"`
+	Reporter  string `json:"reporter"`
+	UrgeCount int    `json:"urge_count"`
 	Unit     *string      `json:"unit"`
 	Stage    *duban.Stage `json:"stage"`
 	OpenedAt time.Time    `json:"opened_at"`
+}
+
+// summaryRunes bounds a description as a list shows it.
+const summaryRunes = 40
+
+// Summary is the description, cut to a list's width.
+func (c listView) Summary() string {
+	if r := []rune(c.Description); len(r) > summaryRunes {
+		return string(r[:summaryRunes]) + "…"
+	}
+	return c.Description
 }
 
 // StageName is the running stage's name, or "" when none runs.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/csv"
 	"encoding/json"
@@ -29,7 +30,12 @@ type boardData struct {
 	// Levels counts the cases at each escalation level, 0 (overdue, not
 	// yet escalated) to 3.
 	Levels []int
-	More   bool
+	// Total counts the overdue cases shown, every level.
+	Total int
+	More  bool
+	// Resumes, when now is outside working hours, is when working time
+	// begins again: the clocks counting working time are paused until then.
+	Resumes *time.Time
 }
 
 // board is the campaign office's escalation board, worst first; with
@@ -50,7 +56,12 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d.More = next != nil
+	d.More, d.Total = next != nil, len(cases)
+	if bh := s.Policy.BusinessHours; bh != nil {
+		if open, next := bh.OpenAt(p.now); !open {
+			d.Resumes = &next
+		}
+	}
 	d.Levels = make([]int, 4)
 	d.Rows = make([]template.HTML, len(cases))
 	for i, c := range cases {
@@ -78,9 +89,13 @@ func (p *page) boardRow(c listed) template.HTML {
 	var b strings.Builder
 	b.WriteString(`<tr class="level-` + level + `" data-case="` + esc(c.ID) + `"><td><span class="badge level-` + level + `">`)
 	b.WriteString(esc(p.T("level."+strconv.Itoa(min(c.Level, 3)))) + `</span></td><td><a href="/cases/` + esc(url.PathEscape(c.ID)) + `">`)
-	b.WriteString(esc(c.ID[:min(8, len(c.ID))]) + `</a></td>`)
+	b.WriteString(esc(cmp.Or(c.Number, c.ID[:min(8, len(c.ID))])) + `</a></td><td class="text">` + esc(c.Summary()) + `</td>`)
+	urges := ""
+	if c.UrgeCount > 0 {
+		urges = strconv.Itoa(c.UrgeCount)
+	}
 	for _, cell := range []string{p.Category(c.Category), p.Unit(c.Unit), p.T("status." + string(c.Status)), stage,
-		p.Time(c.Deadline), p.Duration(c.Late), c.Location.Address} {
+		p.Time(c.Deadline), p.Duration(c.Late), urges, c.Location.Address} {
 		b.WriteString(`<td>` + esc(cell) + `</td>`)
 	}
 	b.WriteString("</tr>\n")
@@ -229,18 +244,31 @@ type caseData struct {
 	Form url.Values
 }
 
+// deadlineView is a stage's row: a running stage counts down (or up, once
+// late) against now; a stage done says when, and whether by its deadline.
 type deadlineView struct {
 	Stage   string
 	At      time.Time
 	Running bool
-	// Left is the working time left on the case's calendar; Late how long
-	// it has passed.
+	// Working is whether the case's calendar counts working time only.
+	Working bool
+	// For the running stage: the time left on the case's calendar, or how
+	// long it is late; Resumes, when working time next begins if now is
+	// outside it (the clock is paused).
 	Left, Late time.Duration
+	Resumes    *time.Time
+	// For a stage done: when, and how late (0: on time).
+	Done     *time.Time
+	DoneLate time.Duration
 }
 
 type eventView struct {
 	duban.Event
 	Details []detail
+	// Photos are the evidence the event gave: every photo stays on the
+	// page where it was given, also those the comparison above no longer
+	// shows after a rework.
+	Photos []photoView
 }
 
 type detail struct {
@@ -276,20 +304,19 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 	clock := c.Clock()
 	d := caseData{Case: c, Duplicates: row.Duplicates, Overdue: clock.Overdue(now), Level: clock.Level(now),
 		Offers: c.Offers(by, now), Key: rand.Text(), Form: form}
-	running, _, hasStage := c.RunningStage()
-	for _, dl := range []struct {
-		stage duban.Stage
-		at    *time.Time
-	}{{duban.StageAssign, c.Deadlines.AssignBy}, {duban.StageAcknowledge, c.Deadlines.AcknowledgeBy},
-		{duban.StageResolve, c.Deadlines.ResolveBy}, {duban.StageVerify, c.Deadlines.VerifyBy}} {
-		if dl.at == nil {
-			continue
-		}
-		v := deadlineView{Stage: string(dl.stage), At: *dl.at, Running: hasStage && running == dl.stage}
-		if now.Before(*dl.at) {
-			v.Left = c.Terms.Calendar.Between(now, *dl.at)
-		} else {
-			v.Late = c.Terms.Calendar.Between(*dl.at, now)
+	cal := c.Terms.Calendar
+	for _, st := range duban.StageTimes(events) {
+		v := deadlineView{Stage: string(st.Stage), At: st.Due, Running: st.Running, Working: cal.Kind == duban.CalendarBusiness, Done: st.Done}
+		switch {
+		case st.Running && now.Before(st.Due):
+			v.Left = cal.Between(now, st.Due)
+			if open, next := cal.OpenAt(now); !open {
+				v.Resumes = &next
+			}
+		case st.Running:
+			v.Late = cal.Between(st.Due, now)
+		case st.Done != nil && !st.OnTime():
+			v.DoneLate = cal.Between(st.DoneDue, *st.Done)
 		}
 		d.Deadlines = append(d.Deadlines, v)
 	}
@@ -300,7 +327,11 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 	}
 	d.Evidence = s.evidence(r, by, c, events)
 	for i := len(events) - 1; i >= 0; i-- { // the latest first
-		d.Events = append(d.Events, eventView{Event: events[i], Details: details(events[i])})
+		v := eventView{Event: events[i], Details: details(events[i])}
+		if ev := events[i].Evidence(); len(ev) > 0 {
+			v.Photos = s.photoViews(r, by, c, ev)
+		}
+		d.Events = append(d.Events, v)
 	}
 	p.Data = d
 	if refusal != nil {

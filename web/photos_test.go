@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,6 +37,18 @@ func (b *browser) postPhoto(path, action string, form url.Values, photo []byte) 
 }
 
 var thumbnails = regexp.MustCompile(`<img src="/v1/attachments/(sha256:[0-9a-f]{64})/thumbnail"`)
+
+// photosShown are the photos a page shows, each once, in the order first
+// shown.
+func photosShown(p page) []string {
+	var out []string
+	for _, m := range thumbnails.FindAllStringSubmatch(p.body, -1) {
+		if !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
 
 // Photos through the pages: the inspector reports with one (a refused form
 // keeps it), the unit resolves with one, and the inspector sees both side
@@ -70,12 +83,29 @@ func TestPhotosSideBySide(t *testing.T) {
 
 	p = inspector.get("/cases/" + id)
 	expect(t, p, http.StatusOK, "上报时", "处置后", "拍摄于 2026-11-30 15:40 · 未记录拍摄位置")
-	shown := thumbnails.FindAllStringSubmatch(p.body, -1)
-	if len(shown) != 2 || shown[0][1] != kept {
-		t.Fatalf("the case page shows %d thumbnails, want the report's and the fix's: %v", len(shown), shown)
+	shown := photosShown(p)
+	if len(shown) != 2 || shown[0] != kept {
+		t.Fatalf("the case page shows %d photos, want the report's and the fix's: %v", len(shown), shown)
 	}
-	if th := inspector.get("/v1/attachments/" + shown[1][1] + "/thumbnail"); th.status != 200 || th.header.Get("Content-Type") != "image/jpeg" {
+	fix := shown[1]
+	if th := inspector.get("/v1/attachments/" + fix + "/thumbnail"); th.status != 200 || th.header.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("the fix's thumbnail, signed in: %d", th.status)
+	}
+
+	// A rework: the failed verification's photo, a second fix, a passed
+	// verification. Every photo stays on the page, the first fix's too.
+	still := testimage.JPEG(testimage.Picture(640, 480), testimage.EXIF{Taken: "2026:11:30 16:10:00"}.Bytes())
+	expect(t, inspector.postPhoto("/cases/"+id, "/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"v1"}, "cmd": {"verify"},
+		"passed": {"no"}, "note": {"仍有垃圾"}}, still), http.StatusSeeOther)
+	again := testimage.JPEG(testimage.Picture(480, 640), testimage.EXIF{Taken: "2026:11:30 17:00:00"}.Bytes())
+	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix2"}, "cmd": {"resolve"},
+		"note": {"已彻底清理"}}, again), http.StatusSeeOther)
+	expect(t, inspector.post("/cases/"+id, "/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"v2"}, "cmd": {"verify"},
+		"passed": {"yes"}}), http.StatusSeeOther)
+	p = inspector.get("/cases/" + id)
+	expect(t, p, http.StatusOK, "已结案")
+	if shown := photosShown(p); len(shown) != 4 || !slices.Contains(shown, fix) || !slices.Contains(shown, kept) {
+		t.Fatalf("after a rework the page shows %d photos, want all 4 (the first fix's %s among them): %v", len(shown), fix, shown)
 	}
 	// A photo over 20 MiB is refused as such.
 	huge := append(bytes.Clone(after), make([]byte, 21<<20)...)

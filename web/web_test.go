@@ -600,3 +600,53 @@ func TestFindingCases(t *testing.T) {
 }
 
 var shanghai, _ = time.LoadLocation("Asia/Shanghai")
+
+// The case page tells the truth about time: outside working hours it says
+// the clock is paused and when it starts; a stage done says when and
+// whether on time, measured then, not now; a case closed on time shows no
+// 已超期 days later; a 24×7 deadline is not said to be working time.
+func TestStagesAreMeasuredWhenDone(t *testing.T) {
+	s := newSite(t)
+	s.now = time.Date(2026, 12, 5, 10, 0, 0, 0, shanghai) // a Saturday
+	inspector := s.signedIn("inspector-1", "dev-inspector")
+	unit := s.signedIn("sanitation-1", "dev-sanitation")
+	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
+	id := inspector.open("周六上报的垃圾")
+	expect(t, inspector.get("/cases/"+id), http.StatusOK, "剩余工作时间 30分钟", "非工作时间，计时暂停，2026-12-07 08:30 起算")
+	expect(t, supervisor.get("/board"), http.StatusOK, "非工作时间：按工作时间计算的期限暂停计时，2026-12-07 08:30 起算")
+
+	version := func(b *browser) string {
+		return regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(b.get("/cases/" + id).body)[1]
+	}
+	s.advance(46*time.Hour + 40*time.Minute) // Monday 08:40: signed in again, sessions being shorter
+	inspector = s.signedIn("inspector-1", "dev-inspector")
+	unit = s.signedIn("sanitation-1", "dev-sanitation")
+	supervisor = s.signedIn("supervisor-1", "dev-supervisor")
+	if p := supervisor.get("/board"); p.status != http.StatusOK || strings.Contains(p.body, "非工作时间") {
+		t.Fatal("the board says the clock is paused in working hours")
+	}
+	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version(unit)}, "key": {"ack"}}), http.StatusSeeOther)
+	s.advance(80 * time.Minute) // 10:00
+	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix"}, "note": {"已清理"}}), http.StatusSeeOther)
+	s.advance(30 * time.Minute)
+	expect(t, inspector.post("/cases/"+id, "/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"ok"}, "passed": {"yes"}}), http.StatusSeeOther)
+
+	s.advance(50 * time.Hour) // Wednesday: every deadline long past
+	inspector = s.signedIn("inspector-1", "dev-inspector")
+	p := inspector.get("/cases/" + id)
+	expect(t, p, http.StatusOK, "已结案", "已签收 2026-12-07 08:40 · 按期", "已处置 2026-12-07 10:00 · 按期", "已核查 2026-12-07 10:30 · 按期")
+	for _, wrong := range []string{"已超期", "剩余", "计时暂停"} {
+		if strings.Contains(p.body, wrong) {
+			t.Fatalf("a case closed on time shows %q:\n%s", wrong, p.body)
+		}
+	}
+
+	// Urgent deadlines count every hour: not "working time".
+	urgent := inspector.post("/cases/new", "/cases/new", url.Values{"key": {"u"}, "category": {"littering"}, "severity": {"urgent"},
+		"description": {"急"}, "location.lat": {"39.86"}, "location.lon": {"111.2"}})
+	p = inspector.get(urgent.header.Get("Location"))
+	expect(t, p, http.StatusOK, "剩余 10分钟")
+	if strings.Contains(p.body, "工作时间") {
+		t.Fatalf("a 24×7 deadline is called working time:\n%s", p.body)
+	}
+}

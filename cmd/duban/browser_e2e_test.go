@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/duban/duban/internal/freeport"
@@ -53,8 +54,21 @@ func TestOfficeWebInABrowser(t *testing.T) {
 		}
 	}
 
-	// The supervisor opens the board, and keeps it open all day.
+	// The supervisor opens the board, and keeps it open all day. Its
+	// minute tick (times drawn again against now, events or not) comes
+	// every second once window.__quick is set, for the test not to wait.
 	supervisor := person("supervisor-1", "supervisor-pw")
+	if _, err := chromedp.Call(supervisor, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `(function () {
+			var every = window.setInterval;
+			window.setInterval = function (f, ms) {
+				if (ms !== 60000) { return every(f, ms); }
+				var n = 0;
+				return every(function () { if (window.__quick || ++n % 60 === 0) { f(); } }, 1000);
+			};
+		})()`}); err != nil {
+		t.Fatal(err)
+	}
 	run(t, supervisor, "the board", chromedp.Navigate(s.base+"/board"), chromedp.WaitVisible(chromedp.CSS(`#live.on`)),
 		chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`))
 	checkA11y(supervisor, "board")
@@ -83,8 +97,8 @@ func TestOfficeWebInABrowser(t *testing.T) {
 	// The unit finds both in its inbox and acknowledges the first.
 	unit := person("sanitation-1", "sanitation-pw")
 	run(t, unit, "the inbox", chromedp.Navigate(s.base+"/inbox"), chromedp.WaitVisible(chromedp.CSS(`table.cases`)))
-	inbox := get(t, unit, "the inbox", chromedp.Text(chromedp.CSS(`table.cases`)))
-	if !strings.Contains(inbox, first[:8]) || !strings.Contains(inbox, second[:8]) {
+	inbox := get(t, unit, "the inbox", chromedp.OuterHTML(chromedp.CSS(`table.cases`)))
+	if !strings.Contains(inbox, `"/cases/`+first+`"`) || !strings.Contains(inbox, `"/cases/`+second+`"`) {
 		t.Fatalf("the inbox shows %q", inbox)
 	}
 	noScriptRan(unit, "the inbox")
@@ -127,6 +141,18 @@ func TestOfficeWebInABrowser(t *testing.T) {
 	run(t, supervisor, "the board shows the third case", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`tr[data-case=%q]`, third))))
 	noScriptRan(supervisor, "the board")
 	screenshot(supervisor, "board")
+	// How long the second case is overdue moves on the open board, though
+	// nothing happens to the case (its minutes froze until the board drew
+	// itself again each minute).
+	lateCell := fmt.Sprintf(`tr[data-case=%q] td:nth-child(9)`, second)
+	late := get(t, supervisor, "how late", chromedp.Text(chromedp.CSS(lateCell)))
+	run(t, supervisor, "a quick minute", chromedp.Evaluate[chromedp.Void](`window.__quick = true`))
+	minute, cancel := context.WithTimeout(supervisor, 90*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(minute, chromedp.Poll[bool](fmt.Sprintf(`document.querySelector(%q).textContent !== %q`, lateCell, late),
+		chromedp.WithPollingTimeout(80*time.Second))); err != nil {
+		t.Fatalf("the second case stays %q overdue on the open board: %v", late, err)
+	}
 
 	// The supervisor urges the first case and reassigns it from its page.
 	run(t, supervisor, "urge", chromedp.Navigate(s.base+"/cases/"+first),

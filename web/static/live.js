@@ -3,8 +3,9 @@
 // fetches the page's live region again as the server draws it and puts it
 // in place. The browser's EventSource reconnects by itself after a dropped
 // connection and sends the last event's id, so nothing is missed; after a
-// reconnect the region is drawn again all the same. Without this script the
-// pages still work: they are plain HTML.
+// reconnect the region is drawn again all the same. Times shown against now
+// (how long overdue, time left) are drawn again each minute, events or not.
+// Without this script the pages still work: they are plain HTML.
 (function () {
   "use strict";
   var board = document.querySelector("[data-live=board]");
@@ -68,6 +69,7 @@
       timer = window.setTimeout(function () { timer = null; refresh(); }, 150);
     }
   }
+  window.setInterval(soon, 60000);
   var opened = false;
   var source = new EventSource("/v1/stream");
   source.onopen = function () {
