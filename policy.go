@@ -19,7 +19,10 @@ type Policy struct {
 	// Version fingerprints the policy's text; each case records it.
 	Version string
 	// Source names where the policy came from, for messages.
-	Source   string
+	Source string
+	// Office is the campaign office's name, as its printed bulletins are
+	// headed.
+	Office   Names
 	TimeZone string
 	Calendar Calendar
 	// Assign is how long a supervisor has to dispatch an unrouted or

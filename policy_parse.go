@@ -45,6 +45,7 @@ func (e *PolicyError) Error() string {
 
 // The policy file as written.
 type rawPolicy struct {
+	Office        Names             `yaml:"office"`
 	TimeZone      string            `yaml:"timezone"`
 	Calendar      string            `yaml:"calendar"`
 	BusinessHours *rawHours         `yaml:"business_hours"`
@@ -228,7 +229,7 @@ func pathString(path []any) string {
 func at(path ...any) []any { return path }
 
 func (c *policyChecker) build(raw *rawPolicy) *Policy {
-	p := &Policy{TimeZone: raw.TimeZone, tokens: map[[sha256.Size]byte]Principal{}, users: map[string]int{}}
+	p := &Policy{Office: raw.Office, TimeZone: raw.TimeZone, tokens: map[[sha256.Size]byte]Principal{}, users: map[string]int{}}
 	if p.TimeZone == "" {
 		p.TimeZone = "UTC"
 	}

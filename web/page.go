@@ -163,6 +163,16 @@ func (p *page) Category(code string) string {
 	return p.name(c.Name, code)
 }
 
+// Office is the campaign office's name, as the policy gives it.
+func (p *page) Office() string { return p.name(p.s.Policy.Office, "") }
+
+// Date is t's day in the policy's time zone.
+func (p *page) Date(t time.Time) string { return t.In(p.s.zone).Format(time.DateOnly) }
+
+// LastDate is the day before t's in the policy's time zone: the last day
+// of a period that ends at t.
+func (p *page) LastDate(t time.Time) string { return t.In(p.s.zone).AddDate(0, 0, -1).Format(time.DateOnly) }
+
 // Area names an area: by the policy's name, else as it was given.
 func (p *page) Area(id string) string {
 	a, _ := p.s.Policy.Area(id)

@@ -13,7 +13,9 @@ import (
 )
 
 type reportsData struct {
-	From, To  string // the period's days, as the form holds them
+	From, To string // the period's days, [From, To), as links carry them
+	// Until is the period's last day, as people say it and the form holds it.
+	Until     string
 	Period    duban.Period
 	Rows      []duban.UnitRow
 	Chart     []bar
@@ -33,11 +35,18 @@ type bar struct {
 // chartWidth is the width of the score chart's bars at 100 points.
 const chartWidth = 400
 
-// reportRequest reads the period the page asks for; the current assessment
-// period when it asks none.
+// reportRequest reads the period the page asks for: from and to as the
+// API's, or from and the last day (until, as the form sends it); the
+// current assessment period when it asks none.
 func (s *Server) reportRequest(r *http.Request) app.ReportRequest {
 	q := r.URL.Query()
 	req := app.ReportRequest{From: q.Get("from"), To: q.Get("to")}
+	if until := q.Get("until"); until != "" {
+		req.To = until + "+1" // not a date: refused as such unless it is one
+		if d, err := time.Parse(time.DateOnly, until); err == nil {
+			req.To = d.AddDate(0, 0, 1).Format(time.DateOnly)
+		}
+	}
 	if req.From == "" && req.To == "" {
 		p := s.Policy.AssessmentPeriodOf(s.now())
 		req.From = p.From.In(s.zone).Format(time.DateOnly)
@@ -52,7 +61,7 @@ func (s *Server) reports(w http.ResponseWriter, r *http.Request) {
 	by := session(r).Principal
 	req := s.reportRequest(r)
 	p := s.newPage(r, "reports.title")
-	d := reportsData{From: req.From, To: req.To}
+	d := reportsData{From: req.From, To: req.To, Until: lastDay(req.To)}
 	period, rows, err := s.App.UnitScorecards(r.Context(), by, req)
 	if duban.ErrorCode(err) == duban.EINVALID {
 		p.Problem = s.problem(p, err)
@@ -124,6 +133,7 @@ func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
 
 type figureData struct {
 	Unit, Figure, From, To string
+	Until                  string // the last day of [From, To)
 	IDs                    []string
 }
 
@@ -131,7 +141,7 @@ type figureData struct {
 func (s *Server) figureCases(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := s.reportRequest(r)
-	d := figureData{Unit: q.Get("unit"), Figure: q.Get("figure"), From: req.From, To: req.To}
+	d := figureData{Unit: q.Get("unit"), Figure: q.Get("figure"), From: req.From, To: req.To, Until: lastDay(req.To)}
 	ids, err := s.App.FigureCases(r.Context(), session(r).Principal, d.Unit, d.Figure, req)
 	if err != nil {
 		s.fail(w, r, err)
@@ -153,6 +163,16 @@ func (s *Server) bulletin(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "bulletin.title")
 	p.Data = b
 	s.render(w, r, http.StatusOK, "bulletin", p)
+}
+
+// lastDay is the day before to (YYYY-MM-DD): the last day of a period
+// [from, to); to as it is when it is no date.
+func lastDay(to string) string {
+	d, err := time.Parse(time.DateOnly, to)
+	if err != nil {
+		return to
+	}
+	return d.AddDate(0, 0, -1).Format(time.DateOnly)
 }
 
 // figureLink is a count of a scorecard, linking to its cases.

@@ -650,3 +650,26 @@ func TestStagesAreMeasuredWhenDone(t *testing.T) {
 		t.Fatalf("a 24×7 deadline is called working time:\n%s", p.body)
 	}
 }
+
+// Periods read as people say them: the last day included, not the first
+// day after; the printed bulletin is headed with the office's name and its
+// dates; times are said to be Beijing time.
+func TestPeriodsReadAsPeopleSayThem(t *testing.T) {
+	s := newSite(t)
+	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
+	inspector := s.signedIn("inspector-1", "dev-inspector")
+	inspector.open("一件案件")
+	for _, path := range []string{"/reports?from=2026-12-01&to=2027-01-01", "/reports?from=2026-12-01&until=2026-12-31"} {
+		p := supervisor.get(path)
+		expect(t, p, http.StatusOK, "各单位综合评价 2026-12-01 – 2026-12-31", `name="until" type="date" value="2026-12-31"`, "时间均为北京时间")
+		if strings.Contains(p.body, "2027-01-01</caption>") {
+			t.Fatalf("%s ends its period on the day after it", path)
+		}
+	}
+	expect(t, supervisor.get("/reports?from=2026-12-01&until=2026-12-32"), http.StatusBadRequest)
+	dec := duban.Period{Name: "2026-12", From: time.Date(2026, 12, 1, 0, 0, 0, 0, shanghai), To: time.Date(2027, 1, 1, 0, 0, 0, 0, shanghai)}
+	if _, err := s.store.PublishBulletin(context.Background(), duban.Bulletin{Period: dec, PublishedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, supervisor.get("/reports/bulletins/2026-12"), http.StatusOK, "创建全国文明城市工作督办室", "2026-12（2026-12-01 至 2026-12-31）")
+}

@@ -17,8 +17,10 @@
   var net = document.getElementById("net");
   var csrf = root.getAttribute("data-csrf");
 
+  // say is a message of the page's language; with a count n, the message
+  // of key "-one" when n is 1 and there is one ("1 photo", not "1 photos").
   function say(key, n) {
-    var s = root.getAttribute("data-say-" + key) || key;
+    var s = (n === 1 && root.getAttribute("data-say-" + key + "-one")) || root.getAttribute("data-say-" + key) || key;
     return n === undefined ? s : s.replace("%d", n);
   }
 
