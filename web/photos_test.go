@@ -107,6 +107,15 @@ func TestPhotosSideBySide(t *testing.T) {
 	if shown := photosShown(p); len(shown) != 4 || !slices.Contains(shown, fix) || !slices.Contains(shown, kept) {
 		t.Fatalf("after a rework the page shows %d photos, want all 4 (the first fix's %s among them): %v", len(shown), fix, shown)
 	}
+	// The unit's 处置数 is 2, from this one case: its list says so, and
+	// shows the case as a list does.
+	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
+	rp := supervisor.get("/reports")
+	link := regexp.MustCompile(`href="(/reports/figure\?unit=sanitation&figure=handled&[^"]*)"`).FindStringSubmatch(rp.body)
+	if link == nil || !strings.HasSuffix(link[1], "n=2") {
+		t.Fatalf("the reports page's link to the unit's handled cases: %v", link)
+	}
+	expect(t, supervisor.get(link[1]), http.StatusOK, "共计 2 次，涉及 1 件案件", "/cases/"+id, "路边堆放垃圾袋", "环卫中心")
 	// A photo over 20 MiB is refused as such.
 	huge := append(bytes.Clone(after), make([]byte, 21<<20)...)
 	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/comment", url.Values{"text": {"x"}}, huge), http.StatusRequestEntityTooLarge, "20 MiB")

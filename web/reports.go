@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -134,8 +135,15 @@ func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
 type figureData struct {
 	Unit, Figure, From, To string
 	Until                  string // the last day of [From, To)
-	IDs                    []string
+	// Cases are the cases behind the count, each once; Count is the count
+	// as the scorecard shows it (n), which a case may make more than once
+	// (resolved twice after a rework: two obligations handled).
+	Cases []listed
+	Count int
 }
+
+// Repeats reports whether the count is more than the cases behind it.
+func (d figureData) Repeats() bool { return d.Count > len(d.Cases) }
 
 // figureCases lists the cases behind one count of a unit's scorecard.
 func (s *Server) figureCases(w http.ResponseWriter, r *http.Request) {
@@ -147,8 +155,21 @@ func (s *Server) figureCases(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d.IDs = ids
 	p := s.newPage(r, "figure.title")
+	ls := make([]app.Listed, 0, len(ids))
+	for _, id := range ids {
+		l, err := s.App.Case(r.Context(), session(r).Principal, id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ls = append(ls, l)
+	}
+	if d.Cases, err = decodeListed(ls, p.now); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Count, _ = strconv.Atoi(q.Get("n"))
 	p.Data = d
 	s.render(w, r, http.StatusOK, "figure", p)
 }
