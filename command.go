@@ -102,7 +102,10 @@ type OpenCase struct {
 	// nothing routes the case. Terms are the category's for the severity,
 	// zero when the policy has no such category. Categories are the
 	// policy's category codes, for the answer to an unknown one.
-	Unit          string   `json:"unit,omitempty"`
+	Unit    string   `json:"unit,omitempty"`
+	Routing *Routing `json:"routing,omitempty"`
+	// RouteReason is how opens recorded before Routing said why, kept for
+	// their workflows' histories.
 	RouteReason   string   `json:"route_reason,omitempty"`
 	Terms         Terms    `json:"terms"`
 	PolicyVersion string   `json:"policy_version,omitempty"`

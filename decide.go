@@ -148,7 +148,11 @@ func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
 		d.emitAs(System, CaseUnrouted{Reason: fmt.Sprintf("no unit is responsible for category %q in this area", cmd.Category), AssignBy: d.assignBy()})
 		return d.events, nil
 	}
-	d.emitAs(System, d.dispatch(cmd.Unit, cmd.RouteReason))
+	dispatched := d.dispatch(cmd.Unit, cmd.RouteReason)
+	if cmd.Routing != nil {
+		dispatched.Reason, dispatched.Routing = cmd.Routing.Reason(cmd.Unit), cmd.Routing
+	}
+	d.emitAs(System, dispatched)
 	return d.events, nil
 }
 
@@ -259,11 +263,11 @@ func (d *decision) requestExtension(cmd RequestExtension) ([]Event, error) {
 	until := cmd.Until.UTC().Truncate(time.Millisecond)
 	switch {
 	case !until.After(resolveBy):
-		return nil, Invalid(FieldError{Field: "until", Message: "must be later than the resolve deadline, " + resolveBy.Format(time.RFC3339)})
+		return nil, Invalid(Field("until", "must be later than the resolve deadline, %s", resolveBy.Format(time.RFC3339)))
 	case !until.After(d.now):
-		return nil, Invalid(FieldError{Field: "until", Message: "must be in the future"})
+		return nil, Invalid(Field("until", "must be in the future"))
 	case until.Sub(d.now) > maxAhead:
-		return nil, Invalid(FieldError{Field: "until", Message: "must be within a year"})
+		return nil, Invalid(Field("until", "must be within a year"))
 	}
 	d.emit(ExtensionRequested{N: len(d.c.Extensions) + 1, Until: until, Reason: cmd.Reason, ResolveBy: resolveBy})
 	return d.events, nil
@@ -301,7 +305,7 @@ func (d *decision) cancel(cmd Cancel) ([]Event, error) {
 		return d.refuse("cancel")
 	}
 	if cmd.DuplicateOf == d.c.ID {
-		return nil, Invalid(FieldError{Field: "duplicate_of", Message: "a case cannot be a duplicate of itself"})
+		return nil, Invalid(Field("duplicate_of", "a case cannot be a duplicate of itself"))
 	}
 	if o := cmd.Original; cmd.DuplicateOf != "" && !o.Status.Open() {
 		return nil, Errorf(ECONFLICT, "case %s is %s: a duplicate is merged into a case that stays open", o.ID, o.Status)
@@ -319,9 +323,9 @@ func (d *decision) suspend(cmd Suspend) ([]Event, error) {
 		u := cmd.Until.UTC().Truncate(time.Millisecond)
 		switch {
 		case !u.After(d.now):
-			return nil, Invalid(FieldError{Field: "until", Message: "must be in the future"})
+			return nil, Invalid(Field("until", "must be in the future"))
 		case u.Sub(d.now) > maxAhead:
-			return nil, Invalid(FieldError{Field: "until", Message: "must be within a year"})
+			return nil, Invalid(Field("until", "must be within a year"))
 		}
 		until = &u
 	}

@@ -3,6 +3,7 @@ package duban
 import (
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 // Error codes. Code deep inside duban returns an *Error carrying one of these;
@@ -22,11 +23,14 @@ const (
 )
 
 // Error is duban's one error type. Code is machine-readable, Message is safe to
-// show to the caller, Fields lists invalid input field by field.
+// show to the caller, Fields lists invalid input field by field. Text is
+// the message as a key and its arguments, for a door that says it in
+// another language.
 type Error struct {
 	Code    string       `json:"code"`
 	Message string       `json:"message"`
 	Fields  []FieldError `json:"fields,omitempty"`
+	Text    Text         `json:"text"`
 }
 
 // FieldError says what is wrong with one field of the input. Field is a
@@ -34,6 +38,41 @@ type Error struct {
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	Text    Text   `json:"text"`
+}
+
+// Text is a message a person may read, as a key and its arguments: the
+// key is the message's English format (the catalogue of another language
+// maps it to its own, messages/refusals.zh.json), each argument formatted
+// as its verb says, so that a translation takes every one as %s (or
+// %[n]s, to reorder them). An argument that is itself a key of the
+// catalogue (a role, a deed) is translated with it.
+type Text struct {
+	Key  string   `json:"key,omitempty"`
+	Args []string `json:"args,omitempty"`
+}
+
+// textOf returns format and args as a Text and as the English message.
+func textOf(format string, args []any) (Text, string) {
+	t := Text{Key: format}
+	verbs := verb.FindAllString(format, -1)
+	for i, a := range args {
+		v := "%v"
+		if i < len(verbs) {
+			v = verbs[i]
+		}
+		t.Args = append(t.Args, fmt.Sprintf(v, a))
+	}
+	return t, fmt.Sprintf(format, args...)
+}
+
+// verb matches the verbs of a format that take an argument (not %%).
+var verb = regexp.MustCompile(`%[-+# 0]*[0-9]*(?:\.[0-9]+)?[a-zA-Z]`)
+
+// Field returns the field error of field, its message formatted.
+func Field(field, format string, args ...any) FieldError {
+	t, msg := textOf(format, args)
+	return FieldError{Field: field, Message: msg, Text: t}
 }
 
 func (e *Error) Error() string {
@@ -45,7 +84,8 @@ func (e *Error) Error() string {
 
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code string, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	t, msg := textOf(format, args)
+	return &Error{Code: code, Message: msg, Text: t}
 }
 
 // Invalid returns an EINVALID error listing the given field errors.
@@ -54,7 +94,7 @@ func Invalid(fields ...FieldError) *Error {
 	if len(fields) == 1 {
 		msg = fields[0].Field + ": " + fields[0].Message
 	}
-	return &Error{Code: EINVALID, Message: msg, Fields: fields}
+	return &Error{Code: EINVALID, Message: msg, Fields: fields, Text: Text{Key: "the request is invalid"}}
 }
 
 // ErrorCode returns the code of err if it is or wraps an *Error, else EINTERNAL.
@@ -85,7 +125,7 @@ func ErrorMessage(err error) string {
 type fieldErrors []FieldError
 
 func (f *fieldErrors) add(field, format string, args ...any) {
-	*f = append(*f, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	*f = append(*f, Field(field, format, args...))
 }
 
 // err returns nil when nothing was collected, else an EINVALID *Error.

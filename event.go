@@ -127,7 +127,10 @@ type CaseReported struct {
 type CaseDispatched struct {
 	Unit      string    `json:"unit"`
 	Deadlines Deadlines `json:"deadlines"`
-	Reason    string    `json:"reason,omitempty"` // why this unit: the rule or category that routed it
+	Reason    string    `json:"reason,omitempty"` // why this unit, in English (a supervisor's words, for an assignment)
+	// Routing is what routed an open's case; nil for a supervisor's
+	// dispatch and for dispatches recorded before it was.
+	Routing *Routing `json:"routing,omitempty"`
 }
 
 // CaseUnrouted says no unit was found; a supervisor must assign one.

@@ -147,19 +147,38 @@ func (p *Policy) Unit(id string) (Unit, bool) {
 	return Unit{}, false
 }
 
-// Route returns the unit responsible for a case of category in area, and why:
-// the first matching routing rule, else the category's own unit. An empty unit
-// means no one is responsible: the case waits for a supervisor.
-func (p *Policy) Route(category, area string) (unit, reason string) {
+// Route returns the unit responsible for a case of category in area, and
+// what decided it: the first matching routing rule, else the category's own
+// unit. An empty unit means no one is responsible: the case waits for a
+// supervisor.
+func (p *Policy) Route(category, area string) (unit string, why *Routing) {
 	for i, r := range p.Routing {
 		if (r.Category == "" || r.Category == category) && (r.Area == "" || r.Area == area) {
-			return r.Unit, fmt.Sprintf("routing rule %d (category %q, area %q)", i+1, r.Category, r.Area)
+			return r.Unit, &Routing{Rule: i + 1, Category: r.Category, Area: r.Area}
 		}
 	}
 	if c, ok := p.Category(category); ok && c.Unit != "" {
-		return c.Unit, fmt.Sprintf("category %q is handled by %s", category, c.Unit)
+		return c.Unit, &Routing{Category: category}
 	}
-	return "", ""
+	return "", nil
+}
+
+// Routing is what routed a case to its unit, as its dispatch records it:
+// a routing rule of the policy (Rule, from 1, with the category and area
+// it names, either may be empty), or else the category's own unit (Rule
+// 0, the category).
+type Routing struct {
+	Rule     int    `json:"rule,omitempty"`
+	Category string `json:"category,omitempty"`
+	Area     string `json:"area,omitempty"`
+}
+
+// Reason says the routing in English, as a dispatch's reason.
+func (r Routing) Reason(unit string) string {
+	if r.Rule > 0 {
+		return fmt.Sprintf("routing rule %d (category %q, area %q)", r.Rule, r.Category, r.Area)
+	}
+	return fmt.Sprintf("category %q is handled by %s", r.Category, unit)
 }
 
 // Terms returns the terms a new case of category and severity runs by.
@@ -187,7 +206,7 @@ func (p *Policy) Resolve(cmd Command) Command {
 			c.Severity = SeverityNormal
 		}
 		c.Terms, _ = p.Terms(c.Category, c.Severity)
-		c.Unit, c.RouteReason = p.Route(c.Category, c.Location.Area)
+		c.Unit, c.Routing = p.Route(c.Category, c.Location.Area)
 		c.PolicyVersion = p.Version
 		c.Categories = make([]string, len(p.Categories))
 		for i, cat := range p.Categories {

@@ -68,6 +68,18 @@ func TestRoute(t *testing.T) {
 			t.Errorf("Route(%q, %q) = %q, want %q", tt.category, tt.area, unit, tt.unit)
 		}
 	}
+	// What decided it is recorded as what it is, said in English apart.
+	if _, why := p.Route("street-vending", "old-town"); why == nil || *why != (duban.Routing{Rule: 1, Category: "street-vending", Area: "old-town"}) ||
+		why.Reason("market-supervision") != `routing rule 1 (category "street-vending", area "old-town")` {
+		t.Errorf("the rule's routing %+v", why)
+	}
+	if _, why := p.Route("littering", "old-town"); why == nil || *why != (duban.Routing{Category: "littering"}) ||
+		why.Reason("sanitation") != `category "littering" is handled by sanitation` {
+		t.Errorf("the category's routing %+v", why)
+	}
+	if _, why := p.Route("no-such-category", ""); why != nil {
+		t.Errorf("nothing routes an unknown category, yet %+v", why)
+	}
 }
 
 const minimalPolicy = `timezone: Asia/Shanghai

@@ -2,7 +2,6 @@ package duban
 
 import (
 	"encoding/csv"
-	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -56,7 +55,7 @@ func (p *Policy) location() *time.Location {
 func (p *Policy) AssessmentPeriod(name string) (Period, error) {
 	m, err := time.Parse("2006-01", name)
 	if err != nil {
-		return Period{}, Invalid(FieldError{Field: "period", Message: "must be a month, YYYY-MM"})
+		return Period{}, Invalid(Field("period", "must be a month, YYYY-MM"))
 	}
 	d := p.Assessment.PeriodStartDay
 	month := m.Month()
@@ -125,9 +124,9 @@ func (p *Policy) ReportPeriod(from, to string) (Period, error) {
 	}
 	switch days := t.Sub(f).Hours() / 24; {
 	case !t.After(f):
-		return Period{}, Invalid(FieldError{Field: "to", Message: "must be after from"})
+		return Period{}, Invalid(Field("to", "must be after from"))
 	case math.Round(days) > maxPeriod:
-		return Period{}, Invalid(FieldError{Field: "to", Message: fmt.Sprintf("must be at most %d days after from", maxPeriod)})
+		return Period{}, Invalid(Field("to", "must be at most %d days after from", maxPeriod))
 	}
 	return Period{From: f.UTC(), To: t.UTC()}, nil
 }
@@ -333,7 +332,7 @@ func Percentile(sorted []float64, p float64) *float64 {
 // CheckFigure refuses (EINVALID) a figure whose cases cannot be listed.
 func CheckFigure(figure string) error {
 	if !slices.Contains(Figures, figure) {
-		return Invalid(FieldError{Field: "figure", Message: "must be one of " + strings.Join(Figures, ", ")})
+		return Invalid(Field("figure", "must be one of %s", strings.Join(Figures, ", ")))
 	}
 	return nil
 }
@@ -346,7 +345,7 @@ func (p *Policy) CheckUnit(field, unit string) error {
 		for i, u := range p.Units {
 			ids[i] = u.ID
 		}
-		return Invalid(FieldError{Field: field, Message: "is not a unit of the policy" + choices(ids)})
+		return Invalid(Field(field, "is not a unit of the policy%s", choices(ids)))
 	}
 	return nil
 }
@@ -380,15 +379,29 @@ var scorecardColumns = []string{"unit", "rank", "score", "dispatched", "handled"
 	"extensions_approved", "extension_rate", "escalations_1", "escalations_2", "escalations_3", "urges", "no_further_action",
 	"ack_minutes_p50", "ack_minutes_p90", "resolve_minutes_p50", "resolve_minutes_p90"}
 
+// CSVNames say a scorecard's columns and units in a language; a nil func
+// leaves them as they are (field names, unit ids).
+type CSVNames struct {
+	Column func(field string) string
+	Unit   func(id string) string
+}
+
 // WriteScorecardCSV writes rows as CSV a spreadsheet opens as it is: UTF-8
-// with a byte order mark, a header row of the field names, rates as
-// decimals, an empty cell for a rate or score that is null.
-func WriteScorecardCSV(w io.Writer, rows []UnitRow) error {
+// with a byte order mark, a header row of the field names (or as names
+// says them), rates as decimals, an empty cell for a rate or score that is
+// null.
+func WriteScorecardCSV(w io.Writer, rows []UnitRow, names CSVNames) error {
 	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
 		return err
 	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(scorecardColumns); err != nil {
+	header := slices.Clone(scorecardColumns)
+	if names.Column != nil {
+		for i, c := range header {
+			header[i] = names.Column(c)
+		}
+	}
+	if err := cw.Write(header); err != nil {
 		return err
 	}
 	num := func(v *float64) string {
@@ -402,7 +415,11 @@ func WriteScorecardCSV(w io.Writer, rows []UnitRow) error {
 		if r.Rank != nil {
 			rank = strconv.Itoa(*r.Rank)
 		}
-		record := []string{r.Unit, rank, num(r.Score)}
+		unit := r.Unit
+		if names.Unit != nil {
+			unit = names.Unit(unit)
+		}
+		record := []string{unit, rank, num(r.Score)}
 		for _, n := range []int{r.Dispatched, r.Handled, r.HandledOnTime, r.OverdueOpen, r.Due} {
 			record = append(record, strconv.Itoa(n))
 		}

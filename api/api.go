@@ -101,10 +101,10 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.Instrument)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		fail(w, r, &duban.Error{Code: eNoRoute, Message: "no such route"})
+		fail(w, r, duban.Errorf(eNoRoute, "no such route"))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		fail(w, r, &duban.Error{Code: eNoMethod, Message: r.Method + " is not allowed here"})
+		fail(w, r, duban.Errorf(eNoMethod, "%s is not allowed here", r.Method))
 	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -39,14 +38,14 @@ func (req openRequest) command(by duban.Principal) (duban.OpenCase, error) {
 		Description: req.Description, Evidence: req.Evidence}
 	l := req.Location
 	if l == nil {
-		return cmd, duban.Invalid(duban.FieldError{Field: "location", Message: "is required"})
+		return cmd, duban.Invalid(duban.Field("location", "is required"))
 	}
 	var missing []duban.FieldError
 	if l.Lat == nil {
-		missing = append(missing, duban.FieldError{Field: "location.lat", Message: "is required"})
+		missing = append(missing, duban.Field("location.lat", "is required"))
 	}
 	if l.Lon == nil {
-		missing = append(missing, duban.FieldError{Field: "location.lon", Message: "is required"})
+		missing = append(missing, duban.Field("location.lon", "is required"))
 	}
 	if len(missing) > 0 {
 		return cmd, duban.Invalid(missing...)
@@ -154,10 +153,10 @@ const maxSearch = 100
 func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
 	f = duban.CaseFilter{Limit: limit}
 	var errs []duban.FieldError
-	bad := func(field, msg string) { errs = append(errs, duban.FieldError{Field: field, Message: msg}) }
+	bad := func(field, format string, args ...any) { errs = append(errs, duban.Field(field, format, args...)) }
 	for name, values := range q {
 		if !slices.Contains(listParams, name) {
-			bad(name, "is not a filter; use "+strings.Join(listParams, ", "))
+			bad(name, "is not a filter; use %s", strings.Join(listParams, ", "))
 		} else if len(values) > 1 {
 			bad(name, "is given more than once")
 		}
@@ -165,7 +164,7 @@ func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.Case
 	if v := q.Get("status"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			if !duban.Status(st).Valid() {
-				bad("status", "has an unknown status "+strconv.Quote(st))
+				bad("status", "has an unknown status %q", st)
 			}
 			f.Statuses = append(f.Statuses, duban.Status(st))
 		}
@@ -173,7 +172,7 @@ func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.Case
 	f.Unit, f.Category, f.Area = q.Get("unit"), q.Get("category"), q.Get("area")
 	f.Text, f.Reporter = strings.TrimSpace(q.Get("q")), q.Get("reporter")
 	if utf8.RuneCountInString(f.Text) > maxSearch {
-		bad("q", fmt.Sprintf("must be at most %d characters", maxSearch))
+		bad("q", "must be at most %d characters", maxSearch)
 	}
 	var daysErr *duban.Error
 	if f.OpenedFrom, f.OpenedBefore, err = p.Days("opened_from", q.Get("opened_from"), "opened_until", q.Get("opened_until")); errors.As(err, &daysErr) {
@@ -199,7 +198,7 @@ func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.Case
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxLimit {
-			bad("limit", fmt.Sprintf("must be a whole number from 1 to %d", maxLimit))
+			bad("limit", "must be a whole number from 1 to %d", maxLimit)
 		}
 		f.Limit = n
 	}

@@ -183,14 +183,14 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func required(field, what string) error {
-	return duban.Invalid(duban.FieldError{Field: field, Message: "is required: " + what})
+	return duban.Invalid(duban.Field(field, "is required: %s", what))
 }
 
 // parseTime reads an RFC 3339 time from field.
 func parseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, duban.Invalid(duban.FieldError{Field: field, Message: "must be an RFC 3339 time, e.g. 2026-11-30T18:00:00+08:00"})
+		return time.Time{}, duban.Invalid(duban.Field(field, "must be an RFC 3339 time, e.g. 2026-11-30T18:00:00+08:00"))
 	}
 	return t, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -21,7 +20,7 @@ func decode(r *http.Request, v any, optional bool) error {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return &duban.Error{Code: duban.ETOOLARGE, Message: fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes)}
+		return duban.Errorf(duban.ETOOLARGE, "the request body is larger than %d bytes", maxBodyBytes)
 	} else if err != nil {
 		return duban.Errorf(duban.EINVALID, "the request body could not be read")
 	}
@@ -32,7 +31,7 @@ func decode(r *http.Request, v any, optional bool) error {
 		return duban.Errorf(duban.EINVALID, "a JSON request body is required")
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return &duban.Error{Code: duban.EMEDIATYPE, Message: "the request body must be JSON, sent with Content-Type: application/json"}
+		return duban.Errorf(duban.EMEDIATYPE, "the request body must be JSON, sent with Content-Type: application/json")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -57,10 +56,10 @@ func jsonError(err error) error {
 		if field == "" {
 			return duban.Errorf(duban.EINVALID, "the request body must be a JSON object")
 		}
-		return duban.Invalid(duban.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())})
+		return duban.Invalid(duban.Field(field, "must be %s", jsonKind(typ.Type.Kind().String())))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return duban.Invalid(duban.FieldError{Field: name, Message: "is not a known field"})
+		return duban.Invalid(duban.Field(name, "is not a known field"))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return duban.Errorf(duban.EINVALID, "the request body is not valid JSON (it ends too early)")
 	}
@@ -87,7 +86,7 @@ func jsonKind(kind string) string {
 func idempotencyKey(r *http.Request) (string, error) {
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 200 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-		return "", duban.Invalid(duban.FieldError{Field: "Idempotency-Key", Message: "must be at most 200 visible ASCII characters"})
+		return "", duban.Invalid(duban.Field("Idempotency-Key", "must be at most 200 visible ASCII characters"))
 	}
 	return key, nil
 }
@@ -100,7 +99,7 @@ func ifMatch(r *http.Request) (int64, error) {
 	}
 	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
 	if err != nil || v <= 0 {
-		return 0, duban.Invalid(duban.FieldError{Field: "If-Match", Message: `must be a case version as the ETag gives it, e.g. "3"`})
+		return 0, duban.Invalid(duban.Field("If-Match", `must be a case version as the ETag gives it, e.g. "3"`))
 	}
 	return v, nil
 }

@@ -44,13 +44,20 @@ func Status(err error) int {
 
 // problem is an RFC 9457 problem detail.
 type problem struct {
-	Type      string             `json:"type"`
-	Title     string             `json:"title"`
-	Status    int                `json:"status"`
-	Detail    string             `json:"detail"`
-	Instance  string             `json:"instance,omitempty"`
-	RequestID string             `json:"request_id,omitempty"`
-	Errors    []duban.FieldError `json:"errors,omitempty"`
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail"`
+	Instance  string         `json:"instance,omitempty"`
+	RequestID string         `json:"request_id,omitempty"`
+	Errors    []fieldProblem `json:"errors,omitempty"`
+}
+
+// fieldProblem is a field error as the API sends it: its field and its
+// English message.
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 // fail answers with err as problem+json. Errors that are not *duban.Error are
@@ -70,7 +77,9 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		RequestID: middleware.GetReqID(r.Context()),
 	}
 	if e, ok := err.(*duban.Error); ok {
-		p.Errors = e.Fields
+		for _, f := range e.Fields {
+			p.Errors = append(p.Errors, fieldProblem{f.Field, f.Message})
+		}
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="duban"`)

@@ -20,9 +20,9 @@ func reportQuery(q url.Values, filters ...string) (app.ReportRequest, error) {
 	var errs []duban.FieldError
 	for name, values := range q {
 		if !slices.Contains(allowed, name) {
-			errs = append(errs, duban.FieldError{Field: name, Message: "is not a filter here; use " + strings.Join(allowed, ", ")})
+			errs = append(errs, duban.Field(name, "is not a filter here; use %s", strings.Join(allowed, ", ")))
 		} else if len(values) > 1 {
-			errs = append(errs, duban.FieldError{Field: name, Message: "is given more than once"})
+			errs = append(errs, duban.Field(name, "is given more than once"))
 		}
 	}
 	if len(errs) > 0 {
@@ -46,7 +46,7 @@ func wantsCSV(r *http.Request) bool {
 // replyCSV answers with rows as a CSV file named file.
 func replyCSV(w http.ResponseWriter, r *http.Request, file string, rows []duban.UnitRow) {
 	var b bytes.Buffer
-	if err := duban.WriteScorecardCSV(&b, rows); err != nil {
+	if err := duban.WriteScorecardCSV(&b, rows, duban.CSVNames{}); err != nil {
 		fail(w, r, err)
 		return
 	}

@@ -38,7 +38,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if from != "" {
 		var err error
 		if position, err = strconv.ParseInt(from, 10, 64); err != nil || position < 0 {
-			fail(w, r, duban.Invalid(duban.FieldError{Field: "Last-Event-ID", Message: "must be an event's position"}))
+			fail(w, r, duban.Invalid(duban.Field("Last-Event-ID", "must be an event's position")))
 			return
 		}
 	}

@@ -98,7 +98,7 @@ func EncodeCursor[C cursor](c *C) string {
 
 // DecodeCursor reads a position EncodeCursor gave out for the same list.
 func DecodeCursor[C cursor](s string) (*C, error) {
-	invalid := duban.Invalid(duban.FieldError{Field: "cursor", Message: "is not a cursor this API gave out for this list"})
+	invalid := duban.Invalid(duban.Field("cursor", "is not a cursor this API gave out for this list"))
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 256 {
 		return nil, invalid

@@ -191,11 +191,11 @@ func (s *Service) Stream(ctx context.Context, by duban.Principal, from int64) (*
 		return nil, duban.Errorf(duban.EINTERNAL, "this process serves no event stream")
 	}
 	if from < 0 {
-		return nil, duban.Invalid(duban.FieldError{Field: "Last-Event-ID", Message: "is not the position of an event"})
+		return nil, duban.Invalid(duban.Field("Last-Event-ID", "is not the position of an event"))
 	}
 	cursor, err := s.Feed.Store.LogCursorAt(ctx, from)
 	if duban.ErrorCode(err) == duban.ENOTFOUND {
-		return nil, duban.Invalid(duban.FieldError{Field: "Last-Event-ID", Message: "is not the position of an event"})
+		return nil, duban.Invalid(duban.Field("Last-Event-ID", "is not the position of an event"))
 	} else if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,9 @@ package messages
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 )
 
 //go:embed *.json
@@ -43,7 +45,7 @@ func Load() (map[string]Catalog, error) {
 			}
 		}
 	}
-	return out, nil
+	return out, loadRefusals(out)
 }
 
 // T is the message key formatted with args, and whether there is one.
@@ -53,4 +55,38 @@ func (c Catalog) T(key string, args ...any) (string, bool) {
 		msg = fmt.Sprintf(msg, args...)
 	}
 	return msg, ok
+}
+
+// refusalPrefix keys a refusal's text in a catalogue: the English format,
+// as duban.Text.Key has it.
+const refusalPrefix = "refusal:"
+
+// Refusal is the catalogue's text of a message whose English format is
+// key (duban.Text), and whether it has one. (In English, the key is the
+// text.)
+func (c Catalog) Refusal(key string) (string, bool) {
+	msg, ok := c[refusalPrefix+key]
+	return msg, ok
+}
+
+// loadRefusals adds the refusals of refusals.LANG.json to the catalogues
+// that have one: each maps an English format to the language's, whose
+// verbs are all %s or %[n]s (the arguments come formatted).
+func loadRefusals(out map[string]Catalog) error {
+	for lang, c := range out {
+		b, err := files.ReadFile("refusals." + lang + ".json")
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("messages/refusals.%s.json: %w", lang, err)
+		}
+		for k, v := range m {
+			c[refusalPrefix+k] = v
+		}
+	}
+	return nil
 }

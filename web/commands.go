@@ -27,7 +27,7 @@ func openFrom(by duban.Principal, form url.Values) (duban.OpenCase, error) {
 		v := strings.TrimSpace(form.Get(c.field))
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			errs = append(errs, duban.FieldError{Field: c.field, Message: "is required: a number, in degrees"})
+			errs = append(errs, duban.Field(c.field, "is required: a number, in degrees"))
 		}
 		*c.dst = n
 	}
@@ -119,7 +119,7 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 	if v := form.Get("version"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			return nil, duban.Invalid(duban.FieldError{Field: "version", Message: "must be the case's version"})
+			return nil, duban.Invalid(duban.Field("version", "must be the case's version"))
 		}
 		meta.IfMatch = n
 	}
@@ -131,7 +131,7 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 		case "no":
 			return false, nil
 		}
-		return false, duban.Invalid(duban.FieldError{Field: field, Message: "choose yes or no"})
+		return false, duban.Invalid(duban.Field(field, "choose yes or no"))
 	}
 	evidence := formEvidence(form)
 	switch name {
@@ -157,7 +157,7 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 	case "decide_extension":
 		n, err := strconv.Atoi(form.Get("n"))
 		if err != nil || n < 1 {
-			return nil, duban.Invalid(duban.FieldError{Field: "n", Message: "must be an extension request's number"})
+			return nil, duban.Invalid(duban.Field("n", "must be an extension request's number"))
 		}
 		approved, err := yes("approved")
 		return duban.DecideExtension{CommandMeta: meta, N: n, Approved: approved, Note: text("note")}, err
@@ -181,7 +181,7 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 func localTime(field, v string, zone *time.Location, required bool) (*time.Time, error) {
 	if v == "" {
 		if required {
-			return nil, duban.Invalid(duban.FieldError{Field: field, Message: "is required"})
+			return nil, duban.Invalid(duban.Field(field, "is required"))
 		}
 		return nil, nil
 	}
@@ -191,5 +191,5 @@ func localTime(field, v string, zone *time.Location, required bool) (*time.Time,
 			return &t, nil
 		}
 	}
-	return nil, duban.Invalid(duban.FieldError{Field: field, Message: "must be a date and time, YYYY-MM-DD HH:MM"})
+	return nil, duban.Invalid(duban.Field(field, "must be a date and time, YYYY-MM-DD HH:MM"))
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -171,7 +172,9 @@ func (p *page) Date(t time.Time) string { return t.In(p.s.zone).Format(time.Date
 
 // LastDate is the day before t's in the policy's time zone: the last day
 // of a period that ends at t.
-func (p *page) LastDate(t time.Time) string { return t.In(p.s.zone).AddDate(0, 0, -1).Format(time.DateOnly) }
+func (p *page) LastDate(t time.Time) string {
+	return t.In(p.s.zone).AddDate(0, 0, -1).Format(time.DateOnly)
+}
 
 // Area names an area: by the policy's name, else as it was given.
 func (p *page) Area(id string) string {
@@ -242,9 +245,36 @@ type problemView struct {
 	Title  string
 	Detail string
 	Fields []fieldView
+	// English marks a detail the catalogue has no text of in the page's
+	// language: shown as it is, in English, and marked so.
+	English bool
 }
 
-type fieldView struct{ Field, Message string }
+type fieldView struct {
+	Field, Message string
+	English        bool
+}
+
+// say is a message of the domain in the page's language, and false when
+// the catalogue lacks it (then english, as the domain gave it). Arguments
+// the catalogue knows (roles, deeds, statuses) are said in it too.
+func (p *page) say(t duban.Text, english string) (string, bool) {
+	if p.Lang == "en" {
+		return english, true
+	}
+	format, ok := p.cat.Refusal(t.Key)
+	if !ok || t.Key == "" {
+		return english, false
+	}
+	args := make([]any, len(t.Args))
+	for i, a := range t.Args {
+		args[i] = a
+		if w, ok := p.cat.Refusal(a); ok {
+			args[i] = w
+		}
+	}
+	return fmt.Sprintf(format, args...), true
+}
 
 // problem says err in the page's language: a title by its code, and the
 // fields in question by their labels; the domain's own message, in English
@@ -257,9 +287,12 @@ func (s *Server) problem(p *page, err error) *problemView {
 		key = "problem." + duban.EINTERNAL
 	}
 	v := &problemView{Title: p.T(key)}
-	e, ok := err.(*duban.Error)
-	if code != duban.EINTERNAL && (!ok || len(e.Fields) == 0) {
-		v.Detail = duban.ErrorMessage(err)
+	var e *duban.Error
+	ok := errors.As(err, &e)
+	if code != duban.EINTERNAL && ok && len(e.Fields) == 0 {
+		var said bool
+		v.Detail, said = p.say(e.Text, e.Message)
+		v.English = !said
 	}
 	if ok {
 		for _, f := range e.Fields {
@@ -267,7 +300,8 @@ func (s *Server) problem(p *page, err error) *problemView {
 			if p.Has("field." + f.Field) {
 				label = p.T("field." + f.Field)
 			}
-			v.Fields = append(v.Fields, fieldView{label, f.Message})
+			msg, said := p.say(f.Text, f.Message)
+			v.Fields = append(v.Fields, fieldView{label, msg, !said})
 		}
 	}
 	return v
@@ -295,11 +329,11 @@ type listView struct {
 		Address string `json:"address"`
 		Area    string `json:"area"`
 	} `json:"location"`
-	Reporter  string `json:"reporter"`
-	UrgeCount int    `json:"urge_count"`
-	Unit     *string      `json:"unit"`
-	Stage    *duban.Stage `json:"stage"`
-	OpenedAt time.Time    `json:"opened_at"`
+	Reporter  string       `json:"reporter"`
+	UrgeCount int          `json:"urge_count"`
+	Unit      *string      `json:"unit"`
+	Stage     *duban.Stage `json:"stage"`
+	OpenedAt  time.Time    `json:"opened_at"`
 }
 
 // summaryRunes bounds a description as a list shows it.

@@ -327,7 +327,7 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 	}
 	d.Evidence = s.evidence(r, by, c, events)
 	for i := len(events) - 1; i >= 0; i-- { // the latest first
-		v := eventView{Event: events[i], Details: details(events[i])}
+		v := eventView{Event: events[i], Details: p.eventDetails(c, events[i])}
 		if ev := events[i].Evidence(); len(ev) > 0 {
 			v.Photos = s.photoViews(r, by, c, ev)
 		}
@@ -376,6 +376,30 @@ func details(e duban.Event) []detail {
 			continue
 		}
 		out = append(out, detail{Key: k, Value: text})
+	}
+	return out
+}
+
+// eventDetails are what a timeline says of an event, in the page's
+// language: what routed a case is said from what was recorded (an older
+// dispatch's English reason stays as it was).
+func (p *page) eventDetails(c duban.Case, e duban.Event) []detail {
+	out := details(e)
+	var reason string
+	switch d := e.Data.(type) {
+	case duban.CaseDispatched:
+		if r := d.Routing; r != nil && r.Rule > 0 {
+			reason = p.T("route.rule", r.Rule, cmp.Or(p.Category(r.Category), p.T("route.any_category")), cmp.Or(p.Area(r.Area), p.T("route.any_area")))
+		} else if r != nil {
+			reason = p.T("route.category", p.Category(r.Category), p.Unit(d.Unit))
+		}
+	case duban.CaseUnrouted:
+		reason = p.T("route.none", p.Category(c.Category))
+	}
+	for i := range out {
+		if out[i].Key == "reason" && reason != "" {
+			out[i].Value = reason
+		}
 	}
 	return out
 }

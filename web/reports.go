@@ -122,7 +122,9 @@ func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	if err := duban.WriteScorecardCSV(&b, rows); err != nil {
+	p := s.newPage(r, "reports.title")
+	names := duban.CSVNames{Column: func(c string) string { return p.T("csv." + c) }, Unit: func(id string) string { return p.Unit(id) }}
+	if err := duban.WriteScorecardCSV(&b, rows, names); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -165,10 +165,17 @@ func (s *site) signedIn(user, password string) *browser {
 	return b
 }
 
+// englishProblem is a problem's text a page marks as English: on a
+// Chinese page, one the catalogue (messages/refusals.zh.json) lacks.
+var englishProblem = regexp.MustCompile(`(?s)<div class="problem" role="alert">.*?<span lang="en">[^<]*</span>`)
+
 func expect(t *testing.T, p page, status int, contains ...string) {
 	t.Helper()
 	if p.status != status {
 		t.Fatalf("status %d, want %d:\n%s", p.status, status, p.body)
+	}
+	if m := englishProblem.FindString(p.body); m != "" && strings.Contains(p.body, `<html lang="zh`) {
+		t.Fatalf("a Chinese page says a problem in English, %s:\n%s", m, p.body)
 	}
 	for _, c := range contains {
 		if !strings.Contains(p.body, c) {
@@ -183,7 +190,10 @@ func TestSignInAndOut(t *testing.T) {
 	if p := b.get("/board"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/login?next=%2Fboard" {
 		t.Fatalf("the board, signed out: %d to %s", p.status, p.header.Get("Location"))
 	}
+	expect(t, b.signIn("supervisor-1", "wrong password"), http.StatusUnauthorized, "用户名或密码错误")
+	b.lang = "en"
 	expect(t, b.signIn("supervisor-1", "wrong password"), http.StatusUnauthorized, "wrong user name or password")
+	b.lang = ""
 	// The sign-in form without its token is refused.
 	expect(t, b.do("POST", "/login", url.Values{"user": {"supervisor-1"}, "password": {"dev-supervisor"}}), http.StatusForbidden)
 
@@ -225,7 +235,7 @@ func TestWrongPasswordsAreSlowedDown(t *testing.T) {
 		expect(t, b.signIn("inspector-1", "guess"), http.StatusUnauthorized)
 	}
 	expect(t, b.signIn("inspector-1", "guess"), http.StatusUnauthorized) // the fourth counts, and sets a wait
-	expect(t, b.signIn("inspector-1", "dev-inspector"), http.StatusTooManyRequests, "try again in")
+	expect(t, b.signIn("inspector-1", "dev-inspector"), http.StatusTooManyRequests, "密码错误次数过多：请 ", "秒后再试")
 	// Another user is not held back by them.
 	if p := s.browser().signIn("inspector-2", "dev-inspector-2"); p.status != http.StatusSeeOther {
 		t.Fatalf("another user: %d", p.status)
@@ -571,7 +581,8 @@ func TestFindingCases(t *testing.T) {
 	second := inspector.open("小广告 on the bridge")
 	year := s.clock().In(shanghai).Year()
 	n1, n2 := fmt.Sprintf("%d-000001", year), fmt.Sprintf("%d-000002", year)
-	expect(t, inspector.get("/cases/"+second), http.StatusOK, "案件编号", n2)
+	// What routed it is said in the page's language, not as recorded in English.
+	expect(t, inspector.get("/cases/"+second), http.StatusOK, "案件编号", n2, "“乱扔垃圾”由环卫中心负责")
 
 	list := inspector.get("/cases")
 	expect(t, list, http.StatusOK, "共 2 件", ">"+n1+"</a>", ">"+n2+"</a>", "我上报的", "待我核查", `>老城区</option>`)
@@ -667,6 +678,16 @@ func TestPeriodsReadAsPeopleSayThem(t *testing.T) {
 		}
 	}
 	expect(t, supervisor.get("/reports?from=2026-12-01&until=2026-12-32"), http.StatusBadRequest)
+	// The scorecards' CSV from a Chinese page is in Chinese, units by name.
+	csv := supervisor.get("/reports/units.csv?from=2026-12-01&to=2027-01-01")
+	if !strings.HasPrefix(csv.body, "\ufeff责任单位,排名,综合得分,派遣数,") || !strings.Contains(csv.body, "\n环卫中心,") {
+		t.Fatalf("the Chinese page's CSV:\n%s", csv.body)
+	}
+	supervisor.lang = "en"
+	if csv := supervisor.get("/reports/units.csv?from=2026-12-01&to=2027-01-01"); !strings.HasPrefix(csv.body, "\ufeffunit,rank,score,") {
+		t.Fatalf("the English page's CSV:\n%s", csv.body)
+	}
+	supervisor.lang = ""
 	dec := duban.Period{Name: "2026-12", From: time.Date(2026, 12, 1, 0, 0, 0, 0, shanghai), To: time.Date(2027, 1, 1, 0, 0, 0, 0, shanghai)}
 	if _, err := s.store.PublishBulletin(context.Background(), duban.Bulletin{Period: dec, PublishedAt: time.Now()}); err != nil {
 		t.Fatal(err)

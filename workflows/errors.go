@@ -22,7 +22,7 @@ func toTemporal(err error) error {
 	}
 	return temporal.NewApplicationErrorWithOptions(e.Message, e.Code, temporal.ApplicationErrorOptions{
 		NonRetryable: true,
-		Details:      []any{e.Fields},
+		Details:      []any{e.Fields, e.Text},
 	})
 }
 
@@ -43,7 +43,9 @@ func fromTemporal(err error) error {
 	if errors.As(err, &appErr) && domainCodes[appErr.Type()] {
 		e := &duban.Error{Code: appErr.Type(), Message: appErr.Message()}
 		if appErr.HasDetails() {
-			_ = appErr.Details(&e.Fields)
+			if appErr.Details(&e.Fields, &e.Text) != nil { // an earlier release's: no Text
+				_ = appErr.Details(&e.Fields)
+			}
 		}
 		return e
 	}
@@ -57,12 +59,12 @@ func fromTemporal(err error) error {
 	var notReady *serviceerror.WorkflowNotReady // its workflow task failed
 	if errors.As(err, &timedOut) || errors.As(err, &deadline) || errors.As(err, &notReady) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return &duban.Error{Code: duban.EUNAVAILABLE, Message: "the case engine did not answer in time; the command may still be applied: check the case before repeating it, or repeat it with the same Idempotency-Key"}
+		return duban.Errorf(duban.EUNAVAILABLE, "the case engine did not answer in time; the command may still be applied: check the case before repeating it, or repeat it with the same Idempotency-Key")
 	}
 	var unavailable *serviceerror.Unavailable
 	var exhausted *serviceerror.ResourceExhausted
 	if errors.As(err, &unavailable) || errors.As(err, &exhausted) {
-		return &duban.Error{Code: duban.EUNAVAILABLE, Message: "the case engine is unavailable or busy; try again shortly"}
+		return duban.Errorf(duban.EUNAVAILABLE, "the case engine is unavailable or busy; try again shortly")
 	}
 	return err
 }

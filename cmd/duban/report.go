@@ -36,7 +36,7 @@ func (m *Main) report(ctx context.Context, store *postgres.Store) error {
 		return err
 	}
 	if c.CSV {
-		return duban.WriteScorecardCSV(c.Stdout, rows)
+		return duban.WriteScorecardCSV(c.Stdout, rows, duban.CSVNames{})
 	}
 	tz := m.Policy.TimeZone
 	if tz == "" {
