@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/duban/duban"
 	"github.com/duban/duban/media"
 )
@@ -21,6 +23,8 @@ type evidenceColumn struct {
 // know), or a link.
 type photoView struct {
 	duban.Evidence
+	// Case is the case the photo was given for: its viewer leads back there.
+	Case        string
 	ContentType string
 	Thumbnail   bool
 	TakenAt     *time.Time
@@ -70,7 +74,7 @@ func (s *Server) evidence(r *http.Request, by duban.Principal, c duban.Case, eve
 func (s *Server) photoViews(r *http.Request, by duban.Principal, c duban.Case, evidence []duban.Evidence) []photoView {
 	var out []photoView
 	for _, e := range evidence {
-		v := photoView{Evidence: e}
+		v := photoView{Evidence: e, Case: c.ID}
 		if e.Attachment != "" {
 			if a, err := s.App.AttachmentInfo(r.Context(), by, e.Attachment); err == nil {
 				v.ContentType, v.Thumbnail, v.TakenAt = a.ContentType, a.Thumbnail, a.TakenAt
@@ -82,6 +86,32 @@ func (s *Server) photoViews(r *http.Request, by duban.Principal, c duban.Case, e
 		out = append(out, v)
 	}
 	return out
+}
+
+type photoData struct {
+	Photo photoView
+}
+
+// photo shows a photo whole, fitted to the screen, with when and where it
+// was taken and the way back to its case: a browser's own image viewer is
+// not relied on to fit it.
+func (s *Server) photo(w http.ResponseWriter, r *http.Request) {
+	by := session(r).Principal
+	caseID := r.URL.Query().Get("case")
+	row, err := s.App.Whole(r.Context(), by, caseID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	ev := duban.Evidence{Attachment: id, Kind: "photo"}
+	if _, err := s.App.AttachmentInfo(r.Context(), by, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.newPage(r, "photo.title")
+	p.Data = photoData{Photo: s.photoViews(r, by, row.Case, []duban.Evidence{ev})[0]}
+	s.render(w, r, http.StatusOK, "photo", p)
 }
 
 // metres is the distance between a case's location and a photo's, on the

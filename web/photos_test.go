@@ -88,6 +88,11 @@ func TestPhotosSideBySide(t *testing.T) {
 		t.Fatalf("the case page shows %d photos, want the report's and the fix's: %v", len(shown), shown)
 	}
 	fix := shown[1]
+	// A photo opens whole in a viewer that fits the screen, not in the
+	// browser's own; another unit sees none of it.
+	expect(t, p, http.StatusOK, `href="/photos/`+fix+`?case=`+id+`"`)
+	expect(t, inspector.get("/photos/"+fix+"?case="+id), http.StatusOK, `<figure class="viewer">`, `<img src="/v1/attachments/`+fix+`"`, "返回案件", "拍摄于 2026-11-30 15:40")
+	expect(t, s.signedIn("traffic-police-1", "dev-traffic-police").get("/photos/"+fix+"?case="+id), http.StatusNotFound)
 	if th := inspector.get("/v1/attachments/" + fix + "/thumbnail"); th.status != 200 || th.header.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("the fix's thumbnail, signed in: %d", th.status)
 	}

@@ -97,6 +97,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		r.Get("/cases/new", s.newCasePage)
 		r.Post("/cases/new", s.openCase)
 		r.Get("/cases/{id}", s.casePage)
+		r.Get("/photos/{id}", s.photo)
 		r.Post("/cases/{id}/{command}", s.command)
 		r.Get("/inbox", s.inbox)
 		r.Get("/field", s.fieldPage)
