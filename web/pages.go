@@ -457,6 +457,7 @@ func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	var cmd duban.OpenCase
 	if err == nil {
+		s.placeFromPhoto(r, form)
 		cmd, err = openFrom(session(r).Principal, form)
 	}
 	if err == nil {
@@ -467,6 +468,22 @@ func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.showNew(w, r, api.Status(err), err, form)
+}
+
+// placeFromPhoto fills the form's coordinates, when both are empty, from
+// the first of its photos that was taken with its place: what a phone's
+// camera records is better than nothing typed.
+func (s *Server) placeFromPhoto(r *http.Request, form url.Values) {
+	if strings.TrimSpace(form.Get("location.lat")) != "" || strings.TrimSpace(form.Get("location.lon")) != "" {
+		return
+	}
+	for _, id := range form["attachment"] {
+		if a, err := s.App.AttachmentInfo(r.Context(), session(r).Principal, id); err == nil && a.Location != nil {
+			form.Set("location.lat", strconv.FormatFloat(a.Location.Lat, 'f', 6, 64))
+			form.Set("location.lon", strconv.FormatFloat(a.Location.Lon, 'f', 6, 64))
+			return
+		}
+	}
 }
 
 // commandForm is what a case page's form for one command is drawn from.

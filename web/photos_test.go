@@ -121,6 +121,17 @@ func TestPhotosSideBySide(t *testing.T) {
 		t.Fatalf("the reports page's link to the unit's handled cases: %v", link)
 	}
 	expect(t, supervisor.get(link[1]), http.StatusOK, "共计 2 次，涉及 1 件案件", "/cases/"+id, "路边堆放垃圾袋", "环卫中心")
+	// Coordinates left empty are taken from a photo taken with its place;
+	// with none, they are asked for, in Chinese.
+	placed := testimage.JPEG(testimage.Picture(320, 240), testimage.EXIF{Taken: "2026:11:30 10:00:00", GPS: true, Lat: 39.87, Lon: 111.25}.Bytes())
+	p = inspector.postPhoto("/cases/new", "/cases/new", url.Values{"key": {"placed"}, "category": {"littering"}, "severity": {"normal"},
+		"description": {"只拍了照片"}}, placed)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("open with a placed photo and no coordinates: %d %s", p.status, p.body)
+	}
+	expect(t, inspector.get(p.header.Get("Location")), http.StatusOK, "<dd>39.87, 111.25</dd>")
+	expect(t, inspector.post("/cases/new", "/cases/new", url.Values{"key": {"nowhere"}, "category": {"littering"}, "severity": {"normal"},
+		"description": {"没有位置"}}), http.StatusBadRequest, "为必填项：以度为单位的数字")
 	// A photo over 20 MiB is refused as such.
 	huge := append(bytes.Clone(after), make([]byte, 21<<20)...)
 	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/comment", url.Values{"text": {"x"}}, huge), http.StatusRequestEntityTooLarge, "20 MiB")

@@ -5,8 +5,8 @@
 // when the network does not answer. Reports are never sent from here: the
 // page keeps them (IndexedDB) and sends them itself.
 "use strict";
-var CACHE = "duban-field-1";
-var SHELL = ["/field", "/static/field.js", "/static/duban.css", "/field.webmanifest", "/static/icon-192.png", "/static/icon-512.png"];
+var CACHE = "duban-field-2";
+var SHELL = ["/field", "/static/locate.js", "/static/field.js", "/static/duban.css", "/field.webmanifest", "/static/icon-192.png", "/static/icon-512.png"];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) {

@@ -120,26 +120,16 @@
       problem: ""
     };
     save(r).then(function () {
+      // The next report is somewhere else: nothing of this one's place
+      // is kept for it to inherit unnoticed.
       form.elements.description.value = "";
       form.elements.address.value = "";
+      form.elements.lat.value = "";
+      form.elements.lon.value = "";
+      document.getElementById("located").textContent = "";
       document.getElementById("photos").value = "";
       return render();
     }).then(send);
-  });
-
-  document.getElementById("locate").addEventListener("click", function () {
-    var out = document.getElementById("located");
-    if (!navigator.geolocation) {
-      out.textContent = say("nolocation");
-      return;
-    }
-    navigator.geolocation.getCurrentPosition(function (p) {
-      form.elements.lat.value = p.coords.latitude.toFixed(6);
-      form.elements.lon.value = p.coords.longitude.toFixed(6);
-      out.textContent = say("located") + " (±" + Math.round(p.coords.accuracy) + " m)";
-    }, function () {
-      out.textContent = say("nolocation");
-    }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
   });
 
   // ---- sending --------------------------------------------------------
