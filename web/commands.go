@@ -55,9 +55,10 @@ func formEvidence(form url.Values) []duban.Evidence {
 // application layer as the API's, with the version the page showed as its
 // If-Match and the form's key as its Idempotency-Key. A page drawn before
 // someone else changed the case is refused (412), not applied to a case its
-// reader has not seen; one drawn before duban itself recorded a warning or
-// an escalation is not: those change nothing its reader decided on, and
-// the command is given again on the case as it stands. A refusal draws the
+// reader has not seen; one drawn before incidental events only (duban's own
+// warnings and escalations, comments, urges: duban.Event.Incidental) is
+// not: those change nothing its reader decided on, and the command is
+// given again on the case as it stands. A refusal draws the
 // case page again with its message.
 func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	id, name := chi.URLParam(r, "id"), chi.URLParam(r, "command")
@@ -71,7 +72,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		key := strings.TrimSpace(form.Get("key"))
 		_, err = s.App.Execute(r.Context(), id, cmd, key)
-		if current, ok := s.movedOnlyBySystem(r, id, cmd.Meta().IfMatch, err); ok {
+		if current, ok := s.movedIncidentally(r, id, cmd.Meta().IfMatch, err); ok {
 			again := maps.Clone(form)
 			again.Set("version", strconv.FormatInt(current, 10))
 			if cmd, err = commandFrom(name, by, again, s.zone); err == nil {
@@ -94,10 +95,10 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
 }
 
-// movedOnlyBySystem reports, for a command refused as stale (err), whether
-// every event since the page's version was duban's own, and the case's
+// movedIncidentally reports, for a command refused as stale (err), whether
+// every event since the page's version was incidental, and the case's
 // version now.
-func (s *Server) movedOnlyBySystem(r *http.Request, id string, seen int64, err error) (current int64, ok bool) {
+func (s *Server) movedIncidentally(r *http.Request, id string, seen int64, err error) (current int64, ok bool) {
 	if duban.ErrorCode(err) != duban.EPRECONDITION || seen == 0 {
 		return 0, false
 	}
@@ -106,7 +107,7 @@ func (s *Server) movedOnlyBySystem(r *http.Request, id string, seen int64, err e
 		return 0, false
 	}
 	for _, e := range events[min(int(seen), len(events)):] {
-		if e.Actor.Role != duban.RoleSystem {
+		if !e.Incidental() {
 			return 0, false
 		}
 	}

@@ -536,16 +536,27 @@ func TestAPageOutlivesTheSystemsOwnEvents(t *testing.T) {
 	version := func() string {
 		return regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(unit.get("/cases/" + id).body)[1]
 	}
-	// Someone else's comment makes the unit's page stale.
+	// Someone else's change of what the unit decides on (a suspension)
+	// makes the unit's page stale.
 	seen := version()
 	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
-	if p := supervisor.post("/logout", "/cases/"+id+"/comment", url.Values{"text": {"today, please"}, "key": {"c"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("comment: %d %s", p.status, p.body)
+	for _, c := range []struct{ name, field, text string }{{"suspend", "reason", "施工中"}, {"resume", "note", "施工结束"}} {
+		if p := supervisor.post("/logout", "/cases/"+id+"/"+c.name, url.Values{c.field: {c.text}, "key": {c.name}}); p.status != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", c.name, p.status, p.body)
+		}
+		if c.name == "suspend" {
+			expect(t, unit.post("/logout", "/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a1"}}), http.StatusPreconditionFailed,
+				"案件已被他人更新")
+		}
 	}
-	expect(t, unit.post("/logout", "/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a1"}}), http.StatusPreconditionFailed,
-		"案件已被他人更新")
-	// duban's own warning and escalation do not.
+	// A comment and an urge in another tab do not, nor do duban's own
+	// warning and escalation.
 	seen = version()
+	for _, c := range []struct{ name, field string }{{"comment", "text"}, {"urge", "note"}} {
+		if p := supervisor.post("/logout", "/cases/"+id+"/"+c.name, url.Values{c.field: {"今天处理"}, "key": {c.name}}); p.status != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", c.name, p.status, p.body)
+		}
+	}
 	// On to the acknowledge deadline, an hour at a time, whatever day of
 	// the business calendar the test runs on (10 hours from a Saturday
 	// pass no working time at all).
@@ -564,7 +575,7 @@ func TestAPageOutlivesTheSystemsOwnEvents(t *testing.T) {
 	}
 	unit = s.signedIn("sanitation-1", "dev-sanitation") // a session lasts 12 hours
 	if p := unit.post("/logout", "/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a2"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("acknowledge from a page drawn before duban's own events: %d %s", p.status, p.body)
+		t.Fatalf("acknowledge from a page drawn before a comment, an urge and duban's own events: %d %s", p.status, p.body)
 	}
 	expect(t, unit.get("/cases/"+id), http.StatusOK, "处置中")
 }
