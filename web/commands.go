@@ -92,7 +92,7 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 		s.showCase(w, r, api.Status(err), err, form)
 		return
 	}
-	http.Redirect(w, r, "/cases/"+id, http.StatusSeeOther)
+	http.Redirect(w, r, "/cases/"+id+"?done="+name, http.StatusSeeOther)
 }
 
 // movedIncidentally reports, for a command refused as stale (err), whether

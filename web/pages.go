@@ -242,6 +242,8 @@ type caseData struct {
 	Key string
 	// Form is what a refused form held, to show again.
 	Form url.Values
+	// Done confirms the action that led here ("" for none).
+	Done string
 }
 
 // deadlineView is a stage's row: a running stage counts down (or up, once
@@ -333,10 +335,12 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 		}
 		d.Events = append(d.Events, v)
 	}
-	p.Data = d
 	if refusal != nil {
 		p.Problem = s.problem(p, refusal)
+	} else if done := r.URL.Query().Get("done"); p.Has("done." + done) {
+		d.Done = p.T("done."+done, cmp.Or(c.Number, c.ID))
 	}
+	p.Data = d
 	s.render(w, r, status, "case", p)
 }
 
@@ -463,7 +467,7 @@ func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		a, openErr := s.App.Open(r.Context(), cmd, strings.TrimSpace(form.Get("key")))
 		if err = openErr; err == nil {
-			http.Redirect(w, r, "/cases/"+a.Case.ID, http.StatusSeeOther)
+			http.Redirect(w, r, "/cases/"+a.Case.ID+"?done=open", http.StatusSeeOther)
 			return
 		}
 	}

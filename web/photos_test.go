@@ -69,7 +69,7 @@ func TestPhotosSideBySide(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("open with the kept photo: %d %s", p.status, p.body)
 	}
-	id := strings.TrimPrefix(p.header.Get("Location"), "/cases/")
+	id := openedID(t, p)
 	expect(t, inspector.get("/cases/"+id), http.StatusOK, "上报时", "拍摄于 2026-11-30 09:15", "距案件位置 33 米", `/v1/attachments/`+kept+`/thumbnail`)
 
 	unit := s.signedIn("sanitation-1", "dev-sanitation")

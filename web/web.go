@@ -81,6 +81,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	static, _ := fs.Sub(files, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(static)))
 	r.Get("/lang", s.switchLanguage)
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/icon-192.png", http.StatusMovedPermanently)
+	})
 	r.Get("/login", s.loginPage)
 	r.Post("/login", s.login)
 	r.Get("/field-sw.js", fieldAsset("field-sw.js", "text/javascript; charset=utf-8"))
@@ -107,6 +110,11 @@ func (s *Server) Handler() (http.Handler, error) {
 		r.Get("/reports/bulletins/{period}", s.bulletin)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		// Signed in, the page keeps its navigation: a wrong link is not a
+		// dead end.
+		if sess, err := s.cookieSession(r); err == nil {
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey, sess))
+		}
 		s.fail(w, r, duban.Errorf(duban.ENOTFOUND, "no such page"))
 	})
 	return r, nil

@@ -257,7 +257,18 @@ func (b *browser) open(description string) string {
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/cases/") {
 		b.t.Fatalf("open: %d %s", p.status, p.body)
 	}
-	return strings.TrimPrefix(p.header.Get("Location"), "/cases/")
+	return openedID(b.t, p)
+}
+
+// openedID is the id of the case an open's answer leads to, which confirms
+// the open on the case's page.
+func openedID(t *testing.T, p page) string {
+	t.Helper()
+	id, ok := strings.CutSuffix(strings.TrimPrefix(p.header.Get("Location"), "/cases/"), "?done=open")
+	if !ok {
+		t.Fatalf("an open leads to %q, not to its case with a confirmation", p.header.Get("Location"))
+	}
+	return id
 }
 
 // A day's work through the pages: the inspector opens, the unit sees it in
@@ -289,8 +300,16 @@ func TestADayOnThePages(t *testing.T) {
 
 	// Without the token: refused, and nothing changes.
 	expect(t, unit.do("POST", "/cases/"+id+"/acknowledge", url.Values{"version": {version}}), http.StatusForbidden)
-	if p := unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version}, "key": {"k"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("acknowledge: %d %s", p.status, p.body)
+	ack := unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version}, "key": {"k"}})
+	if ack.status != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d %s", ack.status, ack.body)
+	}
+	// The case page it leads to confirms it, with the case's number.
+	expect(t, unit.get(ack.header.Get("Location")), http.StatusOK, `<p class="done" role="status">已签收（`)
+	// A wrong link keeps the navigation, and the browser finds an icon.
+	expect(t, unit.get("/no/such/page"), http.StatusNotFound, `href="/inbox"`, "没有这个页面")
+	if p := unit.get("/favicon.ico"); p.status != http.StatusMovedPermanently || p.header.Get("Location") != "/static/icon-192.png" {
+		t.Fatalf("favicon: %d %v", p.status, p.header)
 	}
 	expect(t, unit.get("/cases/"+id), http.StatusOK, "处置中", `action="/cases/`+id+`/resolve"`)
 
@@ -629,13 +648,20 @@ var shanghai, _ = time.LoadLocation("Asia/Shanghai")
 // 已超期 days later; a 24×7 deadline is not said to be working time.
 func TestStagesAreMeasuredWhenDone(t *testing.T) {
 	s := newSite(t)
-	s.now = time.Date(2026, 12, 5, 10, 0, 0, 0, shanghai) // a Saturday
+	// A Saturday at 10:00 still to come (the browser's cookie jar keeps
+	// sessions by the real clock).
+	sat := time.Now().In(shanghai).AddDate(0, 0, 1)
+	for sat.Weekday() != time.Saturday {
+		sat = sat.AddDate(0, 0, 1)
+	}
+	s.now = time.Date(sat.Year(), sat.Month(), sat.Day(), 10, 0, 0, 0, shanghai)
+	monday := s.now.AddDate(0, 0, 2).Format(time.DateOnly)
 	inspector := s.signedIn("inspector-1", "dev-inspector")
 	unit := s.signedIn("sanitation-1", "dev-sanitation")
 	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
 	id := inspector.open("周六上报的垃圾")
-	expect(t, inspector.get("/cases/"+id), http.StatusOK, "剩余工作时间 30分钟", "非工作时间，计时暂停，2026-12-07 08:30 起算")
-	expect(t, supervisor.get("/board"), http.StatusOK, "非工作时间：按工作时间计算的期限暂停计时，2026-12-07 08:30 起算")
+	expect(t, inspector.get("/cases/"+id), http.StatusOK, "剩余工作时间 30分钟", "非工作时间，计时暂停，"+monday+" 08:30 起算")
+	expect(t, supervisor.get("/board"), http.StatusOK, "非工作时间：按工作时间计算的期限暂停计时，"+monday+" 08:30 起算")
 
 	version := func(b *browser) string {
 		return regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(b.get("/cases/" + id).body)[1]
@@ -656,7 +682,7 @@ func TestStagesAreMeasuredWhenDone(t *testing.T) {
 	s.advance(50 * time.Hour) // Wednesday: every deadline long past
 	inspector = s.signedIn("inspector-1", "dev-inspector")
 	p := inspector.get("/cases/" + id)
-	expect(t, p, http.StatusOK, "已结案", "已签收 2026-12-07 08:40 · 按期", "已处置 2026-12-07 10:00 · 按期", "已核查 2026-12-07 10:30 · 按期")
+	expect(t, p, http.StatusOK, "已结案", "已签收 "+monday+" 08:40 · 按期", "已处置 "+monday+" 10:00 · 按期", "已核查 "+monday+" 10:30 · 按期")
 	for _, wrong := range []string{"已超期", "剩余", "计时暂停"} {
 		if strings.Contains(p.body, wrong) {
 			t.Fatalf("a case closed on time shows %q:\n%s", wrong, p.body)
