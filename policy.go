@@ -70,6 +70,15 @@ func (n Names) In(lang string) string {
 type Unit struct {
 	ID   string
 	Name Names
+	// Duty is whom the office calls about the unit's cases; nil when the
+	// policy names no one.
+	Duty *Duty
+}
+
+// Duty is a unit's duty contact (值班联系人): a person and a phone.
+type Duty struct {
+	Person string `yaml:"person"`
+	Phone  string `yaml:"phone"`
 }
 
 // Area is a district or zone of the city (片区), as routing rules, lists

@@ -75,6 +75,8 @@ type rawHours struct {
 type rawUnit struct {
 	ID   string `yaml:"id"`
 	Name Names  `yaml:"name"`
+	// Duty is a unit's duty contact (a unit's only; not an area's).
+	Duty *Duty `yaml:"duty"`
 }
 
 type rawCategory struct {
@@ -247,7 +249,7 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 		case p.hasUnit(u.ID):
 			c.problem(at("units", i, "id"), "unit %q is listed twice", u.ID)
 		}
-		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name})
+		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name, Duty: u.Duty})
 	}
 	for i, a := range raw.Areas {
 		switch {
@@ -255,6 +257,9 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 			c.problem(at("areas", i, "id"), "area id %q must be lower-case letters, digits, - or _", a.ID)
 		case p.hasArea(a.ID):
 			c.problem(at("areas", i, "id"), "area %q is listed twice", a.ID)
+		}
+		if a.Duty != nil {
+			c.problem(at("areas", i, "duty"), "an area has no duty contact: a unit has")
 		}
 		p.Areas = append(p.Areas, Area{ID: a.ID, Name: a.Name})
 	}

@@ -164,6 +164,12 @@ func (p *page) Category(code string) string {
 	return p.name(c.Name, code)
 }
 
+// Duty is unit's duty contact, nil when the policy names none.
+func (p *page) Duty(unit string) *duban.Duty {
+	u, _ := p.s.Policy.Unit(unit)
+	return u.Duty
+}
+
 // Office is the campaign office's name, as the policy gives it.
 func (p *page) Office() string { return p.name(p.s.Policy.Office, "") }
 

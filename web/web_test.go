@@ -306,6 +306,12 @@ func TestADayOnThePages(t *testing.T) {
 	}
 	// The case page it leads to confirms it, with the case's number.
 	expect(t, unit.get(ack.header.Get("Location")), http.StatusOK, `<p class="done" role="status">已签收（`)
+	// The office sees whom to call at the unit; the unit itself does not
+	// need to.
+	expect(t, s.signedIn("supervisor-1", "dev-supervisor").get("/cases/"+id), http.StatusOK, "值班：值班室，电话 0000-0000000")
+	if strings.Contains(unit.get("/cases/"+id).body, "值班：") {
+		t.Fatal("the unit's page shows its own duty contact")
+	}
 	// A wrong link keeps the navigation, and the browser finds an icon.
 	expect(t, unit.get("/no/such/page"), http.StatusNotFound, `href="/inbox"`, "没有这个页面")
 	if p := unit.get("/favicon.ico"); p.status != http.StatusMovedPermanently || p.header.Get("Location") != "/static/icon-192.png" {
