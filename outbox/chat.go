@@ -29,7 +29,8 @@ import (
 // robot's markdown and a mail's text both show.
 type notice struct {
 	what, category string
-	// facts are "label：value" lines: the place, the unit, the deadline.
+	// facts are "label：value" lines: the case number, the place, the
+	// unit, the deadline.
 	facts     []string
 	open, url string
 }
@@ -69,6 +70,9 @@ func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, o
 		u, _ := d.Policy.Unit(c.Unit)
 		n := notice{what: what, category: cmp.Or(cat.Name.In("zh"), c.Category), open: say("chat.open"),
 			url: strings.TrimRight(d.PublicURL, "/") + "/cases/" + url.PathEscape(c.ID)}
+		if c.Number != "" { // what people say on the phone about it
+			n.facts = append(n.facts, say("field.number")+"："+c.Number)
+		}
 		if place := strings.TrimSpace(c.Location.Address); place != "" {
 			n.facts = append(n.facts, say("chat.place")+"："+place)
 		}

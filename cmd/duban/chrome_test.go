@@ -77,6 +77,15 @@ func (c *chrome) person(base, user, password string) context.Context {
 	return p
 }
 
+// anonymous opens a tab for someone not signed in.
+func (c *chrome) anonymous(base string) context.Context {
+	p, _ := chromedp.NewContext(c.ctx, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(p); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
 // checkA11y runs axe-core's WCAG 2 A and AA rules on the page p shows.
 func (c *chrome) checkA11y(p context.Context, name string) {
 	t := c.t

@@ -222,9 +222,39 @@ func TestFieldPageOffline(t *testing.T) {
 		`Array.from(document.querySelectorAll(".compare img")).filter(i => i.complete && i.naturalWidth > 0).length === 2`)
 	c.screenshot(inspector, "case-photos")
 	c.checkA11y(inspector, "the case with photos")
-	run(t, inspector, "verify", chromedp.Click(chromedp.CSS(`#cmd-verify input[value=yes]`)), submit(`#cmd-verify`))
+
+	// The inspector finds it still dirty, with a photo; the unit fixes it
+	// again, with another; the inspector passes it. Every photo stays on
+	// the page, the first fix's too; the case, closed, says of each stage
+	// when it was done, none as overdue now; a refusal is never English.
+	still, again := filepath.Join(dir, "still.jpg"), filepath.Join(dir, "again.jpg")
+	for name, size := range map[string][2]int{still: {640, 480}, again: {500, 700}} {
+		if err := os.WriteFile(name, testimage.JPEG(testimage.Picture(size[0], size[1]), testimage.EXIF{Taken: "2026:11:30 16:00:00"}.Bytes()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, inspector, "verify: not fixed", chromedp.Click(chromedp.CSS(`#cmd-verify input[value=no]`)),
+		chromedp.SendKeys(chromedp.CSS(`#verify-note`), "仍有垃圾"),
+		chromedp.SetUploadFiles(chromedp.CSS(`#verify-photo`), []string{still}), submit(`#cmd-verify`))
+	run(t, unit, "resolve again", chromedp.Navigate(base+"/cases/"+first), chromedp.SendKeys(chromedp.CSS(`#resolve-note`), "已彻底清理"),
+		chromedp.SetUploadFiles(chromedp.CSS(`#resolve-photo`), []string{again}), submit(`#cmd-resolve`))
+	run(t, inspector, "verify", chromedp.Navigate(base+"/cases/"+first),
+		chromedp.Click(chromedp.CSS(`#cmd-verify input[value=yes]`)), submit(`#cmd-verify`))
 	if status := get(t, inspector, "the status", chromedp.Text(chromedp.CSS(`#summary`))); !strings.Contains(status, "已结案") {
 		t.Fatalf("after verification: %s", status)
+	}
+	waitFor(t, inspector, "every photo, drawn", `new Set(Array.from(document.querySelectorAll("img[src$='/thumbnail']")).filter(i => i.complete && i.naturalWidth > 0).map(i => i.src)).size === 4`)
+	if deadlines := get(t, inspector, "the deadlines", chromedp.Text(chromedp.CSS(`section[aria-labelledby=deadlines]`))); strings.Contains(deadlines, "已超期") || !strings.Contains(deadlines, "已签收") || !strings.Contains(deadlines, "已核查") {
+		t.Fatalf("a closed case's stages read:\n%s", deadlines)
+	}
+	// A refusal on a Chinese page is said in Chinese: a wrong password.
+	stranger := c.anonymous(base)
+	run(t, stranger, "a wrong password", chromedp.Navigate(base+"/lang?to=zh&next=/login"),
+		chromedp.SendKeys(chromedp.CSS("#user"), "inspector-1"), chromedp.SendKeys(chromedp.CSS("#password"), "wrong"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`.problem`)))
+	if problem := get(t, stranger, "the refusal", chromedp.Text(chromedp.CSS(`.problem`))); !strings.Contains(problem, "用户名或密码错误") ||
+		get(t, stranger, "English in it", chromedp.Evaluate[bool](`document.querySelector(".problem [lang=en]") !== null`)) {
+		t.Fatalf("the refusal of a wrong password on a Chinese page: %q", problem)
 	}
 }
 
