@@ -183,6 +183,18 @@ func (c *policyChecker) problem(path []any, format string, args ...any) {
 	c.problems = append(c.problems, PolicyProblem{Line: lineOf(c.root, path), Message: pathString(path) + ": " + fmt.Sprintf(format, args...)})
 }
 
+// listedID checks the id of item i of the list key ("units"), a kind
+// ("unit"): its shape, and that it is listed once (seen: an item before has
+// it).
+func (c *policyChecker) listedID(key string, i int, kind, id string, seen bool) {
+	switch {
+	case !idPattern.MatchString(id):
+		c.problem(at(key, i, "id"), "%s id %q must be lower-case letters, digits, - or _", kind, id)
+	case seen:
+		c.problem(at(key, i, "id"), "%s %q is listed twice", kind, id)
+	}
+}
+
 // lineOf returns the line of the node at path, or of its deepest ancestor found.
 func lineOf(n *yaml.Node, path []any) int {
 	line := n.Line
@@ -243,21 +255,11 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	p.BusinessHours = business
 
 	for i, u := range raw.Units {
-		switch {
-		case !idPattern.MatchString(u.ID):
-			c.problem(at("units", i, "id"), "unit id %q must be lower-case letters, digits, - or _", u.ID)
-		case p.hasUnit(u.ID):
-			c.problem(at("units", i, "id"), "unit %q is listed twice", u.ID)
-		}
+		c.listedID("units", i, "unit", u.ID, p.hasUnit(u.ID))
 		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name, Duty: u.Duty})
 	}
 	for i, a := range raw.Areas {
-		switch {
-		case !idPattern.MatchString(a.ID):
-			c.problem(at("areas", i, "id"), "area id %q must be lower-case letters, digits, - or _", a.ID)
-		case p.hasArea(a.ID):
-			c.problem(at("areas", i, "id"), "area %q is listed twice", a.ID)
-		}
+		c.listedID("areas", i, "area", a.ID, p.hasArea(a.ID))
 		if a.Duty != nil {
 			c.problem(at("areas", i, "duty"), "an area has no duty contact: a unit has")
 		}
