@@ -11,3 +11,6 @@ CREATE TABLE case_numbers (
 
 ALTER TABLE cases ADD COLUMN number text;
 CREATE UNIQUE INDEX cases_number ON cases (number) WHERE number IS NOT NULL;
+
+-- "My reports": an inspector's own cases, newest first.
+CREATE INDEX cases_reporter ON cases (reporter, opened_at DESC, id DESC);
