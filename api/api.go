@@ -23,6 +23,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/messages"
 )
 
 // CaseReader reads cases as a principal may see them.
@@ -85,6 +86,10 @@ type Server struct {
 
 	streamsOnce sync.Once
 	streamsDone streamsDone
+
+	catalogsOnce sync.Once
+	catalogs     map[string]messages.Catalog
+	catalogsErr  error
 }
 
 // Handler returns the API's routes.

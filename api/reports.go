@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/messages"
 )
 
 // reportQuery reads a report's query: from and to (dates), and those of
@@ -43,10 +45,17 @@ func wantsCSV(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/csv")
 }
 
-// replyCSV answers with rows as a CSV file named file.
-func replyCSV(w http.ResponseWriter, r *http.Request, file string, rows []duban.UnitRow) {
+// replyCSV answers with rows as a CSV file named file: field names and
+// unit ids, or with ?lang=zh (or en) the columns and units by name, as a
+// spreadsheet for people.
+func (s *Server) replyCSV(w http.ResponseWriter, r *http.Request, file string, rows []duban.UnitRow) {
+	names, err := s.csvNames(r.URL.Query().Get("lang"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
 	var b bytes.Buffer
-	if err := duban.WriteScorecardCSV(&b, rows, duban.CSVNames{}); err != nil {
+	if err := duban.WriteScorecardCSV(&b, rows, names); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -56,8 +65,36 @@ func replyCSV(w http.ResponseWriter, r *http.Request, file string, rows []duban.
 	_, _ = w.Write(b.Bytes())
 }
 
+// csvNames are a scorecard CSV's names in lang: none ("", field names and
+// unit ids), zh or en.
+func (s *Server) csvNames(lang string) (duban.CSVNames, error) {
+	if lang == "" {
+		return duban.CSVNames{}, nil
+	}
+	if !slices.Contains(messages.Languages, lang) {
+		return duban.CSVNames{}, duban.Invalid(duban.Field("lang", "must be one of %s", strings.Join(messages.Languages, ", ")))
+	}
+	s.catalogsOnce.Do(func() { s.catalogs, s.catalogsErr = messages.Load() })
+	if s.catalogsErr != nil {
+		return duban.CSVNames{}, s.catalogsErr
+	}
+	cat := s.catalogs[lang]
+	return duban.CSVNames{
+		Column: func(c string) string {
+			if name, ok := cat.T("csv." + c); ok {
+				return name
+			}
+			return c
+		},
+		Unit: func(id string) string {
+			u, _ := s.Policy.Unit(id)
+			return cmp.Or(u.Name.In(lang), id)
+		},
+	}, nil
+}
+
 func (s *Server) unitScorecards(w http.ResponseWriter, r *http.Request) {
-	req, err := reportQuery(r.URL.Query(), "unit", "category", "area")
+	req, err := reportQuery(r.URL.Query(), "unit", "category", "area", "lang")
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -68,7 +105,7 @@ func (s *Server) unitScorecards(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsCSV(r) {
-		replyCSV(w, r, "scorecard-"+req.From+"-"+req.To+".csv", rows)
+		s.replyCSV(w, r, "scorecard-"+req.From+"-"+req.To+".csv", rows)
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -133,7 +170,7 @@ func (s *Server) bulletin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsCSV(r) {
-		replyCSV(w, r, "bulletin-"+b.Name+".csv", b.Rows)
+		s.replyCSV(w, r, "bulletin-"+b.Name+".csv", b.Rows)
 		return
 	}
 	if b.Rows == nil {

@@ -137,6 +137,12 @@ func TestUnitScorecards(t *testing.T) {
 	if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || !bytes.HasPrefix(res.Body, []byte("\uFEFF")) {
 		t.Fatalf("CSV: %d %s %q", res.Status, res.Header.Get("Content-Type"), res.Body)
 	}
+	// For people: the columns and units by name.
+	zh := d.call("GET", "/v1/reports/units?"+november+"&lang=zh", "dev-supervisor", nil, "Accept", "text/csv")
+	if zh.Status != 200 || !bytes.HasPrefix(zh.Body, []byte("\uFEFF责任单位,排名,综合得分,")) || !bytes.Contains(zh.Body, []byte("\n环卫中心,")) {
+		t.Fatalf("CSV in Chinese: %d %s", zh.Status, zh.Body)
+	}
+	refused(t, d.call("GET", "/v1/reports/units?"+november+"&lang=fr", "dev-supervisor", nil, "Accept", "text/csv"), 400, "lang", "must be one of zh, en")
 	records, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(res.Body, []byte("\uFEFF")))).ReadAll()
 	if err != nil || len(records) != 7 {
 		t.Fatalf("CSV: %d records, %v", len(records), err)
