@@ -245,7 +245,9 @@ func (d *decision) assign(cmd Assign) ([]Event, error) {
 		from, overruled = d.c.Dispute.Unit, d.c.Dispute.Unit == cmd.Unit
 	}
 	d.emit(CaseAssigned{Unit: cmd.Unit, From: from, Reason: cmd.Reason, StageClock: stageClock(d.c, d.now), DisputeOverruled: overruled})
-	d.emitAs(System, d.dispatch(cmd.Unit, "assigned by "+d.by.ID))
+	dispatched, why := d.dispatch(cmd.Unit, ""), Routing{AssignedBy: d.by.ID}
+	dispatched.Reason, dispatched.Routing = why.Reason(cmd.Unit), &why
+	d.emitAs(System, dispatched)
 	return d.events, nil
 }
 

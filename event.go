@@ -128,8 +128,8 @@ type CaseDispatched struct {
 	Unit      string    `json:"unit"`
 	Deadlines Deadlines `json:"deadlines"`
 	Reason    string    `json:"reason,omitempty"` // why this unit, in English (a supervisor's words, for an assignment)
-	// Routing is what routed an open's case; nil for a supervisor's
-	// dispatch and for dispatches recorded before it was.
+	// Routing is what sent the case to the unit; nil on dispatches
+	// recorded before it was.
 	Routing *Routing `json:"routing,omitempty"`
 }
 

@@ -172,19 +172,23 @@ func (p *Policy) Route(category, area string) (unit string, why *Routing) {
 	return "", nil
 }
 
-// Routing is what routed a case to its unit, as its dispatch records it:
-// a routing rule of the policy (Rule, from 1, with the category and area
-// it names, either may be empty), or else the category's own unit (Rule
-// 0, the category).
+// Routing is what sent a case to its unit, as its dispatch records it:
+// a supervisor's assignment (AssignedBy), a routing rule of the policy
+// (Rule, from 1, with the category and area it names, either may be
+// empty), or else the category's own unit (the category alone).
 type Routing struct {
-	Rule     int    `json:"rule,omitempty"`
-	Category string `json:"category,omitempty"`
-	Area     string `json:"area,omitempty"`
+	AssignedBy string `json:"assigned_by,omitempty"`
+	Rule       int    `json:"rule,omitempty"`
+	Category   string `json:"category,omitempty"`
+	Area       string `json:"area,omitempty"`
 }
 
 // Reason says the routing in English, as a dispatch's reason.
 func (r Routing) Reason(unit string) string {
-	if r.Rule > 0 {
+	switch {
+	case r.AssignedBy != "":
+		return "assigned by " + r.AssignedBy
+	case r.Rule > 0:
 		return fmt.Sprintf("routing rule %d (category %q, area %q)", r.Rule, r.Category, r.Area)
 	}
 	return fmt.Sprintf("category %q is handled by %s", r.Category, unit)

@@ -53,3 +53,21 @@ func TestStageTimes(t *testing.T) {
 		}
 	}
 }
+
+// A dispatch records what sent the case to its unit: the category's own
+// unit at the open, a supervisor's assignment later; the English reason
+// says the same.
+func TestDispatchesRecordWhatRoutedThem(t *testing.T) {
+	open := openCmd("sanitation")
+	open.Routing = &duban.Routing{Category: "littering"}
+	c, events := apply(t, duban.Case{}, open, t0)
+	d := events[1].Data.(duban.CaseDispatched)
+	if d.Routing == nil || *d.Routing != (duban.Routing{Category: "littering"}) || d.Reason != `category "littering" is handled by sanitation` {
+		t.Fatalf("the open's dispatch %+v", d)
+	}
+	_, events = apply(t, c, duban.Assign{CommandMeta: by(supervisor), Unit: "traffic-police", Units: units}, t0.Add(time.Minute))
+	d = events[len(events)-1].Data.(duban.CaseDispatched)
+	if d.Routing == nil || d.Routing.AssignedBy != supervisor.ID || d.Reason != "assigned by supervisor-1" {
+		t.Fatalf("the assignment's dispatch %+v", d)
+	}
+}

@@ -120,6 +120,9 @@ func (p *page) Duration(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
+	if d < time.Minute {
+		return p.T("duration.under_minute")
+	}
 	d = d.Round(time.Minute)
 	days, hours, minutes := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
 	var parts []string

@@ -392,9 +392,13 @@ func (p *page) eventDetails(c duban.Case, e duban.Event) []detail {
 	var reason string
 	switch d := e.Data.(type) {
 	case duban.CaseDispatched:
-		if r := d.Routing; r != nil && r.Rule > 0 {
+		switch r := d.Routing; {
+		case r == nil:
+		case r.AssignedBy != "":
+			reason = p.T("route.assigned", r.AssignedBy)
+		case r.Rule > 0:
 			reason = p.T("route.rule", r.Rule, cmp.Or(p.Category(r.Category), p.T("route.any_category")), cmp.Or(p.Area(r.Area), p.T("route.any_area")))
-		} else if r != nil {
+		default:
 			reason = p.T("route.category", p.Category(r.Category), p.Unit(d.Unit))
 		}
 	case duban.CaseUnrouted:
