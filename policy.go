@@ -38,6 +38,10 @@ type Policy struct {
 	Principals []PrincipalEntry
 	// Assessment says how units are scored (综合评价).
 	Assessment Assessment
+	// SiteTypes are the kinds of site and their standards (测评体系);
+	// Inspection how an inspection of a site is judged.
+	SiteTypes  []SiteType
+	Inspection Inspection
 	// Subscriptions are offered the events (outbox).
 	Subscriptions []Subscription
 	// BusinessHours is the business calendar of business_hours, holidays

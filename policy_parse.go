@@ -57,6 +57,8 @@ type rawPolicy struct {
 	Routing       []rawRoute        `yaml:"routing"`
 	Assign        string            `yaml:"assign"`
 	Assessment    *rawAssessment    `yaml:"assessment"`
+	SiteTypes     []rawSiteType     `yaml:"site_types"`
+	Inspection    *rawInspection    `yaml:"inspection"`
 	Escalation    *[]rawRung        `yaml:"escalation"`
 	Principals    []rawPrincipal    `yaml:"principals"`
 	Subscriptions []rawSubscription `yaml:"subscriptions"`
@@ -183,15 +185,14 @@ func (c *policyChecker) problem(path []any, format string, args ...any) {
 	c.problems = append(c.problems, PolicyProblem{Line: lineOf(c.root, path), Message: pathString(path) + ": " + fmt.Sprintf(format, args...)})
 }
 
-// listedID checks the id of item i of the list key ("units"), a kind
-// ("unit"): its shape, and that it is listed once (seen: an item before has
-// it).
-func (c *policyChecker) listedID(key string, i int, kind, id string, seen bool) {
+// listedID checks the id or code at path of a kind ("unit"): its shape,
+// and that it is listed once (seen: an item before has it).
+func (c *policyChecker) listedID(path []any, kind, id string, seen bool) {
 	switch {
 	case !idPattern.MatchString(id):
-		c.problem(at(key, i, "id"), "%s id %q must be lower-case letters, digits, - or _", kind, id)
+		c.problem(path, "%s %q must be lower-case letters, digits, - or _", kind, id)
 	case seen:
-		c.problem(at(key, i, "id"), "%s %q is listed twice", kind, id)
+		c.problem(path, "%s %q is listed twice", kind, id)
 	}
 }
 
@@ -255,11 +256,11 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	p.BusinessHours = business
 
 	for i, u := range raw.Units {
-		c.listedID("units", i, "unit", u.ID, p.hasUnit(u.ID))
+		c.listedID(at("units", i, "id"), "unit", u.ID, p.hasUnit(u.ID))
 		p.Units = append(p.Units, Unit{ID: u.ID, Name: u.Name, Duty: u.Duty})
 	}
 	for i, a := range raw.Areas {
-		c.listedID("areas", i, "area", a.ID, p.hasArea(a.ID))
+		c.listedID(at("areas", i, "id"), "area", a.ID, p.hasArea(a.ID))
 		if a.Duty != nil {
 			c.problem(at("areas", i, "duty"), "an area has no duty contact: a unit has")
 		}
@@ -292,6 +293,8 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	}
 	p.Escalation = c.ladder(raw.Escalation)
 	p.Assessment = c.assessment(raw.Assessment)
+	p.SiteTypes = c.siteTypes(p, raw.SiteTypes)
+	p.Inspection = c.inspection(raw.Inspection)
 	for i, rp := range raw.Principals {
 		c.principal(p, i, rp)
 	}
@@ -383,12 +386,7 @@ func (c *policyChecker) dates(key string, list []string) []string {
 
 func (c *policyChecker) category(p *Policy, i int, rc rawCategory, business *Calendar) Category {
 	cat := Category{Code: rc.Code, Name: rc.Name, Unit: rc.Unit, SLA: map[Severity]CategorySLA{}}
-	switch {
-	case !idPattern.MatchString(rc.Code):
-		c.problem(at("categories", i, "code"), "category code %q must be lower-case letters, digits, - or _", rc.Code)
-	case p.hasCategory(rc.Code):
-		c.problem(at("categories", i, "code"), "category %q is listed twice", rc.Code)
-	}
+	c.listedID(at("categories", i, "code"), "category", rc.Code, p.hasCategory(rc.Code))
 	if rc.Unit != "" && !p.hasUnit(rc.Unit) {
 		c.problem(at("categories", i, "unit"), "unknown unit %q", rc.Unit)
 	}

@@ -570,3 +570,83 @@ func TestPolicyAssessment(t *testing.T) {
 		}
 	}
 }
+
+// The standards (测评体系) are policy: site types with checklists, read
+// with their defaults, every problem placed by line.
+func TestSiteTypesInThePolicy(t *testing.T) {
+	standards := strings.Replace(minimalPolicy, "escalation:", `site_types:
+  - code: market
+    name: {zh: 农贸市场, en: Farmers' market}
+    items:
+      - {code: market-clean, name: {zh: 地面整洁, en: Clean floor}, category: littering, points: 4}
+      - {code: market-scale, name: {zh: 设置公平秤, en: A public scale}, category: orphan, points: 2}
+inspection:
+  pass_score: 90
+  recurrence: {window: 14d, list_at: 4}
+escalation:`, 1)
+	p, err := duban.ParsePolicy("city.yaml", []byte(standards))
+	if err != nil {
+		t.Fatal(err)
+	}
+	market, ok := p.SiteType("market")
+	if !ok || len(market.Items) != 2 || market.Name.Zh != "农贸市场" {
+		t.Fatalf("site type %+v", market)
+	}
+	if item, ok := market.Item("market-scale"); !ok || item.Category != "orphan" || item.Points != 2 {
+		t.Fatalf("item %+v", item)
+	}
+	if p.Inspection.PassScore != 90 || p.Inspection.Recurrence.Window != 14*24*time.Hour || p.Inspection.Recurrence.ListAt != 4 {
+		t.Fatalf("inspection %+v", p.Inspection)
+	}
+	// Without the block: pass at 85, a repeat within 30 days recurs, the third is listed.
+	plain, err := duban.ParsePolicy("p.yaml", []byte(minimalPolicy))
+	if err != nil || plain.Inspection.PassScore != 85 || plain.Inspection.Recurrence.Window != 30*24*time.Hour || plain.Inspection.Recurrence.ListAt != 3 {
+		t.Fatalf("default inspection %+v, %v", plain.Inspection, err)
+	}
+
+	for _, tt := range []struct{ name, from, to, want string }{
+		{"an unknown category", "category: orphan", "category: orphn", `city.yaml:20: site_types[0].items[1].category: unknown category "orphn"`},
+		{"an item listed twice", "code: market-scale", "code: market-clean", `city.yaml:20: site_types[0].items[1].code: item "market-clean" is listed twice`},
+		{"points out of range", "points: 4", "points: 0", `city.yaml:19: site_types[0].items[0].points: must be from 1 to 100, not 0`},
+		{"no points", ", points: 2}", "}", `city.yaml:20: site_types[0].items[1].points: item "market-scale" needs points: what a failure deducts, 1 to 100`},
+		{"a bad site type code", "code: market\n", "code: Market\n", `city.yaml:16: site_types[0].code: site type "Market" must be lower-case letters, digits, - or _`},
+		{"a pass score over 100", "pass_score: 90", "pass_score: 190", `city.yaml:22: inspection.pass_score: must be from 0 to 100, not 190`},
+		{"a window in weeks", "window: 14d", "window: 1.5d", `city.yaml:23: inspection.recurrence.window: bad duration "1.5d": want whole days such as 30d, or a Go duration such as 720h`},
+		{"listed at the first failure", "list_at: 4", "list_at: 1", `city.yaml:23: inspection.recurrence.list_at: must be 2 or more (the first failure is no recurrence), not 1`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := duban.ParsePolicy("city.yaml", []byte(strings.Replace(standards, tt.from, tt.to, 1)))
+			if err == nil || strings.Split(err.Error(), "\n")[0] != tt.want {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// The default policy ships a realistic set of standards: the site types
+// every city inspects, 5 to 12 items each, in both languages, each
+// opening a case of a category with a unit.
+func TestDefaultStandards(t *testing.T) {
+	p := duban.DefaultPolicy()
+	var names []string
+	for _, st := range p.SiteTypes {
+		names = append(names, st.Name.Zh)
+		if n := len(st.Items); n < 5 || n > 12 {
+			t.Errorf("%s has %d items", st.Code, n)
+		}
+		if st.Name.Zh == "" || st.Name.En == "" {
+			t.Errorf("%s lacks a name: %+v", st.Code, st.Name)
+		}
+		for _, it := range st.Items {
+			c, ok := p.Category(it.Category)
+			if !ok || c.Unit == "" || it.Name.Zh == "" || it.Name.En == "" || it.Points < 1 {
+				t.Errorf("%s/%s: %+v (category %+v)", st.Code, it.Code, it, c)
+			}
+		}
+	}
+	for _, want := range []string{"农贸市场", "背街小巷", "居民小区", "学校周边", "公共广场", "交通路口", "公交站点", "公厕"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the default standards lack %s: %v", want, names)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -503,9 +504,14 @@ func (m *Main) serveDebug(addr string) error {
 
 func (m *Main) printPolicySummary() {
 	p := m.Policy
-	fmt.Fprintf(m.Config.Stdout, "%s: ok, version %s: %s, %s, %s, %s, %s; deadlines on %s",
-		m.Config.PolicyFile, p.Version, count(len(p.Units), "unit"), count(len(p.Categories), "category"),
-		count(len(p.Routing), "routing rule"), count(len(p.Escalation), "escalation step"), count(len(p.Principals), "principal"), p.Calendar.Kind)
+	items := 0
+	for _, t := range p.SiteTypes {
+		items += len(t.Items)
+	}
+	fmt.Fprintf(m.Config.Stdout, "%s: ok, version %s: %s, %s, %s, %s, %s, %s, %s (%s), %s; deadlines on %s",
+		m.Config.PolicyFile, p.Version, count(len(p.Units), "unit"), count(len(p.Categories), "category"), count(len(p.Areas), "area"),
+		count(len(p.Routing), "routing rule"), count(len(p.Escalation), "escalation step"), count(len(p.SiteTypes), "site type"),
+		count(items, "standard"), "pass at "+strconv.Itoa(p.Inspection.PassScore), count(len(p.Principals), "principal"), p.Calendar.Kind)
 	if p.Calendar.Kind == duban.CalendarBusiness {
 		fmt.Fprintf(m.Config.Stdout, " time in %s", p.TimeZone)
 	}
