@@ -1,0 +1,232 @@
+package duban
+
+import (
+	"slices"
+	"time"
+)
+
+// Site is a place the inspection team sweeps (点位): a market, a back
+// street, a bus stop. Sites are data, not policy: an office manages
+// hundreds, and they change. A site is the fold of its events with
+// EvolveSite; DecideSite alone decides what a command does to it.
+type Site struct {
+	ID      string `json:"id"`
+	Version int64  `json:"version"`
+	SiteFields
+	Active    bool      `json:"active"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SiteFields are what an office says of a site.
+type SiteFields struct {
+	Name string `json:"name"`
+	// Type is a site type of the policy: its checklist is the site's.
+	Type     string   `json:"type"`
+	Area     string   `json:"area,omitempty"`
+	Location Location `json:"location"`
+	// Unit is the unit answerable for the site (包保单位); the cases an
+	// inspection opens there go to it.
+	Unit string `json:"unit,omitempty"`
+	// Head is the site's point-chief (点位长), shown to the office only.
+	Head *SiteHead `json:"head,omitempty"`
+}
+
+// SiteHead is a site's point-chief (点位长).
+type SiteHead struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+// Limits on what a site says.
+const (
+	MaxSiteName  = 100 // runes
+	MaxHeadName  = 50  // runes
+	MaxHeadPhone = 30  // runes
+)
+
+// SiteEvent is one change to a site, appended, never changed.
+type SiteEvent struct {
+	SiteID     string        `json:"site_id"`
+	Version    int64         `json:"version"`
+	Type       string        `json:"type"`
+	OccurredAt time.Time     `json:"occurred_at"`
+	Actor      Principal     `json:"actor"`
+	Data       SiteEventData `json:"data"`
+}
+
+// SiteEventData is a site event's payload: SiteRegistered, SiteChanged or
+// SiteRetired.
+type SiteEventData interface{ siteEventType() string }
+
+// SiteRegistered adds a site.
+type SiteRegistered struct{ SiteFields }
+
+// SiteChanged says what a site is now (every field, as a PATCH leaves it).
+type SiteChanged struct{ SiteFields }
+
+// SiteRetired takes a site out of rounds; its history stays.
+type SiteRetired struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func (SiteRegistered) siteEventType() string { return "SiteRegistered" }
+func (SiteChanged) siteEventType() string    { return "SiteChanged" }
+func (SiteRetired) siteEventType() string    { return "SiteRetired" }
+
+// EvolveSite applies e to s.
+func EvolveSite(s Site, e SiteEvent) Site {
+	switch d := e.Data.(type) {
+	case SiteRegistered:
+		s = Site{ID: e.SiteID, SiteFields: d.SiteFields, Active: true}
+	case SiteChanged:
+		s.SiteFields = d.SiteFields
+	case SiteRetired:
+		s.Active = false
+	}
+	s.Version, s.UpdatedAt = e.Version, e.OccurredAt
+	return s
+}
+
+// SiteCommand is an office's change to a site: register it, change it
+// (Fields whole, as they are to be), or retire it.
+type SiteCommand struct {
+	By Principal
+	// IfMatch, when set, is the version the command was decided on.
+	IfMatch int64
+	Kind    SiteCommandKind
+	SiteID  string
+	Fields  SiteFields
+	Reason  string // of a retirement
+
+	// Resolved from the policy: its site types, units and areas (none:
+	// an area is free text).
+	Types, Units, Areas []string
+}
+
+// SiteCommandKind is what a SiteCommand does.
+type SiteCommandKind string
+
+// The site commands.
+const (
+	RegisterSite SiteCommandKind = "register"
+	ChangeSite   SiteCommandKind = "change"
+	RetireSite   SiteCommandKind = "retire"
+)
+
+// ResolveSite gives cmd the policy's facts its decision needs.
+func (p *Policy) ResolveSite(cmd SiteCommand) SiteCommand {
+	cmd.Types, cmd.Units, cmd.Areas = nil, nil, nil
+	for _, t := range p.SiteTypes {
+		cmd.Types = append(cmd.Types, t.Code)
+	}
+	for _, u := range p.Units {
+		cmd.Units = append(cmd.Units, u.ID)
+	}
+	for _, a := range p.Areas {
+		cmd.Areas = append(cmd.Areas, a.ID)
+	}
+	return cmd
+}
+
+// MayManageSites refuses (EFORBIDDEN) all but admins: sites are the
+// office's reference data.
+func (p Principal) MayManageSites() error {
+	if p.Role != RoleAdmin {
+		return Errorf(EFORBIDDEN, "only admins manage sites")
+	}
+	return nil
+}
+
+// DecideSite returns the events cmd makes of site s (the zero Site when
+// there is none), or why it is refused. A registration of a site that
+// exists with the same fields records nothing (a re-import), with others
+// is a conflict; a change to what the site already says records nothing.
+func DecideSite(s Site, cmd SiteCommand, now time.Time) ([]SiteEvent, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	if err := cmd.By.MayManageSites(); err != nil {
+		return nil, err
+	}
+	if cmd.Kind == RegisterSite && s.Version == 0 {
+		if err := cmd.validate(); err != nil {
+			return nil, err
+		}
+		return []SiteEvent{siteEvent(s, cmd, now, SiteRegistered{cmd.Fields})}, nil
+	}
+	if s.Version == 0 {
+		return nil, Errorf(ENOTFOUND, "site not found")
+	}
+	if cmd.IfMatch != 0 && cmd.IfMatch != s.Version {
+		return nil, Errorf(EPRECONDITION, "the site is at version %d, not %d", s.Version, cmd.IfMatch)
+	}
+	switch cmd.Kind {
+	case RegisterSite:
+		if sameSite(s.SiteFields, cmd.Fields) {
+			return nil, nil
+		}
+		return nil, Errorf(ECONFLICT, "site %s exists and says otherwise: change it instead", s.ID)
+	case ChangeSite:
+		if !s.Active {
+			return nil, Errorf(ECONFLICT, "site %s is retired", s.ID)
+		}
+		if err := cmd.validate(); err != nil {
+			return nil, err
+		}
+		if sameSite(s.SiteFields, cmd.Fields) {
+			return nil, nil
+		}
+		return []SiteEvent{siteEvent(s, cmd, now, SiteChanged{cmd.Fields})}, nil
+	case RetireSite:
+		if !s.Active {
+			return nil, nil
+		}
+		var errs fieldErrors
+		checkText(&errs, "reason", cmd.Reason, MaxNote, false)
+		if err := errs.err(); err != nil {
+			return nil, err
+		}
+		return []SiteEvent{siteEvent(s, cmd, now, SiteRetired{Reason: cmd.Reason})}, nil
+	}
+	return nil, Errorf(EINVALID, "unknown site command %q", cmd.Kind)
+}
+
+func siteEvent(s Site, cmd SiteCommand, now time.Time, d SiteEventData) SiteEvent {
+	id := s.ID
+	if id == "" {
+		id = cmd.SiteID
+	}
+	return SiteEvent{SiteID: id, Version: s.Version + 1, Type: d.siteEventType(), OccurredAt: now, Actor: cmd.By, Data: d}
+}
+
+// sameSite reports whether two sites say the same.
+func sameSite(a, b SiteFields) bool {
+	return a.Name == b.Name && a.Type == b.Type && a.Area == b.Area && a.Location == b.Location && a.Unit == b.Unit &&
+		(a.Head == nil) == (b.Head == nil) && (a.Head == nil || *a.Head == *b.Head)
+}
+
+// validate checks what a registration or a change says of a site.
+func (cmd SiteCommand) validate() error {
+	var errs fieldErrors
+	if !idPattern.MatchString(cmd.SiteID) {
+		errs.add("id", "must be lower-case letters, digits, - or _, at most 64")
+	}
+	f := cmd.Fields
+	checkText(&errs, "name", f.Name, MaxSiteName, true)
+	if !slices.Contains(cmd.Types, f.Type) {
+		errs.add("type", "is not a site type of the policy%s", choices(cmd.Types))
+	}
+	if f.Unit != "" && !slices.Contains(cmd.Units, f.Unit) {
+		errs.add("unit", "is not a unit of the policy%s", choices(cmd.Units))
+	}
+	if f.Area != "" && len(cmd.Areas) > 0 && !slices.Contains(cmd.Areas, f.Area) {
+		errs.add("area", "is not a known area%s", choices(cmd.Areas))
+	}
+	checkLocation(&errs, f.Location)
+	if f.Location.Lat == 0 && f.Location.Lon == 0 {
+		errs.add("location", "is required: where the site is")
+	}
+	if h := f.Head; h != nil {
+		checkText(&errs, "head.name", h.Name, MaxHeadName, true)
+		checkText(&errs, "head.phone", h.Phone, MaxHeadPhone, true)
+	}
+	return errs.err()
+}
