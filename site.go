@@ -1,6 +1,8 @@
 package duban
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -229,4 +231,70 @@ func (cmd SiteCommand) validate() error {
 		checkText(&errs, "head.phone", h.Phone, MaxHeadPhone, true)
 	}
 	return errs.err()
+}
+
+// DecodeSiteEventData decodes a site event's payload of type typ.
+func DecodeSiteEventData(typ string, data []byte) (SiteEventData, error) {
+	var d SiteEventData
+	switch typ {
+	case "SiteRegistered":
+		var v SiteRegistered
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
+		}
+		d = v
+	case "SiteChanged":
+		var v SiteChanged
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
+		}
+		d = v
+	case "SiteRetired":
+		var v SiteRetired
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
+		}
+		d = v
+	default:
+		return nil, fmt.Errorf("unknown site event type %q", typ)
+	}
+	return d, nil
+}
+
+// SiteFilter selects sites for a list, ordered by id: by type, area and
+// unit, active or retired; a page of Limit after the site After.
+type SiteFilter struct {
+	Type, Area, Unit string
+	Active           *bool
+	Limit            int
+	After            string
+}
+
+// Matches reports whether f selects s, paging aside.
+func (f SiteFilter) Matches(s Site) bool {
+	return (f.Type == "" || s.Type == f.Type) && (f.Area == "" || s.Area == f.Area) && (f.Unit == "" || s.Unit == f.Unit) &&
+		(f.Active == nil || s.Active == *f.Active)
+}
+
+// ScopeSites is f as p may list sites: the office and inspectors read every
+// site, a unit those it answers for. (A point-chief's phone is the
+// office's only: SiteFor.)
+func (p Principal) ScopeSites(f SiteFilter) SiteFilter {
+	if p.Role == RoleUnit {
+		f.Unit = p.Unit
+	}
+	return f
+}
+
+// SiteFor is site s as p may read it: a point-chief is shown to the
+// office (supervisors and admins) only; a unit reads only the sites it
+// answers for (false otherwise).
+func (p Principal) SiteFor(s Site) (Site, bool) {
+	if p.Role == RoleUnit && s.Unit != p.Unit {
+		return Site{}, false
+	}
+	if !p.Oversees() {
+		s.Head = nil
+	}
+	return s, true
 }

@@ -72,6 +72,8 @@ type Server struct {
 	Subscriptions SubscriptionKeeper
 	// Attachments store and serve photos and documents.
 	Attachments AttachmentKeeper
+	// Sites keeps the sites (点位).
+	Sites SiteKeeper
 	// Pages serve everything outside /v1: the office web.
 	Pages http.Handler
 	// Metrics, when set, serves GET /metrics, and Instrument wraps every
@@ -144,6 +146,11 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/stream", s.stream)
 		r.Get("/subscriptions/{name}/failed", s.failedDeliveries)
 		r.Post("/subscriptions/{name}/replay", s.replay)
+		r.Get("/sites", s.listSites)
+		r.Post("/sites", s.registerSite)
+		r.Get("/sites/{id}", s.getSite)
+		r.Patch("/sites/{id}", s.changeSite)
+		r.Post("/sites/{id}/retire", s.retireSite)
 		r.Post("/attachments", s.upload)
 		r.Get("/attachments/{id}", s.attachment)
 		r.Get("/attachments/{id}/thumbnail", s.thumbnail)

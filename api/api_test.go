@@ -40,8 +40,8 @@ func newDoorAt(t *testing.T, now func() time.Time, ready ...app.Dependency) *doo
 		t.Fatal(err)
 	}
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now,
-		Attachments: store, Blobs: files}
-	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Attachments: svc, Ready: ready,
+		Attachments: store, Blobs: files, Sites: store}
+	s := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Attachments: svc, Sites: svc, Ready: ready,
 		Logger: slog.New(slog.DiscardHandler), Now: now}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

@@ -84,7 +84,7 @@ type items[T any] struct {
 
 // cursor is a position in a list, as the API gives it out.
 type cursor interface {
-	duban.CaseCursor | duban.BoardCursor
+	duban.CaseCursor | duban.BoardCursor | siteCursor
 }
 
 // EncodeCursor makes a list position opaque to clients; "" for none.

@@ -65,6 +65,21 @@ type Store interface {
 	Bulletin(ctx context.Context, period string) (duban.Bulletin, error)
 }
 
+// SiteStore is what app reads and writes of the sites (点位): their events
+// and their projection, written together.
+type SiteStore interface {
+	// AppendSite records a site command's events and the site after them;
+	// ECONFLICT when the site is no longer at before.Version.
+	AppendSite(ctx context.Context, before duban.Site, events []duban.SiteEvent) error
+	// Site returns a site; ENOTFOUND when there is none.
+	Site(ctx context.Context, id string) (duban.Site, error)
+	// Sites lists the sites f selects by id, and the id to list the next
+	// page after ("" on the last).
+	Sites(ctx context.Context, f duban.SiteFilter) ([]duban.Site, string, error)
+	// SiteEvents returns a site's events in version order.
+	SiteEvents(ctx context.Context, id string) ([]duban.SiteEvent, error)
+}
+
 // Engine runs commands on cases: each case's single writer, which decides
 // the command again on the case as it stands, records its events and
 // answers with the case after them. Its refusals are Decide's errors; when
@@ -139,6 +154,8 @@ type Service struct {
 	// Attachments and Blobs keep the attachments (nil: none are taken).
 	Attachments AttachmentStore
 	Blobs       BlobStore
+	// Sites keeps the sites (点位); nil where none are served.
+	Sites SiteStore
 	// Observe, when set, is told the outcome of every open and command
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)

@@ -324,6 +324,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Feed:         &app.Feed{Store: store, Logger: m.Logger},
 		Sessions:     store,
 		Outbox:       store,
+		Sites:        store,
 		Observe:      m.metrics.Command,
 	}
 	m.metrics.WatchCases(store)
@@ -356,6 +357,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Sessions:      cases,
 		Subscriptions: cases,
 		Attachments:   cases,
+		Sites:         cases,
 		Pages:         pages,
 		Metrics:       m.metrics.Handler(),
 		Instrument:    m.metrics.Requests,

@@ -29,6 +29,7 @@ type Store struct {
 	log       []logged // every event, in position order
 	sessions  map[string]app.StoredSession
 	numbers   map[int]int // the last case number drawn, by year
+	sites     siteStore
 	attached  map[string]app.Attachment
 
 	// LoseAnswers makes the next n appends commit, then fail as if the

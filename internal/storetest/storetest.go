@@ -20,6 +20,7 @@ import (
 // reads (activities.EventStore) and what the application layer reads.
 type Store interface {
 	app.Store
+	app.SiteStore
 	app.LogStore
 	app.SessionStore
 	app.AttachmentStore
@@ -44,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"duplicates are listed on their original", testDuplicates},
 		{"lists filter, order and page", testCases},
 		{"case numbers, a sequence per year", testCaseNumbers},
+		{"sites", testSites},
 		{"the escalation board", testEscalations},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},

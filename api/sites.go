@@ -1,0 +1,226 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban"
+)
+
+// SiteKeeper keeps the sites (点位): the office's commands through
+// duban.DecideSite, and reads as the principal may see them.
+type SiteKeeper interface {
+	CommandSite(ctx context.Context, cmd duban.SiteCommand) (duban.Site, bool, error)
+	Site(ctx context.Context, by duban.Principal, id string) (duban.Site, error)
+	ListSites(ctx context.Context, by duban.Principal, f duban.SiteFilter) ([]duban.Site, string, error)
+}
+
+// siteCursor is a position in the sites' list: the last id of a page.
+type siteCursor struct {
+	ID string `json:"id"`
+}
+
+// siteRequest is the body of POST /v1/sites and PATCH /v1/sites/{id}:
+// pointers tell a field left out (a PATCH keeps it) from one given.
+type siteRequest struct {
+	ID       *string          `json:"id"`
+	Name     *string          `json:"name"`
+	Type     *string          `json:"type"`
+	Area     *string          `json:"area"`
+	Location *duban.Location  `json:"location"`
+	Unit     *string          `json:"unit"`
+	Head     **duban.SiteHead `json:"head"`
+}
+
+// apply gives f what the request says of it.
+func (q siteRequest) apply(f *duban.SiteFields) {
+	for _, s := range []struct {
+		dst *string
+		src *string
+	}{{&f.Name, q.Name}, {&f.Type, q.Type}, {&f.Area, q.Area}, {&f.Unit, q.Unit}} {
+		if s.src != nil {
+			*s.dst = strings.TrimSpace(*s.src)
+		}
+	}
+	if q.Location != nil {
+		f.Location = *q.Location
+	}
+	if q.Head != nil {
+		f.Head = *q.Head
+	}
+}
+
+func (s *Server) registerSite(w http.ResponseWriter, r *http.Request) {
+	var q siteRequest
+	if err := decode(r, &q, false); err != nil {
+		fail(w, r, err)
+		return
+	}
+	var missing []duban.FieldError
+	for _, f := range []struct {
+		name  string
+		given bool
+	}{{"id", q.ID != nil}, {"name", q.Name != nil}, {"type", q.Type != nil}, {"location", q.Location != nil}} {
+		if !f.given {
+			missing = append(missing, duban.Field(f.name, "is required"))
+		}
+	}
+	if len(missing) > 0 {
+		fail(w, r, duban.Invalid(missing...))
+		return
+	}
+	cmd := duban.SiteCommand{By: principal(r), Kind: duban.RegisterSite, SiteID: *q.ID}
+	q.apply(&cmd.Fields)
+	site, created, err := s.Sites.CommandSite(r.Context(), cmd)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/v1/sites/"+site.ID)
+	}
+	replySite(w, status, site)
+}
+
+func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) {
+	var q siteRequest
+	if err := decode(r, &q, false); err != nil {
+		fail(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if q.ID != nil && *q.ID != id {
+		fail(w, r, duban.Invalid(duban.Field("id", "is the site's, in the path: a site's id does not change")))
+		return
+	}
+	by := principal(r)
+	ifMatch, err := ifMatch(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if err := by.MayManageSites(); err != nil {
+		fail(w, r, err)
+		return
+	}
+	now, err := s.Sites.Site(r.Context(), by, id)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	cmd := duban.SiteCommand{By: by, Kind: duban.ChangeSite, SiteID: id, IfMatch: ifMatch, Fields: now.SiteFields}
+	if ifMatch == 0 {
+		cmd.IfMatch = now.Version // the fields not given are as read: nothing may change them meanwhile
+	}
+	q.apply(&cmd.Fields)
+	site, _, err := s.Sites.CommandSite(r.Context(), cmd)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	replySite(w, http.StatusOK, site)
+}
+
+func (s *Server) retireSite(w http.ResponseWriter, r *http.Request) {
+	var q struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(r, &q, true); err != nil {
+		fail(w, r, err)
+		return
+	}
+	ifMatch, err := ifMatch(r)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	site, _, err := s.Sites.CommandSite(r.Context(), duban.SiteCommand{By: principal(r), Kind: duban.RetireSite,
+		SiteID: chi.URLParam(r, "id"), IfMatch: ifMatch, Reason: strings.TrimSpace(q.Reason)})
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	replySite(w, http.StatusOK, site)
+}
+
+func (s *Server) getSite(w http.ResponseWriter, r *http.Request) {
+	site, err := s.Sites.Site(r.Context(), principal(r), chi.URLParam(r, "id"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	replySite(w, http.StatusOK, site)
+}
+
+// siteParams are the query parameters of GET /v1/sites.
+var siteParams = []string{"type", "area", "unit", "active", "limit", "cursor"}
+
+func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := duban.SiteFilter{Type: q.Get("type"), Area: q.Get("area"), Unit: q.Get("unit"), Limit: 100}
+	var errs []duban.FieldError
+	for name, values := range q {
+		if !slices.Contains(siteParams, name) {
+			errs = append(errs, duban.Field(name, "is not a filter; use %s", strings.Join(siteParams, ", ")))
+		} else if len(values) > 1 {
+			errs = append(errs, duban.Field(name, "is given more than once"))
+		}
+	}
+	if v := q.Get("active"); v != "" {
+		active, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, duban.Field("active", "must be true or false"))
+		}
+		f.Active = &active
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, duban.Field("limit", "must be a whole number from 1 to %d", 1000))
+		}
+		f.Limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		c, err := DecodeCursor[siteCursor](v)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		f.After = c.ID
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b duban.FieldError) int { return strings.Compare(a.Field, b.Field) })
+		fail(w, r, duban.Invalid(errs...))
+		return
+	}
+	sites, next, err := s.Sites.ListSites(r.Context(), principal(r), f)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	var cursor *string
+	if next != "" {
+		c := EncodeCursor(&siteCursor{ID: next})
+		cursor = &c
+	}
+	if sites == nil {
+		sites = []duban.Site{}
+	}
+	reply(w, http.StatusOK, struct {
+		Items      []duban.Site `json:"items"`
+		NextCursor *string      `json:"next_cursor"`
+	}{sites, cursor})
+}
+
+// replySite answers with a site and its version as its ETag.
+func replySite(w http.ResponseWriter, status int, site duban.Site) {
+	w.Header().Set("ETag", etag(site.Version))
+	reply(w, status, site)
+}
