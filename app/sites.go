@@ -18,15 +18,8 @@ func (s *Service) CommandSite(ctx context.Context, cmd duban.SiteCommand) (site 
 	if s.Sites == nil {
 		return duban.Site{}, false, duban.Errorf(duban.EINTERNAL, "this process keeps no sites")
 	}
-	cmd = s.Policy.ResolveSite(cmd)
 	for attempt := 1; ; attempt++ {
-		before, err := s.Sites.Site(ctx, cmd.SiteID)
-		if duban.ErrorCode(err) == duban.ENOTFOUND {
-			before = duban.Site{}
-		} else if err != nil {
-			return duban.Site{}, false, err
-		}
-		events, err := duban.DecideSite(before, cmd, s.now())
+		before, events, err := s.decideSite(ctx, cmd, nil)
 		if err != nil || len(events) == 0 {
 			site, _ := cmd.By.SiteFor(before)
 			return site, false, err
@@ -44,6 +37,23 @@ func (s *Service) CommandSite(ctx context.Context, cmd duban.SiteCommand) (site 
 		site, _ = cmd.By.SiteFor(after)
 		return site, true, nil
 	}
+}
+
+// decideSite reads the site cmd names (the zero Site when there is none)
+// and decides cmd on it, its kind first chosen by kind when given (an
+// import registers or changes, as the site is there or not).
+func (s *Service) decideSite(ctx context.Context, cmd duban.SiteCommand, kind func(exists bool) duban.SiteCommandKind) (duban.Site, []duban.SiteEvent, error) {
+	before, err := s.Sites.Site(ctx, cmd.SiteID)
+	if duban.ErrorCode(err) == duban.ENOTFOUND {
+		before = duban.Site{}
+	} else if err != nil {
+		return duban.Site{}, nil, err
+	}
+	if kind != nil {
+		cmd.Kind = kind(before.Version > 0)
+	}
+	events, err := duban.DecideSite(before, s.Policy.ResolveSite(cmd), s.now())
+	return before, events, err
 }
 
 // Site returns site id as by may read it; ENOTFOUND when there is none or
@@ -74,4 +84,37 @@ func (s *Service) ListSites(ctx context.Context, by duban.Principal, f duban.Sit
 		sites[i], _ = by.SiteFor(sites[i])
 	}
 	return sites, next, err
+}
+
+// What an import does with a row.
+const (
+	SiteNew     = "new"
+	SiteChanged = "changed"
+	SiteSame    = "same"
+)
+
+// ImportSite registers the site cmd says, or changes it to what cmd says
+// when it exists (a re-import updates by id, never duplicates): it answers
+// what it did (SiteNew, SiteChanged, SiteSame), or, with dryRun, what it
+// would do, writing nothing.
+func (s *Service) ImportSite(ctx context.Context, cmd duban.SiteCommand, dryRun bool) (string, error) {
+	before, events, err := s.decideSite(ctx, cmd, func(exists bool) duban.SiteCommandKind {
+		if exists {
+			return duban.ChangeSite
+		}
+		return duban.RegisterSite
+	})
+	what := SiteSame
+	switch {
+	case err != nil:
+		return "", err
+	case len(events) > 0 && before.Version == 0:
+		what = SiteNew
+	case len(events) > 0:
+		what = SiteChanged
+	}
+	if dryRun || len(events) == 0 {
+		return what, nil
+	}
+	return what, s.Sites.AppendSite(ctx, before, events)
 }

@@ -70,6 +70,10 @@ Usage:
   duban report   --from YYYY-MM-DD --to YYYY-MM-DD [--unit U] [--csv] [--policy F]
                  the units' scorecards for [from, to) from DATABASE_URL, as
                  a table, or as CSV with every field; reads only
+  duban sites import [--dry-run] [--as ADMIN] [--policy F] FILE.csv
+                 import a spreadsheet of sites (点位) into DATABASE_URL: new
+                 ones registered, changed ones changed, none twice; a dry
+                 run names every bad row by its line and writes nothing
 
 Every command also takes --log-level (debug, info, warn, error) and
 --log-format (json, text). Run 'duban COMMAND -h' for a command's flags.
@@ -86,6 +90,7 @@ var commands = map[string]string{
 	"projections": "fold every case's events in DATABASE_URL again and rewrite the rows that differ; with --check, compare only (reads only)",
 	"passwd":      "read a password from standard input and print its argon2id hash, for password_hash in the policy",
 	"report":      "print the units' scorecards for the days [from, to) from DATABASE_URL, ranked by the policy's weights (reads only)",
+	"sites":       "import a spreadsheet of sites (CSV, UTF-8; a header of id, name, type, lat, lon and area, unit, head_name, head_phone, in English or Chinese) into DATABASE_URL: new sites registered, changed ones changed, none twice",
 }
 
 // Config is everything duban reads from its arguments and environment.
@@ -106,6 +111,11 @@ type Config struct {
 	// From, To, Unit, Category, Area and CSV say what duban report prints.
 	From, To, Unit, Category, Area string
 	CSV                            bool
+	// File, DryRun and As say what duban sites import reads, whether it
+	// writes, and as which admin of the policy.
+	File   string
+	DryRun bool
+	As     string
 	// AllowDevTokens lets serve and api run with a policy that gives
 	// principals plaintext tokens.
 	AllowDevTokens bool
@@ -128,13 +138,13 @@ type Config struct {
 }
 
 // subcommands are the commands that take one, and its name.
-var subcommands = map[string]string{"audit": "verify", "projections": "rebuild"}
+var subcommands = map[string]string{"audit": "verify", "projections": "rebuild", "sites": "import"}
 
 // OneShot reports whether the command does its work and exits, rather than
 // running until it is stopped.
 func (c Config) OneShot() bool {
 	switch c.Command {
-	case "migrate", "policy", "audit", "projections", "report", "passwd":
+	case "migrate", "policy", "audit", "projections", "report", "passwd", "sites":
 		return true
 	}
 	return false
@@ -143,7 +153,7 @@ func (c Config) OneShot() bool {
 // usesPolicy reports whether the command reads a policy.
 func (c Config) usesPolicy() bool {
 	switch c.Command {
-	case "dev", "serve", "api", "worker", "policy", "report":
+	case "dev", "serve", "api", "worker", "policy", "report", "sites":
 		return true
 	}
 	return false
@@ -152,7 +162,7 @@ func (c Config) usesPolicy() bool {
 // readOnly reports whether the command only reads the database: it then
 // migrates nothing, so that a read-only role may run it.
 func (c Config) readOnly() bool {
-	return c.Command == "audit" || c.Command == "report" || c.Command == "projections" && c.Check
+	return c.Command == "audit" || c.Command == "report" || c.Command == "projections" && c.Check || c.Command == "sites" && c.DryRun
 }
 
 // ParseArgs fills m.Config from the command line and the environment.
@@ -230,9 +240,12 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		fs.StringVar(&c.Category, "category", "", "count only cases of this category")
 		fs.StringVar(&c.Area, "area", "", "count only cases in this area")
 		fs.BoolVar(&c.CSV, "csv", false, "write CSV with every field (UTF-8 with a byte order mark, as the API's) instead of the table")
+	case "sites":
+		fs.BoolVar(&c.DryRun, "dry-run", false, "check every row against the policy and the sites there are, and write nothing")
+		fs.StringVar(&c.As, "as", "", "the admin of the policy the changes are recorded as (default: its only admin)")
 	}
 	switch c.Command {
-	case "dev", "serve", "api", "worker", "report":
+	case "dev", "serve", "api", "worker", "report", "sites":
 		fs.StringVar(&c.PolicyFile, "policy", "", "policy file (default: the built-in policy)")
 	}
 	switch c.Command {
@@ -263,7 +276,12 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if c.Command == "sites" {
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: duban sites import [--dry-run] [--as ADMIN] FILE.csv")
+		}
+		c.File = fs.Arg(0)
+	} else if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 	c.DatabaseURL = getenv("DATABASE_URL")

@@ -143,6 +143,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.rebuildProjections(ctx, store)
 	case "report":
 		return m.report(ctx, store)
+	case "sites":
+		return m.importSites(ctx, store)
 	}
 	m.metrics = metrics.New()
 	if c.MetricsAddr != "" {
