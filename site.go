@@ -145,6 +145,9 @@ func (p Principal) MayManageSites() error {
 // is a conflict; a change to what the site already says records nothing.
 func DecideSite(s Site, cmd SiteCommand, now time.Time) ([]SiteEvent, error) {
 	now = now.UTC().Truncate(time.Millisecond)
+	if _, visible := cmd.By.SiteFor(s); cmd.Kind != RegisterSite && s.Version > 0 && !visible {
+		return nil, Errorf(ENOTFOUND, "site not found") // another unit's does not exist for it, as its cases do not
+	}
 	if err := cmd.By.MayManageSites(); err != nil {
 		return nil, err
 	}

@@ -81,6 +81,16 @@ func TestSiteRefusals(t *testing.T) {
 	if _, err := duban.DecideSite(duban.Site{}, bySupervisor, t0); duban.ErrorCode(err) != duban.EFORBIDDEN {
 		t.Fatalf("a supervisor registers a site: %v", err)
 	}
+	// Another unit's site does not exist for a unit, as its cases do not;
+	// the unit answerable for it is refused, as anyone but an admin.
+	site, _ := decideSite(t, duban.Site{}, market(duban.RegisterSite), t0)
+	for unit, want := range map[string]string{"sanitation": duban.ENOTFOUND, "market-supervision": duban.EFORBIDDEN} {
+		change := market(duban.ChangeSite)
+		change.By = duban.Principal{ID: unit + "-1", Role: duban.RoleUnit, Unit: unit}
+		if _, err := duban.DecideSite(site, change, t0); duban.ErrorCode(err) != want {
+			t.Errorf("%s changes the market: %v, want %s", unit, err, want)
+		}
+	}
 	bad := market(duban.RegisterSite)
 	bad.SiteID = "M 001"
 	bad.Fields = duban.SiteFields{Type: "mall", Area: "老城区", Unit: "parks", Head: &duban.SiteHead{}}

@@ -106,12 +106,12 @@ func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	if err := by.MayManageSites(); err != nil {
+	now, err := s.Sites.Site(r.Context(), by, id) // another unit's is not found; DecideSite refuses any but admins
+	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	now, err := s.Sites.Site(r.Context(), by, id)
-	if err != nil {
+	if err := by.MayManageSites(); err != nil { // before the fields as read (no point-chief for a unit) are taken for the change
 		fail(w, r, err)
 		return
 	}

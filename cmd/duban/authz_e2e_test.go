@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,19 @@ func authzMatrix() map[string]authzRow {
 		s.call("POST", "/v1/cases", "dev-inspector", report).Expect(s.t, 201, nil)
 		return "/v1/attachments/" + a.ID
 	}
+	// A site sanitation answers for, registered by the admin: its own unit
+	// reads it, another unit finds none.
+	sites := 0
+	site := func() map[string]any {
+		sites++
+		return map[string]any{"id": "authz-" + strconv.Itoa(sites), "name": "人民路农贸市场", "type": "market",
+			"location": map[string]any{"lat": 39.865, "lon": 111.238}, "unit": "sanitation"}
+	}
+	registered := func(s *stack) string {
+		body := site()
+		s.call("POST", "/v1/sites", "dev-admin", body).Expect(s.t, 201, nil)
+		return "/v1/sites/" + body["id"].(string)
+	}
 	published := func(s *stack) string {
 		s.publish(duban.Bulletin{Period: s.policy.AssessmentPeriodOf(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))})
 		return "/v1/reports/bulletins/2026-10"
@@ -126,6 +140,11 @@ func authzMatrix() map[string]authzRow {
 		"POST /v1/attachments":                        {may: everyone, path: "/v1/attachments", body: photo, ok: 201},
 		"GET /v1/attachments/{id}":                    {may: withSight, setup: attached, ok: 200},
 		"GET /v1/attachments/{id}/thumbnail":          {may: withSight, setup: attached, path: "/thumbnail", ok: 200},
+		"GET /v1/sites":                               {may: everyone, path: "/v1/sites", ok: 200},
+		"POST /v1/sites":                              {may: []string{"admin"}, path: "/v1/sites", body: site(), ok: 201},
+		"GET /v1/sites/{id}":                          {may: withSight, setup: registered, hidden: true, ok: 200},
+		"PATCH /v1/sites/{id}":                        {may: []string{"admin"}, setup: registered, body: map[string]any{"name": "农贸市场（新）"}, ok: 200},
+		"POST /v1/sites/{id}/retire":                  {may: []string{"admin"}, setup: registered, path: "/retire", body: map[string]any{"reason": "搬迁"}, ok: 200},
 		// The default policy has no subscriptions: the allowed are told so.
 		"GET /v1/subscriptions/{name}/failed":  {may: overseers, path: "/v1/subscriptions/none/failed", ok: 404},
 		"POST /v1/subscriptions/{name}/replay": {may: overseers, path: "/v1/subscriptions/none/replay", ok: 404},
