@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -152,15 +151,8 @@ const maxSearch = 100
 // are days in the policy's time zone.
 func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
 	f = duban.CaseFilter{Limit: limit}
-	var errs []duban.FieldError
+	errs := queryProblems(q, listParams)
 	bad := func(field, format string, args ...any) { errs = append(errs, duban.Field(field, format, args...)) }
-	for name, values := range q {
-		if !slices.Contains(listParams, name) {
-			bad(name, "is not a filter; use %s", strings.Join(listParams, ", "))
-		} else if len(values) > 1 {
-			bad(name, "is given more than once")
-		}
-	}
 	if v := q.Get("status"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			if !duban.Status(st).Valid() {
@@ -202,9 +194,8 @@ func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.Case
 		}
 		f.Limit = n
 	}
-	if len(errs) > 0 {
-		slices.SortFunc(errs, func(a, b duban.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		return f, "", duban.Invalid(errs...)
+	if err := invalidQuery(errs); err != nil {
+		return f, "", err
 	}
 	return f, q.Get("cursor"), nil
 }

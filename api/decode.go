@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,6 +44,30 @@ func decode(r *http.Request, v any, optional bool) error {
 		return duban.Errorf(duban.EINVALID, "the request body has data after its JSON value")
 	}
 	return nil
+}
+
+// queryProblems are what is wrong with a query's parameters as such: one
+// not among allowed (the route's), or one given more than once.
+func queryProblems(q url.Values, allowed []string) []duban.FieldError {
+	var errs []duban.FieldError
+	for name, values := range q {
+		if !slices.Contains(allowed, name) {
+			errs = append(errs, duban.Field(name, "is not a filter here; use %s", strings.Join(allowed, ", ")))
+		} else if len(values) > 1 {
+			errs = append(errs, duban.Field(name, "is given more than once"))
+		}
+	}
+	return errs
+}
+
+// invalidQuery is the refusal of a query with errs, by field name; nil
+// without any.
+func invalidQuery(errs []duban.FieldError) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortFunc(errs, func(a, b duban.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return duban.Invalid(errs...)
 }
 
 // jsonError turns a decoding error into an EINVALID error that points at the field.

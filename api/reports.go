@@ -18,18 +18,8 @@ import (
 // reportQuery reads a report's query: from and to (dates), and those of
 // the other filters the route takes.
 func reportQuery(q url.Values, filters ...string) (app.ReportRequest, error) {
-	allowed := append([]string{"from", "to"}, filters...)
-	var errs []duban.FieldError
-	for name, values := range q {
-		if !slices.Contains(allowed, name) {
-			errs = append(errs, duban.Field(name, "is not a filter here; use %s", strings.Join(allowed, ", ")))
-		} else if len(values) > 1 {
-			errs = append(errs, duban.Field(name, "is given more than once"))
-		}
-	}
-	if len(errs) > 0 {
-		slices.SortFunc(errs, func(a, b duban.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		return app.ReportRequest{}, duban.Invalid(errs...)
+	if err := invalidQuery(queryProblems(q, append([]string{"from", "to"}, filters...))); err != nil {
+		return app.ReportRequest{}, err
 	}
 	return app.ReportRequest{From: q.Get("from"), To: q.Get("to"), Unit: q.Get("unit"), Category: q.Get("category"), Area: q.Get("area")}, nil
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -165,14 +164,7 @@ var siteParams = []string{"type", "area", "unit", "active", "limit", "cursor"}
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := duban.SiteFilter{Type: q.Get("type"), Area: q.Get("area"), Unit: q.Get("unit"), Limit: 100}
-	var errs []duban.FieldError
-	for name, values := range q {
-		if !slices.Contains(siteParams, name) {
-			errs = append(errs, duban.Field(name, "is not a filter; use %s", strings.Join(siteParams, ", ")))
-		} else if len(values) > 1 {
-			errs = append(errs, duban.Field(name, "is given more than once"))
-		}
-	}
+	errs := queryProblems(q, siteParams)
 	if v := q.Get("active"); v != "" {
 		active, err := strconv.ParseBool(v)
 		if err != nil {
@@ -195,9 +187,8 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
 		}
 		f.After = c.ID
 	}
-	if len(errs) > 0 {
-		slices.SortFunc(errs, func(a, b duban.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		fail(w, r, duban.Invalid(errs...))
+	if err := invalidQuery(errs); err != nil {
+		fail(w, r, err)
 		return
 	}
 	sites, next, err := s.Sites.ListSites(r.Context(), principal(r), f)
