@@ -64,7 +64,7 @@ func (m *Main) importSites(ctx context.Context, store *postgres.Store) error {
 	fmt.Fprintf(c.Stdout, "%s: %s %d rows: %d new, %d changed, %d as they were; %d bad\n",
 		c.File, verb, len(rows)+len(problems), counts[app.SiteNew], counts[app.SiteChanged], counts[app.SiteSame], len(problems))
 	if len(problems) > 0 {
-		return fmt.Errorf("%s: %d bad rows", c.File, len(problems))
+		return fmt.Errorf("%s: %s", c.File, count(len(problems), "bad row"))
 	}
 	return nil
 }
