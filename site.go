@@ -3,6 +3,7 @@ package duban
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 )
@@ -38,6 +39,10 @@ type SiteHead struct {
 	Name  string `json:"name"`
 	Phone string `json:"phone"`
 }
+
+// siteIDPattern is a site's id: what an office's spreadsheet numbers its
+// sites with (NM-001, 3.12), safe in a URL's path.
+var siteIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Limits on what a site says.
 const (
@@ -211,8 +216,8 @@ func sameSite(a, b SiteFields) bool {
 // validate checks what a registration or a change says of a site.
 func (cmd SiteCommand) validate() error {
 	var errs fieldErrors
-	if !idPattern.MatchString(cmd.SiteID) {
-		errs.add("id", "must be lower-case letters, digits, - or _, at most 64")
+	if !siteIDPattern.MatchString(cmd.SiteID) {
+		errs.add("id", "must be letters, digits, -, _ or ., at most 64, as an office's spreadsheet numbers its sites")
 	}
 	f := cmd.Fields
 	checkText(&errs, "name", f.Name, MaxSiteName, true)

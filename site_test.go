@@ -108,3 +108,14 @@ func TestSiteRefusals(t *testing.T) {
 		t.Fatalf("an unknown type is refused with the list: %q", e.Fields[2].Message)
 	}
 }
+
+// A site's id is what an office's spreadsheet numbers it with.
+func TestSiteIDs(t *testing.T) {
+	for id, ok := range map[string]bool{"NM-001": true, "3.12": true, "m_1": true, "M 001": false, "-1": false, "../x": false, "点位1": false} {
+		cmd := market(duban.RegisterSite)
+		cmd.SiteID = id
+		if _, err := duban.DecideSite(duban.Site{}, cmd, t0); (err == nil) != ok {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+}
