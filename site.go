@@ -1,6 +1,7 @@
 package duban
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -199,12 +200,9 @@ func DecideSite(s Site, cmd SiteCommand, now time.Time) ([]SiteEvent, error) {
 	return nil, Errorf(EINVALID, "unknown site command %q", cmd.Kind)
 }
 
+// siteEvent is the event d that cmd records on s.
 func siteEvent(s Site, cmd SiteCommand, now time.Time, d SiteEventData) SiteEvent {
-	id := s.ID
-	if id == "" {
-		id = cmd.SiteID
-	}
-	return SiteEvent{SiteID: id, Version: s.Version + 1, Type: d.siteEventType(), OccurredAt: now, Actor: cmd.By, Data: d}
+	return SiteEvent{SiteID: cmp.Or(s.ID, cmd.SiteID), Version: s.Version + 1, Type: d.siteEventType(), OccurredAt: now, Actor: cmd.By, Data: d}
 }
 
 // sameSite reports whether two sites say the same.
