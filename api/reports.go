@@ -68,7 +68,13 @@ func (s *Server) csvNames(lang string) (duban.CSVNames, error) {
 	if s.catalogsErr != nil {
 		return duban.CSVNames{}, s.catalogsErr
 	}
-	cat := s.catalogs[lang]
+	return ScorecardNames(s.Policy, s.catalogs[lang], lang), nil
+}
+
+// ScorecardNames say a scorecard CSV's columns (the catalogue's csv.*
+// texts) and units (the policy's names) in lang, for people: the API's
+// with ?lang, the office pages' always.
+func ScorecardNames(p *duban.Policy, cat messages.Catalog, lang string) duban.CSVNames {
 	return duban.CSVNames{
 		Column: func(c string) string {
 			if name, ok := cat.T("csv." + c); ok {
@@ -77,10 +83,10 @@ func (s *Server) csvNames(lang string) (duban.CSVNames, error) {
 			return c
 		},
 		Unit: func(id string) string {
-			u, _ := s.Policy.Unit(id)
+			u, _ := p.Unit(id)
 			return cmp.Or(u.Name.In(lang), id)
 		},
-	}, nil
+	}
 }
 
 func (s *Server) unitScorecards(w http.ResponseWriter, r *http.Request) {

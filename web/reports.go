@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
 )
 
@@ -123,8 +124,7 @@ func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	var b bytes.Buffer
 	p := s.newPage(r, "reports.title")
-	names := duban.CSVNames{Column: func(c string) string { return p.T("csv." + c) }, Unit: func(id string) string { return p.Unit(id) }}
-	if err := duban.WriteScorecardCSV(&b, rows, names); err != nil {
+	if err := duban.WriteScorecardCSV(&b, rows, api.ScorecardNames(s.Policy, p.cat, p.Lang)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
