@@ -48,25 +48,26 @@ type photos struct {
 func (p *page) Photos(items []photoView) photos { return photos{Page: p, Items: items} }
 
 // evidence lays the case's evidence side by side: the report's, the last
-// resolution's, and what verified it since.
-func (s *Server) evidence(r *http.Request, by duban.Principal, c duban.Case, events []duban.Event) []evidenceColumn {
-	var reported, resolved, verified []duban.Evidence
+// resolution's, and what verified it since; photos are each event's, by
+// its version.
+func evidence(events []duban.Event, photos map[int64][]photoView) []evidenceColumn {
+	var reported, resolved, verified []photoView
 	for _, e := range events {
 		switch e.Type {
 		case duban.EventCaseReported:
-			reported = e.Evidence()
+			reported = photos[e.Version]
 		case duban.EventCaseResolved:
-			resolved, verified = e.Evidence(), nil
+			resolved, verified = photos[e.Version], nil
 		case duban.EventVerificationPassed, duban.EventVerificationFailed:
-			verified = e.Evidence()
+			verified = photos[e.Version]
 		}
 	}
 	if len(reported)+len(resolved)+len(verified) == 0 {
 		return nil
 	}
-	columns := []evidenceColumn{{"case.evidence_reported", s.photoViews(r, by, c, reported)}, {"case.evidence_resolved", s.photoViews(r, by, c, resolved)}}
+	columns := []evidenceColumn{{"case.evidence_reported", reported}, {"case.evidence_resolved", resolved}}
 	if len(verified) > 0 {
-		columns = append(columns, evidenceColumn{"case.evidence_verified", s.photoViews(r, by, c, verified)})
+		columns = append(columns, evidenceColumn{"case.evidence_verified", verified})
 	}
 	return columns
 }

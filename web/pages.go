@@ -327,13 +327,17 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 			d.Pending = &c.Extensions[i]
 		}
 	}
-	d.Evidence = s.evidence(r, by, c, events)
-	for i := len(events) - 1; i >= 0; i-- { // the latest first
-		v := eventView{Event: events[i], Details: p.eventDetails(c, events[i])}
-		if ev := events[i].Evidence(); len(ev) > 0 {
-			v.Photos = s.photoViews(r, by, c, ev)
+	// Each event's photos are looked up once, for the timeline and the
+	// comparison alike.
+	photos := map[int64][]photoView{} // by the version of the event that gave them
+	for _, e := range events {
+		if ev := e.Evidence(); len(ev) > 0 {
+			photos[e.Version] = s.photoViews(r, by, c, ev)
 		}
-		d.Events = append(d.Events, v)
+	}
+	d.Evidence = evidence(events, photos)
+	for i := len(events) - 1; i >= 0; i-- { // the latest first
+		d.Events = append(d.Events, eventView{Event: events[i], Details: p.eventDetails(c, events[i]), Photos: photos[events[i].Version]})
 	}
 	if refusal != nil {
 		p.Problem = s.problem(p, refusal)
