@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -150,7 +149,7 @@ const maxSearch = 100
 // and its cursor, still encoded: each list has a cursor of its own. Dates
 // are days in the policy's time zone.
 func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.CaseFilter, cursor string, err error) {
-	f = duban.CaseFilter{Limit: limit}
+	f = duban.CaseFilter{}
 	errs := queryProblems(q, listParams)
 	bad := func(field, format string, args ...any) { errs = append(errs, duban.Field(field, format, args...)) }
 	if v := q.Get("status"); v != "" {
@@ -175,25 +174,8 @@ func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.Case
 			bad("severity", "must be normal or urgent")
 		}
 	}
-	for _, b := range []struct {
-		name string
-		dst  **bool
-	}{{"overdue", &f.Overdue}, {"escalated", &f.Escalated}} {
-		if v := q.Get(b.name); v != "" {
-			val, err := strconv.ParseBool(v)
-			if err != nil {
-				bad(b.name, "must be true or false")
-			}
-			*b.dst = &val
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			bad("limit", "must be a whole number from 1 to %d", maxLimit)
-		}
-		f.Limit = n
-	}
+	f.Overdue, f.Escalated = queryBool(q, "overdue", &errs), queryBool(q, "escalated", &errs)
+	f.Limit = queryLimit(q, limit, maxLimit, &errs)
 	if err := invalidQuery(errs); err != nil {
 		return f, "", err
 	}

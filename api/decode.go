@@ -60,6 +60,34 @@ func queryProblems(q url.Values, allowed []string) []duban.FieldError {
 	return errs
 }
 
+// queryBool reads the optional true or false of parameter name (nil when
+// not given), adding a problem to errs when it is neither.
+func queryBool(q url.Values, name string, errs *[]duban.FieldError) *bool {
+	v := q.Get(name)
+	if v == "" {
+		return nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		*errs = append(*errs, duban.Field(name, "must be true or false"))
+	}
+	return &b
+}
+
+// queryLimit reads a list's page size: def when not given, else from 1
+// to max, adding a problem to errs when it is not.
+func queryLimit(q url.Values, def, max int, errs *[]duban.FieldError) int {
+	v := q.Get("limit")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		*errs = append(*errs, duban.Field("limit", "must be a whole number from 1 to %d", max))
+	}
+	return n
+}
+
 // invalidQuery is the refusal of a query with errs, by field name; nil
 // without any.
 func invalidQuery(errs []duban.FieldError) error {

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -163,22 +162,9 @@ var siteParams = []string{"type", "area", "unit", "active", "limit", "cursor"}
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := duban.SiteFilter{Type: q.Get("type"), Area: q.Get("area"), Unit: q.Get("unit"), Limit: 100}
 	errs := queryProblems(q, siteParams)
-	if v := q.Get("active"); v != "" {
-		active, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, duban.Field("active", "must be true or false"))
-		}
-		f.Active = &active
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, duban.Field("limit", "must be a whole number from 1 to %d", 1000))
-		}
-		f.Limit = n
-	}
+	f := duban.SiteFilter{Type: q.Get("type"), Area: q.Get("area"), Unit: q.Get("unit"),
+		Active: queryBool(q, "active", &errs), Limit: queryLimit(q, 100, 1000, &errs)}
 	if v := q.Get("cursor"); v != "" {
 		c, err := DecodeCursor[siteCursor](v)
 		if err != nil {
