@@ -103,7 +103,7 @@ func authorize(c *Case, cmd Command) error {
 		ok = by.Role == RoleUnit && by.Unit == c.Unit
 	case Verify:
 		ok = by.is(RoleInspector, RoleSupervisor, RoleAdmin)
-	case Assign, DecideExtension, Urge, Cancel, Suspend, Resume:
+	case Assign, DecideExtension, Urge, Cancel, Suspend, Resume, List, Delist:
 		ok = by.Oversees()
 	case AddComment:
 		ok = by.Role != RoleSystem

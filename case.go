@@ -148,6 +148,12 @@ type Case struct {
 	Suspension *Suspension `json:"suspension,omitempty"`
 	// Outcome is how the case ended, once it has.
 	Outcome Outcome `json:"outcome,omitempty"`
+	// Found is where a site inspection found the problem; nil for a case
+	// opened otherwise.
+	Found *Found `json:"found,omitempty"`
+	// Listed says a plate hangs on the case (挂牌督办): a 顽疾 opened listed,
+	// or a supervisor listed it.
+	Listed bool `json:"listed,omitempty"`
 	// ObligationSince is when the unit's latest resolve obligation began:
 	// its dispatch, or its reopening by a failed verification.
 	ObligationSince *time.Time `json:"obligation_since,omitempty"`

@@ -116,6 +116,9 @@ type OpenCase struct {
 	// RequestHash fingerprints the request, so that a retried open can be
 	// told from another one under the same Idempotency-Key.
 	RequestHash string `json:"request_hash,omitempty"`
+	// Finding is the failed item of a site inspection the case is opened
+	// for; nil for every other open.
+	Finding *Finding `json:"finding,omitempty"`
 }
 
 // Acknowledge: the assigned unit takes the case on.
@@ -236,6 +239,18 @@ type Resume struct {
 	Note string `json:"note,omitempty"`
 }
 
+// List hangs a plate on an open case (挂牌督办): it leads the board.
+type List struct {
+	CommandMeta
+	Reason string `json:"reason"`
+}
+
+// Delist takes the plate down.
+type Delist struct {
+	CommandMeta
+	Reason string `json:"reason,omitempty"`
+}
+
 // Tick asks the case to do what has come due with no one asking: record
 // the ladder steps of the running stage, or end a suspension at its Until.
 // The workflow's timers send it as the system.
@@ -258,6 +273,8 @@ func (Cancel) Name() string           { return "cancel" }
 func (Suspend) Name() string          { return "suspend" }
 func (Resume) Name() string           { return "resume" }
 func (Tick) Name() string             { return "tick" }
+func (List) Name() string             { return "list" }
+func (Delist) Name() string           { return "delist" }
 
 func (c OpenCase) validate() error {
 	var errs fieldErrors
@@ -282,10 +299,25 @@ func (c OpenCase) validate() error {
 		errs.add("location.area", "is not a known area%s", choices(c.Areas))
 	}
 	checkEvidence(&errs, "evidence", c.Evidence, c.Stored)
+	if f := c.Finding; f != nil && (f.Site == "" || f.Item == "" || f.Round == "") {
+		errs.add("finding", "must name its site, item and round")
+	}
 	return errs.err()
 }
 
 func (Acknowledge) validate() error { return nil }
+
+func (c List) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "reason", c.Reason, MaxNote, true)
+	return errs.err()
+}
+
+func (c Delist) validate() error {
+	var errs fieldErrors
+	checkText(&errs, "reason", c.Reason, MaxNote, false)
+	return errs.err()
+}
 
 func (c Resolve) validate() error {
 	var errs fieldErrors

@@ -70,6 +70,10 @@ func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
 		return d.suspend(cmd)
 	case Resume:
 		return d.resume(cmd.Note, d.now)
+	case List:
+		return d.list(cmd)
+	case Delist:
+		return d.delist(cmd)
 	case Tick:
 		return d.tick()
 	}
@@ -133,6 +137,11 @@ func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
 	c.ID = cmd.CaseID
 	c.Terms = cmd.Terms
 	d := &decision{c: &c, by: cmd.By, now: now}
+	var found *Found
+	if cmd.Finding != nil {
+		f := cmd.Finding.found(now)
+		found = &f
+	}
 	d.emit(CaseReported{
 		Number:        cmd.Number,
 		Category:      cmd.Category,
@@ -143,16 +152,47 @@ func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
 		Terms:         cmd.Terms,
 		PolicyVersion: cmd.PolicyVersion,
 		RequestHash:   cmd.RequestHash,
+		Found:         found,
 	})
 	if cmd.Unit == "" {
 		d.emitAs(System, CaseUnrouted{Reason: fmt.Sprintf("no unit is responsible for category %q in this area", cmd.Category), AssignBy: d.assignBy()})
-		return d.events, nil
+	} else {
+		dispatched := d.dispatch(cmd.Unit, cmd.RouteReason)
+		if cmd.Routing != nil {
+			dispatched.Reason, dispatched.Routing = cmd.Routing.Reason(cmd.Unit), cmd.Routing
+		}
+		d.emitAs(System, dispatched)
 	}
-	dispatched := d.dispatch(cmd.Unit, cmd.RouteReason)
-	if cmd.Routing != nil {
-		dispatched.Reason, dispatched.Routing = cmd.Routing.Reason(cmd.Unit), cmd.Routing
+	if found != nil && cmd.Finding.listed(found.Recurrence) {
+		d.emitAs(System, CaseListed{
+			Reason:     fmt.Sprintf("item %s failed at site %s %d times in a row (顽疾)", found.Item, found.Site, found.Recurrence),
+			Recurrence: found.Recurrence,
+		})
 	}
-	d.emitAs(System, dispatched)
+	return d.events, nil
+}
+
+// list hangs a plate on an open case (挂牌督办).
+func (d *decision) list(cmd List) ([]Event, error) {
+	switch {
+	case !d.c.Status.Open():
+		return d.refuse("list")
+	case d.c.Listed:
+		return nil, Errorf(ECONFLICT, "the case is already listed")
+	}
+	d.emit(CaseListed{Reason: cmd.Reason})
+	return d.events, nil
+}
+
+// delist takes the plate down.
+func (d *decision) delist(cmd Delist) ([]Event, error) {
+	switch {
+	case !d.c.Status.Open():
+		return d.refuse("delist")
+	case !d.c.Listed:
+		return nil, Errorf(ECONFLICT, "the case is not listed")
+	}
+	d.emit(CaseDelisted{Reason: cmd.Reason})
 	return d.events, nil
 }
 

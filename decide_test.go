@@ -131,6 +131,8 @@ func TestDecideTransitions(t *testing.T) {
 	cancel := func(p duban.Principal) duban.Command { return duban.Cancel{CommandMeta: by(p), Reason: "withdrawn"} }
 	suspend := func(p duban.Principal) duban.Command { return duban.Suspend{CommandMeta: by(p), Reason: "rain"} }
 	resume := func(p duban.Principal) duban.Command { return duban.Resume{CommandMeta: by(p)} }
+	list := func(p duban.Principal) duban.Command { return duban.List{CommandMeta: by(p), Reason: "third time this month"} }
+	delist := func(p duban.Principal) duban.Command { return duban.Delist{CommandMeta: by(p)} }
 
 	tests := []struct {
 		from   duban.Status
@@ -166,6 +168,16 @@ func TestDecideTransitions(t *testing.T) {
 		{duban.StatusDispatched, fail(inspector), duban.ECONFLICT, "", nil},
 		{duban.StatusClosed, pass(inspector), duban.ECONFLICT, "", nil},
 		{duban.StatusUnrouted, pass(inspector), duban.ECONFLICT, "", nil},
+		// list and delist (挂牌督办): the office, on an open case
+		{duban.StatusDispatched, list(supervisor), "", duban.StatusDispatched, []duban.EventType{duban.EventCaseListed}},
+		{duban.StatusUnrouted, list(admin), "", duban.StatusUnrouted, []duban.EventType{duban.EventCaseListed}},
+		{duban.StatusSuspended, list(supervisor), "", duban.StatusSuspended, []duban.EventType{duban.EventCaseListed}},
+		{duban.StatusInProgress, list(inspector), duban.EFORBIDDEN, "", nil},
+		{duban.StatusInProgress, list(sanitation), duban.EFORBIDDEN, "", nil},
+		{duban.StatusInProgress, list(traffic), duban.ENOTFOUND, "", nil},
+		{duban.StatusClosed, list(supervisor), duban.ECONFLICT, "", nil},
+		{duban.StatusCancelled, list(supervisor), duban.ECONFLICT, "", nil},
+		{duban.StatusInProgress, delist(supervisor), duban.ECONFLICT, "", nil}, // not listed
 		// comment: anyone with access, on an open case
 		{duban.StatusUnrouted, comment(supervisor), "", duban.StatusUnrouted, []duban.EventType{duban.EventCommentAdded}},
 		{duban.StatusDispatched, comment(inspector), "", duban.StatusDispatched, []duban.EventType{duban.EventCommentAdded}},
@@ -602,5 +614,65 @@ func TestRefusalsSayWhatWasRefused(t *testing.T) {
 	open.By = sanitation
 	if _, err := duban.Decide(duban.Case{}, open, t0); duban.ErrorMessage(err) != "a unit may not open cases" {
 		t.Errorf("a unit opens: %v", err)
+	}
+}
+
+func TestListAndDelist(t *testing.T) {
+	c := caseIn(t, duban.StatusInProgress)
+	if _, err := duban.Decide(c, duban.List{CommandMeta: by(supervisor)}, t0.Add(time.Hour)); duban.ErrorCode(err) != duban.EINVALID {
+		t.Fatalf("a listing without a reason: %v, want invalid", err)
+	}
+	c, _ = apply(t, c, duban.List{CommandMeta: by(supervisor), Reason: "third time this month"}, t0.Add(time.Hour))
+	if !c.Listed || !c.View().Listed {
+		t.Fatalf("listed case reads listed=%v, view %v", c.Listed, c.View().Listed)
+	}
+	if _, err := duban.Decide(c, duban.List{CommandMeta: by(admin), Reason: "again"}, t0.Add(time.Hour)); duban.ErrorCode(err) != duban.ECONFLICT {
+		t.Fatalf("listing a listed case: %v, want conflict", err)
+	}
+	c, _ = apply(t, c, duban.Delist{CommandMeta: by(admin)}, t0.Add(2*time.Hour))
+	if c.Listed {
+		t.Fatal("a delisted case still reads listed")
+	}
+}
+
+// TestFindingRecurs: a failed item's case records where it was found and
+// the n of the failure; a repeat within the window counts on from the
+// last case, one after it starts again, and the list_at-th opens listed
+// by the system.
+func TestFindingRecurs(t *testing.T) {
+	rule := duban.Recurrence{Window: 30 * 24 * time.Hour, ListAt: 3}
+	open := func(last *duban.LastFinding) duban.OpenCase {
+		cmd := openCmd("sanitation")
+		cmd.Finding = &duban.Finding{Site: "NM-001", Item: "market-scale", Round: "r1", Last: last, Recurrence: rule}
+		return cmd
+	}
+	cases := []struct {
+		name   string
+		last   *duban.LastFinding
+		n      int
+		listed bool
+	}{
+		{"first", nil, 1, false},
+		{"second within the window", &duban.LastFinding{OpenedAt: t0.Add(-29 * 24 * time.Hour), Recurrence: 1}, 2, false},
+		{"third within the window", &duban.LastFinding{OpenedAt: t0.Add(-24 * time.Hour), Recurrence: 2}, 3, true},
+		{"fourth", &duban.LastFinding{OpenedAt: t0.Add(-time.Hour), Recurrence: 3}, 4, true},
+		{"after the window", &duban.LastFinding{OpenedAt: t0.Add(-31 * 24 * time.Hour), Recurrence: 5}, 1, false},
+	}
+	for _, tc := range cases {
+		c, events := apply(t, duban.Case{}, open(tc.last), t0)
+		v := c.View()
+		if v.Site != "NM-001" || v.Item != "market-scale" || v.Round != "r1" || v.Recurrence != tc.n || v.Listed != tc.listed {
+			t.Errorf("%s: site %q item %q round %q recurrence %d listed %v, want NM-001 market-scale r1 %d %v",
+				tc.name, v.Site, v.Item, v.Round, v.Recurrence, v.Listed, tc.n, tc.listed)
+		}
+		if last := events[len(events)-1]; tc.listed && (last.Type != duban.EventCaseListed || last.Actor != duban.System ||
+			last.Data.(duban.CaseListed).Recurrence != tc.n) {
+			t.Errorf("%s: last event %s by %v, want CaseListed by the system with recurrence %d", tc.name, last.Type, last.Actor, tc.n)
+		}
+	}
+	never := open(&duban.LastFinding{OpenedAt: t0.Add(-time.Hour), Recurrence: 9})
+	never.Finding.Recurrence.ListAt = 0
+	if c, _ := apply(t, duban.Case{}, never, t0); c.Listed || c.Found.Recurrence != 10 {
+		t.Errorf("list_at 0: listed %v at recurrence %d, want not listed at 10", c.Listed, c.Found.Recurrence)
 	}
 }

@@ -33,6 +33,8 @@ const (
 	EventCommentAdded       EventType = "CommentAdded"
 	EventCaseSuspended      EventType = "CaseSuspended"
 	EventCaseResumed        EventType = "CaseResumed"
+	EventCaseListed         EventType = "CaseListed"
+	EventCaseDelisted       EventType = "CaseDelisted"
 )
 
 // Event is one change to a case. Events are appended, never changed; a case's
@@ -67,7 +69,7 @@ var eventDataTypes = dataTypes(
 	CaseReported{}, CaseDispatched{}, CaseUnrouted{}, CaseAcknowledged{}, CaseResolved{},
 	VerificationPassed{}, VerificationFailed{}, CaseClosed{}, DeadlineWarned{}, CaseEscalated{},
 	CommentAdded{}, CaseDisputed{}, CaseAssigned{}, ExtensionRequested{}, ExtensionDecided{},
-	CaseUrged{}, CaseCancelled{}, CaseSuspended{}, CaseResumed{},
+	CaseUrged{}, CaseCancelled{}, CaseSuspended{}, CaseResumed{}, CaseListed{}, CaseDelisted{},
 )
 
 func dataTypes(payloads ...EventData) map[EventType]reflect.Type {
@@ -121,6 +123,9 @@ type CaseReported struct {
 	Terms         Terms      `json:"terms"`
 	PolicyVersion string     `json:"policy_version,omitempty"`
 	RequestHash   string     `json:"request_hash,omitempty"`
+	// Found is where a site inspection found the problem: nil for every
+	// other open.
+	Found *Found `json:"found,omitempty"`
 }
 
 // CaseDispatched sends a case to the unit responsible, with fresh deadlines.
@@ -316,6 +321,19 @@ type CaseResumed struct {
 	Deadlines        Deadlines `json:"deadlines"`
 }
 
+// CaseListed hangs a plate on the case (挂牌督办): it leads the board until
+// it is closed. Recurrence is the n of a 顽疾 that opened listed (the
+// system's listing), 0 for a supervisor's.
+type CaseListed struct {
+	Reason     string `json:"reason"`
+	Recurrence int    `json:"recurrence,omitempty"`
+}
+
+// CaseDelisted takes the plate down.
+type CaseDelisted struct {
+	Reason string `json:"reason,omitempty"`
+}
+
 // EventType implementations.
 func (CaseReported) EventType() EventType       { return EventCaseReported }
 func (CaseDispatched) EventType() EventType     { return EventCaseDispatched }
@@ -336,6 +354,8 @@ func (CaseUrged) EventType() EventType          { return EventCaseUrged }
 func (CaseCancelled) EventType() EventType      { return EventCaseCancelled }
 func (CaseSuspended) EventType() EventType      { return EventCaseSuspended }
 func (CaseResumed) EventType() EventType        { return EventCaseResumed }
+func (CaseListed) EventType() EventType         { return EventCaseListed }
+func (CaseDelisted) EventType() EventType       { return EventCaseDelisted }
 
 // Evidence returns the evidence the event carries: a report's, a
 // resolution's or a verification's; nil for the others.

@@ -26,6 +26,7 @@ func Evolve(c Case, e Event) Case {
 			Terms:         d.Terms,
 			PolicyVersion: d.PolicyVersion,
 			RequestHash:   d.RequestHash,
+			Found:         d.Found,
 		}
 	case CaseDispatched:
 		c.Status = StatusDispatched
@@ -89,6 +90,10 @@ func Evolve(c Case, e Event) Case {
 	case CaseSuspended:
 		c.Suspension = &Suspension{From: c.Status, Since: e.OccurredAt, Until: d.Until, Reason: d.Reason}
 		c.Status = StatusSuspended
+	case CaseListed:
+		c.Listed = true
+	case CaseDelisted:
+		c.Listed = false
 	case CaseResumed:
 		c.Status = c.Suspension.From
 		c.Deadlines = d.Deadlines

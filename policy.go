@@ -185,6 +185,9 @@ type Routing struct {
 	Rule       int    `json:"rule,omitempty"`
 	Category   string `json:"category,omitempty"`
 	Area       string `json:"area,omitempty"`
+	// Site is the site whose unit (包保单位) answers for what an inspection
+	// found there.
+	Site string `json:"site,omitempty"`
 }
 
 // Reason says the routing in English, as a dispatch's reason.
@@ -194,6 +197,8 @@ func (r Routing) Reason(unit string) string {
 		return "assigned by " + r.AssignedBy
 	case r.Rule > 0:
 		return fmt.Sprintf("routing rule %d (category %q, area %q)", r.Rule, r.Category, r.Area)
+	case r.Site != "":
+		return fmt.Sprintf("site %s is answered for by %s", r.Site, unit)
 	}
 	return fmt.Sprintf("category %q is handled by %s", r.Category, unit)
 }
@@ -224,6 +229,14 @@ func (p *Policy) Resolve(cmd Command) Command {
 		}
 		c.Terms, _ = p.Terms(c.Category, c.Severity)
 		c.Unit, c.Routing = p.Route(c.Category, c.Location.Area)
+		if c.Finding != nil {
+			f := *c.Finding
+			f.Recurrence = p.Inspection.Recurrence
+			if f.Unit != "" { // the site's unit answers for it
+				c.Unit, c.Routing = f.Unit, &Routing{Site: f.Site}
+			}
+			c.Finding = &f
+		}
 		c.PolicyVersion = p.Version
 		c.Categories = make([]string, len(p.Categories))
 		for i, cat := range p.Categories {

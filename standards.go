@@ -32,8 +32,8 @@ type Inspection struct {
 // Recurrence says when a failure recurs (顽疾) and when its case opens
 // listed.
 type Recurrence struct {
-	Window time.Duration
-	ListAt int
+	Window time.Duration `json:"window"`
+	ListAt int           `json:"list_at"`
 }
 
 // defaultInspection is the inspection block of a policy that gives none:
@@ -58,4 +58,54 @@ func (t SiteType) Item(code string) (StandardItem, bool) {
 		}
 	}
 	return StandardItem{}, false
+}
+
+// Found is where a site inspection found a problem: the site, the item of
+// its checklist that failed, the round, and the n of the failure: how many
+// times in a row the item has failed at the site (1 for a first; 顽疾 from 2).
+type Found struct {
+	Site       string `json:"site"`
+	Item       string `json:"item"`
+	Round      string `json:"round"`
+	Recurrence int    `json:"recurrence"`
+}
+
+// Finding is what an open needs to know of a failed item to open its
+// case: the facts the application layer gives, and the policy's rule.
+type Finding struct {
+	Site  string `json:"site"`
+	Item  string `json:"item"`
+	Round string `json:"round"`
+	// Unit is the site's unit (包保单位), who answers for what fails there
+	// whatever the routing says; empty: the routing decides.
+	Unit string `json:"unit,omitempty"`
+	// Last is the last case opened for the item at the site, from the
+	// store; nil when there is none.
+	Last *LastFinding `json:"last,omitempty"`
+	// Recurrence is the policy's rule (resolved by Policy.Resolve).
+	Recurrence Recurrence `json:"recurrence"`
+}
+
+// LastFinding is the last case opened for an item at a site.
+type LastFinding struct {
+	Case       string    `json:"case"`
+	OpenedAt   time.Time `json:"opened_at"`
+	Recurrence int       `json:"recurrence"`
+}
+
+// found is where the finding's case records it was found at now: the n-th
+// failure in a row when the last case for the item at the site opened
+// within the window before now, else the first.
+func (f Finding) found(now time.Time) Found {
+	n := 1
+	if l := f.Last; l != nil && now.Sub(l.OpenedAt) <= f.Recurrence.Window {
+		n = max(l.Recurrence, 1) + 1
+	}
+	return Found{Site: f.Site, Item: f.Item, Round: f.Round, Recurrence: n}
+}
+
+// listed reports whether a failure found n-th in a row opens its case
+// listed (挂牌督办).
+func (f Finding) listed(n int) bool {
+	return f.Recurrence.ListAt > 0 && n >= f.Recurrence.ListAt
 }

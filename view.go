@@ -34,6 +34,13 @@ type View struct {
 	DuplicateOf   string       `json:"duplicate_of,omitempty"`
 	Suspension    *Suspension  `json:"suspension,omitempty"`
 	Outcome       Outcome      `json:"outcome,omitempty"`
+	// Site, Item, Round and Recurrence say where a site inspection found
+	// the problem (SPEC, "Sites and standards"); Listed that it is 挂牌督办.
+	Site       string `json:"site,omitempty"`
+	Item       string `json:"item,omitempty"`
+	Round      string `json:"round,omitempty"`
+	Recurrence int    `json:"recurrence,omitempty"`
+	Listed     bool   `json:"listed"`
 }
 
 // View returns the case as clients see it.
@@ -44,6 +51,10 @@ func (c *Case) View() View {
 		UpdatedAt: c.UpdatedAt, Version: c.Version, Deadlines: c.Deadlines, ReworkCount: c.ReworkCount,
 		PolicyVersion: c.PolicyVersion, Dispute: c.Dispute, Extensions: c.Extensions, UrgeCount: c.UrgeCount,
 		LastUrgedAt: c.LastUrgedAt, DuplicateOf: c.DuplicateOf, Suspension: c.Suspension, Outcome: c.Outcome,
+		Listed: c.Listed,
+	}
+	if f := c.Found; f != nil {
+		v.Site, v.Item, v.Round, v.Recurrence = f.Site, f.Item, f.Round, f.Recurrence
 	}
 	if v.Evidence == nil {
 		v.Evidence = []Evidence{}

@@ -137,6 +137,8 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/cases/{id}/suspend", s.suspend)
 		r.Post("/cases/{id}/resume", s.resume)
 		r.Post("/cases/{id}/cancel", s.cancel)
+		r.Post("/cases/{id}/list", s.list)
+		r.Post("/cases/{id}/delist", s.delist)
 		r.Get("/escalations", s.escalations)
 		r.Get("/reports/units", s.unitScorecards)
 		r.Get("/reports/units/{unit}/cases", s.figureCases)

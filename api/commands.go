@@ -182,6 +182,18 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	command(s, w, r, false, func(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
+		return duban.List{CommandMeta: m, Reason: req.Reason}, nil
+	})
+}
+
+func (s *Server) delist(w http.ResponseWriter, r *http.Request) {
+	command(s, w, r, true, func(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
+		return duban.Delist{CommandMeta: m, Reason: req.Reason}, nil
+	})
+}
+
 func required(field, what string) error {
 	return duban.Invalid(duban.Field(field, "is required: %s", what))
 }

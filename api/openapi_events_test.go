@@ -246,6 +246,8 @@ func TestOpenAPIDescribesEveryEvent(t *testing.T) {
 	b := d.open(littering())
 	d.command("dev-sanitation", "/v1/cases/"+b.ID+"/dispute", map[string]any{"reason": "the bus stop is the road's"})
 	d.command("dev-supervisor", "/v1/cases/"+b.ID+"/assign", map[string]any{"unit": "traffic-police", "reason": "their stop"})
+	d.command("dev-supervisor", "/v1/cases/"+b.ID+"/list", map[string]any{"reason": "the third time at this stop"})
+	d.command("dev-admin", "/v1/cases/"+b.ID+"/delist", nil)
 	c := d.open(littering())
 	d.command("dev-supervisor", "/v1/cases/"+c.ID+"/cancel", map[string]any{"reason": "reported twice", "outcome": "duplicate", "duplicate_of": b.ID})
 	dogs := littering()

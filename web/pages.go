@@ -402,11 +402,17 @@ func (p *page) eventDetails(c duban.Case, e duban.Event) []detail {
 			reason = p.T("route.assigned", r.AssignedBy)
 		case r.Rule > 0:
 			reason = p.T("route.rule", r.Rule, cmp.Or(p.Category(r.Category), p.T("route.any_category")), cmp.Or(p.Area(r.Area), p.T("route.any_area")))
+		case r.Site != "":
+			reason = p.T("route.site", r.Site, p.Unit(d.Unit))
 		default:
 			reason = p.T("route.category", p.Category(r.Category), p.Unit(d.Unit))
 		}
 	case duban.CaseUnrouted:
 		reason = p.T("route.none", p.Category(c.Category))
+	case duban.CaseListed:
+		if d.Recurrence > 0 {
+			reason = p.T("listed.recurrence", d.Recurrence)
+		}
 	}
 	for i := range out {
 		if out[i].Key == "reason" && reason != "" {

@@ -214,6 +214,8 @@ func (r *run) register(ctx workflow.Context) error {
 		handle[duban.Cancel](ctx, r),
 		handle[duban.Suspend](ctx, r),
 		handle[duban.Resume](ctx, r),
+		handle[duban.List](ctx, r),
+		handle[duban.Delist](ctx, r),
 	} {
 		if err != nil {
 			return err
