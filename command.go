@@ -3,7 +3,6 @@ package duban
 import (
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -460,7 +459,7 @@ func checkEvidence(errs *fieldErrors, field string, ev []Evidence, stored []stri
 		return
 	}
 	for i, e := range ev {
-		f := field + "[" + strconv.Itoa(i) + "]"
+		f := fieldIndex(field, i)
 		switch {
 		case e.URL != "" && e.Attachment != "":
 			errs.add(f, "is a url or an attachment, not both")

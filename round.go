@@ -1,0 +1,241 @@
+package duban
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// RoundKind is how a round inspects: openly (明查) or covertly (暗访).
+type RoundKind string
+
+// The round kinds of SPEC.md.
+const (
+	RoundOpen   RoundKind = "open"
+	RoundCovert RoundKind = "covert"
+)
+
+// Round statuses: open until every site drawn is inspected, then done.
+const (
+	RoundStatusOpen = "open"
+	RoundStatusDone = "done"
+)
+
+// MaxRoundName bounds a round's name, in runes.
+const MaxRoundName = 100
+
+// Round is a sweep of sites (巡查/测评轮次): the sites drawn, each with the
+// inspector it was given to, to be inspected by DueBy. The draw is
+// recorded with its seed, so that anyone can redo it from the sites as
+// they were and see it was fair.
+type Round struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	Kind      RoundKind   `json:"kind"`
+	SiteTypes []string    `json:"site_types,omitempty"`
+	Areas     []string    `json:"areas,omitempty"`
+	Sample    int         `json:"sample,omitempty"`
+	DueBy     time.Time   `json:"due_by"`
+	Status    string      `json:"status"`
+	Seed      int64       `json:"seed"`
+	DrawnFrom int         `json:"drawn_from"` // how many active sites matched
+	Sites     []RoundSite `json:"sites"`
+	PlannedBy string      `json:"planned_by"`
+	PlannedAt time.Time   `json:"planned_at"`
+}
+
+// RoundSite is a site drawn for a round and the inspector it went to.
+type RoundSite struct {
+	Site      string `json:"site"`
+	Type      string `json:"type"`
+	Area      string `json:"area,omitempty"`
+	Inspector string `json:"inspector"`
+	Inspected bool   `json:"inspected"`
+}
+
+// Site returns the round's entry for site.
+func (r *Round) Site(site string) (RoundSite, bool) {
+	i := slices.IndexFunc(r.Sites, func(s RoundSite) bool { return s.Site == site })
+	if i < 0 {
+		return RoundSite{}, false
+	}
+	return r.Sites[i], true
+}
+
+// Settle sets the round's status from its sites: done once every one is
+// inspected.
+func (r *Round) Settle() {
+	r.Status = RoundStatusDone
+	if slices.ContainsFunc(r.Sites, func(s RoundSite) bool { return !s.Inspected }) {
+		r.Status = RoundStatusOpen
+	}
+}
+
+// RoundFor is round r as p may read it: the office reads every round, an
+// inspector the rounds they have sites in; a unit none (a covert round
+// must not reach the units it visits).
+func (p Principal) RoundFor(r Round) (Round, bool) {
+	switch {
+	case p.Oversees():
+		return r, true
+	case p.Role == RoleInspector && slices.ContainsFunc(r.Sites, func(s RoundSite) bool { return s.Inspector == p.ID }):
+		return r, true
+	}
+	return Round{}, false
+}
+
+// PlanRound asks for a round: the sites of SiteTypes in Areas (all, when
+// none are named), all of them or a Sample stratified by type, shared
+// among Inspectors, due by DueBy.
+type PlanRound struct {
+	By         Principal
+	RoundID    string
+	Name       string
+	Kind       RoundKind
+	SiteTypes  []string
+	Areas      []string
+	Sample     int
+	DueBy      time.Time
+	Inspectors []string
+	// Seed draws the sample: the application layer's random number, kept
+	// below 2^53 so that every JSON reader reads it exactly.
+	Seed int64
+
+	// Facts: the sites as the store holds them; the policy's site types,
+	// areas (none: free text) and inspectors.
+	Sites                              []Site
+	Types, KnownAreas, KnownInspectors []string
+}
+
+// DecideRound draws the round cmd asks for, or refuses it.
+func DecideRound(cmd PlanRound, now time.Time) (Round, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	if !cmd.By.Oversees() {
+		return Round{}, Errorf(EFORBIDDEN, "only supervisors and admins plan rounds")
+	}
+	kind := cmp.Or(cmd.Kind, RoundOpen)
+	dueBy := cmd.DueBy.UTC().Truncate(time.Millisecond)
+	var errs fieldErrors
+	checkText(&errs, "name", cmd.Name, MaxRoundName, true)
+	if kind != RoundOpen && kind != RoundCovert {
+		errs.add("kind", "must be open (明查) or covert (暗访)")
+	}
+	for i, t := range cmd.SiteTypes {
+		if !slices.Contains(cmd.Types, t) {
+			errs.add(fieldIndex("site_types", i), "is not a site type of the policy%s", choices(cmd.Types))
+		}
+	}
+	for i, a := range cmd.Areas {
+		if len(cmd.KnownAreas) > 0 && !slices.Contains(cmd.KnownAreas, a) {
+			errs.add(fieldIndex("areas", i), "is not a known area%s", choices(cmd.KnownAreas))
+		}
+	}
+	if cmd.Sample < 0 {
+		errs.add("sample", "must be 0 (every site) or more")
+	}
+	switch {
+	case dueBy.IsZero():
+		errs.add("due_by", "is required: when every site must be inspected")
+	case !dueBy.After(now):
+		errs.add("due_by", "must be in the future")
+	case dueBy.Sub(now) > maxAhead:
+		errs.add("due_by", "must be within a year")
+	}
+	if len(cmd.Inspectors) == 0 {
+		errs.add("inspectors", "is required: who inspects the sites")
+	}
+	for i, id := range cmd.Inspectors {
+		switch {
+		case !slices.Contains(cmd.KnownInspectors, id):
+			errs.add(fieldIndex("inspectors", i), "is not an inspector of the policy%s", choices(cmd.KnownInspectors))
+		case slices.Index(cmd.Inspectors, id) < i:
+			errs.add(fieldIndex("inspectors", i), "is named twice")
+		}
+	}
+	if err := errs.err(); err != nil {
+		return Round{}, err
+	}
+	var candidates []Site
+	for _, s := range cmd.Sites {
+		if s.Active && (len(cmd.SiteTypes) == 0 || slices.Contains(cmd.SiteTypes, s.Type)) &&
+			(len(cmd.Areas) == 0 || slices.Contains(cmd.Areas, s.Area)) {
+			candidates = append(candidates, s)
+		}
+	}
+	if len(candidates) == 0 {
+		return Round{}, Errorf(ECONFLICT, "no active site is of the round's site types in its areas")
+	}
+	drawn := DrawSites(candidates, cmd.Sample, cmd.Seed)
+	return Round{
+		ID: cmd.RoundID, Name: cmd.Name, Kind: kind, SiteTypes: cmd.SiteTypes, Areas: cmd.Areas, Sample: cmd.Sample,
+		DueBy: dueBy, Status: RoundStatusOpen, Seed: cmd.Seed, DrawnFrom: len(candidates),
+		Sites: share(drawn, cmd.Inspectors), PlannedBy: cmd.By.ID, PlannedAt: now,
+	}, nil
+}
+
+// DrawSites draws sample of sites (all of them when sample is 0 or not
+// less than their number) at random from seed, stratified by type: each
+// type gets its share of the sample in proportion to its sites, the
+// remainders going to the largest fractions (ties to the type first by
+// code). The draw depends only on the sites, sample and seed, whatever
+// their order, so it can be redone to show it was fair.
+func DrawSites(sites []Site, sample int, seed int64) []Site {
+	sites = slices.SortedFunc(slices.Values(sites), func(a, b Site) int { return cmp.Compare(a.ID, b.ID) })
+	if sample <= 0 || sample >= len(sites) {
+		return sites
+	}
+	byType := map[string][]Site{}
+	for _, s := range sites {
+		byType[s.Type] = append(byType[s.Type], s)
+	}
+	types := slices.Sorted(func(yield func(string) bool) {
+		for t := range byType {
+			if !yield(t) {
+				return
+			}
+		}
+	})
+	quota := make(map[string]int, len(types))
+	left := sample
+	for _, t := range types {
+		quota[t] = sample * len(byType[t]) / len(sites)
+		left -= quota[t]
+	}
+	// The remainders, largest first: a type's fraction is
+	// sample*n mod len(sites), compared as integers.
+	byRemainder := slices.SortedStableFunc(slices.Values(types), func(a, b string) int {
+		return cmp.Compare(sample*len(byType[b])%len(sites), sample*len(byType[a])%len(sites))
+	})
+	for _, t := range byRemainder[:left] {
+		quota[t]++
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x64756261)) // "duba"
+	var out []Site
+	for _, t := range types {
+		group := slices.Clone(byType[t])
+		rng.Shuffle(len(group), func(i, j int) { group[i], group[j] = group[j], group[i] })
+		out = append(out, group[:quota[t]]...)
+	}
+	return out
+}
+
+// share deals the drawn sites to the inspectors in runs of neighbours:
+// ordered by area, type and id, the first inspector takes the first run,
+// and so on, the runs differing in length by one at most.
+func share(sites []Site, inspectors []string) []RoundSite {
+	sites = slices.SortedFunc(slices.Values(sites), func(a, b Site) int {
+		return cmp.Or(cmp.Compare(a.Area, b.Area), cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID))
+	})
+	out := make([]RoundSite, len(sites))
+	for i, s := range sites {
+		out[i] = RoundSite{Site: s.ID, Type: s.Type, Area: s.Area, Inspector: inspectors[i*len(inspectors)/len(sites)]}
+	}
+	return out
+}
+
+// fieldIndex names element i of a list field: "inspectors[2]".
+func fieldIndex(field string, i int) string {
+	return field + "[" + strconv.Itoa(i) + "]"
+}
