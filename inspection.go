@@ -102,6 +102,9 @@ func DecideInspection(cmd InspectSite, now time.Time) (SiteInspection, []Standar
 	if cmd.By.Role != RoleInspector || cmd.By.ID != entry.Inspector {
 		return SiteInspection{}, nil, Errorf(EFORBIDDEN, "only %s, the inspector it went to, inspects site %s in this round", entry.Inspector, entry.Site)
 	}
+	if cmd.Type.Code == "" {
+		return SiteInspection{}, nil, Errorf(ECONFLICT, "site type %s is not in the policy any more", cmd.Site.Type)
+	}
 	hash := inspectionHash(cmd)
 	if d := cmd.Done; d != nil {
 		if d.RequestHash == hash {
@@ -202,4 +205,12 @@ func (in *SiteInspection) FindingCase(by Principal, site Site, item StandardItem
 		Evidence:    answer.Evidence,
 		Finding:     &Finding{Site: site.ID, Item: item.Code, Round: in.Round, Unit: site.Unit, Last: last},
 	}
+}
+
+// ResolveInspection gives cmd the policy's facts its decision needs: the
+// checklist of its site's type and the pass score.
+func (p *Policy) ResolveInspection(cmd InspectSite) InspectSite {
+	cmd.Type, _ = p.SiteType(cmd.Site.Type)
+	cmd.PassScore = p.Inspection.PassScore
+	return cmd
 }

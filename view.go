@@ -33,7 +33,6 @@ type View struct {
 	LastUrgedAt   *time.Time   `json:"last_urged_at,omitempty"`
 	DuplicateOf   string       `json:"duplicate_of,omitempty"`
 	Suspension    *Suspension  `json:"suspension,omitempty"`
-	Outcome       Outcome      `json:"outcome,omitempty"`
 	// Site, Item, Round and Recurrence say where a site inspection found
 	// the problem (SPEC, "Sites and standards"); Listed that it is 挂牌督办.
 	Site       string `json:"site,omitempty"`
@@ -41,6 +40,9 @@ type View struct {
 	Round      string `json:"round,omitempty"`
 	Recurrence int    `json:"recurrence,omitempty"`
 	Listed     bool   `json:"listed"`
+	// Outcome stays last: migration 0009 wrote it at the end of the views
+	// it completed.
+	Outcome Outcome `json:"outcome,omitempty"`
 }
 
 // View returns the case as clients see it.

@@ -78,6 +78,24 @@ type SiteStore interface {
 	Sites(ctx context.Context, f duban.SiteFilter) ([]duban.Site, string, error)
 	// SiteEvents returns a site's events in version order.
 	SiteEvents(ctx context.Context, id string) ([]duban.SiteEvent, error)
+
+	// RecordRound records a planned round and the sites it drew; a round
+	// whose id is there already is left as it is and answered, created
+	// false. Round returns one with what of it is inspected (ENOTFOUND
+	// when none); Rounds the latest, at most limit, those with a site for
+	// inspector (every one for "").
+	RecordRound(ctx context.Context, r duban.Round) (stored duban.Round, created bool, err error)
+	Round(ctx context.Context, id string) (duban.Round, error)
+	Rounds(ctx context.Context, inspector string, limit int) ([]duban.Round, error)
+	// RecordInspection records a site's inspection in its round; one there
+	// already is left as it is and answered, created false. Inspection
+	// returns it (nil when there is none).
+	RecordInspection(ctx context.Context, in duban.SiteInspection) (stored duban.SiteInspection, created bool, err error)
+	Inspection(ctx context.Context, round, site string) (*duban.SiteInspection, error)
+	// LastFinding returns the last case opened for item at site but the
+	// case except (nil when none); cases cancelled as invalid or as
+	// duplicates do not count.
+	LastFinding(ctx context.Context, site, item, except string) (*duban.LastFinding, error)
 }
 
 // Engine runs commands on cases: each case's single writer, which decides

@@ -30,7 +30,7 @@ func (s *Service) Open(ctx context.Context, cmd duban.OpenCase, key string) (a A
 	cmd.RequestHash = requestHash(cmd)
 	cmd.CaseID = uuid.Must(uuid.NewV7()).String()
 	if key != "" {
-		cmd.CaseID = uuid.NewSHA1(caseIDSpace, []byte(cmd.By.ID+"\n"+key)).String()
+		cmd.CaseID = caseIDFor(cmd.By, key)
 	}
 	if _, err := duban.Decide(duban.Case{}, cmd, s.now()); err != nil {
 		return Answer{}, err
@@ -81,6 +81,11 @@ func (s *Service) reopened(ctx context.Context, cmd duban.OpenCase) (a Answer, f
 
 // caseIDSpace is the UUID namespace of case ids derived from Idempotency-Keys.
 var caseIDSpace = uuid.MustParse("3d0f6a52-9b1e-4c67-8a2d-51e0c4b7f9a3")
+
+// caseIDFor is the id of the case by opens with Idempotency-Key key.
+func caseIDFor(by duban.Principal, key string) string {
+	return uuid.NewSHA1(caseIDSpace, []byte(by.ID+"\n"+key)).String()
+}
 
 // openRequest is what an open's RequestHash is taken of: the request, its
 // defaults applied, as JSON in this shape. The shape must never change: a

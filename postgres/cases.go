@@ -19,7 +19,8 @@ import (
 // projectionColumns are the columns of a cases row, in the order
 // projectionRow gives their values.
 var projectionColumns = []string{"id", "version", "status", "category", "severity", "unit", "area", "reporter",
-	"opened_at", "updated_at", "stage_deadline", "escalate_at", "escalation_level", "duplicate_of", "doc", "view", "number"}
+	"opened_at", "updated_at", "stage_deadline", "escalate_at", "escalation_level", "duplicate_of", "doc", "view", "number",
+	"site", "item", "listed"}
 
 // projectionRow is a case as its projection row: the whole case as doc, its
 // view ready to send, its clock (the running stage's deadline, the due
@@ -39,8 +40,13 @@ func projectionRow(c duban.Case) ([]any, error) {
 	if escalateAt == nil {
 		escalateAt = []time.Time{}
 	}
+	var site, item *string
+	if f := c.Found; f != nil {
+		site, item = &f.Site, &f.Item
+	}
 	return []any{c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
-		c.OpenedAt, c.UpdatedAt, clock.Deadline, escalateAt, clock.Recorded, nullable(c.DuplicateOf), doc, string(view), nullable(c.Number)}, nil
+		c.OpenedAt, c.UpdatedAt, clock.Deadline, escalateAt, clock.Recorded, nullable(c.DuplicateOf), doc, string(view), nullable(c.Number),
+		site, item, c.Listed}, nil
 }
 
 // upsertCase writes a projection row, unless the row already holds a later

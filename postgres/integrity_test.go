@@ -262,3 +262,33 @@ func TestMigrationAddsOutcomesAndTheScorecards(t *testing.T) {
 		t.Fatalf("the closed case: %+v", got.Case)
 	}
 }
+
+// Views written before listing existed say nothing of it; migration 0016
+// makes them the fold of their events again.
+func TestMigrationAddsListed(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	ids := threeCases(t, s)
+	closed, _ := do(t, s, duban.Case{}, openCmd(uuid.NewString(), "littering", ""), t0, "open")
+	do(t, s, closed, duban.Cancel{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "s", Role: duban.RoleSupervisor}}, Reason: "no", Outcome: duban.OutcomeNoFurtherAction}, t0.Add(time.Hour), "cancel")
+	if err := s.Exec(ctx, `UPDATE cases SET view = replace(view, ',"listed":false', '')`); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.RebuildProjections(ctx, true, nil); err != nil || r.Differed != int64(len(ids)+1) {
+		t.Fatalf("before the migration: %+v, %v", r, err)
+	}
+	sql, err := os.ReadFile("migrations/0016_rounds.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, update, ok := strings.Cut(string(sql), "\nUPDATE cases SET view")
+	if !ok {
+		t.Fatal("0016 updates no view")
+	}
+	if err := s.Exec(ctx, "UPDATE cases SET view"+update); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.RebuildProjections(ctx, true, nil); err != nil || r.Differed != 0 {
+		t.Fatalf("after the migration: %+v, %v", r, err)
+	}
+}

@@ -1,7 +1,9 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -10,8 +12,10 @@ import (
 
 // siteStore holds the sites and their events.
 type siteStore struct {
-	sites      map[string]duban.Site
-	siteEvents map[string][]duban.SiteEvent
+	sites       map[string]duban.Site
+	siteEvents  map[string][]duban.SiteEvent
+	rounds      map[string]duban.Round
+	inspections map[[2]string]duban.SiteInspection // by round and site
 }
 
 // AppendSite records a site command's events and the site after them; it
@@ -22,9 +26,7 @@ func (s *Store) AppendSite(_ context.Context, before duban.Site, events []duban.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sites.sites == nil {
-		s.sites = siteStore{sites: map[string]duban.Site{}, siteEvents: map[string][]duban.SiteEvent{}}
-	}
+	s.sites.init()
 	id := events[0].SiteID
 	if int64(len(s.sites.siteEvents[id])) != before.Version {
 		return duban.Errorf(duban.ECONFLICT, "site %s was changed meanwhile: read it again", id)
@@ -76,4 +78,113 @@ func (s *Store) SiteEvents(_ context.Context, id string) ([]duban.SiteEvent, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.sites.siteEvents[id]), nil
+}
+
+func (s *siteStore) init() {
+	if s.sites == nil {
+		*s = siteStore{sites: map[string]duban.Site{}, siteEvents: map[string][]duban.SiteEvent{},
+			rounds: map[string]duban.Round{}, inspections: map[[2]string]duban.SiteInspection{}}
+	}
+}
+
+// RecordRound records a planned round; one whose id is there already is
+// left as it is and answered, created false.
+func (s *Store) RecordRound(_ context.Context, r duban.Round) (duban.Round, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sites.init()
+	_, there := s.sites.rounds[r.ID]
+	if !there {
+		r.Sites = slices.Clone(r.Sites)
+		s.sites.rounds[r.ID] = r
+	}
+	return s.round(r.ID), !there, nil
+}
+
+// round is the round id as planned, with what of it is inspected.
+func (s *Store) round(id string) duban.Round {
+	r := s.sites.rounds[id]
+	r.Sites = slices.Clone(r.Sites)
+	for i := range r.Sites {
+		_, r.Sites[i].Inspected = s.sites.inspections[[2]string{id, r.Sites[i].Site}]
+	}
+	r.Settle()
+	return r
+}
+
+// Round returns a round and what of it is inspected; ENOTFOUND when
+// there is none.
+func (s *Store) Round(_ context.Context, id string) (duban.Round, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sites.rounds[id]; !ok {
+		return duban.Round{}, duban.Errorf(duban.ENOTFOUND, "round not found")
+	}
+	return s.round(id), nil
+}
+
+// Rounds lists the latest rounds planned, at most limit: those with a
+// site for inspector, or every one when inspector is "".
+func (s *Store) Rounds(_ context.Context, inspector string, limit int) ([]duban.Round, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []duban.Round
+	for id, r := range s.sites.rounds {
+		if inspector == "" || slices.ContainsFunc(r.Sites, func(rs duban.RoundSite) bool { return rs.Inspector == inspector }) {
+			out = append(out, s.round(id))
+		}
+	}
+	slices.SortFunc(out, func(a, b duban.Round) int {
+		return cmp.Or(b.PlannedAt.Compare(a.PlannedAt), strings.Compare(b.ID, a.ID))
+	})
+	return out[:min(limit, len(out))], nil
+}
+
+// RecordInspection records a site's inspection in its round; one there
+// already is left as it is and answered, created false.
+func (s *Store) RecordInspection(_ context.Context, in duban.SiteInspection) (duban.SiteInspection, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sites.init()
+	key := [2]string{in.Round, in.Site}
+	if there, ok := s.sites.inspections[key]; ok {
+		return there, false, nil
+	}
+	r, ok := s.sites.rounds[in.Round]
+	if _, drawn := r.Site(in.Site); !ok || !drawn {
+		return duban.SiteInspection{}, false, fmt.Errorf("site %s is not in round %s", in.Site, in.Round)
+	}
+	s.sites.inspections[key] = in
+	return in, true, nil
+}
+
+// Inspection returns site's inspection in round; nil when there is none.
+func (s *Store) Inspection(_ context.Context, round, site string) (*duban.SiteInspection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.sites.inspections[[2]string{round, site}]
+	if !ok {
+		return nil, nil
+	}
+	return &in, nil
+}
+
+// LastFinding returns the last case opened for item at site but the case
+// except; nil when there is none. A case cancelled as invalid or as a
+// duplicate found nothing, and does not count.
+func (s *Store) LastFinding(_ context.Context, site, item, except string) (*duban.LastFinding, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var last *duban.LastFinding
+	for id, st := range s.cases {
+		c := st.c
+		if f := c.Found; f == nil || f.Site != site || f.Item != item || id == except ||
+			c.Outcome == duban.OutcomeInvalid || c.Outcome == duban.OutcomeDuplicate {
+			continue
+		}
+		if last == nil || c.OpenedAt.After(last.OpenedAt) || c.OpenedAt.Equal(last.OpenedAt) && id > last.Case {
+			last = &duban.LastFinding{Case: id, OpenedAt: c.OpenedAt, Recurrence: c.Found.Recurrence}
+		}
+	}
+	return last, nil
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"lists filter, order and page", testCases},
 		{"case numbers, a sequence per year", testCaseNumbers},
 		{"sites", testSites},
+		{"rounds and inspections", testRounds},
 		{"the escalation board", testEscalations},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
