@@ -79,7 +79,7 @@ type InspectSite struct {
 	Done      *SiteInspection
 }
 
-// maxSkew is how far ahead of duban's clock a phone's clock may be.
+// maxSkew is how far a phone's clock may be off duban's.
 const maxSkew = 5 * time.Minute
 
 // DecideInspection judges cmd: the inspection to record, and the items
@@ -88,6 +88,9 @@ const maxSkew = 5 * time.Minute
 // open; or a refusal.
 func DecideInspection(cmd InspectSite, now time.Time) (SiteInspection, []StandardItem, error) {
 	now = now.UTC().Truncate(time.Millisecond)
+	if err := cmd.By.MayReadRounds(); err != nil {
+		return SiteInspection{}, nil, err
+	}
 	if cmd.Round == nil {
 		return SiteInspection{}, nil, Errorf(ENOTFOUND, "round not found")
 	}
@@ -120,7 +123,7 @@ func DecideInspection(cmd InspectSite, now time.Time) (SiteInspection, []Standar
 		errs.add("at", "is required: when the site was inspected")
 	case at.After(now.Add(maxSkew)):
 		errs.add("at", "must not be in the future")
-	case at.Before(round.PlannedAt):
+	case at.Before(round.PlannedAt.Add(-maxSkew)):
 		errs.add("at", "must not be before the round was planned, %s", round.PlannedAt.Format(time.RFC3339))
 	}
 	checkLocation(&errs, cmd.Location)

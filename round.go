@@ -73,9 +73,18 @@ func (r *Round) Settle() {
 	}
 }
 
+// MayReadRounds refuses units (EFORBIDDEN): rounds are the office's and
+// its inspectors' (a covert round must not reach the units it visits).
+func (p Principal) MayReadRounds() error {
+	if !p.Oversees() && p.Role != RoleInspector {
+		return Errorf(EFORBIDDEN, "only the office and its inspectors read rounds")
+	}
+	return nil
+}
+
 // RoundFor is round r as p may read it: the office reads every round, an
-// inspector the rounds they have sites in; a unit none (a covert round
-// must not reach the units it visits).
+// inspector the rounds they have sites in (MayReadRounds refuses the
+// rest first).
 func (p Principal) RoundFor(r Round) (Round, bool) {
 	switch {
 	case p.Oversees():

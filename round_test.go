@@ -179,7 +179,7 @@ func TestDecideInspection(t *testing.T) {
 		field string
 	}{
 		{"no round", func(c *duban.InspectSite) { c.Round = nil }, duban.ENOTFOUND, ""},
-		{"a unit", func(c *duban.InspectSite) { c.By = sanitation }, duban.ENOTFOUND, ""},
+		{"a unit", func(c *duban.InspectSite) { c.By = sanitation }, duban.EFORBIDDEN, ""},
 		{"a site not drawn", func(c *duban.InspectSite) { c.Site.ID = "zoo-1" }, duban.ENOTFOUND, ""},
 		{"another inspector", func(c *duban.InspectSite) { c.By = duban.Principal{ID: "inspector-2", Role: duban.RoleInspector} }, duban.EFORBIDDEN, ""},
 		{"a supervisor", func(c *duban.InspectSite) { c.By = supervisor }, duban.EFORBIDDEN, ""},

@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // SiteKeeper keeps the sites (点位): the office's commands through
@@ -16,6 +17,12 @@ type SiteKeeper interface {
 	CommandSite(ctx context.Context, cmd duban.SiteCommand) (duban.Site, bool, error)
 	Site(ctx context.Context, by duban.Principal, id string) (duban.Site, error)
 	ListSites(ctx context.Context, by duban.Principal, f duban.SiteFilter) ([]duban.Site, string, error)
+
+	// Rounds and their inspections: app.Service's.
+	PlanRound(ctx context.Context, cmd duban.PlanRound, key string) (duban.Round, bool, error)
+	Round(ctx context.Context, by duban.Principal, id string) (duban.Round, error)
+	Rounds(ctx context.Context, by duban.Principal) ([]duban.Round, error)
+	Inspect(ctx context.Context, round, site string, cmd duban.InspectSite) (app.Inspected, error)
 }
 
 // siteCursor is a position in the sites' list: the last id of a page.

@@ -54,6 +54,9 @@ func (s *Service) PlanRound(ctx context.Context, cmd duban.PlanRound, key string
 // Round returns round id as by may read it; ENOTFOUND when there is none
 // or by may not see it.
 func (s *Service) Round(ctx context.Context, by duban.Principal, id string) (duban.Round, error) {
+	if err := by.MayReadRounds(); err != nil {
+		return duban.Round{}, err
+	}
 	if s.Sites == nil {
 		return duban.Round{}, duban.Errorf(duban.ENOTFOUND, "round not found")
 	}
@@ -69,17 +72,16 @@ func (s *Service) Round(ctx context.Context, by duban.Principal, id string) (dub
 }
 
 // Rounds lists the latest rounds by may read: the office every one, an
-// inspector those with a site for them, a unit none.
+// inspector those with a site for them.
 func (s *Service) Rounds(ctx context.Context, by duban.Principal) ([]duban.Round, error) {
-	switch {
-	case s.Sites == nil:
-		return nil, nil
-	case by.Oversees():
-		return s.Sites.Rounds(ctx, "", maxRoundsListed)
-	case by.Role == duban.RoleInspector:
-		return s.Sites.Rounds(ctx, by.ID, maxRoundsListed)
+	if err := by.MayReadRounds(); err != nil || s.Sites == nil {
+		return nil, err
 	}
-	return nil, nil
+	inspector := ""
+	if !by.Oversees() {
+		inspector = by.ID
+	}
+	return s.Sites.Rounds(ctx, inspector, maxRoundsListed)
 }
 
 // Inspected is what an inspection answers: the inspection recorded, and

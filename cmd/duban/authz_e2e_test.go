@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
@@ -42,8 +43,12 @@ type authzRow struct {
 	body  any
 	ok    int // the status an allowed principal gets
 	// hidden: another unit not allowed is answered 404, as for a case of
-	// another unit (routes of a case are hidden so already).
-	hidden bool
+	// another unit (routes of a case are hidden so already); shown: it is
+	// refused as any principal not allowed (403), though the row has a
+	// setup (the route hides nothing from units: it refuses them all).
+	hidden, shown bool
+	// prepare readies what the route needs before each principal's call.
+	prepare func(s *stack)
 	// stream: the answer does not end; only its status is read.
 	stream bool
 }
@@ -106,50 +111,88 @@ func authzMatrix() map[string]authzRow {
 		s.call("POST", "/v1/sites", "dev-admin", body).Expect(s.t, 201, nil)
 		return "/v1/sites/" + body["id"].(string)
 	}
+	// A round drawing every market site, the fresh one among them, all
+	// for inspector-1, and an inspection of that site.
+	plan := func(s *stack) (round, site string) {
+		site = strings.TrimPrefix(registered(s), "/v1/sites/")
+		var r struct{ ID string }
+		s.call("POST", "/v1/rounds", "dev-supervisor", roundBody()).Expect(s.t, 201, &r)
+		return r.ID, site
+	}
+	planned := func(s *stack) string {
+		round, _ := plan(s)
+		return "/v1/rounds/" + round
+	}
+	roundOf := func(s *stack) string {
+		round, site := plan(s)
+		return "/v1/rounds/" + round + "/sites/" + site
+	}
+	marketItems := []map[string]any{}
+	for _, item := range []string{"market-ads", "market-scale", "market-zoning", "market-clean", "market-bins", "market-clutter", "market-smoking"} {
+		marketItems = append(marketItems, map[string]any{"item": item, "result": "pass"})
+	}
+	inspection := lazyJSON(func() any {
+		return map[string]any{"at": time.Now().UTC().Format(time.RFC3339), "location": map[string]any{"lat": 39.8651, "lon": 111.2381}, "items": marketItems}
+	})
 	published := func(s *stack) string {
 		s.publish(duban.Bulletin{Period: s.policy.AssessmentPeriodOf(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))})
 		return "/v1/reports/bulletins/2026-10"
 	}
 	return map[string]authzRow{
-		"GET /healthz":                                {public: true, path: "/healthz", ok: 200},
-		"GET /readyz":                                 {public: true, path: "/readyz", ok: 200},
-		"GET /v1/openapi.json":                        {public: true, path: "/v1/openapi.json", ok: 200},
-		"POST /v1/cases":                              {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/cases", body: littering, ok: 201},
-		"GET /v1/cases":                               {may: everyone, path: "/v1/cases", ok: 200},
-		"GET /v1/escalations":                         {may: overseers, path: "/v1/escalations", ok: 200},
-		"GET /v1/cases/{id}":                          {may: withSight, setup: dispatched, ok: 200},
-		"GET /v1/cases/{id}/events":                   {may: withSight, setup: dispatched, path: "/events", ok: 200},
-		"POST /v1/cases/{id}/acknowledge":             {may: []string{"own unit"}, setup: dispatched, path: "/acknowledge", ok: 200},
-		"POST /v1/cases/{id}/dispute":                 {may: []string{"own unit"}, setup: dispatched, path: "/dispute", body: map[string]any{"reason": "the market's stretch"}, ok: 200},
-		"POST /v1/cases/{id}/resolve":                 {may: []string{"own unit"}, setup: inProgress, path: "/resolve", body: map[string]any{"note": "swept"}, ok: 200},
-		"POST /v1/cases/{id}/extensions":              {may: []string{"own unit"}, setup: inProgress, path: "/extensions", body: extensionBody(), ok: 200},
-		"POST /v1/cases/{id}/verify":                  {may: []string{"inspector", "supervisor", "admin"}, setup: resolved, path: "/verify", body: map[string]any{"passed": true}, ok: 200},
-		"POST /v1/cases/{id}/comments":                {may: withSight, setup: dispatched, path: "/comments", body: map[string]any{"text": "seen"}, ok: 200},
-		"POST /v1/cases/{id}/assign":                  {may: overseers, setup: dispatched, path: "/assign", body: map[string]any{"unit": "urban-management", "reason": "theirs"}, ok: 200},
-		"POST /v1/cases/{id}/extensions/{n}/decision": {may: overseers, setup: extensionAsked, path: "/extensions/1/decision", body: map[string]any{"approved": false}, ok: 200},
-		"POST /v1/cases/{id}/urge":                    {may: overseers, setup: dispatched, path: "/urge", body: map[string]any{"note": "today, please"}, ok: 200},
-		"POST /v1/cases/{id}/suspend":                 {may: overseers, setup: dispatched, path: "/suspend", body: map[string]any{"reason": "waiting for a crane"}, ok: 200},
-		"POST /v1/cases/{id}/resume":                  {may: overseers, setup: suspended, path: "/resume", body: map[string]any{}, ok: 200},
-		"POST /v1/cases/{id}/cancel":                  {may: overseers, setup: dispatched, path: "/cancel", body: map[string]any{"reason": "reported twice"}, ok: 200},
-		"GET /v1/reports/units":                       {may: scorers, path: "/v1/reports/units?" + month, ok: 200},
-		"GET /v1/reports/units/{unit}/cases":          {may: []string{"supervisor", "admin", "own unit"}, hidden: true, path: "/v1/reports/units/sanitation/cases?figure=handled&" + month, ok: 200},
-		"GET /v1/reports/inspectors":                  {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
-		"GET /v1/reports/bulletins":                   {may: scorers, path: "/v1/reports/bulletins", ok: 200},
-		"GET /v1/reports/bulletins/{period}":          {may: scorers, setup: published, ok: 200},
-		"GET /v1/stream":                              {may: everyone, path: "/v1/stream", ok: 200, stream: true},
-		"POST /v1/attachments":                        {may: everyone, path: "/v1/attachments", body: photo, ok: 201},
-		"GET /v1/attachments/{id}":                    {may: withSight, setup: attached, ok: 200},
-		"GET /v1/attachments/{id}/thumbnail":          {may: withSight, setup: attached, path: "/thumbnail", ok: 200},
-		"GET /v1/sites":                               {may: everyone, path: "/v1/sites", ok: 200},
-		"POST /v1/sites":                              {may: []string{"admin"}, path: "/v1/sites", body: site(), ok: 201},
-		"GET /v1/sites/{id}":                          {may: withSight, setup: registered, hidden: true, ok: 200},
-		"PATCH /v1/sites/{id}":                        {may: []string{"admin"}, setup: registered, body: map[string]any{"name": "农贸市场（新）"}, ok: 200},
-		"POST /v1/sites/{id}/retire":                  {may: []string{"admin"}, setup: registered, path: "/retire", body: map[string]any{"reason": "搬迁"}, ok: 200},
+		"GET /healthz":                                 {public: true, path: "/healthz", ok: 200},
+		"GET /readyz":                                  {public: true, path: "/readyz", ok: 200},
+		"GET /v1/openapi.json":                         {public: true, path: "/v1/openapi.json", ok: 200},
+		"POST /v1/cases":                               {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/cases", body: littering, ok: 201},
+		"GET /v1/cases":                                {may: everyone, path: "/v1/cases", ok: 200},
+		"GET /v1/escalations":                          {may: overseers, path: "/v1/escalations", ok: 200},
+		"GET /v1/cases/{id}":                           {may: withSight, setup: dispatched, ok: 200},
+		"GET /v1/cases/{id}/events":                    {may: withSight, setup: dispatched, path: "/events", ok: 200},
+		"POST /v1/cases/{id}/acknowledge":              {may: []string{"own unit"}, setup: dispatched, path: "/acknowledge", ok: 200},
+		"POST /v1/cases/{id}/dispute":                  {may: []string{"own unit"}, setup: dispatched, path: "/dispute", body: map[string]any{"reason": "the market's stretch"}, ok: 200},
+		"POST /v1/cases/{id}/resolve":                  {may: []string{"own unit"}, setup: inProgress, path: "/resolve", body: map[string]any{"note": "swept"}, ok: 200},
+		"POST /v1/cases/{id}/extensions":               {may: []string{"own unit"}, setup: inProgress, path: "/extensions", body: extensionBody(), ok: 200},
+		"POST /v1/cases/{id}/verify":                   {may: []string{"inspector", "supervisor", "admin"}, setup: resolved, path: "/verify", body: map[string]any{"passed": true}, ok: 200},
+		"POST /v1/cases/{id}/comments":                 {may: withSight, setup: dispatched, path: "/comments", body: map[string]any{"text": "seen"}, ok: 200},
+		"POST /v1/cases/{id}/assign":                   {may: overseers, setup: dispatched, path: "/assign", body: map[string]any{"unit": "urban-management", "reason": "theirs"}, ok: 200},
+		"POST /v1/cases/{id}/extensions/{n}/decision":  {may: overseers, setup: extensionAsked, path: "/extensions/1/decision", body: map[string]any{"approved": false}, ok: 200},
+		"POST /v1/cases/{id}/urge":                     {may: overseers, setup: dispatched, path: "/urge", body: map[string]any{"note": "today, please"}, ok: 200},
+		"POST /v1/cases/{id}/suspend":                  {may: overseers, setup: dispatched, path: "/suspend", body: map[string]any{"reason": "waiting for a crane"}, ok: 200},
+		"POST /v1/cases/{id}/resume":                   {may: overseers, setup: suspended, path: "/resume", body: map[string]any{}, ok: 200},
+		"POST /v1/cases/{id}/cancel":                   {may: overseers, setup: dispatched, path: "/cancel", body: map[string]any{"reason": "reported twice"}, ok: 200},
+		"GET /v1/reports/units":                        {may: scorers, path: "/v1/reports/units?" + month, ok: 200},
+		"GET /v1/reports/units/{unit}/cases":           {may: []string{"supervisor", "admin", "own unit"}, hidden: true, path: "/v1/reports/units/sanitation/cases?figure=handled&" + month, ok: 200},
+		"GET /v1/reports/inspectors":                   {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
+		"GET /v1/reports/bulletins":                    {may: scorers, path: "/v1/reports/bulletins", ok: 200},
+		"GET /v1/reports/bulletins/{period}":           {may: scorers, setup: published, ok: 200},
+		"GET /v1/stream":                               {may: everyone, path: "/v1/stream", ok: 200, stream: true},
+		"POST /v1/attachments":                         {may: everyone, path: "/v1/attachments", body: photo, ok: 201},
+		"GET /v1/attachments/{id}":                     {may: withSight, setup: attached, ok: 200},
+		"GET /v1/attachments/{id}/thumbnail":           {may: withSight, setup: attached, path: "/thumbnail", ok: 200},
+		"GET /v1/sites":                                {may: everyone, path: "/v1/sites", ok: 200},
+		"POST /v1/sites":                               {may: []string{"admin"}, path: "/v1/sites", body: site(), ok: 201},
+		"GET /v1/sites/{id}":                           {may: withSight, setup: registered, hidden: true, ok: 200},
+		"PATCH /v1/sites/{id}":                         {may: []string{"admin"}, setup: registered, body: map[string]any{"name": "农贸市场（新）"}, ok: 200},
+		"POST /v1/sites/{id}/retire":                   {may: []string{"admin"}, setup: registered, path: "/retire", body: map[string]any{"reason": "搬迁"}, ok: 200},
+		"GET /v1/rounds":                               {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/rounds", ok: 200},
+		"POST /v1/rounds":                              {may: overseers, prepare: func(s *stack) { registered(s) }, path: "/v1/rounds", body: lazyJSON(roundBody), ok: 201},
+		"GET /v1/rounds/{id}":                          {may: []string{"inspector", "supervisor", "admin"}, setup: planned, shown: true, ok: 200},
+		"POST /v1/rounds/{id}/sites/{site}/inspection": {may: []string{"inspector"}, setup: roundOf, shown: true, path: "/inspection", body: inspection, ok: 201},
 		// The default policy has no subscriptions: the allowed are told so.
 		"GET /v1/subscriptions/{name}/failed":  {may: overseers, path: "/v1/subscriptions/none/failed", ok: 404},
 		"POST /v1/subscriptions/{name}/replay": {may: overseers, path: "/v1/subscriptions/none/replay", ok: 404},
 	}
 }
+
+// roundBody plans a round of every market site for inspector-1.
+func roundBody() any {
+	return map[string]any{"name": "第49周 明查", "site_types": []string{"market"}, "inspectors": []string{"inspector-1"},
+		"due_by": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)}
+}
+
+// lazyJSON is a body made when it is sent: one that says the time then.
+type lazyJSON func() any
+
+func (f lazyJSON) MarshalJSON() ([]byte, error) { return json.Marshal(f()) }
 
 func extensionBody() map[string]any {
 	return map[string]any{"until": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339), "reason": "the paving crew is booked"}
@@ -198,6 +241,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			s.t = t
 			for _, p := range matrixPrincipals {
 				path := row.path
+				if row.prepare != nil {
+					row.prepare(s)
+				}
 				if row.setup != nil {
 					path = row.setup(s) + row.path // a fresh case for each, as an allowed command changes it
 				}
@@ -212,7 +258,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case row.public || slices.Contains(row.may, p.name):
 				case p.token == "" || p.name == "unknown token":
 					want = 401
-				case p.name == "other unit" && (row.setup != nil || row.hidden):
+				case p.name == "other unit" && (row.setup != nil && !row.shown || row.hidden):
 					want = 404
 				default:
 					want = 403

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/duban/duban"
+)
+
+// roundRequest is the body of POST /v1/rounds.
+type roundRequest struct {
+	Name       string          `json:"name"`
+	Kind       duban.RoundKind `json:"kind"`
+	SiteTypes  []string        `json:"site_types"`
+	Areas      []string        `json:"areas"`
+	Sample     int             `json:"sample"`
+	DueBy      string          `json:"due_by"`
+	Inspectors []string        `json:"inspectors"`
+}
+
+func (s *Server) planRound(w http.ResponseWriter, r *http.Request) {
+	var q roundRequest
+	key, err := idempotencyKey(r)
+	if err == nil {
+		err = decode(r, &q, false)
+	}
+	cmd := duban.PlanRound{By: principal(r), Name: strings.TrimSpace(q.Name), Kind: q.Kind, SiteTypes: q.SiteTypes, Areas: q.Areas,
+		Sample: q.Sample, Inspectors: q.Inspectors}
+	if err == nil && q.DueBy != "" { // none: DecideRound says it is required
+		cmd.DueBy, err = parseTime("due_by", q.DueBy)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	round, created, err := s.Sites.PlanRound(r.Context(), cmd, key)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/v1/rounds/"+round.ID)
+	}
+	reply(w, status, round)
+}
+
+func (s *Server) getRound(w http.ResponseWriter, r *http.Request) {
+	round, err := s.Sites.Round(r.Context(), principal(r), chi.URLParam(r, "id"))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	reply(w, http.StatusOK, round)
+}
+
+func (s *Server) listRounds(w http.ResponseWriter, r *http.Request) {
+	if err := invalidQuery(queryProblems(r.URL.Query(), nil)); err != nil {
+		fail(w, r, err)
+		return
+	}
+	rounds, err := s.Sites.Rounds(r.Context(), principal(r))
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if rounds == nil {
+		rounds = []duban.Round{}
+	}
+	reply(w, http.StatusOK, struct {
+		Items []duban.Round `json:"items"`
+	}{rounds})
+}
+
+// inspectionRequest is the body of POST /v1/rounds/{id}/sites/{site}/inspection.
+type inspectionRequest struct {
+	At       string             `json:"at"`
+	Location duban.Location     `json:"location"`
+	Items    []duban.ItemAnswer `json:"items"`
+}
+
+func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {
+	var q inspectionRequest
+	err := decode(r, &q, false)
+	cmd := duban.InspectSite{By: principal(r), Location: q.Location, Items: q.Items}
+	if err == nil && q.At != "" { // none: DecideInspection says it is required
+		cmd.At, err = parseTime("at", q.At)
+	}
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	in, err := s.Sites.Inspect(r.Context(), chi.URLParam(r, "id"), chi.URLParam(r, "site"), cmd)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	status := http.StatusOK // recorded before, synced again
+	if in.Created {
+		status = http.StatusCreated
+	}
+	reply(w, status, in.SiteInspection)
+}
