@@ -82,6 +82,11 @@ func authzMatrix() map[string]authzRow {
 		s.call("POST", p+"/extensions", "dev-sanitation", extensionBody()).Expect(s.t, 200, nil)
 		return p
 	}
+	listed := func(s *stack) string {
+		p := dispatched(s)
+		s.call("POST", p+"/list", "dev-supervisor", map[string]any{"reason": "the third time this month"}).Expect(s.t, 200, nil)
+		return p
+	}
 	suspended := func(s *stack) string {
 		p := dispatched(s)
 		s.call("POST", p+"/suspend", "dev-supervisor", map[string]any{"reason": "waiting for a crane"}).Expect(s.t, 200, nil)
@@ -159,6 +164,8 @@ func authzMatrix() map[string]authzRow {
 		"POST /v1/cases/{id}/suspend":                  {may: overseers, setup: dispatched, path: "/suspend", body: map[string]any{"reason": "waiting for a crane"}, ok: 200},
 		"POST /v1/cases/{id}/resume":                   {may: overseers, setup: suspended, path: "/resume", body: map[string]any{}, ok: 200},
 		"POST /v1/cases/{id}/cancel":                   {may: overseers, setup: dispatched, path: "/cancel", body: map[string]any{"reason": "reported twice"}, ok: 200},
+		"POST /v1/cases/{id}/list":                     {may: overseers, setup: dispatched, path: "/list", body: map[string]any{"reason": "the third time this month"}, ok: 200},
+		"POST /v1/cases/{id}/delist":                   {may: overseers, setup: listed, path: "/delist", body: map[string]any{}, ok: 200},
 		"GET /v1/reports/units":                        {may: scorers, path: "/v1/reports/units?" + month, ok: 200},
 		"GET /v1/reports/units/{unit}/cases":           {may: []string{"supervisor", "admin", "own unit"}, hidden: true, path: "/v1/reports/units/sanitation/cases?figure=handled&" + month, ok: 200},
 		"GET /v1/reports/inspectors":                   {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
