@@ -42,6 +42,8 @@ type Policy struct {
 	// Inspection how an inspection of a site is judged.
 	SiteTypes  []SiteType
 	Inspection Inspection
+	// Rounds are the rounds the policy schedules (on Temporal Schedules).
+	Rounds []RoundSchedule
 	// Subscriptions are offered the events (outbox).
 	Subscriptions []Subscription
 	// BusinessHours is the business calendar of business_hours, holidays

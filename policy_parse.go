@@ -45,23 +45,24 @@ func (e *PolicyError) Error() string {
 
 // The policy file as written.
 type rawPolicy struct {
-	Office        Names             `yaml:"office"`
-	TimeZone      string            `yaml:"timezone"`
-	Calendar      string            `yaml:"calendar"`
-	BusinessHours *rawHours         `yaml:"business_hours"`
-	Holidays      []string          `yaml:"holidays"`
-	Workdays      []string          `yaml:"workdays"`
-	Units         []rawUnit         `yaml:"units"`
-	Areas         []rawUnit         `yaml:"areas"` // as units: {id, name}
-	Categories    []rawCategory     `yaml:"categories"`
-	Routing       []rawRoute        `yaml:"routing"`
-	Assign        string            `yaml:"assign"`
-	Assessment    *rawAssessment    `yaml:"assessment"`
-	SiteTypes     []rawSiteType     `yaml:"site_types"`
-	Inspection    *rawInspection    `yaml:"inspection"`
-	Escalation    *[]rawRung        `yaml:"escalation"`
-	Principals    []rawPrincipal    `yaml:"principals"`
-	Subscriptions []rawSubscription `yaml:"subscriptions"`
+	Office        Names              `yaml:"office"`
+	TimeZone      string             `yaml:"timezone"`
+	Calendar      string             `yaml:"calendar"`
+	BusinessHours *rawHours          `yaml:"business_hours"`
+	Holidays      []string           `yaml:"holidays"`
+	Workdays      []string           `yaml:"workdays"`
+	Units         []rawUnit          `yaml:"units"`
+	Areas         []rawUnit          `yaml:"areas"` // as units: {id, name}
+	Categories    []rawCategory      `yaml:"categories"`
+	Routing       []rawRoute         `yaml:"routing"`
+	Assign        string             `yaml:"assign"`
+	Assessment    *rawAssessment     `yaml:"assessment"`
+	SiteTypes     []rawSiteType      `yaml:"site_types"`
+	Inspection    *rawInspection     `yaml:"inspection"`
+	Rounds        []rawRoundSchedule `yaml:"rounds"`
+	Escalation    *[]rawRung         `yaml:"escalation"`
+	Principals    []rawPrincipal     `yaml:"principals"`
+	Subscriptions []rawSubscription  `yaml:"subscriptions"`
 }
 
 type rawAssessment struct {
@@ -298,6 +299,7 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	for i, rp := range raw.Principals {
 		c.principal(p, i, rp)
 	}
+	p.Rounds = c.roundSchedules(p, raw.Rounds)
 	for i, rs := range raw.Subscriptions {
 		c.subscription(p, i, rs)
 	}

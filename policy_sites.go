@@ -1,6 +1,9 @@
 package duban
 
 import (
+	"cmp"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,4 +110,82 @@ func (c *policyChecker) days(path []any, text string) time.Duration {
 		return 0
 	}
 	return c.duration(path, text)
+}
+
+// rawRoundSchedule is a round the policy schedules, as written.
+type rawRoundSchedule struct {
+	Code       string    `yaml:"code"`
+	Name       string    `yaml:"name"`
+	Every      string    `yaml:"every"`
+	Kind       RoundKind `yaml:"kind"`
+	SiteTypes  []string  `yaml:"site_types"`
+	Areas      []string  `yaml:"areas"`
+	Sample     int       `yaml:"sample"`
+	Due        string    `yaml:"due"`
+	Inspectors []string  `yaml:"inspectors"`
+}
+
+var (
+	// everyWeekday is a time of the week or of every day: "mon 08:30",
+	// "daily 17:00".
+	everyWeekday = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun|daily) ([01][0-9]|2[0-3]):([0-5][0-9])$`)
+	// everyCron is a cron line's shape: five fields, as Temporal reads them.
+	everyCron = regexp.MustCompile(`^[0-9A-Za-z*,/?-]+( [0-9A-Za-z*,/?-]+){4}$`)
+)
+
+// roundSchedules reads the rounds the policy schedules: each coded once,
+// starting at a weekly or daily time or on a cron line, drawing from site
+// types, areas and inspectors the policy has, due a while after its start.
+func (c *policyChecker) roundSchedules(p *Policy, raw []rawRoundSchedule) []RoundSchedule {
+	var out []RoundSchedule
+	for i, r := range raw {
+		path := func(key string) []any { return at("rounds", i, key) }
+		c.listedID(path("code"), "round", r.Code, slices.ContainsFunc(out, func(s RoundSchedule) bool { return s.Code == r.Code }))
+		s := RoundSchedule{Code: r.Code, Name: strings.TrimSpace(r.Name), Every: r.Every, Kind: cmp.Or(r.Kind, RoundOpen),
+			SiteTypes: r.SiteTypes, Areas: r.Areas, Sample: r.Sample, Inspectors: r.Inspectors}
+		if s.Name == "" {
+			c.problem(path("name"), "a scheduled round needs a name")
+		}
+		switch m := everyWeekday.FindStringSubmatch(r.Every); {
+		case m != nil:
+			s.Weekday = slices.Index([]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}, m[1]) // -1: daily
+			s.Hour, _ = strconv.Atoi(m[2])
+			s.Minute, _ = strconv.Atoi(m[3])
+		case everyCron.MatchString(r.Every):
+			s.Cron = r.Every
+		default:
+			c.problem(path("every"), "bad time %q: want a day and a time such as \"mon 08:30\" or \"daily 17:00\", or a cron line such as \"30 8 * * 1\"", r.Every)
+		}
+		if s.Kind != RoundOpen && s.Kind != RoundCovert {
+			c.problem(path("kind"), "must be open (明查) or covert (暗访), not %q", s.Kind)
+		}
+		for j, t := range r.SiteTypes {
+			if _, ok := p.SiteType(t); !ok {
+				c.problem(at("rounds", i, "site_types", j), "unknown site type %q", t)
+			}
+		}
+		for j, a := range r.Areas {
+			if len(p.Areas) > 0 && !p.hasArea(a) {
+				c.problem(at("rounds", i, "areas", j), "unknown area %q", a)
+			}
+		}
+		if r.Sample < 0 {
+			c.problem(path("sample"), "must be 0 (every site) or more, not %d", r.Sample)
+		}
+		if r.Due == "" {
+			c.problem(path("due"), "a scheduled round needs its due time after its start, such as 5d")
+		} else {
+			s.Due = c.days(path("due"), r.Due)
+		}
+		if len(r.Inspectors) == 0 {
+			c.problem(path("inspectors"), "a scheduled round needs its inspectors")
+		}
+		for j, id := range r.Inspectors {
+			if !slices.ContainsFunc(p.Principals, func(e PrincipalEntry) bool { return e.ID == id && e.Role == RoleInspector }) {
+				c.problem(at("rounds", i, "inspectors", j), "%q is not an inspector of the policy", id)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -650,3 +650,59 @@ func TestDefaultStandards(t *testing.T) {
 		}
 	}
 }
+
+// Rounds the policy schedules: started weekly, daily or on a cron line,
+// drawing from what the policy has; every problem placed by line.
+func TestRoundSchedulesInThePolicy(t *testing.T) {
+	scheduled := strings.Replace(minimalPolicy, "escalation:", `site_types:
+  - code: market
+    name: {zh: 农贸市场, en: Farmers' market}
+    items:
+      - {code: market-clean, name: {zh: 地面整洁, en: Clean floor}, category: littering, points: 4}
+rounds:
+  - code: weekly-markets
+    name: 每周农贸市场明查
+    every: mon 08:30
+    site_types: [market]
+    sample: 5
+    due: 5d
+    inspectors: [inspector-1]
+  - code: evening-covert
+    name: 夜间暗访
+    every: "0 20 * * 5"
+    kind: covert
+    due: 36h
+    inspectors: [inspector-1]
+escalation:`, 1)
+	p, err := duban.ParsePolicy("city.yaml", []byte(scheduled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	weekly, ok := p.RoundSchedule("weekly-markets")
+	if !ok || weekly.Weekday != 1 || weekly.Hour != 8 || weekly.Minute != 30 || weekly.Cron != "" || weekly.Kind != duban.RoundOpen ||
+		weekly.Due != 5*24*time.Hour || weekly.Sample != 5 {
+		t.Fatalf("weekly %+v", weekly)
+	}
+	if evening, _ := p.RoundSchedule("evening-covert"); evening.Cron != "0 20 * * 5" || evening.Kind != duban.RoundCovert || evening.Due != 36*time.Hour {
+		t.Fatalf("evening %+v", evening)
+	}
+	plan := weekly.Plan(t0)
+	if plan.By != duban.System || !plan.DueBy.Equal(t0.Add(5*24*time.Hour)) || plan.Name != "每周农贸市场明查" || plan.Sample != 5 {
+		t.Fatalf("plan %+v", plan)
+	}
+	for _, tt := range []struct{ name, from, to, want string }{
+		{"a bad time", "every: mon 08:30", "every: monday 8:30", `city.yaml:23: rounds[0].every: bad time "monday 8:30": want a day and a time such as "mon 08:30" or "daily 17:00", or a cron line such as "30 8 * * 1"`},
+		{"an unknown site type", "site_types: [market]", "site_types: [mall]", `city.yaml:24: rounds[0].site_types[0]: unknown site type "mall"`},
+		{"no due time", "    due: 5d\n", "", `city.yaml:21: rounds[0].due: a scheduled round needs its due time after its start, such as 5d`},
+		{"a stranger", "inspectors: [inspector-1]\n  - code", "inspectors: [supervisor-9]\n  - code", `city.yaml:27: rounds[0].inspectors[0]: "supervisor-9" is not an inspector of the policy`},
+		{"a kind", "kind: covert", "kind: loud", `city.yaml:31: rounds[1].kind: must be open (明查) or covert (暗访), not "loud"`},
+		{"a code twice", "code: evening-covert", "code: weekly-markets", `city.yaml:28: rounds[1].code: round "weekly-markets" is listed twice`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := duban.ParsePolicy("city.yaml", []byte(strings.Replace(scheduled, tt.from, tt.to, 1)))
+			if err == nil || strings.Split(err.Error(), "\n")[0] != tt.want {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -44,6 +44,64 @@ type Round struct {
 	Sites     []RoundSite `json:"sites"`
 	PlannedBy string      `json:"planned_by"`
 	PlannedAt time.Time   `json:"planned_at"`
+	// Ladder is the policy's escalation ladder when the round was
+	// planned, placed around DueBy as a case's is around a deadline, the
+	// round's whole length as its stage: it warns and escalates while
+	// sites are left. A new policy does not change a planned round's.
+	Ladder []Rung `json:"ladder,omitempty"`
+	// Steps are the ladder's steps recorded, in order; EscalationLevel
+	// the highest.
+	Steps           []RoundStep `json:"steps,omitempty"`
+	EscalationLevel int         `json:"escalation_level"`
+}
+
+// RoundStep is a step of a round's ladder taken while sites were left: a
+// warning (level 0) or an escalation.
+type RoundStep struct {
+	Round      string    `json:"round"`
+	Level      int       `json:"level"`
+	DueAt      time.Time `json:"due_at"`
+	RecordedAt time.Time `json:"recorded_at"`
+	Left       []string  `json:"left"` // the sites not inspected then
+}
+
+// StepAt is where a rung of a round's ladder falls.
+type StepAt struct {
+	Level int       `json:"level"`
+	At    time.Time `json:"at"`
+}
+
+// Due returns the round's ladder placed around DueBy, earliest first,
+// counted around the clock: a round's due time is a time, not a working
+// duration.
+func (r *Round) Due() []StepAt {
+	length := r.DueBy.Sub(r.PlannedAt)
+	out := make([]StepAt, 0, len(r.Ladder))
+	for _, rung := range r.Ladder {
+		out = append(out, StepAt{Level: rung.Level, At: r.DueBy.Add(rung.At.Of(length))})
+	}
+	slices.SortStableFunc(out, func(a, b StepAt) int { return cmp.Or(a.At.Compare(b.At), a.Level-b.Level) })
+	return out
+}
+
+// Step decides the ladder's step of level at now: the step to record, or
+// false when there is none to record (the round is done, the step is
+// recorded already, or not due yet).
+func (r *Round) Step(level int, now time.Time) (RoundStep, bool) {
+	if r.Status == RoundStatusDone || slices.ContainsFunc(r.Steps, func(s RoundStep) bool { return s.Level == level }) {
+		return RoundStep{}, false
+	}
+	i := slices.IndexFunc(r.Due(), func(s StepAt) bool { return s.Level == level })
+	if i < 0 || r.Due()[i].At.After(now) {
+		return RoundStep{}, false
+	}
+	var left []string
+	for _, s := range r.Sites {
+		if !s.Inspected {
+			left = append(left, s.Site)
+		}
+	}
+	return RoundStep{Round: r.ID, Level: level, DueAt: r.Due()[i].At, RecordedAt: now.UTC().Truncate(time.Millisecond), Left: left}, true
 }
 
 // RoundSite is a site drawn for a round and the inspector it went to.
@@ -64,9 +122,13 @@ func (r *Round) Site(site string) (RoundSite, bool) {
 	return r.Sites[i], true
 }
 
-// Settle sets the round's status from its sites: done once every one is
-// inspected.
+// Settle sets the round's status from its sites, done once every one is
+// inspected, and its escalation level from its steps.
 func (r *Round) Settle() {
+	r.EscalationLevel = 0
+	for _, s := range r.Steps {
+		r.EscalationLevel = max(r.EscalationLevel, s.Level)
+	}
 	r.Status = RoundStatusDone
 	if slices.ContainsFunc(r.Sites, func(s RoundSite) bool { return !s.Inspected }) {
 		r.Status = RoundStatusOpen
@@ -113,15 +175,16 @@ type PlanRound struct {
 	Seed int64
 
 	// Facts: the sites as the store holds them; the policy's site types,
-	// areas (none: free text) and inspectors.
+	// areas (none: free text), inspectors and escalation ladder.
 	Sites                              []Site
 	Types, KnownAreas, KnownInspectors []string
+	Ladder                             []Rung
 }
 
 // DecideRound draws the round cmd asks for, or refuses it.
 func DecideRound(cmd PlanRound, now time.Time) (Round, error) {
 	now = now.UTC().Truncate(time.Millisecond)
-	if !cmd.By.Oversees() {
+	if !cmd.By.Oversees() && cmd.By != System { // the system: a round the policy schedules
 		return Round{}, Errorf(EFORBIDDEN, "only supervisors and admins plan rounds")
 	}
 	kind := cmp.Or(cmd.Kind, RoundOpen)
@@ -180,7 +243,7 @@ func DecideRound(cmd PlanRound, now time.Time) (Round, error) {
 	return Round{
 		ID: cmd.RoundID, Name: cmd.Name, Kind: kind, SiteTypes: cmd.SiteTypes, Areas: cmd.Areas, Sample: cmd.Sample,
 		DueBy: dueBy, Status: RoundStatusOpen, Seed: cmd.Seed, DrawnFrom: len(candidates),
-		Sites: share(drawn, cmd.Inspectors), PlannedBy: cmd.By.ID, PlannedAt: now,
+		Sites: share(drawn, cmd.Inspectors), PlannedBy: cmd.By.ID, PlannedAt: now, Ladder: cmd.Ladder,
 	}, nil
 }
 
@@ -263,5 +326,37 @@ func (p *Policy) ResolveRound(cmd PlanRound) PlanRound {
 			cmd.KnownInspectors = append(cmd.KnownInspectors, e.ID)
 		}
 	}
+	cmd.Ladder = p.Escalation
 	return cmd
+}
+
+// RoundSchedule is a round the policy schedules: started at a time of the
+// week (Weekday, -1 for every day, Hour, Minute in the policy's zone) or
+// on a Cron line, drawing as a PlanRound does, due Due after its start.
+type RoundSchedule struct {
+	Code, Name            string
+	Every                 string // as written
+	Weekday, Hour, Minute int
+	Cron                  string
+	Kind                  RoundKind
+	SiteTypes, Areas      []string
+	Sample                int
+	Due                   time.Duration
+	Inspectors            []string
+}
+
+// Plan is the round the schedule plans when it starts at now, by the
+// system.
+func (s RoundSchedule) Plan(now time.Time) PlanRound {
+	return PlanRound{By: System, Name: s.Name, Kind: s.Kind, SiteTypes: s.SiteTypes, Areas: s.Areas, Sample: s.Sample,
+		DueBy: now.Add(s.Due), Inspectors: s.Inspectors}
+}
+
+// RoundSchedule returns the round the policy schedules as code.
+func (p *Policy) RoundSchedule(code string) (RoundSchedule, bool) {
+	i := slices.IndexFunc(p.Rounds, func(s RoundSchedule) bool { return s.Code == code })
+	if i < 0 {
+		return RoundSchedule{}, false
+	}
+	return p.Rounds[i], true
 }

@@ -220,3 +220,45 @@ func TestFindingCase(t *testing.T) {
 		t.Fatalf("open %+v, finding %+v", open, open.Finding)
 	}
 }
+
+// TestRoundLadder: a round warns and escalates around its due time while
+// sites are left, each step once; a round done takes none.
+func TestRoundLadder(t *testing.T) {
+	cmd := planRound()
+	cmd.Ladder = terms().Ladder // warn at -25%, escalate at 0, 4h, 24h
+	r, err := duban.DecideRound(cmd, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := r.Due()
+	want := []duban.StepAt{{Level: 0, At: t0.Add(54 * time.Hour)}, {Level: 1, At: t0.Add(72 * time.Hour)}, {Level: 2, At: t0.Add(76 * time.Hour)}, {Level: 3, At: t0.Add(96 * time.Hour)}}
+	if !reflect.DeepEqual(due, want) {
+		t.Fatalf("due %v, want %v", due, want)
+	}
+	if _, ok := r.Step(0, t0.Add(53*time.Hour)); ok {
+		t.Fatal("a warning taken before it is due")
+	}
+	r.Sites[0].Inspected = true
+	r.Settle()
+	step, ok := r.Step(0, t0.Add(55*time.Hour))
+	if !ok || step.Level != 0 || !step.DueAt.Equal(want[0].At) || len(step.Left) != len(r.Sites)-1 || slices.Contains(step.Left, r.Sites[0].Site) {
+		t.Fatalf("the warning: %+v, %v", step, ok)
+	}
+	r.Steps = append(r.Steps, step)
+	if _, ok := r.Step(0, t0.Add(56*time.Hour)); ok {
+		t.Fatal("the warning taken twice")
+	}
+	step, _ = r.Step(2, t0.Add(80*time.Hour))
+	r.Steps = append(r.Steps, step)
+	r.Settle()
+	if r.EscalationLevel != 2 {
+		t.Fatalf("escalation level %d, want 2", r.EscalationLevel)
+	}
+	for i := range r.Sites {
+		r.Sites[i].Inspected = true
+	}
+	r.Settle()
+	if _, ok := r.Step(3, t0.Add(100*time.Hour)); ok || r.Status != duban.RoundStatusDone {
+		t.Fatalf("a round done took a step (status %s)", r.Status)
+	}
+}

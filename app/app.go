@@ -87,6 +87,9 @@ type SiteStore interface {
 	RecordRound(ctx context.Context, r duban.Round) (stored duban.Round, created bool, err error)
 	Round(ctx context.Context, id string) (duban.Round, error)
 	Rounds(ctx context.Context, inspector string, limit int) ([]duban.Round, error)
+	// RecordRoundStep records a step of a round's ladder, unless its level
+	// is recorded already (recorded false).
+	RecordRoundStep(ctx context.Context, step duban.RoundStep) (recorded bool, err error)
 	// RecordInspection records a site's inspection in its round; one there
 	// already is left as it is and answered, created false. Inspection
 	// returns it (nil when there is none).
@@ -174,6 +177,11 @@ type Service struct {
 	Blobs       BlobStore
 	// Sites keeps the sites (点位); nil where none are served.
 	Sites SiteStore
+	// Ladders starts the ladder of each round planned (nil: rounds are
+	// planned without one, as by a scheduled round's own workflow).
+	Ladders interface {
+		StartRound(ctx context.Context, id string) error
+	}
 	// Observe, when set, is told the outcome of every open and command
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)

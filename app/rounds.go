@@ -28,7 +28,7 @@ func (s *Service) PlanRound(ctx context.Context, cmd duban.PlanRound, key string
 	if key != "" {
 		cmd.RoundID = uuid.NewSHA1(roundIDSpace, []byte(cmd.By.ID+"\n"+key)).String()
 		if r, err := s.Sites.Round(ctx, cmd.RoundID); err == nil {
-			return r, false, nil
+			return r, false, s.startLadder(ctx, r) // a repeat: its ladder runs, or starts now
 		} else if duban.ErrorCode(err) != duban.ENOTFOUND {
 			return duban.Round{}, false, err
 		}
@@ -48,7 +48,21 @@ func (s *Service) PlanRound(ctx context.Context, cmd duban.PlanRound, key string
 	if err != nil {
 		return duban.Round{}, false, err
 	}
-	return s.Sites.RecordRound(ctx, r)
+	r, created, err := s.Sites.RecordRound(ctx, r)
+	if err != nil {
+		return duban.Round{}, false, err
+	}
+	return r, created, s.startLadder(ctx, r)
+}
+
+// startLadder starts round r's ladder, where the process runs them: a
+// round planned, whose ladder did not start (the process stopped between
+// the two), is planned again with its Idempotency-Key and starts it then.
+func (s *Service) startLadder(ctx context.Context, r duban.Round) error {
+	if s.Ladders == nil {
+		return nil
+	}
+	return s.Ladders.StartRound(ctx, r.ID)
 }
 
 // Round returns round id as by may read it; ENOTFOUND when there is none

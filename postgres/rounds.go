@@ -41,18 +41,25 @@ func (s *Store) RecordRound(ctx context.Context, r duban.Round) (duban.Round, bo
 }
 
 // roundColumns are what reads of rounds select: the round as planned,
-// and its sites inspected.
-const roundColumns = `doc, ARRAY(SELECT site FROM inspections WHERE round = rounds.id)`
+// its sites inspected and the steps of its ladder taken.
+const roundColumns = `doc, ARRAY(SELECT site FROM inspections WHERE round = rounds.id),
+	(SELECT coalesce(jsonb_agg(doc ORDER BY due_at, level), '[]') FROM round_steps WHERE round = rounds.id)`
 
 func scanRound(row pgx.CollectableRow) (duban.Round, error) {
-	var doc []byte
+	var doc, steps []byte
 	var inspected []string
-	if err := row.Scan(&doc, &inspected); err != nil {
+	if err := row.Scan(&doc, &inspected, &steps); err != nil {
 		return duban.Round{}, err
 	}
 	var r duban.Round
 	if err := json.Unmarshal(doc, &r); err != nil {
 		return duban.Round{}, fmt.Errorf("decode round: %w", err)
+	}
+	if err := json.Unmarshal(steps, &r.Steps); err != nil {
+		return duban.Round{}, fmt.Errorf("decode round steps: %w", err)
+	}
+	if len(r.Steps) == 0 {
+		r.Steps = nil
 	}
 	done := make(map[string]bool, len(inspected))
 	for _, site := range inspected {
@@ -90,6 +97,18 @@ func (s *Store) Rounds(ctx context.Context, inspector string, limit int) ([]duba
 	}
 	rounds, err := pgx.CollectRows(rows, scanRound)
 	return rounds, readErr(err)
+}
+
+// RecordRoundStep records a step of a round's ladder, unless that level
+// is recorded already (recorded false).
+func (s *Store) RecordRoundStep(ctx context.Context, step duban.RoundStep) (bool, error) {
+	doc, err := json.Marshal(step)
+	if err != nil {
+		return false, err
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO round_steps (round, level, due_at, recorded_at, doc) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (round, level) DO NOTHING`, step.Round, step.Level, step.DueAt, step.RecordedAt, doc)
+	return tag.RowsAffected() == 1, err
 }
 
 // RecordInspection records a site's inspection in its round. One there

@@ -10,6 +10,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/activities"
+	"github.com/duban/duban/app"
 	"github.com/duban/duban/workflows"
 )
 
@@ -47,11 +48,13 @@ func Options() sdkworker.Options {
 type Store interface {
 	activities.EventStore
 	activities.BulletinStore
+	app.SiteStore
 }
 
 // New returns a worker for the case task queue, not yet started: the case
 // workflows and their activities, the bulletin workflow, which publishes
-// each period's bulletin by policy, and the probe a starting process runs
+// each period's bulletin by policy, the rounds' ladders (and the rounds
+// the policy schedules, planned as the API plans them), and the probe a starting process runs
 // before it calls itself ready (workflows.AwaitFirstTask).
 func New(c client.Client, store Store, policy *duban.Policy, taskQueue string) sdkworker.Worker {
 	if taskQueue == "" {
@@ -62,6 +65,8 @@ func New(c client.Client, store Store, policy *duban.Policy, taskQueue string) s
 	w.RegisterActivity(&activities.Activities{Store: store})
 	w.RegisterWorkflow(workflows.BulletinWorkflow)
 	w.RegisterActivity(&activities.Bulletins{Policy: policy, Store: store})
+	w.RegisterWorkflow(workflows.RoundWorkflow)
+	w.RegisterActivity(&activities.Rounds{Policy: policy, Store: store, Planner: &app.Service{Policy: policy, Sites: store}})
 	w.RegisterWorkflow(workflows.ProbeWorkflow)
 	return w
 }

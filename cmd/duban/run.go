@@ -183,6 +183,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := workflows.StartBulletins(ctx, tc, c.TaskQueue); err != nil {
 			return fmt.Errorf("start the bulletins: %w", err)
 		}
+		if err := workflows.ScheduleRounds(ctx, tc, m.Policy, c.TaskQueue); err != nil {
+			return fmt.Errorf("schedule the policy's rounds: %w", err)
+		}
 		if err := m.deliver(store); err != nil {
 			return err
 		}
@@ -317,10 +320,12 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		{Name: "database", Check: store.Ping},
 		{Name: "temporal", Check: m.temporalReady(tc)},
 	}
+	engine := &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit}
 	cases := &app.Service{
 		Policy:       m.Policy,
 		Store:        store,
-		Engine:       &workflows.Client{Temporal: tc, TaskQueue: m.Config.TaskQueue, HistoryLimit: m.HistoryLimit},
+		Engine:       engine,
+		Ladders:      engine,
 		Dependencies: dependencies,
 		Logger:       m.Logger,
 		Feed:         &app.Feed{Store: store, Logger: m.Logger},

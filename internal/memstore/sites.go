@@ -15,6 +15,7 @@ type siteStore struct {
 	sites       map[string]duban.Site
 	siteEvents  map[string][]duban.SiteEvent
 	rounds      map[string]duban.Round
+	roundSteps  map[string][]duban.RoundStep
 	inspections map[[2]string]duban.SiteInspection // by round and site
 }
 
@@ -83,7 +84,7 @@ func (s *Store) SiteEvents(_ context.Context, id string) ([]duban.SiteEvent, err
 func (s *siteStore) init() {
 	if s.sites == nil {
 		*s = siteStore{sites: map[string]duban.Site{}, siteEvents: map[string][]duban.SiteEvent{},
-			rounds: map[string]duban.Round{}, inspections: map[[2]string]duban.SiteInspection{}}
+			rounds: map[string]duban.Round{}, roundSteps: map[string][]duban.RoundStep{}, inspections: map[[2]string]duban.SiteInspection{}}
 	}
 }
 
@@ -105,6 +106,7 @@ func (s *Store) RecordRound(_ context.Context, r duban.Round) (duban.Round, bool
 func (s *Store) round(id string) duban.Round {
 	r := s.sites.rounds[id]
 	r.Sites = slices.Clone(r.Sites)
+	r.Steps = slices.Clone(s.sites.roundSteps[id])
 	for i := range r.Sites {
 		_, r.Sites[i].Inspected = s.sites.inspections[[2]string{id, r.Sites[i].Site}]
 	}
@@ -138,6 +140,21 @@ func (s *Store) Rounds(_ context.Context, inspector string, limit int) ([]duban.
 		return cmp.Or(b.PlannedAt.Compare(a.PlannedAt), strings.Compare(b.ID, a.ID))
 	})
 	return out[:min(limit, len(out))], nil
+}
+
+// RecordRoundStep records a step of a round's ladder, unless that level
+// is recorded already (recorded false).
+func (s *Store) RecordRoundStep(_ context.Context, step duban.RoundStep) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	steps := s.sites.roundSteps[step.Round]
+	if slices.ContainsFunc(steps, func(t duban.RoundStep) bool { return t.Level == step.Level }) {
+		return false, nil
+	}
+	steps = append(steps, step)
+	slices.SortStableFunc(steps, func(a, b duban.RoundStep) int { return cmp.Or(a.DueAt.Compare(b.DueAt), a.Level-b.Level) })
+	s.sites.roundSteps[step.Round] = steps
+	return true, nil
 }
 
 // RecordInspection records a site's inspection in its round; one there

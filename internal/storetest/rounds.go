@@ -66,6 +66,21 @@ func testRounds(t *testing.T, s Store) {
 		t.Errorf("the latest round, limit 1: %v", rounds)
 	}
 
+	// The ladder's steps: each level once, read back with the round.
+	step := duban.RoundStep{Round: "round-1", Level: 1, DueAt: t0.Add(72 * time.Hour), RecordedAt: t0.Add(72*time.Hour + time.Second), Left: []string{"NM-001", "NM-002"}}
+	warn := duban.RoundStep{Round: "round-1", Level: 0, DueAt: t0.Add(54 * time.Hour), RecordedAt: t0.Add(54 * time.Hour), Left: []string{"NM-001", "NM-002", "NM-003"}}
+	for _, st := range []duban.RoundStep{step, warn} {
+		if recorded, err := s.RecordRoundStep(ctx, st); err != nil || !recorded {
+			t.Fatalf("record step %d: %v, %v", st.Level, recorded, err)
+		}
+	}
+	if recorded, err := s.RecordRoundStep(ctx, step); err != nil || recorded {
+		t.Fatalf("a step again: recorded %v, %v", recorded, err)
+	}
+	if r, _ := s.Round(ctx, "round-1"); !reflect.DeepEqual(r.Steps, []duban.RoundStep{warn, step}) || r.EscalationLevel != 1 {
+		t.Fatalf("steps read back %+v, level %d", r.Steps, r.EscalationLevel)
+	}
+
 	// Inspections: once per site and round; the round is done when every
 	// site is.
 	if in, err := s.Inspection(ctx, "round-1", "NM-001"); err != nil || in != nil {

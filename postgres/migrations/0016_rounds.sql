@@ -19,6 +19,16 @@ CREATE TABLE round_sites (
 );
 CREATE INDEX round_sites_by_inspector ON round_sites (inspector, round);
 
+-- The steps of a round's ladder taken while sites were left: each once.
+CREATE TABLE round_steps (
+    round       text        NOT NULL REFERENCES rounds,
+    level       integer     NOT NULL CHECK (level >= 0),
+    due_at      timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    doc         jsonb       NOT NULL,
+    PRIMARY KEY (round, level)
+);
+
 CREATE TABLE inspections (
     round       text        NOT NULL,
     site        text        NOT NULL,
@@ -40,6 +50,8 @@ CREATE INDEX inspections_by_site ON inspections (site, at DESC);
 CREATE TRIGGER rounds_append_only BEFORE UPDATE OR DELETE ON rounds
     FOR EACH ROW EXECUTE FUNCTION events_are_append_only();
 CREATE TRIGGER round_sites_append_only BEFORE UPDATE OR DELETE ON round_sites
+    FOR EACH ROW EXECUTE FUNCTION events_are_append_only();
+CREATE TRIGGER round_steps_append_only BEFORE UPDATE OR DELETE ON round_steps
     FOR EACH ROW EXECUTE FUNCTION events_are_append_only();
 CREATE TRIGGER inspections_append_only BEFORE UPDATE OR DELETE ON inspections
     FOR EACH ROW EXECUTE FUNCTION events_are_append_only();
