@@ -20,7 +20,8 @@ import (
 // can break cases in production. Such a change needs a new revision
 // (revisions.go), and the new revision needs histories of its own. So must
 // the bulletin workflow's (bulletin-*.json), which runs for a year at a
-// time: a change to it must keep its recorded runs replaying.
+// time, and the round workflow's (round-*.json), which runs a round's
+// ladder: a change to either must keep its recorded runs replaying.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/histories/*.json")
 	if err != nil || len(files) == 0 {
@@ -36,6 +37,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.CaseWorkflow)
 			r.RegisterWorkflow(workflows.BulletinWorkflow)
+			r.RegisterWorkflow(workflows.RoundWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("%s does not replay: %v", f, err)
 			}

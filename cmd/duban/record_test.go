@@ -131,6 +131,51 @@ func TestRecordHistories(t *testing.T) {
 			s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil), 200)
 			return c.ID
 		},
+		"listed-then-delisted": func(s *stack) string {
+			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+			p := "/v1/cases/" + c.ID
+			s.caseOf(s.call("POST", p+"/list", "dev-supervisor", map[string]any{"reason": "the third time this month"}), 200)
+			s.caseOf(s.call("POST", p+"/acknowledge", "dev-sanitation", nil), 200)
+			s.caseOf(s.call("POST", p+"/delist", "dev-admin", map[string]any{"reason": "a plan is agreed"}), 200)
+			return c.ID
+		},
+		// The round workflow (not revisioned: round-*.json): a round
+		// planned through the API, its ladder run to its end with a site
+		// left; and one the policy schedules, triggered on its Schedule.
+		"round-escalated": func(s *stack) string {
+			s.registerMarkets("m-1", "m-2")
+			var r e2eRound
+			s.call("POST", "/v1/rounds", "dev-supervisor", map[string]any{"name": "临时明查", "inspectors": []string{"inspector-1"},
+				"due_by": time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)}).Expect(s.t, 201, &r)
+			s.call("POST", "/v1/rounds/"+r.ID+"/sites/m-1/inspection", "dev-inspector", map[string]any{
+				"at": time.Now().UTC().Format(time.RFC3339Nano), "location": map[string]any{"lat": 39.8651, "lon": 111.2381},
+				"items": []map[string]any{{"item": "market-clean", "result": "fail"}, {"item": "market-bins", "result": "pass"}},
+			}).Expect(s.t, 201, nil)
+			id := workflows.RoundWorkflowID(r.ID)
+			eventually(s.t, time.Minute, "the ladder over", func() bool {
+				d, err := tc.DescribeWorkflowExecution(context.Background(), id, "")
+				return err == nil && d.GetWorkflowExecutionInfo().GetCloseTime() != nil
+			})
+			return id
+		},
+		"round-scheduled": func(s *stack) string {
+			s.registerMarkets("m-1")
+			schedule := tc.ScheduleClient().GetHandle(context.Background(), workflows.RoundScheduleID(s.queue, "weekly-markets"))
+			if err := schedule.Trigger(context.Background(), client.ScheduleTriggerOptions{}); err != nil {
+				s.t.Fatal(err)
+			}
+			var id string
+			eventually(s.t, time.Minute, "the scheduled round's ladder over", func() bool {
+				d, err := schedule.Describe(context.Background())
+				if err != nil || len(d.Info.RecentActions) == 0 {
+					return false
+				}
+				id = d.Info.RecentActions[0].StartWorkflowResult.WorkflowID
+				w, err := tc.DescribeWorkflowExecution(context.Background(), id, "")
+				return err == nil && w.GetWorkflowExecutionInfo().GetCloseTime() != nil
+			})
+			return id
+		},
 		"unrouted": func(s *stack) string {
 			c := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", map[string]any{
 				"category": "orphan", "description": "a sign nobody owns", "location": map[string]any{"lat": 1, "lon": 2},
@@ -158,6 +203,9 @@ func TestRecordHistories(t *testing.T) {
 	for name, run := range scenarios {
 		t.Run(name, func(t *testing.T) {
 			policy := strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"assign: 2s\nescalation:", 1)
+			if strings.HasPrefix(name, "round-") {
+				policy = roundsPolicy
+			}
 			if name == "overdue-then-escalated" {
 				was := policy
 				policy = strings.Replace(policy, "{at: 0s, level: 1}\n  - {at: 1s, level: 2}\n  - {at: 2s, level: 3}",
@@ -178,7 +226,7 @@ func TestRecordHistories(t *testing.T) {
 					t.Fatal(err)
 				}
 				file := filepath.Join(dir, fmt.Sprintf("%s-%s-run%d.json", recordPrefix, name, i+1))
-				if strings.HasPrefix(name, "bulletin-") {
+				if strings.HasPrefix(name, "bulletin-") || strings.HasPrefix(name, "round-") {
 					file = filepath.Join(dir, fmt.Sprintf("%s-run%d.json", name, i+1))
 				}
 				if err := os.WriteFile(file, b, 0o644); err != nil {
