@@ -299,6 +299,11 @@ type CaseFilter struct {
 	// OpenedFrom and OpenedBefore, when set, keep the cases opened in
 	// [OpenedFrom, OpenedBefore).
 	OpenedFrom, OpenedBefore time.Time
+	// Site, Item and Round, when set, keep the cases a site inspection
+	// found there, of that item, in that round; Listed, when set, those
+	// listed (挂牌督办), or not.
+	Site, Item, Round string
+	Listed            *bool
 	// Overdue and Escalated, when set, keep only cases whose running stage
 	// is (or is not) overdue, or escalated to level 1 or more, at Now.
 	Overdue   *bool

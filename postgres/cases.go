@@ -203,6 +203,7 @@ func (q *query) filter(f duban.CaseFilter) {
 	}
 	for _, eq := range []struct{ col, val string }{
 		{"unit", f.Unit}, {"category", f.Category}, {"severity", string(f.Severity)}, {"area", f.Area}, {"reporter", f.Reporter},
+		{"site", f.Site}, {"item", f.Item}, {"doc->'found'->>'round'", f.Round},
 	} {
 		if eq.val != "" {
 			q.and(eq.col + " = " + q.arg(eq.val))
@@ -215,6 +216,9 @@ func (q *query) filter(f duban.CaseFilter) {
 	default: // as Case.HasText: lower() is what strings.ToLower does
 		pattern := q.arg("%" + likeEscaper.Replace(strings.ToLower(f.Text)) + "%")
 		q.and("(lower(doc->>'description') LIKE " + pattern + " OR lower(doc->'location'->>'address') LIKE " + pattern + ")")
+	}
+	if f.Listed != nil {
+		q.and("listed = " + q.arg(*f.Listed))
 	}
 	if !f.OpenedFrom.IsZero() {
 		q.and("opened_at >= " + q.arg(f.OpenedFrom))

@@ -222,6 +222,9 @@ func matches(c duban.Case, f duban.CaseFilter) bool {
 		f.Area != "" && c.Location.Area != f.Area,
 		f.Reporter != "" && c.Reporter != f.Reporter,
 		f.Text != "" && !c.HasText(f.Text),
+		(f.Site != "" || f.Item != "" || f.Round != "") && (c.Found == nil ||
+			f.Site != "" && c.Found.Site != f.Site || f.Item != "" && c.Found.Item != f.Item || f.Round != "" && c.Found.Round != f.Round),
+		f.Listed != nil && c.Listed != *f.Listed,
 		!f.OpenedFrom.IsZero() && c.OpenedAt.Before(f.OpenedFrom),
 		!f.OpenedBefore.IsZero() && !c.OpenedAt.Before(f.OpenedBefore),
 		f.Overdue != nil && clock.Overdue(f.Now) != *f.Overdue,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -150,5 +151,22 @@ func testRounds(t *testing.T, s Store) {
 	row, err := s.Case(ctx, c)
 	if err != nil || !row.Case.Listed || row.Case.Found.Recurrence != 3 {
 		t.Fatalf("a third recurrence: listed %v, found %+v, %v", row.Case.Listed, row.Case.Found, err)
+	}
+	// Lists keep the cases found at a site, of an item, in a round, listed.
+	yes := true
+	for _, tc := range []struct {
+		f    duban.CaseFilter
+		want []string
+	}{
+		{duban.CaseFilter{Site: "NM-001", Item: "market-scale"}, []string{b, a}},
+		{duban.CaseFilter{Site: "NM-001"}, []string{c, b, "0194f2a0-0000-7000-8000-000000000003", a}},
+		{duban.CaseFilter{Round: "round-1", Item: "market-ads"}, []string{c, "0194f2a0-0000-7000-8000-000000000003"}},
+		{duban.CaseFilter{Round: "round-9"}, nil},
+		{duban.CaseFilter{Listed: &yes}, []string{c}},
+	} {
+		got, _, err := s.Cases(ctx, tc.f)
+		if err != nil || !slices.Equal(ids(got), tc.want) {
+			t.Errorf("cases %+v: %v, %v; want %v", tc.f, ids(got), err, tc.want)
+		}
 	}
 }
