@@ -38,6 +38,17 @@ func (s Status) Valid() bool {
 	return false
 }
 
+// OpenStatuses lists the statuses of cases still open.
+func OpenStatuses() []Status {
+	var out []Status
+	for _, s := range Statuses {
+		if s.Open() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Open reports whether a case in status s still awaits something.
 func (s Status) Open() bool {
 	return s.Valid() && s != StatusClosed && s != StatusCancelled

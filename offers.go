@@ -25,6 +25,8 @@ func (c Case) Offers(by Principal, now time.Time) []string {
 		Urge{CommandMeta: meta, Note: "-"},
 		Suspend{CommandMeta: meta, Reason: "-"},
 		Resume{CommandMeta: meta},
+		List{CommandMeta: meta, Reason: "-"},
+		Delist{CommandMeta: meta},
 		Cancel{CommandMeta: meta, Reason: "-"},
 		AddComment{CommandMeta: meta, Text: "-"},
 	}

@@ -19,12 +19,12 @@ func TestOffers(t *testing.T) {
 		{duban.StatusDispatched, sanitation, []string{"acknowledge", "request_extension", "dispute", "comment"}},
 		{duban.StatusDispatched, traffic, nil}, // not its case: nothing
 		{duban.StatusDispatched, inspector, []string{"comment"}},
-		{duban.StatusDispatched, supervisor, []string{"assign", "urge", "suspend", "cancel", "comment"}},
+		{duban.StatusDispatched, supervisor, []string{"assign", "urge", "suspend", "list", "cancel", "comment"}},
 		{duban.StatusInProgress, sanitation, []string{"resolve", "request_extension", "dispute", "comment"}},
 		{duban.StatusResolved, inspector, []string{"verify", "comment"}},
 		{duban.StatusResolved, sanitation, []string{"comment"}},
-		{duban.StatusUnrouted, supervisor, []string{"assign", "urge", "cancel", "comment"}},
-		{duban.StatusSuspended, admin, []string{"urge", "resume", "cancel", "comment"}},
+		{duban.StatusUnrouted, supervisor, []string{"assign", "urge", "list", "cancel", "comment"}},
+		{duban.StatusSuspended, admin, []string{"urge", "resume", "list", "cancel", "comment"}},
 		{duban.StatusClosed, supervisor, nil},
 		{duban.StatusCancelled, admin, nil},
 	}
@@ -33,6 +33,12 @@ func TestOffers(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s, %s: offers %v, want %v", tc.status, tc.by.ID, got, tc.want)
 		}
+	}
+
+	// A listed case offers its delisting instead.
+	listed, _ := apply(t, caseIn(t, duban.StatusDispatched), duban.List{CommandMeta: by(supervisor), Reason: "third time"}, now)
+	if got := listed.Offers(supervisor, now); !slices.Contains(got, "delist") || slices.Contains(got, "list") {
+		t.Errorf("a listed case offers %v", got)
 	}
 
 	// A pending extension request adds its decision for a supervisor.

@@ -172,6 +172,10 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 		return duban.Suspend{CommandMeta: meta, Reason: text("reason"), Until: until}, nil
 	case "resume":
 		return duban.Resume{CommandMeta: meta, Note: text("note")}, nil
+	case "list":
+		return duban.List{CommandMeta: meta, Reason: text("reason")}, nil
+	case "delist":
+		return duban.Delist{CommandMeta: meta, Reason: text("reason")}, nil
 	case "cancel":
 		return duban.Cancel{CommandMeta: meta, Reason: text("reason"), Outcome: duban.Outcome(text("outcome")), DuplicateOf: text("duplicate_of")}, nil
 	}

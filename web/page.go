@@ -167,6 +167,17 @@ func (p *page) Category(code string) string {
 	return p.name(c.Name, code)
 }
 
+// Item is a standard's name, by its code (items are coded once across
+// the site types).
+func (p *page) Item(code string) string {
+	for _, t := range p.s.Policy.SiteTypes {
+		if it, ok := t.Item(code); ok {
+			return p.name(it.Name, code)
+		}
+	}
+	return code
+}
+
 // Duty is unit's duty contact, nil when the policy names none.
 func (p *page) Duty(unit string) *duban.Duty {
 	u, _ := p.s.Policy.Unit(unit)
@@ -343,6 +354,10 @@ type listView struct {
 	Unit      *string      `json:"unit"`
 	Stage     *duban.Stage `json:"stage"`
 	OpenedAt  time.Time    `json:"opened_at"`
+	// Listed: a plate hangs on it (挂牌督办); Recurrence, the n of a
+	// failure a site inspection found again.
+	Listed     bool `json:"listed"`
+	Recurrence int  `json:"recurrence"`
 }
 
 // summaryRunes bounds a description as a list shows it.

@@ -26,7 +26,10 @@ const boardLimit = 1000
 
 type boardData struct {
 	Unit, Area string
-	Rows       []template.HTML
+	// Plates are the open cases listed (挂牌督办): they lead the board,
+	// overdue or not.
+	Plates []listed
+	Rows   []template.HTML
 	// Levels counts the cases at each escalation level, 0 (overdue, not
 	// yet escalated) to 3.
 	Levels []int
@@ -52,6 +55,16 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(r, "board.title")
 	cases, err := decodeListed(ls, p.now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	listed := true
+	plates, _, err := s.App.Cases(r.Context(), session(r).Principal, duban.CaseFilter{Unit: d.Unit, Area: d.Area,
+		Listed: &listed, Statuses: duban.OpenStatuses(), Now: p.now, Limit: boardLimit})
+	if err == nil {
+		d.Plates, err = decodeListed(plates, p.now)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -88,7 +101,11 @@ func (p *page) boardRow(c listed) template.HTML {
 	}
 	var b strings.Builder
 	b.WriteString(`<tr class="level-` + level + `" data-case="` + esc(c.ID) + `"><td><span class="badge level-` + level + `">`)
-	b.WriteString(esc(p.T("level."+strconv.Itoa(min(c.Level, 3)))) + `</span></td><td><a href="/cases/` + esc(url.PathEscape(c.ID)) + `">`)
+	b.WriteString(esc(p.T("level."+strconv.Itoa(min(c.Level, 3)))) + `</span></td><td>`)
+	if c.Listed {
+		b.WriteString(`<span class="plate">` + esc(p.T("plate")) + `</span> `)
+	}
+	b.WriteString(`<a href="/cases/` + esc(url.PathEscape(c.ID)) + `">`)
 	b.WriteString(esc(cmp.Or(c.Number, c.ID[:min(8, len(c.ID))])) + `</a></td><td class="text">` + esc(c.Summary()) + `</td>`)
 	urges := ""
 	if c.UrgeCount > 0 {

@@ -737,3 +737,35 @@ func TestPeriodsReadAsPeopleSayThem(t *testing.T) {
 	}
 	expect(t, supervisor.get("/reports/bulletins/2026-12"), http.StatusOK, "创建全国文明城市工作督办室", "2026-12（2026-12-01 至 2026-12-31）")
 }
+
+// A supervisor lists a case from its page: a plate hangs on it, it leads
+// the board overdue or not, and lists mark it; delisted, it leaves the
+// board's top.
+func TestPlatesLeadTheBoard(t *testing.T) {
+	s := newSite(t)
+	id := s.signedIn("inspector-1", "dev-inspector").open("垃圾又堆在菜场门口")
+	office := s.signedIn("supervisor-1", "dev-supervisor")
+	page := office.get("/cases/" + id)
+	expect(t, page, http.StatusOK, `action="/cases/`+id+`/list"`)
+	if strings.Contains(page.body, `action="/cases/`+id+`/delist"`) {
+		t.Fatal("a case not listed offers its delisting")
+	}
+	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(page.body)[1]
+	listed := office.post("/cases/"+id, "/cases/"+id+"/list", url.Values{"version": {version}, "key": {"l1"}, "reason": {"本月第三次"}})
+	if listed.status != http.StatusSeeOther {
+		t.Fatalf("list: %d %s", listed.status, listed.body)
+	}
+	expect(t, office.get(listed.header.Get("Location")), http.StatusOK, "已挂牌督办", `<span class="plate">挂牌</span>`, `action="/cases/`+id+`/delist"`)
+	board := office.get("/board")
+	expect(t, board, http.StatusOK, `<table class="cases plates">`, "挂牌督办（1 件）", `data-case="`+id+`"`)
+	expect(t, office.get("/cases"), http.StatusOK, `<span class="plate">挂牌</span>`)
+
+	page = office.get("/cases/" + id)
+	version = regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(page.body)[1]
+	if p := office.post("/cases/"+id, "/cases/"+id+"/delist", url.Values{"version": {version}, "key": {"d1"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("delist: %d %s", p.status, p.body)
+	}
+	if strings.Contains(office.get("/board").body, "plates") {
+		t.Fatal("a delisted case still leads the board")
+	}
+}
