@@ -22,6 +22,8 @@ const (
 	FactEscalation      FactKind = "escalation"         // escalated to Level while the case was Unit's
 	FactUrge            FactKind = "urge"               // Unit was urged (催办)
 	FactNoFurtherAction FactKind = "no_further_action"  // cancelled while Unit's: real, but nothing will be done
+	FactRecurrence      FactKind = "recurrence"         // dispatched to Unit: a failure a site inspection found again (顽疾)
+	FactListed          FactKind = "listed"             // listed (挂牌督办) while the case was Unit's
 )
 
 // Fact is one countable thing: of Unit (a unit's) or Actor (an
@@ -95,6 +97,9 @@ func Assess(c Case, e Event) Assessed {
 		a.Facts = append(a.Facts, Fact{CaseID: e.CaseID, Version: e.Version, Kind: FactOpened, At: e.OccurredAt,
 			Actor: e.Actor.ID, Category: d.Category, Area: d.Location.Area})
 	case CaseDispatched:
+		if f := c.Found; f != nil && f.Recurrence > 1 {
+			fact(FactRecurrence, d.Unit)
+		}
 		fact(FactDispatched, d.Unit)
 		a.Ends = true // a reassignment voids the last unit's obligation
 		begin(d.Unit, *d.Deadlines.ResolveBy, false)
@@ -128,6 +133,10 @@ func Assess(c Case, e Event) Assessed {
 	case CaseUrged:
 		if d.Unit != "" {
 			fact(FactUrge, d.Unit)
+		}
+	case CaseListed:
+		if c.Unit != "" {
+			fact(FactListed, c.Unit)
 		}
 	case CaseSuspended:
 		a.Ends = true

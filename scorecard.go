@@ -183,6 +183,11 @@ type UnitRow struct {
 	Escalations        map[string]int `json:"escalations"`
 	Urges              int            `json:"urges"`
 	NoFurtherAction    int            `json:"no_further_action"`
+	// Recurrences counts the cases dispatched to the unit that a site
+	// inspection found failing again (顽疾); Listed those listed (挂牌督办)
+	// while the unit's.
+	Recurrences int `json:"recurrences"`
+	Listed      int `json:"listed"`
 	AckMinutes         Minutes        `json:"ack_minutes"`
 	ResolveMinutes     Minutes        `json:"resolve_minutes"`
 }
@@ -314,7 +319,7 @@ func FinishInspectors(rows []InspectorRow) {
 
 // Figures are the counts of a unit's row whose cases can be listed.
 var Figures = []string{"dispatched", "handled", "handled_on_time", "overdue_open", "due", "verifications", "rework",
-	"closed", "extensions_approved", "escalations", "urges", "no_further_action"}
+	"closed", "extensions_approved", "escalations", "urges", "no_further_action", "recurrences", "listed"}
 
 // Percentile is the p-th quantile (0–1) of sorted values, interpolated
 // linearly between the closest ranks, as SQL's percentile_cont computes
@@ -377,7 +382,7 @@ type Bulletin struct {
 var scorecardColumns = []string{"unit", "rank", "score", "dispatched", "handled", "handled_on_time", "overdue_open", "due",
 	"handling_rate", "on_time_rate", "overdue_open_rate", "verifications", "rework", "rework_rate", "closed", "closure_rate",
 	"extensions_approved", "extension_rate", "escalations_1", "escalations_2", "escalations_3", "urges", "no_further_action",
-	"ack_minutes_p50", "ack_minutes_p90", "resolve_minutes_p50", "resolve_minutes_p90"}
+	"recurrences", "listed", "ack_minutes_p50", "ack_minutes_p90", "resolve_minutes_p50", "resolve_minutes_p90"}
 
 // CSVNames say a scorecard's columns and units in a language; a nil func
 // leaves them as they are (field names, unit ids).
@@ -427,7 +432,7 @@ func WriteScorecardCSV(w io.Writer, rows []UnitRow, names CSVNames) error {
 			strconv.Itoa(r.Verifications), strconv.Itoa(r.Rework), num(r.ReworkRate), strconv.Itoa(r.Closed), num(r.ClosureRate),
 			strconv.Itoa(r.ExtensionsApproved), num(r.ExtensionRate),
 			strconv.Itoa(r.Escalations["1"]), strconv.Itoa(r.Escalations["2"]), strconv.Itoa(r.Escalations["3"]),
-			strconv.Itoa(r.Urges), strconv.Itoa(r.NoFurtherAction),
+			strconv.Itoa(r.Urges), strconv.Itoa(r.NoFurtherAction), strconv.Itoa(r.Recurrences), strconv.Itoa(r.Listed),
 			num(r.AckMinutes.P50), num(r.AckMinutes.P90), num(r.ResolveMinutes.P50), num(r.ResolveMinutes.P90))
 		if err := cw.Write(record); err != nil {
 			return err

@@ -83,6 +83,10 @@ func (s *Store) UnitCounts(_ context.Context, q duban.ReportQuery) ([]duban.Unit
 			r.Urges++
 		case duban.FactNoFurtherAction:
 			r.NoFurtherAction++
+		case duban.FactRecurrence:
+			r.Recurrences++
+		case duban.FactListed:
+			r.Listed++
 		}
 	}
 	for _, x := range overdue {
@@ -146,6 +150,8 @@ func (s *Store) FigureCases(_ context.Context, q duban.ReportQuery, figure strin
 		"escalations":         func(f duban.Fact) bool { return f.Kind == duban.FactEscalation },
 		"urges":               func(f duban.Fact) bool { return f.Kind == duban.FactUrge },
 		"no_further_action":   func(f duban.Fact) bool { return f.Kind == duban.FactNoFurtherAction },
+		"recurrences":         func(f duban.Fact) bool { return f.Kind == duban.FactRecurrence },
+		"listed":              func(f duban.Fact) bool { return f.Kind == duban.FactListed },
 	}
 	counts["due"] = counts["handled"]
 	count, ok := counts[figure]

@@ -31,7 +31,13 @@ func testScorecardsNaive(t *testing.T, s Store) {
 	for range 120 {
 		now := time.Date(2026, 10, 20, 8, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(50*24*60)) * time.Minute)
 		unit := pick(append(units, "")...) // "": unrouted
-		id := w.open(now, pick("littering", "graffiti"), unit, pick("old-town", "riverside"), duban.SeverityNormal)
+		var id string
+		if rng.IntN(4) == 0 { // a failure a site inspection found, for the n-th time
+			n := 1 + rng.IntN(3)
+			id = w.openFound(now, pick("littering", "graffiti"), unit, pick("old-town", "riverside"), n)
+		} else {
+			id = w.open(now, pick("littering", "graffiti"), unit, pick("old-town", "riverside"), duban.SeverityNormal)
+		}
 		opened = append(opened, id)
 		for step := range 1 + rng.IntN(14) { // some cases are left running
 			now = now.Add(time.Duration(1+rng.IntN(12*60)) * time.Minute)
@@ -53,7 +59,7 @@ func testScorecardsNaive(t *testing.T, s Store) {
 			case duban.StatusResolved:
 				cmd = duban.Verify{CommandMeta: duban.CommandMeta{By: inspector}, Passed: rng.IntN(3) > 0, Note: "looked"}
 			default: // dispatched or in progress
-				switch r := rng.IntN(24); {
+				switch r := rng.IntN(26); {
 				case r < 6 && c.Status == duban.StatusDispatched:
 					cmd = duban.Acknowledge{CommandMeta: own}
 				case r < 9:
@@ -76,7 +82,11 @@ func testScorecardsNaive(t *testing.T, s Store) {
 					cmd = duban.Assign{CommandMeta: office, Unit: pick(units...), Units: units}
 				case r < 18:
 					cmd = duban.Cancel{CommandMeta: office, Reason: "nothing to do", Outcome: duban.OutcomeNoFurtherAction}
-				case r < 19:
+				case r < 20 && !c.Listed:
+					cmd = duban.List{CommandMeta: office, Reason: "again"}
+				case r < 20:
+					cmd = duban.Delist{CommandMeta: office}
+				case r < 21:
 					if len(opened) > 1 && rng.IntN(2) == 0 {
 						original, err := s.Case(ctx, opened[rng.IntN(len(opened)-1)])
 						if err != nil {
@@ -125,6 +135,15 @@ func testScorecardsNaive(t *testing.T, s Store) {
 			want := naiveRows(histories, q, assessment.Weights)
 			if len(want) < 2 {
 				t.Fatalf("the naive path found only %d units' rows: the workload is too thin to compare", len(want))
+			}
+			if q.Category == "" {
+				recurrences, listed := 0, 0
+				for _, r := range want {
+					recurrences, listed = recurrences+r.Recurrences, listed+r.Listed
+				}
+				if recurrences == 0 || listed == 0 {
+					t.Fatalf("the workload has %d recurrences and %d listings in the period: too thin to compare them", recurrences, listed)
+				}
 			}
 			if g, n := rowsJSON(counted), rowsJSON(want); g != n {
 				t.Errorf("the store's rows differ from the naive path's:\nstore %s\nnaive %s", g, n)
@@ -192,6 +211,14 @@ func naiveRows(histories map[string][]duban.Event, q duban.ReportQuery, weights 
 				running = &obligation{unit: d.Unit, began: at, deadline: *d.Deadlines.ResolveBy}
 				if in {
 					of(unit).row.Dispatched++
+					// "Recurrences: the cases a site inspection found failing again, dispatched to the unit."
+					if reported.Found != nil && reported.Found.Recurrence >= 2 {
+						of(unit).row.Recurrences++
+					}
+				}
+			case duban.CaseListed:
+				if in && unit != "" {
+					of(unit).row.Listed++
 				}
 			case duban.CaseAssigned, duban.CaseDisputed:
 				running = nil // void

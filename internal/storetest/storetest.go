@@ -102,6 +102,24 @@ func (w *writer) open(now time.Time, category, unit, area string, severity duban
 	return id
 }
 
+// openFound opens a case as a site inspection's failure does, found the
+// n-th time in a row (listed from the third), and returns its id.
+func (w *writer) openFound(now time.Time, category, unit, area string, n int) string {
+	w.t.Helper()
+	w.n++
+	id := fmt.Sprintf("0194f2a0-0000-7000-8000-%012d", w.n)
+	var last *duban.LastFinding
+	if n > 1 {
+		last = &duban.LastFinding{OpenedAt: now.Add(-24 * time.Hour), Recurrence: n - 1}
+	}
+	w.do(id, duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: inspector}, CaseID: id, Number: duban.CaseNumber(2026, w.n), Category: category, Severity: duban.SeverityNormal,
+		Description: "bins overflowing again", Location: duban.Location{Lat: 39.9, Lon: 116.4, Area: area}, Unit: unit, Terms: terms, RequestHash: "h",
+		Finding: &duban.Finding{Site: "NM-001", Item: "market-bins", Round: "round-1", Last: last, Recurrence: duban.Recurrence{Window: 30 * 24 * time.Hour, ListAt: 3}},
+	}, now, "open")
+	return id
+}
+
 // do decides cmd on case id at now and appends its events as commandID.
 func (w *writer) do(id string, cmd duban.Command, now time.Time, commandID string) (duban.Case, duban.Appended) {
 	w.t.Helper()
