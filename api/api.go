@@ -145,6 +145,8 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/reports/inspectors", s.inspectorReport)
 		r.Get("/reports/bulletins", s.bulletins)
 		r.Get("/reports/bulletins/{period}", s.bulletin)
+		r.Get("/reports/sites", s.siteReport)
+		r.Get("/reports/sites/{site}", s.siteHistory)
 		r.Get("/stream", s.stream)
 		r.Get("/subscriptions/{name}/failed", s.failedDeliveries)
 		r.Post("/subscriptions/{name}/replay", s.replay)

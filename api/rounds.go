@@ -2,11 +2,13 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // roundRequest is the body of POST /v1/rounds.
@@ -103,4 +105,49 @@ func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	reply(w, status, in.SiteInspection)
+}
+
+// siteReportQuery reads a site report's query: the period, and filters.
+func siteReportQuery(q url.Values, filters ...string) (app.SiteReportRequest, error) {
+	if err := invalidQuery(queryProblems(q, append([]string{"from", "to"}, filters...))); err != nil {
+		return app.SiteReportRequest{}, err
+	}
+	return app.SiteReportRequest{From: q.Get("from"), To: q.Get("to"), Type: q.Get("type"), Area: q.Get("area"), Unit: q.Get("unit")}, nil
+}
+
+func (s *Server) siteReport(w http.ResponseWriter, r *http.Request) {
+	req, err := siteReportQuery(r.URL.Query(), "type", "area", "unit")
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	_, rows, err := s.Sites.SiteReport(r.Context(), principal(r), req)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	if rows == nil {
+		rows = []duban.SiteTypeRow{}
+	}
+	reply(w, http.StatusOK, struct {
+		period
+		Items []duban.SiteTypeRow `json:"items"`
+	}{period{req.From, req.To}, rows})
+}
+
+func (s *Server) siteHistory(w http.ResponseWriter, r *http.Request) {
+	req, err := siteReportQuery(r.URL.Query())
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	_, h, err := s.Sites.SiteHistory(r.Context(), principal(r), chi.URLParam(r, "site"), req)
+	if err != nil {
+		fail(w, r, err)
+		return
+	}
+	reply(w, http.StatusOK, struct {
+		period
+		app.SiteHistory
+	}{period{req.From, req.To}, h})
 }

@@ -130,3 +130,71 @@ func TestRoundsAndInspections(t *testing.T) {
 		t.Fatalf("another inspector's rounds: %d, want none", len(list.Items))
 	}
 }
+
+// The site report counts each site type's sites, coverage, inspections,
+// mean score, pass rate and the items failed most; a site's history its
+// inspections, open cases and recurrences; a unit reads its own sites.
+func TestSiteReports(t *testing.T) {
+	d := newDoor(t)
+	for _, id := range []string{"m-001", "m-002", "m-003"} {
+		d.call("POST", "/v1/sites", "dev-admin", marketSite(id)).Expect(t, 201, nil)
+	}
+	var r wireRound
+	d.call("POST", "/v1/rounds", "dev-supervisor", map[string]any{"name": "明查", "site_types": []string{"market"},
+		"due_by": time.Now().Add(48 * time.Hour).Format(time.RFC3339), "inspectors": []string{"inspector-1"}}).Expect(t, 201, &r)
+	inspect := func(site string, failed ...string) {
+		d.call("POST", "/v1/rounds/"+r.ID+"/sites/"+site+"/inspection", "dev-inspector", map[string]any{
+			"at": time.Now().Add(-time.Minute).Format(time.RFC3339), "location": map[string]any{"lat": 39.8651, "lon": 111.2381},
+			"items": marketAnswers(failed...)}).Expect(t, 201, nil)
+	}
+	inspect("m-001", "market-scale", "market-clean", "market-zoning", "market-ads") // 100-2-3-4-4 = 87
+	inspect("m-002", "market-scale")                                                // 98
+	day := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
+	query := "?from=" + day + "&to=" + time.Now().Add(48*time.Hour).Format("2006-01-02")
+	var report struct {
+		Items []struct {
+			Type         string   `json:"type"`
+			Sites        int      `json:"sites"`
+			Inspected    int      `json:"inspected"`
+			CoverageRate *float64 `json:"coverage_rate"`
+			Inspections  int      `json:"inspections"`
+			MeanScore    *float64 `json:"mean_score"`
+			PassRate     *float64 `json:"pass_rate"`
+			Items        []struct {
+				Item   string `json:"item"`
+				Failed int    `json:"failed"`
+			} `json:"items"`
+		} `json:"items"`
+	}
+	d.call("GET", "/v1/reports/sites"+query, "dev-supervisor", nil).Expect(t, 200, &report)
+	if len(report.Items) < 2 || report.Items[0].Type != "market" {
+		t.Fatalf("rows %+v", report.Items)
+	}
+	m := report.Items[0]
+	if m.Sites != 3 || m.Inspected != 2 || *m.CoverageRate != 0.6667 || m.Inspections != 2 || *m.MeanScore != 92.5 || *m.PassRate != 1 ||
+		len(m.Items) != 4 || m.Items[0].Item != "market-scale" || m.Items[0].Failed != 2 {
+		t.Fatalf("the market row: %+v", m)
+	}
+	if other := report.Items[1]; other.Sites != 0 || other.CoverageRate != nil || other.MeanScore != nil {
+		t.Fatalf("a type with no site: %+v", other)
+	}
+	// The market sites answer to market-supervision: another unit reads
+	// none of them.
+	d.call("GET", "/v1/reports/sites"+query, "dev-sanitation", nil).Expect(t, 200, &report)
+	if report.Items[0].Sites != 0 {
+		t.Fatalf("another unit reads the market's sites: %+v", report.Items[0])
+	}
+	refused(t, d.call("GET", "/v1/reports/sites?from=2026-12-01", "dev-supervisor", nil), 400, "to", "")
+
+	var h struct {
+		Inspections []wireInspection `json:"inspections"`
+		MeanScore   float64          `json:"mean_score"`
+		Failures    int              `json:"failures"`
+		OpenCases   []string         `json:"open_cases"`
+	}
+	d.call("GET", "/v1/reports/sites/m-001"+query, "dev-inspector", nil).Expect(t, 200, &h)
+	if len(h.Inspections) != 1 || h.Inspections[0].Score != 87 || h.MeanScore != 87 || h.Failures != 4 || len(h.OpenCases) != 4 {
+		t.Fatalf("m-001's history: %+v", h)
+	}
+	refused(t, d.call("GET", "/v1/reports/sites/m-001"+query, "dev-sanitation", nil), 404, "", "")
+}

@@ -23,6 +23,8 @@ type SiteKeeper interface {
 	Round(ctx context.Context, by duban.Principal, id string) (duban.Round, error)
 	Rounds(ctx context.Context, by duban.Principal) ([]duban.Round, error)
 	Inspect(ctx context.Context, round, site string, cmd duban.InspectSite) (app.Inspected, error)
+	SiteReport(ctx context.Context, by duban.Principal, r app.SiteReportRequest) (duban.Period, []duban.SiteTypeRow, error)
+	SiteHistory(ctx context.Context, by duban.Principal, id string, r app.SiteReportRequest) (duban.Period, app.SiteHistory, error)
 }
 
 // siteCursor is a position in the sites' list: the last id of a page.

@@ -95,6 +95,12 @@ type SiteStore interface {
 	// returns it (nil when there is none).
 	RecordInspection(ctx context.Context, in duban.SiteInspection) (stored duban.SiteInspection, created bool, err error)
 	Inspection(ctx context.Context, round, site string) (*duban.SiteInspection, error)
+	// SiteCounts counts the site report's figures over q, per site type
+	// with an active site or an inspection (Policy.SiteRows completes
+	// them); Inspections lists a site's inspections in [from, to), the
+	// latest first.
+	SiteCounts(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteTypeRow, error)
+	Inspections(ctx context.Context, site string, from, to time.Time) ([]duban.SiteInspection, error)
 	// LastFinding returns the last case opened for item at site but the
 	// case except (nil when none); cases cancelled as invalid or as
 	// duplicates do not count.

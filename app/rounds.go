@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"math/rand/v2"
 
 	"github.com/google/uuid"
@@ -165,3 +167,123 @@ func (s *Service) Inspect(ctx context.Context, roundID, siteID string, cmd duban
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// SiteReportRequest asks for the site report of a period, as the API's
+// query says it: dates, and optionally a site type, an area and a unit.
+type SiteReportRequest struct {
+	From, To         string
+	Type, Area, Unit string
+}
+
+// siteQuery checks r against the policy: the period, the site type, the
+// unit; a unit reads its own sites only.
+func (s *Service) siteQuery(by duban.Principal, r SiteReportRequest) (duban.SiteReportQuery, error) {
+	if by.Role == duban.RoleUnit {
+		r.Unit = by.Unit
+	} else if err := by.MayReadRounds(); err != nil {
+		return duban.SiteReportQuery{}, err
+	}
+	period, err := s.Policy.ReportPeriod(r.From, r.To)
+	if err != nil {
+		return duban.SiteReportQuery{}, err
+	}
+	if err := s.Policy.CheckUnit("unit", r.Unit); err != nil {
+		return duban.SiteReportQuery{}, err
+	}
+	if _, ok := s.Policy.SiteType(r.Type); r.Type != "" && !ok {
+		return duban.SiteReportQuery{}, duban.Invalid(duban.Field("type", "is not a site type of the policy"))
+	}
+	return duban.SiteReportQuery{Period: period, Type: r.Type, Area: r.Area, Unit: r.Unit}, nil
+}
+
+// SiteReport returns the site report of r: a row per site type. The
+// office and inspectors read every site's; a unit the sites it answers
+// for.
+func (s *Service) SiteReport(ctx context.Context, by duban.Principal, r SiteReportRequest) (duban.Period, []duban.SiteTypeRow, error) {
+	q, err := s.siteQuery(by, r)
+	if err != nil || s.Sites == nil {
+		return q.Period, nil, err
+	}
+	counted, err := s.Sites.SiteCounts(ctx, q)
+	return q.Period, s.Policy.SiteRows(counted, q), err
+}
+
+// SiteHistory is one site over a period: its inspections, the latest
+// first, its mean score, the items failed, the cases open at it now and
+// the cases a failure there opened again (顽疾).
+type SiteHistory struct {
+	Site        duban.Site             `json:"site"`
+	Inspections []duban.SiteInspection `json:"inspections"`
+	MeanScore   *float64               `json:"mean_score"`
+	Failures    int                    `json:"failures"`
+	OpenCases   []string               `json:"open_cases"`
+	Recurrences []string               `json:"recurrences"`
+}
+
+// SiteHistory returns site id over r's period, as by may read it.
+func (s *Service) SiteHistory(ctx context.Context, by duban.Principal, id string, r SiteReportRequest) (duban.Period, SiteHistory, error) {
+	q, err := s.siteQuery(by, r)
+	if err != nil {
+		return q.Period, SiteHistory{}, err
+	}
+	site, err := s.Site(ctx, by, id)
+	if err != nil {
+		return q.Period, SiteHistory{}, err
+	}
+	h := SiteHistory{Site: site, OpenCases: []string{}, Recurrences: []string{}}
+	if h.Inspections, err = s.Sites.Inspections(ctx, id, q.From, q.To); err != nil {
+		return q.Period, SiteHistory{}, err
+	}
+	sum := 0
+	for _, in := range h.Inspections {
+		sum += in.Score
+		h.Failures += len(in.Failed())
+	}
+	if n := len(h.Inspections); n > 0 {
+		h.MeanScore = ptrTo(math.Round(float64(sum)/float64(n)*10) / 10)
+	} else {
+		h.Inspections = []duban.SiteInspection{}
+	}
+	open, err := s.allCases(ctx, by, duban.CaseFilter{Site: id, Statuses: duban.OpenStatuses()})
+	if err != nil {
+		return q.Period, SiteHistory{}, err
+	}
+	for _, c := range open {
+		h.OpenCases = append(h.OpenCases, c.ID)
+	}
+	opened, err := s.allCases(ctx, by, duban.CaseFilter{Site: id, OpenedFrom: q.From, OpenedBefore: q.To})
+	if err != nil {
+		return q.Period, SiteHistory{}, err
+	}
+	for _, c := range opened {
+		var v struct{ Recurrence int }
+		if err := json.Unmarshal(c.View, &v); err != nil {
+			return q.Period, SiteHistory{}, err
+		}
+		if v.Recurrence > 1 {
+			h.Recurrences = append(h.Recurrences, c.ID)
+		}
+	}
+	return q.Period, h, nil
+}
+
+// allCases lists every case f selects that by may see, page after page.
+func (s *Service) allCases(ctx context.Context, by duban.Principal, f duban.CaseFilter) ([]Listed, error) {
+	f, ok := by.ScopeList(f)
+	if !ok {
+		return nil, nil
+	}
+	var out []Listed
+	f.Limit = 500
+	for {
+		page, next, err := s.Store.Cases(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == nil {
+			return out, nil
+		}
+		f.After = next
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -118,9 +119,13 @@ func (s *Store) RecordInspection(ctx context.Context, in duban.SiteInspection) (
 	if err != nil {
 		return duban.SiteInspection{}, false, err
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO inspections (round, site, type, unit, area, inspector, at, recorded_at, score, passed, doc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (round, site) DO NOTHING`,
-		in.Round, in.Site, in.Type, nullable(in.Unit), nullable(in.Area), in.Inspector, in.At, in.RecordedAt, in.Score, in.Passed, doc)
+	failed := in.Failed()
+	if failed == nil {
+		failed = []string{}
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO inspections (round, site, type, unit, area, inspector, at, recorded_at, score, passed, failed, doc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (round, site) DO NOTHING`,
+		in.Round, in.Site, in.Type, nullable(in.Unit), nullable(in.Area), in.Inspector, in.At, in.RecordedAt, in.Score, in.Passed, failed, doc)
 	if err != nil {
 		return duban.SiteInspection{}, false, err
 	}
@@ -168,4 +173,81 @@ func (s *Store) LastFinding(ctx context.Context, site, item, except string) (*du
 	}
 	last.OpenedAt = last.OpenedAt.UTC()
 	return &last, nil
+}
+
+// siteFilters adds q's type, area and unit to w, as the columns of a
+// site or of an inspection (the site as it was) say them.
+func siteFilters(w *query, q duban.SiteReportQuery) {
+	for _, eq := range []struct{ col, val string }{{"type", q.Type}, {"area", q.Area}, {"unit", q.Unit}} {
+		if eq.val != "" {
+			w.and(eq.col + " = " + w.arg(eq.val))
+		}
+	}
+}
+
+// SiteCountsSQL is the statement SiteCounts runs for q, and its
+// arguments: the benchmarks time it raw.
+func SiteCountsSQL(q duban.SiteReportQuery) (string, []any) {
+	var w query
+	w.and("active")
+	siteFilters(&w, q)
+	sites := w.whereClause()
+	w.and("at >= " + w.arg(q.From))
+	w.and("at < " + w.arg(q.To))
+	siteFilters(&w, q)
+	inspected := w.whereClause()
+	return `WITH s AS (
+			SELECT type, count(*) AS sites FROM sites` + sites + ` GROUP BY type
+		), i AS MATERIALIZED (
+			SELECT type, site, score, passed, failed FROM inspections` + inspected + `
+		), c AS (
+			SELECT type, count(DISTINCT site) AS inspected, count(*) AS inspections, count(*) FILTER (WHERE passed) AS passed,
+				sum(score) AS score_sum
+			FROM i GROUP BY type
+		), f AS (
+			SELECT type, jsonb_agg(jsonb_build_object('item', item, 'failed', n)) AS items
+			FROM (SELECT type, item, count(*) AS n FROM i, unnest(failed) AS item GROUP BY type, item) AS by_item
+			GROUP BY type
+		)
+		SELECT type, coalesce(sites, 0), coalesce(inspected, 0), coalesce(inspections, 0), coalesce(passed, 0),
+			coalesce(score_sum, 0), coalesce(items, '[]')
+		FROM s FULL JOIN c USING (type) LEFT JOIN f USING (type)`, w.args
+}
+
+// SiteCounts counts the site report's figures over q, per site type with
+// an active site or an inspection; Policy.SiteRows completes them.
+func (s *Store) SiteCounts(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteTypeRow, error) {
+	sql, args := SiteCountsSQL(q)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.SiteTypeRow, error) {
+		var r duban.SiteTypeRow
+		var items []byte
+		if err := row.Scan(&r.Type, &r.Sites, &r.Inspected, &r.Inspections, &r.Passed, &r.ScoreSum, &items); err != nil {
+			return r, err
+		}
+		return r, json.Unmarshal(items, &r.Items)
+	})
+	return out, readErr(err)
+}
+
+// Inspections lists the inspections of site in [from, to), the latest
+// first.
+func (s *Store) Inspections(ctx context.Context, site string, from, to time.Time) ([]duban.SiteInspection, error) {
+	rows, err := s.pool.Query(ctx, `SELECT doc FROM inspections WHERE site = $1 AND at >= $2 AND at < $3 ORDER BY at DESC, round DESC`,
+		site, from, to)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.SiteInspection, error) {
+		var doc []byte
+		var in duban.SiteInspection
+		if err := row.Scan(&doc); err != nil {
+			return in, err
+		}
+		return in, json.Unmarshal(doc, &in)
+	})
+	return out, readErr(err)
 }

@@ -116,6 +116,9 @@ func authzMatrix() map[string]authzRow {
 		s.call("POST", "/v1/sites", "dev-admin", body).Expect(s.t, 201, nil)
 		return "/v1/sites/" + body["id"].(string)
 	}
+	siteReported := func(s *stack) string {
+		return "/v1/reports/sites/" + strings.TrimPrefix(registered(s), "/v1/sites/") + "?" + month
+	}
 	// A round drawing every market site, the fresh one among them, all
 	// for inspector-1, and an inspection of that site.
 	plan := func(s *stack) (round, site string) {
@@ -169,6 +172,8 @@ func authzMatrix() map[string]authzRow {
 		"GET /v1/reports/units":                        {may: scorers, path: "/v1/reports/units?" + month, ok: 200},
 		"GET /v1/reports/units/{unit}/cases":           {may: []string{"supervisor", "admin", "own unit"}, hidden: true, path: "/v1/reports/units/sanitation/cases?figure=handled&" + month, ok: 200},
 		"GET /v1/reports/inspectors":                   {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
+		"GET /v1/reports/sites":                        {may: everyone, path: "/v1/reports/sites?" + month, ok: 200}, // a unit's own sites
+		"GET /v1/reports/sites/{site}":                 {may: withSight, setup: siteReported, ok: 200},
 		"GET /v1/reports/bulletins":                    {may: scorers, path: "/v1/reports/bulletins", ok: 200},
 		"GET /v1/reports/bulletins/{period}":           {may: scorers, setup: published, ok: 200},
 		"GET /v1/stream":                               {may: everyone, path: "/v1/stream", ok: 200, stream: true},

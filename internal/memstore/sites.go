@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/duban/duban"
 )
@@ -204,4 +205,70 @@ func (s *Store) LastFinding(_ context.Context, site, item, except string) (*duba
 		}
 	}
 	return last, nil
+}
+
+// SiteCounts counts the site report's figures over q, per site type with
+// an active site or an inspection.
+func (s *Store) SiteCounts(_ context.Context, q duban.SiteReportQuery) ([]duban.SiteTypeRow, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	selects := func(typ, area, unit string) bool {
+		return (q.Type == "" || typ == q.Type) && (q.Area == "" || area == q.Area) && (q.Unit == "" || unit == q.Unit)
+	}
+	rows := map[string]*duban.SiteTypeRow{}
+	row := func(typ string) *duban.SiteTypeRow {
+		if rows[typ] == nil {
+			rows[typ] = &duban.SiteTypeRow{Type: typ}
+		}
+		return rows[typ]
+	}
+	for _, site := range s.sites.sites {
+		if site.Active && selects(site.Type, site.Area, site.Unit) {
+			row(site.Type).Sites++
+		}
+	}
+	inspected := map[string]map[string]bool{}
+	failed := map[string]map[string]int{}
+	for _, in := range s.sites.inspections {
+		if in.At.Before(q.From) || !in.At.Before(q.To) || !selects(in.Type, in.Area, in.Unit) {
+			continue
+		}
+		r := row(in.Type)
+		r.Inspections++
+		r.ScoreSum += in.Score
+		if in.Passed {
+			r.Passed++
+		}
+		if inspected[in.Type] == nil {
+			inspected[in.Type], failed[in.Type] = map[string]bool{}, map[string]int{}
+		}
+		inspected[in.Type][in.Site] = true
+		for _, item := range in.Failed() {
+			failed[in.Type][item]++
+		}
+	}
+	out := make([]duban.SiteTypeRow, 0, len(rows))
+	for typ, r := range rows {
+		r.Inspected = len(inspected[typ])
+		for item, n := range failed[typ] {
+			r.Items = append(r.Items, duban.ItemCount{Item: item, Failed: n})
+		}
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// Inspections lists the inspections of site in [from, to), the latest
+// first.
+func (s *Store) Inspections(_ context.Context, site string, from, to time.Time) ([]duban.SiteInspection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []duban.SiteInspection
+	for _, in := range s.sites.inspections {
+		if in.Site == site && !in.At.Before(from) && in.At.Before(to) {
+			out = append(out, in)
+		}
+	}
+	slices.SortFunc(out, func(a, b duban.SiteInspection) int { return cmp.Or(b.At.Compare(a.At), strings.Compare(b.Round, a.Round)) })
+	return out, nil
 }

@@ -115,6 +115,27 @@ func testRounds(t *testing.T, s Store) {
 		t.Fatalf("every site inspected: status %s", r.Status)
 	}
 
+	// The site report counts them by type; a site's inspections list.
+	period := duban.Period{From: t0, To: t0.Add(24 * time.Hour)}
+	counted, err := s.SiteCounts(ctx, duban.SiteReportQuery{Period: period})
+	want := []duban.SiteTypeRow{{Type: "market", Inspected: 4, Inspections: 4, Passed: 4, ScoreSum: 98 + 3*90,
+		Items: []duban.ItemCount{{Item: "market-scale", Failed: 4}}}}
+	if err != nil || !reflect.DeepEqual(counted, want) {
+		t.Fatalf("site counts: %+v, %v; want %+v", counted, err, want)
+	}
+	for _, q := range []duban.SiteReportQuery{
+		{Period: period, Unit: "traffic-police"},
+		{Period: period, Type: "toilet"},
+		{Period: duban.Period{From: t0.Add(3 * time.Hour), To: t0.Add(24 * time.Hour)}},
+	} {
+		if counted, err := s.SiteCounts(ctx, q); err != nil || len(counted) != 0 {
+			t.Errorf("site counts %+v: %+v, %v; want none", q, counted, err)
+		}
+	}
+	if ins, err := s.Inspections(ctx, "NM-001", period.From, period.To); err != nil || len(ins) != 1 || ins[0].Score != 98 {
+		t.Fatalf("NM-001's inspections: %+v, %v", ins, err)
+	}
+
 	// The last case of an item at a site: the latest opened, but the one
 	// asked about and those found to be nothing.
 	w := &writer{t: t, s: s}

@@ -40,6 +40,7 @@ CREATE TABLE inspections (
     recorded_at timestamptz NOT NULL,
     score       integer     NOT NULL CHECK (score BETWEEN 0 AND 100),
     passed      boolean     NOT NULL,
+    failed      text[]      NOT NULL, -- the items failed, for the site report
     doc         jsonb       NOT NULL,
     PRIMARY KEY (round, site),
     FOREIGN KEY (round, site) REFERENCES round_sites
