@@ -389,6 +389,9 @@ var scorecardColumns = []string{"unit", "rank", "score", "dispatched", "handled"
 type CSVNames struct {
 	Column func(field string) string
 	Unit   func(id string) string
+	// Type and Item name a site type and a standard's item (a site
+	// report's); nil: their codes.
+	Type, Item func(code string) string
 }
 
 // WriteScorecardCSV writes rows as CSV a spreadsheet opens as it is: UTF-8

@@ -2,7 +2,11 @@ package duban
 
 import (
 	"cmp"
+	"encoding/csv"
+	"io"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // SiteReportQuery selects a site report: a period and, optionally, a site
@@ -73,4 +77,76 @@ func (p *Policy) SiteRows(counted []SiteTypeRow, q SiteReportQuery) []SiteTypeRo
 		}
 	}
 	return out
+}
+
+// SiteScore is a site's standing over a period: its inspections, their
+// mean score and the items they failed.
+type SiteScore struct {
+	Site        string   `json:"site"`
+	Type        string   `json:"type"`
+	Inspections int      `json:"inspections"`
+	MeanScore   *float64 `json:"mean_score"`
+	Failed      int      `json:"failed"`
+	// ScoreSum is what MeanScore is taken of; the store counts it.
+	ScoreSum int `json:"-"`
+}
+
+// WorstSites ranks the sites a store counted, the lowest mean score first
+// (then the most items failed, then by id), and keeps the first n, their
+// mean scores to one decimal.
+func WorstSites(counted []SiteScore, n int) []SiteScore {
+	for i := range counted {
+		counted[i].MeanScore = tenth(ptrTo(float64(counted[i].ScoreSum) / float64(max(counted[i].Inspections, 1))))
+	}
+	slices.SortFunc(counted, func(a, b SiteScore) int {
+		return cmp.Or(cmp.Compare(float64(a.ScoreSum)*float64(b.Inspections), float64(b.ScoreSum)*float64(a.Inspections)),
+			b.Failed-a.Failed, cmp.Compare(a.Site, b.Site))
+	})
+	return slices.Clip(counted[:min(n, len(counted))])
+}
+
+// siteRowColumns are the CSV columns of a site report.
+var siteRowColumns = []string{"type", "sites", "inspected", "coverage_rate", "inspections", "passed", "mean_score", "pass_rate", "items"}
+
+// WriteSiteRowsCSV writes a site report's rows as CSV a spreadsheet opens
+// as it is, as WriteScorecardCSV does: names says the columns, the site
+// types and the items in a language, or leaves them. The items failed
+// most are one cell, "item ×n; …".
+func WriteSiteRowsCSV(w io.Writer, rows []SiteTypeRow, names CSVNames) error {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return err
+	}
+	say := func(f func(string) string, s string) string {
+		if f == nil {
+			return s
+		}
+		return f(s)
+	}
+	cw := csv.NewWriter(w)
+	header := slices.Clone(siteRowColumns)
+	for i, c := range header {
+		header[i] = say(names.Column, c)
+	}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	num := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'f', -1, 64)
+	}
+	for _, r := range rows {
+		var items []string
+		for _, it := range r.Items {
+			items = append(items, say(names.Item, it.Item)+" ×"+strconv.Itoa(it.Failed))
+		}
+		record := []string{say(names.Type, r.Type), strconv.Itoa(r.Sites), strconv.Itoa(r.Inspected), num(r.CoverageRate),
+			strconv.Itoa(r.Inspections), strconv.Itoa(r.Passed), num(r.MeanScore), num(r.PassRate), strings.Join(items, "; ")}
+		if err := cw.Write(record); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"io"
 	"cmp"
 	"net/http"
 	"net/url"
@@ -35,17 +36,17 @@ func wantsCSV(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/csv")
 }
 
-// replyCSV answers with rows as a CSV file named file: field names and
-// unit ids, or with ?lang=zh (or en) the columns and units by name, as a
-// spreadsheet for people.
-func (s *Server) replyCSV(w http.ResponseWriter, r *http.Request, file string, rows []duban.UnitRow) {
+// replyCSV answers with a report as a CSV file named file, written by
+// write: field names and ids, or with ?lang=zh (or en) the columns, units,
+// site types and items by name, as a spreadsheet for people.
+func (s *Server) replyCSV(w http.ResponseWriter, r *http.Request, file string, write func(io.Writer, duban.CSVNames) error) {
 	names, err := s.csvNames(r.URL.Query().Get("lang"))
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
 	var b bytes.Buffer
-	if err := duban.WriteScorecardCSV(&b, rows, names); err != nil {
+	if err := write(&b, names); err != nil {
 		fail(w, r, err)
 		return
 	}
@@ -53,6 +54,11 @@ func (s *Server) replyCSV(w http.ResponseWriter, r *http.Request, file string, r
 	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b.Bytes())
+}
+
+// scorecardCSV writes rows as a scorecard's CSV.
+func scorecardCSV(rows []duban.UnitRow) func(io.Writer, duban.CSVNames) error {
+	return func(w io.Writer, names duban.CSVNames) error { return duban.WriteScorecardCSV(w, rows, names) }
 }
 
 // csvNames are a scorecard CSV's names in lang: none ("", field names and
@@ -68,13 +74,13 @@ func (s *Server) csvNames(lang string) (duban.CSVNames, error) {
 	if s.catalogsErr != nil {
 		return duban.CSVNames{}, s.catalogsErr
 	}
-	return ScorecardNames(s.Policy, s.catalogs[lang], lang), nil
+	return ReportNames(s.Policy, s.catalogs[lang], lang), nil
 }
 
-// ScorecardNames say a scorecard CSV's columns (the catalogue's csv.*
-// texts) and units (the policy's names) in lang, for people: the API's
-// with ?lang, the office pages' always.
-func ScorecardNames(p *duban.Policy, cat messages.Catalog, lang string) duban.CSVNames {
+// ReportNames say a report CSV's columns (the catalogue's csv.* texts),
+// units, site types and items (the policy's names) in lang, for people:
+// the API's with ?lang, the office pages' always.
+func ReportNames(p *duban.Policy, cat messages.Catalog, lang string) duban.CSVNames {
 	return duban.CSVNames{
 		Column: func(c string) string {
 			if name, ok := cat.T("csv." + c); ok {
@@ -85,6 +91,18 @@ func ScorecardNames(p *duban.Policy, cat messages.Catalog, lang string) duban.CS
 		Unit: func(id string) string {
 			u, _ := p.Unit(id)
 			return cmp.Or(u.Name.In(lang), id)
+		},
+		Type: func(code string) string {
+			t, _ := p.SiteType(code)
+			return cmp.Or(t.Name.In(lang), code)
+		},
+		Item: func(code string) string {
+			for _, t := range p.SiteTypes {
+				if it, ok := t.Item(code); ok {
+					return cmp.Or(it.Name.In(lang), code)
+				}
+			}
+			return code
 		},
 	}
 }
@@ -101,7 +119,7 @@ func (s *Server) unitScorecards(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsCSV(r) {
-		s.replyCSV(w, r, "scorecard-"+req.From+"-"+req.To+".csv", rows)
+		s.replyCSV(w, r, "scorecard-"+req.From+"-"+req.To+".csv", scorecardCSV(rows))
 		return
 	}
 	reply(w, http.StatusOK, struct {
@@ -166,7 +184,7 @@ func (s *Server) bulletin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsCSV(r) {
-		s.replyCSV(w, r, "bulletin-"+b.Name+".csv", b.Rows)
+		s.replyCSV(w, r, "bulletin-"+b.Name+".csv", scorecardCSV(b.Rows))
 		return
 	}
 	if b.Rows == nil {

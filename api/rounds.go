@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -116,23 +117,33 @@ func siteReportQuery(q url.Values, filters ...string) (app.SiteReportRequest, er
 }
 
 func (s *Server) siteReport(w http.ResponseWriter, r *http.Request) {
-	req, err := siteReportQuery(r.URL.Query(), "type", "area", "unit")
+	req, err := siteReportQuery(r.URL.Query(), "type", "area", "unit", "lang")
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	_, rows, err := s.Sites.SiteReport(r.Context(), principal(r), req)
+	report, err := s.Sites.SiteReport(r.Context(), principal(r), req)
 	if err != nil {
 		fail(w, r, err)
 		return
 	}
-	if rows == nil {
-		rows = []duban.SiteTypeRow{}
+	if wantsCSV(r) {
+		s.replyCSV(w, r, "sites-"+req.From+"-"+req.To+".csv", func(w io.Writer, names duban.CSVNames) error {
+			return duban.WriteSiteRowsCSV(w, report.Rows, names)
+		})
+		return
+	}
+	if report.Rows == nil {
+		report.Rows = []duban.SiteTypeRow{}
+	}
+	if report.Worst == nil {
+		report.Worst = []duban.SiteScore{}
 	}
 	reply(w, http.StatusOK, struct {
 		period
 		Items []duban.SiteTypeRow `json:"items"`
-	}{period{req.From, req.To}, rows})
+		Worst []duban.SiteScore   `json:"worst"`
+	}{period{req.From, req.To}, report.Rows, report.Worst})
 }
 
 func (s *Server) siteHistory(w http.ResponseWriter, r *http.Request) {

@@ -165,6 +165,11 @@ func TestSiteReports(t *testing.T) {
 				Failed int    `json:"failed"`
 			} `json:"items"`
 		} `json:"items"`
+		Worst []struct {
+			Site      string   `json:"site"`
+			MeanScore *float64 `json:"mean_score"`
+			Failed    int      `json:"failed"`
+		} `json:"worst"`
 	}
 	d.call("GET", "/v1/reports/sites"+query, "dev-supervisor", nil).Expect(t, 200, &report)
 	if len(report.Items) < 2 || report.Items[0].Type != "market" {
@@ -177,6 +182,9 @@ func TestSiteReports(t *testing.T) {
 	}
 	if other := report.Items[1]; other.Sites != 0 || other.CoverageRate != nil || other.MeanScore != nil {
 		t.Fatalf("a type with no site: %+v", other)
+	}
+	if len(report.Worst) != 2 || report.Worst[0].Site != "m-001" || *report.Worst[0].MeanScore != 87 || report.Worst[0].Failed != 4 {
+		t.Fatalf("the worst sites: %+v", report.Worst)
 	}
 	// The market sites answer to market-supervision: another unit reads
 	// none of them.

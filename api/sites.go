@@ -23,7 +23,7 @@ type SiteKeeper interface {
 	Round(ctx context.Context, by duban.Principal, id string) (duban.Round, error)
 	Rounds(ctx context.Context, by duban.Principal) ([]duban.Round, error)
 	Inspect(ctx context.Context, round, site string, cmd duban.InspectSite) (app.Inspected, error)
-	SiteReport(ctx context.Context, by duban.Principal, r app.SiteReportRequest) (duban.Period, []duban.SiteTypeRow, error)
+	SiteReport(ctx context.Context, by duban.Principal, r app.SiteReportRequest) (app.SiteReport, error)
 	SiteHistory(ctx context.Context, by duban.Principal, id string, r app.SiteReportRequest) (duban.Period, app.SiteHistory, error)
 }
 

@@ -100,6 +100,9 @@ type SiteStore interface {
 	// them); Inspections lists a site's inspections in [from, to), the
 	// latest first.
 	SiteCounts(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteTypeRow, error)
+	// SiteScores counts each site inspected over q (duban.WorstSites ranks
+	// them).
+	SiteScores(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteScore, error)
 	Inspections(ctx context.Context, site string, from, to time.Time) ([]duban.SiteInspection, error)
 	// LastFinding returns the last case opened for item at site but the
 	// case except (nil when none); cases cancelled as invalid or as

@@ -196,16 +196,33 @@ func (s *Service) siteQuery(by duban.Principal, r SiteReportRequest) (duban.Site
 	return duban.SiteReportQuery{Period: period, Type: r.Type, Area: r.Area, Unit: r.Unit}, nil
 }
 
-// SiteReport returns the site report of r: a row per site type. The
-// office and inspectors read every site's; a unit the sites it answers
-// for.
-func (s *Service) SiteReport(ctx context.Context, by duban.Principal, r SiteReportRequest) (duban.Period, []duban.SiteTypeRow, error) {
+// SiteReport is the site report of a period: a row per site type, and
+// the sites scored worst.
+type SiteReport struct {
+	Period duban.Period
+	Rows   []duban.SiteTypeRow
+	Worst  []duban.SiteScore
+}
+
+// worstShown is how many of the worst sites a site report names.
+const worstShown = 10
+
+// SiteReport returns the site report of r. The office and inspectors read
+// every site's; a unit the sites it answers for.
+func (s *Service) SiteReport(ctx context.Context, by duban.Principal, r SiteReportRequest) (SiteReport, error) {
 	q, err := s.siteQuery(by, r)
 	if err != nil || s.Sites == nil {
-		return q.Period, nil, err
+		return SiteReport{Period: q.Period}, err
 	}
 	counted, err := s.Sites.SiteCounts(ctx, q)
-	return q.Period, s.Policy.SiteRows(counted, q), err
+	if err != nil {
+		return SiteReport{}, err
+	}
+	scores, err := s.Sites.SiteScores(ctx, q)
+	if err != nil {
+		return SiteReport{}, err
+	}
+	return SiteReport{Period: q.Period, Rows: s.Policy.SiteRows(counted, q), Worst: duban.WorstSites(scores, worstShown)}, nil
 }
 
 // SiteHistory is one site over a period: its inspections, the latest

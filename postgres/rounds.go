@@ -251,3 +251,22 @@ func (s *Store) Inspections(ctx context.Context, site string, from, to time.Time
 	})
 	return out, readErr(err)
 }
+
+// SiteScores counts each site inspected over q: its inspections, the sum
+// of their scores and the items they failed.
+func (s *Store) SiteScores(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteScore, error) {
+	var w query
+	w.and("at >= " + w.arg(q.From))
+	w.and("at < " + w.arg(q.To))
+	siteFilters(&w, q)
+	rows, err := s.pool.Query(ctx, `SELECT site, min(type), count(*), sum(score), sum(cardinality(failed)) FROM inspections`+
+		w.whereClause()+` GROUP BY site`, w.args...)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.SiteScore, error) {
+		var r duban.SiteScore
+		return r, row.Scan(&r.Site, &r.Type, &r.Inspections, &r.ScoreSum, &r.Failed)
+	})
+	return out, readErr(err)
+}

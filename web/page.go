@@ -18,7 +18,7 @@ import (
 )
 
 // pageNames are the pages, each a template of its own over the layout.
-var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "figure", "bulletin", "field", "photo"}
+var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "sites", "figure", "bulletin", "field", "photo"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
@@ -165,6 +165,12 @@ func (p *page) Unit(id any) string {
 func (p *page) Category(code string) string {
 	c, _ := p.s.Policy.Category(code)
 	return p.name(c.Name, code)
+}
+
+// SiteType is a site type's name, by its code.
+func (p *page) SiteType(code string) string {
+	t, _ := p.s.Policy.SiteType(code)
+	return p.name(t.Name, code)
 }
 
 // Item is a standard's name, by its code (items are coded once across

@@ -124,7 +124,7 @@ func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	var b bytes.Buffer
 	p := s.newPage(r, "reports.title")
-	if err := duban.WriteScorecardCSV(&b, rows, api.ScorecardNames(s.Policy, p.cat, p.Lang)); err != nil {
+	if err := duban.WriteScorecardCSV(&b, rows, api.ReportNames(s.Policy, p.cat, p.Lang)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -208,4 +208,52 @@ type figureLink struct {
 func (p *page) Figure(unit, figure string, n int) figureLink {
 	d := p.Data.(reportsData)
 	return figureLink{Unit: unit, Figure: figure, From: d.From, To: d.To, N: n}
+}
+
+type siteReportData struct {
+	From, To, Until string
+	Report          app.SiteReport
+}
+
+// siteReport is the sites tab of the reports: each site type's coverage,
+// scores and the items failed most in the period, each count opening its
+// list, and the sites scored worst.
+func (s *Server) siteReport(w http.ResponseWriter, r *http.Request) {
+	by := session(r).Principal
+	req := s.reportRequest(r)
+	p := s.newPage(r, "sites.title")
+	d := siteReportData{From: req.From, To: req.To, Until: lastDay(req.To)}
+	report, err := s.App.SiteReport(r.Context(), by, app.SiteReportRequest{From: req.From, To: req.To})
+	if duban.ErrorCode(err) == duban.EINVALID {
+		p.Problem = s.problem(p, err)
+		p.Data = d
+		s.render(w, r, http.StatusBadRequest, "sites", p)
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Report = report
+	p.Data = d
+	s.render(w, r, http.StatusOK, "sites", p)
+}
+
+// siteReportCSV is the period's site report as CSV, as the API's.
+func (s *Server) siteReportCSV(w http.ResponseWriter, r *http.Request) {
+	req := s.reportRequest(r)
+	report, err := s.App.SiteReport(r.Context(), session(r).Principal, app.SiteReportRequest{From: req.From, To: req.To})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var b bytes.Buffer
+	p := s.newPage(r, "sites.title")
+	if err := duban.WriteSiteRowsCSV(&b, report.Rows, api.ReportNames(s.Policy, p.cat, p.Lang)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	name := fmt.Sprintf("sites-%s-%s.csv", req.From, lastDay(req.To))
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Write(b.Bytes())
 }

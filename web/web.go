@@ -106,6 +106,8 @@ func (s *Server) Handler() (http.Handler, error) {
 		r.Get("/field", s.fieldPage)
 		r.Get("/reports", s.reports)
 		r.Get("/reports/units.csv", s.reportCSV)
+		r.Get("/reports/sites", s.siteReport)
+		r.Get("/reports/sites.csv", s.siteReportCSV)
 		r.Get("/reports/figure", s.figureCases)
 		r.Get("/reports/bulletins/{period}", s.bulletin)
 	})

@@ -62,7 +62,7 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: st.store, Engine: &memstore.Engine{Store: st.store, Now: st.clock},
-		Now: st.clock, Feed: feed, Sessions: st.store, Attachments: st.store, Blobs: files}
+		Now: st.clock, Feed: feed, Sessions: st.store, Attachments: st.store, Blobs: files, Sites: st.store}
 	st.app = svc
 	ctx, cancel := context.WithCancel(context.Background())
 	go feed.Run(ctx)
@@ -430,8 +430,8 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 		path string
 	}{
 		{supervisor, "/board"}, {supervisor, "/board?part=board"}, {supervisor, "/cases"}, {supervisor, "/cases?status=dispatched&overdue=true"},
-		{supervisor, "/cases/" + id}, {supervisor, "/reports"}, {supervisor, "/logout"}, {inspector, "/cases/new"},
-		{unit, "/inbox"}, {unit, "/cases/" + id}, {unit, "/reports"}, {s.browser(), "/login"},
+		{supervisor, "/cases/" + id}, {supervisor, "/reports"}, {supervisor, "/reports/sites"}, {supervisor, "/logout"}, {inspector, "/cases/new"},
+		{unit, "/inbox"}, {unit, "/cases/" + id}, {unit, "/reports"}, {unit, "/reports/sites"}, {s.browser(), "/login"},
 	}
 	for _, lang := range []string{"zh-CN", "en"} {
 		for _, pg := range pages {
@@ -768,4 +768,52 @@ func TestPlatesLeadTheBoard(t *testing.T) {
 	if strings.Contains(office.get("/board").body, "plates") {
 		t.Fatal("a delisted case still leads the board")
 	}
+}
+
+// The sites tab of the reports: each site type's coverage, scores and the
+// items failed most, each item opening its cases; the worst sites; a CSV
+// in the page's language.
+func TestSiteReportPage(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	admin := duban.Principal{ID: "admin-1", Role: duban.RoleAdmin}
+	for _, id := range []string{"m-1", "m-2"} {
+		if _, _, err := s.app.CommandSite(ctx, duban.SiteCommand{By: admin, Kind: duban.RegisterSite, SiteID: id, Fields: duban.SiteFields{
+			Name: "农贸市场 " + id, Type: "market", Area: "old-town", Location: duban.Location{Lat: 39.86, Lon: 111.2}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round, _, err := s.app.PlanRound(ctx, duban.PlanRound{By: duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}, Name: "明查",
+		DueBy: s.clock().Add(48 * time.Hour), Inspectors: []string{"inspector-1"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []duban.ItemAnswer
+	for _, it := range must(s.app.Policy.SiteType("market")).Items {
+		result := duban.ResultPass
+		if it.Code == "market-scale" {
+			result = duban.ResultFail
+		}
+		items = append(items, duban.ItemAnswer{Item: it.Code, Result: result})
+	}
+	if _, err := s.app.Inspect(ctx, round.ID, "m-1", duban.InspectSite{By: duban.Principal{ID: "inspector-1", Role: duban.RoleInspector},
+		At: s.clock(), Location: duban.Location{Lat: 39.86, Lon: 111.2}, Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	office := s.signedIn("supervisor-1", "dev-supervisor")
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	from, until := s.clock().In(sh).AddDate(0, 0, -1).Format(time.DateOnly), s.clock().In(sh).AddDate(0, 0, 1).Format(time.DateOnly)
+	page := office.get("/reports/sites?from=" + from + "&until=" + until)
+	expect(t, page, http.StatusOK, `<th scope="row">农贸市场</th>`, "<td>2</td><td>1</td><td>50.0%</td><td>1</td>\n<td>98.0</td><td>100.0%</td>",
+		`<a href="/cases?item=market-scale&amp;opened_from=`+from+`&amp;opened_until=`+until+`">设置公平秤 ×1</a>`, "得分最低的点位", `<a href="/cases?site=m-1">m-1</a>`)
+	expect(t, office.get("/cases?item=market-scale&opened_from="+from+"&opened_until="+until), http.StatusOK, "共 1 件")
+	csv := office.get("/reports/sites.csv?from=" + from + "&until=" + until)
+	expect(t, csv, http.StatusOK, "点位类型,点位数,已测评点位数", "农贸市场,2,1,0.5,1,1,98,1,设置公平秤 ×1")
+}
+
+func must[T any](v T, ok bool) T {
+	if !ok {
+		panic("not found")
+	}
+	return v
 }

@@ -272,3 +272,30 @@ func (s *Store) Inspections(_ context.Context, site string, from, to time.Time) 
 	slices.SortFunc(out, func(a, b duban.SiteInspection) int { return cmp.Or(b.At.Compare(a.At), strings.Compare(b.Round, a.Round)) })
 	return out, nil
 }
+
+// SiteScores counts each site inspected over q: its inspections, the sum
+// of their scores and the items they failed.
+func (s *Store) SiteScores(_ context.Context, q duban.SiteReportQuery) ([]duban.SiteScore, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bySite := map[string]*duban.SiteScore{}
+	for _, in := range s.sites.inspections {
+		if in.At.Before(q.From) || !in.At.Before(q.To) || q.Type != "" && in.Type != q.Type || q.Area != "" && in.Area != q.Area ||
+			q.Unit != "" && in.Unit != q.Unit {
+			continue
+		}
+		r := bySite[in.Site]
+		if r == nil {
+			r = &duban.SiteScore{Site: in.Site, Type: in.Type}
+			bySite[in.Site] = r
+		}
+		r.Inspections++
+		r.ScoreSum += in.Score
+		r.Failed += len(in.Failed())
+	}
+	out := make([]duban.SiteScore, 0, len(bySite))
+	for _, r := range bySite {
+		out = append(out, *r)
+	}
+	return out, nil
+}

@@ -132,6 +132,11 @@ func testRounds(t *testing.T, s Store) {
 			t.Errorf("site counts %+v: %+v, %v; want none", q, counted, err)
 		}
 	}
+	scores, err := s.SiteScores(ctx, duban.SiteReportQuery{Period: period})
+	worst := duban.WorstSites(scores, 2)
+	if err != nil || len(scores) != 4 || len(worst) != 2 || worst[0].Site != "NM-002" || *worst[0].MeanScore != 90 || worst[0].Failed != 1 {
+		t.Fatalf("site scores: %+v, worst %+v, %v", scores, worst, err)
+	}
 	if ins, err := s.Inspections(ctx, "NM-001", period.From, period.To); err != nil || len(ins) != 1 || ins[0].Score != 98 {
 		t.Fatalf("NM-001's inspections: %+v, %v", ins, err)
 	}
