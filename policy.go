@@ -92,6 +92,10 @@ type Duty struct {
 type Area struct {
 	ID   string
 	Name Names
+	// Outline is the area's boundary for the map (一张图): rings of
+	// [lon, lat] as GeoJSON's, the first the outer one; nil when the
+	// policy draws none.
+	Outline [][][2]float64
 }
 
 // Category is a kind of problem, the unit that handles it by default and its

@@ -52,7 +52,7 @@ type rawPolicy struct {
 	Holidays      []string           `yaml:"holidays"`
 	Workdays      []string           `yaml:"workdays"`
 	Units         []rawUnit          `yaml:"units"`
-	Areas         []rawUnit          `yaml:"areas"` // as units: {id, name}
+	Areas         []rawArea          `yaml:"areas"`
 	Categories    []rawCategory      `yaml:"categories"`
 	Routing       []rawRoute         `yaml:"routing"`
 	Assign        string             `yaml:"assign"`
@@ -80,6 +80,21 @@ type rawUnit struct {
 	Name Names  `yaml:"name"`
 	// Duty is a unit's duty contact (a unit's only; not an area's).
 	Duty *Duty `yaml:"duty"`
+}
+
+// rawArea is an area as written: as a unit, with its outline for the map.
+type rawArea struct {
+	ID      string      `yaml:"id"`
+	Name    Names       `yaml:"name"`
+	Duty    *Duty       `yaml:"duty"` // a unit's only: refused
+	Outline *rawOutline `yaml:"outline"`
+}
+
+// rawOutline is a GeoJSON polygon: rings of [lon, lat], the first the
+// outer one.
+type rawOutline struct {
+	Type        string        `yaml:"type"`
+	Coordinates [][][]float64 `yaml:"coordinates"`
 }
 
 type rawCategory struct {
@@ -265,7 +280,7 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 		if a.Duty != nil {
 			c.problem(at("areas", i, "duty"), "an area has no duty contact: a unit has")
 		}
-		p.Areas = append(p.Areas, Area{ID: a.ID, Name: a.Name})
+		p.Areas = append(p.Areas, Area{ID: a.ID, Name: a.Name, Outline: c.outline(at("areas", i, "outline"), a.Outline)})
 	}
 	p.Assign = defaultAssign
 	if raw.Assign != "" {

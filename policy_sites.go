@@ -189,3 +189,62 @@ func (c *policyChecker) roundSchedules(p *Policy, raw []rawRoundSchedule) []Roun
 	}
 	return out
 }
+
+// outline reads an area's outline: a GeoJSON Polygon whose rings are
+// closed, of four points or more, each a [lon, lat] on the globe.
+func (c *policyChecker) outline(path []any, raw *rawOutline) [][][2]float64 {
+	if raw == nil {
+		return nil
+	}
+	if raw.Type != "Polygon" {
+		c.problem(path, "must be a GeoJSON Polygon, {type: Polygon, coordinates: [[[lon, lat], ...]]}, not %q", raw.Type)
+		return nil
+	}
+	if len(raw.Coordinates) == 0 {
+		c.problem(path, "a polygon needs a ring of points")
+	}
+	out := make([][][2]float64, len(raw.Coordinates))
+	for i, ring := range raw.Coordinates {
+		at := append(slices.Clip(path), "coordinates", i)
+		for _, pt := range ring {
+			if len(pt) != 2 || pt[0] < -180 || pt[0] > 180 || pt[1] < -90 || pt[1] > 90 {
+				c.problem(at, "%v is not a [lon, lat] on the globe", pt)
+				return nil
+			}
+			out[i] = append(out[i], [2]float64{pt[0], pt[1]})
+		}
+		switch {
+		case len(ring) < 4:
+			c.problem(at, "a ring needs four points or more, the last the first again")
+		case out[i][0] != out[i][len(ring)-1]:
+			c.problem(at, "a ring must end where it starts")
+		}
+	}
+	return out
+}
+
+// Bounds is a box of the globe: the policy's areas' outlines, together.
+type Bounds struct {
+	MinLat, MinLon, MaxLat, MaxLon float64
+}
+
+// Contains reports whether b holds l.
+func (b Bounds) Contains(l Location) bool {
+	return l.Lat >= b.MinLat && l.Lat <= b.MaxLat && l.Lon >= b.MinLon && l.Lon <= b.MaxLon
+}
+
+// Bounds returns the box around the areas' outlines; false when the
+// policy draws none.
+func (p *Policy) Bounds() (Bounds, bool) {
+	b, any := Bounds{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}, false
+	for _, a := range p.Areas {
+		for _, ring := range a.Outline {
+			for _, pt := range ring {
+				b.MinLon, b.MaxLon = min(b.MinLon, pt[0]), max(b.MaxLon, pt[0])
+				b.MinLat, b.MaxLat = min(b.MinLat, pt[1]), max(b.MaxLat, pt[1])
+				any = true
+			}
+		}
+	}
+	return b, any
+}

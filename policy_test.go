@@ -706,3 +706,60 @@ escalation:`, 1)
 		})
 	}
 }
+
+// Areas may have outlines for the map: GeoJSON polygons, checked by line;
+// together they bound where a site may be.
+func TestAreaOutlines(t *testing.T) {
+	outlined := strings.Replace(minimalPolicy, "escalation:", `areas:
+  - id: old-town
+    name: {zh: 老城区, en: Old town}
+    outline: {type: Polygon, coordinates: [[[111.20, 39.84], [111.26, 39.84], [111.26, 39.89], [111.20, 39.89], [111.20, 39.84]]]}
+  - id: riverside
+    name: {zh: 滨河, en: Riverside}
+escalation:`, 1)
+	p, err := duban.ParsePolicy("city.yaml", []byte(outlined))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := p.Bounds()
+	if !ok || b != (duban.Bounds{MinLat: 39.84, MinLon: 111.20, MaxLat: 39.89, MaxLon: 111.26}) {
+		t.Fatalf("bounds %+v, %v", b, ok)
+	}
+	if !b.Contains(duban.Location{Lat: 39.865, Lon: 111.238}) || b.Contains(duban.Location{Lat: 39.865, Lon: 112}) {
+		t.Fatal("the bounds hold the wrong places")
+	}
+	if _, ok := minimal(t).Bounds(); ok {
+		t.Fatal("a policy with no outline has bounds")
+	}
+	for _, tt := range []struct{ name, from, to, want string }{
+		{"not a polygon", "type: Polygon", "type: Point", `city.yaml:18: areas[0].outline: must be a GeoJSON Polygon, {type: Polygon, coordinates: [[[lon, lat], ...]]}, not "Point"`},
+		{"an open ring", "[111.20, 39.89], [111.20, 39.84]]]", "[111.20, 39.89], [111.21, 39.84]]]", `city.yaml:18: areas[0].outline.coordinates[0]: a ring must end where it starts`},
+		{"lat and lon swapped", "[111.20, 39.84], [111.26", "[39.84, 111.20], [111.26", `city.yaml:18: areas[0].outline.coordinates[0]: [39.84 111.2] is not a [lon, lat] on the globe`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := duban.ParsePolicy("city.yaml", []byte(strings.Replace(outlined, tt.from, tt.to, 1)))
+			if err == nil || strings.Split(err.Error(), "\n")[0] != tt.want {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+	// A site outside the bounds is refused, saying them.
+	cmd := p.ResolveSite(duban.SiteCommand{By: duban.Principal{ID: "a", Role: duban.RoleAdmin}, Kind: duban.RegisterSite, SiteID: "far",
+		Fields: duban.SiteFields{Name: "far away", Type: "", Location: duban.Location{Lat: 31.2, Lon: 121.5}}})
+	_, err = duban.DecideSite(duban.Site{}, cmd, t0)
+	var e *duban.Error
+	if !errors.As(err, &e) || !slices.ContainsFunc(e.Fields, func(f duban.FieldError) bool {
+		return f.Field == "location" && f.Message == "is outside the policy's map: latitude 39.84 to 39.89, longitude 111.2 to 111.26"
+	}) {
+		t.Fatalf("a site in another city: %v", err)
+	}
+}
+
+func minimal(t *testing.T) *duban.Policy {
+	t.Helper()
+	p, err := duban.ParsePolicy("p.yaml", []byte(minimalPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

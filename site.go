@@ -107,8 +107,10 @@ type SiteCommand struct {
 	Reason  string // of a retirement
 
 	// Resolved from the policy: its site types, units and areas (none:
-	// an area is free text).
+	// an area is free text), and the bounds of its map (nil: it draws
+	// none).
 	Types, Units, Areas []string
+	Bounds              *Bounds
 }
 
 // SiteCommandKind is what a SiteCommand does.
@@ -132,6 +134,10 @@ func (p *Policy) ResolveSite(cmd SiteCommand) SiteCommand {
 	}
 	for _, a := range p.Areas {
 		cmd.Areas = append(cmd.Areas, a.ID)
+	}
+	cmd.Bounds = nil
+	if b, ok := p.Bounds(); ok {
+		cmd.Bounds = &b
 	}
 	return cmd
 }
@@ -231,6 +237,8 @@ func (cmd SiteCommand) validate() error {
 	checkLocation(&errs, f.Location)
 	if f.Location.Lat == 0 && f.Location.Lon == 0 {
 		errs.add("location", "is required: where the site is")
+	} else if b := cmd.Bounds; b != nil && !b.Contains(f.Location) {
+		errs.add("location", "is outside the policy's map: latitude %g to %g, longitude %g to %g", b.MinLat, b.MaxLat, b.MinLon, b.MaxLon)
 	}
 	if h := f.Head; h != nil {
 		checkText(&errs, "head.name", h.Name, MaxHeadName, true)
