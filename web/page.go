@@ -18,7 +18,7 @@ import (
 )
 
 // pageNames are the pages, each a template of its own over the layout.
-var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "sites", "figure", "bulletin", "field", "photo"}
+var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "sites", "map", "figure", "bulletin", "field", "photo"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
@@ -352,8 +352,10 @@ type listView struct {
 	Severity    duban.Severity `json:"severity"`
 	Description string         `json:"description"`
 	Location    struct {
-		Address string `json:"address"`
-		Area    string `json:"area"`
+		Lat     float64 `json:"lat"`
+		Lon     float64 `json:"lon"`
+		Address string  `json:"address"`
+		Area    string  `json:"area"`
 	} `json:"location"`
 	Reporter  string       `json:"reporter"`
 	UrgeCount int          `json:"urge_count"`

@@ -95,6 +95,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		r.Get("/logout", s.logoutPage)
 		r.Post("/logout", s.logout)
 		r.Get("/board", s.board)
+		r.Get("/map", s.cityMap)
 		r.Get("/cases", s.cases)
 		r.Get("/cases.csv", s.casesCSV)
 		r.Get("/cases/new", s.newCasePage)

@@ -817,3 +817,38 @@ func must[T any](v T, ok bool) T {
 	}
 	return v
 }
+
+// The map (一张图) draws the policy's areas, the active sites and the open
+// cases by escalation level, listed ones ringed, each a link; the office
+// only; its live region alone with ?part=map.
+func TestMapPage(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	if _, _, err := s.app.CommandSite(ctx, duban.SiteCommand{By: duban.Principal{ID: "admin-1", Role: duban.RoleAdmin}, Kind: duban.RegisterSite,
+		SiteID: "m-1", Fields: duban.SiteFields{Name: "东关市场", Type: "market", Area: "old-town", Location: duban.Location{Lat: 39.86, Lon: 111.23}}}); err != nil {
+		t.Fatal(err)
+	}
+	inspector := s.signedIn("inspector-1", "dev-inspector")
+	onTime := inspector.open("刚发现的垃圾")
+	late := inspector.open("放了好几天的垃圾")
+	office := s.signedIn("supervisor-1", "dev-supervisor")
+	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(office.get("/cases/" + late).body)[1]
+	office.post("/cases/"+late, "/cases/"+late+"/list", url.Values{"version": {version}, "key": {"l"}, "reason": {"反复"}})
+	closed := inspector.open("已经处理的")
+	version = regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(office.get("/cases/" + closed).body)[1]
+	office.post("/cases/"+closed, "/cases/"+closed+"/cancel", url.Values{"version": {version}, "key": {"c"}, "reason": {"重复"}, "outcome": {"invalid"}})
+
+	page := office.get("/map")
+	expect(t, page, http.StatusOK, `<svg class="map" viewBox="0 0 1000 `, `<path class="area" d="M`, `>老城区</text>`,
+		`<a href="/cases?site=m-1" data-site="m-1"`, `data-case="`+onTime+`"`, `data-case="`+late+`"`, `<circle class="plate-ring"`,
+		`<span class="n">2</span> 未升级督办`)
+	if strings.Contains(page.body, closed) {
+		t.Fatal("the map draws a case that is over")
+	}
+	part := office.get("/map?part=map")
+	expect(t, part, http.StatusOK, `data-case="`+onTime+`"`)
+	if strings.Contains(part.body, "<nav") {
+		t.Fatal("the live region comes with the page around it")
+	}
+	expect(t, inspector.get("/map"), http.StatusForbidden)
+}

@@ -8,7 +8,9 @@
 // Without this script the pages still work: they are plain HTML.
 (function () {
   "use strict";
-  var board = document.querySelector("[data-live=board]");
+  // The board's live region, or the map's: redrawn whole, from ?part=
+  // the region's name.
+  var board = document.querySelector("[data-live=board], [data-live=map]");
   var kase = document.querySelector("[data-live-case]");
   var status = document.getElementById("live");
   if (!board && !kase) {
@@ -32,7 +34,7 @@
     fetching = true;
     var url = new URL(window.location.href);
     if (board) {
-      url.searchParams.set("part", "board");
+      url.searchParams.set("part", board.getAttribute("data-live"));
     }
     fetch(url.toString(), { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) {

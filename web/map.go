@@ -1,0 +1,192 @@
+package web
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/duban/duban"
+)
+
+// The map (一张图): the sites and the open cases over the policy's area
+// outlines, drawn here as SVG: no tile server, no script needed to see it
+// (live.js redraws it as the stream says cases move).
+
+// mapWidth is the map's width in SVG units; its height follows the
+// city's shape.
+const mapWidth = 1000
+
+// mapLimit bounds the open cases a map draws.
+const mapLimit = 20000
+
+type mapData struct {
+	Width, Height int
+	Areas         []mapArea
+	Sites         []mapPoint
+	Cases         []mapCase
+	// Levels counts the cases drawn at each escalation level (0: on
+	// time or warned); Listed the listed ones; Outside those whose place
+	// is off the map, not drawn.
+	Levels          []int
+	Listed, Outside int
+	More            bool
+}
+
+type mapArea struct {
+	Name, Path string
+	X, Y       float64 // where its name goes
+}
+
+type mapPoint struct {
+	ID, Label string
+	X, Y      float64
+}
+
+type mapCase struct {
+	mapPoint
+	Level           int
+	Overdue, Listed bool
+}
+
+// projection places [lon, lat] on the map: equirectangular around the
+// bounds' middle latitude, north up.
+type projection struct {
+	b     duban.Bounds
+	scale float64 // SVG units per degree of longitude
+	cos   float64
+}
+
+func newProjection(b duban.Bounds) projection {
+	cos := math.Cos((b.MinLat + b.MaxLat) / 2 * math.Pi / 180)
+	return projection{b: b, cos: cos, scale: mapWidth / math.Max((b.MaxLon-b.MinLon), 1e-9)}
+}
+
+func (p projection) xy(lon, lat float64) (float64, float64) {
+	return round1((lon - p.b.MinLon) * p.scale), round1((p.b.MaxLat - lat) * p.scale / p.cos)
+}
+
+func (p projection) height() int {
+	return int(math.Ceil((p.b.MaxLat - p.b.MinLat) * p.scale / p.cos))
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// cityMap draws the map for the office; with ?part=map only its live
+// region.
+func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
+	by := session(r).Principal
+	if !by.Oversees() {
+		s.fail(w, r, duban.Errorf(duban.EFORBIDDEN, "only the office reads the map"))
+		return
+	}
+	p := s.newPage(r, "map.title")
+	d := mapData{Levels: make([]int, 4)}
+	// The open cases, every page of them, and the active sites.
+	var cases []listed
+	f := duban.CaseFilter{Statuses: duban.OpenStatuses(), Now: p.now, Limit: 1000}
+	for len(cases) < mapLimit {
+		page, next, err := s.App.Cases(r.Context(), by, f)
+		if err == nil {
+			var decoded []listed
+			decoded, err = decodeListed(page, p.now)
+			cases = append(cases, decoded...)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if next == nil {
+			break
+		}
+		f.After = next
+	}
+	d.More = len(cases) >= mapLimit
+	active := true
+	var sites []duban.Site
+	for after := ""; ; {
+		page, next, err := s.App.ListSites(r.Context(), by, duban.SiteFilter{Active: &active, Limit: 1000, After: after})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		sites = append(sites, page...)
+		if after = next; next == "" {
+			break
+		}
+	}
+	b, ok := s.Policy.Bounds()
+	if !ok { // no outlines: the box around what there is to draw
+		b = duban.Bounds{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
+		grow := func(l duban.Location) {
+			b.MinLat, b.MaxLat = min(b.MinLat, l.Lat), max(b.MaxLat, l.Lat)
+			b.MinLon, b.MaxLon = min(b.MinLon, l.Lon), max(b.MaxLon, l.Lon)
+		}
+		for _, site := range sites {
+			grow(site.Location)
+		}
+		for _, c := range cases {
+			grow(duban.Location{Lat: c.Location.Lat, Lon: c.Location.Lon})
+		}
+		if b.MinLat > b.MaxLat {
+			b = duban.Bounds{MinLat: 0, MinLon: 0, MaxLat: 1, MaxLon: 1}
+		}
+	}
+	proj := newProjection(b)
+	d.Width, d.Height = mapWidth, max(proj.height(), 1)
+	for _, a := range s.Policy.Areas {
+		if len(a.Outline) == 0 {
+			continue
+		}
+		var path strings.Builder
+		var cx, cy float64 // the outer ring's mean point, where the name goes
+		for r, ring := range a.Outline {
+			for i, pt := range ring {
+				x, y := proj.xy(pt[0], pt[1])
+				move := "L"
+				if i == 0 {
+					move = "M"
+				}
+				fmt.Fprintf(&path, "%s%g %g ", move, x, y)
+				if r == 0 {
+					cx, cy = cx+x, cy+y
+				}
+			}
+			path.WriteString("Z ")
+		}
+		n := float64(len(a.Outline[0]))
+		d.Areas = append(d.Areas, mapArea{Name: p.Area(a.ID), Path: strings.TrimSpace(path.String()), X: round1(cx / n), Y: round1(cy / n)})
+	}
+	for _, site := range sites {
+		if !b.Contains(site.Location) {
+			continue
+		}
+		x, y := proj.xy(site.Location.Lon, site.Location.Lat)
+		d.Sites = append(d.Sites, mapPoint{ID: site.ID, Label: site.Name + " · " + p.SiteType(site.Type), X: x, Y: y})
+	}
+	for _, c := range cases {
+		if !b.Contains(duban.Location{Lat: c.Location.Lat, Lon: c.Location.Lon}) {
+			d.Outside++
+			continue
+		}
+		x, y := proj.xy(c.Location.Lon, c.Location.Lat)
+		level := 0
+		if c.Overdue {
+			level = min(c.Level, 3)
+		}
+		d.Levels[level]++
+		if c.Listed {
+			d.Listed++
+		}
+		label := p.Category(c.Category) + " · " + p.T("status."+string(c.Status))
+		if c.Overdue {
+			label += " · " + p.T("level."+fmt.Sprint(level))
+		}
+		d.Cases = append(d.Cases, mapCase{mapPoint: mapPoint{ID: c.ID, Label: c.Number + " " + label, X: x, Y: y}, Level: level, Overdue: c.Overdue, Listed: c.Listed})
+	}
+	p.Data = d
+	if r.URL.Query().Get("part") == "map" {
+		p.Part = "map-part"
+	}
+	s.render(w, r, http.StatusOK, "map", p)
+}
