@@ -23,6 +23,35 @@ func (s *Server) fieldPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "field", s.newPage(r, "fieldpage.title"))
 }
 
+// checklist is a site type's checklist as the field page keeps it, in the
+// page's language.
+type checklist struct {
+	Name  string          `json:"name"`
+	Items []checklistItem `json:"items"`
+}
+
+type checklistItem struct {
+	Code   string `json:"code"`
+	Name   string `json:"name"`
+	Points int    `json:"points"`
+}
+
+// Checklists are the policy's site types' checklists, by type, as JSON
+// for the field page: kept with the page on the phone, so that a round is
+// inspected without a network.
+func (p *page) Checklists() string {
+	out := map[string]checklist{}
+	for _, t := range p.s.Policy.SiteTypes {
+		c := checklist{Name: p.name(t.Name, t.Code)}
+		for _, it := range t.Items {
+			c.Items = append(c.Items, checklistItem{Code: it.Code, Name: p.name(it.Name, it.Code), Points: it.Points})
+		}
+		out[t.Code] = c
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
 // fieldSession answers the signed-in person's current form token, which a
 // field page opened from the phone's cache needs before it sends: JSON,
 // 401 when signed out (not a redirect to the sign-in page).

@@ -167,6 +167,9 @@ func (p *page) Category(code string) string {
 	return p.name(c.Name, code)
 }
 
+// ZoneName is the policy's time zone, as the IANA names it.
+func (p *page) ZoneName() string { return p.s.Policy.TimeZone }
+
 // SiteType is a site type's name, by its code.
 func (p *page) SiteType(code string) string {
 	t, _ := p.s.Policy.SiteType(code)

@@ -29,7 +29,7 @@ import (
 type cutter struct {
 	proxy   *httputil.ReverseProxy
 	mu      sync.Mutex
-	offline bool
+	off     bool
 	dropped int            // requests dropped while offline
 	seen    map[string]int // "POST /v1/cases" → requests passed
 	cut     map[string]int // "POST /v1/cases" → which one loses its answer
@@ -38,7 +38,7 @@ type cutter struct {
 func (c *cutter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
 	c.mu.Lock()
-	offline := c.offline
+	offline := c.off
 	if offline {
 		c.dropped++
 	} else {
@@ -55,6 +55,46 @@ func (c *cutter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		conn.Close() // and no answer arrives
+	}
+}
+
+// newCutter puts a cutter in front of the stack s, and answers it and the
+// address the browser is to use.
+func newCutter(t *testing.T, s *stack) (*cutter, string) {
+	t.Helper()
+	api, err := url.Parse(s.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &cutter{proxy: httputil.NewSingleHostReverseProxy(api), seen: map[string]int{}, cut: map[string]int{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := &http.Server{Handler: cut}
+	go func() { _ = front.Serve(l) }()
+	t.Cleanup(func() { front.Close() })
+	return cut, "http://" + l.Addr().String()
+}
+
+// offline cuts the network of the browser tab (and its service worker)
+// and the front, or gives it back.
+func (c *cutter) offline(t *testing.T, tab context.Context, off bool) {
+	t.Helper()
+	c.mu.Lock()
+	c.off = off
+	c.mu.Unlock()
+	conditions := []*network.Conditions{}
+	if off {
+		conditions = append(conditions, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	if _, err := chromedp.Call(tab, network.EmulateNetworkConditionsByRule,
+		network.EmulateNetworkConditionsByRuleParams{EmulateOfflineServiceWorker: &off, MatchedNetworkConditions: conditions}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(tab, network.OverrideNetworkState,
+		network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -77,19 +117,7 @@ func TestFieldPageOffline(t *testing.T) {
 	c := newChrome(t)
 	s := newStack(t, browserPolicy)
 	s.start("serve")
-	api, err := url.Parse(s.base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := &cutter{proxy: httputil.NewSingleHostReverseProxy(api), seen: map[string]int{}, cut: map[string]int{}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	front := &http.Server{Handler: cut}
-	go func() { _ = front.Serve(l) }()
-	t.Cleanup(func() { front.Close() })
-	base := "http://" + l.Addr().String()
+	cut, base := newCutter(t, s)
 
 	dir := t.TempDir()
 	var photos []string
@@ -107,24 +135,7 @@ func TestFieldPageOffline(t *testing.T) {
 	waitFor(t, inspector, "the service worker in charge", `navigator.serviceWorker.controller !== null`)
 	c.checkA11y(inspector, "the field page")
 
-	offline := func(off bool) {
-		t.Helper()
-		cut.mu.Lock()
-		cut.offline = off
-		cut.mu.Unlock()
-		conditions := []*network.Conditions{}
-		if off {
-			conditions = append(conditions, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
-		}
-		if _, err := chromedp.Call(inspector, network.EmulateNetworkConditionsByRule,
-			network.EmulateNetworkConditionsByRuleParams{EmulateOfflineServiceWorker: &off, MatchedNetworkConditions: conditions}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := chromedp.Call(inspector, network.OverrideNetworkState,
-			network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	offline := func(off bool) { t.Helper(); cut.offline(t, inspector, off) }
 	offline(true)
 	run(t, inspector, "offline", chromedp.WaitVisible(chromedp.CSS(`#net.offline`)))
 	for i, photo := range photos {
@@ -267,5 +278,104 @@ func waitFor(t *testing.T, p context.Context, what, expression string) {
 			t.Fatalf("%s: not after 30 s (%s)", what, expression)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A round worked offline on the phone: the inspector's five sites and
+// their checklists are kept on the page; with the network cut (and the
+// page reloaded) each site is inspected, one item failing at three of
+// them, a photo with the first; when the network returns, every
+// inspection and every case arrives exactly once, though one answer is
+// lost on the way back.
+func TestFieldRoundOffline(t *testing.T) {
+	c := newChrome(t)
+	s := newStack(t, browserPolicy+marketType)
+	s.start("serve")
+	cut, base := newCutter(t, s)
+	sites := []string{"m-1", "m-2", "m-3", "m-4", "m-5"}
+	for i, id := range sites {
+		s.call("POST", "/v1/sites", "dev-admin", map[string]any{"id": id, "name": fmt.Sprintf("农贸市场 %d", i+1), "type": "market",
+			"location": map[string]any{"lat": 39.86 + float64(i)/1000, "lon": 111.23}, "unit": "sanitation"}).Expect(t, 201, nil)
+	}
+	var round e2eRound
+	s.call("POST", "/v1/rounds", "dev-supervisor", map[string]any{"name": "第49周 明查", "inspectors": []string{"inspector-1"},
+		"due_by": time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)}).Expect(t, 201, &round)
+
+	photo := filepath.Join(t.TempDir(), "IMG_0100.jpg")
+	if err := os.WriteFile(photo, testimage.JPEG(testimage.Picture(640, 480), testimage.EXIF{Taken: "2026:12:07 09:10:00"}.Bytes()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inspector := c.person(base, "inspector-1", "inspector-pw")
+	run(t, inspector, "the field page, online", chromedp.Navigate(base+"/field"), chromedp.WaitVisible(chromedp.CSS(`#net.online`)))
+	waitFor(t, inspector, "the service worker in charge", `navigator.serviceWorker.controller !== null`)
+	waitFor(t, inspector, "the round's five sites kept", `document.querySelectorAll("#rounds li button").length === 5`)
+
+	cut.offline(t, inspector, true)
+	run(t, inspector, "reload, offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#net.offline`)))
+	waitFor(t, inspector, "the five sites still there", `document.querySelectorAll("#rounds li button").length === 5`)
+	for i, site := range sites {
+		run(t, inspector, "open "+site, chromedp.Click(chromedp.CSS(`#rounds li[data-site="`+site+`"] button`)), chromedp.WaitVisible(chromedp.CSS(`#inspect`)))
+		if i == 0 {
+			c.checkA11y(inspector, "a site's checklist")
+			run(t, inspector, "a photo of the failure", chromedp.SetUploadFiles(chromedp.CSS(`#photo-1`), []string{photo}))
+		}
+		fail := i < 3 // the bins fail at the first three sites
+		get(t, inspector, "answer the checklist", chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+			document.querySelectorAll("#items fieldset.item").forEach(f => {
+				const failing = %v && f.dataset.item === "market-bins";
+				f.querySelector("input[value=" + (failing ? "fail" : "pass") + "]").checked = true;
+				if (failing) f.querySelector("input.note").value = "垃圾桶不足";
+			});
+			return true;
+		})()`, fail)))
+		run(t, inspector, "save "+site, chromedp.Click(chromedp.CSS(`#inspect button[type=submit]`)))
+		waitFor(t, inspector, site+" saved", `document.querySelector('#rounds li[data-site="`+site+`"] strong.state') !== null`)
+	}
+	c.screenshot(inspector, "field-round-offline")
+
+	// The network returns; m-2's answer is lost on the way back.
+	cut.mu.Lock()
+	cut.cut["POST /v1/rounds/"+round.ID+"/sites/m-2/inspection"] = 1
+	cut.mu.Unlock()
+	cut.offline(t, inspector, false)
+	deadline := time.Now().Add(time.Minute)
+	for !get(t, inspector, "the round", chromedp.Evaluate[bool](`document.querySelectorAll("#rounds li").length === 0`)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sites still on the phone a minute after the network returned: %s", get(t, inspector, "the round", chromedp.Text(chromedp.CSS(`#rounds`))))
+		}
+		run(t, inspector, "send now", chromedp.Click(chromedp.CSS(`#send`)), chromedp.Sleep(time.Second))
+	}
+	c.screenshot(inspector, "field-round-sent")
+	if n := cut.count("POST /v1/rounds/" + round.ID + "/sites/m-2/inspection"); n < 2 {
+		t.Fatalf("m-2's inspection was sent %d times: the one whose answer was lost was not sent again", n)
+	}
+
+	// The round is done; three cases, one per failure, the first with its photo.
+	got := s.round(round.ID)
+	if got.Status != "done" {
+		t.Fatalf("the round after the sync: %+v", got)
+	}
+	var list struct {
+		Items []struct {
+			Site     string `json:"site"`
+			Item     string `json:"item"`
+			Evidence []struct {
+				Attachment string `json:"attachment"`
+			} `json:"evidence"`
+		} `json:"items"`
+	}
+	s.call("GET", "/v1/cases?round="+round.ID, "dev-supervisor", nil).Expect(t, 200, &list)
+	bySite := map[string]int{}
+	for _, item := range list.Items {
+		bySite[item.Site]++
+		if item.Item != "market-bins" {
+			t.Errorf("a case of item %s at %s", item.Item, item.Site)
+		}
+		if item.Site == "m-1" && (len(item.Evidence) != 1 || item.Evidence[0].Attachment == "") {
+			t.Errorf("m-1's case has evidence %+v, want the photo", item.Evidence)
+		}
+	}
+	if len(list.Items) != 3 || bySite["m-1"] != 1 || bySite["m-2"] != 1 || bySite["m-3"] != 1 {
+		t.Fatalf("the round's cases by site: %v, want one at each of m-1, m-2, m-3", bySite)
 	}
 }

@@ -7,21 +7,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/duban/duban/workflows"
 )
 
-// roundsPolicy is the short policy with a site type of two items and a
-// round it schedules each Monday, due three seconds after it starts.
-const roundsPolicy = shortPolicy + `site_types:
+// marketType is a site type of two items, for a test policy.
+const marketType = `site_types:
   - code: market
     name: {zh: 农贸市场, en: Farmers' market}
     items:
       - {code: market-clean, name: {zh: 地面整洁, en: Clean floor}, category: littering, points: 4}
       - {code: market-bins, name: {zh: 垃圾桶定点设置, en: Bins in place}, category: littering, points: 3}
-rounds:
+`
+
+// roundsPolicy is the short policy with a site type of two items and a
+// round it schedules each Monday, due three seconds after it starts.
+const roundsPolicy = shortPolicy + marketType + `rounds:
   - code: weekly-markets
     name: 每周农贸市场明查
     every: mon 08:30
@@ -127,4 +131,48 @@ func TestScheduledRound(t *testing.T) {
 		t.Fatalf("planned %+v", planned)
 	}
 	eventually(t, 30*time.Second, "its ladder at level 3", func() bool { return s.round(planned.ID).EscalationLevel == 3 })
+}
+
+// areasBlock draws the test city: two areas around the places the tests
+// use.
+const areasBlock = `areas:
+  - id: old-town
+    name: {zh: 老城区, en: Old town}
+    outline: {type: Polygon, coordinates: [[[111.20, 39.84], [111.26, 39.84], [111.26, 39.89], [111.20, 39.89], [111.20, 39.84]]]}
+  - id: riverside
+    name: {zh: 滨河片区, en: Riverside}
+    outline: {type: Polygon, coordinates: [[[111.10, 39.84], [111.20, 39.84], [111.20, 39.89], [111.10, 39.89], [111.10, 39.84]]]}
+`
+
+// The map in a browser: a case's escalation shows on it without a
+// reload, within two seconds of its time; the map passes axe.
+func TestMapInABrowser(t *testing.T) {
+	c := newChrome(t)
+	s := newStack(t, browserPolicy+marketType+areasBlock)
+	s.start("serve")
+	s.registerMarkets("m-1")
+	var opened struct {
+		ID        string `json:"id"`
+		Deadlines struct {
+			AcknowledgeBy time.Time `json:"acknowledge_by"`
+		} `json:"deadlines"`
+	}
+	s.call("POST", "/v1/cases", "dev-inspector", map[string]any{"category": "littering", "description": "东关市场门口垃圾",
+		"location": map[string]any{"lat": 39.866, "lon": 111.239, "area": "old-town"}}).Expect(t, 201, &opened)
+	supervisor := c.person(s.base, "supervisor-1", "supervisor-pw")
+	run(t, supervisor, "the map", chromedp.Navigate(s.base+"/map"), chromedp.WaitVisible(chromedp.CSS(`svg.map`)))
+	waitFor(t, supervisor, "the case drawn, on time", `document.querySelector('a[data-case="`+opened.ID+`"] circle.case.on-time') !== null`)
+	waitFor(t, supervisor, "following the stream", `document.getElementById("live").classList.contains("on")`)
+	c.checkA11y(supervisor, "the map")
+	// Level 1 is due at the acknowledge deadline (6 s after the open).
+	due := opened.Deadlines.AcknowledgeBy
+	time.Sleep(time.Until(due))
+	deadline := due.Add(2 * time.Second)
+	for !get(t, supervisor, "the case's marker", chromedp.Evaluate[bool](`document.querySelector('a[data-case="`+opened.ID+`"] circle.case.level-1') !== null`)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the map does not show the escalation two seconds after it was due")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.screenshot(supervisor, "map")
 }
