@@ -131,7 +131,9 @@ func TestDecideTransitions(t *testing.T) {
 	cancel := func(p duban.Principal) duban.Command { return duban.Cancel{CommandMeta: by(p), Reason: "withdrawn"} }
 	suspend := func(p duban.Principal) duban.Command { return duban.Suspend{CommandMeta: by(p), Reason: "rain"} }
 	resume := func(p duban.Principal) duban.Command { return duban.Resume{CommandMeta: by(p)} }
-	list := func(p duban.Principal) duban.Command { return duban.List{CommandMeta: by(p), Reason: "third time this month"} }
+	list := func(p duban.Principal) duban.Command {
+		return duban.List{CommandMeta: by(p), Reason: "third time this month"}
+	}
 	delist := func(p duban.Principal) duban.Command { return duban.Delist{CommandMeta: by(p)} }
 
 	tests := []struct {

@@ -186,10 +186,10 @@ type UnitRow struct {
 	// Recurrences counts the cases dispatched to the unit that a site
 	// inspection found failing again (顽疾); Listed those listed (挂牌督办)
 	// while the unit's.
-	Recurrences int `json:"recurrences"`
-	Listed      int `json:"listed"`
-	AckMinutes         Minutes        `json:"ack_minutes"`
-	ResolveMinutes     Minutes        `json:"resolve_minutes"`
+	Recurrences    int     `json:"recurrences"`
+	Listed         int     `json:"listed"`
+	AckMinutes     Minutes `json:"ack_minutes"`
+	ResolveMinutes Minutes `json:"resolve_minutes"`
 }
 
 // rate is n/d, nil when d is 0, to four decimals.

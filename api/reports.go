@@ -2,8 +2,8 @@ package api
 
 import (
 	"bytes"
-	"io"
 	"cmp"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"

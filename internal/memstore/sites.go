@@ -269,7 +269,9 @@ func (s *Store) Inspections(_ context.Context, site string, from, to time.Time) 
 			out = append(out, in)
 		}
 	}
-	slices.SortFunc(out, func(a, b duban.SiteInspection) int { return cmp.Or(b.At.Compare(a.At), strings.Compare(b.Round, a.Round)) })
+	slices.SortFunc(out, func(a, b duban.SiteInspection) int {
+		return cmp.Or(b.At.Compare(a.At), strings.Compare(b.Round, a.Round))
+	})
 	return out, nil
 }
 
