@@ -56,6 +56,7 @@ type figures struct {
 	Outbox *outboxFigures `json:"outbox,omitempty"`
 	// Attachments: photos taken in and thumbnails served.
 	Attachments *attachmentFigures `json:"attachments,omitempty"`
+	Sites       *siteFigures       `json:"sites,omitempty"`
 
 	// PostsRepeatedAfter503 counts the POSTs the harness repeated because
 	// duban answered 503.
@@ -135,6 +136,9 @@ func tableRows(f *figures, z sizes) []row {
 	}
 	if f.Attachments != nil {
 		rows = append(rows, attachmentRows(f.Attachments)...)
+	}
+	if f.Sites != nil {
+		rows = append(rows, siteRows(f.Sites)...)
 	}
 	if f.CeilingAppendLatency != nil {
 		rows = append(rows, alone("PostgreSQL one-row append transaction p99", "ms", f.CeilingAppendLatency.P99, "", nil))

@@ -74,7 +74,7 @@ units:
     unit: sanitation
     sla:
       normal: {acknowledge: 6s, resolve: 48h, verify: 24h}
-principals:
+` + siteTypesYAML() + `principals:
 ` + principalsYAML
 
 func scorecardUnitsYAML() string {

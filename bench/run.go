@@ -51,6 +51,7 @@ var phases = []phase{
 	{"web", measureWeb},
 	{"outbox", measureOutbox},
 	{"attachments", measureAttachments},
+	{"sites", measureSites},
 }
 
 func phaseNames() []string {
