@@ -399,24 +399,9 @@ type CSVNames struct {
 // says them), rates as decimals, an empty cell for a rate or score that is
 // null.
 func WriteScorecardCSV(w io.Writer, rows []UnitRow, names CSVNames) error {
-	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+	cw, err := newSheet(w, scorecardColumns, names.Column)
+	if err != nil {
 		return err
-	}
-	cw := csv.NewWriter(w)
-	header := slices.Clone(scorecardColumns)
-	if names.Column != nil {
-		for i, c := range header {
-			header[i] = names.Column(c)
-		}
-	}
-	if err := cw.Write(header); err != nil {
-		return err
-	}
-	num := func(v *float64) string {
-		if v == nil {
-			return ""
-		}
-		return strconv.FormatFloat(*v, 'f', -1, 64)
 	}
 	for _, r := range rows {
 		rank := ""
@@ -427,22 +412,46 @@ func WriteScorecardCSV(w io.Writer, rows []UnitRow, names CSVNames) error {
 		if names.Unit != nil {
 			unit = names.Unit(unit)
 		}
-		record := []string{unit, rank, num(r.Score)}
+		record := []string{unit, rank, decimal(r.Score)}
 		for _, n := range []int{r.Dispatched, r.Handled, r.HandledOnTime, r.OverdueOpen, r.Due} {
 			record = append(record, strconv.Itoa(n))
 		}
-		record = append(record, num(r.HandlingRate), num(r.OnTimeRate), num(r.OverdueOpenRate),
-			strconv.Itoa(r.Verifications), strconv.Itoa(r.Rework), num(r.ReworkRate), strconv.Itoa(r.Closed), num(r.ClosureRate),
-			strconv.Itoa(r.ExtensionsApproved), num(r.ExtensionRate),
+		record = append(record, decimal(r.HandlingRate), decimal(r.OnTimeRate), decimal(r.OverdueOpenRate),
+			strconv.Itoa(r.Verifications), strconv.Itoa(r.Rework), decimal(r.ReworkRate), strconv.Itoa(r.Closed), decimal(r.ClosureRate),
+			strconv.Itoa(r.ExtensionsApproved), decimal(r.ExtensionRate),
 			strconv.Itoa(r.Escalations["1"]), strconv.Itoa(r.Escalations["2"]), strconv.Itoa(r.Escalations["3"]),
 			strconv.Itoa(r.Urges), strconv.Itoa(r.NoFurtherAction), strconv.Itoa(r.Recurrences), strconv.Itoa(r.Listed),
-			num(r.AckMinutes.P50), num(r.AckMinutes.P90), num(r.ResolveMinutes.P50), num(r.ResolveMinutes.P90))
+			decimal(r.AckMinutes.P50), decimal(r.AckMinutes.P90), decimal(r.ResolveMinutes.P50), decimal(r.ResolveMinutes.P90))
 		if err := cw.Write(record); err != nil {
 			return err
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// newSheet starts CSV a spreadsheet opens as it is: UTF-8 with a byte
+// order mark, a header row of columns, each as say says it (nil: as it is).
+func newSheet(w io.Writer, columns []string, say func(string) string) (*csv.Writer, error) {
+	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
+		return nil, err
+	}
+	header := slices.Clone(columns)
+	if say != nil {
+		for i, c := range header {
+			header[i] = say(c)
+		}
+	}
+	cw := csv.NewWriter(w)
+	return cw, cw.Write(header)
+}
+
+// decimal is a rate or score in a CSV cell: empty for none.
+func decimal(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*v, 'f', -1, 64)
 }
 
 // UTC returns b with its times in UTC, as duban keeps every time.

@@ -2,7 +2,6 @@ package duban
 
 import (
 	"cmp"
-	"encoding/csv"
 	"io"
 	"slices"
 	"strconv"
@@ -113,36 +112,23 @@ var siteRowColumns = []string{"type", "sites", "inspected", "coverage_rate", "in
 // types and the items in a language, or leaves them. The items failed
 // most are one cell, "item ×n; …".
 func WriteSiteRowsCSV(w io.Writer, rows []SiteTypeRow, names CSVNames) error {
-	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
-		return err
-	}
 	say := func(f func(string) string, s string) string {
 		if f == nil {
 			return s
 		}
 		return f(s)
 	}
-	cw := csv.NewWriter(w)
-	header := slices.Clone(siteRowColumns)
-	for i, c := range header {
-		header[i] = say(names.Column, c)
-	}
-	if err := cw.Write(header); err != nil {
+	cw, err := newSheet(w, siteRowColumns, names.Column)
+	if err != nil {
 		return err
-	}
-	num := func(v *float64) string {
-		if v == nil {
-			return ""
-		}
-		return strconv.FormatFloat(*v, 'f', -1, 64)
 	}
 	for _, r := range rows {
 		var items []string
 		for _, it := range r.Items {
 			items = append(items, say(names.Item, it.Item)+" ×"+strconv.Itoa(it.Failed))
 		}
-		record := []string{say(names.Type, r.Type), strconv.Itoa(r.Sites), strconv.Itoa(r.Inspected), num(r.CoverageRate),
-			strconv.Itoa(r.Inspections), strconv.Itoa(r.Passed), num(r.MeanScore), num(r.PassRate), strings.Join(items, "; ")}
+		record := []string{say(names.Type, r.Type), strconv.Itoa(r.Sites), strconv.Itoa(r.Inspected), decimal(r.CoverageRate),
+			strconv.Itoa(r.Inspections), strconv.Itoa(r.Passed), decimal(r.MeanScore), decimal(r.PassRate), strings.Join(items, "; ")}
 		if err := cw.Write(record); err != nil {
 			return err
 		}

@@ -43,12 +43,7 @@ func (s *Server) planRound(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		w.Header().Set("Location", "/v1/rounds/"+round.ID)
-	}
-	reply(w, status, round)
+	reply(w, createdAt(w, created, "/v1/rounds/"+round.ID), round)
 }
 
 func (s *Server) getRound(w http.ResponseWriter, r *http.Request) {
@@ -101,11 +96,7 @@ func (s *Server) inspect(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	status := http.StatusOK // recorded before, synced again
-	if in.Created {
-		status = http.StatusCreated
-	}
-	reply(w, status, in.SiteInspection)
+	reply(w, createdAt(w, in.Created, ""), in.SiteInspection) // 200: recorded before, synced again
 }
 
 // siteReportQuery reads a site report's query: the period, and filters.

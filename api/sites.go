@@ -88,12 +88,7 @@ func (s *Server) registerSite(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		w.Header().Set("Location", "/v1/sites/"+site.ID)
-	}
-	replySite(w, status, site)
+	replySite(w, createdAt(w, created, "/v1/sites/"+site.ID), site)
 }
 
 func (s *Server) changeSite(w http.ResponseWriter, r *http.Request) {
@@ -203,6 +198,18 @@ func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
 		Items      []duban.Site `json:"items"`
 		NextCursor *string      `json:"next_cursor"`
 	}{sites, cursor})
+}
+
+// createdAt is the status of an answer that may have created something:
+// 201 with its location (when it has one), else 200.
+func createdAt(w http.ResponseWriter, created bool, location string) int {
+	if !created {
+		return http.StatusOK
+	}
+	if location != "" {
+		w.Header().Set("Location", location)
+	}
+	return http.StatusCreated
 }
 
 // replySite answers with a site and its version as its ETag.

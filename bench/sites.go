@@ -166,16 +166,7 @@ func measureSites(ctx context.Context, r *benchRun) error {
 	var raw, api latencies
 	const reads = 40
 	for range reads / 4 {
-		if err := timedInto(&raw, 1, 4, func() error {
-			rows, err := s.db.Query(ctx, sql, args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-			}
-			rows.Close()
-			return rows.Err()
-		}); err != nil {
+		if err := timedInto(&raw, 1, 4, rawQuery(ctx, s, sql, args)); err != nil {
 			return err
 		}
 		if err := timedInto(&api, 1, 4, func() error {
