@@ -248,9 +248,7 @@ func (p *Policy) Resolve(cmd Command) Command {
 		for i, cat := range p.Categories {
 			c.Categories[i] = cat.Code
 		}
-		for _, a := range p.Areas {
-			c.Areas = append(c.Areas, a.ID)
-		}
+		c.Areas = p.areaIDs()
 		return c
 	case Assign:
 		c.Units = make([]string, len(p.Units))
@@ -332,6 +330,24 @@ func (p *Policy) hasUser(name string) bool {
 func (p *Policy) hasArea(id string) bool {
 	_, ok := p.Area(id)
 	return ok
+}
+
+// areaIDs are the policy's areas' ids; nil when it lists none.
+func (p *Policy) areaIDs() []string {
+	var ids []string
+	for _, a := range p.Areas {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+// siteTypeCodes are the policy's site types' codes.
+func (p *Policy) siteTypeCodes() []string {
+	var codes []string
+	for _, t := range p.SiteTypes {
+		codes = append(codes, t.Code)
+	}
+	return codes
 }
 
 // Area returns the area with id.

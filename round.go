@@ -314,13 +314,7 @@ func fieldIndex(field string, i int) string {
 
 // ResolveRound gives cmd the policy's facts its decision needs.
 func (p *Policy) ResolveRound(cmd PlanRound) PlanRound {
-	cmd.Types, cmd.KnownAreas, cmd.KnownInspectors = nil, nil, nil
-	for _, t := range p.SiteTypes {
-		cmd.Types = append(cmd.Types, t.Code)
-	}
-	for _, a := range p.Areas {
-		cmd.KnownAreas = append(cmd.KnownAreas, a.ID)
-	}
+	cmd.Types, cmd.KnownAreas, cmd.KnownInspectors = p.siteTypeCodes(), p.areaIDs(), nil
 	for _, e := range p.Principals {
 		if e.Role == RoleInspector && !slices.Contains(cmd.KnownInspectors, e.ID) {
 			cmd.KnownInspectors = append(cmd.KnownInspectors, e.ID)

@@ -106,14 +106,7 @@ func TestDecideRound(t *testing.T) {
 		cmd := planRound()
 		tc.edit(&cmd)
 		_, err := duban.DecideRound(cmd, t0)
-		var e *duban.Error
-		if !asError(err, &e) || e.Code != tc.code {
-			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
-			continue
-		}
-		if tc.field != "" && (len(e.Fields) != 1 || e.Fields[0].Field != tc.field) {
-			t.Errorf("%s: fields %v, want %s", tc.name, e.Fields, tc.field)
-		}
+		refusedAs(t, tc.name, err, tc.code, tc.field)
 	}
 }
 
@@ -196,14 +189,7 @@ func TestDecideInspection(t *testing.T) {
 		c := cmd(answers(duban.ResultPass, duban.ResultPass, duban.ResultPass))
 		tc.edit(&c)
 		_, _, err := duban.DecideInspection(c, now)
-		var e *duban.Error
-		if !asError(err, &e) || e.Code != tc.code {
-			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
-			continue
-		}
-		if tc.field != "" && (len(e.Fields) != 1 || e.Fields[0].Field != tc.field) {
-			t.Errorf("%s: fields %v, want %s", tc.name, e.Fields, tc.field)
-		}
+		refusedAs(t, tc.name, err, tc.code, tc.field)
 	}
 }
 
@@ -260,5 +246,19 @@ func TestRoundLadder(t *testing.T) {
 	r.Settle()
 	if _, ok := r.Step(3, t0.Add(100*time.Hour)); ok || r.Status != duban.RoundStatusDone {
 		t.Fatalf("a round done took a step (status %s)", r.Status)
+	}
+}
+
+// refusedAs checks that err is a refusal with code, naming field alone
+// when field is given.
+func refusedAs(t *testing.T, name string, err error, code, field string) {
+	t.Helper()
+	var e *duban.Error
+	if !asError(err, &e) || e.Code != code {
+		t.Errorf("%s: %v, want %s", name, err, code)
+		return
+	}
+	if field != "" && (len(e.Fields) != 1 || e.Fields[0].Field != field) {
+		t.Errorf("%s: fields %v, want %s", name, e.Fields, field)
 	}
 }

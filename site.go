@@ -125,15 +125,9 @@ const (
 
 // ResolveSite gives cmd the policy's facts its decision needs.
 func (p *Policy) ResolveSite(cmd SiteCommand) SiteCommand {
-	cmd.Types, cmd.Units, cmd.Areas = nil, nil, nil
-	for _, t := range p.SiteTypes {
-		cmd.Types = append(cmd.Types, t.Code)
-	}
+	cmd.Types, cmd.Units, cmd.Areas = p.siteTypeCodes(), nil, p.areaIDs()
 	for _, u := range p.Units {
 		cmd.Units = append(cmd.Units, u.ID)
-	}
-	for _, a := range p.Areas {
-		cmd.Areas = append(cmd.Areas, a.ID)
 	}
 	cmd.Bounds = nil
 	if b, ok := p.Bounds(); ok {
