@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"case numbers, a sequence per year", testCaseNumbers},
 		{"sites", testSites},
 		{"rounds and inspections", testRounds},
+		{"a month of rounds, worked by hand", testSiteMonth},
 		{"the escalation board", testEscalations},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
