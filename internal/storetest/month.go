@@ -98,7 +98,9 @@ func testSiteMonth(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 	}
-	day := func(n int, h int) time.Time { return t0.Add(time.Duration(n)*24*time.Hour + time.Duration(h)*time.Hour) }
+	day := func(n int, h int) time.Time {
+		return t0.Add(time.Duration(n)*24*time.Hour + time.Duration(h)*time.Hour)
+	}
 	plan("week-1", day(0, 0))
 	for _, id := range ids {
 		failed := map[string][]string{
