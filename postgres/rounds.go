@@ -252,15 +252,21 @@ func (s *Store) Inspections(ctx context.Context, site string, from, to time.Time
 	return out, readErr(err)
 }
 
-// SiteScores counts each site inspected over q: its inspections, the sum
-// of their scores and the items they failed.
-func (s *Store) SiteScores(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteScore, error) {
+// SiteScoresSQL is the statement SiteScores runs for q, and its
+// arguments: the benchmarks time it raw.
+func SiteScoresSQL(q duban.SiteReportQuery) (string, []any) {
 	var w query
 	w.and("at >= " + w.arg(q.From))
 	w.and("at < " + w.arg(q.To))
 	siteFilters(&w, q)
-	rows, err := s.pool.Query(ctx, `SELECT site, min(type), count(*), sum(score), sum(cardinality(failed)) FROM inspections`+
-		w.whereClause()+` GROUP BY site`, w.args...)
+	return `SELECT site, min(type), count(*), sum(score), sum(cardinality(failed)) FROM inspections` + w.whereClause() + ` GROUP BY site`, w.args
+}
+
+// SiteScores counts each site inspected over q: its inspections, the sum
+// of their scores and the items they failed.
+func (s *Store) SiteScores(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteScore, error) {
+	sql, args := SiteScoresSQL(q)
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, readErr(err)
 	}
