@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"sites", testSites},
 		{"rounds and inspections", testRounds},
 		{"a month of rounds, worked by hand", testSiteMonth},
+		{"two months of random rounds, against a naive walk", testSiteMonthNaive},
 		{"the escalation board", testEscalations},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
