@@ -139,7 +139,9 @@ func testSiteMonthNaive(t *testing.T, s Store) {
 			for item, n := range want.failed {
 				most = append(most, kv{item, n})
 			}
-			sort.Slice(most, func(i, j int) bool { return most[i].n > most[j].n || most[i].n == most[j].n && most[i].item < most[j].item })
+			sort.Slice(most, func(i, j int) bool {
+				return most[i].n > most[j].n || most[i].n == most[j].n && most[i].item < most[j].item
+			})
 			if len(most) > 5 {
 				most = most[:5]
 			}
