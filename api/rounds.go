@@ -43,7 +43,7 @@ func (s *Server) planRound(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	reply(w, createdAt(w, created, "/v1/rounds/"+round.ID), round)
+	reply(w, createdAt(w, created, "/v1/rounds/"+round.ID), onWire(round))
 }
 
 func (s *Server) getRound(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +52,14 @@ func (s *Server) getRound(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	reply(w, http.StatusOK, round)
+	reply(w, http.StatusOK, onWire(round))
+}
+
+// onWire is a round as clients read it: its ladder is where its steps
+// fall (steps say what was taken), kept with the round, not said.
+func onWire(r duban.Round) duban.Round {
+	r.Ladder = nil
+	return r
 }
 
 func (s *Server) listRounds(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +71,9 @@ func (s *Server) listRounds(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(w, r, err)
 		return
+	}
+	for i := range rounds {
+		rounds[i] = onWire(rounds[i])
 	}
 	if rounds == nil {
 		rounds = []duban.Round{}
