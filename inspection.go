@@ -105,9 +105,6 @@ func DecideInspection(cmd InspectSite, now time.Time) (SiteInspection, []Standar
 	if cmd.By.Role != RoleInspector || cmd.By.ID != entry.Inspector {
 		return SiteInspection{}, nil, Errorf(EFORBIDDEN, "only %s, the inspector it went to, inspects site %s in this round", entry.Inspector, entry.Site)
 	}
-	if cmd.Type.Code == "" {
-		return SiteInspection{}, nil, Errorf(ECONFLICT, "site type %s is not in the policy any more", cmd.Site.Type)
-	}
 	hash := inspectionHash(cmd)
 	if d := cmd.Done; d != nil {
 		if d.RequestHash == hash {
@@ -115,6 +112,9 @@ func DecideInspection(cmd InspectSite, now time.Time) (SiteInspection, []Standar
 		}
 		return SiteInspection{}, nil, Errorf(ECONFLICT, "site %s was inspected in round %s at %s: a site is inspected once a round",
 			d.Site, d.Round, d.At.Format(time.RFC3339))
+	}
+	if cmd.Type.Code == "" {
+		return SiteInspection{}, nil, Errorf(ECONFLICT, "site type %s is not in the policy any more", cmd.Site.Type)
 	}
 	at := cmd.At.UTC().Truncate(time.Millisecond)
 	var errs fieldErrors

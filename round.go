@@ -135,6 +135,15 @@ func (r *Round) Settle() {
 	}
 }
 
+// MayPlanRounds refuses (EFORBIDDEN) all but the office, and the system
+// (a round the policy schedules).
+func (p Principal) MayPlanRounds() error {
+	if !p.Oversees() && p != System {
+		return Errorf(EFORBIDDEN, "only supervisors and admins plan rounds")
+	}
+	return nil
+}
+
 // MayReadRounds refuses units (EFORBIDDEN): rounds are the office's and
 // its inspectors' (a covert round must not reach the units it visits).
 func (p Principal) MayReadRounds() error {
@@ -184,8 +193,8 @@ type PlanRound struct {
 // DecideRound draws the round cmd asks for, or refuses it.
 func DecideRound(cmd PlanRound, now time.Time) (Round, error) {
 	now = now.UTC().Truncate(time.Millisecond)
-	if !cmd.By.Oversees() && cmd.By != System { // the system: a round the policy schedules
-		return Round{}, Errorf(EFORBIDDEN, "only supervisors and admins plan rounds")
+	if err := cmd.By.MayPlanRounds(); err != nil {
+		return Round{}, err
 	}
 	kind := cmp.Or(cmd.Kind, RoundOpen)
 	dueBy := cmd.DueBy.UTC().Truncate(time.Millisecond)

@@ -16,13 +16,19 @@ type SiteReportQuery struct {
 	Type, Area, Unit string
 }
 
+// Selects reports whether q keeps a site (or an inspection, the site as
+// it was) of typ, in area, answered for by unit.
+func (q SiteReportQuery) Selects(typ, area, unit string) bool {
+	return (q.Type == "" || typ == q.Type) && (q.Area == "" || area == q.Area) && (q.Unit == "" || unit == q.Unit)
+}
+
 // SiteTypeRow is a site type's row of the site report (SPEC, "Sites and
 // standards"): its active sites, those inspected in the period and how
 // often, their mean score and pass rate, and the items failed most.
 type SiteTypeRow struct {
 	Type         string      `json:"type"`
 	Sites        int         `json:"sites"`
-	Inspected    int         `json:"inspected"` // distinct sites
+	Inspected    int         `json:"inspected"` // distinct sites of Sites inspected: coverage
 	CoverageRate *float64    `json:"coverage_rate"`
 	Inspections  int         `json:"inspections"`
 	Passed       int         `json:"passed"`
@@ -37,6 +43,15 @@ type SiteTypeRow struct {
 type ItemCount struct {
 	Item   string `json:"item"`
 	Failed int    `json:"failed"`
+}
+
+// MeanScore is the mean of n scores summing to sum, to one decimal; nil
+// for none.
+func MeanScore(sum, n int) *float64 {
+	if n == 0 {
+		return nil
+	}
+	return tenth(ptrTo(float64(sum) / float64(n)))
 }
 
 // maxItemsShown bounds the items a site type's row lists.
@@ -66,9 +81,7 @@ func (p *Policy) SiteRows(counted []SiteTypeRow, q SiteReportQuery) []SiteTypeRo
 	for i := range out {
 		r := &out[i]
 		r.CoverageRate, r.PassRate = rate(r.Inspected, r.Sites), rate(r.Passed, r.Inspections)
-		if r.Inspections > 0 {
-			r.MeanScore = tenth(ptrTo(float64(r.ScoreSum) / float64(r.Inspections)))
-		}
+		r.MeanScore = MeanScore(r.ScoreSum, r.Inspections)
 		slices.SortFunc(r.Items, func(a, b ItemCount) int { return cmp.Or(b.Failed-a.Failed, cmp.Compare(a.Item, b.Item)) })
 		r.Items = slices.Clip(r.Items[:min(len(r.Items), maxItemsShown)])
 		if r.Items == nil {
@@ -95,7 +108,7 @@ type SiteScore struct {
 // mean scores to one decimal.
 func WorstSites(counted []SiteScore, n int) []SiteScore {
 	for i := range counted {
-		counted[i].MeanScore = tenth(ptrTo(float64(counted[i].ScoreSum) / float64(max(counted[i].Inspections, 1))))
+		counted[i].MeanScore = MeanScore(counted[i].ScoreSum, counted[i].Inspections)
 	}
 	slices.SortFunc(counted, func(a, b SiteScore) int {
 		return cmp.Or(cmp.Compare(float64(a.ScoreSum)*float64(b.Inspections), float64(b.ScoreSum)*float64(a.Inspections)),

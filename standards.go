@@ -50,6 +50,17 @@ func (p *Policy) SiteType(code string) (SiteType, bool) {
 	return SiteType{}, false
 }
 
+// StandardItem returns the item with code, of whichever site type has it
+// (items are coded once across the site types).
+func (p *Policy) StandardItem(code string) (StandardItem, bool) {
+	for _, t := range p.SiteTypes {
+		if it, ok := t.Item(code); ok {
+			return it, true
+		}
+	}
+	return StandardItem{}, false
+}
+
 // Item returns the item of the checklist with code.
 func (t SiteType) Item(code string) (StandardItem, bool) {
 	for _, it := range t.Items {

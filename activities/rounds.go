@@ -2,7 +2,10 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/duban/duban"
 )
@@ -36,14 +39,24 @@ func (r *Rounds) PlanScheduledRound(ctx context.Context, name, key string) (stri
 		return "", duban.Errorf(duban.ENOTFOUND, "the policy schedules no round %q", name)
 	}
 	round, _, err := r.Planner.PlanRound(ctx, sched.Plan(r.now()), key)
-	return round.ID, err
+	return round.ID, final(err)
+}
+
+// final makes a refusal final: a round the rules refuse (no site to
+// draw, a schedule gone) is refused again on every retry.
+func final(err error) error {
+	var e *duban.Error
+	if errors.As(err, &e) && e.Code != duban.EUNAVAILABLE && e.Code != duban.EINTERNAL {
+		return temporal.NewNonRetryableApplicationError(e.Message, e.Code, err)
+	}
+	return err
 }
 
 // RoundLadder returns where the steps of round id's ladder fall.
 func (r *Rounds) RoundLadder(ctx context.Context, id string) ([]duban.StepAt, error) {
 	round, err := r.Store.Round(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, final(err)
 	}
 	return round.Due(), nil
 }
@@ -54,9 +67,18 @@ func (r *Rounds) RoundLadder(ctx context.Context, id string) ([]duban.StepAt, er
 func (r *Rounds) RecordRoundStep(ctx context.Context, id string, level int) (done bool, err error) {
 	round, err := r.Store.Round(ctx, id)
 	if err != nil {
-		return false, err
+		return false, final(err)
 	}
-	if step, ok := round.Step(level, r.now()); ok {
+	// The workflow's timer woke it at the step's time, by the Temporal
+	// server's clock: a worker's clock a little behind does not make the
+	// step not due.
+	now := r.now()
+	for _, st := range round.Due() {
+		if st.Level == level && now.Before(st.At) {
+			now = st.At
+		}
+	}
+	if step, ok := round.Step(level, now); ok {
 		if _, err := r.Store.RecordRoundStep(ctx, step); err != nil {
 			return false, err
 		}

@@ -97,12 +97,8 @@ func ReportNames(p *duban.Policy, cat messages.Catalog, lang string) duban.CSVNa
 			return cmp.Or(t.Name.In(lang), code)
 		},
 		Item: func(code string) string {
-			for _, t := range p.SiteTypes {
-				if it, ok := t.Item(code); ok {
-					return cmp.Or(it.Name.In(lang), code)
-				}
-			}
-			return code
+			it, _ := p.StandardItem(code)
+			return cmp.Or(it.Name.In(lang), code)
 		},
 	}
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 
 	"github.com/google/uuid"
@@ -23,6 +22,9 @@ var roundIDSpace = uuid.MustParse("6c1f3b2e-5d47-4a8e-9f60-7e2b9d4c1a85")
 // key is the request's Idempotency-Key, or empty: the same key from the
 // same principal answers the round it planned, never a second one.
 func (s *Service) PlanRound(ctx context.Context, cmd duban.PlanRound, key string) (duban.Round, bool, error) {
+	if err := cmd.By.MayPlanRounds(); err != nil {
+		return duban.Round{}, false, err // before every site is read for it
+	}
 	if s.Sites == nil {
 		return duban.Round{}, false, duban.Errorf(duban.EINTERNAL, "this process keeps no sites")
 	}
@@ -163,7 +165,15 @@ func (s *Service) Inspect(ctx context.Context, roundID, siteID string, cmd duban
 		in.Cases = append(in.Cases, a.Case.ID)
 	}
 	stored, created, err := s.Sites.RecordInspection(ctx, in)
-	return Inspected{SiteInspection: stored, Created: created}, err
+	if err != nil || created {
+		return Inspected{SiteInspection: stored, Created: created}, err
+	}
+	// Another inspection of the site was recorded meanwhile: this one is
+	// the same (answered as recorded) or refused; the cases it opened
+	// stay, each a failure seen.
+	cmd.Done = &stored
+	stored, _, err = duban.DecideInspection(cmd, s.now())
+	return Inspected{SiteInspection: stored}, err
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -248,19 +258,21 @@ func (s *Service) SiteHistory(ctx context.Context, by duban.Principal, id string
 		return q.Period, SiteHistory{}, err
 	}
 	h := SiteHistory{Site: site, OpenCases: []string{}, Recurrences: []string{}}
-	if h.Inspections, err = s.Sites.Inspections(ctx, id, q.From, q.To); err != nil {
+	all, err := s.Sites.Inspections(ctx, id, q.From, q.To)
+	if err != nil {
 		return q.Period, SiteHistory{}, err
 	}
+	h.Inspections = []duban.SiteInspection{}
 	sum := 0
-	for _, in := range h.Inspections {
+	for _, in := range all {
+		if q.Unit != "" && in.Unit != q.Unit {
+			continue // a unit reads the inspections of its time at the site only
+		}
+		h.Inspections = append(h.Inspections, in)
 		sum += in.Score
 		h.Failures += len(in.Failed())
 	}
-	if n := len(h.Inspections); n > 0 {
-		h.MeanScore = ptrTo(math.Round(float64(sum)/float64(n)*10) / 10)
-	} else {
-		h.Inspections = []duban.SiteInspection{}
-	}
+	h.MeanScore = duban.MeanScore(sum, len(h.Inspections))
 	open, err := s.allCases(ctx, by, duban.CaseFilter{Site: id, Statuses: duban.OpenStatuses()})
 	if err != nil {
 		return q.Period, SiteHistory{}, err

@@ -196,14 +196,16 @@ func SiteCountsSQL(q duban.SiteReportQuery) (string, []any) {
 	w.and("at < " + w.arg(q.To))
 	siteFilters(&w, q)
 	inspected := w.whereClause()
-	return `WITH s AS (
-			SELECT type, count(*) AS sites FROM sites` + sites + ` GROUP BY type
+	return `WITH a AS MATERIALIZED (
+			SELECT id, type FROM sites` + sites + `
+		), s AS (
+			SELECT type, count(*) AS sites FROM a GROUP BY type
 		), i AS MATERIALIZED (
 			SELECT type, site, score, passed, failed FROM inspections` + inspected + `
 		), c AS (
-			SELECT type, count(DISTINCT site) AS inspected, count(*) AS inspections, count(*) FILTER (WHERE passed) AS passed,
+			SELECT i.type, count(DISTINCT a.id) AS inspected, count(*) AS inspections, count(*) FILTER (WHERE passed) AS passed,
 				sum(score) AS score_sum
-			FROM i GROUP BY type
+			FROM i LEFT JOIN a ON a.id = i.site AND a.type = i.type GROUP BY i.type
 		), f AS (
 			SELECT type, jsonb_agg(jsonb_build_object('item', item, 'failed', n)) AS items
 			FROM (SELECT type, item, count(*) AS n FROM i, unnest(failed) AS item GROUP BY type, item) AS by_item

@@ -179,12 +179,8 @@ func (p *page) SiteType(code string) string {
 // Item is a standard's name, by its code (items are coded once across
 // the site types).
 func (p *page) Item(code string) string {
-	for _, t := range p.s.Policy.SiteTypes {
-		if it, ok := t.Item(code); ok {
-			return p.name(it.Name, code)
-		}
-	}
-	return code
+	it, _ := p.s.Policy.StandardItem(code)
+	return p.name(it.Name, code)
 }
 
 // Duty is unit's duty contact, nil when the policy names none.

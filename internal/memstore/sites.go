@@ -148,6 +148,7 @@ func (s *Store) Rounds(_ context.Context, inspector string, limit int) ([]duban.
 func (s *Store) RecordRoundStep(_ context.Context, step duban.RoundStep) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sites.init()
 	steps := s.sites.roundSteps[step.Round]
 	if slices.ContainsFunc(steps, func(t duban.RoundStep) bool { return t.Level == step.Level }) {
 		return false, nil
@@ -212,9 +213,6 @@ func (s *Store) LastFinding(_ context.Context, site, item, except string) (*duba
 func (s *Store) SiteCounts(_ context.Context, q duban.SiteReportQuery) ([]duban.SiteTypeRow, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	selects := func(typ, area, unit string) bool {
-		return (q.Type == "" || typ == q.Type) && (q.Area == "" || area == q.Area) && (q.Unit == "" || unit == q.Unit)
-	}
 	rows := map[string]*duban.SiteTypeRow{}
 	row := func(typ string) *duban.SiteTypeRow {
 		if rows[typ] == nil {
@@ -223,14 +221,14 @@ func (s *Store) SiteCounts(_ context.Context, q duban.SiteReportQuery) ([]duban.
 		return rows[typ]
 	}
 	for _, site := range s.sites.sites {
-		if site.Active && selects(site.Type, site.Area, site.Unit) {
+		if site.Active && q.Selects(site.Type, site.Area, site.Unit) {
 			row(site.Type).Sites++
 		}
 	}
 	inspected := map[string]map[string]bool{}
 	failed := map[string]map[string]int{}
 	for _, in := range s.sites.inspections {
-		if in.At.Before(q.From) || !in.At.Before(q.To) || !selects(in.Type, in.Area, in.Unit) {
+		if in.At.Before(q.From) || !in.At.Before(q.To) || !q.Selects(in.Type, in.Area, in.Unit) {
 			continue
 		}
 		r := row(in.Type)
@@ -242,7 +240,9 @@ func (s *Store) SiteCounts(_ context.Context, q duban.SiteReportQuery) ([]duban.
 		if inspected[in.Type] == nil {
 			inspected[in.Type], failed[in.Type] = map[string]bool{}, map[string]int{}
 		}
-		inspected[in.Type][in.Site] = true
+		if site, ok := s.sites.sites[in.Site]; ok && site.Active && site.Type == in.Type && q.Selects(site.Type, site.Area, site.Unit) {
+			inspected[in.Type][in.Site] = true // coverage counts the sites counted
+		}
 		for _, item := range in.Failed() {
 			failed[in.Type][item]++
 		}
@@ -282,8 +282,7 @@ func (s *Store) SiteScores(_ context.Context, q duban.SiteReportQuery) ([]duban.
 	defer s.mu.Unlock()
 	bySite := map[string]*duban.SiteScore{}
 	for _, in := range s.sites.inspections {
-		if in.At.Before(q.From) || !in.At.Before(q.To) || q.Type != "" && in.Type != q.Type || q.Area != "" && in.Area != q.Area ||
-			q.Unit != "" && in.Unit != q.Unit {
+		if in.At.Before(q.From) || !in.At.Before(q.To) || !q.Selects(in.Type, in.Area, in.Unit) {
 			continue
 		}
 		r := bySite[in.Site]
@@ -291,6 +290,7 @@ func (s *Store) SiteScores(_ context.Context, q duban.SiteReportQuery) ([]duban.
 			r = &duban.SiteScore{Site: in.Site, Type: in.Type}
 			bySite[in.Site] = r
 		}
+		r.Type = min(r.Type, in.Type) // as PostgreSQL's min(type), whatever the order
 		r.Inspections++
 		r.ScoreSum += in.Score
 		r.Failed += len(in.Failed())

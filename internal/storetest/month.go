@@ -137,6 +137,17 @@ func testSiteMonth(t *testing.T, s Store) {
 			t.Errorf("cases %+v: %d, %v; want %d", tc.f, len(listed), err, tc.want)
 		}
 	}
+	// A site retired leaves the coverage: three toilets, three inspected.
+	retire := policy.ResolveSite(duban.SiteCommand{By: admin, Kind: duban.RetireSite, SiteID: "W4"})
+	w4, _ := s.Site(ctx, "W4")
+	if err := s.AppendSite(ctx, w4, must(duban.DecideSite(w4, retire, day(20, 0)))); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range policy.SiteRows(must(s.SiteCounts(ctx, q)), q) {
+		if r.Type == "toilet" && (r.Sites != 3 || r.Inspected != 3 || *r.CoverageRate != 1 || r.Inspections != 8) {
+			t.Errorf("the toilets with W4 retired: %s", jsonOf(r))
+		}
+	}
 	listed, _, _ := s.Cases(ctx, duban.CaseFilter{Listed: &yes})
 	if row, _ := s.Case(ctx, listed[0].ID); row.Case.Found == nil || row.Case.Found.Site != "M1" || row.Case.Found.Recurrence != 3 {
 		t.Errorf("the listed case: %+v", row.Case.Found)
