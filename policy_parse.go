@@ -91,10 +91,11 @@ type rawArea struct {
 }
 
 // rawOutline is a GeoJSON polygon: rings of [lon, lat], the first the
-// outer one.
+// outer one; or, written as a name, the GeoJSON file that has it (File).
 type rawOutline struct {
-	Type        string        `yaml:"type"`
-	Coordinates [][][]float64 `yaml:"coordinates"`
+	Type        string        `yaml:"type" json:"type"`
+	Coordinates [][][]float64 `yaml:"coordinates" json:"coordinates"`
+	File        string        `yaml:"-" json:"-"`
 }
 
 type rawCategory struct {
@@ -158,6 +159,14 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 // ParsePolicy reads and checks a policy. name is the file's name, used in
 // messages; every problem found is reported with its line.
 func ParsePolicy(name string, data []byte) (*Policy, error) {
+	return ParsePolicyWith(name, data, nil)
+}
+
+// ParsePolicyWith is ParsePolicy for a policy that may name other files
+// (an area's outline, a GeoJSON file): read reads one by the name the
+// policy gives it; nil, and the policy may name none. Their contents count
+// in the policy's version.
+func ParsePolicyWith(name string, data []byte, read func(name string) ([]byte, error)) (*Policy, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		// A syntax error has no node to take a line from: the library
@@ -174,7 +183,7 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	if len(root.Content) == 0 || root.Content[0].ShortTag() == "!!null" {
 		return nil, &PolicyError{File: name, Problems: []PolicyProblem{{0, "the policy is empty"}}}
 	}
-	c := &policyChecker{root: root.Content[0]}
+	c := &policyChecker{root: root.Content[0], read: read}
 	var raw rawPolicy
 	c.decode(root.Content[0], reflect.ValueOf(&raw).Elem())
 	p := c.build(&raw)
@@ -182,7 +191,7 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 		slices.SortStableFunc(c.problems, func(a, b PolicyProblem) int { return a.Line - b.Line })
 		return nil, &PolicyError{File: name, Problems: c.problems}
 	}
-	sum := sha256.Sum256(data)
+	sum := sha256.Sum256(slices.Concat(append([][]byte{data}, c.included...)...))
 	p.Version = hex.EncodeToString(sum[:6])
 	p.Source = name
 	return p, nil
@@ -194,6 +203,9 @@ type policyChecker struct {
 	root     *yaml.Node
 	problems []PolicyProblem
 	decoded  int // values decoded, aliases expanded
+	// read reads a file the policy names; included are those read.
+	read     func(name string) ([]byte, error)
+	included [][]byte
 }
 
 // problem records msg at the node found by path: map keys and list indexes.

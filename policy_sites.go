@@ -2,6 +2,7 @@ package duban
 
 import (
 	"cmp"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strconv"
@@ -196,6 +197,11 @@ func (c *policyChecker) outline(path []any, raw *rawOutline) [][][2]float64 {
 	if raw == nil {
 		return nil
 	}
+	if raw.File != "" {
+		if raw = c.outlineFile(path, raw.File); raw == nil {
+			return nil
+		}
+	}
 	if raw.Type != "Polygon" {
 		c.problem(path, "must be a GeoJSON Polygon, {type: Polygon, coordinates: [[[lon, lat], ...]]}, not %q", raw.Type)
 		return nil
@@ -221,6 +227,33 @@ func (c *policyChecker) outline(path []any, raw *rawOutline) [][][2]float64 {
 		}
 	}
 	return out
+}
+
+// outlineFile reads an outline kept in a GeoJSON file: a Polygon, or a
+// Feature whose geometry is one.
+func (c *policyChecker) outlineFile(path []any, name string) *rawOutline {
+	if c.read == nil {
+		c.problem(path, "an outline file %q is read from beside a policy file only: give the polygon here", name)
+		return nil
+	}
+	b, err := c.read(name)
+	if err != nil {
+		c.problem(path, "cannot read the outline: %v", err)
+		return nil
+	}
+	c.included = append(c.included, b)
+	var g struct {
+		rawOutline
+		Geometry *rawOutline `json:"geometry"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		c.problem(path, "%s is not GeoJSON: %v", name, err)
+		return nil
+	}
+	if g.Type == "Feature" && g.Geometry != nil {
+		return g.Geometry
+	}
+	return &g.rawOutline
 }
 
 // Bounds is a box of the globe: the policy's areas' outlines, together.

@@ -763,3 +763,55 @@ func minimal(t *testing.T) *duban.Policy {
 	}
 	return p
 }
+
+// An outline may be kept in a GeoJSON file beside the policy: a Polygon,
+// or a Feature of one; its contents count in the policy's version.
+func TestAreaOutlineFiles(t *testing.T) {
+	files := map[string]string{
+		"old-town.geojson":  `{"type": "Feature", "properties": {"name": "老城区"}, "geometry": {"type": "Polygon", "coordinates": [[[111.20, 39.84], [111.26, 39.84], [111.26, 39.89], [111.20, 39.89], [111.20, 39.84]]]}}`,
+		"riverside.geojson": `{"type": "Polygon", "coordinates": [[[111.10, 39.84], [111.20, 39.84], [111.20, 39.89], [111.10, 39.84]]]}`,
+	}
+	read := func(name string) ([]byte, error) {
+		if s, ok := files[name]; ok {
+			return []byte(s), nil
+		}
+		return nil, fmt.Errorf("open %s: no such file", name)
+	}
+	policy := strings.Replace(minimalPolicy, "escalation:", `areas:
+  - id: old-town
+    name: {zh: 老城区, en: Old town}
+    outline: old-town.geojson
+  - id: riverside
+    name: {zh: 滨河, en: Riverside}
+    outline: riverside.geojson
+escalation:`, 1)
+	p, err := duban.ParsePolicyWith("city.yaml", []byte(policy), read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := p.Bounds(); b != (duban.Bounds{MinLat: 39.84, MinLon: 111.10, MaxLat: 39.89, MaxLon: 111.26}) || len(p.Areas[0].Outline[0]) != 5 {
+		t.Fatalf("bounds %+v, old town %v", b, p.Areas[0].Outline)
+	}
+	files["riverside.geojson"] = strings.Replace(files["riverside.geojson"], "111.10, 39.84]]]", "111.10, 39.85]]]", 1)
+	if _, err := duban.ParsePolicyWith("city.yaml", []byte(policy), read); err == nil || !strings.Contains(err.Error(), "city.yaml:21: areas[1].outline.coordinates[0]: a ring must end where it starts") {
+		t.Fatalf("an open ring in a file: %v", err)
+	}
+	files["riverside.geojson"] = strings.Replace(files["riverside.geojson"], "111.10, 39.85]]]", "111.10, 39.84]]]", 1)
+	files["old-town.geojson"] = strings.Replace(files["old-town.geojson"], "111.26, 39.89", "111.27, 39.89", 1)
+	changed, err := duban.ParsePolicyWith("city.yaml", []byte(policy), read)
+	if err != nil || changed.Version == p.Version {
+		t.Fatalf("a changed outline file leaves the version %s (%v)", p.Version, err)
+	}
+	for _, tc := range []struct {
+		read func(string) ([]byte, error)
+		want string
+	}{
+		{nil, `city.yaml:18: areas[0].outline: an outline file "old-town.geojson" is read from beside a policy file only: give the polygon here`},
+		{func(string) ([]byte, error) { return nil, errors.New("open old-town.geojson: permission denied") }, `city.yaml:18: areas[0].outline: cannot read the outline: open old-town.geojson: permission denied`},
+		{func(string) ([]byte, error) { return []byte("<kml/>"), nil }, `city.yaml:18: areas[0].outline: old-town.geojson is not GeoJSON: invalid character '<' looking for beginning of value`},
+	} {
+		if _, err := duban.ParsePolicyWith("city.yaml", []byte(policy), tc.read); err == nil || strings.Split(err.Error(), "\n")[0] != tc.want {
+			t.Errorf("got %v\nwant %s", err, tc.want)
+		}
+	}
+}

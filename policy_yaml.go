@@ -32,6 +32,10 @@ func (c *policyChecker) decode(n *yaml.Node, v reflect.Value) {
 	if n.ShortTag() == "!!null" {
 		return // absent, as if not written
 	}
+	if v.Type() == reflect.TypeFor[rawOutline]() && n.Kind == yaml.ScalarNode {
+		v.FieldByName("File").SetString(n.Value) // an outline kept in a file
+		return
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		v.Set(reflect.New(v.Type().Elem()))

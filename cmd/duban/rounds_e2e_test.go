@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -175,4 +178,36 @@ func TestMapInABrowser(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	c.screenshot(supervisor, "map")
+}
+
+// `duban policy check` reads an area's outline from the GeoJSON file the
+// policy names, beside the policy, and says a missing one by its line.
+func TestPolicyOutlineFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "areas"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "areas", "old-town.geojson"), `{"type": "Polygon", "coordinates": [[[111.20, 39.84], [111.26, 39.84], [111.26, 39.89], [111.20, 39.89], [111.20, 39.84]]]}`)
+	policy := shortPolicy + "areas:\n  - id: old-town\n    name: {zh: 老城区, en: Old town}\n    outline: areas/old-town.geojson\n"
+	writeFile(t, filepath.Join(dir, "city.yaml"), policy)
+	check := func() (string, error) {
+		var out strings.Builder
+		m := NewMain()
+		m.Config.Stdout, m.Config.Stderr = &out, &out
+		if err := m.ParseArgs([]string{"policy", "check", filepath.Join(dir, "city.yaml")}, func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		err := m.Run(context.Background())
+		m.Close()
+		return out.String(), err
+	}
+	if out, err := check(); err != nil || !strings.Contains(out, "1 area") {
+		t.Fatalf("policy check: %v\n%s", err, out)
+	}
+	if err := os.Remove(filepath.Join(dir, "areas", "old-town.geojson")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check(); err == nil || !strings.Contains(err.Error(), "areas[0].outline: cannot read the outline") {
+		t.Fatalf("a missing outline file: %v", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -308,7 +309,11 @@ func (m *Main) loadPolicy() error {
 	if err != nil {
 		return fmt.Errorf("read the policy: %w", err)
 	}
-	m.Policy, err = duban.ParsePolicy(m.Config.PolicyFile, b)
+	// A file the policy names (an area's outline) is found beside it.
+	dir := filepath.Dir(m.Config.PolicyFile)
+	m.Policy, err = duban.ParsePolicyWith(m.Config.PolicyFile, b, func(name string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+	})
 	if err != nil {
 		return fmt.Errorf("the policy is invalid:\n%w", err)
 	}
