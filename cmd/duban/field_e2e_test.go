@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -318,6 +320,19 @@ func TestFieldRoundOffline(t *testing.T) {
 		if i == 0 {
 			c.checkA11y(inspector, "a site's checklist")
 			run(t, inspector, "a photo of the failure", chromedp.SetUploadFiles(chromedp.CSS(`#photo-1`), []string{photo}))
+			// Where the inspector stands, from the phone.
+			lat, lon, accuracy := 39.86123, 111.23456, 8.0
+			if _, err := chromedp.Call(inspector, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: "geolocation"}, Setting: browser.PermissionSettingGranted, Origin: base,
+				BrowserContextID: chromedp.FromContext(inspector).BrowserContextID}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := chromedp.Call(inspector, emulation.SetGeolocationOverride,
+				emulation.SetGeolocationOverrideParams{Latitude: &lat, Longitude: &lon, Accuracy: &accuracy}); err != nil {
+				t.Fatal(err)
+			}
+			run(t, inspector, "locate", chromedp.Click(chromedp.CSS(`#inspect button[data-locate]`)))
+			waitFor(t, inspector, "the position filled in", `document.getElementById("inspect-lat").value === "39.861230"`)
 		}
 		fail := i < 3 // the bins fail at the first three sites
 		get(t, inspector, "answer the checklist", chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
