@@ -82,6 +82,31 @@ func (c *Client) StartRound(ctx context.Context, id string) error {
 	return fromTemporal(err)
 }
 
+// openRoundsChecked bounds how many of the latest rounds StartLadders
+// looks at.
+const openRoundsChecked = 1000
+
+// StartLadders starts the ladder of each open round among the latest that
+// has none: a round recorded by a process that stopped before it started
+// its ladder. A ladder running or run is left as it is. Every worker
+// calls it at its start.
+func StartLadders(ctx context.Context, c *Client, rounds interface {
+	Rounds(ctx context.Context, inspector string, limit int) ([]duban.Round, error)
+}) error {
+	latest, err := rounds.Rounds(ctx, "", openRoundsChecked)
+	if err != nil {
+		return err
+	}
+	for _, r := range latest {
+		if r.Status == duban.RoundStatusOpen {
+			if err := c.StartRound(ctx, r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // RoundScheduleID names the Temporal Schedule of a round the policy
 // schedules.
 func RoundScheduleID(taskQueue, code string) string { return "duban-rounds/" + taskQueue + "/" + code }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/duban/duban"
 	"github.com/duban/duban/workflows"
 )
 
@@ -210,4 +211,21 @@ func TestPolicyOutlineFile(t *testing.T) {
 	if _, err := check(); err == nil || !strings.Contains(err.Error(), "areas[0].outline: cannot read the outline") {
 		t.Fatalf("a missing outline file: %v", err)
 	}
+}
+
+// A round recorded by a process that stopped before it started the
+// round's ladder gets one when a worker starts.
+func TestLadderOfARoundLeftWithout(t *testing.T) {
+	s := newStack(t, roundsPolicy)
+	s.start("migrate")
+	store := s.store()
+	due := time.Now().Add(3 * time.Second).UTC()
+	r := duban.Round{ID: "left-without", Name: "left", Kind: duban.RoundOpen, DueBy: due, Status: duban.RoundStatusOpen, Seed: 1, DrawnFrom: 1,
+		Sites: []duban.RoundSite{{Site: "m-1", Type: "market", Inspector: "inspector-1"}}, PlannedBy: "supervisor-1",
+		PlannedAt: time.Now().UTC(), Ladder: s.policy.Escalation}
+	if _, _, err := store.RecordRound(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	s.start("serve")
+	eventually(t, 30*time.Second, "the round's ladder at level 3", func() bool { return s.round(r.ID).EscalationLevel == 3 })
 }

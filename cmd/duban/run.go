@@ -187,6 +187,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := workflows.ScheduleRounds(ctx, tc, m.Policy, c.TaskQueue); err != nil {
 			return fmt.Errorf("schedule the policy's rounds: %w", err)
 		}
+		if err := workflows.StartLadders(ctx, &workflows.Client{Temporal: tc, TaskQueue: c.TaskQueue}, store); err != nil {
+			return fmt.Errorf("start the rounds' ladders: %w", err)
+		}
 		if err := m.deliver(store); err != nil {
 			return err
 		}
