@@ -413,27 +413,24 @@
         set.appendChild(label);
       });
       var p = document.createElement("p");
-      var noteLabel = document.createElement("label");
-      noteLabel.htmlFor = "note-" + i;
-      noteLabel.textContent = say("note");
-      var note = document.createElement("input");
-      note.type = "text";
-      note.id = "note-" + i;
-      note.className = "note";
-      p.appendChild(noteLabel);
-      p.appendChild(note);
-      var photoLabel = document.createElement("label");
-      photoLabel.htmlFor = "photo-" + i;
-      photoLabel.textContent = say("photo-label");
-      var photo = document.createElement("input");
-      photo.type = "file";
-      photo.id = "photo-" + i;
-      photo.className = "photos";
+      // field adds a labelled input of type, kind (note, photos) and item i.
+      function field(type, kind, id, label) {
+        var l = document.createElement("label");
+        l.htmlFor = id + "-" + i;
+        l.textContent = say(label);
+        var input = document.createElement("input");
+        input.type = type;
+        input.id = id + "-" + i;
+        input.className = kind;
+        p.appendChild(l);
+        p.appendChild(input);
+        return input;
+      }
+      field("text", "note", "note", "note");
+      var photo = field("file", "photos", "photo", "photo-label");
       photo.accept = "image/jpeg,image/png,image/webp,image/heic";
       photo.setAttribute("capture", "environment");
       photo.multiple = true;
-      p.appendChild(photoLabel);
-      p.appendChild(photo);
       set.appendChild(p);
       items.appendChild(set);
     });
