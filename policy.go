@@ -44,6 +44,9 @@ type Policy struct {
 	Inspection Inspection
 	// Rounds are the rounds the policy schedules (on Temporal Schedules).
 	Rounds []RoundSchedule
+	// Map names the city's own tile server, drawn under the map; nil:
+	// the map is duban's outlines alone.
+	Map *MapTiles
 	// Subscriptions are offered the events (outbox).
 	Subscriptions []Subscription
 	// BusinessHours is the business calendar of business_hours, holidays

@@ -60,6 +60,7 @@ type rawPolicy struct {
 	SiteTypes     []rawSiteType      `yaml:"site_types"`
 	Inspection    *rawInspection     `yaml:"inspection"`
 	Rounds        []rawRoundSchedule `yaml:"rounds"`
+	Map           *MapTiles          `yaml:"map"`
 	Escalation    *[]rawRung         `yaml:"escalation"`
 	Principals    []rawPrincipal     `yaml:"principals"`
 	Subscriptions []rawSubscription  `yaml:"subscriptions"`
@@ -327,6 +328,7 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 		c.principal(p, i, rp)
 	}
 	p.Rounds = c.roundSchedules(p, raw.Rounds)
+	p.Map = c.mapTiles(raw.Map)
 	for i, rs := range raw.Subscriptions {
 		c.subscription(p, i, rs)
 	}

@@ -3,6 +3,7 @@ package duban
 import (
 	"cmp"
 	"encoding/json"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -280,4 +281,44 @@ func (p *Policy) Bounds() (Bounds, bool) {
 		}
 	}
 	return b, any
+}
+
+// MapTiles is a city's tile server: a URL template with {z}, {x} and {y}
+// (Web Mercator tiles of 256 pixels, as OpenStreetMap's), and the
+// attribution its licence asks for.
+type MapTiles struct {
+	Tiles       string `yaml:"tiles"`
+	Attribution string `yaml:"attribution"`
+}
+
+// mapTiles checks the tile server the policy names.
+func (c *policyChecker) mapTiles(raw *MapTiles) *MapTiles {
+	if raw == nil {
+		return nil
+	}
+	u, err := url.Parse(strings.NewReplacer("{z}", "0", "{x}", "0", "{y}", "0").Replace(raw.Tiles))
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		c.problem(at("map", "tiles"), "must be an http(s) URL template, such as https://tiles.example.gov.cn/{z}/{x}/{y}.png, not %q", raw.Tiles)
+	case !strings.Contains(raw.Tiles, "{z}") || !strings.Contains(raw.Tiles, "{x}") || !strings.Contains(raw.Tiles, "{y}"):
+		c.problem(at("map", "tiles"), "must hold {z}, {x} and {y}: %q", raw.Tiles)
+	}
+	if strings.TrimSpace(raw.Attribution) == "" {
+		c.problem(at("map", "attribution"), "a tile server's attribution is required: its licence asks for it")
+	}
+	return raw
+}
+
+// Origin is the scheme and host the tiles come from.
+func (m *MapTiles) Origin() string {
+	u, err := url.Parse(strings.NewReplacer("{z}", "0", "{x}", "0", "{y}", "0").Replace(m.Tiles))
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// Tile is the URL of tile x, y at zoom z.
+func (m *MapTiles) Tile(z, x, y int) string {
+	return strings.NewReplacer("{z}", strconv.Itoa(z), "{x}", strconv.Itoa(x), "{y}", strconv.Itoa(y)).Replace(m.Tiles)
 }

@@ -815,3 +815,29 @@ escalation:`, 1)
 		}
 	}
 }
+
+// A city's tile server may be named: a URL template of {z}, {x}, {y} and
+// its attribution, checked by line.
+func TestMapTilesInThePolicy(t *testing.T) {
+	tiled := strings.Replace(minimalPolicy, "escalation:", `map:
+  tiles: https://tiles.example.gov.cn/{z}/{x}/{y}.png
+  attribution: 底图 © 市测绘院
+escalation:`, 1)
+	p, err := duban.ParsePolicy("city.yaml", []byte(tiled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Map.Origin() != "https://tiles.example.gov.cn" || p.Map.Tile(14, 13060, 6180) != "https://tiles.example.gov.cn/14/13060/6180.png" {
+		t.Fatalf("tiles %+v", p.Map)
+	}
+	for _, tt := range []struct{ from, to, want string }{
+		{"{z}/{x}/{y}.png", "tile.png", `city.yaml:16: map.tiles: must hold {z}, {x} and {y}: "https://tiles.example.gov.cn/tile.png"`},
+		{"https://tiles", "ftp://tiles", `city.yaml:16: map.tiles: must be an http(s) URL template, such as https://tiles.example.gov.cn/{z}/{x}/{y}.png, not "ftp://tiles.example.gov.cn/{z}/{x}/{y}.png"`},
+		{"  attribution: 底图 © 市测绘院\n", "", `city.yaml:15: map.attribution: a tile server's attribution is required: its licence asks for it`},
+	} {
+		_, err := duban.ParsePolicy("city.yaml", []byte(strings.Replace(tiled, tt.from, tt.to, 1)))
+		if err == nil || strings.Split(err.Error(), "\n")[0] != tt.want {
+			t.Errorf("got %v\nwant %s", err, tt.want)
+		}
+	}
+}

@@ -22,6 +22,10 @@ const mapLimit = 20000
 
 type mapData struct {
 	Width, Height int
+	// Tiles are the city's tiles under the map (none without a tile
+	// server in the policy), Attribution what their licence asks shown.
+	Tiles       []mapTile
+	Attribution string
 	Areas         []mapArea
 	Sites         []mapPoint
 	Cases         []mapCase
@@ -31,6 +35,11 @@ type mapData struct {
 	Levels          []int
 	Listed, Outside int
 	More            bool
+}
+
+type mapTile struct {
+	URL  string
+	X, Y float64
 }
 
 type mapArea struct {
@@ -49,25 +58,74 @@ type mapCase struct {
 	Overdue, Listed bool
 }
 
-// projection places [lon, lat] on the map: equirectangular around the
-// bounds' middle latitude, north up.
+// projection places [lon, lat] on the map, north up: equirectangular
+// around the bounds' middle latitude; or, under a city's tiles, Web
+// Mercator at the zoom that fits the bounds in the map's width, in that
+// zoom's pixels from the bounds' north-west corner.
 type projection struct {
 	b     duban.Bounds
-	scale float64 // SVG units per degree of longitude
+	scale float64 // SVG units per degree of longitude (equirectangular)
 	cos   float64
+	// Under tiles: the zoom, and the north-west corner in its pixels.
+	tiles        bool
+	zoom         int
+	west, north  float64
+	width, depth float64
 }
 
-func newProjection(b duban.Bounds) projection {
-	cos := math.Cos((b.MinLat + b.MaxLat) / 2 * math.Pi / 180)
-	return projection{b: b, cos: cos, scale: mapWidth / math.Max((b.MaxLon-b.MinLon), 1e-9)}
+func newProjection(b duban.Bounds, tiles bool) projection {
+	if !tiles {
+		cos := math.Cos((b.MinLat + b.MaxLat) / 2 * math.Pi / 180)
+		return projection{b: b, cos: cos, scale: mapWidth / math.Max((b.MaxLon-b.MinLon), 1e-9)}
+	}
+	p := projection{b: b, tiles: true}
+	// The largest zoom at which the bounds fit the map's width.
+	for p.zoom = 18; p.zoom > 0; p.zoom-- {
+		west, _ := mercator(b.MinLon, b.MaxLat, p.zoom)
+		east, _ := mercator(b.MaxLon, b.MaxLat, p.zoom)
+		if east-west <= mapWidth {
+			break
+		}
+	}
+	p.west, p.north = mercator(b.MinLon, b.MaxLat, p.zoom)
+	east, south := mercator(b.MaxLon, b.MinLat, p.zoom)
+	p.width, p.depth = east-p.west, south-p.north
+	return p
+}
+
+// mercator is where lon, lat fall in the pixels of Web Mercator zoom z.
+func mercator(lon, lat float64, z int) (float64, float64) {
+	size := 256 * math.Exp2(float64(z))
+	rad := lat * math.Pi / 180
+	return (lon + 180) / 360 * size, (1 - math.Log(math.Tan(rad)+1/math.Cos(rad))/math.Pi) / 2 * size
 }
 
 func (p projection) xy(lon, lat float64) (float64, float64) {
+	if p.tiles {
+		x, y := mercator(lon, lat, p.zoom)
+		return round1(x - p.west), round1(y - p.north)
+	}
 	return round1((lon - p.b.MinLon) * p.scale), round1((p.b.MaxLat - lat) * p.scale / p.cos)
 }
 
-func (p projection) height() int {
-	return int(math.Ceil((p.b.MaxLat - p.b.MinLat) * p.scale / p.cos))
+// size is the map's width and height in SVG units.
+func (p projection) size() (int, int) {
+	if p.tiles {
+		return int(math.Ceil(p.width)), int(math.Ceil(p.depth))
+	}
+	return mapWidth, int(math.Ceil((p.b.MaxLat - p.b.MinLat) * p.scale / p.cos))
+}
+
+// tilesUnder are the tiles of the city's server that cover the map.
+func (p projection) tilesUnder(m *duban.MapTiles) []mapTile {
+	var out []mapTile
+	n := int(math.Exp2(float64(p.zoom)))
+	for ty := int(p.north / 256); float64(ty*256) < p.north+p.depth && ty < n; ty++ {
+		for tx := int(p.west / 256); float64(tx*256) < p.west+p.width && tx < n; tx++ {
+			out = append(out, mapTile{URL: m.Tile(p.zoom, tx, ty), X: round1(float64(tx*256) - p.west), Y: round1(float64(ty*256) - p.north)})
+		}
+	}
+	return out
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
@@ -132,8 +190,14 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 			b = duban.Bounds{MinLat: 0, MinLon: 0, MaxLat: 1, MaxLon: 1}
 		}
 	}
-	proj := newProjection(b)
-	d.Width, d.Height = mapWidth, max(proj.height(), 1)
+	proj := newProjection(b, s.Policy.Map != nil)
+	d.Width, d.Height = proj.size()
+	d.Height = max(d.Height, 1)
+	if m := s.Policy.Map; m != nil {
+		d.Tiles, d.Attribution = proj.tilesUnder(m), m.Attribution
+		// The page may show the city's tiles, and only them from outside.
+		w.Header().Set("Content-Security-Policy", strings.Replace(contentSecurityPolicy, "img-src 'self' data:", "img-src 'self' data: "+m.Origin(), 1))
+	}
 	for _, a := range s.Policy.Areas {
 		if len(a.Outline) == 0 {
 			continue

@@ -852,3 +852,20 @@ func TestMapPage(t *testing.T) {
 	}
 	expect(t, inspector.get("/map"), http.StatusForbidden)
 }
+
+// Under a city's tile server named in the policy, the map is drawn in Web
+// Mercator over its tiles, with their attribution, and the page may load
+// images from that server and no other.
+func TestMapOverACitysTiles(t *testing.T) {
+	s := newSite(t)
+	s.app.Policy.Map = &duban.MapTiles{Tiles: "https://tiles.example.gov.cn/{z}/{x}/{y}.png", Attribution: "底图 © 市测绘院"}
+	id := s.signedIn("inspector-1", "dev-inspector").open("门口垃圾")
+	page := s.signedIn("supervisor-1", "dev-supervisor").get("/map")
+	expect(t, page, http.StatusOK, `<image href="https://tiles.example.gov.cn/`, "底图 © 市测绘院", `data-case="`+id+`"`, `class="area over-tiles"`)
+	if n := strings.Count(page.body, "<image "); n < 4 || n > 40 {
+		t.Errorf("%d tiles under a map 1,000 wide", n)
+	}
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://tiles.example.gov.cn;") {
+		t.Errorf("the map's Content-Security-Policy: %q", csp)
+	}
+}
