@@ -26,9 +26,9 @@ type mapData struct {
 	// server in the policy), Attribution what their licence asks shown.
 	Tiles       []mapTile
 	Attribution string
-	Areas         []mapArea
-	Sites         []mapPoint
-	Cases         []mapCase
+	Areas       []mapArea
+	Sites       []mapPoint
+	Cases       []mapCase
 	// Levels counts the cases drawn at each escalation level (0: on
 	// time or warned); Listed the listed ones; Outside those whose place
 	// is off the map, not drawn.
