@@ -53,6 +53,15 @@ func (p Principal) MayWatchEscalations() error {
 	return nil
 }
 
+// MayReadMap refuses (EFORBIDDEN) all but supervisors and admins: the map
+// (一张图) is the campaign office's, as the board is.
+func (p Principal) MayReadMap() error {
+	if !p.Oversees() {
+		return Errorf(EFORBIDDEN, "only the office reads the map")
+	}
+	return nil
+}
+
 // MayManageSubscriptions refuses (EFORBIDDEN) all but supervisors and
 // admins: the subscriptions' failed deliveries and their replay.
 func (p Principal) MayManageSubscriptions() error {

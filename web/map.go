@@ -134,8 +134,8 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 // region.
 func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 	by := session(r).Principal
-	if !by.Oversees() {
-		s.fail(w, r, duban.Errorf(duban.EFORBIDDEN, "only the office reads the map"))
+	if err := by.MayReadMap(); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	p := s.newPage(r, "map.title")
