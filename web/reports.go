@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -122,13 +123,19 @@ func (s *Server) reportCSV(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	name := fmt.Sprintf("scorecards-%s-%s.csv", period.From.In(s.zone).Format(time.DateOnly), period.To.In(s.zone).Format(time.DateOnly))
+	s.csvFile(w, r, name, func(w io.Writer, names duban.CSVNames) error { return duban.WriteScorecardCSV(w, rows, names) })
+}
+
+// csvFile answers with a report as a CSV file named name, written by
+// write with the names of the page's language.
+func (s *Server) csvFile(w http.ResponseWriter, r *http.Request, name string, write func(io.Writer, duban.CSVNames) error) {
 	var b bytes.Buffer
 	p := s.newPage(r, "reports.title")
-	if err := duban.WriteScorecardCSV(&b, rows, api.ReportNames(s.Policy, p.cat, p.Lang)); err != nil {
+	if err := write(&b, api.ReportNames(s.Policy, p.cat, p.Lang)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	name := fmt.Sprintf("scorecards-%s-%s.csv", period.From.In(s.zone).Format(time.DateOnly), period.To.In(s.zone).Format(time.DateOnly))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Write(b.Bytes())
@@ -246,14 +253,7 @@ func (s *Server) siteReportCSV(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var b bytes.Buffer
-	p := s.newPage(r, "sites.title")
-	if err := duban.WriteSiteRowsCSV(&b, report.Rows, api.ReportNames(s.Policy, p.cat, p.Lang)); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	name := fmt.Sprintf("sites-%s-%s.csv", req.From, lastDay(req.To))
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	w.Write(b.Bytes())
+	s.csvFile(w, r, fmt.Sprintf("sites-%s-%s.csv", req.From, lastDay(req.To)), func(w io.Writer, names duban.CSVNames) error {
+		return duban.WriteSiteRowsCSV(w, report.Rows, names)
+	})
 }
