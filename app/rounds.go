@@ -38,16 +38,11 @@ func (s *Service) PlanRound(ctx context.Context, cmd duban.PlanRound, key string
 		}
 	}
 	cmd.Seed = rand.Int64N(1 << 53)
-	for after := ""; ; {
-		page, next, err := s.Sites.Sites(ctx, duban.SiteFilter{Active: ptrTo(true), Limit: 1000, After: after})
-		if err != nil {
-			return duban.Round{}, false, err
-		}
-		cmd.Sites = append(cmd.Sites, page...)
-		if after = next; next == "" {
-			break
-		}
+	sites, err := s.ActiveSites(ctx, cmd.By) // the office's: every site
+	if err != nil {
+		return duban.Round{}, false, err
 	}
+	cmd.Sites = sites
 	r, err := duban.DecideRound(s.Policy.ResolveRound(cmd), s.now())
 	if err != nil {
 		return duban.Round{}, false, err
@@ -273,14 +268,14 @@ func (s *Service) SiteHistory(ctx context.Context, by duban.Principal, id string
 		h.Failures += len(in.Failed())
 	}
 	h.MeanScore = duban.MeanScore(sum, len(h.Inspections))
-	open, err := s.allCases(ctx, by, duban.CaseFilter{Site: id, Statuses: duban.OpenStatuses()})
+	open, _, err := s.AllCases(ctx, by, duban.CaseFilter{Site: id, Statuses: duban.OpenStatuses()}, 0)
 	if err != nil {
 		return q.Period, SiteHistory{}, err
 	}
 	for _, c := range open {
 		h.OpenCases = append(h.OpenCases, c.ID)
 	}
-	opened, err := s.allCases(ctx, by, duban.CaseFilter{Site: id, OpenedFrom: q.From, OpenedBefore: q.To})
+	opened, _, err := s.AllCases(ctx, by, duban.CaseFilter{Site: id, OpenedFrom: q.From, OpenedBefore: q.To}, 0)
 	if err != nil {
 		return q.Period, SiteHistory{}, err
 	}
@@ -296,23 +291,39 @@ func (s *Service) SiteHistory(ctx context.Context, by duban.Principal, id string
 	return q.Period, h, nil
 }
 
-// allCases lists every case f selects that by may see, page after page.
-func (s *Service) allCases(ctx context.Context, by duban.Principal, f duban.CaseFilter) ([]Listed, error) {
-	f, ok := by.ScopeList(f)
-	if !ok {
-		return nil, nil
-	}
+// AllCases lists the cases f selects that by may see, as Cases does,
+// page after page: every one, or the first max (0: no bound) and whether
+// more were left.
+func (s *Service) AllCases(ctx context.Context, by duban.Principal, f duban.CaseFilter, max int) ([]Listed, bool, error) {
 	var out []Listed
 	f.Limit = 500
 	for {
-		page, next, err := s.Store.Cases(ctx, f)
+		page, next, err := s.Cases(ctx, by, f)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, page...)
+		if next == nil {
+			return out, false, nil
+		}
+		if max > 0 && len(out) >= max {
+			return out[:max], true, nil
+		}
+		f.After = next
+	}
+}
+
+// ActiveSites lists every site in use that by may read, by id.
+func (s *Service) ActiveSites(ctx context.Context, by duban.Principal) ([]duban.Site, error) {
+	var out []duban.Site
+	for after := ""; ; {
+		page, next, err := s.ListSites(ctx, by, duban.SiteFilter{Active: ptrTo(true), Limit: 1000, After: after})
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, page...)
-		if next == nil {
+		if after = next; next == "" {
 			return out, nil
 		}
-		f.After = next
 	}
 }

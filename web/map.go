@@ -140,39 +140,21 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(r, "map.title")
 	d := mapData{Levels: make([]int, 4)}
-	// The open cases, every page of them, and the active sites.
+	// The open cases (the first mapLimit) and the active sites.
+	ls, more, err := s.App.AllCases(r.Context(), by, duban.CaseFilter{Statuses: duban.OpenStatuses()}, mapLimit)
 	var cases []listed
-	f := duban.CaseFilter{Statuses: duban.OpenStatuses(), Now: p.now, Limit: 1000}
-	for len(cases) < mapLimit {
-		page, next, err := s.App.Cases(r.Context(), by, f)
-		if err == nil {
-			var decoded []listed
-			decoded, err = decodeListed(page, p.now)
-			cases = append(cases, decoded...)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if next == nil {
-			break
-		}
-		f.After = next
+	if err == nil {
+		cases, err = decodeListed(ls, p.now)
 	}
-	d.More = len(cases) >= mapLimit
-	active := true
 	var sites []duban.Site
-	for after := ""; ; {
-		page, next, err := s.App.ListSites(r.Context(), by, duban.SiteFilter{Active: &active, Limit: 1000, After: after})
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		sites = append(sites, page...)
-		if after = next; next == "" {
-			break
-		}
+	if err == nil {
+		sites, err = s.App.ActiveSites(r.Context(), by)
 	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.More = more
 	b, ok := s.Policy.Bounds()
 	if !ok { // no outlines: the box around what there is to draw
 		b = duban.Bounds{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
