@@ -270,17 +270,24 @@ func (b Bounds) Contains(l Location) bool {
 // Bounds returns the box around the areas' outlines; false when the
 // policy draws none.
 func (p *Policy) Bounds() (Bounds, bool) {
-	b, any := Bounds{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}, false
+	var points [][2]float64
 	for _, a := range p.Areas {
 		for _, ring := range a.Outline {
-			for _, pt := range ring {
-				b.MinLon, b.MaxLon = min(b.MinLon, pt[0]), max(b.MaxLon, pt[0])
-				b.MinLat, b.MaxLat = min(b.MinLat, pt[1]), max(b.MaxLat, pt[1])
-				any = true
-			}
+			points = append(points, ring...)
 		}
 	}
-	return b, any
+	return Around(points)
+}
+
+// Around returns the box around points, each [lon, lat] as GeoJSON's;
+// false when there are none.
+func Around(points [][2]float64) (Bounds, bool) {
+	b := Bounds{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
+	for _, pt := range points {
+		b.MinLon, b.MaxLon = min(b.MinLon, pt[0]), max(b.MaxLon, pt[0])
+		b.MinLat, b.MaxLat = min(b.MinLat, pt[1]), max(b.MaxLat, pt[1])
+	}
+	return b, len(points) > 0
 }
 
 // MapTiles is a city's tile server: a URL template with {z}, {x} and {y}

@@ -157,18 +157,14 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 	d.More = more
 	b, ok := s.Policy.Bounds()
 	if !ok { // no outlines: the box around what there is to draw
-		b = duban.Bounds{MinLat: 90, MinLon: 180, MaxLat: -90, MaxLon: -180}
-		grow := func(l duban.Location) {
-			b.MinLat, b.MaxLat = min(b.MinLat, l.Lat), max(b.MaxLat, l.Lat)
-			b.MinLon, b.MaxLon = min(b.MinLon, l.Lon), max(b.MaxLon, l.Lon)
-		}
+		var points [][2]float64
 		for _, site := range sites {
-			grow(site.Location)
+			points = append(points, [2]float64{site.Location.Lon, site.Location.Lat})
 		}
 		for _, c := range cases {
-			grow(duban.Location{Lat: c.Location.Lat, Lon: c.Location.Lon})
+			points = append(points, [2]float64{c.Location.Lon, c.Location.Lat})
 		}
-		if b.MinLat > b.MaxLat {
+		if b, ok = duban.Around(points); !ok {
 			b = duban.Bounds{MinLat: 0, MinLon: 0, MaxLat: 1, MaxLon: 1}
 		}
 	}
