@@ -91,8 +91,9 @@ func (r *Round) Step(level int, now time.Time) (RoundStep, bool) {
 	if r.Status == RoundStatusDone || slices.ContainsFunc(r.Steps, func(s RoundStep) bool { return s.Level == level }) {
 		return RoundStep{}, false
 	}
-	i := slices.IndexFunc(r.Due(), func(s StepAt) bool { return s.Level == level })
-	if i < 0 || r.Due()[i].At.After(now) {
+	due := r.Due()
+	i := slices.IndexFunc(due, func(s StepAt) bool { return s.Level == level })
+	if i < 0 || due[i].At.After(now) {
 		return RoundStep{}, false
 	}
 	var left []string
@@ -101,7 +102,7 @@ func (r *Round) Step(level int, now time.Time) (RoundStep, bool) {
 			left = append(left, s.Site)
 		}
 	}
-	return RoundStep{Round: r.ID, Level: level, DueAt: r.Due()[i].At, RecordedAt: now.UTC().Truncate(time.Millisecond), Left: left}, true
+	return RoundStep{Round: r.ID, Level: level, DueAt: due[i].At, RecordedAt: now.UTC().Truncate(time.Millisecond), Left: left}, true
 }
 
 // RoundSite is a site drawn for a round and the inspector it went to.
