@@ -9,7 +9,13 @@ package duban
 
 // CanSee reports whether p may see c at all. A unit sees only the cases
 // assigned to it; everyone else in the campaign sees every case.
-func (p Principal) CanSee(c *Case) bool { return p.CanSeeAssigned(c.Unit) }
+// A resident sees their own reports only, through their follow links.
+func (p Principal) CanSee(c *Case) bool {
+	if p.Role == RoleResident {
+		return c.Public != nil && p.ID != "" && c.Reporter == p.ID
+	}
+	return p.CanSeeAssigned(c.Unit)
+}
 
 // CanSeeAssigned reports whether p may see a case assigned to unit ("" for
 // none): what CanSee decides, for a reader that has only the unit.
@@ -85,6 +91,15 @@ func (p Principal) MayOpen() error {
 	return nil
 }
 
+// MayReport refuses (EFORBIDDEN) all but residents the opening of a
+// resident's report, which waits for the office's check.
+func (p Principal) MayReport() error {
+	if p.Role != RoleResident {
+		return Errorf(EFORBIDDEN, "%s may not open a resident's report", p.Role.withArticle())
+	}
+	return nil
+}
+
 // MayUpload refuses (EFORBIDDEN) a principal who may not store
 // attachments: everyone who gives commands with evidence may.
 func (p Principal) MayUpload() error {
@@ -110,12 +125,14 @@ func authorize(c *Case, cmd Command) error {
 	switch cmd.(type) {
 	case Acknowledge, Resolve, Dispute, RequestExtension:
 		ok = by.Role == RoleUnit && by.Unit == c.Unit
-	case Verify:
+	case Verify, Confirm, Reject:
 		ok = by.is(RoleInspector, RoleSupervisor, RoleAdmin)
-	case Assign, DecideExtension, Urge, Cancel, Suspend, Resume, List, Delist:
+	case Assign, DecideExtension, Urge, Cancel, Suspend, Resume, List, Delist, Reopen:
 		ok = by.Oversees()
+	case Rate:
+		ok = by.Role == RoleResident
 	case AddComment:
-		ok = by.Role != RoleSystem
+		ok = by.Role != RoleSystem && by.Role != RoleResident
 	case Tick:
 		ok = by.Role == RoleSystem
 	}

@@ -106,6 +106,9 @@ type Deadlines struct {
 	AcknowledgeBy *time.Time `json:"acknowledge_by"`
 	ResolveBy     *time.Time `json:"resolve_by"`
 	VerifyBy      *time.Time `json:"verify_by"`
+	// CheckBy is when the office must have checked a resident's report
+	// (confirmed or rejected it); nil for every other case.
+	CheckBy *time.Time `json:"check_by,omitempty"`
 }
 
 // Stage is an obligation with a deadline: a supervisor must dispatch an
@@ -165,6 +168,9 @@ type Case struct {
 	// Listed says a plate hangs on the case (挂牌督办): a 顽疾 opened listed,
 	// or a supervisor listed it.
 	Listed bool `json:"listed,omitempty"`
+	// Public is set on a resident's report (随手拍, Open311): how it came,
+	// its check, its points and its rating; nil for every other case.
+	Public *Public `json:"public,omitempty"`
 	// ObligationSince is when the unit's latest resolve obligation began:
 	// its dispatch, or its reopening by a failed verification.
 	ObligationSince *time.Time `json:"obligation_since,omitempty"`
@@ -225,12 +231,14 @@ type Suspension struct {
 }
 
 // RunningStage returns the stage whose deadline is running and that deadline.
-// ok is false when no clock runs: while reported or suspended, once the
+// ok is false when no clock runs: while suspended, once the
 // case is over, and for an unrouted or disputed case opened under terms
 // without an assign deadline.
 func (c *Case) RunningStage() (stage Stage, deadline time.Time, ok bool) {
 	var due *time.Time
 	switch c.Status {
+	case StatusReported:
+		stage, due = StageCheck, c.Deadlines.CheckBy
 	case StatusUnrouted, StatusDisputed:
 		stage, due = StageAssign, c.Deadlines.AssignBy
 	case StatusDispatched:
@@ -274,8 +282,12 @@ func (c *Case) NextStep() (Step, bool) {
 }
 
 // NextWake returns when the case next needs the system without anyone
-// asking: its next ladder step, or the end of its suspension.
+// asking: its next ladder step, the end of its suspension, or the end of
+// a resident's rating window.
 func (c *Case) NextWake() (time.Time, bool) {
+	if c.Status == StatusClosed && c.Public != nil && c.Public.RateBy != nil {
+		return *c.Public.RateBy, true
+	}
 	if c.Status == StatusSuspended {
 		if c.Suspension != nil && c.Suspension.Until != nil {
 			return *c.Suspension.Until, true

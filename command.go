@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // Limits on what people may write into a case.
@@ -118,6 +116,10 @@ type OpenCase struct {
 	// Finding is the failed item of a site inspection the case is opened
 	// for; nil for every other open.
 	Finding *Finding `json:"finding,omitempty"`
+	// Public is a resident's report (随手拍, Open311), by a resident
+	// principal: it waits in reported for the office's check. Nil for
+	// every other open.
+	Public *PublicOpen `json:"public,omitempty"`
 }
 
 // Acknowledge: the assigned unit takes the case on.
@@ -301,6 +303,9 @@ func (c OpenCase) validate() error {
 	if f := c.Finding; f != nil && (f.Site == "" || f.Item == "" || f.Round == "") {
 		errs.add("finding", "must name its site, item and round")
 	}
+	if c.Public != nil {
+		c.Public.check(&errs, c)
+	}
 	return errs.err()
 }
 
@@ -389,14 +394,7 @@ func (c Cancel) validate() error {
 	case o != OutcomeDuplicate && c.DuplicateOf != "":
 		errs.add("outcome", "must be duplicate when duplicate_of is given")
 	}
-	if c.DuplicateOf != "" {
-		if _, err := uuid.Parse(c.DuplicateOf); err != nil || len(c.DuplicateOf) != 36 {
-			errs.add("duplicate_of", "must be a case id")
-		} else if o := c.Original; o == nil || o.ID != c.DuplicateOf || !c.By.CanSeeAssigned(o.Unit) {
-			// A case the canceller may not see does not exist for it.
-			errs.add("duplicate_of", "is not a case")
-		}
-	}
+	checkDuplicateOf(&errs, c.By, c.DuplicateOf, c.Original)
 	return errs.err()
 }
 

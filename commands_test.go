@@ -305,6 +305,14 @@ func TestEveryEventTypeRoundTrips(t *testing.T) {
 		duban.Resolve{CommandMeta: by(sanitation), Note: "done"}, duban.Verify{CommandMeta: by(inspector), Passed: true})
 	run(duban.Case{}, 0, openCmd(""), duban.Cancel{CommandMeta: by(supervisor), Reason: "dup", DuplicateOf: "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a",
 		Original: &duban.CaseRef{ID: "4c1f0f2e-6a4b-4d2e-9a51-0c7f5b1e2d3a", Status: duban.StatusInProgress}})
+	report := run(duban.Case{}, 0, reportCmd(), duban.Confirm{CommandMeta: by(inspector), Unit: "sanitation", Points: points},
+		duban.Acknowledge{CommandMeta: by(sanitation)}, duban.Resolve{CommandMeta: by(sanitation), Note: "done"},
+		duban.Verify{CommandMeta: by(inspector), Passed: true}, duban.Rate{CommandMeta: by(resident), Rating: duban.RatingDissatisfied, Comment: "脏"},
+		duban.Reopen{CommandMeta: by(supervisor), Reason: "again"})
+	if report.Status != duban.StatusInProgress {
+		t.Fatalf("the resident's report is %s", report.Status)
+	}
+	run(duban.Case{}, 0, reportCmd(), duban.Reject{CommandMeta: by(inspector), Reason: "not a problem"})
 	seen := map[duban.EventType]bool{}
 	for _, e := range all {
 		seen[e.Type] = true
@@ -321,7 +329,8 @@ func TestEveryEventTypeRoundTrips(t *testing.T) {
 		duban.EventCaseAcknowledged, duban.EventCaseDisputed, duban.EventCaseAssigned, duban.EventCaseResolved,
 		duban.EventVerificationPassed, duban.EventVerificationFailed, duban.EventCaseClosed, duban.EventCaseCancelled,
 		duban.EventDeadlineWarned, duban.EventCaseEscalated, duban.EventExtensionRequested, duban.EventExtensionDecided,
-		duban.EventCaseUrged, duban.EventCommentAdded, duban.EventCaseSuspended, duban.EventCaseResumed} {
+		duban.EventCaseUrged, duban.EventCommentAdded, duban.EventCaseSuspended, duban.EventCaseResumed,
+		duban.EventReportConfirmed, duban.EventReportRejected, duban.EventReporterRated, duban.EventCaseReopened} {
 		if !seen[typ] {
 			t.Errorf("no %s was produced", typ)
 		}

@@ -74,6 +74,14 @@ func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
 		return d.list(cmd)
 	case Delist:
 		return d.delist(cmd)
+	case Confirm:
+		return d.confirm(cmd)
+	case Reject:
+		return d.reject(cmd)
+	case Rate:
+		return d.rate(cmd)
+	case Reopen:
+		return d.reopen(cmd)
 	case Tick:
 		return d.tick()
 	}
@@ -120,7 +128,11 @@ func (d *decision) due(dur time.Duration) time.Time {
 }
 
 func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
-	if err := cmd.By.MayOpen(); err != nil {
+	mayOpen := cmd.By.MayOpen
+	if cmd.Public != nil {
+		mayOpen = cmd.By.MayReport
+	}
+	if err := mayOpen(); err != nil {
 		return nil, err
 	}
 	if err := cmd.validate(); err != nil {
@@ -153,7 +165,11 @@ func decideOpen(c Case, cmd OpenCase, now time.Time) ([]Event, error) {
 		PolicyVersion: cmd.PolicyVersion,
 		RequestHash:   cmd.RequestHash,
 		Found:         found,
+		Public:        cmd.Public.reported(d),
 	})
+	if cmd.Public != nil {
+		return d.events, nil // the office checks it first
+	}
 	if cmd.Unit == "" {
 		d.emitAs(System, CaseUnrouted{Reason: fmt.Sprintf("no unit is responsible for category %q in this area", cmd.Category), AssignBy: d.assignBy()})
 	} else {

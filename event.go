@@ -70,6 +70,7 @@ var eventDataTypes = dataTypes(
 	VerificationPassed{}, VerificationFailed{}, CaseClosed{}, DeadlineWarned{}, CaseEscalated{},
 	CommentAdded{}, CaseDisputed{}, CaseAssigned{}, ExtensionRequested{}, ExtensionDecided{},
 	CaseUrged{}, CaseCancelled{}, CaseSuspended{}, CaseResumed{}, CaseListed{}, CaseDelisted{},
+	ReportConfirmed{}, ReportRejected{}, ReporterRated{}, CaseReopened{},
 )
 
 func dataTypes(payloads ...EventData) map[EventType]reflect.Type {
@@ -126,6 +127,9 @@ type CaseReported struct {
 	// Found is where a site inspection found the problem: nil for every
 	// other open.
 	Found *Found `json:"found,omitempty"`
+	// Public is set on a resident's report, which waits for the office's
+	// check until CheckBy.
+	Public *PublicReported `json:"public,omitempty"`
 }
 
 // CaseDispatched sends a case to the unit responsible, with fresh deadlines.

@@ -28,6 +28,10 @@ func Evolve(c Case, e Event) Case {
 			RequestHash:   d.RequestHash,
 			Found:         d.Found,
 		}
+		if p := d.Public; p != nil {
+			c.Public = &Public{Channel: p.Channel, RatingWindowSeconds: p.RatingWindowSeconds}
+			c.Deadlines.CheckBy = ptr(p.CheckBy)
+		}
 	case CaseDispatched:
 		c.Status = StatusDispatched
 		c.ObligationSince = ptr(e.OccurredAt)
@@ -99,6 +103,7 @@ func Evolve(c Case, e Event) Case {
 		c.Deadlines = d.Deadlines
 		c.Suspension = nil
 	}
+	c = evolvePublic(c, e)
 	c.Version = e.Version
 	c.UpdatedAt = e.OccurredAt
 	// The ladder belongs to one stage and one deadline: when either changes,

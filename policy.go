@@ -53,6 +53,10 @@ type Policy struct {
 	// and workdays, whichever calendar deadlines count on; nil without
 	// business_hours. People's subscriptions keep its hours.
 	BusinessHours *Calendar
+	// Public is how residents' reports are taken (SPEC, "Residents");
+	// Open311 the clients that may post them.
+	Public  PublicPolicy
+	Open311 []APIKey
 
 	tokens map[[sha256.Size]byte]Principal
 	// users are the principals' indexes in Principals by user name, in
@@ -108,6 +112,8 @@ type Category struct {
 	Name Names
 	Unit string // empty: cases of this category wait for a supervisor to assign them
 	SLA  map[Severity]CategorySLA
+	// Public: residents may report it (随手拍, Open311).
+	Public bool
 }
 
 // CategorySLA is a category's deadlines for one severity and the calendar they
@@ -252,6 +258,9 @@ func (p *Policy) Resolve(cmd Command) Command {
 			c.Categories[i] = cat.Code
 		}
 		c.Areas = p.areaIDs()
+		if c.Public != nil {
+			p.resolvePublic(&c)
+		}
 		return c
 	case Assign:
 		c.Units = make([]string, len(p.Units))

@@ -64,6 +64,8 @@ type rawPolicy struct {
 	Escalation    *[]rawRung         `yaml:"escalation"`
 	Principals    []rawPrincipal     `yaml:"principals"`
 	Subscriptions []rawSubscription  `yaml:"subscriptions"`
+	Public        *rawPublic         `yaml:"public"`
+	Open311       *rawOpen311        `yaml:"open311"`
 }
 
 type rawAssessment struct {
@@ -104,6 +106,8 @@ type rawCategory struct {
 	Name Names             `yaml:"name"`
 	Unit string            `yaml:"unit"`
 	SLA  map[string]rawSLA `yaml:"sla"`
+	// Public: residents may report it (随手拍, Open311).
+	Public bool `yaml:"public"`
 }
 
 type rawSLA struct {
@@ -332,6 +336,9 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	for i, rs := range raw.Subscriptions {
 		c.subscription(p, i, rs)
 	}
+	areas, hasAreas := p.Bounds()
+	p.Public = c.public(raw.Public, areas, hasAreas)
+	p.Open311 = c.open311(raw.Open311)
 	return p
 }
 
@@ -416,7 +423,7 @@ func (c *policyChecker) dates(key string, list []string) []string {
 }
 
 func (c *policyChecker) category(p *Policy, i int, rc rawCategory, business *Calendar) Category {
-	cat := Category{Code: rc.Code, Name: rc.Name, Unit: rc.Unit, SLA: map[Severity]CategorySLA{}}
+	cat := Category{Code: rc.Code, Name: rc.Name, Unit: rc.Unit, SLA: map[Severity]CategorySLA{}, Public: rc.Public}
 	c.listedID(at("categories", i, "code"), "category", rc.Code, p.hasCategory(rc.Code))
 	if rc.Unit != "" && !p.hasUnit(rc.Unit) {
 		c.problem(at("categories", i, "unit"), "unknown unit %q", rc.Unit)

@@ -134,6 +134,10 @@ func notAllowed(n *yaml.Node, want reflect.Type) string {
 		expected = "a mapping"
 	case reflect.Int:
 		expected = "a whole number"
+	case reflect.Float64:
+		expected = "a number"
+	case reflect.Bool:
+		expected = "true or false"
 	default:
 		expected = "a text value"
 	}

@@ -11,6 +11,9 @@ const (
 	RoleSupervisor Role = "supervisor"
 	RoleAdmin      Role = "admin"
 	RoleSystem     Role = "system"
+	// RoleResident is a resident reporting through the public page or an
+	// Open311 client: never a principal of the policy.
+	RoleResident Role = "resident"
 )
 
 // Valid reports whether r is one of the roles a person can hold.

@@ -23,6 +23,9 @@ type Terms struct {
 // assign from the moment a case is unrouted or disputed, acknowledge and
 // resolve from dispatch, verify from resolution.
 type SLA struct {
+	// Check is how long the office has to check a resident's report; 0
+	// for every other case.
+	Check       time.Duration
 	Assign      time.Duration // 0 in terms recorded before it existed: no assign deadline
 	Acknowledge time.Duration
 	Resolve     time.Duration
@@ -32,6 +35,8 @@ type SLA struct {
 // For returns the duration of stage.
 func (s SLA) For(stage Stage) time.Duration {
 	switch stage {
+	case StageCheck:
+		return s.Check
 	case StageAssign:
 		return s.Assign
 	case StageAcknowledge:
@@ -45,6 +50,7 @@ func (s SLA) For(stage Stage) time.Duration {
 }
 
 type slaJSON struct {
+	Check       string `json:"check,omitempty"`
 	Assign      string `json:"assign,omitempty"`
 	Acknowledge string `json:"acknowledge"`
 	Resolve     string `json:"resolve"`
@@ -58,6 +64,9 @@ func (s SLA) MarshalJSON() ([]byte, error) {
 	raw := slaJSON{Acknowledge: s.Acknowledge.String(), Resolve: s.Resolve.String(), Verify: s.Verify.String()}
 	if s.Assign != 0 {
 		raw.Assign = s.Assign.String()
+	}
+	if s.Check != 0 {
+		raw.Check = s.Check.String()
 	}
 	return json.Marshal(raw)
 }
@@ -77,9 +86,14 @@ func (s *SLA) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	s.Assign = 0
+	s.Assign, s.Check = 0, 0
 	if raw.Assign != "" {
-		s.Assign, err = time.ParseDuration(raw.Assign)
+		if s.Assign, err = time.ParseDuration(raw.Assign); err != nil {
+			return err
+		}
+	}
+	if raw.Check != "" {
+		s.Check, err = time.ParseDuration(raw.Check)
 	}
 	return err
 }
