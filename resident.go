@@ -445,3 +445,37 @@ func (p *PublicOpen) reported(d *decision) *PublicReported {
 		RatingWindowSeconds: int64(p.RatingWindow / time.Second),
 	}
 }
+
+// PointsTally is a reporter's ledger summed: earned today and this month,
+// and what is left to redeem.
+type PointsTally struct {
+	Today   int `json:"today"`
+	Month   int `json:"month"`
+	Balance int `json:"balance"`
+}
+
+// Redemption is points a reporter spent, as the office records it.
+type Redemption struct {
+	Reporter string    `json:"reporter"`
+	Points   int       `json:"points"`
+	Note     string    `json:"note"`
+	By       string    `json:"by"`
+	At       time.Time `json:"at"`
+}
+
+// Leader is a reporter on the monthly leaderboard: the phone masked.
+type Leader struct {
+	Rank    int    `json:"rank"`
+	Masked  string `json:"reporter"`
+	Points  int    `json:"points"`
+	Reports int    `json:"reports"`
+}
+
+// Earned returns the points an event earned its case's reporter: a
+// confirmed report's.
+func (e Event) Earned() int {
+	if d, ok := e.Data.(ReportConfirmed); ok {
+		return d.Points
+	}
+	return 0
+}

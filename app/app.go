@@ -124,6 +124,32 @@ type Engine interface {
 	Execute(ctx context.Context, caseID string, cmd duban.Command, commandID string) (duban.Case, error)
 }
 
+// ResidentStore keeps what residents' reports need beside their cases:
+// their follow links, the reporters recognised by phone and the points
+// ledger. The points a confirmed report earns are written with its events
+// (Store.Append), so that they are earned exactly once.
+type ResidentStore interface {
+	// AddFollow records a follow link: its token's SHA-256 and its case.
+	AddFollow(ctx context.Context, token [32]byte, caseID string, at time.Time) error
+	// FollowedCase returns the case of a follow link; ENOTFOUND when none.
+	FollowedCase(ctx context.Context, token [32]byte) (string, error)
+	// Reporter returns the id of the reporter with the phone whose SHA-256
+	// is phone: the one recorded, else newID, recorded with masked.
+	Reporter(ctx context.Context, phone [32]byte, masked, newID string, at time.Time) (string, error)
+	// KnownReporter returns the id of the reporter with that phone;
+	// ENOTFOUND when none.
+	KnownReporter(ctx context.Context, phone [32]byte) (string, error)
+	// Points tallies a reporter's ledger: earned since day and since
+	// month, and the balance.
+	Points(ctx context.Context, reporter string, day, month time.Time) (duban.PointsTally, error)
+	// Redeem records a redemption, refused (ECONFLICT) beyond the balance;
+	// it answers with the balance after it.
+	Redeem(ctx context.Context, r duban.Redemption) (int, error)
+	// Leaderboard ranks the reporters by the points earned in [from, to),
+	// the n first, masked.
+	Leaderboard(ctx context.Context, from, to time.Time, n int) ([]duban.Leader, error)
+}
+
 // ErrEnded is an Engine's answer to a command for a case whose writer has
 // ended: the case is over, and the store says why the command is refused.
 var ErrEnded = errors.New("the case's writer has ended")
@@ -186,6 +212,9 @@ type Service struct {
 	Blobs       BlobStore
 	// Sites keeps the sites (点位); nil where none are served.
 	Sites SiteStore
+	// Residents keeps residents' follow links and points; nil where no
+	// resident reports.
+	Residents ResidentStore
 	// Ladders starts the ladder of each round planned (nil: rounds are
 	// planned without one, as by a scheduled round's own workflow).
 	Ladders interface {

@@ -65,6 +65,7 @@ func (s *Store) appendBatch(ctx context.Context, a duban.Append) (duban.Appended
 			WHERE id = $2 AND NOT $1::uuid = ANY(duplicates)`, a.CaseID, after.DuplicateOf)
 	}
 	queueAssessed(batch, a)
+	queueEarned(batch, a)
 	results := s.pool.SendBatch(ctx, batch)
 	defer results.Close()
 	if _, err := results.Exec(); err != nil {

@@ -31,6 +31,7 @@ type Store struct {
 	numbers   map[int]int // the last case number drawn, by year
 	sites     siteStore
 	attached  map[string]app.Attachment
+	residents residents
 
 	// LoseAnswers makes the next n appends commit, then fail as if the
 	// answer was lost on the way back.
@@ -80,6 +81,7 @@ func (s *Store) Append(_ context.Context, a duban.Append) (duban.Appended, error
 		s.log = append(s.log, logged{e, st})
 	}
 	st.c = a.After()
+	s.earn(a)
 	if st.c.Status == duban.StatusCancelled && st.c.DuplicateOf != "" {
 		if o := s.cases[st.c.DuplicateOf]; o != nil && !slices.Contains(o.duplicates, a.CaseID) {
 			o.duplicates = append(o.duplicates, a.CaseID)

@@ -24,6 +24,7 @@ type Store interface {
 	app.LogStore
 	app.SessionStore
 	app.AttachmentStore
+	app.ResidentStore
 	CaseCounts(ctx context.Context, now time.Time) (duban.CaseCounts, error)
 	Append(ctx context.Context, a duban.Append) (duban.Appended, error)
 	EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error)
@@ -56,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"sessions", testSessions},
 		{"the cases counted for the metrics", testCaseCounts},
 		{"attachments and the cases that refer to them", testAttachments},
+		{"residents' follow links and points", testResidents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
