@@ -77,6 +77,15 @@ func (p Principal) MayManageSubscriptions() error {
 	return nil
 }
 
+// MayRedeem refuses (EFORBIDDEN) all but supervisors and admins: the
+// office records what residents' points were spent on.
+func (p Principal) MayRedeem() error {
+	if !p.Oversees() {
+		return Errorf(EFORBIDDEN, "only the office records redemptions of points")
+	}
+	return nil
+}
+
 // Oversees reports whether p sees and steers every case: supervisors and admins.
 func (p Principal) Oversees() bool {
 	return p.Role == RoleSupervisor || p.Role == RoleAdmin
@@ -101,9 +110,10 @@ func (p Principal) MayReport() error {
 }
 
 // MayUpload refuses (EFORBIDDEN) a principal who may not store
-// attachments: everyone who gives commands with evidence may.
+// attachments: everyone who gives commands with evidence may, and
+// residents the photos of their reports.
 func (p Principal) MayUpload() error {
-	if !p.is(RoleInspector, RoleUnit, RoleSupervisor, RoleAdmin) {
+	if !p.is(RoleInspector, RoleUnit, RoleSupervisor, RoleAdmin, RoleResident) {
 		return Errorf(EFORBIDDEN, "%s may not upload attachments", p.Role.withArticle())
 	}
 	return nil

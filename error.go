@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 )
 
 // Error codes. Code deep inside duban returns an *Error carrying one of these;
@@ -31,6 +32,8 @@ type Error struct {
 	Message string       `json:"message"`
 	Fields  []FieldError `json:"fields,omitempty"`
 	Text    Text         `json:"text"`
+	// RetryAfter is how long a refused caller should wait (ETOOMANY).
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
 }
 
 // FieldError says what is wrong with one field of the input. Field is a
@@ -86,6 +89,13 @@ func (e *Error) Error() string {
 func Errorf(code string, format string, args ...any) *Error {
 	t, msg := textOf(format, args)
 	return &Error{Code: code, Message: msg, Text: t}
+}
+
+// TooMany returns an ETOOMANY error: the caller may try again after wait.
+func TooMany(wait time.Duration, format string, args ...any) *Error {
+	e := Errorf(ETOOMANY, format, args...)
+	e.RetryAfter = wait
+	return e
 }
 
 // Invalid returns an EINVALID error listing the given field errors.

@@ -35,6 +35,11 @@ const (
 	EventCaseResumed        EventType = "CaseResumed"
 	EventCaseListed         EventType = "CaseListed"
 	EventCaseDelisted       EventType = "CaseDelisted"
+	// Residents' reports (resident.go).
+	EventReportConfirmed EventType = "ReportConfirmed"
+	EventReportRejected  EventType = "ReportRejected"
+	EventReporterRated   EventType = "ReporterRated"
+	EventCaseReopened    EventType = "CaseReopened"
 )
 
 // Event is one change to a case. Events are appended, never changed; a case's

@@ -269,14 +269,6 @@ func (p PublicOpen) check(errs *fieldErrors, cmd OpenCase) {
 	}
 }
 
-// Events of residents' reports.
-const (
-	EventReportConfirmed EventType = "ReportConfirmed"
-	EventReportRejected  EventType = "ReportRejected"
-	EventReporterRated   EventType = "ReporterRated"
-	EventCaseReopened    EventType = "CaseReopened"
-)
-
 // PublicReported is what CaseReported says of a resident's report.
 type PublicReported struct {
 	Channel             string    `json:"channel"`

@@ -74,6 +74,8 @@ type Server struct {
 	Attachments AttachmentKeeper
 	// Sites keeps the sites (点位).
 	Sites SiteKeeper
+	// Residents take residents' reports (nil: none are taken).
+	Residents ResidentDesk
 	// Pages serve everything outside /v1: the office web.
 	Pages http.Handler
 	// Metrics, when set, serves GET /metrics, and Instrument wraps every
@@ -119,6 +121,13 @@ func (s *Server) Handler() http.Handler {
 		r.Method(http.MethodGet, "/metrics", s.Metrics)
 	}
 	r.Get("/v1/openapi.json", s.openAPI)
+	r.Route("/v1/public", func(r chi.Router) {
+		r.Post("/reports", s.publicReport)
+		r.Get("/reports/{token}", s.followReport)
+		r.Post("/reports/{token}/rating", s.rateReport)
+		r.Get("/reports/{token}/photos/{n}", s.followPhoto)
+		r.Get("/leaderboard", s.leaderboard)
+	})
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Post("/cases", s.openCase)
@@ -139,6 +148,10 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/cases/{id}/cancel", s.cancel)
 		r.Post("/cases/{id}/list", s.list)
 		r.Post("/cases/{id}/delist", s.delist)
+		r.Post("/cases/{id}/confirm", s.confirm)
+		r.Post("/cases/{id}/reject", s.reject)
+		r.Post("/cases/{id}/reopen", s.reopen)
+		r.Post("/reporters/redemptions", s.redeem)
 		r.Get("/escalations", s.escalations)
 		r.Get("/reports/units", s.unitScorecards)
 		r.Get("/reports/units/{unit}/cases", s.figureCases)

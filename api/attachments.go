@@ -104,6 +104,12 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request, thumbna
 		fail(w, r, err)
 		return
 	}
+	serveBlob(w, b)
+}
+
+// serveBlob sends an attachment's bytes: an original, a copy without
+// metadata or a thumbnail.
+func serveBlob(w http.ResponseWriter, b app.Blob) {
 	defer b.Body.Close()
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(TransferTime))
 	h := w.Header()

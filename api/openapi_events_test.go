@@ -181,6 +181,7 @@ type eventsDoor struct {
 	*door
 	now    time.Time
 	engine *memstore.Engine
+	policy *duban.Policy
 }
 
 func newEventsDoor(t *testing.T) *eventsDoor {
@@ -199,7 +200,7 @@ categories:
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &eventsDoor{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	d := &eventsDoor{now: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), policy: policy}
 	now := func() time.Time { return d.now }
 	store := memstore.New()
 	d.engine = &memstore.Engine{Store: store, Now: now}
@@ -254,8 +255,31 @@ func TestOpenAPIDescribesEveryEvent(t *testing.T) {
 	dogs["category"] = "stray-dogs"
 	unrouted := d.open(dogs)
 
+	// Residents' reports: one filed, fixed, rated and reopened; one rejected.
+	report := func(id string) string {
+		cmd := d.policy.Resolve(duban.OpenCase{CommandMeta: duban.CommandMeta{By: duban.Resident("r1")}, CaseID: id, Category: "littering",
+			Description: "垃圾", Location: duban.Location{Lat: 39.865, Lon: 111.238}, RequestHash: "h",
+			Evidence: []duban.Evidence{{URL: "https://example.org/before.jpg", Kind: "photo"}}, Public: &duban.PublicOpen{Channel: duban.ChannelWeb}})
+		if _, err := d.engine.Open(context.Background(), cmd.(duban.OpenCase)); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	filed := report("0194f2a0-0000-7000-8000-000000000101")
+	pf := "/v1/cases/" + filed
+	d.command("dev-inspector", pf+"/confirm", map[string]any{"note": "属实"})
+	d.command("dev-sanitation", pf+"/acknowledge", nil)
+	d.command("dev-sanitation", pf+"/resolve", map[string]any{"note": "cleared"})
+	d.command("dev-inspector", pf+"/verify", map[string]any{"passed": true})
+	if _, err := d.engine.Execute(context.Background(), filed, duban.Rate{CommandMeta: duban.CommandMeta{By: duban.Resident("r1")}, Rating: duban.RatingDissatisfied}, ""); err != nil {
+		t.Fatal(err)
+	}
+	d.command("dev-supervisor", pf+"/reopen", map[string]any{"reason": "the reporter is not satisfied"})
+	rejected := report("0194f2a0-0000-7000-8000-000000000102")
+	d.command("dev-inspector", "/v1/cases/"+rejected+"/reject", map[string]any{"reason": "nothing in the photo"})
+
 	seen := map[string]bool{}
-	for _, id := range []string{a.ID, b.ID, c.ID, unrouted.ID} {
+	for _, id := range []string{a.ID, b.ID, c.ID, unrouted.ID, filed, rejected} {
 		var events struct{ Items []json.RawMessage }
 		d.call("GET", "/v1/cases/"+id+"/events", "dev-supervisor", nil).Expect(t, 200, &events)
 		for _, raw := range events.Items {

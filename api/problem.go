@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -85,7 +87,12 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="duban"`)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		retry := "1"
+		var e *duban.Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			retry = strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds())))
+		}
+		w.Header().Set("Retry-After", retry)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

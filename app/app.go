@@ -227,6 +227,7 @@ type Service struct {
 	gate     gate
 	health   health
 	throttle throttle
+	posts    posts
 }
 
 func (s *Service) logger() *slog.Logger {

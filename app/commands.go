@@ -28,9 +28,8 @@ func (s *Service) Open(ctx context.Context, cmd duban.OpenCase, key string) (a A
 		return Answer{}, err
 	}
 	cmd.RequestHash = requestHash(cmd)
-	cmd.CaseID = uuid.Must(uuid.NewV7()).String()
-	if key != "" {
-		cmd.CaseID = caseIDFor(cmd.By, key)
+	if cmd.CaseID == "" { // a resident's report has drawn its id already
+		cmd.CaseID = newCaseID(cmd.By, key)
 	}
 	if _, err := duban.Decide(duban.Case{}, cmd, s.now()); err != nil {
 		return Answer{}, err
@@ -81,6 +80,15 @@ func (s *Service) reopened(ctx context.Context, cmd duban.OpenCase) (a Answer, f
 
 // caseIDSpace is the UUID namespace of case ids derived from Idempotency-Keys.
 var caseIDSpace = uuid.MustParse("3d0f6a52-9b1e-4c67-8a2d-51e0c4b7f9a3")
+
+// newCaseID is the id of a case by opens: its Idempotency-Key's, or a
+// new one without.
+func newCaseID(by duban.Principal, key string) string {
+	if key == "" {
+		return uuid.Must(uuid.NewV7()).String()
+	}
+	return caseIDFor(by, key)
+}
 
 // caseIDFor is the id of the case by opens with Idempotency-Key key.
 func caseIDFor(by duban.Principal, key string) string {
@@ -185,6 +193,8 @@ func (s *Service) resolve(ctx context.Context, before Row, cmd duban.Command) (d
 	case duban.Verify:
 		c.Stored, err = s.storedAttachments(ctx, c.Evidence)
 		return c, err
+	case duban.Confirm:
+		return s.resolveConfirm(ctx, before, c)
 	}
 	cancel, ok := cmd.(duban.Cancel)
 	if !ok || cancel.DuplicateOf == "" {

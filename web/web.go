@@ -89,6 +89,10 @@ func (s *Server) Handler() (http.Handler, error) {
 	r.Get("/field-sw.js", fieldAsset("field-sw.js", "text/javascript; charset=utf-8"))
 	r.Get("/field.webmanifest", fieldAsset("field.webmanifest", "application/manifest+json"))
 	r.Get("/field/session", s.fieldSession)
+	r.Get("/report", s.reportPage)
+	r.Post("/report", s.postReport)
+	r.Get("/r/{token}", s.followPage)
+	r.Post("/r/{token}/rating", s.rate)
 	r.Group(func(r chi.Router) {
 		r.Use(s.signedIn)
 		r.Get("/", s.home)
@@ -151,6 +155,9 @@ func limitForms(next http.Handler) http.Handler {
 		limit := int64(maxFormBytes)
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 			limit += media.MaxSize
+			if r.URL.Path == "/report" { // a resident's report: its photos
+				limit += (api.MaxReportPhotos - 1) * media.MaxSize
+			}
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(api.TransferTime))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)

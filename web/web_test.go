@@ -62,7 +62,7 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	svc := &app.Service{Policy: duban.DefaultPolicy(), Store: st.store, Engine: &memstore.Engine{Store: st.store, Now: st.clock},
-		Now: st.clock, Feed: feed, Sessions: st.store, Attachments: st.store, Blobs: files, Sites: st.store}
+		Now: st.clock, Feed: feed, Sessions: st.store, Attachments: st.store, Blobs: files, Sites: st.store, Residents: st.store}
 	st.app = svc
 	ctx, cancel := context.WithCancel(context.Background())
 	go feed.Run(ctx)
@@ -71,7 +71,7 @@ func newSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Streams: svc, Sessions: svc, Attachments: svc,
+	a := &api.Server{Policy: svc.Policy, Cases: svc, Commands: svc, Reports: svc, Streams: svc, Sessions: svc, Attachments: svc, Residents: svc,
 		Pages: pages, Logger: logger, Now: st.clock}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() { cancel(); srv.Close() })

@@ -65,7 +65,7 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 		}
 	}
 	for {
-		if !r.state.Status.Open() {
+		if !r.live(ctx) {
 			return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		}
 		if r.continueAsNew(ctx) {
@@ -141,7 +141,7 @@ func (r *run) waitForNextStep(ctx workflow.Context) error {
 	}
 	moved := func() bool {
 		n, ok2 := r.nextWake(ctx)
-		return ok2 != ok || !n.Equal(next) || !r.state.Status.Open() || r.continueAsNew(ctx)
+		return ok2 != ok || !n.Equal(next) || !r.live(ctx) || r.continueAsNew(ctx)
 	}
 	if !ok {
 		return workflow.Await(ctx, moved)
@@ -156,7 +156,7 @@ func (r *run) waitForNextStep(ctx workflow.Context) error {
 			return err
 		}
 		if !timer.IsReady() {
-			if r.state.Status.Open() && !r.continueAsNew(ctx) {
+			if r.live(ctx) && !r.continueAsNew(ctx) {
 				cancel() // a run that ends takes its timers with it
 			}
 			return nil
@@ -189,6 +189,16 @@ func (r *run) tick(ctx workflow.Context) error {
 	return nil
 }
 
+// live reports whether the run still has a case to keep: an open one or,
+// from revision residents on, a resident's closed case within its rating
+// window, which its reporter may rate and the office reopen.
+func (r *run) live(ctx workflow.Context) bool {
+	if r.in.Revision < residents {
+		return r.state.Status.Open()
+	}
+	return r.state.Live(workflow.Now(ctx))
+}
+
 func (r *run) continueAsNew(ctx workflow.Context) bool {
 	limit := r.in.HistoryLimit
 	if limit <= 0 {
@@ -216,6 +226,10 @@ func (r *run) register(ctx workflow.Context) error {
 		handle[duban.Resume](ctx, r),
 		handle[duban.List](ctx, r),
 		handle[duban.Delist](ctx, r),
+		handle[duban.Confirm](ctx, r),
+		handle[duban.Reject](ctx, r),
+		handle[duban.Rate](ctx, r),
+		handle[duban.Reopen](ctx, r),
 	} {
 		if err != nil {
 			return err

@@ -48,9 +48,13 @@ const (
 	// (search.go), waking at the running stage's deadline, if no step of
 	// the ladder falls there, to set CaseOverdue.
 	searchAttributes = 4
+	// residents: a resident's report, once closed, keeps its run until
+	// its rating window ends, for the reporter's rating and the office's
+	// reopening (CaseReopened puts it back in the unit's hands).
+	residents = 5
 
 	// Revision is what new runs get.
-	Revision = searchAttributes
+	Revision = residents
 )
 
 // openTimeout bounds how long a run of revision 0 waits for its open

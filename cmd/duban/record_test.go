@@ -139,6 +139,16 @@ func TestRecordHistories(t *testing.T) {
 			s.caseOf(s.call("POST", p+"/delist", "dev-admin", map[string]any{"reason": "a plan is agreed"}), 200)
 			return c.ID
 		},
+		// A resident's report, checked late, rated, reopened, rated again;
+		// its run ends with the rating window.
+		"resident-reopened-then-rated": func(s *stack) string {
+			id, _ := residentLoop(s)
+			eventually(s.t, time.Minute, "the rating window over", func() bool {
+				d, err := tc.DescribeWorkflowExecution(context.Background(), id, "")
+				return err == nil && d.GetWorkflowExecutionInfo().GetCloseTime() != nil
+			})
+			return id
+		},
 		// The round workflow (not revisioned: round-*.json): a round
 		// planned through the API, its ladder run to its end with a site
 		// left; and one the policy schedules, triggered on its Schedule.
@@ -205,6 +215,9 @@ func TestRecordHistories(t *testing.T) {
 			policy := strings.Replace(shortPolicy, "\nescalation:", recordOrphan+"assign: 2s\nescalation:", 1)
 			if strings.HasPrefix(name, "round-") {
 				policy = roundsPolicy
+			}
+			if strings.HasPrefix(name, "resident-") {
+				policy = residentsPolicy
 			}
 			if name == "overdue-then-escalated" {
 				was := policy

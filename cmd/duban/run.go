@@ -340,6 +340,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Sessions:     store,
 		Outbox:       store,
 		Sites:        store,
+		Residents:    store,
 		Observe:      m.metrics.Command,
 	}
 	m.metrics.WatchCases(store)
@@ -373,6 +374,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 		Subscriptions: cases,
 		Attachments:   cases,
 		Sites:         cases,
+		Residents:     cases,
 		Pages:         pages,
 		Metrics:       m.metrics.Handler(),
 		Instrument:    m.metrics.Requests,

@@ -28,6 +28,41 @@ type File struct {
 	Data        []byte
 }
 
+// Form is a body sent as multipart/form-data: its fields (name, value
+// pairs, in order), then its files.
+type Form struct {
+	Fields []string
+	Files  []File
+}
+
+func (f Form) encode(t testing.TB) (io.Reader, string) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	var err error
+	for i := 0; i+1 < len(f.Fields) && err == nil; i += 2 {
+		err = w.WriteField(f.Fields[i], f.Fields[i+1])
+	}
+	for _, file := range f.Files {
+		if err != nil {
+			break
+		}
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, file.Field, file.Name))
+		h.Set("Content-Type", "application/octet-stream")
+		var part io.Writer
+		if part, err = w.CreatePart(h); err == nil {
+			_, err = part.Write(file.Data)
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &buf, w.FormDataContentType()
+}
+
 // Call sends a request to base+path as the principal with token (none when
 // empty). body is sent as JSON, as it is when it is a string, or as a
 // form when it is a File; headers are name, value pairs.
@@ -38,22 +73,9 @@ func Call(t testing.TB, base, method, path, token string, body any, headers ...s
 	switch b := body.(type) {
 	case nil:
 	case File:
-		var buf bytes.Buffer
-		w := multipart.NewWriter(&buf)
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, b.Field, b.Name))
-		h.Set("Content-Type", "application/octet-stream")
-		part, err := w.CreatePart(h)
-		if err == nil {
-			_, err = part.Write(b.Data)
-		}
-		if err == nil {
-			err = w.Close()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, contentType = &buf, w.FormDataContentType()
+		r, contentType = Form{Files: []File{b}}.encode(t)
+	case Form:
+		r, contentType = b.encode(t)
 	case string:
 		r = strings.NewReader(b)
 	default:
