@@ -16,6 +16,9 @@ func (c Case) Offers(by Principal, now time.Time) []string {
 	far := now.Add(365 * 24 * time.Hour)
 	const elsewhere = "\x00elsewhere" // a unit the case is not assigned to
 	probes := []Command{
+		Confirm{CommandMeta: meta},
+		Reject{CommandMeta: meta, Reason: "-"},
+		Reopen{CommandMeta: meta, Reason: "-"},
 		Acknowledge{CommandMeta: meta},
 		Resolve{CommandMeta: meta, Note: "-"},
 		Verify{CommandMeta: meta, Passed: true},

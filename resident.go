@@ -2,6 +2,7 @@ package duban
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -470,4 +471,29 @@ func (e Event) Earned() int {
 		return d.Points
 	}
 	return 0
+}
+
+// What the check of a resident's report offers to merge it into: the open
+// cases of its category within NearbyMeters of it, opened in the
+// NearbyWithin before it.
+const (
+	NearbyMeters = 100
+	NearbyWithin = 7 * 24 * time.Hour
+)
+
+// Near reports whether a case of the report's category at loc, opened at
+// openedAt and now in status, is one the report may be merged into.
+func (c *Case) Near(status Status, loc Location, openedAt time.Time) bool {
+	return status.Open() && status != StatusReported && !openedAt.Before(c.OpenedAt.Add(-NearbyWithin)) &&
+		Distance(c.Location, loc) <= NearbyMeters
+}
+
+// Distance is the distance between a and b in metres, on a sphere of the
+// Earth's mean radius (haversine): within a city, right to a metre.
+func Distance(a, b Location) float64 {
+	const r = 6371008.8
+	rad := math.Pi / 180
+	dLat, dLon := (b.Lat-a.Lat)*rad, (b.Lon-a.Lon)*rad
+	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return 2 * r * math.Asin(math.Sqrt(min(h, 1)))
 }

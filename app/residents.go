@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -323,6 +326,42 @@ func (s *Service) Rate(ctx context.Context, token string, rating duban.Rating, c
 		return Followed{}, err
 	}
 	return s.Follow(ctx, token)
+}
+
+// NearbyCase is an open case near a resident's report: one the check may
+// merge it into.
+type NearbyCase struct {
+	ID, Number  string
+	Status      duban.Status
+	Description string
+	Meters      int
+}
+
+// Nearby returns the open cases by may see that report c may be merged
+// into (duban.Case.Near), nearest first.
+func (s *Service) Nearby(ctx context.Context, by duban.Principal, c duban.Case) ([]NearbyCase, error) {
+	var open []duban.Status
+	for _, st := range duban.OpenStatuses() {
+		if st != duban.StatusReported {
+			open = append(open, st)
+		}
+	}
+	listed, _, err := s.Cases(ctx, by, duban.CaseFilter{Category: c.Category, Statuses: open, OpenedFrom: c.OpenedAt.Add(-duban.NearbyWithin), Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	var near []NearbyCase
+	for _, l := range listed {
+		var v duban.View
+		if err := json.Unmarshal(l.View, &v); err != nil {
+			return nil, err
+		}
+		if v.ID != c.ID && c.Near(v.Status, v.Location, v.OpenedAt) {
+			near = append(near, NearbyCase{ID: v.ID, Number: v.Number, Status: v.Status, Description: v.Description, Meters: int(math.Round(duban.Distance(c.Location, v.Location)))})
+		}
+	}
+	slices.SortStableFunc(near, func(a, b NearbyCase) int { return a.Meters - b.Meters })
+	return near, nil
 }
 
 // pointsDay returns the start of now's day and month in the policy's time

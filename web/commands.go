@@ -176,6 +176,12 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 		return duban.List{CommandMeta: meta, Reason: text("reason")}, nil
 	case "delist":
 		return duban.Delist{CommandMeta: meta, Reason: text("reason")}, nil
+	case "confirm":
+		return duban.Confirm{CommandMeta: meta, Note: text("note"), DuplicateOf: text("duplicate_of")}, nil
+	case "reject":
+		return duban.Reject{CommandMeta: meta, Reason: text("reason")}, nil
+	case "reopen":
+		return duban.Reopen{CommandMeta: meta, Reason: text("reason")}, nil
 	case "cancel":
 		return duban.Cancel{CommandMeta: meta, Reason: text("reason"), Outcome: duban.Outcome(text("outcome")), DuplicateOf: text("duplicate_of")}, nil
 	}

@@ -115,6 +115,9 @@ func (p *page) Time(t any) string {
 // Zone names the policy's time zone.
 func (p *page) Zone() string { return p.s.Policy.TimeZone }
 
+// Meters says a distance in metres.
+func (p *page) Meters(m int) string { return p.T("unit.meters", m) }
+
 // Duration says d in days, hours and minutes, in the page's language.
 func (p *page) Duration(d time.Duration) string {
 	if d < 0 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/api"
+	"github.com/duban/duban/app"
 )
 
 // boardLimit is how many cases the board shows: the worst first.
@@ -261,6 +262,9 @@ type caseData struct {
 	Form url.Values
 	// Done confirms the action that led here ("" for none).
 	Done string
+	// Nearby are the open cases a resident's report awaiting its check
+	// may be merged into.
+	Nearby []app.NearbyCase
 }
 
 // deadlineView is a stage's row: a running stage counts down (or up, once
@@ -323,6 +327,12 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 	clock := c.Clock()
 	d := caseData{Case: c, Duplicates: row.Duplicates, Overdue: clock.Overdue(now), Level: clock.Level(now),
 		Offers: c.Offers(by, now), Key: rand.Text(), Form: form}
+	if d.Offer("confirm") {
+		if d.Nearby, err = s.App.Nearby(r.Context(), by, c); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	cal := c.Terms.Calendar
 	for _, st := range duban.StageTimes(events) {
 		v := deadlineView{Stage: string(st.Stage), At: st.Due, Running: st.Running, Working: cal.Kind == duban.CalendarBusiness, Done: st.Done}

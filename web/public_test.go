@@ -68,6 +68,20 @@ func TestResidentPages(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("reports awaiting a check: %v, %v", list, err)
 	}
+	// The check page offers the open case of the same category 40 m away
+	// to merge it into; the inspector files it as a new case instead.
+	near, err := s.app.Open(ctx, duban.OpenCase{CommandMeta: inspector, Category: "littering", Description: "站台垃圾",
+		Location: duban.Location{Lat: 39.86536, Lon: 111.238}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	office := s.signedIn("inspector-1", "dev-inspector")
+	check := office.do("GET", "/cases/"+list[0].ID, nil)
+	for _, want := range []string{`id="cmd-confirm"`, `id="cmd-reject"`, `value="` + near.Case.ID + `"`, "与此案件为同一问题", "40 米", "站台垃圾"} {
+		if !strings.Contains(check.body, want) {
+			t.Fatalf("the check page lacks %q:\n%s", want, check.body)
+		}
+	}
 	for _, cmd := range []duban.Command{duban.Confirm{CommandMeta: inspector}, duban.Acknowledge{CommandMeta: unit},
 		duban.Resolve{CommandMeta: unit, Note: "已清扫"}, duban.Verify{CommandMeta: inspector, Passed: true}} {
 		if _, err := s.app.Execute(ctx, list[0].ID, cmd, ""); err != nil {
