@@ -311,8 +311,11 @@ type CaseFilter struct {
 	Statuses []Status
 	Unit     string
 	Category string
-	Severity Severity
-	Area     string
+	// Categories, when set, keeps the cases of these categories (as the
+	// public sees them: the public categories).
+	Categories []string
+	Severity   Severity
+	Area       string
 	// Text, when set, keeps the case with that number when it looks like
 	// one (see LooksLikeCaseNumber), else the cases whose description or
 	// address holds it, ignoring case (see Case.HasText).
@@ -322,6 +325,8 @@ type CaseFilter struct {
 	// OpenedFrom and OpenedBefore, when set, keep the cases opened in
 	// [OpenedFrom, OpenedBefore).
 	OpenedFrom, OpenedBefore time.Time
+	// UpdatedFrom, when set, keeps the cases changed at or after it.
+	UpdatedFrom time.Time
 	// Site, Item and Round, when set, keep the cases a site inspection
 	// found there, of that item, in that round; Listed, when set, those
 	// listed (挂牌督办), or not.

@@ -121,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 		r.Method(http.MethodGet, "/metrics", s.Metrics)
 	}
 	r.Get("/v1/openapi.json", s.openAPI)
+	r.Route("/open311/v2", s.open311Routes)
 	r.Route("/v1/public", func(r chi.Router) {
 		r.Post("/reports", s.publicReport)
 		r.Get("/reports/{token}", s.followReport)

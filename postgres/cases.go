@@ -220,6 +220,12 @@ func (q *query) filter(f duban.CaseFilter) {
 	if f.Listed != nil {
 		q.and("listed = " + q.arg(*f.Listed))
 	}
+	if f.Categories != nil {
+		q.and("category = ANY(" + q.arg(f.Categories) + ")")
+	}
+	if !f.UpdatedFrom.IsZero() {
+		q.and("updated_at >= " + q.arg(f.UpdatedFrom))
+	}
 	if !f.OpenedFrom.IsZero() {
 		q.and("opened_at >= " + q.arg(f.OpenedFrom))
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,11 @@ type authzRow struct {
 	prepare func(s *stack)
 	// stream: the answer does not end; only its status is read.
 	stream bool
+	// unseen: no unit sees the case (a resident's report awaiting its
+	// check): units not allowed are answered 404.
+	unseen bool
+	// contentType, when set, is the body's (a string sent as it is).
+	contentType string
 }
 
 var (
@@ -142,53 +148,94 @@ func authzMatrix() map[string]authzRow {
 	inspection := lazyJSON(func() any {
 		return map[string]any{"at": time.Now().UTC().Format(time.RFC3339), "location": map[string]any{"lat": 39.8651, "lon": 111.2381}, "items": marketItems}
 	})
+	// A resident's report, with its follow link; filed, fixed and closed.
+	reportForm := apitest.Form{Fields: []string{"category", "littering", "description", "垃圾", "lat", "39.865", "lon", "111.238", "phone", "13800138000"},
+		Files: []apitest.File{{Field: "photo", Name: "IMG_1.jpg", Data: testimage.JPEG(testimage.Picture(64, 48), nil)}}}
+	type reported struct{ id, token, number string }
+	report := func(s *stack) reported {
+		var rep struct{ Token, Number string }
+		s.call("POST", "/v1/public/reports", "", reportForm).Expect(s.t, 201, &rep)
+		var list struct{ Items []wireCase }
+		s.call("GET", "/v1/cases?q="+rep.Number, "dev-supervisor", nil).Expect(s.t, 200, &list)
+		return reported{list.Items[0].ID, rep.Token, rep.Number}
+	}
+	followed := func(s *stack) string { return "/v1/public/reports/" + report(s).token }
+	checking := func(s *stack) string { return "/v1/cases/" + report(s).id }
+	closedReport := func(s *stack) reported {
+		r := report(s)
+		p := "/v1/cases/" + r.id
+		s.call("POST", p+"/confirm", "dev-inspector", nil).Expect(s.t, 200, nil)
+		s.call("POST", p+"/acknowledge", "dev-sanitation", nil).Expect(s.t, 200, nil)
+		s.call("POST", p+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}).Expect(s.t, 200, nil)
+		s.call("POST", p+"/verify", "dev-inspector", map[string]any{"passed": true}).Expect(s.t, 200, nil)
+		return r
+	}
+	const form = "application/x-www-form-urlencoded"
+	open311Post := "api_key=dev-open311-key&service_code=littering&lat=39.865&long=111.238&description=bags&media_url=https%3A%2F%2Ffms.example.org%2F1.jpg"
 	published := func(s *stack) string {
 		s.publish(duban.Bulletin{Period: s.policy.AssessmentPeriodOf(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))})
 		return "/v1/reports/bulletins/2026-10"
 	}
 	return map[string]authzRow{
-		"GET /healthz":                                 {public: true, path: "/healthz", ok: 200},
-		"GET /readyz":                                  {public: true, path: "/readyz", ok: 200},
-		"GET /v1/openapi.json":                         {public: true, path: "/v1/openapi.json", ok: 200},
-		"POST /v1/cases":                               {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/cases", body: littering, ok: 201},
-		"GET /v1/cases":                                {may: everyone, path: "/v1/cases", ok: 200},
-		"GET /v1/escalations":                          {may: overseers, path: "/v1/escalations", ok: 200},
-		"GET /v1/cases/{id}":                           {may: withSight, setup: dispatched, ok: 200},
-		"GET /v1/cases/{id}/events":                    {may: withSight, setup: dispatched, path: "/events", ok: 200},
-		"POST /v1/cases/{id}/acknowledge":              {may: []string{"own unit"}, setup: dispatched, path: "/acknowledge", ok: 200},
-		"POST /v1/cases/{id}/dispute":                  {may: []string{"own unit"}, setup: dispatched, path: "/dispute", body: map[string]any{"reason": "the market's stretch"}, ok: 200},
-		"POST /v1/cases/{id}/resolve":                  {may: []string{"own unit"}, setup: inProgress, path: "/resolve", body: map[string]any{"note": "swept"}, ok: 200},
-		"POST /v1/cases/{id}/extensions":               {may: []string{"own unit"}, setup: inProgress, path: "/extensions", body: extensionBody(), ok: 200},
-		"POST /v1/cases/{id}/verify":                   {may: []string{"inspector", "supervisor", "admin"}, setup: resolved, path: "/verify", body: map[string]any{"passed": true}, ok: 200},
-		"POST /v1/cases/{id}/comments":                 {may: withSight, setup: dispatched, path: "/comments", body: map[string]any{"text": "seen"}, ok: 200},
-		"POST /v1/cases/{id}/assign":                   {may: overseers, setup: dispatched, path: "/assign", body: map[string]any{"unit": "urban-management", "reason": "theirs"}, ok: 200},
-		"POST /v1/cases/{id}/extensions/{n}/decision":  {may: overseers, setup: extensionAsked, path: "/extensions/1/decision", body: map[string]any{"approved": false}, ok: 200},
-		"POST /v1/cases/{id}/urge":                     {may: overseers, setup: dispatched, path: "/urge", body: map[string]any{"note": "today, please"}, ok: 200},
-		"POST /v1/cases/{id}/suspend":                  {may: overseers, setup: dispatched, path: "/suspend", body: map[string]any{"reason": "waiting for a crane"}, ok: 200},
-		"POST /v1/cases/{id}/resume":                   {may: overseers, setup: suspended, path: "/resume", body: map[string]any{}, ok: 200},
-		"POST /v1/cases/{id}/cancel":                   {may: overseers, setup: dispatched, path: "/cancel", body: map[string]any{"reason": "reported twice"}, ok: 200},
-		"POST /v1/cases/{id}/list":                     {may: overseers, setup: dispatched, path: "/list", body: map[string]any{"reason": "the third time this month"}, ok: 200},
-		"POST /v1/cases/{id}/delist":                   {may: overseers, setup: listed, path: "/delist", body: map[string]any{}, ok: 200},
-		"GET /v1/reports/units":                        {may: scorers, path: "/v1/reports/units?" + month, ok: 200},
-		"GET /v1/reports/units/{unit}/cases":           {may: []string{"supervisor", "admin", "own unit"}, hidden: true, path: "/v1/reports/units/sanitation/cases?figure=handled&" + month, ok: 200},
-		"GET /v1/reports/inspectors":                   {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
-		"GET /v1/reports/sites":                        {may: everyone, path: "/v1/reports/sites?" + month, ok: 200}, // a unit's own sites
-		"GET /v1/reports/sites/{site}":                 {may: withSight, setup: siteReported, ok: 200},
-		"GET /v1/reports/bulletins":                    {may: scorers, path: "/v1/reports/bulletins", ok: 200},
-		"GET /v1/reports/bulletins/{period}":           {may: scorers, setup: published, ok: 200},
-		"GET /v1/stream":                               {may: everyone, path: "/v1/stream", ok: 200, stream: true},
-		"POST /v1/attachments":                         {may: everyone, path: "/v1/attachments", body: photo, ok: 201},
-		"GET /v1/attachments/{id}":                     {may: withSight, setup: attached, ok: 200},
-		"GET /v1/attachments/{id}/thumbnail":           {may: withSight, setup: attached, path: "/thumbnail", ok: 200},
-		"GET /v1/sites":                                {may: everyone, path: "/v1/sites", ok: 200},
-		"POST /v1/sites":                               {may: []string{"admin"}, path: "/v1/sites", body: site(), ok: 201},
-		"GET /v1/sites/{id}":                           {may: withSight, setup: registered, hidden: true, ok: 200},
-		"PATCH /v1/sites/{id}":                         {may: []string{"admin"}, setup: registered, body: map[string]any{"name": "农贸市场（新）"}, ok: 200},
-		"POST /v1/sites/{id}/retire":                   {may: []string{"admin"}, setup: registered, path: "/retire", body: map[string]any{"reason": "搬迁"}, ok: 200},
-		"GET /v1/rounds":                               {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/rounds", ok: 200},
-		"POST /v1/rounds":                              {may: overseers, prepare: func(s *stack) { registered(s) }, path: "/v1/rounds", body: lazyJSON(roundBody), ok: 201},
-		"GET /v1/rounds/{id}":                          {may: []string{"inspector", "supervisor", "admin"}, setup: planned, shown: true, ok: 200},
-		"POST /v1/rounds/{id}/sites/{site}/inspection": {may: []string{"inspector"}, setup: roundOf, shown: true, path: "/inspection", body: inspection, ok: 201},
+		"GET /healthz":                                   {public: true, path: "/healthz", ok: 200},
+		"GET /readyz":                                    {public: true, path: "/readyz", ok: 200},
+		"GET /v1/openapi.json":                           {public: true, path: "/v1/openapi.json", ok: 200},
+		"POST /v1/cases":                                 {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/cases", body: littering, ok: 201},
+		"GET /v1/cases":                                  {may: everyone, path: "/v1/cases", ok: 200},
+		"GET /v1/escalations":                            {may: overseers, path: "/v1/escalations", ok: 200},
+		"GET /v1/cases/{id}":                             {may: withSight, setup: dispatched, ok: 200},
+		"GET /v1/cases/{id}/events":                      {may: withSight, setup: dispatched, path: "/events", ok: 200},
+		"POST /v1/cases/{id}/acknowledge":                {may: []string{"own unit"}, setup: dispatched, path: "/acknowledge", ok: 200},
+		"POST /v1/cases/{id}/dispute":                    {may: []string{"own unit"}, setup: dispatched, path: "/dispute", body: map[string]any{"reason": "the market's stretch"}, ok: 200},
+		"POST /v1/cases/{id}/resolve":                    {may: []string{"own unit"}, setup: inProgress, path: "/resolve", body: map[string]any{"note": "swept"}, ok: 200},
+		"POST /v1/cases/{id}/extensions":                 {may: []string{"own unit"}, setup: inProgress, path: "/extensions", body: extensionBody(), ok: 200},
+		"POST /v1/cases/{id}/verify":                     {may: []string{"inspector", "supervisor", "admin"}, setup: resolved, path: "/verify", body: map[string]any{"passed": true}, ok: 200},
+		"POST /v1/cases/{id}/comments":                   {may: withSight, setup: dispatched, path: "/comments", body: map[string]any{"text": "seen"}, ok: 200},
+		"POST /v1/cases/{id}/assign":                     {may: overseers, setup: dispatched, path: "/assign", body: map[string]any{"unit": "urban-management", "reason": "theirs"}, ok: 200},
+		"POST /v1/cases/{id}/extensions/{n}/decision":    {may: overseers, setup: extensionAsked, path: "/extensions/1/decision", body: map[string]any{"approved": false}, ok: 200},
+		"POST /v1/cases/{id}/urge":                       {may: overseers, setup: dispatched, path: "/urge", body: map[string]any{"note": "today, please"}, ok: 200},
+		"POST /v1/cases/{id}/suspend":                    {may: overseers, setup: dispatched, path: "/suspend", body: map[string]any{"reason": "waiting for a crane"}, ok: 200},
+		"POST /v1/cases/{id}/resume":                     {may: overseers, setup: suspended, path: "/resume", body: map[string]any{}, ok: 200},
+		"POST /v1/cases/{id}/cancel":                     {may: overseers, setup: dispatched, path: "/cancel", body: map[string]any{"reason": "reported twice"}, ok: 200},
+		"POST /v1/cases/{id}/list":                       {may: overseers, setup: dispatched, path: "/list", body: map[string]any{"reason": "the third time this month"}, ok: 200},
+		"POST /v1/cases/{id}/delist":                     {may: overseers, setup: listed, path: "/delist", body: map[string]any{}, ok: 200},
+		"GET /v1/reports/units":                          {may: scorers, path: "/v1/reports/units?" + month, ok: 200},
+		"GET /v1/reports/units/{unit}/cases":             {may: []string{"supervisor", "admin", "own unit"}, hidden: true, path: "/v1/reports/units/sanitation/cases?figure=handled&" + month, ok: 200},
+		"GET /v1/reports/inspectors":                     {may: overseers, path: "/v1/reports/inspectors?" + month, ok: 200},
+		"GET /v1/reports/sites":                          {may: everyone, path: "/v1/reports/sites?" + month, ok: 200}, // a unit's own sites
+		"GET /v1/reports/sites/{site}":                   {may: withSight, setup: siteReported, ok: 200},
+		"GET /v1/reports/bulletins":                      {may: scorers, path: "/v1/reports/bulletins", ok: 200},
+		"GET /v1/reports/bulletins/{period}":             {may: scorers, setup: published, ok: 200},
+		"GET /v1/stream":                                 {may: everyone, path: "/v1/stream", ok: 200, stream: true},
+		"POST /v1/attachments":                           {may: everyone, path: "/v1/attachments", body: photo, ok: 201},
+		"GET /v1/attachments/{id}":                       {may: withSight, setup: attached, ok: 200},
+		"GET /v1/attachments/{id}/thumbnail":             {may: withSight, setup: attached, path: "/thumbnail", ok: 200},
+		"GET /v1/sites":                                  {may: everyone, path: "/v1/sites", ok: 200},
+		"POST /v1/sites":                                 {may: []string{"admin"}, path: "/v1/sites", body: site(), ok: 201},
+		"GET /v1/sites/{id}":                             {may: withSight, setup: registered, hidden: true, ok: 200},
+		"PATCH /v1/sites/{id}":                           {may: []string{"admin"}, setup: registered, body: map[string]any{"name": "农贸市场（新）"}, ok: 200},
+		"POST /v1/sites/{id}/retire":                     {may: []string{"admin"}, setup: registered, path: "/retire", body: map[string]any{"reason": "搬迁"}, ok: 200},
+		"GET /v1/rounds":                                 {may: []string{"inspector", "supervisor", "admin"}, path: "/v1/rounds", ok: 200},
+		"POST /v1/rounds":                                {may: overseers, prepare: func(s *stack) { registered(s) }, path: "/v1/rounds", body: lazyJSON(roundBody), ok: 201},
+		"GET /v1/rounds/{id}":                            {may: []string{"inspector", "supervisor", "admin"}, setup: planned, shown: true, ok: 200},
+		"POST /v1/rounds/{id}/sites/{site}/inspection":   {may: []string{"inspector"}, setup: roundOf, shown: true, path: "/inspection", body: inspection, ok: 201},
+		"POST /v1/public/reports":                        {public: true, path: "/v1/public/reports", body: reportForm, ok: 201},
+		"GET /v1/public/reports/{token}":                 {public: true, setup: followed, ok: 200},
+		"GET /v1/public/reports/{token}/photos/{n}":      {public: true, setup: followed, path: "/photos/0", ok: 200},
+		"POST /v1/public/reports/{token}/rating":         {public: true, setup: func(s *stack) string { return "/v1/public/reports/" + closedReport(s).token }, path: "/rating", body: map[string]any{"rating": "satisfied"}, ok: 200},
+		"GET /v1/public/leaderboard":                     {public: true, path: "/v1/public/leaderboard", ok: 200},
+		"POST /v1/cases/{id}/confirm":                    {may: []string{"inspector", "supervisor", "admin"}, setup: checking, unseen: true, path: "/confirm", body: map[string]any{}, ok: 200},
+		"POST /v1/cases/{id}/reject":                     {may: []string{"inspector", "supervisor", "admin"}, setup: checking, unseen: true, path: "/reject", body: map[string]any{"reason": "nothing there"}, ok: 200},
+		"POST /v1/cases/{id}/reopen":                     {may: overseers, setup: func(s *stack) string { return "/v1/cases/" + closedReport(s).id }, path: "/reopen", body: map[string]any{"reason": "not satisfied"}, ok: 200},
+		"GET /open311/v2/discovery.{format}":             {public: true, path: "/open311/v2/discovery.json", ok: 200},
+		"GET /open311/v2/services.{format}":              {public: true, path: "/open311/v2/services.xml", ok: 200},
+		"GET /open311/v2/services/{code}.{format}":       {public: true, path: "/open311/v2/services/littering.json", ok: 200},
+		"GET /open311/v2/requests.{format}":              {public: true, path: "/open311/v2/requests.json", ok: 200},
+		"POST /open311/v2/requests.{format}":             {public: true, path: "/open311/v2/requests.json", body: open311Post, contentType: form, ok: 201},
+		"GET /open311/v2/requests/{id}.{format}":         {public: true, setup: func(s *stack) string { return "/open311/v2/requests/" + report(s).number }, path: ".xml", ok: 200},
+		"GET /open311/v2/tokens/{token}.{format}":        {public: true, setup: func(s *stack) string { return "/open311/v2/tokens/" + report(s).token }, path: ".json", ok: 200},
+		"GET /open311/v2/servicerequestupdates.{format}": {public: true, path: "/open311/v2/servicerequestupdates.json", ok: 200},
+		"POST /v1/reporters/redemptions":                 {may: overseers, prepare: func(s *stack) { closedReport(s) }, path: "/v1/reporters/redemptions", body: map[string]any{"phone": "13800138000", "points": 1}, ok: 201},
 		// The default policy has no subscriptions: the allowed are told so.
 		"GET /v1/subscriptions/{name}/failed":  {may: overseers, path: "/v1/subscriptions/none/failed", ok: 404},
 		"POST /v1/subscriptions/{name}/replay": {may: overseers, path: "/v1/subscriptions/none/replay", ok: 404},
@@ -244,7 +291,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return
 	}
 
-	s := newStack(t, "")
+	// The default policy, but for its limits on residents' posts: every
+	// principal posts reports for each row that needs one.
+	policy, err := os.ReadFile("../../default-policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := "limits: {per_address: 30, per_phone: 20}"
+	if !strings.Contains(string(policy), limits) {
+		t.Fatal("the default policy's limits are not the ones this test raises")
+	}
+	s := newStack(t, strings.Replace(string(policy), limits, "limits: {per_address: 10000, per_phone: 10000}", 1))
 	s.start("serve")
 	for _, route := range routes {
 		row := matrix[route]
@@ -263,14 +320,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if row.stream {
 					r = s.streamStatus(path, p.token)
 				} else {
-					r = s.call(method, path, p.token, row.body)
+					var headers []string
+					if row.contentType != "" {
+						headers = []string{"Content-Type", row.contentType}
+					}
+					r = s.call(method, path, p.token, row.body, headers...)
 				}
 				want := row.ok
 				switch {
 				case row.public || slices.Contains(row.may, p.name):
 				case p.token == "" || p.name == "unknown token":
 					want = 401
-				case p.name == "other unit" && (row.setup != nil && !row.shown || row.hidden):
+				case p.name == "other unit" && (row.setup != nil && !row.shown || row.hidden), row.unseen && strings.HasSuffix(p.name, "unit"):
 					want = 404
 				default:
 					want = 403

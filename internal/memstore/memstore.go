@@ -220,6 +220,8 @@ func matches(c duban.Case, f duban.CaseFilter) bool {
 	case len(f.Statuses) > 0 && !slices.Contains(f.Statuses, c.Status),
 		f.Unit != "" && c.Unit != f.Unit,
 		f.Category != "" && c.Category != f.Category,
+		f.Categories != nil && !slices.Contains(f.Categories, c.Category),
+		!f.UpdatedFrom.IsZero() && c.UpdatedAt.Before(f.UpdatedFrom),
 		f.Severity != "" && c.Severity != f.Severity,
 		f.Area != "" && c.Location.Area != f.Area,
 		f.Reporter != "" && c.Reporter != f.Reporter,
