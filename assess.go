@@ -24,6 +24,7 @@ const (
 	FactNoFurtherAction FactKind = "no_further_action"  // cancelled while Unit's: real, but nothing will be done
 	FactRecurrence      FactKind = "recurrence"         // dispatched to Unit: a failure a site inspection found again (顽疾)
 	FactListed          FactKind = "listed"             // listed (挂牌督办) while the case was Unit's
+	FactRated           FactKind = "rated"              // the reporter rated Unit's handling (回访); Failed: not satisfied
 )
 
 // Fact is one countable thing: of Unit (a unit's) or Actor (an
@@ -94,8 +95,10 @@ func Assess(c Case, e Event) Assessed {
 	}
 	switch d := e.Data.(type) {
 	case CaseReported:
-		a.Facts = append(a.Facts, Fact{CaseID: e.CaseID, Version: e.Version, Kind: FactOpened, At: e.OccurredAt,
-			Actor: e.Actor.ID, Category: d.Category, Area: d.Location.Area})
+		if e.Actor.Role != RoleResident { // the inspectors' figures count inspectors' opens
+			a.Facts = append(a.Facts, Fact{CaseID: e.CaseID, Version: e.Version, Kind: FactOpened, At: e.OccurredAt,
+				Actor: e.Actor.ID, Category: d.Category, Area: d.Location.Area})
+		}
 	case CaseDispatched:
 		if f := c.Found; f != nil && f.Recurrence > 1 {
 			fact(FactRecurrence, d.Unit)
@@ -120,6 +123,10 @@ func Assess(c Case, e Event) Assessed {
 		begin(c.Unit, d.ResolveBy, false)
 	case CaseClosed:
 		fact(FactClosed, c.Unit)
+	case ReporterRated:
+		fact(FactRated, c.Unit).Failed = !d.Rating.Satisfied()
+	case CaseReopened:
+		begin(c.Unit, d.ResolveBy, false) // a fresh resolve obligation
 	case ExtensionDecided:
 		if d.Approved {
 			fact(FactExtension, c.Unit)

@@ -335,3 +335,25 @@ func hasField(err error, field string) bool {
 	}
 	return false
 }
+
+// The satisfaction rate as an assessment weight: a unit with nothing rated
+// is scored on the other weights, scaled to the whole.
+func TestSatisfactionWeight(t *testing.T) {
+	a := duban.Assessment{Weights: map[string]float64{"handling_rate": 60, "satisfaction_rate": 40}}
+	rows := []duban.UnitRow{
+		{Unit: "a", Handled: 1, OverdueOpen: 1, Rated: 4, Satisfied: 3}, // 60 × 0.5 + 40 × 0.75 = 60
+		{Unit: "b", Handled: 1, OverdueOpen: 1},                         // 60 × 0.5, scaled by 100/60 = 50
+		{Unit: "c", Handled: 2, Rated: 2},                               // 60 × 1 + 40 × 0 = 60
+	}
+	a.Finish(rows)
+	got := map[string]float64{}
+	for _, r := range rows {
+		got[r.Unit] = *r.Score
+	}
+	if got["a"] != 60 || got["b"] != 50 || got["c"] != 60 {
+		t.Fatalf("scores %v", got)
+	}
+	if r := rows[0]; r.SatisfactionRate == nil || *r.SatisfactionRate != 0.75 {
+		t.Fatalf("satisfaction rate %v", r.SatisfactionRate)
+	}
+}

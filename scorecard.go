@@ -27,7 +27,7 @@ var defaultAssessment = Assessment{PeriodStartDay: 1, Weights: map[string]float6
 }}
 
 // RateNames are the rates a weight may name.
-var RateNames = []string{"handling_rate", "on_time_rate", "overdue_open_rate", "rework_rate", "closure_rate", "extension_rate"}
+var RateNames = []string{"handling_rate", "on_time_rate", "overdue_open_rate", "rework_rate", "closure_rate", "extension_rate", "satisfaction_rate"}
 
 // Period is a span of days in the policy's time zone, [From, To), as
 // instants. An assessment period is named after the month of its last day:
@@ -186,10 +186,16 @@ type UnitRow struct {
 	// Recurrences counts the cases dispatched to the unit that a site
 	// inspection found failing again (顽疾); Listed those listed (挂牌督办)
 	// while the unit's.
-	Recurrences    int     `json:"recurrences"`
-	Listed         int     `json:"listed"`
-	AckMinutes     Minutes `json:"ack_minutes"`
-	ResolveMinutes Minutes `json:"resolve_minutes"`
+	Recurrences int `json:"recurrences"`
+	Listed      int `json:"listed"`
+	// Rated counts the ratings residents gave the unit's handling of their
+	// reports (回访), Satisfied those 满意 or 基本满意: SatisfactionRate
+	// (满意率) is Satisfied / Rated.
+	Rated            int      `json:"rated"`
+	Satisfied        int      `json:"satisfied"`
+	SatisfactionRate *float64 `json:"satisfaction_rate"`
+	AckMinutes       Minutes  `json:"ack_minutes"`
+	ResolveMinutes   Minutes  `json:"resolve_minutes"`
 }
 
 // rate is n/d, nil when d is 0, to four decimals.
@@ -215,6 +221,7 @@ func (r *UnitRow) rates() map[string]*float64 {
 	return map[string]*float64{
 		"handling_rate": r.HandlingRate, "on_time_rate": r.OnTimeRate, "overdue_open_rate": r.OverdueOpenRate,
 		"rework_rate": r.ReworkRate, "closure_rate": r.ClosureRate, "extension_rate": r.ExtensionRate,
+		"satisfaction_rate": r.SatisfactionRate,
 	}
 }
 
@@ -228,6 +235,7 @@ func (a Assessment) Finish(rows []UnitRow) {
 		r.Due = r.Handled + r.OverdueOpen
 		r.HandlingRate, r.OnTimeRate, r.OverdueOpenRate = rate(r.Handled, r.Due), rate(r.HandledOnTime, r.Due), rate(r.OverdueOpen, r.Due)
 		r.ReworkRate, r.ClosureRate, r.ExtensionRate = rate(r.Rework, r.Verifications), rate(r.Closed, r.Due), rate(r.ExtensionsApproved, r.Due)
+		r.SatisfactionRate = rate(r.Satisfied, r.Rated)
 		if r.Escalations == nil {
 			r.Escalations = map[string]int{}
 		}
@@ -266,20 +274,26 @@ func (a Assessment) Finish(rows []UnitRow) {
 
 // score is Σ weight × rate for a positive weight and |weight| × (1 − rate)
 // for a negative one, to one decimal; nil when nothing is due. A unit with
-// anything due is always scored: the only rate that can then lack a
-// denominator is the rework rate, and with no verifications nothing was
-// reworked, so it counts as 0.
+// anything due is always scored: with no verifications nothing was
+// reworked, so a missing rework rate counts as 0; with nothing rated by
+// residents, the satisfaction rate's weight is left out and the score
+// scaled from the other weights to the whole.
 func (a Assessment) score(r *UnitRow) *float64 {
 	if r.Due == 0 {
 		return nil
 	}
 	rates := r.rates()
-	var sum float64
+	var sum, total, counted float64
 	for _, name := range RateNames {
 		w, ok := a.Weights[name]
 		if !ok || w == 0 {
 			continue
 		}
+		total += math.Abs(w)
+		if name == "satisfaction_rate" && r.SatisfactionRate == nil {
+			continue
+		}
+		counted += math.Abs(w)
 		var v float64
 		if r := rates[name]; r != nil {
 			v = *r
@@ -290,7 +304,10 @@ func (a Assessment) score(r *UnitRow) *float64 {
 			sum += -w * (1 - v)
 		}
 	}
-	return ptrTo(math.Round(sum*10) / 10)
+	if counted == 0 {
+		return nil
+	}
+	return ptrTo(math.Round(sum*total/counted*10) / 10)
 }
 
 // InspectorRow is one inspector's row: cases opened, verifications made,
@@ -319,7 +336,7 @@ func FinishInspectors(rows []InspectorRow) {
 
 // Figures are the counts of a unit's row whose cases can be listed.
 var Figures = []string{"dispatched", "handled", "handled_on_time", "overdue_open", "due", "verifications", "rework",
-	"closed", "extensions_approved", "escalations", "urges", "no_further_action", "recurrences", "listed"}
+	"closed", "extensions_approved", "escalations", "urges", "no_further_action", "recurrences", "listed", "rated", "dissatisfied"}
 
 // Percentile is the p-th quantile (0–1) of sorted values, interpolated
 // linearly between the closest ranks, as SQL's percentile_cont computes
@@ -382,7 +399,7 @@ type Bulletin struct {
 var scorecardColumns = []string{"unit", "rank", "score", "dispatched", "handled", "handled_on_time", "overdue_open", "due",
 	"handling_rate", "on_time_rate", "overdue_open_rate", "verifications", "rework", "rework_rate", "closed", "closure_rate",
 	"extensions_approved", "extension_rate", "escalations_1", "escalations_2", "escalations_3", "urges", "no_further_action",
-	"recurrences", "listed", "ack_minutes_p50", "ack_minutes_p90", "resolve_minutes_p50", "resolve_minutes_p90"}
+	"recurrences", "listed", "rated", "satisfied", "satisfaction_rate", "ack_minutes_p50", "ack_minutes_p90", "resolve_minutes_p50", "resolve_minutes_p90"}
 
 // CSVNames say a scorecard's columns and units in a language; a nil func
 // leaves them as they are (field names, unit ids).
@@ -421,6 +438,7 @@ func WriteScorecardCSV(w io.Writer, rows []UnitRow, names CSVNames) error {
 			strconv.Itoa(r.ExtensionsApproved), decimal(r.ExtensionRate),
 			strconv.Itoa(r.Escalations["1"]), strconv.Itoa(r.Escalations["2"]), strconv.Itoa(r.Escalations["3"]),
 			strconv.Itoa(r.Urges), strconv.Itoa(r.NoFurtherAction), strconv.Itoa(r.Recurrences), strconv.Itoa(r.Listed),
+			strconv.Itoa(r.Rated), strconv.Itoa(r.Satisfied), decimal(r.SatisfactionRate),
 			decimal(r.AckMinutes.P50), decimal(r.AckMinutes.P90), decimal(r.ResolveMinutes.P50), decimal(r.ResolveMinutes.P90))
 		if err := cw.Write(record); err != nil {
 			return err

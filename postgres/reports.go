@@ -65,7 +65,9 @@ func UnitCountsSQL(q duban.ReportQuery) (string, []any) {
 				count(*) FILTER (WHERE kind = 'urge') AS urges,
 				count(*) FILTER (WHERE kind = 'no_further_action') AS no_further_action,
 				count(*) FILTER (WHERE kind = 'recurrence') AS recurrences,
-				count(*) FILTER (WHERE kind = 'listed') AS listed
+				count(*) FILTER (WHERE kind = 'listed') AS listed,
+				count(*) FILTER (WHERE kind = 'rated') AS rated,
+				count(*) FILTER (WHERE kind = 'rated' AND NOT failed) AS satisfied
 			FROM f GROUP BY unit
 		), timed AS (
 			SELECT unit,
@@ -84,7 +86,7 @@ func UnitCountsSQL(q duban.ReportQuery) (string, []any) {
 		SELECT unit, coalesce(dispatched, 0), coalesce(handled, 0), coalesce(handled_on_time, 0),
 			coalesce(overdue_open, 0), coalesce(verifications, 0), coalesce(rework, 0), coalesce(closed, 0),
 			coalesce(extensions_approved, 0), coalesce(urges, 0), coalesce(no_further_action, 0),
-			coalesce(recurrences, 0), coalesce(listed, 0), coalesce(escalations, '{}'), ack_p50, ack_p90, resolve_p50, resolve_p90
+			coalesce(recurrences, 0), coalesce(listed, 0), coalesce(rated, 0), coalesce(satisfied, 0), coalesce(escalations, '{}'), ack_p50, ack_p90, resolve_p50, resolve_p90
 		FROM counted FULL JOIN overdue USING (unit) LEFT JOIN timed USING (unit) LEFT JOIN escalated USING (unit)`, w.args
 }
 
@@ -100,7 +102,7 @@ func (s *Store) UnitCounts(ctx context.Context, q duban.ReportQuery) ([]duban.Un
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.UnitRow, error) {
 		var r duban.UnitRow
 		err := row.Scan(&r.Unit, &r.Dispatched, &r.Handled, &r.HandledOnTime, &r.OverdueOpen, &r.Verifications, &r.Rework,
-			&r.Closed, &r.ExtensionsApproved, &r.Urges, &r.NoFurtherAction, &r.Recurrences, &r.Listed, &r.Escalations,
+			&r.Closed, &r.ExtensionsApproved, &r.Urges, &r.NoFurtherAction, &r.Recurrences, &r.Listed, &r.Rated, &r.Satisfied, &r.Escalations,
 			&r.AckMinutes.P50, &r.AckMinutes.P90, &r.ResolveMinutes.P50, &r.ResolveMinutes.P90)
 		return r, err
 	})
@@ -142,6 +144,8 @@ var figureFacts = map[string]string{
 	"no_further_action":   "kind = 'no_further_action'",
 	"recurrences":         "kind = 'recurrence'",
 	"listed":              "kind = 'listed'",
+	"rated":               "kind = 'rated'",
+	"dissatisfied":        "kind = 'rated' AND failed",
 }
 
 // FigureCasesSQL is the statement FigureCases runs for q and figure, and

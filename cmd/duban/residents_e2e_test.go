@@ -82,6 +82,21 @@ func TestResidentReportLoop(t *testing.T) {
 	if f.Points.Earned != 10 || f.Points.Balance != 10 || f.Rating.Rating != "satisfied" {
 		t.Fatalf("followed: %+v", f)
 	}
+	// The unit's scorecard counts the two ratings, one satisfied.
+	var card struct {
+		Items []struct {
+			Unit             string
+			Rated, Satisfied int
+			SatisfactionRate *float64 `json:"satisfaction_rate"`
+		}
+	}
+	today := time.Now().UTC()
+	s.call("GET", "/v1/reports/units?from="+today.Format(time.DateOnly)+"&to="+today.AddDate(0, 0, 1).Format(time.DateOnly), "dev-supervisor", nil).Expect(t, 200, &card)
+	for _, r := range card.Items {
+		if r.Unit == "sanitation" && (r.Rated != 2 || r.Satisfied != 1 || r.SatisfactionRate == nil || *r.SatisfactionRate != 0.5) {
+			t.Fatalf("sanitation's row: %+v", r)
+		}
+	}
 	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)

@@ -87,6 +87,11 @@ func (s *Store) UnitCounts(_ context.Context, q duban.ReportQuery) ([]duban.Unit
 			r.Recurrences++
 		case duban.FactListed:
 			r.Listed++
+		case duban.FactRated:
+			r.Rated++
+			if !f.Failed {
+				r.Satisfied++
+			}
 		}
 	}
 	for _, x := range overdue {
@@ -152,6 +157,8 @@ func (s *Store) FigureCases(_ context.Context, q duban.ReportQuery, figure strin
 		"no_further_action":   func(f duban.Fact) bool { return f.Kind == duban.FactNoFurtherAction },
 		"recurrences":         func(f duban.Fact) bool { return f.Kind == duban.FactRecurrence },
 		"listed":              func(f duban.Fact) bool { return f.Kind == duban.FactListed },
+		"rated":               func(f duban.Fact) bool { return f.Kind == duban.FactRated },
+		"dissatisfied":        func(f duban.Fact) bool { return f.Kind == duban.FactRated && f.Failed },
 	}
 	counts["due"] = counts["handled"]
 	count, ok := counts[figure]

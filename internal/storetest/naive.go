@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -32,26 +33,43 @@ func testScorecardsNaive(t *testing.T, s Store) {
 		now := time.Date(2026, 10, 20, 8, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(50*24*60)) * time.Minute)
 		unit := pick(append(units, "")...) // "": unrouted
 		var id string
-		if rng.IntN(4) == 0 { // a failure a site inspection found, for the n-th time
+		public := rng.IntN(3) == 0
+		if public { // a resident's report, checked first
+			id = w.report(now, pick("littering", "graffiti"), pick("old-town", "riverside"))
+		} else if rng.IntN(4) == 0 { // a failure a site inspection found, for the n-th time
 			n := 1 + rng.IntN(3)
 			id = w.openFound(now, pick("littering", "graffiti"), unit, pick("old-town", "riverside"), n)
 		} else {
 			id = w.open(now, pick("littering", "graffiti"), unit, pick("old-town", "riverside"), duban.SeverityNormal)
 		}
 		opened = append(opened, id)
-		for step := range 1 + rng.IntN(14) { // some cases are left running
+		steps := 1 + rng.IntN(14)
+		if public {
+			steps += 10 // checked, fixed and rated in time
+		}
+		for step := range steps { // some cases are left running
 			now = now.Add(time.Duration(1+rng.IntN(12*60)) * time.Minute)
 			w.try(id, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, now, fmt.Sprint("tick-", step))
 			c, err := s.Case(ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Status == duban.StatusClosed || c.Status == duban.StatusCancelled {
+			resident := duban.CommandMeta{By: duban.Principal{ID: c.Reporter, Role: duban.RoleResident}}
+			rateOrReopen := c.RatingOpen(now)
+			if !rateOrReopen && (c.Status == duban.StatusClosed || c.Status == duban.StatusCancelled) {
 				break
 			}
 			own := unitOf(c.Unit)
 			var cmd duban.Command
 			switch c.Status {
+			case duban.StatusReported:
+				cmd = duban.Confirm{CommandMeta: duban.CommandMeta{By: inspector}, Unit: unit}
+			case duban.StatusClosed:
+				if c.Public.Rating == "" {
+					cmd = duban.Rate{CommandMeta: resident, Rating: []duban.Rating{duban.RatingSatisfied, duban.RatingBasicallySatisfied, duban.RatingDissatisfied}[rng.IntN(3)]}
+				} else {
+					cmd = duban.Reopen{CommandMeta: office, Reason: "not satisfied"}
+				}
 			case duban.StatusUnrouted, duban.StatusDisputed:
 				cmd = duban.Assign{CommandMeta: office, Unit: pick(units...), Units: units}
 			case duban.StatusSuspended:
@@ -117,8 +135,13 @@ func testScorecardsNaive(t *testing.T, s Store) {
 		}
 		histories[id] = events
 	}
+	// The default weights, less 20 of the handling rate's for the
+	// residents' satisfaction.
 	assessment := duban.DefaultPolicy().Assessment
+	assessment.Weights = maps.Clone(assessment.Weights)
+	assessment.Weights["handling_rate"], assessment.Weights["satisfaction_rate"] = 10, 20
 	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, time.UTC) }
+	notSatisfied := 0
 	for _, q := range []duban.ReportQuery{
 		{Period: duban.Period{From: day(11, 1), To: day(12, 1)}, Now: day(12, 20)},
 		{Period: duban.Period{From: day(10, 1), To: day(11, 1)}, Now: day(12, 20)},
@@ -137,18 +160,22 @@ func testScorecardsNaive(t *testing.T, s Store) {
 				t.Fatalf("the naive path found only %d units' rows: the workload is too thin to compare", len(want))
 			}
 			if q.Category == "" {
-				recurrences, listed := 0, 0
+				recurrences, listed, rated, dissatisfied := 0, 0, 0, 0
 				for _, r := range want {
-					recurrences, listed = recurrences+r.Recurrences, listed+r.Listed
+					recurrences, listed, rated, dissatisfied = recurrences+r.Recurrences, listed+r.Listed, rated+r.Rated, dissatisfied+r.Rated-r.Satisfied
 				}
-				if recurrences == 0 || listed == 0 {
-					t.Fatalf("the workload has %d recurrences and %d listings in the period: too thin to compare them", recurrences, listed)
+				if recurrences == 0 || listed == 0 || rated == 0 {
+					t.Fatalf("the workload has %d recurrences, %d listings and %d ratings in the period: too thin to compare them", recurrences, listed, rated)
 				}
+				notSatisfied += dissatisfied
 			}
 			if g, n := rowsJSON(counted), rowsJSON(want); g != n {
 				t.Errorf("the store's rows differ from the naive path's:\nstore %s\nnaive %s", g, n)
 			}
 		})
+	}
+	if notSatisfied == 0 {
+		t.Error("no rating in the workload was 不满意: the satisfaction rate is compared on satisfied ones alone")
 	}
 }
 
@@ -253,6 +280,16 @@ func naiveRows(histories map[string][]duban.Event, q duban.ReportQuery, weights 
 				if in {
 					of(resolver).row.Closed++
 				}
+			case duban.ReporterRated:
+				// "rated: the residents' ratings of the unit's handling; satisfied: 满意 or 基本满意"
+				if in {
+					of(unit).row.Rated++
+					if d.Rating == duban.RatingSatisfied || d.Rating == duban.RatingBasicallySatisfied {
+						of(unit).row.Satisfied++
+					}
+				}
+			case duban.CaseReopened:
+				running = &obligation{unit: unit, began: at, deadline: d.ResolveBy}
 			case duban.ExtensionDecided:
 				if d.Approved {
 					running.deadline = d.ResolveBy
@@ -316,13 +353,21 @@ func naiveRows(histories map[string][]duban.Event, q duban.ReportQuery, weights 
 		r.ResolveMinutes = duban.Minutes{P50: percentile(t.resolve, 0.5), P90: percentile(t.resolve, 0.9)}
 		rates := map[string]*float64{"handling_rate": r.HandlingRate, "on_time_rate": r.OnTimeRate, "overdue_open_rate": r.OverdueOpenRate,
 			"rework_rate": r.ReworkRate, "closure_rate": r.ClosureRate, "extension_rate": r.ExtensionRate}
+		r.SatisfactionRate = ratio(r.Satisfied, r.Rated)
+		rates["satisfaction_rate"] = r.SatisfactionRate
 		score, scored := 0.0, r.Due > 0
+		whole, weighed := 0.0, 0.0
 		for _, name := range duban.RateNames {
 			w := weights[name]
 			v := rates[name]
 			if name == "rework_rate" && r.Verifications == 0 {
 				v = new(0.0) // SPEC: nothing verified, nothing reworked
 			}
+			whole += math.Abs(w)
+			if name == "satisfaction_rate" && v == nil {
+				continue // README: nothing rated, the weight is left out and the rest scaled to the whole
+			}
+			weighed += math.Abs(w)
 			switch {
 			case w == 0:
 			case v == nil:
@@ -334,7 +379,7 @@ func naiveRows(histories map[string][]duban.Event, q duban.ReportQuery, weights 
 			}
 		}
 		if scored {
-			score = math.Round(score*10) / 10
+			score = math.Round(score*whole/weighed*10) / 10
 			r.Score = &score
 		}
 		rows = append(rows, r)

@@ -106,6 +106,23 @@ func (w *writer) open(now time.Time, category, unit, area string, severity duban
 	return id
 }
 
+// report opens a resident's report of category in area at now, awaiting
+// its check, and returns its id.
+func (w *writer) report(now time.Time, category, area string) string {
+	w.t.Helper()
+	w.n++
+	id := fmt.Sprintf("0194f2a0-0000-7000-8000-%012d", w.n)
+	tm := terms
+	tm.SLA.Check = 2 * time.Hour
+	w.do(id, duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: duban.Principal{ID: fmt.Sprint("resident:r", w.n), Role: duban.RoleResident}}, CaseID: id,
+		Number: duban.CaseNumber(2026, w.n), Category: category, Severity: duban.SeverityNormal,
+		Description: "bags at the bus stop", Location: duban.Location{Lat: 39.9, Lon: 116.4, Area: area}, Terms: tm, RequestHash: "h",
+		Public: &duban.PublicOpen{Channel: duban.ChannelWeb, Categories: []string{"littering", "graffiti"}, RatingWindow: 7 * 24 * time.Hour},
+	}, now, "open")
+	return id
+}
+
 // openFound opens a case as a site inspection's failure does, found the
 // n-th time in a row (listed from the third), and returns its id.
 func (w *writer) openFound(now time.Time, category, unit, area string, n int) string {
