@@ -332,6 +332,9 @@ type CaseFilter struct {
 	// listed (挂牌督办), or not.
 	Site, Item, Round string
 	Listed            *bool
+	// Rating, when set, keeps the residents' reports whose latest closing
+	// their reporter rated so.
+	Rating Rating
 	// Overdue and Escalated, when set, keep only cases whose running stage
 	// is (or is not) overdue, or escalated to level 1 or more, at Now.
 	Overdue   *bool

@@ -105,7 +105,7 @@ func (s *Server) caseEvents(w http.ResponseWriter, r *http.Request) {
 // listParams are the query parameters the lists understand: GET /v1/cases
 // and GET /v1/escalations alike.
 var listParams = []string{"status", "unit", "category", "severity", "area", "q", "reporter", "opened_from", "opened_until",
-	"site", "item", "round", "listed", "overdue", "escalated", "limit", "cursor"}
+	"site", "item", "round", "listed", "rating", "overdue", "escalated", "limit", "cursor"}
 
 func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 	f, raw, err := ListQuery(r.URL.Query(), s.Policy, 50, 200)
@@ -176,6 +176,11 @@ func ListQuery(q url.Values, p *duban.Policy, limit, maxLimit int) (f duban.Case
 	}
 	f.Site, f.Item, f.Round = q.Get("site"), q.Get("item"), q.Get("round")
 	f.Listed = queryBool(q, "listed", &errs)
+	if v := q.Get("rating"); v != "" {
+		if f.Rating = duban.Rating(v); !f.Rating.Valid() {
+			bad("rating", "must be satisfied, basically_satisfied or dissatisfied")
+		}
+	}
 	f.Overdue, f.Escalated = queryBool(q, "overdue", &errs), queryBool(q, "escalated", &errs)
 	f.Limit = queryLimit(q, limit, maxLimit, &errs)
 	if err := invalidQuery(errs); err != nil {

@@ -203,7 +203,7 @@ func (q *query) filter(f duban.CaseFilter) {
 	}
 	for _, eq := range []struct{ col, val string }{
 		{"unit", f.Unit}, {"category", f.Category}, {"severity", string(f.Severity)}, {"area", f.Area}, {"reporter", f.Reporter},
-		{"site", f.Site}, {"item", f.Item}, {"doc->'found'->>'round'", f.Round},
+		{"site", f.Site}, {"item", f.Item}, {"doc->'found'->>'round'", f.Round}, {"doc->'public'->>'rating'", string(f.Rating)},
 	} {
 		if eq.val != "" {
 			q.and(eq.col + " = " + q.arg(eq.val))

@@ -229,6 +229,7 @@ func matches(c duban.Case, f duban.CaseFilter) bool {
 		(f.Site != "" || f.Item != "" || f.Round != "") && (c.Found == nil ||
 			f.Site != "" && c.Found.Site != f.Site || f.Item != "" && c.Found.Item != f.Item || f.Round != "" && c.Found.Round != f.Round),
 		f.Listed != nil && c.Listed != *f.Listed,
+		f.Rating != "" && (c.Public == nil || c.Public.Rating != f.Rating),
 		!f.OpenedFrom.IsZero() && c.OpenedAt.Before(f.OpenedFrom),
 		!f.OpenedBefore.IsZero() && !c.OpenedAt.Before(f.OpenedBefore),
 		f.Overdue != nil && clock.Overdue(f.Now) != *f.Overdue,

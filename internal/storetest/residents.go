@@ -40,7 +40,7 @@ func testResidents(t *testing.T, s Store) {
 		w.do(id, duban.OpenCase{
 			CommandMeta: duban.CommandMeta{By: duban.Principal{ID: by, Role: duban.RoleResident}}, CaseID: id, Category: "littering", Severity: duban.SeverityNormal,
 			Description: "bags", Location: duban.Location{Lat: 39.9, Lon: 116.4}, Terms: tm, RequestHash: "h",
-			Public: &duban.PublicOpen{Channel: duban.ChannelWeb, Categories: []string{"littering"}},
+			Public: &duban.PublicOpen{Channel: duban.ChannelWeb, Categories: []string{"littering"}, RatingWindow: 7 * 24 * time.Hour},
 		}, at, "open")
 		confirm := duban.Confirm{CommandMeta: duban.CommandMeta{By: inspector}, Unit: "sanitation", Points: duban.PointsDue{PointsRule: duban.PointsRule{Confirmed: earn}}}
 		_, out := w.do(id, confirm, at.Add(time.Minute), "confirm")
@@ -86,5 +86,41 @@ func testResidents(t *testing.T, s Store) {
 	}
 	if board := must(s.Leaderboard(ctx, t0.AddDate(0, 0, -1), t0.AddDate(0, 1, -1), 1)); len(board) != 1 {
 		t.Fatalf("a leaderboard of 1: %d rows", len(board))
+	}
+
+	// The office's list of reports rated 不满意; the public's categories;
+	// what changed since.
+	unit := duban.CommandMeta{By: sanitation}
+	at := t0.Add(48 * time.Hour)
+	for i, cmd := range []duban.Command{duban.Acknowledge{CommandMeta: unit}, duban.Resolve{CommandMeta: unit, Note: "swept"},
+		duban.Verify{CommandMeta: duban.CommandMeta{By: inspector}, Passed: true},
+		duban.Rate{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: a, Role: duban.RoleResident}}, Rating: duban.RatingDissatisfied}} {
+		w.do(first, cmd, at.Add(time.Duration(i)*time.Minute), fmt.Sprint("c", i))
+	}
+	ids := func(f duban.CaseFilter) []string {
+		listed, _, err := s.Cases(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range listed {
+			out = append(out, l.ID)
+		}
+		return out
+	}
+	if got := ids(duban.CaseFilter{Rating: duban.RatingDissatisfied}); len(got) != 1 || got[0] != first {
+		t.Fatalf("rated dissatisfied: %v, want [%s]", got, first)
+	}
+	if got := ids(duban.CaseFilter{Rating: duban.RatingSatisfied}); len(got) != 0 {
+		t.Fatalf("rated satisfied: %v", got)
+	}
+	if got := ids(duban.CaseFilter{UpdatedFrom: at}); len(got) != 2 || got[1] != first { // and next month's report
+		t.Fatalf("changed since %s: %v", at, got)
+	}
+	if got := ids(duban.CaseFilter{Categories: []string{"graffiti"}}); len(got) != 0 {
+		t.Fatalf("of graffiti: %v", got)
+	}
+	if got := ids(duban.CaseFilter{Categories: []string{"graffiti", "littering"}}); len(got) != 7 {
+		t.Fatalf("of graffiti or littering: %d cases, want 7", len(got))
 	}
 }
