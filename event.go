@@ -3,7 +3,9 @@ package duban
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,6 +79,11 @@ var eventDataTypes = dataTypes(
 	CaseUrged{}, CaseCancelled{}, CaseSuspended{}, CaseResumed{}, CaseListed{}, CaseDelisted{},
 	ReportConfirmed{}, ReportRejected{}, ReporterRated{}, CaseReopened{},
 )
+
+// EventTypes lists every event type, sorted.
+func EventTypes() []EventType {
+	return slices.Sorted(maps.Keys(eventDataTypes))
+}
 
 func dataTypes(payloads ...EventData) map[EventType]reflect.Type {
 	m := make(map[EventType]reflect.Type, len(payloads))

@@ -47,9 +47,9 @@ type Reported struct {
 	Number    string       `json:"number"`
 }
 
-// ClientAddress is the address a request came from, as rate limits count
+// clientAddress is the address a request came from, as rate limits count
 // it: the connection's peer.
-func ClientAddress(r *http.Request) string {
+func clientAddress(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -63,7 +63,7 @@ func ClientAddress(r *http.Request) string {
 // phone's, then each photo through the attachment checks, then the open.
 // The public page's form and POST /v1/public/reports both come here.
 func ReadReport(desk ResidentDesk, w http.ResponseWriter, r *http.Request, channel string) (app.Reported, error) {
-	if err := desk.MayPost(ClientAddress(r), ""); err != nil {
+	if err := desk.MayPost(clientAddress(r), ""); err != nil {
 		return app.Reported{}, err
 	}
 	key, err := idempotencyKey(r)

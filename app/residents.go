@@ -448,6 +448,7 @@ func (s *Service) residentsServed() error {
 type posts struct {
 	mu      sync.Mutex
 	windows map[string]*postWindow
+	swept   time.Time
 }
 
 type postWindow struct {
@@ -460,16 +461,19 @@ type postWindow struct {
 func (p *posts) take(key string, limit int, window time.Duration, now time.Time) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.windows == nil || len(p.windows) > 100_000 {
-		// Forget the windows that have ended: a flood of addresses costs
-		// memory for an hour at most.
-		kept := map[string]*postWindow{}
+	if p.windows == nil {
+		p.windows = map[string]*postWindow{}
+	}
+	if now.Sub(p.swept) >= time.Minute {
+		// Once a minute, forget the windows that have ended (a day is
+		// the longest): what a flood of addresses costs is the memory
+		// of a day's posts.
 		for k, w := range p.windows {
-			if now.Sub(w.start) < 24*time.Hour {
-				kept[k] = w
+			if now.Sub(w.start) >= 24*time.Hour {
+				delete(p.windows, k)
 			}
 		}
-		p.windows = kept
+		p.swept = now
 	}
 	w := p.windows[key]
 	if w == nil || now.Sub(w.start) >= window {

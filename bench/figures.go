@@ -57,6 +57,7 @@ type figures struct {
 	// Attachments: photos taken in and thumbnails served.
 	Attachments *attachmentFigures `json:"attachments,omitempty"`
 	Sites       *siteFigures       `json:"sites,omitempty"`
+	Residents   *residentFigures   `json:"residents,omitempty"`
 
 	// PostsRepeatedAfter503 counts the POSTs the harness repeated because
 	// duban answered 503.
@@ -136,6 +137,9 @@ func tableRows(f *figures, z sizes) []row {
 	}
 	if f.Attachments != nil {
 		rows = append(rows, attachmentRows(f.Attachments)...)
+	}
+	if f.Residents != nil {
+		rows = append(rows, residentRows(f.Residents)...)
 	}
 	if f.Sites != nil {
 		rows = append(rows, siteRows(f.Sites)...)

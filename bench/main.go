@@ -67,6 +67,7 @@ units:
   - code: littering
     name: {zh: 乱扔垃圾, en: Littering}
     unit: sanitation
+    public: true
     sla:
       normal: {acknowledge: 24h, resolve: 48h, verify: 24h}
   - code: stream
@@ -74,7 +75,7 @@ units:
     unit: sanitation
     sla:
       normal: {acknowledge: 6s, resolve: 48h, verify: 24h}
-` + siteTypesYAML() + `principals:
+` + siteTypesYAML() + residentsPolicy + `principals:
 ` + principalsYAML
 
 func scorecardUnitsYAML() string {

@@ -52,6 +52,7 @@ var phases = []phase{
 	{"outbox", measureOutbox},
 	{"attachments", measureAttachments},
 	{"sites", measureSites},
+	{"residents", measureResidents},
 }
 
 func phaseNames() []string {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 )
 
 //go:embed *.json
@@ -69,6 +70,12 @@ func (c Catalog) Refusal(key string) (string, bool) {
 	return msg, ok
 }
 
+// verbs are a format's verbs; formattedArg is a reordered %s.
+var (
+	verbs        = regexp.MustCompile(`%(?:\[\d+\])?[-+# 0]*\d*(?:\.\d+)?[a-zA-Z%]`)
+	formattedArg = regexp.MustCompile(`^%\[\d+\]s$`)
+)
+
 // loadRefusals adds the refusals of refusals.LANG.json to the catalogues
 // that have one: each maps an English format to the language's, whose
 // verbs are all %s or %[n]s (the arguments come formatted).
@@ -85,6 +92,11 @@ func loadRefusals(out map[string]Catalog) error {
 			return fmt.Errorf("messages/refusals.%s.json: %w", lang, err)
 		}
 		for k, v := range m {
+			for _, verb := range verbs.FindAllString(v, -1) {
+				if verb != "%s" && verb != "%%" && !formattedArg.MatchString(verb) {
+					return fmt.Errorf("messages/refusals.%s.json: %q has the verb %s: its arguments come formatted, take each as %%s or %%[n]s", lang, k, verb)
+				}
+			}
 			c[refusalPrefix+k] = v
 		}
 	}

@@ -18,7 +18,7 @@ import (
 // messageFuncs are the functions whose format argument (by index) is a
 // message a person may read: duban.Errorf, duban.Field, a checker's add,
 // the list filters' bad, duban.Unavailable.
-var messageFuncs = map[string]int{"Errorf": 1, "Field": 1, "add": 1, "bad": 1, "Unavailable": 0}
+var messageFuncs = map[string]int{"Errorf": 1, "Field": 1, "add": 1, "bad": 1, "Unavailable": 0, "TooMany": 1}
 
 // Every message duban gives a person is written as a literal format, and
 // the Chinese catalogue says each: a page in Chinese never shows one in
