@@ -21,7 +21,7 @@ func fmsForm(apiKey string) url.Values {
 		"api_key": {apiKey}, "jurisdiction_id": {"civilised-city"}, "service_code": {"littering"},
 		"lat": {"39.865"}, "long": {"111.238"}, "address_string": {"新华街公交站"},
 		"description": {"公交站旁垃圾成堆 <script>alert(1)</script>"},
-		"email": {"resident@example.org"}, "first_name": {"Zhang"}, "last_name": {"San"}, "phone": {"13900139000"},
+		"email":       {"resident@example.org"}, "first_name": {"Zhang"}, "last_name": {"San"}, "phone": {"13900139000"},
 		"attribute[title]": {"垃圾成堆"}, "attribute[report_url]": {"https://fms.example.org/report/42"},
 		"attribute[easting]": {"0"}, "attribute[northing]": {"0"}, "attribute[fixmystreet_id]": {"42"},
 		"media_url": {"https://fms.example.org/photo/42.0.jpeg", "https://fms.example.org/photo/42.1.jpeg"},
