@@ -50,6 +50,8 @@ type residentFigures struct {
 	// cases; Ceiling its statement, raw.
 	List, Ceiling dist
 	Cases         int `json:"cases"`
+	Listed        int `json:"listed"` // requests a list holds: 1,000 when there are as many
+
 	// Limiter is one check of the rate limiter, in the API's process.
 	Limiter dist `json:"limiter"`
 }
@@ -162,8 +164,9 @@ func measureResidents(ctx context.Context, r *benchRun) error {
 	if err := c.call("GET", "/open311/v2/requests.json", "", nil, 200, &list); err != nil {
 		return err
 	}
-	if len(list) != 1000 {
-		return fmt.Errorf("the Open311 list has %d requests, want 1000", len(list))
+	f.Listed = len(list)
+	if f.Listed == 0 {
+		return fmt.Errorf("the Open311 list is empty")
 	}
 	var raw, api latencies
 	for range 10 {
@@ -202,7 +205,7 @@ func residentRows(f *residentFigures) []row {
 		float64(f.Posted)/f.PostSeconds, f.OpenRate, 0, true)
 	postsMet := float64(f.Posted)/f.PostSeconds >= 0.6*f.OpenRate
 	posts.Target, posts.Met = "≥ 0.6×", &postsMet
-	list := compare(fmt.Sprintf("Open311 requests.json, 1,000 of %d cases, p99 (vs its raw SQL)", f.Cases), "ms", f.List.P99, f.Ceiling.P99, 2, false)
+	list := compare(fmt.Sprintf("Open311 requests.json, %d of %d cases, p99 (vs its raw SQL)", f.Listed, f.Cases), "ms", f.List.P99, f.Ceiling.P99, 2, false)
 	limiterMet := f.Limiter.P99 <= 1
 	return []row{posts, list, alone("rate limiter, one check, p99", "ms", f.Limiter.P99, "≤ 1 ms", &limiterMet)}
 }
