@@ -40,18 +40,22 @@ type attachmentFigures struct {
 
 // photoFor is a JPEG of noise, which compresses as little as a photo of a
 // street does: about 2 MiB at 1700 × 1230, quality 92.
-func photoFor(seed uint64) []byte {
+func photoFor(seed uint64) []byte { return noisePhoto(seed, 1700, 1230, 92) }
+
+// noisePhoto is a JPEG of noise of w × h at quality, its own bytes for
+// each seed.
+func noisePhoto(seed uint64, w, h, quality int) []byte {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	img := image.NewRGBA(image.Rect(0, 0, 1700, 1230))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(rng.IntN(256))
 	}
 	for i := 3; i < len(img.Pix); i += 4 {
 		img.Pix[i] = 0xFF
 	}
-	img.SetRGBA(0, 0, color.RGBA{R: uint8(seed), A: 0xFF}) // every photo its own bytes
+	img.SetRGBA(0, 0, color.RGBA{R: uint8(seed), G: uint8(seed >> 8), A: 0xFF}) // every photo its own bytes
 	var b bytes.Buffer
-	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: 92})
+	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: quality})
 	return b.Bytes()
 }
 

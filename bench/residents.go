@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
-	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -58,20 +54,7 @@ type residentFigures struct {
 
 // smallPhotoFor is a JPEG of noise of about 300 KB: a phone's photo as a
 // WeChat page sends it, compressed.
-func smallPhotoFor(seed uint64) []byte {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(rng.IntN(256))
-	}
-	for i := 3; i < len(img.Pix); i += 4 {
-		img.Pix[i] = 0xFF
-	}
-	img.SetRGBA(0, 0, color.RGBA{R: uint8(seed), G: uint8(seed >> 8), A: 0xFF})
-	var b bytes.Buffer
-	_ = jpeg.Encode(&b, img, &jpeg.Options{Quality: 85})
-	return b.Bytes()
-}
+func smallPhotoFor(seed uint64) []byte { return noisePhoto(seed, 640, 480, 85) }
 
 func measureResidents(ctx context.Context, r *benchRun) error {
 	s, z := r.s, r.z

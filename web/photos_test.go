@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -18,6 +19,13 @@ import (
 func (b *browser) postPhoto(path, action string, form url.Values, photo []byte) page {
 	b.t.Helper()
 	form.Set("csrf", b.csrf(path))
+	body, contentType := multipartForm(form, photo)
+	return b.send("POST", action, body, contentType)
+}
+
+// multipartForm is form, with photo as its file "photo" (none when nil), as
+// multipart/form-data.
+func multipartForm(form url.Values, photo []byte) (io.Reader, string) {
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	for k, vs := range form {
@@ -26,14 +34,11 @@ func (b *browser) postPhoto(path, action string, form url.Values, photo []byte) 
 		}
 	}
 	if photo != nil {
-		f, err := w.CreateFormFile("photo", "IMG_0001.jpg")
-		if err != nil {
-			b.t.Fatal(err)
-		}
+		f, _ := w.CreateFormFile("photo", "IMG_0001.jpg")
 		_, _ = f.Write(photo)
 	}
 	_ = w.Close()
-	return b.send("POST", action, &body, w.FormDataContentType())
+	return &body, w.FormDataContentType()
 }
 
 var thumbnails = regexp.MustCompile(`<img src="/v1/attachments/(sha256:[0-9a-f]{64})/thumbnail"`)

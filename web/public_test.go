@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"bytes"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,19 +14,8 @@ import (
 // does.
 func (b *browser) postReport(form url.Values, photo []byte) page {
 	b.t.Helper()
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for k, vs := range form {
-		for _, v := range vs {
-			_ = w.WriteField(k, v)
-		}
-	}
-	if photo != nil {
-		f, _ := w.CreateFormFile("photo", "IMG_0001.jpg")
-		_, _ = f.Write(photo)
-	}
-	_ = w.Close()
-	return b.send("POST", "/report", &body, w.FormDataContentType())
+	body, contentType := multipartForm(form, photo)
+	return b.send("POST", "/report", body, contentType)
 }
 
 // A resident reports from /report with no sign-in, follows the report on
