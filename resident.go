@@ -242,7 +242,7 @@ func (c Reopen) validate() error {
 	return errs.err()
 }
 
-// checkPublicOpen checks what only a resident's report must hold: a
+// check checks what only a resident's report must hold: a
 // category residents may report, its photos, a location inside the city.
 func (p PublicOpen) check(errs *fieldErrors, cmd OpenCase) {
 	if cmd.Category != "" && !slices.Contains(p.Categories, cmd.Category) {

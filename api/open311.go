@@ -262,13 +262,13 @@ func (s *Server) o311Of(r *http.Request, pr app.PublicRequest) o311Request {
 	out := o311Request{
 		ServiceRequestID: pr.Number, Status: o311Status(pr.Status, pr.Outcome, extended), ServiceName: c.Name.In("zh"), ServiceCode: pr.Category,
 		Description: pr.Description, RequestedDatetime: pr.OpenedAt.Format(time.RFC3339), UpdatedDatetime: pr.UpdatedAt.Format(time.RFC3339),
-		Address: pr.Location.Address, Lat: pr.Location.Lat, Long: pr.Location.Lon,
+		Address: pr.Address, Lat: pr.Lat, Long: pr.Lon,
 	}
-	if pr.Unit != nil {
-		u, _ := s.Policy.Unit(*pr.Unit)
+	if pr.Unit != "" {
+		u, _ := s.Policy.Unit(pr.Unit)
 		out.AgencyResponsible = u.Name.In("zh")
 	}
-	if due := pr.Deadlines.ResolveBy; due != nil && pr.Status.Open() {
+	if due := pr.ResolveBy; due != nil && pr.Status.Open() {
 		out.ExpectedDatetime = due.Format(time.RFC3339)
 	}
 	if len(pr.Media) > 0 {

@@ -148,6 +148,9 @@ type ResidentStore interface {
 	// Leaderboard ranks the reporters by the points earned in [from, to),
 	// the n first, masked.
 	Leaderboard(ctx context.Context, from, to time.Time, n int) ([]duban.Leader, error)
+	// PublicRequests returns the cases f selects as Open311 shows them,
+	// newest first, f.Limit at most: without decoding a case.
+	PublicRequests(ctx context.Context, f duban.CaseFilter) ([]PublicRequest, error)
 }
 
 // ErrEnded is an Engine's answer to a command for a case whose writer has

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/duban/duban"
@@ -11,9 +10,19 @@ import (
 // Open311 GeoReport v2 sees the cases of the public categories (its
 // services) as the public does: never who reported them.
 
-// PublicRequest is a case as Open311 shows it.
+// PublicRequest is a case as Open311 shows it: never who reported it.
 type PublicRequest struct {
-	duban.View
+	Number      string
+	Status      duban.Status
+	Outcome     duban.Outcome
+	Category    string
+	Description string
+	Address     string
+	Lat, Lon    float64
+	Unit        string // "" for none
+	OpenedAt    time.Time
+	UpdatedAt   time.Time
+	ResolveBy   *time.Time
 	// Media are the URLs of its photos given as URLs (an Open311 client's
 	// media_url); attachments are served by the follow link only.
 	Media []string
@@ -46,24 +55,7 @@ func (s *Service) PublicRequests(ctx context.Context, f duban.CaseFilter) ([]Pub
 	if f.Limit <= 0 || f.Limit > maxPublicRequests {
 		f.Limit = maxPublicRequests
 	}
-	listed, _, err := s.Cases(ctx, publicReader, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]PublicRequest, 0, len(listed))
-	for _, l := range listed {
-		var r PublicRequest
-		if err := json.Unmarshal(l.View, &r.View); err != nil {
-			return nil, err
-		}
-		for _, e := range r.Evidence {
-			if e.URL != "" && e.Kind == "photo" {
-				r.Media = append(r.Media, e.URL)
-			}
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return s.Residents.PublicRequests(ctx, f)
 }
 
 // PublicRequest returns the case of a public category with number.

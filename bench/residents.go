@@ -14,6 +14,7 @@ import (
 
 	"github.com/duban/duban"
 	"github.com/duban/duban/app"
+	"github.com/duban/duban/postgres"
 )
 
 // The residents phase: residents' reports posted with a photo each, half
@@ -128,18 +129,9 @@ func measureResidents(ctx context.Context, r *benchRun) error {
 		return err
 	}
 	now := time.Now().UTC()
-	rawList := func() error {
-		rows, err := s.db.Query(ctx, `SELECT id::text, coalesce(unit, ''), opened_at, version, view, stage_deadline, escalate_at, escalation_level,
-				duplicates::text[] FROM cases WHERE category = ANY($1) AND opened_at >= $2 AND opened_at < $3
-			ORDER BY opened_at DESC, id DESC LIMIT $4`, []string{"littering"}, now.Add(-90*24*time.Hour), now.Add(time.Minute), 1001)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-		}
-		rows.Close()
-		return rows.Err()
-	}
+	sql, args := postgres.PublicRequestsSQL(duban.CaseFilter{Categories: []string{"littering"}, OpenedFrom: now.Add(-90 * 24 * time.Hour),
+		OpenedBefore: now.Add(time.Minute), Limit: 1000})
+	rawList := rawQuery(ctx, s, sql, args)
 	c := newCaller(s.apiBase, 1)
 	var list []struct {
 		ServiceRequestID string `json:"service_request_id"`

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // queueEarned queues the ledger's rows for the points a.Events earned, in
@@ -110,4 +111,36 @@ func (s *Store) Leaderboard(ctx context.Context, from, to time.Time, n int) ([]d
 		leaders[i].Rank = i + 1
 	}
 	return leaders, readErr(err)
+}
+
+// PublicRequestsSQL is the statement PublicRequests runs for f, and its
+// arguments: the benchmarks time it raw.
+func PublicRequestsSQL(f duban.CaseFilter) (string, []any) {
+	var q query
+	q.filter(f)
+	return `SELECT coalesce(number, ''), status, coalesce(doc->>'outcome', ''), category, doc->>'description',
+			coalesce(doc->'location'->>'address', ''), (doc->'location'->>'lat')::float8, (doc->'location'->>'lon')::float8,
+			coalesce(unit, ''), opened_at, updated_at, (doc->'deadlines'->>'resolve_by')::timestamptz,
+			ARRAY(SELECT e->>'url' FROM jsonb_array_elements(coalesce(doc->'evidence', '[]')) AS e WHERE e->>'kind' = 'photo' AND e ? 'url')
+		FROM cases` + q.whereClause() + ` ORDER BY opened_at DESC, id DESC LIMIT ` + q.arg(pageSize(f)), q.args
+}
+
+// PublicRequests returns the cases f selects as Open311 shows them, read
+// from the columns and the case's JSON without decoding it in Go.
+func (s *Store) PublicRequests(ctx context.Context, f duban.CaseFilter) ([]app.PublicRequest, error) {
+	sql, args := PublicRequestsSQL(f)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (app.PublicRequest, error) {
+		var r app.PublicRequest
+		err := row.Scan(&r.Number, &r.Status, &r.Outcome, &r.Category, &r.Description, &r.Address, &r.Lat, &r.Lon,
+			&r.Unit, &r.OpenedAt, &r.UpdatedAt, &r.ResolveBy, &r.Media)
+		if len(r.Media) == 0 {
+			r.Media = nil
+		}
+		return r, err
+	})
+	return out, readErr(err)
 }

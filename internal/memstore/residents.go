@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // residents is what the store keeps of residents' reports.
@@ -160,6 +161,34 @@ func (s *Store) Leaderboard(_ context.Context, from, to time.Time, n int) ([]dub
 	for i, t := range all[:min(n, len(all))] {
 		t.Rank = i + 1
 		out = append(out, t.Leader)
+	}
+	return out, nil
+}
+
+// PublicRequests returns the cases f selects as Open311 shows them.
+func (s *Store) PublicRequests(_ context.Context, f duban.CaseFilter) ([]app.PublicRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hits []duban.Case
+	for _, st := range s.cases {
+		if matches(st.c, f) {
+			hits = append(hits, st.c)
+		}
+	}
+	slices.SortFunc(hits, func(a, b duban.Case) int {
+		return cmp.Or(b.OpenedAt.Compare(a.OpenedAt), uuidCompare(b.ID, a.ID))
+	})
+	out := []app.PublicRequest{}
+	for _, c := range hits[:min(len(hits), pageSize(f))] {
+		r := app.PublicRequest{Number: c.Number, Status: c.Status, Outcome: c.Outcome, Category: c.Category, Description: c.Description,
+			Address: c.Location.Address, Lat: c.Location.Lat, Lon: c.Location.Lon, Unit: c.Unit, OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt,
+			ResolveBy: c.Deadlines.ResolveBy}
+		for _, e := range c.Evidence {
+			if e.Kind == "photo" && e.URL != "" {
+				r.Media = append(r.Media, e.URL)
+			}
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/app"
 )
 
 // testResidents: follow links, reporters known by phone, and the points
@@ -122,5 +123,20 @@ func testResidents(t *testing.T, s Store) {
 	}
 	if got := ids(duban.CaseFilter{Categories: []string{"graffiti", "littering"}}); len(got) != 7 {
 		t.Fatalf("of graffiti or littering: %d cases, want 7", len(got))
+	}
+
+	// As Open311 shows them: newest first, the fields read off each case.
+	public := must(s.PublicRequests(ctx, duban.CaseFilter{Categories: []string{"littering"}, Limit: 7}))
+	if len(public) != 7 || !public[0].OpenedAt.After(public[1].OpenedAt) {
+		t.Fatalf("%d public requests, first opened %v", len(public), public[0].OpenedAt)
+	}
+	c := duban.Fold(duban.Case{}, must(s.EventsAfter(ctx, first, 0)))
+	wantPublic := app.PublicRequest{Status: duban.StatusClosed, Outcome: duban.OutcomeFixed, Category: "littering", Description: "bags", Lat: 39.9, Lon: 116.4,
+		Unit: "sanitation", OpenedAt: c.OpenedAt, UpdatedAt: c.UpdatedAt, ResolveBy: c.Deadlines.ResolveBy}
+	if got := public[6]; jsonOf(got) != jsonOf(wantPublic) {
+		t.Fatalf("the first report as Open311 shows it:\n%s\nwant %s", jsonOf(got), jsonOf(wantPublic))
+	}
+	if got := must(s.PublicRequests(ctx, duban.CaseFilter{Categories: []string{"littering"}, Limit: 2})); len(got) != 2 {
+		t.Fatalf("a page of 2: %d", len(got))
 	}
 }
