@@ -70,7 +70,7 @@ func o311Reply(w http.ResponseWriter, r *http.Request, status int, jsonValue, xm
 		_ = xml.NewEncoder(w).Encode(xmlValue)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8") // as the specification has it
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(jsonValue)
 }
