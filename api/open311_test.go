@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duban/duban/internal/apitest"
 )
@@ -205,12 +206,13 @@ func FuzzOpen311Post(f *testing.F) {
 	f.Add("api_key=dev-open311-key&lat=1e400&long=NaN&service_code=littering", "xml")
 	f.Add("api_key=dev-open311-key&media_url=%00&service_code=%ff", "xml")
 	f.Add("%zz", "json")
-	d := newResidentDoor(&testing.T{}, nil)
+	server := residentServer(f, nil, time.Now)
 	f.Fuzz(func(t *testing.T, body, format string) {
 		if format != "xml" {
 			format = "json"
 		}
-		d.door.t = t
+		d := *server
+		d.t = t
 		r := d.call("POST", "/open311/v2/requests."+format, "", body, "Content-Type", "application/x-www-form-urlencoded")
 		if r.Status >= 500 {
 			t.Fatalf("%d: %s", r.Status, r.Body)

@@ -27,25 +27,31 @@ type residentDoor struct {
 }
 
 func newResidentDoor(t *testing.T, p *duban.Policy) *residentDoor {
+	rd := &residentDoor{now: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}
+	rd.door = residentServer(t, p, func() time.Time { return rd.now })
+	rd.door.t = t
+	return rd
+}
+
+// residentServer serves the API with the public desk on policy p (the
+// default's when nil), its clock now; its door has no test yet.
+func residentServer(tb testing.TB, p *duban.Policy, now func() time.Time) *door {
 	if p == nil {
 		p = duban.DefaultPolicy()
 	}
-	rd := &residentDoor{now: time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)}
-	now := func() time.Time { return rd.now }
 	store := memstore.New()
-	blobDir := t.TempDir()
+	blobDir := tb.TempDir()
 	files, err := blobs.NewDir(blobDir)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	svc := &app.Service{Policy: p, Store: store, Engine: &memstore.Engine{Store: store, Now: now}, Now: now,
 		Attachments: store, Blobs: files, Residents: store}
 	s := &api.Server{Policy: p, Cases: svc, Commands: svc, Reports: svc, Attachments: svc, Residents: svc,
 		Logger: slog.New(slog.DiscardHandler), Now: now}
 	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	rd.door = &door{t: t, srv: srv, store: store, blobs: blobDir}
-	return rd
+	tb.Cleanup(srv.Close)
+	return &door{srv: srv, store: store, blobs: blobDir}
 }
 
 const phone = "138 0013 8000"
