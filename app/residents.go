@@ -18,15 +18,12 @@ import (
 
 // PublicReport is a resident's report as the public page, a client of
 // /v1/public or an Open311 client sends it: its photos already uploaded
-// (Upload, as the resident).
+// (Upload, as the resident), its reporter found by Reporter.
 type PublicReport struct {
 	Category    string
 	Description string
 	Location    duban.Location
 	Evidence    []duban.Evidence
-	// Phone, optional, recognises a returning reporter: kept only as its
-	// SHA-256 and its masked form, never shown.
-	Phone string
 	// Channel is duban.ChannelWeb or "open311:<client>".
 	Channel string
 }
@@ -98,7 +95,7 @@ func (s *Service) Report(ctx context.Context, by duban.Principal, r PublicReport
 		Location: r.Location, Evidence: r.Evidence,
 		Public: &duban.PublicOpen{Channel: r.Channel},
 	}
-	cmd.CaseID = newCaseID(by, key) // as Open will draw it
+	cmd.CaseID = newCaseID(by, key) // drawn here for the link; Open keeps it
 	token, hash := followToken()
 	// The link is recorded first: a link to a report that then fails to
 	// open leads nowhere (404), never a report without its link.
