@@ -357,3 +357,19 @@ func TestSatisfactionWeight(t *testing.T) {
 		t.Fatalf("satisfaction rate %v", r.SatisfactionRate)
 	}
 }
+
+// The check is a stage the case page measures: running while the report
+// waits, done (and on time or not) once confirmed.
+func TestCheckStageTimes(t *testing.T) {
+	_, reported := apply(t, duban.Case{}, reportCmd(), t0)
+	st := duban.StageTimes(reported)
+	if len(st) != 1 || st[0].Stage != duban.StageCheck || !st[0].Running || !st[0].Due.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("a report's stages: %+v", st)
+	}
+	c := duban.Fold(duban.Case{}, reported)
+	_, confirmed := apply(t, c, duban.Confirm{CommandMeta: by(inspector), Unit: "sanitation"}, t0.Add(3*time.Hour))
+	st = duban.StageTimes(append(reported, confirmed...))
+	if len(st) != 3 || st[0].Stage != duban.StageCheck || st[0].Running || st[0].Done == nil || st[0].OnTime() {
+		t.Fatalf("a report confirmed an hour late: %+v", st)
+	}
+}

@@ -12,7 +12,7 @@ type StageTime struct {
 	Due     time.Time
 	Running bool
 	// Done is when the stage's obligation was last done (acknowledged,
-	// resolved, verified, dispatched), and DoneDue the deadline in force
+	// resolved, verified, dispatched, checked), and DoneDue the deadline in force
 	// then; nil when it was not done (still running, or the case moved
 	// past it otherwise: cancelled, disputed, suspended at its end).
 	Done    *time.Time
@@ -33,6 +33,8 @@ func stageDoneBy(e Event) (Stage, bool) {
 		return StageVerify, true
 	case CaseDispatched, CaseAssigned:
 		return StageAssign, true
+	case ReportConfirmed, ReportRejected:
+		return StageCheck, true
 	}
 	return "", false
 }
@@ -58,7 +60,7 @@ func StageTimes(events []Event) []StageTime {
 	for _, dl := range []struct {
 		stage Stage
 		at    *time.Time
-	}{{StageAssign, c.Deadlines.AssignBy}, {StageAcknowledge, c.Deadlines.AcknowledgeBy},
+	}{{StageCheck, c.Deadlines.CheckBy}, {StageAssign, c.Deadlines.AssignBy}, {StageAcknowledge, c.Deadlines.AcknowledgeBy},
 		{StageResolve, c.Deadlines.ResolveBy}, {StageVerify, c.Deadlines.VerifyBy}} {
 		d, wasDone := done[dl.stage]
 		s := StageTime{Stage: dl.stage, Running: hasStage && running == dl.stage}
