@@ -40,6 +40,9 @@ type boardData struct {
 	// Resumes, when now is outside working hours, is when working time
 	// begins again: the clocks counting working time are paused until then.
 	Resumes *time.Time
+	// Checks counts the residents' reports awaiting the office's check,
+	// Dissatisfied the closed ones rated 不满意: the office's two queues.
+	Checks, Dissatisfied int
 }
 
 // board is the campaign office's escalation board, worst first; with
@@ -71,6 +74,15 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.More, d.Total = next != nil, len(cases)
+	by := session(r).Principal
+	if d.Checks, err = s.App.CountCases(r.Context(), by, duban.CaseFilter{Unit: d.Unit, Area: d.Area, Statuses: []duban.Status{duban.StatusReported}}); err == nil {
+		d.Dissatisfied, err = s.App.CountCases(r.Context(), by, duban.CaseFilter{Unit: d.Unit, Area: d.Area,
+			Statuses: []duban.Status{duban.StatusClosed}, Rating: duban.RatingDissatisfied})
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if bh := s.Policy.BusinessHours; bh != nil {
 		if open, next := bh.OpenAt(p.now); !open {
 			d.Resumes = &next

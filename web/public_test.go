@@ -62,6 +62,10 @@ func TestResidentPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	board := s.signedIn("supervisor-1", "dev-supervisor").do("GET", "/board", nil)
+	if !strings.Contains(board.body, "随手拍待核实 1 件") {
+		t.Fatalf("the board does not count the report awaiting its check:\n%s", board.body)
+	}
 	office := s.signedIn("inspector-1", "dev-inspector")
 	check := office.do("GET", "/cases/"+list[0].ID, nil)
 	for _, want := range []string{`id="cmd-confirm"`, `id="cmd-reject"`, `value="` + near.Case.ID + `"`, "与此案件为同一问题", "40 米", "站台垃圾"} {
@@ -88,6 +92,9 @@ func TestResidentPages(t *testing.T) {
 	f = resident.do("GET", follow, nil)
 	if !strings.Contains(f.body, "您的评价：不满意") || strings.Contains(f.body, "您对办理结果满意吗？") {
 		t.Fatalf("after the rating:\n%s", f.body)
+	}
+	if board := s.signedIn("supervisor-1", "dev-supervisor").do("GET", "/board", nil); !strings.Contains(board.body, "不满意回访 1 件") || strings.Contains(board.body, "随手拍待核实") {
+		t.Fatalf("the board after the rating:\n%s", board.body)
 	}
 	again := resident.do("POST", follow+"/rating", url.Values{"rating": {"satisfied"}})
 	if again.status != http.StatusConflict || !strings.Contains(again.body, "该案件已评价") {
