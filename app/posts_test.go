@@ -1,8 +1,11 @@
 package app
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/duban/duban"
 )
 
 // The limiter counts posts in fixed windows, says how long to wait when
@@ -31,5 +34,27 @@ func TestPostsWindows(t *testing.T) {
 	p.take("addr:c", 3, time.Hour, t0.Add(26*time.Hour+time.Minute))
 	if n := len(p.windows); n != 1 {
 		t.Fatalf("%d windows kept a day later, want the one just opened", n)
+	}
+}
+
+// A phone's check counts no address, and an address's no phone: the door
+// asks for each in turn, and one shared window would stop the whole city.
+func TestMayPostCountsWhatItIsGiven(t *testing.T) {
+	p := duban.DefaultPolicy()
+	p.Public.PerAddress, p.Public.PerPhone = 1, 1
+	s := &Service{Policy: p}
+	for i := range 5 {
+		if err := s.MayPost("", fmt.Sprintf("1380013800%d", i)); err != nil {
+			t.Fatalf("phone %d: %v", i, err)
+		}
+		if err := s.MayPost(fmt.Sprintf("10.0.0.%d", i), ""); err != nil {
+			t.Fatalf("address %d: %v", i, err)
+		}
+	}
+	if err := s.MayPost("10.0.0.1", ""); duban.ErrorCode(err) != duban.ETOOMANY {
+		t.Fatalf("a second post from an address: %v", err)
+	}
+	if err := s.MayPost("", "13800138001"); duban.ErrorCode(err) != duban.ETOOMANY {
+		t.Fatalf("a second post with a phone: %v", err)
 	}
 }

@@ -63,11 +63,15 @@ func (s *Service) Reporter(ctx context.Context, phone, key string) (duban.Princi
 
 // MayPost takes one of the posts allowed from address in an hour, and,
 // for a report with phone, one of the phone's in a day: a post beyond
-// either is refused (ETOOMANY, with how long to wait).
+// either is refused (ETOOMANY, with how long to wait). An empty address
+// or phone is not counted: a door that knows the phone only once it has
+// read the body asks for each in turn.
 func (s *Service) MayPost(address, phone string) error {
 	pub, now := s.Policy.Public, s.now()
-	if wait := s.posts.take("addr:"+address, pub.PerAddress, time.Hour, now); wait > 0 {
-		return duban.TooMany(wait, "too many reports from this address: try again in %s", roundUp(wait))
+	if address != "" {
+		if wait := s.posts.take("addr:"+address, pub.PerAddress, time.Hour, now); wait > 0 {
+			return duban.TooMany(wait, "too many reports from this address: try again in %s", roundUp(wait))
+		}
 	}
 	if digits, ok := duban.NormalisePhone(phone); ok {
 		sum := sha256.Sum256([]byte(digits))
