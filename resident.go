@@ -456,6 +456,14 @@ type Redemption struct {
 	At       time.Time `json:"at"`
 }
 
+// Within refuses (ECONFLICT) a redemption beyond the reporter's balance.
+func (r Redemption) Within(balance int) error {
+	if r.Points > balance {
+		return Errorf(ECONFLICT, "the reporter has %d points: %d cannot be redeemed", balance, r.Points)
+	}
+	return nil
+}
+
 // Leader is a reporter on the monthly leaderboard: the phone masked.
 type Leader struct {
 	Rank    int    `json:"rank"`

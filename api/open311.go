@@ -91,11 +91,7 @@ func o311Fail(w http.ResponseWriter, r *http.Request, err error) {
 		list = append(list, o311Error{status, duban.ErrorMessage(err)})
 	}
 	if status == http.StatusTooManyRequests {
-		retry := "1"
-		if e != nil && e.RetryAfter > 0 {
-			retry = strconv.Itoa(int(e.RetryAfter.Seconds()) + 1)
-		}
-		w.Header().Set("Retry-After", retry)
+		w.Header().Set("Retry-After", retryAfter(err))
 	}
 	o311Reply(w, r, status, list, o311Errors{Errors: list})
 }

@@ -87,17 +87,22 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="duban"`)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		retry := "1"
-		var e *duban.Error
-		if errors.As(err, &e) && e.RetryAfter > 0 {
-			retry = strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds())))
-		}
-		w.Header().Set("Retry-After", retry)
+		w.Header().Set("Retry-After", retryAfter(err))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// retryAfter is how many seconds a refused caller should wait: what err
+// says (duban.TooMany), else one.
+func retryAfter(err error) string {
+	var e *duban.Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds())))
+	}
+	return "1"
 }
 
 // replyRaw answers with JSON already encoded.

@@ -104,7 +104,7 @@ func (s *Service) PublicUpdates(ctx context.Context, from, to time.Time) ([]Publ
 				continue
 			}
 			u := PublicUpdate{ID: e.ID, Number: c.Number, Status: c.Status, Outcome: c.Outcome, At: e.OccurredAt}
-			for _, r := range replies([]duban.Event{e}) {
+			if r, ok := reply(e); ok {
 				u.Description = r.Text
 			}
 			out = append(out, u)

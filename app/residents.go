@@ -237,37 +237,45 @@ func (s *Service) Follow(ctx context.Context, token string) (Followed, error) {
 func replies(events []duban.Event) []Reply {
 	var out []Reply
 	for _, e := range events {
-		r := Reply{At: e.OccurredAt}
-		switch d := e.Data.(type) {
-		case duban.CaseReported:
-			r.Kind = "reported"
-		case duban.ReportConfirmed:
-			r.Kind, r.Text = "confirmed", d.Note
-		case duban.ReportRejected:
-			r.Kind, r.Text = "rejected", d.Reason
-		case duban.CaseDispatched:
-			r.Kind = "dispatched"
-		case duban.CaseResolved:
-			r.Kind, r.Text = "resolved", d.Note
-		case duban.VerificationFailed:
-			r.Kind = "rework"
-		case duban.CaseClosed:
-			r.Kind = "closed"
-		case duban.CaseReopened:
-			r.Kind = "reopened"
-		case duban.ReporterRated:
-			r.Kind = "rated"
-		case duban.CaseCancelled:
-			r.Kind, r.Text = "cancelled", d.Reason
-			if d.DuplicateOf != "" {
-				r.Kind, r.Text = "merged", ""
-			}
-		default:
-			continue
+		if r, ok := reply(e); ok {
+			out = append(out, r)
 		}
-		out = append(out, r)
 	}
 	return out
+}
+
+// reply is the step event e is, as its reporter is told; false for an
+// event they are not told of.
+func reply(e duban.Event) (Reply, bool) {
+	r := Reply{At: e.OccurredAt}
+	switch d := e.Data.(type) {
+	case duban.CaseReported:
+		r.Kind = "reported"
+	case duban.ReportConfirmed:
+		r.Kind, r.Text = "confirmed", d.Note
+	case duban.ReportRejected:
+		r.Kind, r.Text = "rejected", d.Reason
+	case duban.CaseDispatched:
+		r.Kind = "dispatched"
+	case duban.CaseResolved:
+		r.Kind, r.Text = "resolved", d.Note
+	case duban.VerificationFailed:
+		r.Kind = "rework"
+	case duban.CaseClosed:
+		r.Kind = "closed"
+	case duban.CaseReopened:
+		r.Kind = "reopened"
+	case duban.ReporterRated:
+		r.Kind = "rated"
+	case duban.CaseCancelled:
+		r.Kind, r.Text = "cancelled", d.Reason
+		if d.DuplicateOf != "" {
+			r.Kind, r.Text = "merged", ""
+		}
+	default:
+		return Reply{}, false
+	}
+	return r, true
 }
 
 type followPhoto struct {

@@ -82,8 +82,8 @@ func (s *Store) Redeem(ctx context.Context, r duban.Redemption) (int, error) {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(points), 0) FROM reporter_points WHERE reporter = $1`, r.Reporter).Scan(&balance); err != nil {
 			return err
 		}
-		if r.Points > balance {
-			return duban.Errorf(duban.ECONFLICT, "the reporter has %d points: %d cannot be redeemed", balance, r.Points)
+		if err := r.Within(balance); err != nil {
+			return err
 		}
 		balance -= r.Points
 		_, err := tx.Exec(ctx, `INSERT INTO reporter_points (reporter, at, points, by_actor, note) VALUES ($1, $2, $3, $4, $5)`,

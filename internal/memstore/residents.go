@@ -113,8 +113,8 @@ func (s *Store) Redeem(ctx context.Context, r duban.Redemption) (int, error) {
 			balance += e.points
 		}
 	}
-	if r.Points > balance {
-		return 0, duban.Errorf(duban.ECONFLICT, "the reporter has %d points: %d cannot be redeemed", balance, r.Points)
+	if err := r.Within(balance); err != nil {
+		return 0, err
 	}
 	s.residents.ledger = append(s.residents.ledger, entry{r.Reporter, r.At, -r.Points})
 	return balance - r.Points, nil
