@@ -750,6 +750,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // records returns the log's records, decoded.
 func (b *syncBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
