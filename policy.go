@@ -57,6 +57,11 @@ type Policy struct {
 	// Open311 the clients that may post them.
 	Public  PublicPolicy
 	Open311 []APIKey
+	// Honours are the red and black lists each bulletin publishes, and
+	// Sanctions the ladder a unit on the black list climbs (SPEC,
+	// "Reward and penalty").
+	Honours   Honours
+	Sanctions []SanctionRule
 
 	tokens map[[sha256.Size]byte]Principal
 	// users are the principals' indexes in Principals by user name, in

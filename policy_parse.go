@@ -66,6 +66,8 @@ type rawPolicy struct {
 	Subscriptions []rawSubscription  `yaml:"subscriptions"`
 	Public        *rawPublic         `yaml:"public"`
 	Open311       *rawOpen311        `yaml:"open311"`
+	Honours       *rawHonours        `yaml:"honours"`
+	Sanctions     []rawSanction      `yaml:"sanctions"`
 }
 
 type rawAssessment struct {
@@ -339,6 +341,11 @@ func (c *policyChecker) build(raw *rawPolicy) *Policy {
 	areas, hasAreas := p.Bounds()
 	p.Public = c.public(raw.Public, areas, hasAreas)
 	p.Open311 = c.open311(raw.Open311)
+	p.Honours = c.honours(raw.Honours)
+	p.Sanctions = c.sanctions(raw.Sanctions)
+	if len(p.Sanctions) > 0 && p.Honours.Units.Below == nil {
+		c.problem(at("sanctions"), "sanctions count the black list: honours.black_list.below is needed")
+	}
 	return p
 }
 

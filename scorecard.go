@@ -392,6 +392,11 @@ type Bulletin struct {
 	Period
 	PublishedAt time.Time `json:"published_at"`
 	Rows        []UnitRow `json:"items,omitempty"`
+	// RedList and BlackList are the period's 红黑榜, Sanctions what its
+	// black list brought (Policy.Honour): published with the rows.
+	RedList   Listing    `json:"red_list"`
+	BlackList Listing    `json:"black_list"`
+	Sanctions []Sanction `json:"sanctions"`
 }
 
 // scorecardColumns are the CSV columns of a scorecard: the rows' fields,
@@ -472,8 +477,21 @@ func decimal(v *float64) string {
 	return strconv.FormatFloat(*v, 'f', -1, 64)
 }
 
-// UTC returns b with its times in UTC, as duban keeps every time.
+// UTC returns b as a store returns it: its times in UTC, as duban keeps
+// every time, and its lists empty rather than null.
 func (b Bulletin) UTC() Bulletin {
 	b.From, b.To, b.PublishedAt = b.From.UTC(), b.To.UTC(), b.PublishedAt.UTC()
+	for _, l := range []*Listing{&b.RedList, &b.BlackList} {
+		l.Units, l.Sites = orEmpty(l.Units), orEmpty(l.Sites)
+	}
+	b.Sanctions = orEmpty(b.Sanctions)
 	return b
+}
+
+// orEmpty is s, or an empty slice for nil: a list JSON says as [].
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

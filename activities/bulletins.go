@@ -7,9 +7,12 @@ import (
 	"github.com/duban/duban"
 )
 
-// BulletinStore counts a period's scorecards and keeps its bulletin.
+// BulletinStore counts a period's scorecards and its sites' scores, and
+// keeps its bulletin, beside those published before.
 type BulletinStore interface {
 	UnitCounts(ctx context.Context, q duban.ReportQuery) ([]duban.UnitRow, error)
+	SiteScores(ctx context.Context, q duban.SiteReportQuery) ([]duban.SiteScore, error)
+	Bulletins(ctx context.Context) ([]duban.Bulletin, error)
 	PublishBulletin(ctx context.Context, b duban.Bulletin) (bool, error)
 }
 
@@ -26,13 +29,26 @@ func (b *Bulletins) PeriodOf(_ context.Context, t time.Time) (duban.Period, erro
 }
 
 // PublishBulletin publishes the ranked rows of period as they stand at
-// its end. It is idempotent: a period's bulletin is kept once, and a
-// repeat publishes nothing.
+// its end, with its red and black lists and the sanctions they bring
+// (duban.Policy.Honour), in one transaction. It is idempotent: a period's
+// bulletin is kept once, and a repeat publishes nothing.
 func (b *Bulletins) PublishBulletin(ctx context.Context, period duban.Period) error {
 	counted, err := b.Store.UnitCounts(ctx, duban.ReportQuery{Period: period, Now: period.To})
 	if err != nil {
 		return err
 	}
-	_, err = b.Store.PublishBulletin(ctx, duban.Bulletin{Period: period, Rows: b.Policy.Scorecard(counted, "")})
+	var sites []duban.SiteScore
+	if len(b.Policy.SiteTypes) > 0 {
+		if sites, err = b.Store.SiteScores(ctx, duban.SiteReportQuery{Period: period}); err != nil {
+			return err
+		}
+	}
+	earlier, err := b.Store.Bulletins(ctx)
+	if err != nil {
+		return err
+	}
+	bulletin := duban.Bulletin{Period: period, Rows: b.Policy.Scorecard(counted, "")}
+	b.Policy.Honour(&bulletin, sites, earlier)
+	_, err = b.Store.PublishBulletin(ctx, bulletin)
 	return err
 }

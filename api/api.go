@@ -34,13 +34,17 @@ type CaseReader interface {
 	Escalations(ctx context.Context, by duban.Principal, f duban.CaseFilter, after *duban.BoardCursor) ([]app.Listed, *duban.BoardCursor, error)
 }
 
-// ReportReader reads the scorecards and the bulletins as a principal may.
+// ReportReader reads the scorecards, the bulletins and their sanctions as
+// a principal may, and records a sanction's follow-up.
 type ReportReader interface {
 	UnitScorecards(ctx context.Context, by duban.Principal, r app.ReportRequest) (duban.Period, []duban.UnitRow, error)
 	FigureCases(ctx context.Context, by duban.Principal, unit, figure string, r app.ReportRequest) ([]string, error)
 	InspectorReport(ctx context.Context, by duban.Principal, r app.ReportRequest) (duban.Period, []duban.InspectorRow, error)
 	Bulletins(ctx context.Context, by duban.Principal) ([]duban.Bulletin, error)
 	Bulletin(ctx context.Context, by duban.Principal, period string) (duban.Bulletin, error)
+	Sanctions(ctx context.Context, by duban.Principal, f duban.SanctionFilter) ([]duban.Sanction, error)
+	Sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, []duban.SanctionEvent, error)
+	SanctionDone(ctx context.Context, by duban.Principal, id, note string, at *time.Time) (duban.Sanction, error)
 }
 
 // SessionReader returns the session a browser's cookie names.
@@ -159,6 +163,10 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/reports/inspectors", s.inspectorReport)
 		r.Get("/reports/bulletins", s.bulletins)
 		r.Get("/reports/bulletins/{period}", s.bulletin)
+		r.Get("/sanctions", s.sanctions)
+		r.Get("/sanctions/{id}", s.sanction)
+		r.Get("/sanctions/{id}/events", s.sanctionEvents)
+		r.Post("/sanctions/{id}/done", s.sanctionDone)
 		r.Get("/reports/sites", s.siteReport)
 		r.Get("/reports/sites/{site}", s.siteHistory)
 		r.Get("/stream", s.stream)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/activities"
 )
 
 // November on the default policy's business calendar (Asia/Shanghai,
@@ -354,5 +355,89 @@ func TestBulletins(t *testing.T) {
 	d.call("GET", "/v1/reports/units?from=2026-11-01&to=2026-12-01", "dev-supervisor", nil).Expect(t, 200, &later)
 	if r := rowOf(t, later, "sanitation"); r["overdue_open"] != 0.0 || r["dispatched"] != 2.0 || published[1]["overdue_open"] != 1.0 {
 		t.Fatalf("November read in December: %v; as published: %v", r, published[1])
+	}
+}
+
+// A bulletin published at the period's end carries its red and black
+// lists and the sanctions they bring; the office follows a sanction up
+// once; a unit reads its own sanctions only, an inspector none.
+func TestSanctions(t *testing.T) {
+	var now time.Time
+	d := newDoorAt(t, func() time.Time { return now })
+	playNovember(t, d, &now)
+	policy := duban.DefaultPolicy()
+	period, err := policy.AssessmentPeriod("2026-11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&activities.Bulletins{Policy: policy, Store: d.store}).PublishBulletin(context.Background(), period); err != nil {
+		t.Fatal(err)
+	}
+	now = time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)
+	var b duban.Bulletin
+	d.call("GET", "/v1/reports/bulletins/2026-11", "dev-supervisor", nil).Expect(t, 200, &b)
+	black := map[string]float64{}
+	for _, l := range b.BlackList.Units {
+		black[l.Unit] = l.Score
+	}
+	// Nobody reached the red list's 90; both units scored are under 85,
+	// the worst first.
+	if black["sanitation"] != 65 || black["urban-management"] != 80 || len(b.RedList.Units) != 0 || b.BlackList.Units[0].Unit != "sanitation" {
+		t.Fatalf("lists: red %+v, black %+v", b.RedList.Units, b.BlackList.Units)
+	}
+	if len(b.Sanctions) != len(b.BlackList.Units) {
+		t.Fatalf("%d sanctions for %d black-listed", len(b.Sanctions), len(b.BlackList.Units))
+	}
+	var other string
+	for _, sn := range b.Sanctions {
+		if sn.Action != duban.ActionNotice || sn.RuleN != 4 || fmt.Sprint(sn.Periods) != "[2026-11]" || sn.Status != duban.SanctionOpen {
+			t.Errorf("November's sanction %+v: want a notice by rule 4, the first black-listing", sn)
+		}
+		if sn.Unit != "sanitation" {
+			other = sn.ID
+		}
+	}
+	var list struct{ Items []duban.Sanction }
+	d.call("GET", "/v1/sanctions?status=open", "dev-supervisor", nil).Expect(t, 200, &list)
+	if len(list.Items) != len(b.Sanctions) {
+		t.Fatalf("open sanctions %+v", list.Items)
+	}
+	d.call("GET", "/v1/sanctions", "dev-sanitation", nil).Expect(t, 200, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != "2026-11.sanitation" {
+		t.Fatalf("sanitation lists %+v", list.Items)
+	}
+	var own duban.Bulletin
+	d.call("GET", "/v1/reports/bulletins/2026-11", "dev-sanitation", nil).Expect(t, 200, &own)
+	if len(own.Sanctions) != 1 || len(own.BlackList.Units) != 1 || own.BlackList.Units[0].Unit != "sanitation" || len(own.RedList.Units) != 0 {
+		t.Fatalf("sanitation reads the bulletin's lists %+v %+v and sanctions %+v", own.RedList, own.BlackList, own.Sanctions)
+	}
+	if other != "" {
+		refused(t, d.call("GET", "/v1/sanctions/"+other, "dev-sanitation", nil), 404, "", "")
+		refused(t, d.call("GET", "/v1/sanctions?unit="+strings.TrimPrefix(other, "2026-11."), "dev-sanitation", nil), 404, "", "")
+	}
+	refused(t, d.call("GET", "/v1/sanctions", "dev-inspector", nil), 403, "", "")
+	refused(t, d.call("GET", "/v1/sanctions?status=closed", "dev-supervisor", nil), 400, "status", "must be open or done")
+	refused(t, d.call("GET", "/v1/sanctions/2026-11.nobody", "dev-supervisor", nil), 404, "", "")
+
+	done := "/v1/sanctions/2026-11.sanitation/done"
+	refused(t, d.call("POST", done, "dev-sanitation", map[string]any{"note": "we did"}), 403, "", "")
+	refused(t, d.call("POST", done, "dev-supervisor", map[string]any{"note": ""}), 400, "note", "is required")
+	refused(t, d.call("POST", done, "dev-supervisor", map[string]any{"note": "约谈", "at": now.Add(time.Hour)}), 400, "at", "is in the future")
+	refused(t, d.call("POST", done, "dev-supervisor", map[string]any{"note": "约谈", "at": "yesterday"}), 400, "", "")
+	var after duban.Sanction
+	d.call("POST", done, "dev-supervisor", map[string]any{"note": "已约谈环卫中心主任", "at": now.Add(-time.Hour)}).Expect(t, 200, &after)
+	if after.Status != duban.SanctionDone || after.FollowUp == nil || after.FollowUp.Note != "已约谈环卫中心主任" ||
+		!after.FollowUp.At.Equal(now.Add(-time.Hour)) || after.FollowUp.By.ID != "supervisor-1" {
+		t.Fatalf("after the follow-up %+v", after)
+	}
+	refused(t, d.call("POST", done, "dev-supervisor", map[string]any{"note": "again"}), 409, "", "")
+	var events struct{ Items []duban.SanctionEvent }
+	d.call("GET", "/v1/sanctions/2026-11.sanitation/events", "dev-sanitation", nil).Expect(t, 200, &events)
+	if len(events.Items) != 2 || events.Items[0].Type != duban.SanctionImposed || events.Items[1].Type != duban.SanctionFollowed {
+		t.Fatalf("events %+v", events.Items)
+	}
+	d.call("GET", "/v1/sanctions?status=open&unit=sanitation", "dev-supervisor", nil).Expect(t, 200, &list)
+	if len(list.Items) != 0 {
+		t.Fatalf("still open: %+v", list.Items)
 	}
 }

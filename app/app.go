@@ -63,6 +63,16 @@ type Store interface {
 	// their rows; Bulletin returns one whole (ENOTFOUND when none).
 	Bulletins(ctx context.Context) ([]duban.Bulletin, error)
 	Bulletin(ctx context.Context, period string) (duban.Bulletin, error)
+
+	// Sanctions lists the sanctions f selects, the latest period first;
+	// Sanction returns one (ENOTFOUND when none), SanctionEvents its
+	// events in order. RecordSanction records a sanction's change (its
+	// event and its row, together), ECONFLICT when the sanction is no
+	// longer at the version before.
+	Sanctions(ctx context.Context, f duban.SanctionFilter) ([]duban.Sanction, error)
+	Sanction(ctx context.Context, id string) (duban.Sanction, error)
+	SanctionEvents(ctx context.Context, id string) ([]duban.SanctionEvent, error)
+	RecordSanction(ctx context.Context, after duban.Sanction) error
 }
 
 // SiteStore is what app reads and writes of the sites (点位): their events

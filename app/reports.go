@@ -2,7 +2,7 @@ package app
 
 import (
 	"context"
-	"slices"
+	"time"
 
 	"github.com/duban/duban"
 )
@@ -88,15 +88,24 @@ func (s *Service) InspectorReport(ctx context.Context, by duban.Principal, r Rep
 	return q.Period, rows, err
 }
 
-// Bulletins lists the published bulletins, the latest first.
+// Bulletins lists the published bulletins, the latest first: a unit
+// reads its own place on their lists and its own sanctions.
 func (s *Service) Bulletins(ctx context.Context, by duban.Principal) ([]duban.Bulletin, error) {
 	if err := by.MayReadScorecard(""); err != nil {
 		return nil, err
 	}
-	return s.Store.Bulletins(ctx)
+	bs, err := s.Store.Bulletins(ctx)
+	if err != nil || by.Role != duban.RoleUnit {
+		return bs, err
+	}
+	for i := range bs {
+		bs[i] = bs[i].Only(by.Unit)
+	}
+	return bs, nil
 }
 
-// Bulletin returns the bulletin of period: a unit reads its own row of it.
+// Bulletin returns the bulletin of period: a unit reads its own row of
+// it, its own place on the lists and its own sanctions.
 func (s *Service) Bulletin(ctx context.Context, by duban.Principal, period string) (duban.Bulletin, error) {
 	if err := by.MayReadScorecard(""); err != nil {
 		return duban.Bulletin{}, err
@@ -108,6 +117,62 @@ func (s *Service) Bulletin(ctx context.Context, by duban.Principal, period strin
 	if err != nil || by.Role != duban.RoleUnit {
 		return b, err
 	}
-	b.Rows = slices.DeleteFunc(slices.Clone(b.Rows), func(r duban.UnitRow) bool { return r.Unit != by.Unit })
-	return b, nil
+	return b.Only(by.Unit), nil
+}
+
+// Sanctions lists the sanctions f selects, the latest period first: the
+// office's of every unit, a unit's its own.
+func (s *Service) Sanctions(ctx context.Context, by duban.Principal, f duban.SanctionFilter) ([]duban.Sanction, error) {
+	if err := by.MayReadScorecard(f.Unit); err != nil {
+		return nil, err
+	}
+	if by.Role == duban.RoleUnit {
+		f.Unit = by.Unit
+	}
+	if err := f.Check(s.Policy); err != nil {
+		return nil, err
+	}
+	return s.Store.Sanctions(ctx, f)
+}
+
+// Sanction returns a sanction and its events: a unit reads its own only,
+// another's being not found.
+func (s *Service) Sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, []duban.SanctionEvent, error) {
+	sn, err := s.sanction(ctx, by, id)
+	if err != nil {
+		return sn, nil, err
+	}
+	events, err := s.Store.SanctionEvents(ctx, id)
+	return sn, events, err
+}
+
+// sanction reads sanction id as by may see it.
+func (s *Service) sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, error) {
+	if err := by.MayReadScorecard(""); err != nil {
+		return duban.Sanction{}, err
+	}
+	sn, err := s.Store.Sanction(ctx, id)
+	if err == nil && by.Role == duban.RoleUnit && sn.Unit != by.Unit {
+		return duban.Sanction{}, duban.Errorf(duban.ENOTFOUND, "no sanction %s", id)
+	}
+	return sn, err
+}
+
+// SanctionDone records the office's follow-up of sanction id: note what
+// was done, at when (nil: now). It answers the sanction after it.
+func (s *Service) SanctionDone(ctx context.Context, by duban.Principal, id, note string, at *time.Time) (duban.Sanction, error) {
+	sn, err := s.sanction(ctx, by, id)
+	if err != nil {
+		return sn, err
+	}
+	now := s.now()
+	when := now
+	if at != nil {
+		when = *at
+	}
+	done, err := sn.Done(by, note, when, now)
+	if err != nil {
+		return sn, err
+	}
+	return done, s.Store.RecordSanction(ctx, done)
 }

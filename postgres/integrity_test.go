@@ -244,7 +244,7 @@ func TestMigrationAddsOutcomesAndTheScorecards(t *testing.T) {
 	// The store as it stood before 0009.
 	for _, sql := range []string{
 		`UPDATE cases SET doc = doc - 'outcome' - 'obligation_since', view = replace(replace(view, ',"outcome":"fixed"', ''), ',"outcome":"no_further_action"', '')`,
-		`DROP TABLE facts, stretches, bulletins`,
+		`DROP TABLE facts, stretches, bulletins CASCADE`,
 		`DROP FUNCTION bulletins_are_immutable()`,
 		`DELETE FROM schema_migrations WHERE version = 9`,
 	} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/duban/duban"
 )
@@ -190,46 +191,158 @@ func (s *Store) FigureCases(ctx context.Context, q duban.ReportQuery, figure str
 	return ids, readErr(err)
 }
 
-// PublishBulletin keeps b, published now, unless a bulletin of its period
-// is kept already: published reports whether this call kept it. A kept
-// bulletin never changes.
+// PublishBulletin keeps b, published now, with its lists, and the
+// sanctions it brings (imposed now, each with its SanctionImposed event),
+// all in one transaction, unless a bulletin of its period is kept
+// already: published reports whether this call kept it. A kept bulletin
+// never changes, nor do its sanctions but by their follow-up.
 func (s *Store) PublishBulletin(ctx context.Context, b duban.Bulletin) (published bool, err error) {
 	rows, err := json.Marshal(b.Rows)
 	if err != nil {
 		return false, err
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO bulletins (period, period_from, period_to, rows) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (period) DO NOTHING`, b.Name, b.From, b.To, rows)
-	return tag.RowsAffected() == 1, err
+	red, err := json.Marshal(b.RedList)
+	if err != nil {
+		return false, err
+	}
+	black, err := json.Marshal(b.BlackList)
+	if err != nil {
+		return false, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO bulletins (period, period_from, period_to, rows, red_list, black_list)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (period) DO NOTHING RETURNING published_at`,
+			b.Name, b.From, b.To, rows, red, black).Scan(&b.PublishedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		published = true
+		batch := &pgx.Batch{}
+		for _, sn := range b.Sanctions {
+			sn.Imposed = b.PublishedAt
+			if err := queueSanction(batch, sn); err != nil {
+				return err
+			}
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	return published, err
+}
+
+// queueSanction queues the event that made sn as it is and its row.
+func queueSanction(batch *pgx.Batch, sn duban.Sanction) error {
+	e := sn.Event()
+	actor, err := json.Marshal(e.Actor)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(sn)
+	if err != nil {
+		return err
+	}
+	batch.Queue(`INSERT INTO sanction_events (sanction_id, version, type, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.SanctionID, e.Version, e.Type, e.OccurredAt, actor, doc)
+	batch.Queue(`INSERT INTO sanctions (id, period, period_to, unit, status, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, doc = excluded.doc`,
+		sn.ID, sn.Period, sn.PeriodTo, sn.Unit, sn.Status, sn.Version, doc)
+	return nil
+}
+
+// bulletinColumns are what a bulletin is read from, in scanBulletin's order.
+const bulletinColumns = `period, period_from, period_to, published_at, red_list, black_list,
+	coalesce((SELECT jsonb_agg(doc ORDER BY period_to, id) FROM sanctions WHERE sanctions.period = bulletins.period), '[]')`
+
+// scanBulletin reads a bulletin's columns (bulletinColumns), then the
+// more of into.
+func scanBulletin(row pgx.Row, more ...any) (duban.Bulletin, error) {
+	var b duban.Bulletin
+	var red, black, sanctions []byte
+	if err := row.Scan(append([]any{&b.Name, &b.From, &b.To, &b.PublishedAt, &red, &black, &sanctions}, more...)...); err != nil {
+		return b, err
+	}
+	b = b.UTC()
+	return b, errors.Join(json.Unmarshal(red, &b.RedList), json.Unmarshal(black, &b.BlackList), json.Unmarshal(sanctions, &b.Sanctions))
 }
 
 // Bulletins lists the published bulletins, the latest period first,
 // without their rows.
 func (s *Store) Bulletins(ctx context.Context) ([]duban.Bulletin, error) {
-	rows, err := s.pool.Query(ctx, `SELECT period, period_from, period_to, published_at FROM bulletins ORDER BY period_to DESC`)
+	rows, err := s.pool.Query(ctx, `SELECT `+bulletinColumns+` FROM bulletins ORDER BY period_to DESC`)
 	if err != nil {
 		return nil, readErr(err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.Bulletin, error) {
-		var b duban.Bulletin
-		err := row.Scan(&b.Name, &b.From, &b.To, &b.PublishedAt)
-		return b.UTC(), err
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.Bulletin, error) { return scanBulletin(row) })
 	return out, readErr(err)
 }
 
 // Bulletin returns the bulletin of period, with its rows; ENOTFOUND when
 // none is published.
 func (s *Store) Bulletin(ctx context.Context, period string) (duban.Bulletin, error) {
-	var b duban.Bulletin
 	var rows []byte
-	err := s.pool.QueryRow(ctx, `SELECT period, period_from, period_to, published_at, rows FROM bulletins WHERE period = $1`, period).
-		Scan(&b.Name, &b.From, &b.To, &b.PublishedAt, &rows)
+	b, err := scanBulletin(s.pool.QueryRow(ctx, `SELECT `+bulletinColumns+`, rows FROM bulletins WHERE period = $1`, period), &rows)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return duban.Bulletin{}, duban.Errorf(duban.ENOTFOUND, "no bulletin of period %s is published", period)
 	} else if err != nil {
 		return duban.Bulletin{}, readErr(err)
 	}
-	b = b.UTC()
 	return b, json.Unmarshal(rows, &b.Rows)
+}
+
+// Sanctions lists the sanctions f selects, the latest period first, then
+// by id.
+func (s *Store) Sanctions(ctx context.Context, f duban.SanctionFilter) ([]duban.Sanction, error) {
+	rows, err := s.pool.Query(ctx, `SELECT doc FROM sanctions
+		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR unit = $2) AND ($3 = '' OR period = $3)
+		ORDER BY period_to DESC, id`, string(f.Status), f.Unit, f.Period)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[duban.Sanction])
+	return out, readErr(err)
+}
+
+// Sanction returns a sanction; ENOTFOUND when there is none.
+func (s *Store) Sanction(ctx context.Context, id string) (duban.Sanction, error) {
+	var sn duban.Sanction
+	err := s.pool.QueryRow(ctx, `SELECT doc FROM sanctions WHERE id = $1`, id).Scan(&sn)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sn, duban.Errorf(duban.ENOTFOUND, "no sanction %s", id)
+	}
+	return sn, readErr(err)
+}
+
+// RecordSanction records sanction after (a follow-up of the sanction at
+// version after.Version-1): its event and its row, together; ECONFLICT
+// when it changed meanwhile.
+func (s *Store) RecordSanction(ctx context.Context, after duban.Sanction) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		if err := queueSanction(batch, after); err != nil {
+			return err
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return duban.Errorf(duban.ECONFLICT, "sanction %s was changed meanwhile: read it again", after.ID)
+	}
+	return err
+}
+
+// SanctionEvents returns a sanction's events in version order.
+func (s *Store) SanctionEvents(ctx context.Context, id string) ([]duban.SanctionEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT sanction_id, version, type, occurred_at, actor, data FROM sanction_events
+		WHERE sanction_id = $1 ORDER BY version`, id)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.SanctionEvent, error) {
+		var e duban.SanctionEvent
+		err := row.Scan(&e.SanctionID, &e.Version, &e.Type, &e.OccurredAt, &e.Actor, &e.Data)
+		e.OccurredAt = e.OccurredAt.UTC()
+		return e, err
+	})
+	return out, readErr(err)
 }

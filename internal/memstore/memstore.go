@@ -26,6 +26,10 @@ type Store struct {
 	position  int64
 	cases     map[string]*stored
 	bulletins map[string]duban.Bulletin
+	// sanctions are the bulletins' sanctions as they are now,
+	// sanctionEvents what made them so.
+	sanctions      map[string]duban.Sanction
+	sanctionEvents []duban.SanctionEvent
 	log       []logged // every event, in position order
 	sessions  map[string]app.StoredSession
 	numbers   map[int]int // the last case number drawn, by year

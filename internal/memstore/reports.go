@@ -1,10 +1,12 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/duban/duban"
@@ -180,8 +182,8 @@ func (s *Store) FigureCases(_ context.Context, q duban.ReportQuery, figure strin
 	return slices.Compact(ids), nil
 }
 
-// PublishBulletin keeps b, published now, unless a bulletin of its period
-// is kept already.
+// PublishBulletin keeps b, published now, and the sanctions it brings,
+// unless a bulletin of its period is kept already.
 func (s *Store) PublishBulletin(_ context.Context, b duban.Bulletin) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,11 +191,29 @@ func (s *Store) PublishBulletin(_ context.Context, b duban.Bulletin) (bool, erro
 		return false, nil
 	}
 	if s.bulletins == nil {
-		s.bulletins = map[string]duban.Bulletin{}
+		s.bulletins, s.sanctions = map[string]duban.Bulletin{}, map[string]duban.Sanction{}
 	}
 	b.PublishedAt = time.Now().UTC().Truncate(time.Microsecond)
+	for _, sn := range b.Sanctions {
+		sn.Imposed = b.PublishedAt
+		s.sanctions[sn.ID] = sn
+		s.sanctionEvents = append(s.sanctionEvents, sn.Event())
+	}
+	b.Sanctions = nil
 	s.bulletins[b.Name] = b
 	return true, nil
+}
+
+// withSanctions is b with its sanctions as they are now.
+func (s *Store) withSanctions(b duban.Bulletin) duban.Bulletin {
+	b.Sanctions = nil
+	for _, sn := range s.sanctions {
+		if sn.Period == b.Name {
+			b.Sanctions = append(b.Sanctions, sn)
+		}
+	}
+	slices.SortFunc(b.Sanctions, func(x, y duban.Sanction) int { return strings.Compare(x.ID, y.ID) })
+	return b.UTC()
 }
 
 // Bulletins lists the published bulletins, the latest period first,
@@ -204,7 +224,7 @@ func (s *Store) Bulletins(context.Context) ([]duban.Bulletin, error) {
 	out := make([]duban.Bulletin, 0, len(s.bulletins))
 	for _, b := range s.bulletins {
 		b.Rows = nil
-		out = append(out, b)
+		out = append(out, s.withSanctions(b))
 	}
 	slices.SortFunc(out, func(a, b duban.Bulletin) int { return b.To.Compare(a.To) })
 	return out, nil
@@ -218,5 +238,59 @@ func (s *Store) Bulletin(_ context.Context, period string) (duban.Bulletin, erro
 	if !ok {
 		return duban.Bulletin{}, duban.Errorf(duban.ENOTFOUND, "no bulletin of period %s is published", period)
 	}
-	return b, nil
+	return s.withSanctions(b), nil
+}
+
+// Sanctions lists the sanctions f selects, the latest period first, then
+// by id.
+func (s *Store) Sanctions(_ context.Context, f duban.SanctionFilter) ([]duban.Sanction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []duban.Sanction{}
+	for _, sn := range s.sanctions {
+		if (f.Status == "" || sn.Status == f.Status) && (f.Unit == "" || sn.Unit == f.Unit) && (f.Period == "" || sn.Period == f.Period) {
+			out = append(out, sn)
+		}
+	}
+	slices.SortFunc(out, func(x, y duban.Sanction) int {
+		return cmp.Or(y.PeriodTo.Compare(x.PeriodTo), strings.Compare(x.ID, y.ID))
+	})
+	return out, nil
+}
+
+// Sanction returns a sanction; ENOTFOUND when there is none.
+func (s *Store) Sanction(_ context.Context, id string) (duban.Sanction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, ok := s.sanctions[id]
+	if !ok {
+		return sn, duban.Errorf(duban.ENOTFOUND, "no sanction %s", id)
+	}
+	return sn, nil
+}
+
+// RecordSanction records after, a change of the sanction at the version
+// before it; ECONFLICT when it changed meanwhile.
+func (s *Store) RecordSanction(_ context.Context, after duban.Sanction) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sanctions[after.ID].Version != after.Version-1 {
+		return duban.Errorf(duban.ECONFLICT, "sanction %s was changed meanwhile: read it again", after.ID)
+	}
+	s.sanctions[after.ID] = after
+	s.sanctionEvents = append(s.sanctionEvents, after.Event())
+	return nil
+}
+
+// SanctionEvents returns a sanction's events in version order.
+func (s *Store) SanctionEvents(_ context.Context, id string) ([]duban.SanctionEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []duban.SanctionEvent{}
+	for _, e := range s.sanctionEvents {
+		if e.SanctionID == id {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

@@ -28,6 +28,7 @@ type Store interface {
 	CaseCounts(ctx context.Context, now time.Time) (duban.CaseCounts, error)
 	Append(ctx context.Context, a duban.Append) (duban.Appended, error)
 	EventsAfter(ctx context.Context, caseID string, version int64) ([]duban.Event, error)
+	PublishBulletin(ctx context.Context, b duban.Bulletin) (bool, error)
 }
 
 // Run runs the contract against the stores newStore makes: an empty one
@@ -58,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"the cases counted for the metrics", testCaseCounts},
 		{"attachments and the cases that refer to them", testAttachments},
 		{"residents' follow links and points", testResidents},
+		{"bulletins with their lists and sanctions, followed up", testHonours},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newStore(t)) })
