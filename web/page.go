@@ -18,7 +18,7 @@ import (
 )
 
 // pageNames are the pages, each a template of its own over the layout.
-var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "sites", "map", "figure", "bulletin", "field", "photo", "report", "follow"}
+var pageNames = []string{"login", "logout", "error", "board", "cases", "case", "new", "inbox", "reports", "sites", "map", "figure", "bulletin", "field", "photo", "report", "follow", "sanctions", "honours"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}

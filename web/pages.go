@@ -43,6 +43,8 @@ type boardData struct {
 	// Checks counts the residents' reports awaiting the office's check,
 	// Dissatisfied the closed ones rated 不满意: the office's two queues.
 	Checks, Dissatisfied int
+	// Sanctions are the sanctions still open (红黑榜's consequences).
+	Sanctions []duban.Sanction
 }
 
 // board is the campaign office's escalation board, worst first; with
@@ -78,6 +80,9 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 	if d.Checks, err = s.App.CountCases(r.Context(), by, duban.CaseFilter{Unit: d.Unit, Area: d.Area, Statuses: []duban.Status{duban.StatusReported}}); err == nil {
 		d.Dissatisfied, err = s.App.CountCases(r.Context(), by, duban.CaseFilter{Unit: d.Unit, Area: d.Area,
 			Statuses: []duban.Status{duban.StatusClosed}, Rating: duban.RatingDissatisfied})
+	}
+	if err == nil {
+		d.Sanctions, err = s.openSanctions(r, d.Unit)
 	}
 	if err != nil {
 		s.fail(w, r, err)

@@ -115,6 +115,9 @@ func (s *Server) Handler() (http.Handler, error) {
 		r.Get("/reports/sites.csv", s.siteReportCSV)
 		r.Get("/reports/figure", s.figureCases)
 		r.Get("/reports/bulletins/{period}", s.bulletin)
+		r.Get("/reports/honours", s.honoursHistory)
+		r.Get("/sanctions", s.sanctionsPage)
+		r.Post("/sanctions/{id}/done", s.sanctionDone)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		// Signed in, the page keeps its navigation: a wrong link is not a
