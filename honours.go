@@ -291,7 +291,7 @@ func (b Bulletin) Only(unit string) Bulletin {
 	b.Rows = slices.DeleteFunc(slices.Clone(b.Rows), func(r UnitRow) bool { return r.Unit != unit })
 	b.RedList, b.BlackList = keep(b.RedList), keep(b.BlackList)
 	b.Sanctions = slices.DeleteFunc(slices.Clone(b.Sanctions), func(s Sanction) bool { return s.Unit != unit })
-	return b
+	return b.UTC()
 }
 
 // SanctionFilter selects sanctions: of a status, a unit, a period ("" for

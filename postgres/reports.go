@@ -197,6 +197,7 @@ func (s *Store) FigureCases(ctx context.Context, q duban.ReportQuery, figure str
 // already: published reports whether this call kept it. A kept bulletin
 // never changes, nor do its sanctions but by their follow-up.
 func (s *Store) PublishBulletin(ctx context.Context, b duban.Bulletin) (published bool, err error) {
+	b = b.UTC()
 	rows, err := json.Marshal(b.Rows)
 	if err != nil {
 		return false, err
@@ -262,8 +263,8 @@ func scanBulletin(row pgx.Row, more ...any) (duban.Bulletin, error) {
 	if err := row.Scan(append([]any{&b.Name, &b.From, &b.To, &b.PublishedAt, &red, &black, &sanctions}, more...)...); err != nil {
 		return b, err
 	}
-	b = b.UTC()
-	return b, errors.Join(json.Unmarshal(red, &b.RedList), json.Unmarshal(black, &b.BlackList), json.Unmarshal(sanctions, &b.Sanctions))
+	err := errors.Join(json.Unmarshal(red, &b.RedList), json.Unmarshal(black, &b.BlackList), json.Unmarshal(sanctions, &b.Sanctions))
+	return b.UTC(), err
 }
 
 // Bulletins lists the published bulletins, the latest period first,

@@ -176,6 +176,19 @@ func authzMatrix() map[string]authzRow {
 		s.publish(duban.Bulletin{Period: s.policy.AssessmentPeriodOf(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))})
 		return "/v1/reports/bulletins/2026-10"
 	}
+	// A bulletin of a period of its own, sanitation under the line: its
+	// sanction, open.
+	sanctioned := 0
+	sanction := func(s *stack) string {
+		sanctioned++
+		b := duban.Bulletin{Period: s.policy.AssessmentPeriodOf(time.Date(2020, 1, 15, 0, 0, 0, 0, time.UTC).AddDate(0, sanctioned, 0)),
+			Rows: []duban.UnitRow{{Unit: "sanitation", Rank: new(1), Score: new(50.0)}}}
+		s.policy.Honour(&b, nil, nil)
+		if _, err := s.store().PublishBulletin(context.Background(), b); err != nil {
+			s.t.Fatal(err)
+		}
+		return "/v1/sanctions/" + b.Sanctions[0].ID
+	}
 	return map[string]authzRow{
 		"GET /healthz":                                   {public: true, path: "/healthz", ok: 200},
 		"GET /readyz":                                    {public: true, path: "/readyz", ok: 200},
@@ -206,6 +219,10 @@ func authzMatrix() map[string]authzRow {
 		"GET /v1/reports/sites/{site}":                   {may: withSight, setup: siteReported, ok: 200},
 		"GET /v1/reports/bulletins":                      {may: scorers, path: "/v1/reports/bulletins", ok: 200},
 		"GET /v1/reports/bulletins/{period}":             {may: scorers, setup: published, ok: 200},
+		"GET /v1/sanctions":                              {may: scorers, path: "/v1/sanctions", ok: 200},
+		"GET /v1/sanctions/{id}":                         {may: []string{"supervisor", "admin", "own unit"}, setup: sanction, ok: 200, hidden: true},
+		"GET /v1/sanctions/{id}/events":                  {may: []string{"supervisor", "admin", "own unit"}, setup: sanction, path: "/events", ok: 200, hidden: true},
+		"POST /v1/sanctions/{id}/done":                   {may: overseers, setup: sanction, path: "/done", body: map[string]any{"note": "约谈已进行"}, ok: 200, hidden: true},
 		"GET /v1/stream":                                 {may: everyone, path: "/v1/stream", ok: 200, stream: true},
 		"POST /v1/attachments":                           {may: everyone, path: "/v1/attachments", body: photo, ok: 201},
 		"GET /v1/attachments/{id}":                       {may: withSight, setup: attached, ok: 200},

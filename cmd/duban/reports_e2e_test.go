@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/internal/apitest"
 	"github.com/duban/duban/postgres"
 	"github.com/duban/duban/workflows"
 )
@@ -64,17 +66,28 @@ func (s *stack) startWorker(policyFile string) *exec.Cmd {
 	return cmd
 }
 
+// honouredPolicy puts every unit scored under 100 on the black list, and
+// the best on the red one.
+const honouredPolicy = shortPolicy + `
+honours:
+  red_list: {top: 1}
+  black_list: {below: 100}
+sanctions:
+  - {when: black_list, times: 2, within: 3, action: yellow_card}
+  - {when: black_list, times: 1, action: notice}
+`
+
 // A period ends while its only worker is killed (-9): the bulletin is
 // published once the next worker is up, with the rows as they stood at
-// the period's end, not with what was done after it, and it does not
-// change afterwards.
+// the period's end, not with what was done after it, with one set of
+// lists and sanctions, and none of it changes afterwards.
 func TestBulletinPublishedOnceAcrossAKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a worker across a period's end")
 	}
-	s := newStack(t, shortPolicy)
+	s := newStack(t, honouredPolicy)
 	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(shortPolicy), 0o644); err != nil {
+	if err := os.WriteFile(policyFile, []byte(honouredPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -98,10 +111,20 @@ func TestBulletinPublishedOnceAcrossAKill(t *testing.T) {
 	s.start("api")
 	first := s.startWorker(policyFile)
 
-	// Before the end: one case handled, one acknowledged.
-	handled := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
+	// Before the end: one case handled, one acknowledged. Run alone, this
+	// test's worker is the first to add the search attributes: the API
+	// refuses commands (503) until its next check of Temporal finds them.
+	var opened apitest.Response
+	eventually(t, 30*time.Second, "the API taking commands", func() bool {
+		opened = s.call("POST", "/v1/cases", "dev-inspector", littering)
+		return opened.Status != http.StatusServiceUnavailable
+	})
+	handled := s.caseOf(opened, 201)
 	s.caseOf(s.call("POST", "/v1/cases/"+handled.ID+"/acknowledge", "dev-sanitation", nil), 200)
 	s.caseOf(s.call("POST", "/v1/cases/"+handled.ID+"/resolve", "dev-sanitation", map[string]any{"note": "swept"}), 200)
+	// Reworked once: under 100, on the black list.
+	s.caseOf(s.call("POST", "/v1/cases/"+handled.ID+"/verify", "dev-inspector", map[string]any{"passed": false, "note": "still there"}), 200)
+	s.caseOf(s.call("POST", "/v1/cases/"+handled.ID+"/resolve", "dev-sanitation", map[string]any{"note": "swept again"}), 200)
 	s.caseOf(s.call("POST", "/v1/cases/"+handled.ID+"/verify", "dev-inspector", map[string]any{"passed": true}), 200)
 	late := s.caseOf(s.call("POST", "/v1/cases", "dev-inspector", littering), 201)
 	s.caseOf(s.call("POST", "/v1/cases/"+late.ID+"/acknowledge", "dev-sanitation", nil), 200)
@@ -137,8 +160,18 @@ func TestBulletinPublishedOnceAcrossAKill(t *testing.T) {
 	if !b.From.Equal(period.From) || !b.To.Equal(period.To) || b.PublishedAt.Before(period.To) || len(b.Rows) != 2 {
 		t.Fatalf("bulletin %+v", b)
 	}
-	if r := b.Rows[0]; r.Unit != "sanitation" || r.Dispatched != 2 || r.Handled != 1 || r.Due != 1 || r.Rank == nil || *r.Rank != 1 {
+	if r := b.Rows[0]; r.Unit != "sanitation" || r.Dispatched != 2 || r.Handled != 2 || r.Rework != 1 || r.Due != 2 || r.Rank == nil || *r.Rank != 1 {
 		t.Fatalf("sanitation's row as published: %+v", r)
+	}
+	// Sanitation, the only unit scored, heads the red list and is under
+	// the black list's line: one notice, imposed as the bulletin was
+	// published, by one event.
+	if len(b.RedList.Units) != 1 || b.RedList.Units[0].Unit != "sanitation" || len(b.BlackList.Units) != 1 || len(b.Sanctions) != 1 {
+		t.Fatalf("the lists %+v %+v and sanctions %+v", b.RedList, b.BlackList, b.Sanctions)
+	}
+	if sn := b.Sanctions[0]; sn.ID != "2026-09.sanitation" || sn.Action != duban.ActionNotice || sn.RuleN != 2 ||
+		!sn.Imposed.Equal(b.PublishedAt) || sn.Status != duban.SanctionOpen {
+		t.Fatalf("the sanction %+v", sn)
 	}
 	// The same rows the store counts for the period now, at its end.
 	store := s.store()
@@ -164,6 +197,14 @@ func TestBulletinPublishedOnceAcrossAKill(t *testing.T) {
 	}
 	if err := store.Exec(ctx, `UPDATE bulletins SET rows = '[]'`); err == nil || !strings.Contains(err.Error(), "a published bulletin does not change") {
 		t.Fatalf("a bulletin rewritten by hand: %v", err)
+	}
+	var events struct{ Items []duban.SanctionEvent }
+	s.call("GET", "/v1/sanctions/2026-09.sanitation/events", "dev-supervisor", nil).Expect(t, 200, &events)
+	if len(events.Items) != 1 || events.Items[0].Type != duban.SanctionImposed {
+		t.Fatalf("the sanction's events: %+v", events.Items)
+	}
+	if err := store.Exec(ctx, `UPDATE sanction_events SET type = 'SanctionDone'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("a sanction's event rewritten by hand: %v", err)
 	}
 }
 
