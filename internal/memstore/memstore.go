@@ -30,12 +30,12 @@ type Store struct {
 	// sanctionEvents what made them so.
 	sanctions      map[string]duban.Sanction
 	sanctionEvents []duban.SanctionEvent
-	log       []logged // every event, in position order
-	sessions  map[string]app.StoredSession
-	numbers   map[int]int // the last case number drawn, by year
-	sites     siteStore
-	attached  map[string]app.Attachment
-	residents residents
+	log            []logged // every event, in position order
+	sessions       map[string]app.StoredSession
+	numbers        map[int]int // the last case number drawn, by year
+	sites          siteStore
+	attached       map[string]app.Attachment
+	residents      residents
 
 	// LoseAnswers makes the next n appends commit, then fail as if the
 	// answer was lost on the way back.
