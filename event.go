@@ -78,9 +78,12 @@ var eventDataTypes = dataTypes(
 	CommentAdded{}, CaseDisputed{}, CaseAssigned{}, ExtensionRequested{}, ExtensionDecided{},
 	CaseUrged{}, CaseCancelled{}, CaseSuspended{}, CaseResumed{}, CaseListed{}, CaseDelisted{},
 	ReportConfirmed{}, ReportRejected{}, ReporterRated{}, CaseReopened{},
+	// A sanction's, not a case's: the sanction as it stood after each.
+	Sanction{}, Sanction{FollowUp: &FollowUp{}},
 )
 
-// EventTypes lists every event type, sorted.
+// EventTypes lists every event type, sorted: the cases' and the
+// sanctions' (SanctionImposed, SanctionDone).
 func EventTypes() []EventType {
 	return slices.Sorted(maps.Keys(eventDataTypes))
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Reward and penalty (SPEC.md, "Reward and penalty"): at each period's
@@ -253,32 +255,60 @@ func (s Sanction) Done(by Principal, note string, at, now time.Time) (Sanction, 
 	return s, nil
 }
 
-// SanctionEventType names a sanction's events.
-type SanctionEventType string
-
-// A sanction's events: imposed by a bulletin, then done.
+// A sanction's events: imposed by a bulletin, then done. They are not a
+// case's: they are kept with the sanction and offered to the
+// subscriptions beside the cases' events.
 const (
-	SanctionImposed  SanctionEventType = "SanctionImposed"
-	SanctionFollowed SanctionEventType = "SanctionDone"
+	EventSanctionImposed EventType = "SanctionImposed"
+	EventSanctionDone    EventType = "SanctionDone"
 )
+
+// EventType makes a sanction the data of its events: the sanction as it
+// stood after each.
+func (s Sanction) EventType() EventType {
+	if s.FollowUp != nil {
+		return EventSanctionDone
+	}
+	return EventSanctionImposed
+}
 
 // SanctionEvent is a change to a sanction, appended, never changed.
 type SanctionEvent struct {
-	SanctionID string            `json:"sanction_id"`
-	Version    int               `json:"version"`
-	Type       SanctionEventType `json:"type"`
-	OccurredAt time.Time         `json:"occurred_at"`
-	Actor      Principal         `json:"actor"`
-	Data       Sanction          `json:"data"`
+	ID         string    `json:"id"`
+	SanctionID string    `json:"sanction_id"`
+	Version    int       `json:"version"`
+	Type       EventType `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Actor      Principal `json:"actor"`
+	Data       Sanction  `json:"data"`
 }
 
 // Event returns the event that made s as it is: imposed by the system,
-// or done by the follow-up's author.
+// or done by the follow-up's author. Its id is named by the sanction and
+// the version, as a case event's is.
 func (s Sanction) Event() SanctionEvent {
+	e := SanctionEvent{ID: EventID(SanctionStream(s.ID), int64(s.Version)), SanctionID: s.ID, Version: s.Version, Type: s.EventType(),
+		OccurredAt: s.Imposed, Actor: System, Data: s}
 	if s.FollowUp != nil {
-		return SanctionEvent{SanctionID: s.ID, Version: s.Version, Type: SanctionFollowed, OccurredAt: s.FollowUp.RecordedAt, Actor: s.FollowUp.By, Data: s}
+		e.OccurredAt, e.Actor = s.FollowUp.RecordedAt, s.FollowUp.By
 	}
-	return SanctionEvent{SanctionID: s.ID, Version: s.Version, Type: SanctionImposed, OccurredAt: s.Imposed, Actor: System, Data: s}
+	return e
+}
+
+// sanctionSpace is the UUID namespace of the sanctions' streams.
+var sanctionSpace = uuid.MustParse("0b8a1f6e-3c52-4d7e-9f21-7a4c5e9d2b13")
+
+// SanctionStream names a sanction's stream of events as a case id names a
+// case's: where the outbox keeps a sanction's deliveries in order.
+func SanctionStream(id string) string {
+	return uuid.NewSHA1(sanctionSpace, []byte(id)).String()
+}
+
+// Outbox is e as the subscriptions are offered it: an event of the
+// sanction's stream, the sanction as its data.
+func (e SanctionEvent) Outbox(position int64) Event {
+	return Event{ID: e.ID, CaseID: SanctionStream(e.SanctionID), Version: int64(e.Version), Position: position, Type: e.Type,
+		OccurredAt: e.OccurredAt, Actor: e.Actor, Data: e.Data}
 }
 
 // Only keeps b's lists and sanctions of unit: what a unit sees of a

@@ -313,10 +313,10 @@ func TestSanctionDone(t *testing.T) {
 		done.FollowUp.By != supervisor || !done.FollowUp.RecordedAt.Equal(now) {
 		t.Fatalf("done %+v %+v", done, done.FollowUp)
 	}
-	if ev := done.Event(); ev.Type != duban.SanctionFollowed || ev.Version != 2 || ev.Actor != supervisor {
+	if ev := done.Event(); ev.Type != duban.EventSanctionDone || ev.Version != 2 || ev.Actor != supervisor {
 		t.Errorf("its event %+v", ev)
 	}
-	if ev := s.Event(); ev.Type != duban.SanctionImposed || ev.Version != 1 || ev.Actor != duban.System {
+	if ev := s.Event(); ev.Type != duban.EventSanctionImposed || ev.Version != 1 || ev.Actor != duban.System {
 		t.Errorf("the imposing event %+v", ev)
 	}
 	if _, err := done.Done(supervisor, "again", now, now); !errors.As(err, &e) || e.Code != duban.ECONFLICT {

@@ -433,7 +433,7 @@ func TestSanctions(t *testing.T) {
 	refused(t, d.call("POST", done, "dev-supervisor", map[string]any{"note": "again"}), 409, "", "")
 	var events struct{ Items []duban.SanctionEvent }
 	d.call("GET", "/v1/sanctions/2026-11.sanitation/events", "dev-sanitation", nil).Expect(t, 200, &events)
-	if len(events.Items) != 2 || events.Items[0].Type != duban.SanctionImposed || events.Items[1].Type != duban.SanctionFollowed {
+	if len(events.Items) != 2 || events.Items[0].Type != duban.EventSanctionImposed || events.Items[1].Type != duban.EventSanctionDone {
 		t.Fatalf("events %+v", events.Items)
 	}
 	d.call("GET", "/v1/sanctions?status=open&unit=sanitation", "dev-supervisor", nil).Expect(t, 200, &list)

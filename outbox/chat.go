@@ -49,6 +49,10 @@ func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, o
 	}
 	for _, dl := range ds {
 		e := dl.Event
+		if sn, ok := e.Data.(duban.Sanction); ok {
+			out = append(out, d.sanctionNotice(sn))
+			continue
+		}
 		row, err := d.Store.Case(ctx, e.CaseID)
 		if err != nil {
 			return "", nil, err
@@ -85,6 +89,25 @@ func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, o
 		out = append(out, n)
 	}
 	return title, out, nil
+}
+
+// sanctionNotice says a sanction a bulletin brought, or its follow-up:
+// the action, the unit, the period, why, and a link to the sanctions'
+// page.
+func (d *Deliverer) sanctionNotice(sn duban.Sanction) notice {
+	say := func(key string, args ...any) string {
+		msg, _ := d.zh.T(key, args...)
+		return msg
+	}
+	u, _ := d.Policy.Unit(sn.Unit)
+	n := notice{what: say("event." + string(sn.EventType())), category: say("action." + string(sn.Action)), open: say("chat.open_sanction"),
+		url: strings.TrimRight(d.PublicURL, "/") + "/sanctions?status=#" + url.PathEscape(sn.ID)}
+	n.facts = append(n.facts, say("field.unit")+"："+cmp.Or(u.Name.In("zh"), sn.Unit), say("bulletin.period")+"："+sn.Period,
+		say("sanctions.reason")+"："+d.zh.SanctionReason(sn))
+	if f := sn.FollowUp; f != nil {
+		n.facts = append(n.facts, say("sanctions.follow_up")+"："+f.Note)
+	}
+	return n
 }
 
 // urgesThatDay counts the urges of e's case, e included, on the business

@@ -14,64 +14,114 @@ import (
 )
 
 // Enqueue records the deliveries sub wants of the log past its cursor and
-// moves the cursor, in one transaction; see outbox.Store.
+// moves the cursor, in one transaction; see outbox.Store. The log is the
+// cases' events and the sanctions', each read past its own cursor.
 func (s *Store) Enqueue(ctx context.Context, sub duban.Subscription, limit int) (int, error) {
 	// Idle, as a subscription mostly is, this writes nothing: a look at
-	// the cursor and at the log past it, and only then a transaction.
-	cursor, err := s.cursor(ctx, s.pool, sub.Name, "")
+	// the cursors and at the logs past them, and only then a transaction.
+	cases, sanctions, err := s.cursors(ctx, s.pool, sub.Name, "")
 	if errors.Is(err, pgx.ErrNoRows) {
-		// A new subscription starts at the log's end: it is offered what
+		// A new subscription starts at the logs' end: it is offered what
 		// happens from now on, not the history.
-		_, err = s.pool.Exec(ctx, `INSERT INTO outbox_cursors (subscription, tx, position)
-			VALUES ($1, (pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1)::text::xid8, 9223372036854775807)
+		_, err = s.pool.Exec(ctx, `INSERT INTO outbox_cursors (subscription, tx, position, sanction_tx, sanction_position)
+			SELECT $1, end_tx, 9223372036854775807, end_tx, 9223372036854775807
+			FROM (SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1)::text::xid8 AS end_tx) AS log_end
 			ON CONFLICT DO NOTHING`, sub.Name)
 		return 0, readErr(err)
 	} else if err != nil {
 		return 0, readErr(err)
 	}
-	if next, err := readLog(ctx, s.pool, cursor, 1); err != nil || len(next) == 0 {
+	next, err := readLog(ctx, s.pool, cases, 1)
+	if err != nil {
 		return 0, err
+	}
+	if len(next) == 0 {
+		if next, err = readSanctionLog(ctx, s.pool, sanctions, 1); err != nil || len(next) == 0 {
+			return 0, err
+		}
 	}
 	read := 0
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cursor, err := s.cursor(ctx, tx, sub.Name, " FOR UPDATE")
+		cases, sanctions, err := s.cursors(ctx, tx, sub.Name, " FOR UPDATE")
 		if err != nil {
 			return err
 		}
-		events, err := readLog(ctx, tx, cursor, limit)
-		if err != nil || len(events) == 0 {
+		events, err := readLog(ctx, tx, cases, limit)
+		if err != nil {
 			return err
 		}
-		read = len(events)
+		more, err := readSanctionLog(ctx, tx, sanctions, limit)
+		if err != nil {
+			return err
+		}
+		read = len(events) + len(more)
+		if read == 0 {
+			return nil
+		}
 		batch := &pgx.Batch{}
-		for _, e := range events {
+		for _, e := range append(events, more...) {
 			if sub.Wants(e.Type, e.Unit) {
 				batch.Queue(`INSERT INTO deliveries (subscription, event_id, case_id, next_at) VALUES ($1, $2, $3, now())
 					ON CONFLICT DO NOTHING`, sub.Name, e.ID, e.CaseID)
 			}
 		}
-		last := events[len(events)-1].Cursor
-		batch.Queue(`UPDATE outbox_cursors SET tx = $2::text::xid8, position = $3 WHERE subscription = $1`,
-			sub.Name, strconv.FormatUint(last.Tx, 10), last.Position)
+		if len(events) > 0 {
+			cases = events[len(events)-1].Cursor
+		}
+		if len(more) > 0 {
+			sanctions = more[len(more)-1].Cursor
+		}
+		batch.Queue(`UPDATE outbox_cursors SET tx = $2::text::xid8, position = $3, sanction_tx = $4::text::xid8, sanction_position = $5
+			WHERE subscription = $1`, sub.Name, strconv.FormatUint(cases.Tx, 10), cases.Position,
+			strconv.FormatUint(sanctions.Tx, 10), sanctions.Position)
 		return tx.SendBatch(ctx, batch).Close()
 	})
 	return read, readErr(err)
 }
 
-// cursor reads a subscription's place in the log (pgx.ErrNoRows: none yet).
-func (s *Store) cursor(ctx context.Context, q interface {
+// cursors reads a subscription's places in the cases' log and in the
+// sanctions' (pgx.ErrNoRows: none yet).
+func (s *Store) cursors(ctx context.Context, q interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}, sub, lock string) (app.LogCursor, error) {
-	var c app.LogCursor
-	var txID int64
-	err := q.QueryRow(ctx, `SELECT tx::text::bigint, position FROM outbox_cursors WHERE subscription = $1`+lock, sub).Scan(&txID, &c.Position)
-	c.Tx = uint64(txID)
-	return c, err
+}, sub, lock string) (cases, sanctions app.LogCursor, err error) {
+	var casesTx, sanctionsTx int64
+	err = q.QueryRow(ctx, `SELECT tx::text::bigint, position, sanction_tx::text::bigint, sanction_position
+		FROM outbox_cursors WHERE subscription = $1`+lock, sub).Scan(&casesTx, &cases.Position, &sanctionsTx, &sanctions.Position)
+	cases.Tx, sanctions.Tx = uint64(casesTx), uint64(sanctionsTx)
+	return cases, sanctions, err
+}
+
+// readSanctionLog reads the sanctions' events after the cursor, as
+// readLog reads the cases': each as the outbox offers it, with its unit.
+func readSanctionLog(ctx context.Context, q querier, after app.LogCursor, limit int) ([]app.Logged, error) {
+	rows, err := q.Query(ctx, `
+		SELECT tx::text::bigint, position, id, sanction_id, version, type, unit, occurred_at, actor, data
+		FROM sanction_events
+		WHERE (tx, position) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY tx, position
+		LIMIT $3`, strconv.FormatUint(after.Tx, 10), after.Position, limit)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	defer rows.Close()
+	var out []app.Logged
+	for rows.Next() {
+		var tx, position int64
+		var e duban.SanctionEvent
+		var unit string
+		if err := rows.Scan(&tx, &position, &e.ID, &e.SanctionID, &e.Version, &e.Type, &unit, &e.OccurredAt, &e.Actor, &e.Data); err != nil {
+			return nil, err
+		}
+		e.OccurredAt = e.OccurredAt.UTC()
+		out = append(out, app.Logged{Event: e.Outbox(position), Unit: unit, Cursor: app.LogCursor{Tx: uint64(tx), Position: position}})
+	}
+	return out, readErr(rows.Err())
 }
 
 // Claim leases the due deliveries of sub; see outbox.Store. In order, a
 // case is due when its first pending delivery is, and then all its pending
-// deliveries are leased with it.
+// deliveries are leased with it. A sanction's events are a stream as a
+// case's are.
 func (s *Store) Claim(ctx context.Context, sub string, now time.Time, lease time.Duration, limit int, inOrder bool) ([]outbox.Delivery, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH due AS (
@@ -85,9 +135,10 @@ func (s *Store) Claim(ctx context.Context, sub string, now time.Time, lease time
 			UPDATE deliveries SET next_at = $2::timestamptz + $3 * interval '1 millisecond'
 			WHERE seq IN (SELECT seq FROM due)
 			   OR ($5 AND subscription = $1 AND status = 'pending' AND case_id IN (SELECT case_id FROM due))
-			RETURNING seq, attempts + 1 AS attempt, event_id)
-		SELECT c.seq, c.attempt, e.position, e.id, e.case_id, e.version, e.type, e.occurred_at, e.actor, e.data
-		FROM claimed c JOIN events e ON e.id = c.event_id
+			RETURNING seq, attempts + 1 AS attempt, event_id, case_id)
+		SELECT c.seq, c.attempt, coalesce(e.position, se.position), c.event_id, c.case_id, coalesce(e.version, se.version),
+			coalesce(e.type, se.type), coalesce(e.occurred_at, se.occurred_at), coalesce(e.actor, se.actor), coalesce(e.data, se.data)
+		FROM claimed c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN sanction_events se ON se.id = c.event_id
 		ORDER BY c.seq`, sub, now, lease.Milliseconds(), limit, inOrder)
 	if err != nil {
 		return nil, readErr(err)
@@ -152,8 +203,9 @@ func (s *Store) Disabled(ctx context.Context, sub string) (bool, error) {
 // FailedDeliveries lists up to limit deliveries of sub kept as failed, the
 // oldest first.
 func (s *Store) FailedDeliveries(ctx context.Context, sub string, limit int) ([]app.FailedDelivery, error) {
-	rows, err := s.pool.Query(ctx, `SELECT d.event_id::text, d.case_id::text, e.position, e.type, d.attempts, coalesce(d.last_error, '')
-		FROM deliveries d JOIN events e ON e.id = d.event_id
+	rows, err := s.pool.Query(ctx, `SELECT d.event_id::text, d.case_id::text, coalesce(e.position, se.position), coalesce(e.type, se.type),
+			d.attempts, coalesce(d.last_error, '')
+		FROM deliveries d LEFT JOIN events e ON e.id = d.event_id LEFT JOIN sanction_events se ON se.id = d.event_id
 		WHERE d.subscription = $1 AND d.status = 'failed' ORDER BY d.seq LIMIT $2`, sub, limit)
 	if err != nil {
 		return nil, readErr(err)

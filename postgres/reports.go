@@ -243,8 +243,8 @@ func queueSanction(batch *pgx.Batch, sn duban.Sanction) error {
 	if err != nil {
 		return err
 	}
-	batch.Queue(`INSERT INTO sanction_events (sanction_id, version, type, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.SanctionID, e.Version, e.Type, e.OccurredAt, actor, doc)
+	batch.Queue(`INSERT INTO sanction_events (id, sanction_id, version, type, unit, occurred_at, actor, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.ID, e.SanctionID, e.Version, e.Type, sn.Unit, e.OccurredAt, actor, doc)
 	batch.Queue(`INSERT INTO sanctions (id, period, period_to, unit, status, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, doc = excluded.doc`,
 		sn.ID, sn.Period, sn.PeriodTo, sn.Unit, sn.Status, sn.Version, doc)
@@ -334,14 +334,14 @@ func (s *Store) RecordSanction(ctx context.Context, after duban.Sanction) error 
 
 // SanctionEvents returns a sanction's events in version order.
 func (s *Store) SanctionEvents(ctx context.Context, id string) ([]duban.SanctionEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sanction_id, version, type, occurred_at, actor, data FROM sanction_events
+	rows, err := s.pool.Query(ctx, `SELECT id, sanction_id, version, type, occurred_at, actor, data FROM sanction_events
 		WHERE sanction_id = $1 ORDER BY version`, id)
 	if err != nil {
 		return nil, readErr(err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (duban.SanctionEvent, error) {
 		var e duban.SanctionEvent
-		err := row.Scan(&e.SanctionID, &e.Version, &e.Type, &e.OccurredAt, &e.Actor, &e.Data)
+		err := row.Scan(&e.ID, &e.SanctionID, &e.Version, &e.Type, &e.OccurredAt, &e.Actor, &e.Data)
 		e.OccurredAt = e.OccurredAt.UTC()
 		return e, err
 	})

@@ -158,12 +158,5 @@ func (s *Server) openSanctions(r *http.Request, unit string) ([]duban.Sanction, 
 	return s.App.Sanctions(r.Context(), session(r).Principal, duban.SanctionFilter{Status: duban.SanctionOpen, Unit: unit})
 }
 
-// Reason says why a sanction was given: the rule, by its number, and the
-// periods on the black list that made it.
-func (p *page) Reason(sn duban.Sanction) string {
-	periods := strings.Join(sn.Periods, p.T("punct.list"))
-	if sn.Rule.Within > 0 {
-		return p.T("sanctions.reason.within", sn.RuleN, sn.Rule.Within, len(sn.Periods), periods)
-	}
-	return p.T("sanctions.reason.ever", sn.RuleN, len(sn.Periods), periods)
-}
+// Reason says why a sanction was given (messages.Catalog.SanctionReason).
+func (p *page) Reason(sn duban.Sanction) string { return p.cat.SanctionReason(sn) }

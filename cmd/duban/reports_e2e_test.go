@@ -200,7 +200,7 @@ func TestBulletinPublishedOnceAcrossAKill(t *testing.T) {
 	}
 	var events struct{ Items []duban.SanctionEvent }
 	s.call("GET", "/v1/sanctions/2026-09.sanitation/events", "dev-supervisor", nil).Expect(t, 200, &events)
-	if len(events.Items) != 1 || events.Items[0].Type != duban.SanctionImposed {
+	if len(events.Items) != 1 || events.Items[0].Type != duban.EventSanctionImposed {
 		t.Fatalf("the sanction's events: %+v", events.Items)
 	}
 	if err := store.Exec(ctx, `UPDATE sanction_events SET type = 'SanctionDone'`); err == nil || !strings.Contains(err.Error(), "append-only") {

@@ -82,7 +82,7 @@ func testHonours(t *testing.T, s Store) {
 		t.Fatalf("after the follow-up: %+v %v", read, err)
 	}
 	events, err := s.SanctionEvents(ctx, sn.ID)
-	if err != nil || len(events) != 2 || events[0].Type != duban.SanctionImposed || events[1].Type != duban.SanctionFollowed ||
+	if err != nil || len(events) != 2 || events[0].Type != duban.EventSanctionImposed || events[1].Type != duban.EventSanctionDone ||
 		events[0].Actor != duban.System || events[1].Actor != supervisor || jsonOf(events[1].Data) != jsonOf(done) ||
 		!events[0].OccurredAt.Equal(got.PublishedAt) {
 		t.Fatalf("events %+v %v", events, err)
