@@ -349,3 +349,12 @@ func (f SanctionFilter) Check(p *Policy) error {
 	}
 	return errs.err()
 }
+
+// SortSanctions orders sanctions as they are listed: the latest period
+// first, then the heaviest action, then by unit.
+func SortSanctions(list []Sanction) {
+	slices.SortFunc(list, func(x, y Sanction) int {
+		return cmp.Or(y.PeriodTo.Compare(x.PeriodTo),
+			slices.Index(SanctionActions, y.Action)-slices.Index(SanctionActions, x.Action), cmp.Compare(x.Unit, y.Unit))
+	})
+}

@@ -355,3 +355,22 @@ sanctions:
 		t.Errorf("the default policy's honours %+v and sanctions %+v", p.Honours, p.Sanctions)
 	}
 }
+
+// Sanctions are listed the latest period first, then the heaviest action.
+func TestSortSanctions(t *testing.T) {
+	nov, dec := monthOf(11).To, monthOf(12).To
+	list := []duban.Sanction{
+		{Unit: "a", PeriodTo: nov, Action: duban.ActionInterview},
+		{Unit: "b", PeriodTo: dec, Action: duban.ActionNotice},
+		{Unit: "c", PeriodTo: dec, Action: duban.ActionYellowCard},
+		{Unit: "a", PeriodTo: dec, Action: duban.ActionNotice},
+	}
+	duban.SortSanctions(list)
+	var got []string
+	for _, s := range list {
+		got = append(got, s.Unit+" "+string(s.Action))
+	}
+	if want := []string{"c yellow_card", "a notice", "b notice", "a interview"}; !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+}

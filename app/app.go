@@ -64,7 +64,7 @@ type Store interface {
 	Bulletins(ctx context.Context) ([]duban.Bulletin, error)
 	Bulletin(ctx context.Context, period string) (duban.Bulletin, error)
 
-	// Sanctions lists the sanctions f selects, the latest period first;
+	// Sanctions lists the sanctions f selects (duban.SortSanctions);
 	// Sanction returns one (ENOTFOUND when none), SanctionEvents its
 	// events in order. RecordSanction records a sanction's change (its
 	// event and its row, together), ECONFLICT when the sanction is no

@@ -253,7 +253,7 @@ func queueSanction(batch *pgx.Batch, sn duban.Sanction) error {
 
 // bulletinColumns are what a bulletin is read from, in scanBulletin's order.
 const bulletinColumns = `period, period_from, period_to, published_at, red_list, black_list,
-	coalesce((SELECT jsonb_agg(doc ORDER BY period_to, id) FROM sanctions WHERE sanctions.period = bulletins.period), '[]')`
+	coalesce((SELECT jsonb_agg(doc) FROM sanctions WHERE sanctions.period = bulletins.period), '[]')`
 
 // scanBulletin reads a bulletin's columns (bulletinColumns), then the
 // more of into.
@@ -264,6 +264,7 @@ func scanBulletin(row pgx.Row, more ...any) (duban.Bulletin, error) {
 		return b, err
 	}
 	err := errors.Join(json.Unmarshal(red, &b.RedList), json.Unmarshal(black, &b.BlackList), json.Unmarshal(sanctions, &b.Sanctions))
+	duban.SortSanctions(b.Sanctions)
 	return b.UTC(), err
 }
 
@@ -291,16 +292,15 @@ func (s *Store) Bulletin(ctx context.Context, period string) (duban.Bulletin, er
 	return b, json.Unmarshal(rows, &b.Rows)
 }
 
-// Sanctions lists the sanctions f selects, the latest period first, then
-// by id.
+// Sanctions lists the sanctions f selects, in duban.SortSanctions' order.
 func (s *Store) Sanctions(ctx context.Context, f duban.SanctionFilter) ([]duban.Sanction, error) {
 	rows, err := s.pool.Query(ctx, `SELECT doc FROM sanctions
-		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR unit = $2) AND ($3 = '' OR period = $3)
-		ORDER BY period_to DESC, id`, string(f.Status), f.Unit, f.Period)
+		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR unit = $2) AND ($3 = '' OR period = $3)`, string(f.Status), f.Unit, f.Period)
 	if err != nil {
 		return nil, readErr(err)
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowTo[duban.Sanction])
+	duban.SortSanctions(out)
 	return out, readErr(err)
 }
 

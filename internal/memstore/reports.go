@@ -1,12 +1,10 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/duban/duban"
@@ -212,7 +210,7 @@ func (s *Store) withSanctions(b duban.Bulletin) duban.Bulletin {
 			b.Sanctions = append(b.Sanctions, sn)
 		}
 	}
-	slices.SortFunc(b.Sanctions, func(x, y duban.Sanction) int { return strings.Compare(x.ID, y.ID) })
+	duban.SortSanctions(b.Sanctions)
 	return b.UTC()
 }
 
@@ -241,8 +239,7 @@ func (s *Store) Bulletin(_ context.Context, period string) (duban.Bulletin, erro
 	return s.withSanctions(b), nil
 }
 
-// Sanctions lists the sanctions f selects, the latest period first, then
-// by id.
+// Sanctions lists the sanctions f selects, in duban.SortSanctions' order.
 func (s *Store) Sanctions(_ context.Context, f duban.SanctionFilter) ([]duban.Sanction, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,9 +249,7 @@ func (s *Store) Sanctions(_ context.Context, f duban.SanctionFilter) ([]duban.Sa
 			out = append(out, sn)
 		}
 	}
-	slices.SortFunc(out, func(x, y duban.Sanction) int {
-		return cmp.Or(y.PeriodTo.Compare(x.PeriodTo), strings.Compare(x.ID, y.ID))
-	})
+	duban.SortSanctions(out)
 	return out, nil
 }
 
