@@ -25,9 +25,9 @@ type Honours struct {
 	Sites ListRules
 }
 
-// ListRules say who is listed. Red: the first Top ranked (0: no red
-// list) whose score is at least MinScore (nil: any); black: every one
-// whose score is below Below (nil: no black list).
+// ListRules say who is listed. Black: every one whose score is below
+// Below (nil: no black list); red: the first Top ranked (0: no red list)
+// whose score is at least MinScore (nil: any) and who is not black.
 type ListRules struct {
 	Top      int
 	MinScore *float64
@@ -137,11 +137,11 @@ func (p *Policy) Honour(b *Bulletin, sites []SiteScore, earlier []Bulletin) {
 			continue
 		}
 		l := ListedUnit{Unit: r.Unit, Rank: *r.Rank, Score: *r.Score}
-		if p.Honours.Units.red(l.Rank, l.Score) {
-			b.RedList.Units = append(b.RedList.Units, l)
-		}
-		if p.Honours.Units.black(l.Score) {
+		switch {
+		case p.Honours.Units.black(l.Score): // never red as well, however few are ranked
 			b.BlackList.Units = append(b.BlackList.Units, l)
+		case p.Honours.Units.red(l.Rank, l.Score):
+			b.RedList.Units = append(b.RedList.Units, l)
 		}
 	}
 	slices.SortFunc(b.RedList.Units, func(x, y ListedUnit) int { return x.Rank - y.Rank })
@@ -177,7 +177,7 @@ func (l ListRules) sites(counted []SiteScore) (red, black []ListedSite) {
 	})
 	red, black = []ListedSite{}, []ListedSite{}
 	for i, s := range ranked {
-		if l.red(i+1, s.MeanScore) {
+		if l.red(i+1, s.MeanScore) && !l.black(s.MeanScore) {
 			red = append(red, s)
 		}
 	}

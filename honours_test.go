@@ -374,3 +374,17 @@ func TestSortSanctions(t *testing.T) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
 }
+
+// A unit under the black list's line is never on the red list, however
+// few units are ranked; nor is a site.
+func TestBlackIsNeverRed(t *testing.T) {
+	p := honoursPolicyOf(t, strings.Replace(honoursPolicy, "red_list: {top: 3, min_score: 90}", "red_list: {top: 3}", 1))
+	b := bulletinOf(1, map[string]*float64{"parks": new(84.0), "roads": new(91.0)})
+	p.Honour(&b, []duban.SiteScore{{Site: "lane", Type: "lane", Inspections: 1, ScoreSum: 80}}, nil)
+	if len(b.RedList.Units) != 1 || b.RedList.Units[0].Unit != "roads" || len(b.BlackList.Units) != 1 || b.BlackList.Units[0].Unit != "parks" {
+		t.Fatalf("red %+v, black %+v", b.RedList.Units, b.BlackList.Units)
+	}
+	if len(b.RedList.Sites) != 0 || len(b.BlackList.Sites) != 1 {
+		t.Fatalf("sites: red %+v, black %+v", b.RedList.Sites, b.BlackList.Sites)
+	}
+}

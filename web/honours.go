@@ -140,9 +140,12 @@ func (s *Server) honoursHistory(w http.ResponseWriter, r *http.Request) {
 
 // cellOf is unit's place in b.
 func cellOf(b duban.Bulletin, unit string) honoursCell {
-	for list, l := range map[string][]duban.ListedUnit{"red": b.RedList.Units, "black": b.BlackList.Units} {
-		if i := slices.IndexFunc(l, func(x duban.ListedUnit) bool { return x.Unit == unit }); i >= 0 {
-			return honoursCell{List: list, Rank: l[i].Rank, Score: l[i].Score}
+	for _, list := range []struct {
+		name  string
+		units []duban.ListedUnit
+	}{{"red", b.RedList.Units}, {"black", b.BlackList.Units}} {
+		if i := slices.IndexFunc(list.units, func(x duban.ListedUnit) bool { return x.Unit == unit }); i >= 0 {
+			return honoursCell{List: list.name, Rank: list.units[i].Rank, Score: list.units[i].Score}
 		}
 	}
 	return honoursCell{}

@@ -67,7 +67,7 @@ func (s *stack) startWorker(policyFile string) *exec.Cmd {
 }
 
 // honouredPolicy puts every unit scored under 100 on the black list, and
-// the best on the red one.
+// the best on the red one, unless it is black.
 const honouredPolicy = shortPolicy + `
 honours:
   red_list: {top: 1}
@@ -163,10 +163,10 @@ func TestBulletinPublishedOnceAcrossAKill(t *testing.T) {
 	if r := b.Rows[0]; r.Unit != "sanitation" || r.Dispatched != 2 || r.Handled != 2 || r.Rework != 1 || r.Due != 2 || r.Rank == nil || *r.Rank != 1 {
 		t.Fatalf("sanitation's row as published: %+v", r)
 	}
-	// Sanitation, the only unit scored, heads the red list and is under
-	// the black list's line: one notice, imposed as the bulletin was
-	// published, by one event.
-	if len(b.RedList.Units) != 1 || b.RedList.Units[0].Unit != "sanitation" || len(b.BlackList.Units) != 1 || len(b.Sanctions) != 1 {
+	// Sanitation, the only unit scored, ranks first but is under the
+	// black list's line: black, not red; one notice, imposed as the
+	// bulletin was published, by one event.
+	if len(b.RedList.Units) != 0 || len(b.BlackList.Units) != 1 || b.BlackList.Units[0].Unit != "sanitation" || len(b.Sanctions) != 1 {
 		t.Fatalf("the lists %+v %+v and sanctions %+v", b.RedList, b.BlackList, b.Sanctions)
 	}
 	if sn := b.Sanctions[0]; sn.ID != "2026-09.sanitation" || sn.Action != duban.ActionNotice || sn.RuleN != 2 ||
