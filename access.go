@@ -184,6 +184,22 @@ func (p Principal) MayReadScorecard(unit string) error {
 	return Errorf(EFORBIDDEN, "%s may not read the units' scorecards", p.Role.withArticle())
 }
 
+// MayReadSanctions refuses the sanctions of unit ("" for every unit's) to
+// a principal who may not read them, as MayReadScorecard does the rows:
+// the office reads every unit's, a unit its own (another's is not found),
+// an inspector none.
+func (p Principal) MayReadSanctions(unit string) error {
+	switch {
+	case p.Oversees():
+		return nil
+	case p.Role == RoleUnit && (unit == "" || unit == p.Unit):
+		return nil
+	case p.Role == RoleUnit:
+		return Errorf(ENOTFOUND, "no sanctions of unit %q here", unit)
+	}
+	return Errorf(EFORBIDDEN, "%s may not read the sanctions", p.Role.withArticle())
+}
+
 // MayReadInspectorReport refuses the inspectors' report to all but
 // supervisors and admins.
 func (p Principal) MayReadInspectorReport() error {

@@ -123,7 +123,7 @@ func (s *Service) Bulletin(ctx context.Context, by duban.Principal, period strin
 // Sanctions lists the sanctions f selects, the latest period first: the
 // office's of every unit, a unit's its own.
 func (s *Service) Sanctions(ctx context.Context, by duban.Principal, f duban.SanctionFilter) ([]duban.Sanction, error) {
-	if err := by.MayReadScorecard(f.Unit); err != nil {
+	if err := by.MayReadSanctions(f.Unit); err != nil {
 		return nil, err
 	}
 	if by.Role == duban.RoleUnit {
@@ -148,7 +148,7 @@ func (s *Service) Sanction(ctx context.Context, by duban.Principal, id string) (
 
 // sanction reads sanction id as by may see it.
 func (s *Service) sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, error) {
-	if err := by.MayReadScorecard(""); err != nil {
+	if err := by.MayReadSanctions(""); err != nil {
 		return duban.Sanction{}, err
 	}
 	sn, err := s.Store.Sanction(ctx, id)
