@@ -43,7 +43,8 @@ type ReportReader interface {
 	Bulletins(ctx context.Context, by duban.Principal) ([]duban.Bulletin, error)
 	Bulletin(ctx context.Context, by duban.Principal, period string) (duban.Bulletin, error)
 	Sanctions(ctx context.Context, by duban.Principal, f duban.SanctionFilter) ([]duban.Sanction, error)
-	Sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, []duban.SanctionEvent, error)
+	Sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, error)
+	SanctionEvents(ctx context.Context, by duban.Principal, id string) ([]duban.SanctionEvent, error)
 	SanctionDone(ctx context.Context, by duban.Principal, id, note string, at *time.Time) (duban.Sanction, error)
 }
 

@@ -24,7 +24,7 @@ func (s *Server) sanctions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) sanction(w http.ResponseWriter, r *http.Request) {
-	sn, _, err := s.Reports.Sanction(r.Context(), principal(r), chi.URLParam(r, "id"))
+	sn, err := s.Reports.Sanction(r.Context(), principal(r), chi.URLParam(r, "id"))
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -33,7 +33,7 @@ func (s *Server) sanction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) sanctionEvents(w http.ResponseWriter, r *http.Request) {
-	_, events, err := s.Reports.Sanction(r.Context(), principal(r), chi.URLParam(r, "id"))
+	events, err := s.Reports.SanctionEvents(r.Context(), principal(r), chi.URLParam(r, "id"))
 	if err != nil {
 		fail(w, r, err)
 		return

@@ -135,19 +135,9 @@ func (s *Service) Sanctions(ctx context.Context, by duban.Principal, f duban.San
 	return s.Store.Sanctions(ctx, f)
 }
 
-// Sanction returns a sanction and its events: a unit reads its own only,
-// another's being not found.
-func (s *Service) Sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, []duban.SanctionEvent, error) {
-	sn, err := s.sanction(ctx, by, id)
-	if err != nil {
-		return sn, nil, err
-	}
-	events, err := s.Store.SanctionEvents(ctx, id)
-	return sn, events, err
-}
-
-// sanction reads sanction id as by may see it.
-func (s *Service) sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, error) {
+// Sanction returns a sanction: a unit reads its own only, another's being
+// not found.
+func (s *Service) Sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, error) {
 	if err := by.MayReadSanctions(""); err != nil {
 		return duban.Sanction{}, err
 	}
@@ -158,10 +148,19 @@ func (s *Service) sanction(ctx context.Context, by duban.Principal, id string) (
 	return sn, err
 }
 
+// SanctionEvents returns a sanction's events in order, to whom may read
+// the sanction.
+func (s *Service) SanctionEvents(ctx context.Context, by duban.Principal, id string) ([]duban.SanctionEvent, error) {
+	if _, err := s.Sanction(ctx, by, id); err != nil {
+		return nil, err
+	}
+	return s.Store.SanctionEvents(ctx, id)
+}
+
 // SanctionDone records the office's follow-up of sanction id: note what
 // was done, at when (nil: now). It answers the sanction after it.
 func (s *Service) SanctionDone(ctx context.Context, by duban.Principal, id, note string, at *time.Time) (duban.Sanction, error) {
-	sn, err := s.sanction(ctx, by, id)
+	sn, err := s.Sanction(ctx, by, id)
 	if err != nil {
 		return sn, err
 	}

@@ -38,11 +38,7 @@ type notice struct {
 // notices says deliveries in Chinese, with the message's title.
 func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, out []notice, err error) {
 	d.load()
-	zh := d.zh
-	say := func(key string, args ...any) string {
-		msg, _ := zh.T(key, args...)
-		return msg
-	}
+	say := d.say
 	title = say("chat.title")
 	if len(ds) > 1 {
 		title = say("chat.digest", len(ds))
@@ -91,14 +87,17 @@ func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, o
 	return title, out, nil
 }
 
+// say is the Chinese message key formatted with args (d.load first).
+func (d *Deliverer) say(key string, args ...any) string {
+	msg, _ := d.zh.T(key, args...)
+	return msg
+}
+
 // sanctionNotice says a sanction a bulletin brought, or its follow-up:
 // the action, the unit, the period, why, and a link to the sanctions'
 // page.
 func (d *Deliverer) sanctionNotice(sn duban.Sanction) notice {
-	say := func(key string, args ...any) string {
-		msg, _ := d.zh.T(key, args...)
-		return msg
-	}
+	say := d.say
 	u, _ := d.Policy.Unit(sn.Unit)
 	n := notice{what: say("event." + string(sn.EventType())), category: say("action." + string(sn.Action)), open: say("chat.open_sanction"),
 		url: strings.TrimRight(d.PublicURL, "/") + "/sanctions?status=#" + url.PathEscape(sn.ID)}
