@@ -225,7 +225,8 @@ const MaxFollowUpNote = 2000
 // Done records the office's follow-up of s (the interview held, the
 // written review received): note what was done, at when, by a supervisor
 // or an admin, now. A sanction is followed up once; at may not be in the
-// future nor before the period the sanction is of ended.
+// future (a minute's difference of clocks aside) nor before the period
+// the sanction is of ended.
 func (s Sanction) Done(by Principal, note string, at, now time.Time) (Sanction, error) {
 	if !by.Oversees() {
 		return s, Errorf(EFORBIDDEN, "only supervisors and admins record a sanction's follow-up")
