@@ -81,6 +81,13 @@ func TestRedAndBlackListsInABrowser(t *testing.T) {
 		t.Fatalf("the sanction after the form: %+v", sn)
 	}
 
+	run(t, office, "the year's lists", chromedp.Navigate(s.base+"/reports/honours?year=2026"), chromedp.WaitVisible(chromedp.CSS(`table.honours-year`)))
+	c.checkA11y(office, "the year's 红黑榜")
+	if year := get(t, office, "the year's lists", chromedp.Text(chromedp.CSS(`table.honours-year`))); !strings.Contains(year, "黑 71.3") ||
+		!strings.Contains(year, "红 96.5") || !strings.Contains(year, "2026-11 黄牌警告") {
+		t.Fatalf("the year's lists:\n%s", year)
+	}
+
 	clerk := c.person(s.base, "sanitation-1", "dev-sanitation")
 	run(t, clerk, "the clerk's sanctions", chromedp.Navigate(s.base+"/sanctions?status="), chromedp.WaitVisible(chromedp.CSS(`table.sanctions`)))
 	own := get(t, clerk, "the clerk's sanctions", chromedp.Text(chromedp.CSS(`main`)))
