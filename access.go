@@ -185,16 +185,14 @@ func (p Principal) MayReadScorecard(unit string) error {
 }
 
 // MayReadSanctions refuses the sanctions of unit ("" for every unit's) to
-// a principal who may not read them, as MayReadScorecard does the rows:
-// the office reads every unit's, a unit its own (another's is not found),
-// an inspector none.
+// whom MayReadScorecard refuses its rows, in the sanctions' words: the
+// office reads every unit's, a unit its own (another's is not found), an
+// inspector none.
 func (p Principal) MayReadSanctions(unit string) error {
-	switch {
-	case p.Oversees():
+	switch ErrorCode(p.MayReadScorecard(unit)) {
+	case "":
 		return nil
-	case p.Role == RoleUnit && (unit == "" || unit == p.Unit):
-		return nil
-	case p.Role == RoleUnit:
+	case ENOTFOUND:
 		return Errorf(ENOTFOUND, "no sanctions of unit %q here", unit)
 	}
 	return Errorf(EFORBIDDEN, "%s may not read the sanctions", p.Role.withArticle())
