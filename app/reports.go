@@ -135,17 +135,21 @@ func (s *Service) Sanctions(ctx context.Context, by duban.Principal, f duban.San
 	return s.Store.Sanctions(ctx, f)
 }
 
-// Sanction returns a sanction: a unit reads its own only, another's being
-// not found.
+// Sanction returns a sanction to whom may read its unit's
+// (duban.Principal.MayReadSanctions): a unit its own, another's being not
+// found.
 func (s *Service) Sanction(ctx context.Context, by duban.Principal, id string) (duban.Sanction, error) {
 	if err := by.MayReadSanctions(""); err != nil {
 		return duban.Sanction{}, err
 	}
 	sn, err := s.Store.Sanction(ctx, id)
-	if err == nil && by.Role == duban.RoleUnit && sn.Unit != by.Unit {
-		return duban.Sanction{}, duban.Errorf(duban.ENOTFOUND, "no sanction %s", id)
+	if err != nil {
+		return duban.Sanction{}, err
 	}
-	return sn, err
+	if err := by.MayReadSanctions(sn.Unit); err != nil {
+		return duban.Sanction{}, err
+	}
+	return sn, nil
 }
 
 // SanctionEvents returns a sanction's events in order, to whom may read

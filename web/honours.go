@@ -120,7 +120,7 @@ func (s *Server) honoursHistory(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, u := range s.Policy.Units {
-		if by.Role == duban.RoleUnit && u.ID != by.Unit {
+		if by.MayReadSanctions(u.ID) != nil { // a unit's clerk: their own row only
 			continue
 		}
 		row := honoursRow{Unit: u.ID}
