@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -104,24 +105,38 @@ func (s *Server) serveAttachment(w http.ResponseWriter, r *http.Request, thumbna
 		fail(w, r, err)
 		return
 	}
-	serveBlob(w, b)
+	// A thumbnail's URL names its bytes, the same for whoever may see
+	// them; the file at an attachment's URL is whole or stripped by who
+	// asks, which can change.
+	serveBlob(w, r, b, thumbnail)
 }
 
 // serveBlob sends an attachment's bytes: an original, a copy without
-// metadata or a thumbnail.
-func serveBlob(w http.ResponseWriter, b app.Blob) {
+// metadata or a thumbnail, with their key as a strong ETag (the bytes
+// under a key never change), answering conditional and range requests
+// (http.ServeContent, for a file, which the kernel sends). immutable says the
+// URL always answers these bytes to whoever may see them.
+func serveBlob(w http.ResponseWriter, r *http.Request, b app.Blob, immutable bool) {
 	defer b.Body.Close()
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(TransferTime))
 	h := w.Header()
 	h.Set("Content-Type", b.ContentType)
-	h.Set("Content-Length", strconv.FormatInt(b.Size, 10))
-	// The bytes under an id never change; who may read them can.
+	h.Set("ETag", `"`+b.Key+`"`)
+	// Who may read them can change: private, and checked again at least daily.
 	h.Set("Cache-Control", "private, max-age=86400")
+	if immutable {
+		h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; sandbox")
 	if b.ContentType == media.PDF {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": pdfName(b.Name)}))
 	}
+	if f, ok := b.Body.(*os.File); ok { // a directory's blob (an S3 object would be fetched twice)
+		http.ServeContent(w, r, "", time.Time{}, f)
+		return
+	}
+	h.Set("Content-Length", strconv.FormatInt(b.Size, 10))
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, b.Body)
 }

@@ -93,6 +93,11 @@ func TestAttachments(t *testing.T) {
 			if n := d.blobFiles(); n != stored {
 				t.Fatalf("%d blobs after a refusal, want %d", n, stored)
 			}
+			// An upload is written as it arrives: a refused one leaves no
+			// temporary file.
+			if left, _ := filepath.Glob(filepath.Join(d.blobs, ".tmp", "*")); len(left) != 0 {
+				t.Fatalf("a refused upload left %v", left)
+			}
 		})
 	}
 	refused(t, d.upload("", "x.jpg", photo), http.StatusUnauthorized, "", "")
@@ -127,6 +132,21 @@ func TestAttachments(t *testing.T) {
 	}
 	if img, err := jpeg.Decode(bytes.NewReader(thumb.Body)); err != nil || img.Bounds().Dx() != 320 || img.Bounds().Dy() != 240 {
 		t.Fatalf("thumbnail: %v", err)
+	}
+	// A thumbnail's URL names its bytes: kept by the browser, and asked
+	// again with its ETag, not sent again, once who asks may see it.
+	tag := thumb.Header.Get("ETag")
+	if !strings.HasPrefix(tag, `"thumbnail/`) || !strings.Contains(thumb.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("thumbnail served with ETag %s, Cache-Control %q", tag, thumb.Header.Get("Cache-Control"))
+	}
+	if again := d.call("GET", "/v1/attachments/"+id+"/thumbnail", "dev-supervisor", nil, "If-None-Match", tag); again.Status != http.StatusNotModified || len(again.Body) != 0 {
+		t.Fatalf("asked again with its ETag: %d, %d bytes", again.Status, len(again.Body))
+	}
+	refused(t, d.call("GET", "/v1/attachments/"+id+"/thumbnail", "dev-traffic-police", nil, "If-None-Match", tag), http.StatusNotFound, "", "")
+	// The file itself differs by who asks (whole or stripped): so does its ETag.
+	if whole, stripped := get("dev-inspector", "/v1/attachments/"+id), get("dev-inspector-2", "/v1/attachments/"+id); whole.Header.Get("ETag") == stripped.Header.Get("ETag") ||
+		strings.Contains(whole.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("whole and stripped copies share the ETag %s, or are immutable (%q)", whole.Header.Get("ETag"), whole.Header.Get("Cache-Control"))
 	}
 
 	// The unit resolves with a photo of the fix.

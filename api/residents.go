@@ -225,7 +225,7 @@ func (s *Server) followPhoto(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	serveBlob(w, b)
+	serveBlob(w, r, b, false)
 }
 
 func (s *Server) leaderboard(w http.ResponseWriter, r *http.Request) {

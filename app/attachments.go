@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
 	"github.com/duban/duban"
+	"github.com/duban/duban/blobs"
 	"github.com/duban/duban/media"
 )
 
@@ -97,15 +100,31 @@ func (s *Service) Upload(ctx context.Context, by duban.Principal, body io.Reader
 	if err := checkFileName(name); err != nil {
 		return Attachment{}, err
 	}
-	data, err := io.ReadAll(io.LimitReader(body, media.MaxSize+1))
+	var spool blobs.Spool
+	if sp, ok := s.Blobs.(spooler); ok {
+		var err error
+		if spool, err = sp.Spool(ctx); err != nil {
+			return Attachment{}, err
+		}
+	}
+	kept := false
+	defer func() {
+		if spool != nil && !kept {
+			spool.Discard()
+		}
+	}()
+	buf := uploads.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= 8<<20 {
+			uploads.Put(buf)
+		}
+	}()
+	data, sum, err := receive(body, (*buf)[:0], spool)
+	*buf = data[:0]
 	if err != nil {
 		return Attachment{}, err
 	}
-	if len(data) > media.MaxSize {
-		return Attachment{}, duban.Errorf(duban.ETOOLARGE, "the file is larger than 20 MiB")
-	}
-	sum := sha256.Sum256(data)
-	id := "sha256:" + hex.EncodeToString(sum[:])
+	id := "sha256:" + hex.EncodeToString(sum)
 	if a, err := s.Attachments.Attachment(ctx, id); err == nil {
 		return a, nil // the same bytes: stored already
 	} else if duban.ErrorCode(err) != duban.ENOTFOUND {
@@ -118,13 +137,66 @@ func (s *Service) Upload(ctx context.Context, by duban.Principal, body io.Reader
 	a := Attachment{ID: id, ContentType: info.ContentType, Size: int64(len(data)), Width: info.Width, Height: info.Height,
 		TakenAt: info.TakenAt, Location: info.Location, Name: name, UploadedBy: by.ID, UploadedAt: s.now().UTC().Truncate(time.Millisecond),
 		Thumbnail: thumbnailed(info.ContentType)}
-	if err := s.Blobs.Put(ctx, originalKey(id), bytes.NewReader(data), int64(len(data)), a.ContentType); err != nil {
+	if spool != nil {
+		kept = true // Keep discards what it fails to keep
+		err = spool.Keep(originalKey(id))
+	} else {
+		err = s.Blobs.Put(ctx, originalKey(id), bytes.NewReader(data), int64(len(data)), a.ContentType)
+	}
+	if err != nil {
 		return Attachment{}, err
 	}
 	if err := s.Attachments.PutAttachment(ctx, a); err != nil {
 		return Attachment{}, err
 	}
 	return a, nil
+}
+
+// spooler is a BlobStore that takes a blob's bytes before its key is
+// known (blobs.Dir): an upload is written as it arrives, and named by its
+// hash once whole.
+type spooler interface {
+	Spool(ctx context.Context) (blobs.Spool, error)
+}
+
+// spoolEvery is how much of an upload is gathered before it is written to
+// its spool: a write per read of the body (a few KiB) would be hundreds of
+// system calls.
+const spoolEvery = 256 << 10
+
+// uploads are the buffers uploads are received in, kept for the next: a
+// fresh 2 MiB for each photo is page faults and collections.
+var uploads = sync.Pool{New: func() any { b := make([]byte, 0, 4<<20); return &b }}
+
+// receive reads a file of at most media.MaxSize bytes from body in one
+// pass: appended to data (what media.Inspect reads), through its SHA-256,
+// and into spool if there is one, each piece while it is still in the
+// cache.
+func receive(body io.Reader, data []byte, spool blobs.Spool) (_, sum []byte, err error) {
+	h := sha256.New()
+	spooled := 0
+	for {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, cap(data)) // doubling: few copies for a photo
+		}
+		n, err := body.Read(data[len(data):min(cap(data), media.MaxSize+1)])
+		h.Write(data[len(data) : len(data)+n])
+		data = data[:len(data)+n]
+		if len(data) > media.MaxSize {
+			return data, nil, duban.Errorf(duban.ETOOLARGE, "the file is larger than 20 MiB")
+		}
+		if spool != nil && (len(data)-spooled >= spoolEvery || err == io.EOF) {
+			if _, werr := spool.Write(data[spooled:]); werr != nil {
+				return data, nil, werr
+			}
+			spooled = len(data)
+		}
+		if err == io.EOF {
+			return data, h.Sum(nil), nil
+		} else if err != nil {
+			return data, nil, err
+		}
+	}
 }
 
 // deriving bounds the attachments whose thumbnails are made at once:
@@ -214,6 +286,8 @@ func mediaRefusal(err error) error {
 // copy without metadata, or its thumbnail.
 type Blob struct {
 	Attachment
+	// Key names the bytes served, which never change under it.
+	Key         string
 	ContentType string
 	Body        io.ReadCloser
 	Size        int64
@@ -253,7 +327,7 @@ func (s *Service) AttachmentFile(ctx context.Context, by duban.Principal, id str
 	if err != nil {
 		return Blob{}, err
 	}
-	return Blob{Attachment: a, ContentType: contentType, Body: body, Size: size}, nil
+	return Blob{Attachment: a, Key: key, ContentType: contentType, Body: body, Size: size}, nil
 }
 
 // attachmentFor returns attachment id if by may see it, and whether whole.

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/duban/duban/blobs"
@@ -29,13 +30,19 @@ import (
 type attachmentFigures struct {
 	Photos     int   `json:"photos"`
 	PhotoBytes int64 `json:"photo_bytes"` // on average
-	// Upload and Direct are MiB/s, one client after the other.
+	// Upload and Direct are MiB/s, one client after the other; Bare the
+	// same forms sent to a handler that only writes them to the store.
 	Upload float64 `json:"upload_mib_s"`
 	Direct float64 `json:"direct_mib_s"`
-	// Thumbnail and Static are latencies of GETs, one client.
-	ThumbnailBytes int  `json:"thumbnail_bytes"`
-	Thumbnail      dist `json:"thumbnail"`
-	Static         dist `json:"static"`
+	Bare   float64 `json:"bare_mib_s,omitempty"`
+	// Thumbnail and Static are latencies of GETs, one client; Access the
+	// query that says who may see the photo (postgres.Store.AttachmentAccess)
+	// and PKRead a case read by its id, both run raw in the same rounds.
+	ThumbnailBytes int   `json:"thumbnail_bytes"`
+	Thumbnail      dist  `json:"thumbnail"`
+	Static         dist  `json:"static"`
+	Access         *dist `json:"access,omitempty"`
+	PKRead         *dist `json:"pk_read,omitempty"`
 }
 
 // photoFor is a JPEG of noise, which compresses as little as a photo of a
@@ -99,13 +106,20 @@ func measureAttachments(ctx context.Context, r *benchRun) error {
 		}
 		return a.ID, nil
 	}
-	// Through the API, then the same bytes straight to the store, in
-	// alternating halves so that neither meets the disk alone.
+	// Through the API, the same bytes straight to the store, and the same
+	// forms to a bare handler that writes them to the store as they come
+	// (what any upload over HTTP pays), in alternating halves so that none
+	// meets the disk alone.
 	store, err := blobs.NewDir(r.s.blobDir())
 	if err != nil {
 		return err
 	}
-	var apiTime, directTime time.Duration
+	bareURL, stopBare, err := bareUploads(store)
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+	var apiTime, directTime, bareTime time.Duration
 	var ids []string
 	for half := range 2 {
 		for i := half; i < n; i += 2 {
@@ -124,9 +138,44 @@ func measureAttachments(ctx context.Context, r *benchRun) error {
 			}
 			directTime += time.Since(start)
 		}
+		for i := half; i < n; i += 2 {
+			start := time.Now()
+			res, err := hc.Post(bareURL, types[i], bytes.NewReader(forms[i]))
+			if err != nil {
+				return err
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusCreated {
+				return fmt.Errorf("the bare upload answered %d", res.StatusCode)
+			}
+			bareTime += time.Since(start)
+		}
 	}
 	mib := float64(total) / (1 << 20)
-	f.Upload, f.Direct = mib/apiTime.Seconds(), mib/directTime.Seconds()
+	f.Upload, f.Direct, f.Bare = mib/apiTime.Seconds(), mib/directTime.Seconds(), mib/bareTime.Seconds()
+	if r.profileDir != "" {
+		// Photos of their own bytes for as long as a profile runs: a JPEG
+		// comment after the first photo's start marker, with a counter.
+		r.logf("  uploads for %s, profiled into %s", profileFor, r.profileDir)
+		profiled := r.s.captureProfiles(filepath.Join(r.profileDir, "uploads"))
+		var photo bytes.Buffer
+		for i, deadline := 0, time.Now().Add(profileFor); time.Now().Before(deadline); i++ {
+			photo.Reset()
+			w := multipart.NewWriter(&photo)
+			part, _ := w.CreateFormFile("file", "IMG.jpg")
+			_, _ = part.Write(photos[0][:2])
+			_, _ = fmt.Fprintf(part, "\xff\xfe\x00\x0a%08d", i)
+			_, _ = part.Write(photos[0][2:])
+			_ = w.Close()
+			forms[0], types[0] = photo.Bytes(), w.FormDataContentType()
+			if _, err := upload(0); err != nil {
+				return err
+			}
+		}
+		if err := profiled(); err != nil {
+			return err
+		}
+	}
 
 	// A case refers to a photo; its thumbnail, read as the case's reporter.
 	report := fmt.Sprintf(`{"category":"littering","description":"bench photo","location":{"lat":39.9,"lon":116.4},"evidence":[{"attachment":%q,"kind":"photo"}]}`, ids[0])
@@ -178,31 +227,105 @@ func measureAttachments(ctx context.Context, r *benchRun) error {
 	static := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = static.Serve(l) }()
 	defer static.Close()
+	if r.profileDir != "" {
+		r.logf("  thumbnails for %s, profiled into %s", profileFor, r.profileDir)
+		profiled := r.s.captureProfiles(filepath.Join(r.profileDir, "thumbnails"))
+		for deadline := time.Now().Add(profileFor); time.Now().Before(deadline); {
+			if _, err := get(thumb, "bench-inspector"); err != nil {
+				return err
+			}
+		}
+		if err := profiled(); err != nil {
+			return err
+		}
+	}
+	db, err := r.dubanStore(ctx)
+	if err != nil {
+		return err
+	}
+	var caseID string
+	if err := r.s.db.QueryRow(ctx, `SELECT id::text FROM cases LIMIT 1`).Scan(&caseID); err != nil {
+		return err
+	}
 	const reads = 500
-	var thumbLat, staticLat []time.Duration
+	var thumbLat, staticLat, accessLat, pkLat []time.Duration
 	for range reads {
 		for _, t := range []struct {
-			url, token string
-			into       *[]time.Duration
-		}{{thumb, "bench-inspector", &thumbLat}, {"http://" + l.Addr().String() + "/thumb.jpg", "", &staticLat}} {
+			op   func() error
+			into *[]time.Duration
+		}{
+			{func() error { _, err := get(thumb, "bench-inspector"); return err }, &thumbLat},
+			{func() error { _, err := get("http://"+l.Addr().String()+"/thumb.jpg", ""); return err }, &staticLat},
+			{func() error { _, _, err := db.AttachmentAccess(ctx, ids[0]); return err }, &accessLat},
+			{func() error {
+				var doc []byte
+				return r.s.db.QueryRow(ctx, `SELECT doc FROM cases WHERE id = $1`, caseID).Scan(&doc)
+			}, &pkLat},
+		} {
 			start := time.Now()
-			if _, err := get(t.url, t.token); err != nil {
+			if err := t.op(); err != nil {
 				return err
 			}
 			*t.into = append(*t.into, time.Since(start))
 		}
 	}
-	f.Thumbnail, f.Static = summarize(thumbLat), summarize(staticLat)
+	access, pk := summarize(accessLat), summarize(pkLat)
+	f.Thumbnail, f.Static, f.Access, f.PKRead = summarize(thumbLat), summarize(staticLat), &access, &pk
 	r.logf("  attachments: upload %.1f MiB/s beside %.1f written directly; thumbnail (%d bytes) p50 %.2f ms beside a static file's %.2f ms",
 		f.Upload, f.Direct, f.ThumbnailBytes, f.Thumbnail.P50, f.Static.P50)
 	return nil
 }
 
+// bareUploads serves, on loopback, a handler that writes a form's file to
+// store as it arrives: an upload over HTTP with nothing of duban's in it.
+func bareUploads(store *blobs.Dir) (url string, stop func(), err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	var n atomic.Int64
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		part, err := mr.NextPart()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		spool, err := store.Spool(r.Context())
+		if err == nil {
+			if _, err = io.Copy(spool, part); err != nil {
+				spool.Discard()
+			} else {
+				err = spool.Keep(fmt.Sprintf("bench/bare-%d", n.Add(1)))
+			}
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})}
+	go func() { _ = srv.Serve(l) }()
+	return "http://" + l.Addr().String() + "/", func() { srv.Close() }, nil
+}
+
 // attachmentRows are the attachments phase's rows.
 func attachmentRows(f *attachmentFigures) []row {
-	return []row{
+	rows := []row{
 		compare(fmt.Sprintf("photo upload, %d × %.1f MiB (vs the store written directly)", f.Photos, float64(f.PhotoBytes)/(1<<20)), "MiB/s", f.Upload, f.Direct, 0.7, true),
-		compare(fmt.Sprintf("thumbnail served, %d bytes, p50 (vs a static file)", f.ThumbnailBytes), "ms", f.Thumbnail.P50, f.Static.P50, 2, false),
-		compare("thumbnail served, p99 (vs a static file)", "ms", f.Thumbnail.P99, f.Static.P99, 2, false),
 	}
+	if f.Bare > 0 {
+		rows = append(rows, compare("photo upload (vs the same forms to a bare handler writing the store)", "MiB/s", f.Upload, f.Bare, 0, true))
+	}
+	rows = append(rows,
+		compare(fmt.Sprintf("thumbnail served, %d bytes, p50 (vs a static file)", f.ThumbnailBytes), "ms", f.Thumbnail.P50, f.Static.P50, 2, false),
+		compare("thumbnail served, p99 (vs a static file)", "ms", f.Thumbnail.P99, f.Static.P99, 2, false))
+	if f.Access != nil {
+		rows = append(rows, compare("  who may see it, the query run raw, p50 (vs a case read by id)", "ms", f.Access.P50, f.PKRead.P50, 0, false))
+	}
+	return rows
 }

@@ -114,3 +114,47 @@ func TestDirCleansUpAfterACrash(t *testing.T) {
 		t.Fatalf("the crash's temporary file is still there: %v", err)
 	}
 }
+
+// An upload is spooled before its name is known: kept, it is a blob like
+// any other; discarded, or kept under a bad key, nothing of it remains.
+func TestDirSpool(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d, err := blobs.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool := func(data string) blobs.Spool {
+		s, err := d.Spool(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(s, data); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	left := func() []string {
+		names, _ := filepath.Glob(filepath.Join(root, ".tmp", "*"))
+		return names
+	}
+	if err := spool("kept").Keep("sha256/k"); err != nil {
+		t.Fatal(err)
+	}
+	if r, size, err := d.Get(ctx, "sha256/k"); err != nil || size != 4 {
+		t.Fatalf("kept: %d bytes, %v", size, err)
+	} else {
+		b, _ := io.ReadAll(r)
+		r.Close()
+		if string(b) != "kept" {
+			t.Fatalf("kept %q", b)
+		}
+	}
+	spool("dropped").Discard()
+	if err := spool("bad").Keep("../escape"); err == nil {
+		t.Fatal("a key outside the store was taken")
+	}
+	if l := left(); len(l) != 0 {
+		t.Fatalf("temporary files left: %v", l)
+	}
+}

@@ -45,38 +45,76 @@ func (d *Dir) path(key string) (string, error) {
 }
 
 // Put writes the blob atomically.
-func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, _ string) (err error) {
-	path, err := d.path(key)
+func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, _ string) error {
+	if _, err := d.path(key); err != nil {
+		return err
+	}
+	s, err := d.Spool(ctx)
 	if err != nil {
 		return err
 	}
+	n, err := io.Copy(s, contextReader{ctx, r})
+	if err == nil && n != size {
+		err = fmt.Errorf("blob %s: %d bytes read, %d expected", key, n, size)
+	}
+	if err != nil {
+		s.Discard()
+		return err
+	}
+	return s.Keep(key)
+}
+
+// Spool is a blob being written before its key is known: an upload
+// written as it arrives while its hash, its name, is computed.
+type Spool interface {
+	io.Writer
+	// Keep makes what was written the blob under key, durably; after it
+	// fails nothing is kept. Discard forgets what was written.
+	Keep(key string) error
+	Discard()
+}
+
+// Spool starts a blob in a temporary file, renamed into place by Keep.
+func (d *Dir) Spool(context.Context) (Spool, error) {
 	f, err := os.CreateTemp(filepath.Join(d.root, ".tmp"), "put-*")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return &dirSpool{d: d, f: f}, nil
+}
+
+type dirSpool struct {
+	d *Dir
+	f *os.File
+}
+
+func (s *dirSpool) Write(p []byte) (int, error) { return s.f.Write(p) }
+
+func (s *dirSpool) Discard() {
+	s.f.Close()
+	os.Remove(s.f.Name())
+}
+
+func (s *dirSpool) Keep(key string) (err error) {
 	defer func() {
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			s.Discard()
 		}
 	}()
-	n, err := io.Copy(f, contextReader{ctx, r})
+	path, err := s.d.path(key)
 	if err != nil {
 		return err
 	}
-	if n != size {
-		return fmt.Errorf("blob %s: %d bytes read, %d expected", key, n, size)
-	}
-	if err := f.Sync(); err != nil {
+	if err := s.f.Sync(); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := s.f.Close(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := os.Rename(s.f.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
