@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/duban/duban"
@@ -51,7 +52,13 @@ func (s *Server) replyListed(w http.ResponseWriter, status int, l app.Listed) {
 // opaque position of the next page, "" (null) on the last.
 func (s *Server) replyList(w http.ResponseWriter, cases []app.Listed, next string) {
 	now := s.Now()
-	var b bytes.Buffer
+	b := listBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= 4<<20 {
+			b.Reset()
+			listBuffers.Put(b)
+		}
+	}()
 	size := 64 + len(next)
 	for _, l := range cases {
 		size += len(l.View) + 64 + 40*len(l.Duplicates)
@@ -62,7 +69,7 @@ func (s *Server) replyList(w http.ResponseWriter, cases []app.Listed, next strin
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeCase(&b, l.View, l.Clock, l.Duplicates, now)
+		writeCase(b, l.View, l.Clock, l.Duplicates, now)
 	}
 	b.WriteString(`],"next_cursor":`)
 	if next == "" {
@@ -74,6 +81,11 @@ func (s *Server) replyList(w http.ResponseWriter, cases []app.Listed, next strin
 	b.WriteString("}\n")
 	replyRaw(w, http.StatusOK, b.Bytes())
 }
+
+// listBuffers are the buffers pages of cases are written in, kept for the
+// next page: a page is up to a few hundred KiB, each a collection's worth
+// of garbage otherwise.
+var listBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 

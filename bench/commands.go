@@ -9,11 +9,11 @@ import (
 // turn on each client's cases) beside Updates on bare workflows and on
 // workflows shaped like a case's, in alternating rounds.
 func measureCommands(ctx context.Context, r *benchRun) error {
-	const rounds = 4
+	const n = 4 // rounds
 	z := r.z
 	var bareUpdates, shapedUpdates tally
 	cmds := newCommandRun(r.caseIDs)
-	perRound := int64(z.Commands / rounds)
+	perRound := int64(z.Commands / n)
 	// A shaped workflow ends after its commands, and clients do not share
 	// theirs: open twice as many as the commands need.
 	nShaped := 2 * z.Commands / len(commandSteps)
@@ -36,23 +36,27 @@ func measureCommands(ctx context.Context, r *benchRun) error {
 		measured.next = cmds.next
 		cmds = measured
 	}
-	r.logf("  commands: Updates on bare and on shaped workflows, and duban's commands, %d of each in %d rounds", z.Commands, rounds)
-	for range rounds {
+	r.logf("  commands: Updates on bare and on shaped workflows, and duban's commands, %d of each in %d rounds", z.Commands, n)
+	var bareRounds, shapedRounds, cmdRounds rounds
+	for range n {
 		if err := ceilingUpdate(ctx, r.s.tc, bare, forCount(perRound), &bareUpdates); err != nil {
 			return err
 		}
+		bareRounds.end(&bareUpdates.lat)
 		if err := ceilingUpdate(ctx, r.s.tc, shaped, forCount(perRound), &shapedUpdates); err != nil {
 			return err
 		}
+		shapedRounds.end(&shapedUpdates.lat)
 		if err := dubanCommands(r.c, cmds, forCount(perRound)); err != nil {
 			return err
 		}
+		cmdRounds.end(&cmds.all.lat)
 	}
 	byCommand := map[string]dist{}
 	for name, l := range cmds.byStep {
 		byCommand[name] = l.dist()
 	}
-	bareLat, shapedLat, cmdLat := bareUpdates.lat.dist(), shapedUpdates.lat.dist(), cmds.all.lat.dist()
+	bareLat, shapedLat, cmdLat := bareRounds.dist(&bareUpdates.lat), shapedRounds.dist(&shapedUpdates.lat), cmdRounds.dist(&cmds.all.lat)
 	r.fig.CeilingUpdateLatency, r.fig.ShapedUpdateLatency = &bareLat, &shapedLat
 	r.fig.CommandLatency, r.fig.CommandLatencyByCommand = &cmdLat, byCommand
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 )
 
 // figures are what a run measured on one stack; a phase that did not run
@@ -83,6 +84,11 @@ func tableRows(f *figures, z sizes) []row {
 		rows = append(rows,
 			compare("command latency p50 (vs bare Update)", "ms", cmd.P50, bare.P50, 0, false),
 			compare("command latency p99 (vs bare Update)", "ms", cmd.P99, bare.P99, 1.5, false))
+		if len(cmd.RoundP99) > 1 && len(bare.RoundP99) == len(cmd.RoundP99) {
+			rows = append(rows,
+				compare("  p95 (vs bare Update)", "ms", cmd.P95, bare.P95, 0, false),
+				compare(fmt.Sprintf("  median of %d rounds' p99 (vs bare Update)", len(cmd.RoundP99)), "ms", cmd.medianRoundP99(), bare.medianRoundP99(), 0, false))
+		}
 		for _, name := range []string{"acknowledge", "resolve", "verify"} {
 			rows = append(rows, compare("  "+name+" p99", "ms", f.CommandLatencyByCommand[name].P99, bare.P99, 0, false))
 		}
@@ -115,8 +121,14 @@ func tableRows(f *figures, z sizes) []row {
 		getRow := compare(fmt.Sprintf("GET case at %d cases p99 (vs primary-key read)", z.Rows), "ms", f.GetCase.P99, pk, 0, false)
 		getRow.Target, getRow.Met = fmt.Sprintf("≤ 2× + HTTP %.2f ms", httpOverhead), &getMet
 		rows = append(rows, getRow,
-			compare(fmt.Sprintf("list cases at %d cases p99 (vs raw query)", z.Rows), "ms", f.ListCases.P99, f.CeilingListQuery.P99, 2, false),
-			alone("HTTP overhead, GET /healthz p99", "ms", httpOverhead, "", nil))
+			compare(fmt.Sprintf("list cases at %d cases p99 (vs raw query)", z.Rows), "ms", f.ListCases.P99, f.CeilingListQuery.P99, 2, false))
+		if l, raw := f.ListCases, f.CeilingListQuery; len(l.RoundP99) > 1 && len(raw.RoundP99) == len(l.RoundP99) {
+			rows = append(rows,
+				compare("  list p50 (vs raw query)", "ms", l.P50, raw.P50, 0, false),
+				compare("  list p95 (vs raw query)", "ms", l.P95, raw.P95, 0, false),
+				compare(fmt.Sprintf("  list: median of %d rounds' p99 (vs raw query)", len(l.RoundP99)), "ms", l.medianRoundP99(), raw.medianRoundP99(), 0, false))
+		}
+		rows = append(rows, alone("HTTP overhead, GET /healthz p99", "ms", httpOverhead, "", nil))
 	}
 	if f.Scorecard != nil && f.CeilingScorecardQuery != nil && f.ScorecardObligations != nil && f.FigureCases != nil && f.CeilingFigureQuery != nil {
 		n := *f.ScorecardObligations
@@ -166,6 +178,16 @@ func escalationRows(esc *escalation, timers *dist, timerBurst *burst) []row {
 	}
 	if timerBurst != nil && timerBurst.PerSecond > 0 && esc.Burst.PerSecond > 0 {
 		rows = append(rows, compare(fmt.Sprintf("escalations recorded per second, %d at once (vs timers)", esc.N), "per s", esc.Burst.PerSecond, timerBurst.PerSecond, 0, true))
+	}
+	if timerBurst != nil && len(timerBurst.CPU) > 0 && len(esc.Burst.CPU) > 0 {
+		perOne := func(b burst) float64 {
+			var sum float64
+			for _, s := range b.CPU {
+				sum += s
+			}
+			return math.Round(sum*1000/float64(esc.N)*100) / 100
+		}
+		rows = append(rows, compare(fmt.Sprintf("CPU per escalation, every process, %d at once (vs a bare timer)", esc.N), "ms", perOne(esc.Burst), perOne(*timerBurst), 0, false))
 	}
 	perTenThousand := func(b int64) float64 { return mib(float64(b) * 10000 / float64(esc.N)) }
 	return append(rows,

@@ -81,17 +81,18 @@ func readLatencies(ctx context.Context, s *stack, sample []string, z sizes, fig 
 	}
 	// In rounds, each measure in turn, so that whatever else the machine
 	// does weighs on all alike.
-	const rounds = 4
-	lat := make([]latencies, len(steps))
-	for range rounds {
+	const n = 8
+	lat, marks := make([]latencies, len(steps)), make([]rounds, len(steps))
+	for range n {
 		for i, st := range steps {
-			if err := timedInto(&lat[i], z.ReadClients, z.Reads/rounds, st.op); err != nil {
+			if err := timedInto(&lat[i], z.ReadClients, z.Reads/n, st.op); err != nil {
 				return err
 			}
+			marks[i].end(&lat[i])
 		}
 	}
 	for i, st := range steps {
-		d := lat[i].dist()
+		d := marks[i].dist(&lat[i])
 		*st.into = &d
 	}
 	return nil

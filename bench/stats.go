@@ -26,8 +26,48 @@ func (l *latencies) add(d time.Duration) {
 type dist struct {
 	N   int     `json:"n"`
 	P50 float64 `json:"p50_ms"`
+	P95 float64 `json:"p95_ms,omitempty"`
 	P99 float64 `json:"p99_ms"`
 	Max float64 `json:"max_ms"`
+	// RoundP99 is, for a measure taken in alternating rounds, each
+	// round's p99: one disturbed round moves the pooled p99, not their
+	// median.
+	RoundP99 []float64 `json:"round_p99_ms,omitempty"`
+}
+
+// medianRoundP99 is the median of the rounds' p99s (0 without rounds).
+func (d dist) medianRoundP99() float64 {
+	if len(d.RoundP99) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(d.RoundP99))
+	if n := len(s); n%2 == 0 {
+		return math.Round((s[n/2-1]+s[n/2])*50) / 100
+	}
+	return s[len(s)/2]
+}
+
+// rounds marks where each round of alternating measures ends in the
+// latencies it adds to.
+type rounds struct{ ends []int }
+
+func (r *rounds) end(l *latencies) {
+	l.mu.Lock()
+	r.ends = append(r.ends, len(l.d))
+	l.mu.Unlock()
+}
+
+// dist summarizes l whole, with the p99 of each round whose end was marked.
+func (r *rounds) dist(l *latencies) dist {
+	d := l.dist()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	start := 0
+	for _, end := range r.ends {
+		d.RoundP99 = append(d.RoundP99, summarize(l.d[start:end]).P99)
+		start = end
+	}
+	return d
 }
 
 func (l *latencies) dist() dist {
@@ -46,7 +86,7 @@ func summarize(d []time.Duration) dist {
 		i := int(math.Ceil(p*float64(len(s)))) - 1
 		return ms(s[max(0, min(i, len(s)-1))])
 	}
-	return dist{N: len(s), P50: q(0.50), P99: q(0.99), Max: ms(s[len(s)-1])}
+	return dist{N: len(s), P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: ms(s[len(s)-1])}
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }

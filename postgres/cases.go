@@ -100,22 +100,35 @@ func scanRow(rows pgx.CollectableRow) (app.Row, error) {
 // listedColumns are what reads of app.Listed select, in the order scanListed
 // reads them; doc only for a row stored without a view.
 const listedColumns = `id::text, coalesce(unit, ''), opened_at, version, view, stage_deadline, escalate_at,
-	escalation_level, duplicates::text[], CASE WHEN view IS NULL THEN doc END`
+	escalation_level, nullif(duplicates, '{}')::text[], CASE WHEN view IS NULL THEN doc END`
 
-func scanListed(row pgx.CollectableRow) (app.Listed, error) { return scanListedAnd(row) }
+func scanListed(row pgx.CollectableRow) (app.Listed, error) { return newListedRow().scan(row) }
 
-// scanListedAnd reads a row selected with listedColumns, and what follows
-// them into more.
-func scanListedAnd(rows pgx.CollectableRow, more ...any) (app.Listed, error) {
-	var l app.Listed
-	var doc []byte
-	if err := rows.Scan(append([]any{&l.ID, &l.Unit, &l.OpenedAt, &l.Version, &l.View, &l.Clock.Deadline, &l.Clock.Levels,
-		&l.Clock.Recorded, &l.Duplicates, &doc}, more...)...); err != nil {
+// listedRow scans rows selected with listedColumns, and what follows them
+// into more, into destinations made once per query: a page of a list is
+// not a slice of pointers and a Listed on the heap for each of its rows.
+type listedRow struct {
+	l    app.Listed
+	doc  []byte
+	dest []any
+}
+
+func newListedRow(more ...any) *listedRow {
+	r := &listedRow{}
+	r.dest = append([]any{&r.l.ID, &r.l.Unit, &r.l.OpenedAt, &r.l.Version, &r.l.View, &r.l.Clock.Deadline, &r.l.Clock.Levels,
+		&r.l.Clock.Recorded, &r.l.Duplicates, &r.doc}, more...)
+	return r
+}
+
+func (r *listedRow) scan(row pgx.CollectableRow) (app.Listed, error) {
+	r.l, r.doc = app.Listed{}, nil // each row's slices its own
+	if err := row.Scan(r.dest...); err != nil {
 		return app.Listed{}, err
 	}
+	l := r.l
 	if l.View == nil {
 		var c duban.Case
-		if err := json.Unmarshal(doc, &c); err != nil {
+		if err := json.Unmarshal(r.doc, &c); err != nil {
 			return app.Listed{}, fmt.Errorf("decode case: %w", err)
 		}
 		v, err := json.Marshal(c.View())
@@ -127,10 +140,24 @@ func scanListedAnd(rows pgx.CollectableRow, more ...any) (app.Listed, error) {
 	if len(l.Clock.Levels) == 0 {
 		l.Clock.Levels = nil
 	}
-	if len(l.Duplicates) == 0 {
-		l.Duplicates = nil
-	}
 	return l, nil
+}
+
+// collectListed reads every row of rows with r, calling each after each.
+func collectListed(rows pgx.Rows, r *listedRow, each func()) ([]app.Listed, error) {
+	defer rows.Close()
+	var cases []app.Listed
+	for rows.Next() {
+		l, err := r.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, l)
+		if each != nil {
+			each()
+		}
+	}
+	return cases, rows.Err()
 }
 
 // Listing returns the case with id as reads send it; ENOTFOUND when there
@@ -311,12 +338,8 @@ func (s *Store) Escalations(ctx context.Context, f duban.CaseFilter, after *duba
 		return nil, nil, readErr(err)
 	}
 	var levels []int
-	cases, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (app.Listed, error) {
-		var level int
-		l, err := scanListedAnd(row, &level)
-		levels = append(levels, level)
-		return l, err
-	})
+	var level int
+	cases, err := collectListed(rows, newListedRow(&level), func() { levels = append(levels, level) })
 	if err != nil || len(cases) <= limit {
 		return cases, nil, readErr(err)
 	}
@@ -330,7 +353,7 @@ func (s *Store) queryListed(ctx context.Context, sql string, args ...any) ([]app
 	if err != nil {
 		return nil, readErr(err)
 	}
-	cases, err := pgx.CollectRows(rows, scanListed)
+	cases, err := collectListed(rows, newListedRow(), nil)
 	return cases, readErr(err)
 }
 
