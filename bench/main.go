@@ -46,8 +46,8 @@ type sizes struct {
 }
 
 var (
-	quickSizes = sizes{Clients: 16, OpenFor: 8 * time.Second, Commands: 480, Simultaneous: 1000, Rows: 100_000, Reads: 3000, ReadClients: 8, LongCase: 200, MemoryCases: 200, ScorecardCases: 100_000, ScorecardReads: 40}
-	fullSizes  = sizes{Clients: 16, OpenFor: 30 * time.Second, Commands: 2400, Simultaneous: 10_000, Rows: 1_000_000, Reads: 20_000, VisibleAt: 100_000, ReadClients: 8, LongCase: 600, MemoryCases: 1000, ScorecardCases: 1_000_000, ScorecardReads: 100}
+	quickSizes = sizes{Clients: 16, OpenFor: 8 * time.Second, Commands: 480, Simultaneous: 1000, Rows: 100_000, Reads: 3000, ReadClients: 8, LongCase: 200, MemoryCases: 200, ScorecardCases: 100_000, ScorecardReads: 160}
+	fullSizes  = sizes{Clients: 16, OpenFor: 30 * time.Second, Commands: 2400, Simultaneous: 10_000, Rows: 1_000_000, Reads: 20_000, VisibleAt: 100_000, ReadClients: 8, LongCase: 600, MemoryCases: 1000, ScorecardCases: 1_000_000, ScorecardReads: 200}
 )
 
 // principalsYAML are the tokens the harness uses.
