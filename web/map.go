@@ -144,7 +144,7 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 	ls, more, err := s.App.AllCases(r.Context(), by, duban.CaseFilter{Statuses: duban.OpenStatuses()}, mapLimit)
 	var cases []listed
 	if err == nil {
-		cases, err = decodeListed(ls, p.now)
+		cases, err = s.decodeListed(ls, p.now)
 	}
 	var sites []duban.Site
 	if err == nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/duban/duban"
@@ -390,11 +391,12 @@ func (c listed) StageName() string {
 }
 
 // decodeListed reads the cases of a list at now.
-func decodeListed(ls []app.Listed, now time.Time) ([]listed, error) {
+func (s *Server) decodeListed(ls []app.Listed, now time.Time) ([]listed, error) {
 	out := make([]listed, 0, len(ls))
 	for _, l := range ls {
 		var c listed
-		if err := json.Unmarshal(l.View, &c.listView); err != nil {
+		var err error
+		if c.listView, err = s.views.decode(l); err != nil {
 			return nil, fmt.Errorf("case %s: %w", l.ID, err)
 		}
 		c.Overdue, c.Level, c.Deadline = l.Clock.Overdue(now), l.Clock.Level(now), l.Clock.Deadline
@@ -404,6 +406,44 @@ func decodeListed(ls []app.Listed, now time.Time) ([]listed, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// viewCache keeps the views lists decoded, by case and version: a case's
+// view at a version never changes, and the board, drawn again for each
+// office watching it at every escalation, shows mostly the same cases
+// (decoding a thousand views is a third of drawing it). What it holds is
+// shared: read, never changed.
+type viewCache struct {
+	mu sync.Mutex
+	m  map[string]cachedView
+}
+
+type cachedView struct {
+	version int64
+	view    listView
+}
+
+// viewCacheSize bounds the views kept: when full, it starts again.
+const viewCacheSize = 20_000
+
+func (c *viewCache) decode(l app.Listed) (listView, error) {
+	c.mu.Lock()
+	e, ok := c.m[l.ID]
+	c.mu.Unlock()
+	if ok && e.version == l.Version {
+		return e.view, nil
+	}
+	var v listView
+	if err := json.Unmarshal(l.View, &v); err != nil {
+		return listView{}, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= viewCacheSize {
+		c.m = make(map[string]cachedView)
+	}
+	c.m[l.ID] = cachedView{l.Version, v}
+	c.mu.Unlock()
+	return v, nil
 }
 
 // byDeadline orders cases soonest deadline first; those with none last.

@@ -60,7 +60,7 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.newPage(r, "board.title")
-	cases, err := decodeListed(ls, p.now)
+	cases, err := s.decodeListed(ls, p.now)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -69,7 +69,7 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 	plates, _, err := s.App.Cases(r.Context(), session(r).Principal, duban.CaseFilter{Unit: d.Unit, Area: d.Area,
 		Listed: &listed, Statuses: duban.OpenStatuses(), Now: p.now, Limit: boardLimit})
 	if err == nil {
-		d.Plates, err = decodeListed(plates, p.now)
+		d.Plates, err = s.decodeListed(plates, p.now)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -181,7 +181,7 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request) {
 	}
 	ls, next, err := s.App.Cases(r.Context(), by, f)
 	if err == nil {
-		d.Cases, err = decodeListed(ls, p.now)
+		d.Cases, err = s.decodeListed(ls, p.now)
 	}
 	if err == nil {
 		d.Total, err = s.App.CountCases(r.Context(), by, f)
@@ -237,7 +237,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		cs, err := decodeListed(ls, p.now)
+		cs, err := s.decodeListed(ls, p.now)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -608,7 +608,7 @@ func (s *Server) casesCSV(w http.ResponseWriter, r *http.Request) {
 		ls, next, err := s.App.Cases(r.Context(), by, f)
 		var cs []listed
 		if err == nil {
-			cs, err = decodeListed(ls, p.now)
+			cs, err = s.decodeListed(ls, p.now)
 		}
 		if err != nil {
 			s.fail(w, r, err)

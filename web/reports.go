@@ -174,7 +174,7 @@ func (s *Server) figureCases(w http.ResponseWriter, r *http.Request) {
 		}
 		ls = append(ls, l)
 	}
-	if d.Cases, err = decodeListed(ls, p.now); err != nil {
+	if d.Cases, err = s.decodeListed(ls, p.now); err != nil {
 		s.fail(w, r, err)
 		return
 	}

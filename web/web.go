@@ -50,6 +50,7 @@ type Server struct {
 	pages    map[string]*template.Template
 	catalogs map[string]messages.Catalog
 	zone     *time.Location
+	views    viewCache
 }
 
 func (s *Server) now() time.Time {
