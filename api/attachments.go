@@ -122,11 +122,13 @@ func serveBlob(w http.ResponseWriter, r *http.Request, b app.Blob, immutable boo
 	h := w.Header()
 	h.Set("Content-Type", b.ContentType)
 	h.Set("ETag", `"`+b.Key+`"`)
-	// Who may read them can change: private, and checked again at least daily.
-	h.Set("Cache-Control", "private, max-age=86400")
+	// Who may read them can change: private, and checked again at least
+	// daily where the URL's bytes depend on who asks.
+	cache := "private, max-age=86400"
 	if immutable {
-		h.Set("Cache-Control", "private, max-age=31536000, immutable")
+		cache = "private, max-age=31536000, immutable"
 	}
+	h.Set("Cache-Control", cache)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; sandbox")
 	if b.ContentType == media.PDF {

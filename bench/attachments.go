@@ -84,12 +84,7 @@ func measureAttachments(ctx context.Context, r *benchRun) error {
 	// The forms are made before the clock starts: a phone's work, not duban's.
 	forms, types := make([][]byte, n), make([]string, n)
 	for i, photo := range photos {
-		var body bytes.Buffer
-		w := multipart.NewWriter(&body)
-		part, _ := w.CreateFormFile("file", "IMG.jpg")
-		_, _ = part.Write(photo)
-		_ = w.Close()
-		forms[i], types[i] = body.Bytes(), w.FormDataContentType()
+		forms[i], types[i] = uploadForm(photo)
 	}
 	upload := func(i int) (string, error) {
 		req, _ := http.NewRequestWithContext(ctx, "POST", r.s.apiBase+"/v1/attachments", bytes.NewReader(forms[i]))
@@ -158,16 +153,8 @@ func measureAttachments(ctx context.Context, r *benchRun) error {
 		// comment after the first photo's start marker, with a counter.
 		r.logf("  uploads for %s, profiled into %s", profileFor, r.profileDir)
 		profiled := r.s.captureProfiles(filepath.Join(r.profileDir, "uploads"))
-		var photo bytes.Buffer
 		for i, deadline := 0, time.Now().Add(profileFor); time.Now().Before(deadline); i++ {
-			photo.Reset()
-			w := multipart.NewWriter(&photo)
-			part, _ := w.CreateFormFile("file", "IMG.jpg")
-			_, _ = part.Write(photos[0][:2])
-			_, _ = fmt.Fprintf(part, "\xff\xfe\x00\x0a%08d", i)
-			_, _ = part.Write(photos[0][2:])
-			_ = w.Close()
-			forms[0], types[0] = photo.Bytes(), w.FormDataContentType()
+			forms[0], types[0] = uploadForm(photos[0][:2], fmt.Appendf(nil, "\xff\xfe\x00\x0a%08d", i), photos[0][2:])
 			if _, err := upload(0); err != nil {
 				return err
 			}
@@ -274,6 +261,19 @@ func measureAttachments(ctx context.Context, r *benchRun) error {
 	r.logf("  attachments: upload %.1f MiB/s beside %.1f written directly; thumbnail (%d bytes) p50 %.2f ms beside a static file's %.2f ms",
 		f.Upload, f.Direct, f.ThumbnailBytes, f.Thumbnail.P50, f.Static.P50)
 	return nil
+}
+
+// uploadForm is multipart/form-data with a file, in the field "file",
+// made of parts, and its content type.
+func uploadForm(parts ...[]byte) ([]byte, string) {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	part, _ := w.CreateFormFile("file", "IMG.jpg")
+	for _, p := range parts {
+		_, _ = part.Write(p)
+	}
+	_ = w.Close()
+	return body.Bytes(), w.FormDataContentType()
 }
 
 // bareUploads serves, on loopback, a handler that writes a form's file to

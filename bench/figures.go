@@ -84,11 +84,7 @@ func tableRows(f *figures, z sizes) []row {
 		rows = append(rows,
 			compare("command latency p50 (vs bare Update)", "ms", cmd.P50, bare.P50, 0, false),
 			compare("command latency p99 (vs bare Update)", "ms", cmd.P99, bare.P99, 1.5, false))
-		if len(cmd.RoundP99) > 1 && len(bare.RoundP99) == len(cmd.RoundP99) {
-			rows = append(rows,
-				compare("  p95 (vs bare Update)", "ms", cmd.P95, bare.P95, 0, false),
-				compare(fmt.Sprintf("  median of %d rounds' p99 (vs bare Update)", len(cmd.RoundP99)), "ms", cmd.medianRoundP99(), bare.medianRoundP99(), 0, false))
-		}
+		rows = append(rows, tailRows("", "bare Update", *cmd, *bare)...)
 		for _, name := range []string{"acknowledge", "resolve", "verify"} {
 			rows = append(rows, compare("  "+name+" p99", "ms", f.CommandLatencyByCommand[name].P99, bare.P99, 0, false))
 		}
@@ -122,11 +118,9 @@ func tableRows(f *figures, z sizes) []row {
 		getRow.Target, getRow.Met = fmt.Sprintf("≤ 2× + HTTP %.2f ms", httpOverhead), &getMet
 		rows = append(rows, getRow,
 			compare(fmt.Sprintf("list cases at %d cases p99 (vs raw query)", z.Rows), "ms", f.ListCases.P99, f.CeilingListQuery.P99, 2, false))
-		if l, raw := f.ListCases, f.CeilingListQuery; len(l.RoundP99) > 1 && len(raw.RoundP99) == len(l.RoundP99) {
-			rows = append(rows,
-				compare("  list p50 (vs raw query)", "ms", l.P50, raw.P50, 0, false),
-				compare("  list p95 (vs raw query)", "ms", l.P95, raw.P95, 0, false),
-				compare(fmt.Sprintf("  list: median of %d rounds' p99 (vs raw query)", len(l.RoundP99)), "ms", l.medianRoundP99(), raw.medianRoundP99(), 0, false))
+		if tails := tailRows("list: ", "raw query", *f.ListCases, *f.CeilingListQuery); tails != nil {
+			rows = append(rows, compare("  list: p50 (vs raw query)", "ms", f.ListCases.P50, f.CeilingListQuery.P50, 0, false))
+			rows = append(rows, tails...)
 		}
 		rows = append(rows, alone("HTTP overhead, GET /healthz p99", "ms", httpOverhead, "", nil))
 	}
@@ -139,10 +133,9 @@ func tableRows(f *figures, z sizes) []row {
 			card.Target, card.Met = "≤ 2× and < 1000 ms", &met
 		}
 		rows = append(rows, card)
-		if sc, raw := f.Scorecard, f.CeilingScorecardQuery; len(sc.RoundP99) > 1 && len(raw.RoundP99) == len(sc.RoundP99) {
-			rows = append(rows,
-				compare("  scorecards p50 (vs raw SQL)", "ms", sc.P50, raw.P50, 0, false),
-				compare(fmt.Sprintf("  scorecards: median of %d rounds' p99 (vs raw SQL)", len(sc.RoundP99)), "ms", sc.medianRoundP99(), raw.medianRoundP99(), 0, false))
+		if tails := tailRows("scorecards: ", "raw SQL", *f.Scorecard, *f.CeilingScorecardQuery); tails != nil {
+			rows = append(rows, compare("  scorecards: p50 (vs raw SQL)", "ms", f.Scorecard.P50, f.CeilingScorecardQuery.P50, 0, false))
+			rows = append(rows, tails...)
 		}
 		rows = append(rows, compare("  the cases behind a unit's figure p99 (vs raw query)", "ms", f.FigureCases.P99, f.CeilingFigureQuery.P99, 2, false))
 	}
@@ -200,6 +193,19 @@ func escalationRows(esc *escalation, timers *dist, timerBurst *burst) []row {
 		alone("worker resident memory per 10,000 open cases", "MiB", perTenThousand(esc.WorkerRSSAfter-esc.WorkerRSSBefore), "", nil),
 		alone("duban database growth per 10,000 cases", "MiB", perTenThousand(esc.DubanDiskGrowth), "", nil),
 		alone("Temporal store growth per 10,000 cases", "MiB", perTenThousand(esc.TemporalGrowth), "", nil))
+}
+
+// tailRows are, for a measure taken in alternating rounds, its p95 and
+// the median of its rounds' p99 beside its ceiling's: what a pooled p99
+// moved by one disturbed round is read beside. None without rounds.
+func tailRows(what, vs string, d, ceiling dist) []row {
+	if len(d.RoundP99) < 2 || len(ceiling.RoundP99) != len(d.RoundP99) {
+		return nil
+	}
+	return []row{
+		compare("  "+what+"p95 (vs "+vs+")", "ms", d.P95, ceiling.P95, 0, false),
+		compare(fmt.Sprintf("  %smedian of %d rounds' p99 (vs %s)", what, len(d.RoundP99), vs), "ms", d.medianRoundP99(), ceiling.medianRoundP99(), 0, false),
+	}
 }
 
 func round(v float64) float64 { return float64(int(v*10+0.5)) / 10 }
