@@ -54,6 +54,11 @@ type Options struct {
 	// Settings are further server settings (name → value), e.g.
 	// shared_buffers, given on the command line at each start.
 	Settings map[string]string
+	// StandbyOf, when set, is a superuser's URL of another cluster: a new
+	// cluster is made as its streaming-replication standby, a copy of it
+	// (pg_basebackup, the same password) that follows it and answers
+	// reads only, until Promote.
+	StandbyOf string
 }
 
 // Cluster is a running private PostgreSQL.
@@ -104,7 +109,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	password, err := c.init(ctx, bin, cred, filepath.Join(dir, "password"))
+	var password string
+	if opts.StandbyOf != "" {
+		password, err = c.initStandby(bin, cred, opts.StandbyOf, filepath.Join(dir, "password"))
+	} else {
+		password, err = c.init(ctx, bin, cred, filepath.Join(dir, "password"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -311,6 +321,60 @@ func (c *Cluster) init(ctx context.Context, bin string, cred *syscall.Credential
 	return password, nil
 }
 
+// initStandby copies the cluster at primary into the data directory on
+// first use, configured to follow it, and returns its superuser's
+// password, the primary's.
+func (c *Cluster) initStandby(bin string, cred *syscall.Credential, primary, passwordFile string) (string, error) {
+	u, err := url.Parse(primary)
+	if err != nil {
+		return "", fmt.Errorf("the primary's URL: %w", err)
+	}
+	password, _ := u.User.Password()
+	if isFile(filepath.Join(c.dataDir, "PG_VERSION")) {
+		return password, nil
+	}
+	if err := os.RemoveAll(c.dataDir); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(c.dataDir, 0o700); err != nil {
+		return "", err
+	}
+	if cred != nil {
+		if err := os.Chown(c.dataDir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return "", err
+		}
+	}
+	// -R writes primary_conninfo (with the password) and standby.signal.
+	cmd := exec.Command(filepath.Join(bin, "pg_basebackup"), "-D", c.dataDir, "-R", "-X", "stream", "-c", "fast",
+		"-h", u.Hostname(), "-p", u.Port(), "-U", u.User.Username())
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+password)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Dir = "/"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(c.dataDir)
+		return "", fmt.Errorf("pg_basebackup from %s: %w\n%s", u.Host, err, out)
+	}
+	return password, os.WriteFile(passwordFile, []byte(password+"\n"), 0o600)
+}
+
+// Promote makes a standby the primary: it stops following and accepts
+// writes from then on.
+func (c *Cluster) Promote(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, c.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_promote(true, 60)`).Scan(&ok); err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	if !ok {
+		return errors.New("promote: not promoted within 60 s")
+	}
+	return nil
+}
+
 // stopLeftover stops a postmaster still running on dataDir, which a parent
 // killed without a chance to stop it leaves behind.
 func stopLeftover(dataDir string) error {
@@ -467,4 +531,21 @@ func CreateDatabase(ctx context.Context, adminURL, name string) (string, error) 
 	}
 	u.Path = "/" + name
 	return u.String(), nil
+}
+
+// WritableURL is a URL of the database name on whichever of the clusters
+// accepts writes: pgx (and libpq) try the hosts in turn and keep the
+// first that does (target_session_attrs=read-write), so that a client
+// follows a standby once it is promoted. The clusters share a password:
+// a standby and its primary.
+func WritableURL(name string, clusters ...*Cluster) string {
+	u, _ := url.Parse(clusters[0].URL)
+	hosts := make([]string, len(clusters))
+	for i, c := range clusters {
+		hosts[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+	}
+	u.Host = strings.Join(hosts, ",")
+	u.Path = "/" + name
+	u.RawQuery = "sslmode=disable&target_session_attrs=read-write"
+	return u.String()
 }

@@ -170,3 +170,45 @@ func TestWrongPasswordIsRefused(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A standby follows its primary, refuses writes, and takes them once
+// promoted after the primary died; a client given both hosts follows the
+// one that accepts writes.
+func TestStandbyFollowsAndIsPromoted(t *testing.T) {
+	ctx := context.Background()
+	primary, err := localpg.Start(ctx, localpg.Options{Dir: pgtest.ReachableDir(t), Durable: true,
+		Settings: map[string]string{"synchronous_standby_names": "*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Stop()
+	standby, err := localpg.Start(ctx, localpg.Options{Dir: pgtest.ReachableDir(t), Durable: true, StandbyOf: primary.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Stop()
+	either := localpg.WritableURL("postgres", primary, standby)
+	execSQL(t, either, "CREATE TABLE kept (v text)")
+	// Synchronous: once the insert returns, the standby has it.
+	execSQL(t, either, "INSERT INTO kept VALUES ('before')")
+	if got := query(t, standby.URL, "SELECT string_agg(v, ',') FROM kept"); got != "before" {
+		t.Fatalf("the standby has %q", got)
+	}
+	conn, err := pgx.Connect(ctx, standby.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO kept VALUES ('no')"); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("a write on the standby: %v, want refused as read-only", err)
+	}
+	conn.Close(ctx)
+
+	primary.Kill()
+	if err := standby.Promote(ctx); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, either, "INSERT INTO kept VALUES ('after')")
+	if got := query(t, either, "SELECT string_agg(v, ',' ORDER BY v) FROM kept"); got != "after,before" {
+		t.Fatalf("after the promotion the writable server has %q", got)
+	}
+}
