@@ -59,21 +59,20 @@ func TestSanctionsTold(t *testing.T) {
 	}
 	d := &outbox.Deliverer{Store: s, Targets: targets, Policy: policy, PublicURL: "https://duban.example.gov.cn",
 		Poll: 10 * time.Millisecond, Retries: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}, Logger: slog.New(slog.DiscardHandler)}
-	// runUntil delivers until done says so (at most 20 s: a receiver
-	// that fails each message twice, slowly, takes a while under -race).
-	runUntil := func(done func() bool) {
-		runCtx, stop := context.WithTimeout(ctx, 20*time.Second)
-		defer stop()
-		go func() {
-			for !done() && runCtx.Err() == nil {
-				time.Sleep(10 * time.Millisecond)
-			}
-			stop()
-		}()
-		d.Run(runCtx)
+	// One deliverer runs throughout: stopped between steps, it would leave
+	// an attempt it cut short leased (for a minute), not sent again.
+	placeCursors(t, s, targets)
+	runCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { d.Run(runCtx); close(stopped) }()
+	defer func() { stop(); <-stopped }()
+	// waitFor waits until done says so, at most 20 s (a receiver that
+	// fails each message twice, slowly, takes a while under -race).
+	waitFor := func(done func() bool) {
+		for deadline := time.Now().Add(20 * time.Second); !done() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
-	placed := time.Now()
-	runUntil(func() bool { return time.Since(placed) > 700*time.Millisecond }) // the cursors are placed at the logs' end
 	id := open(t, s, 1)
 	period := duban.Period{Name: "2026-11", From: time.Date(2026, 10, 31, 16, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC)}
 	b := duban.Bulletin{Period: period, Rows: []duban.UnitRow{{Unit: "sanitation", Rank: new(1), Score: new(80.0)}, {Unit: "parks", Rank: new(2), Score: new(60.0)}}}
@@ -81,7 +80,7 @@ func TestSanctionsTold(t *testing.T) {
 	if ok, err := s.PublishBulletin(ctx, b); !ok || err != nil {
 		t.Fatalf("published %v %v", ok, err)
 	}
-	runUntil(func() bool { return len(wecom.texts()) >= 1 && len(dingtalk.texts()) >= 1 })
+	waitFor(func() bool { return len(wecom.texts()) >= 1 && len(dingtalk.texts()) >= 1 })
 
 	got := wecom.texts()
 	if len(got) != 1 {
@@ -108,7 +107,7 @@ func TestSanctionsTold(t *testing.T) {
 	if err := s.RecordSanction(ctx, done); err != nil {
 		t.Fatal(err)
 	}
-	runUntil(func() bool { return len(wecom.texts()) >= 2 && hook.taken() >= 5 })
+	waitFor(func() bool { return len(wecom.texts()) >= 2 && hook.taken() >= 5 })
 	if got := wecom.texts(); len(got) != 2 || !strings.Contains(got[1], "问责已落实") || !strings.Contains(got[1], "落实情况：已约谈") {
 		t.Fatalf("sanitation's group after the follow-up: %v", got)
 	}

@@ -82,7 +82,7 @@ func TestMail(t *testing.T) {
 		defer stop()
 		d.Run(runCtx)
 	}
-	run(300 * time.Millisecond) // the cursors are placed at the log's end
+	placeCursors(t, s, targets)
 	id := open(t, s, 1)
 	run(100 * time.Millisecond) // the server is not up: the first attempts fail
 

@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,21 @@ type Options struct {
 	// number keeps it (DatabaseFile + ".shards" says which; a file made
 	// before that note has 1).
 	Shards int
+	// Service, when set, runs that service alone (frontend, history,
+	// matching or worker): one process of a cluster whose services run
+	// apart, on PostgreSQL, each found by the others at Ports. Start
+	// returns once the service runs; for the frontend, once it answers
+	// and knows the namespace (registering it).
+	Service string
+	// Ports are where the services listen on 127.0.0.1, the same in every
+	// process of a cluster; required with Service. Without it, Port is
+	// the frontend's and the others are picked.
+	Ports *Ports
+}
+
+// Ports are the services' gRPC ports and the frontend's HTTP port.
+type Ports struct {
+	Frontend, FrontendHTTP, History, Matching, Worker int
 }
 
 // Postgres is where a PostgreSQL-backed server keeps its state.
@@ -76,6 +92,10 @@ type Postgres struct {
 	Port     int
 	User     string
 	Password string
+	// Standby, when set, is a second server (host:port) that may be
+	// promoted when the first fails: the server connects to whichever of
+	// the two accepts writes (pgx's target_session_attrs=read-write).
+	Standby string
 }
 
 // Server is a running embedded Temporal server.
@@ -101,12 +121,27 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.Level = slog.LevelWarn
 	}
 	var err error
-	if opts.Port == 0 {
+	services := temporal.DefaultServices
+	if opts.Service != "" {
+		if opts.Ports == nil || opts.Postgres == nil {
+			return nil, fmt.Errorf("the %s service alone needs the cluster's ports and PostgreSQL", opts.Service)
+		}
+		if !slices.Contains(services, opts.Service) {
+			return nil, fmt.Errorf("no Temporal service %q (want one of %s)", opts.Service, strings.Join(services, ", "))
+		}
+		services = []string{opts.Service}
+	}
+	if opts.Ports != nil {
+		opts.Port = opts.Ports.Frontend
+	} else if opts.Port == 0 {
 		if opts.Port, err = freeport.Get(); err != nil {
 			return nil, err
 		}
-	} else if err := portFree(opts.Port); err != nil {
-		return nil, fmt.Errorf("the Temporal port %d is taken (another duban or Temporal server?): %w", opts.Port, err)
+	}
+	if opts.Service == "" || opts.Service == "frontend" {
+		if err := portFree(opts.Port); err != nil {
+			return nil, fmt.Errorf("the Temporal port %d is taken (another duban or Temporal server?): %w", opts.Port, err)
+		}
 	}
 	var stores map[string]config.DataStore
 	if opts.Postgres != nil {
@@ -123,7 +158,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Shards == 0 {
 		opts.Shards = defaultShards
 	}
-	conf, err := serverConfig(opts.Port, max(opts.Shards, 1), stores)
+	ports := opts.Ports
+	if ports == nil {
+		ports = &Ports{Frontend: opts.Port}
+		for _, p := range []*int{&ports.FrontendHTTP, &ports.History, &ports.Matching, &ports.Worker} {
+			if *p, err = freeport.Get(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	conf := serverConfig(*ports, max(opts.Shards, 1), stores)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +188,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
-		temporal.ForServices(temporal.DefaultServices),
+		temporal.ForServices(services),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
@@ -167,6 +211,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
 	s := &Server{HostPort: net.JoinHostPort(ip, strconv.Itoa(opts.Port)), Namespace: opts.Namespace, server: srv, level: level}
+	if opts.Service != "" && opts.Service != "frontend" {
+		return s, nil // the frontend, started apart, says when the cluster answers
+	}
 	if err := s.waitReady(ctx, opts.Postgres != nil); err != nil {
 		s.Stop()
 		return nil, err
@@ -272,21 +319,27 @@ func (s *Server) namespaceReady(ctx context.Context, c client.Client, register b
 // update-schema do).
 func postgresStores(pg Postgres) (map[string]config.DataStore, error) {
 	quiet := log.NewNoopLogger()
+	addr, attrs := net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)), map[string]string(nil)
+	if pg.Standby != "" {
+		addr += "," + pg.Standby
+		attrs = map[string]string{"target_session_attrs": "read-write"}
+	}
 	stores := map[string]config.DataStore{}
 	for _, db := range []struct{ name, schema string }{
 		{"temporal", "postgresql/v12/temporal"},
 		{"temporal_visibility", "postgresql/v12/visibility"},
 	} {
 		conf := &config.SQL{
-			PluginName:      postgresql.PluginNamePGX,
-			DatabaseName:    db.name,
-			ConnectAddr:     net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
-			ConnectProtocol: "tcp",
-			User:            pg.User,
-			Password:        pg.Password,
-			MaxConns:        20,
-			MaxIdleConns:    20,
-			MaxConnLifetime: time.Hour,
+			PluginName:        postgresql.PluginNamePGX,
+			DatabaseName:      db.name,
+			ConnectAddr:       addr,
+			ConnectAttributes: attrs,
+			ConnectProtocol:   "tcp",
+			User:              pg.User,
+			Password:          pg.Password,
+			MaxConns:          20,
+			MaxIdleConns:      20,
+			MaxConnLifetime:   time.Hour,
 		}
 		// Creating a database that exists fails: its schema exists then too,
 		// and the update below brings it up to date.
@@ -357,7 +410,7 @@ func sqlConfig(opts Options) (*config.SQL, error) {
 	return conf, nil
 }
 
-func serverConfig(port int, shards int, stores map[string]config.DataStore) (*config.Config, error) {
+func serverConfig(ports Ports, shards int, stores map[string]config.DataStore) *config.Config {
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = ip
@@ -368,10 +421,7 @@ func serverConfig(port int, shards int, stores map[string]config.DataStore) (*co
 	}
 	conf.Persistence.NumHistoryShards = int32(shards)
 	conf.Persistence.DataStores = stores
-	httpPort, err := freeport.Get()
-	if err != nil {
-		return nil, err
-	}
+	frontend := net.JoinHostPort(ip, strconv.Itoa(ports.Frontend))
 	conf.ClusterMetadata = &cluster.Config{
 		FailoverVersionIncrement: 10,
 		MasterClusterName:        "active",
@@ -380,8 +430,8 @@ func serverConfig(port int, shards int, stores map[string]config.DataStore) (*co
 			"active": {
 				Enabled:                true,
 				InitialFailoverVersion: 1,
-				RPCAddress:             net.JoinHostPort(ip, strconv.Itoa(port)),
-				HTTPAddress:            net.JoinHostPort(ip, strconv.Itoa(httpPort)),
+				RPCAddress:             frontend,
+				HTTPAddress:            net.JoinHostPort(ip, strconv.Itoa(ports.FrontendHTTP)),
 				// No ClusterID: the server makes one (a UUID) when the store
 				// is new, and keeps it.
 			},
@@ -389,13 +439,12 @@ func serverConfig(port int, shards int, stores map[string]config.DataStore) (*co
 	}
 	conf.DCRedirectionPolicy.Policy = "noop"
 	conf.Services = map[string]config.Service{}
-	for _, name := range []string{"frontend", "history", "matching", "worker"} {
+	for name, port := range map[string]int{"frontend": ports.Frontend, "history": ports.History, "matching": ports.Matching, "worker": ports.Worker} {
 		svc := config.Service{}
 		svc.RPC.BindOnIP = ip
+		svc.RPC.GRPCPort = port
 		if name == "frontend" {
-			svc.RPC.GRPCPort, svc.RPC.HTTPPort = port, httpPort
-		} else if svc.RPC.GRPCPort, err = freeport.Get(); err != nil {
-			return nil, err
+			svc.RPC.HTTPPort = ports.FrontendHTTP
 		}
 		conf.Services[name] = svc
 	}
@@ -403,8 +452,8 @@ func serverConfig(port int, shards int, stores map[string]config.DataStore) (*co
 	conf.Archival.Visibility.State = "disabled"
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
-	conf.PublicClient.HostPort = net.JoinHostPort(ip, strconv.Itoa(port))
-	return &conf, nil
+	conf.PublicClient.HostPort = frontend
+	return &conf
 }
 
 func portFree(port int) error {
