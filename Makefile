@@ -1,7 +1,7 @@
 # duban's everyday commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: dev test test-short fuzz build build-dev vet fmt clean bench bench-quick chaos
+.PHONY: dev test test-short fuzz build build-dev vet fmt clean bench bench-quick chaos cluster
 
 # Run duban on its embedded defaults (Temporal in-process, private PostgreSQL).
 dev:
@@ -35,6 +35,13 @@ bench-quick:
 # count what was lost, doubled or missed (see RELIABILITY.md): 6 to 8 minutes here.
 chaos:
 	$(GO) run ./chaos
+
+# The same on a cluster of processes (two API replicas behind HAProxy, two
+# workers, Temporal's services apart, PostgreSQL with a standby), then a
+# rolling release across a workflow revision: about 8 minutes here. Needs
+# haproxy (apt-get install haproxy).
+cluster:
+	$(GO) run ./chaos -shape cluster -release
 
 # The production binary, without `duban dev` and the Temporal server it
 # embeds (as the Dockerfile builds it).

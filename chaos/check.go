@@ -69,11 +69,14 @@ type findings struct {
 	// WebhookSignatures: deliveries whose signature did not verify.
 	WebhooksLost      []string `json:"webhooks_lost"`
 	WebhookSignatures []string `json:"webhook_bad_signatures"`
+	// ReleaseFlaws (-release): a case on another revision than its
+	// release's, a workflow task failed as non-deterministic.
+	ReleaseFlaws []string `json:"release_flaws"`
 }
 
 func (f findings) clean() bool {
 	return len(f.Lost)+len(f.Duplicated)+len(f.Missed)+len(f.Spurious)+len(f.AuditFlaws)+len(f.ProjectionDiffers)+
-		len(f.StreamMissed)+len(f.StreamDoubled)+len(f.WebhooksLost)+len(f.WebhookSignatures) == 0
+		len(f.StreamMissed)+len(f.StreamDoubled)+len(f.WebhooksLost)+len(f.WebhookSignatures)+len(f.ReleaseFlaws) == 0
 }
 
 // storedEvent is what the checks read of an event.

@@ -41,6 +41,8 @@ type answered struct {
 	Kind   string `json:"kind"` // open or a step's kind
 	CaseID string `json:"case_id"`
 	Marker string `json:"marker"` // the description of an open, the text of a step
+	// Sent is when the request was first sent, At when it was answered.
+	Sent, At time.Time `json:"-"`
 }
 
 // ledger is what the clients saw.
@@ -103,6 +105,7 @@ func (ld *load) run(ctx context.Context, client int) {
 		var opened struct {
 			ID string `json:"id"`
 		}
+		sent := time.Now()
 		ok, refusal := ld.post(ctx, "/v1/cases", inspectorToken, key, openBody(description), &opened)
 		if refusal != "" {
 			ld.ledger.refuse(refusal)
@@ -110,7 +113,7 @@ func (ld *load) run(ctx context.Context, client int) {
 		if !ok {
 			continue
 		}
-		ld.ledger.add(answered{Kind: "open", CaseID: opened.ID, Marker: description})
+		ld.ledger.add(answered{Kind: "open", CaseID: opened.ID, Marker: description, Sent: sent, At: time.Now()})
 		if n%leaveEvery == 0 {
 			continue // left to escalate
 		}

@@ -13,6 +13,18 @@
 //	go run ./chaos              # 52 kills, 13 of each part: about 7 minutes
 //	go run ./chaos -kills 8     # a quick look
 //
+// With -shape cluster (make cluster) duban runs as it does on several
+// machines: two API replicas behind HAProxy, two workers, the Temporal
+// server's frontend, history, matching and worker services as processes
+// of their own, PostgreSQL as a primary with a synchronous standby. The
+// harness kills one API replica, one worker, the frontend, the history
+// service or the matching service, or the PostgreSQL primary (and
+// promotes the standby, making the old primary its standby again), 5 of
+// each; with -release it then rolls out a build of the next workflow
+// revision replica by replica (release.go) and checks that old cases kept
+// their revision, new ones took the new, and no workflow task failed as
+// non-deterministic.
+//
 // Everything runs on 127.0.0.1 in a temporary directory; the run is bounded
 // by -kills and -timeout. It prints the figures, writes them as JSON to
 // -out, and exits 1 when anything was lost, doubled, missed or refused.
@@ -44,12 +56,14 @@ func main() {
 		}
 		return
 	}
-	kills := flag.Int("kills", 52, "kills in all, spread evenly over the API, the worker, PostgreSQL and the Temporal server")
+	shape := flag.String("shape", "single", "single: one process of each part; cluster: two API replicas behind HAProxy, two workers, Temporal's services apart, PostgreSQL with a standby")
+	kills := flag.Int("kills", 0, "kills in all, spread evenly over the parts (default 13 of each part, single; 5, cluster)")
 	clients := flag.Int("clients", 6, "concurrent clients")
 	timeout := flag.Duration("timeout", 60*time.Minute, "give up after this long")
 	seed := flag.Uint64("seed", 0, "seed of the random moments (0: from the clock)")
 	out := flag.String("out", "chaos/results", "directory for the JSON results")
 	keep := flag.Bool("keep", false, "keep the run's directory (logs, databases) instead of removing it")
+	rel := flag.Bool("release", false, "with -shape cluster: after the kills, roll out a build of the next workflow revision, replica by replica")
 	flag.Parse()
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano())
@@ -58,7 +72,11 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	rep, err := runChaos(ctx, *kills, *clients, *seed, *out, *keep)
+	if *shape != "single" && *shape != "cluster" || *rel && *shape != "cluster" {
+		fmt.Fprintln(os.Stderr, "chaos: -shape is single or cluster; -release needs the cluster")
+		os.Exit(2)
+	}
+	rep, err := runChaos(ctx, *shape, *kills, *clients, *seed, *out, *keep, *rel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(1)
@@ -70,13 +88,19 @@ func main() {
 
 // report is one run's figures.
 type report struct {
+	Shape    string         `json:"shape"`
 	Started  time.Time      `json:"started"`
 	Seconds  float64        `json:"seconds"`
 	Seed     uint64         `json:"seed"`
 	Clients  int            `json:"clients"`
 	Kills    int            `json:"kills"`
+	Parts    []string       `json:"parts"`
 	PerPart  map[string]int `json:"kills_per_part"`
-	Recovery map[string]dur `json:"recovery"` // kill to the next answered request, per part
+	Recovery map[string]dur `json:"recovery"` // kill to the first request answered after it, per part
+	// RepeatedPerPart counts the clients' requests repeated (their answer
+	// in doubt: no answer, or a 5xx) from each kill of a part to the next
+	// kill, per part.
+	RepeatedPerPart map[string]int64 `json:"repeated_per_part"`
 	// Answered counts requests answered 2xx (opens and commands); Repeated
 	// the repeats after an answer in doubt; Unanswered those that had no
 	// answer when the run ended; Refused the 4xx answers (none expected).
@@ -91,6 +115,8 @@ type report struct {
 	// WebhookRepeats counts deliveries the subscription's receiver took
 	// again (with the same webhook-id: at least once, as promised).
 	WebhookRepeats int `json:"webhook_repeats"`
+	// Release is the rolling release's, with -release.
+	Release *release `json:"release,omitempty"`
 }
 
 // dur summarises the recovery times of one part.
@@ -99,8 +125,9 @@ type dur struct {
 	Max    float64 `json:"max_s"`
 }
 
-func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir string, keep bool) (report, error) {
-	rep := report{Started: time.Now().UTC(), Seed: seed, Clients: clients, PerPart: map[string]int{}, Recovery: map[string]dur{}}
+func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64, outDir string, keep, rolls bool) (report, error) {
+	rep := report{Shape: shape, Started: time.Now().UTC(), Seed: seed, Clients: clients, PerPart: map[string]int{}, Recovery: map[string]dur{},
+		RepeatedPerPart: map[string]int64{}}
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 	began := time.Now()
 	logf := func(format string, args ...any) {
@@ -121,17 +148,38 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 	if err != nil {
 		return rep, err
 	}
+	next := ""
+	if rolls {
+		if next, err = buildRehearsal(tmp); err != nil {
+			return rep, err
+		}
+	}
 	hooks, err := startSink()
 	if err != nil {
 		return rep, err
 	}
 	defer hooks.srv.Close()
-	sys, err := newSystem(tmp, binary, chaosPolicy+hooks.policy())
+	var sys stack
+	if shape == "cluster" {
+		sys, err = newCluster(tmp, binary, chaosPolicy+hooks.policy())
+	} else {
+		sys, err = newSystem(tmp, binary, chaosPolicy+hooks.policy())
+	}
 	if err != nil {
 		return rep, err
 	}
 	defer sys.stop()
-	logf("starting PostgreSQL, Temporal, the worker and the API")
+	parts := sys.parts()
+	for _, p := range parts {
+		rep.Parts = append(rep.Parts, p.name)
+	}
+	if kills == 0 {
+		kills = 13 * len(parts)
+		if shape == "cluster" {
+			kills = 5 * len(parts)
+		}
+	}
+	logf("starting %s", strings.Join(rep.Parts, ", "))
 	if err := sys.start(ctx); err != nil {
 		return rep, err
 	}
@@ -153,9 +201,15 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 	}
 	logf("%d clients under way; seed %d", clients, seed)
 
-	parts := sys.parts()
 	recovery := map[string][]time.Duration{}
 	var order []int
+	// The requests repeated since the last kill are that kill's part's.
+	lastPart, lastRepeated := "", int64(0)
+	countRepeats := func() {
+		if lastPart != "" {
+			rep.RepeatedPerPart[lastPart] += l.retries.Load() - lastRepeated
+		}
+	}
 	for rep.Kills < kills && ctx.Err() == nil {
 		if len(order) == 0 {
 			order = rng.Perm(len(parts)) // each part once per cycle, in a random order
@@ -164,8 +218,14 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 		order = order[1:]
 		sleep(ctx, time.Duration(1000+rng.IntN(4000))*time.Millisecond)
 		before := l.count.Load()
+		countRepeats()
+		lastPart, lastRepeated = p.name, l.retries.Load()
 		killed := time.Now()
 		p.kill()
+		// The first request answered after the kill: with a replica of
+		// the part left, while it is down.
+		answered := make(chan time.Time, 1)
+		go func() { _ = waitProgress(ctx, &l, before, 5*time.Minute); answered <- time.Now() }()
 		rep.Kills++
 		rep.PerPart[p.name]++
 		sleep(ctx, time.Duration(rng.IntN(3000))*time.Millisecond) // down for a while
@@ -181,8 +241,25 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 			}
 			return rep, fmt.Errorf("after kill %d (%s): %w", rep.Kills, p.name, err)
 		}
-		recovery[p.name] = append(recovery[p.name], time.Since(killed))
-		logf("kill %2d/%d: %-8s back, answering after %.1fs; %d answered, %d repeated", rep.Kills, kills, p.name, time.Since(killed).Seconds(), l.count.Load(), l.retries.Load())
+		firstAnswer := (<-answered).Sub(killed)
+		recovery[p.name] = append(recovery[p.name], firstAnswer)
+		logf("kill %2d/%d: %-8s back after %.1fs, answering after %.1fs; %d answered, %d repeated", rep.Kills, kills, p.name,
+			time.Since(killed).Seconds(), firstAnswer.Seconds(), l.count.Load(), l.retries.Load())
+	}
+	countRepeats()
+	lastPart = ""
+	if rolls && ctx.Err() == nil {
+		rep.Release = &release{began: time.Now()}
+		repeated := l.retries.Load()
+		logf("rolling out the next release: the workers one by one, then the API replicas")
+		if err := sys.(*cluster).roll(ctx, next, logf); err != nil {
+			return rep, fmt.Errorf("the release: %w", err)
+		}
+		rep.Release.ended = time.Now()
+		rep.Release.Seconds = round(rep.Release.ended.Sub(rep.Release.began).Seconds())
+		rep.Release.Repeated = l.retries.Load() - repeated
+		logf("rolled out in %.1fs; the load goes on for 20s on the new release", rep.Release.Seconds)
+		sleep(ctx, 20*time.Second)
 	}
 	ld.stopping.Store(true)
 	logf("kills done; letting the clients finish their requests")
@@ -205,7 +282,7 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 	logf("waiting for the last deadlines (%s) to come due", lastDue.Format(time.TimeOnly))
 	sleep(ctx, time.Until(lastDue)+5*time.Second)
 	for attempt := 1; ; attempt++ {
-		if rep.Findings, err = check(ctx, sys.dubanURL, l.answered); err != nil {
+		if rep.Findings, err = check(ctx, sys.databaseURL(), l.answered); err != nil {
 			return rep, err
 		}
 		if len(rep.Findings.Missed) == 0 || attempt == 12 || ctx.Err() != nil {
@@ -214,13 +291,18 @@ func runChaos(ctx context.Context, kills, clients int, seed uint64, outDir strin
 		logf("%d steps not recorded yet; checking again in 10s", len(rep.Findings.Missed))
 		sleep(ctx, 10*time.Second)
 	}
-	if rep.Findings.StreamMissed, rep.Findings.StreamDoubled, rep.StreamReconnects, err = checkStream(ctx, sys.dubanURL, stream); err != nil {
+	if rep.Findings.StreamMissed, rep.Findings.StreamDoubled, rep.StreamReconnects, err = checkStream(ctx, sys.databaseURL(), stream); err != nil {
 		return rep, err
 	}
 	stopStream()
 	logf("waiting for the subscription's last deliveries")
-	if rep.Findings.WebhooksLost, rep.Findings.WebhookSignatures, rep.WebhookRepeats, err = checkWebhooks(ctx, sys.dubanURL, hooks); err != nil {
+	if rep.Findings.WebhooksLost, rep.Findings.WebhookSignatures, rep.WebhookRepeats, err = checkWebhooks(ctx, sys.databaseURL(), hooks); err != nil {
 		return rep, err
+	}
+	if rep.Release != nil {
+		if rep.Findings.ReleaseFlaws, err = sys.(*cluster).checkRelease(ctx, rep.Release, l.answered); err != nil {
+			return rep, err
+		}
 	}
 	rep.Seconds = round(time.Since(began).Seconds())
 	printReport(rep)
@@ -266,9 +348,10 @@ func showTail(path string, logf func(string, ...any)) {
 
 func printReport(r report) {
 	f := r.Findings
-	fmt.Printf("\nchaos: %d kills in %.0fs (seed %d, %d clients)\n", r.Kills, r.Seconds, r.Seed, r.Clients)
-	for _, name := range []string{"api", "worker", "postgres", "temporal"} {
-		fmt.Printf("  %-9s killed %2d times; answering again after %.1fs (median), %.1fs (max)\n", name, r.PerPart[name], r.Recovery[name].Median, r.Recovery[name].Max)
+	fmt.Printf("\nchaos (%s): %d kills in %.0fs (seed %d, %d clients)\n", r.Shape, r.Kills, r.Seconds, r.Seed, r.Clients)
+	for _, name := range r.Parts {
+		fmt.Printf("  %-9s killed %2d times; answering again after %.1fs (median), %.1fs (max); requests repeated %d\n",
+			name, r.PerPart[name], r.Recovery[name].Median, r.Recovery[name].Max, r.RepeatedPerPart[name])
 	}
 	fmt.Printf("  requests answered 2xx %d (%d opens), repeated after doubt %d, unanswered at the end %d, refused %d\n",
 		r.Answered, r.Opens, r.Repeated, r.Unanswered, len(r.Refused))
@@ -289,6 +372,7 @@ func printReport(r report) {
 		{"webhooks: events never delivered", f.WebhooksLost},
 		{"webhooks: bad signatures", f.WebhookSignatures},
 		{"refused (4xx)", r.Refused},
+		{"release: revision flaws", f.ReleaseFlaws},
 	}
 	for _, row := range rows {
 		fmt.Printf("  %-30s %d\n", row.what, len(row.items))
@@ -297,7 +381,7 @@ func printReport(r report) {
 		}
 	}
 	line, _ := json.Marshal(map[string]any{
-		"kills": r.Kills, "kills_per_part": r.PerPart, "answered": r.Answered, "repeated": r.Repeated,
+		"shape": r.Shape, "kills": r.Kills, "kills_per_part": r.PerPart, "answered": r.Answered, "repeated": r.Repeated,
 		"lost": len(f.Lost), "duplicated": len(f.Duplicated), "missed_deadlines": len(f.Missed),
 		"spurious_deadlines": len(f.Spurious), "audit_flaws": len(f.AuditFlaws),
 		"projection_differs": len(f.ProjectionDiffers), "refused": len(r.Refused),
@@ -305,6 +389,10 @@ func printReport(r report) {
 		"webhooks_lost": len(f.WebhooksLost), "webhook_bad_signatures": len(f.WebhookSignatures), "webhook_repeats": r.WebhookRepeats,
 	})
 	fmt.Println(string(line))
+	if rl := r.Release; rl != nil {
+		fmt.Printf("  release rolled out in %.1fs, requests repeated meanwhile %d; cases by revision: opened before %v, after %v; workflow tasks failed %d, as non-deterministic %d (the frontend: %d)\n",
+			rl.Seconds, rl.Repeated, rl.OldCases, rl.NewCases, rl.FailedTasks, rl.NonDeterministic, rl.FrontendNonDeterministic)
+	}
 }
 
 func writeReport(r report, dir string) error {
@@ -315,7 +403,11 @@ func writeReport(r report, dir string) error {
 	if err != nil {
 		return err
 	}
-	file := filepath.Join(dir, r.Started.Format("20060102T150405Z")+".json")
+	name := r.Started.Format("20060102T150405Z")
+	if r.Shape != "single" {
+		name += "-" + r.Shape
+	}
+	file := filepath.Join(dir, name+".json")
 	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
 		return err
 	}

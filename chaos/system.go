@@ -2,14 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +38,21 @@ type system struct {
 	api      *harness.Process
 }
 
-// part is one of the four parts the harness kills and restarts.
+// stack is duban in one of the shapes the harness runs: a process of each
+// kind (system) or replicas on a Temporal cluster and a PostgreSQL pair
+// (cluster).
+type stack interface {
+	start(context.Context) error
+	stop()
+	// parts are what the harness kills, in turn.
+	parts() []part
+	// apiBase is where clients send requests.
+	apiBase() string
+	// databaseURL is duban's database, for the checks.
+	databaseURL() string
+}
+
+// part is one of the parts the harness kills and restarts.
 type part struct {
 	name  string
 	kill  func()
@@ -109,56 +125,91 @@ func (s *system) startPostgres(ctx context.Context) error {
 const temporalCommand = "temporal-server"
 
 func (s *system) startTemporal(ctx context.Context) error {
-	ready := filepath.Join(s.dir, "temporal.ready")
-	_ = os.Remove(ready)
-	p, err := harness.Spawn(s.self, []string{temporalCommand, strconv.Itoa(s.temporalPort), strconv.Itoa(s.pgPort), ready},
-		[]string{"CHAOS_PG_PASSWORD=" + s.pgPassword}, filepath.Join(s.dir, "temporal.log"))
-	if err != nil {
-		return err
+	p, err := spawnTemporal(ctx, s.self, s.dir, "temporal", []string{"-port", strconv.Itoa(s.temporalPort), "-pg", "127.0.0.1:" + strconv.Itoa(s.pgPort)}, s.pgPassword)
+	if err == nil {
+		s.temporal = p
 	}
-	s.temporal = p
+	return err
+}
+
+// spawnTemporal runs the harness as (a service of) the Temporal server,
+// with args, and returns once it runs.
+func spawnTemporal(ctx context.Context, self, dir, name string, args []string, pgPassword string) (*harness.Process, error) {
+	ready := filepath.Join(dir, name+".ready")
+	_ = os.Remove(ready)
+	p, err := harness.Spawn(self, append([]string{temporalCommand, "-ready", ready}, args...),
+		[]string{"CHAOS_PG_PASSWORD=" + pgPassword}, filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
 	deadline := time.After(3 * time.Minute)
 	for {
 		if _, err := os.Stat(ready); err == nil {
-			return nil
+			return p, nil
 		}
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("the Temporal server exited while starting; see %s", p.Log)
+			return nil, fmt.Errorf("%s exited while starting; see %s", name, p.Log)
 		case <-deadline:
-			return fmt.Errorf("the Temporal server did not start within 3 minutes; see %s", p.Log)
+			p.Kill()
+			return nil, fmt.Errorf("%s did not start within 3 minutes; see %s", name, p.Log)
 		case <-ctx.Done():
-			return ctx.Err()
+			p.Kill()
+			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-// serveTemporal runs the Temporal server on PostgreSQL until interrupted:
-// args are its port, PostgreSQL's port and a file to create once it
-// answers.
+// serveTemporal runs the Temporal server on PostgreSQL until interrupted,
+// all its services or one (-service, the cluster's ports then given as
+// -ports), and creates the -ready file once it runs.
 func serveTemporal(args []string) error {
-	if len(args) != 3 {
-		return errors.New("usage: chaos temporal-server PORT PG_PORT READY_FILE")
-	}
-	port, err1 := strconv.Atoi(args[0])
-	pgPort, err2 := strconv.Atoi(args[1])
-	if err := errors.Join(err1, err2); err != nil {
+	fs := flag.NewFlagSet(temporalCommand, flag.ContinueOnError)
+	ready := fs.String("ready", "", "file to create once the server runs")
+	port := fs.Int("port", 0, "the frontend's port, all services in one process")
+	service := fs.String("service", "", "run this service alone: frontend, history, matching or worker")
+	ports := fs.String("ports", "", "with -service: the ports of the frontend (gRPC, HTTP), history, matching and worker, comma-separated")
+	pg := fs.String("pg", "", "PostgreSQL's host:port")
+	standby := fs.String("standby", "", "the standby's host:port, promoted when the first fails")
+	metricsPort := fs.Int("metrics", 0, "serve the server's metrics on this port")
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	host, pgPort, err := net.SplitHostPort(*pg)
+	if err != nil {
+		return fmt.Errorf("-pg: %w", err)
+	}
+	opts := devserver.Options{
+		Port:        *port,
+		Service:     *service,
+		MetricsPort: *metricsPort,
+		Postgres:    &devserver.Postgres{Host: host, User: "postgres", Password: os.Getenv("CHAOS_PG_PASSWORD"), Standby: *standby},
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Level:       slog.LevelWarn,
+	}
+	opts.Postgres.Port, _ = strconv.Atoi(pgPort)
+	if *ports != "" {
+		var p [5]int
+		fields := strings.Split(*ports, ",")
+		for i := range p {
+			if i < len(fields) {
+				p[i], err = strconv.Atoi(fields[i])
+			}
+			if i >= len(fields) || err != nil {
+				return fmt.Errorf("-ports %q: want five ports", *ports)
+			}
+		}
+		opts.Ports = &devserver.Ports{Frontend: p[0], FrontendHTTP: p[1], History: p[2], Matching: p[3], Worker: p[4]}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := devserver.Start(ctx, devserver.Options{
-		Port:     port,
-		Postgres: &devserver.Postgres{Host: "127.0.0.1", Port: pgPort, User: "postgres", Password: os.Getenv("CHAOS_PG_PASSWORD")},
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		Level:    slog.LevelWarn,
-	})
+	srv, err := devserver.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	if err := os.WriteFile(args[2], nil, 0o644); err != nil {
+	if err := os.WriteFile(*ready, nil, 0o644); err != nil {
 		return err
 	}
 	<-ctx.Done()
@@ -191,6 +242,8 @@ func (s *system) startWorker(ctx context.Context) error {
 		}
 	})
 }
+
+func (s *system) databaseURL() string { return s.dubanURL }
 
 func (s *system) apiBase() string { return "http://127.0.0.1:" + strconv.Itoa(s.apiPort) }
 

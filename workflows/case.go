@@ -64,6 +64,7 @@ func CaseWorkflow(ctx workflow.Context, in Input) error {
 			return err
 		}
 	}
+	r.rehearse(ctx)
 	for {
 		if !r.live(ctx) {
 			return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })

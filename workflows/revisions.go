@@ -17,7 +17,7 @@ import (
 //
 // To change what a running case does: add a revision here, branch on it
 // where the behaviour changes, keep the older path in this file, raise
-// Revision, and record the new revision's histories (README, "Changing
+// latest, and record the new revision's histories (README, "Changing
 // the workflow").
 //
 // Every path of an older revision is in this file. A path of revision N
@@ -53,8 +53,9 @@ const (
 	// reopening (CaseReopened puts it back in the unit's hands).
 	residents = 5
 
-	// Revision is what new runs get.
-	Revision = residents
+	// latest is the newest revision: what new runs get (Revision, in
+	// revision.go), but in a build for a release's rehearsal.
+	latest = residents
 )
 
 // openTimeout bounds how long a run of revision 0 waits for its open

@@ -37,6 +37,7 @@ import (
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/metrics"
 	"go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
@@ -79,6 +80,9 @@ type Options struct {
 	// process of a cluster; required with Service. Without it, Port is
 	// the frontend's and the others are picked.
 	Ports *Ports
+	// MetricsPort, when set, serves the server's metrics for Prometheus
+	// at /metrics on that port of 127.0.0.1.
+	MetricsPort int
 }
 
 // Ports are the services' gRPC ports and the frontend's HTTP port.
@@ -168,6 +172,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	conf := serverConfig(*ports, max(opts.Shards, 1), stores)
+	if opts.MetricsPort != 0 {
+		conf.Global.Metrics = &metrics.Config{Prometheus: &metrics.PrometheusConfig{Framework: metrics.FrameworkOpentelemetry,
+			ListenAddress: net.JoinHostPort(ip, strconv.Itoa(opts.MetricsPort)), HandlerPath: "/metrics"}}
+	}
 	if err != nil {
 		return nil, err
 	}
