@@ -12,6 +12,7 @@ dev:
 test:
 	$(GO) vet ./...
 	$(GO) vet -tags nodev ./cmd/duban
+	$(GO) vet -tags rehearsal ./workflows
 	$(GO) test -race -count=1 ./...
 	./scripts/fuzz
 
