@@ -7,13 +7,15 @@ GO ?= go
 dev:
 	$(GO) run ./cmd/duban dev
 
-# Everything CI checks: vet, every test with the race detector, then each
-# fuzz target for a bounded time.
+# Everything CI checks: vet, every test with the race detector, the
+# Kubernetes manifests (deploy/, a module of its own), then each fuzz target
+# for a bounded time.
 test:
 	$(GO) vet ./...
 	$(GO) vet -tags nodev ./cmd/duban
 	$(GO) vet -tags rehearsal ./workflows
 	$(GO) test -race -count=1 ./...
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 	./scripts/fuzz
 
 # Each fuzz target for FUZZTIME (default 10s).

@@ -69,9 +69,12 @@ func (l *ledger) refuse(what string) {
 func (l *ledger) add(a answered) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if a.At.IsZero() {
+		a.At = time.Now()
+	}
 	l.answered = append(l.answered, a)
 	if a.Kind == "open" {
-		l.lastOpen = time.Now()
+		l.lastOpen = a.At
 	}
 	l.count.Add(1)
 }
@@ -113,7 +116,7 @@ func (ld *load) run(ctx context.Context, client int) {
 		if !ok {
 			continue
 		}
-		ld.ledger.add(answered{Kind: "open", CaseID: opened.ID, Marker: description, Sent: sent, At: time.Now()})
+		ld.ledger.add(answered{Kind: "open", CaseID: opened.ID, Marker: description, Sent: sent})
 		if n%leaveEvery == 0 {
 			continue // left to escalate
 		}

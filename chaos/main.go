@@ -97,6 +97,10 @@ type report struct {
 	Parts    []string       `json:"parts"`
 	PerPart  map[string]int `json:"kills_per_part"`
 	Recovery map[string]dur `json:"recovery"` // kill to the first request answered after it, per part
+	// Stall is the longest pause in the answers from a kill to the next,
+	// per part: with a replica of the part left, how long clients saw
+	// nothing answered (an answer in flight at the kill does not hide it).
+	Stall map[string]dur `json:"stall"`
 	// RepeatedPerPart counts the clients' requests repeated (their answer
 	// in doubt: no answer, or a 5xx) from each kill of a part to the next
 	// kill, per part.
@@ -127,7 +131,7 @@ type dur struct {
 
 func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64, outDir string, keep, rolls bool) (report, error) {
 	rep := report{Shape: shape, Started: time.Now().UTC(), Seed: seed, Clients: clients, PerPart: map[string]int{}, Recovery: map[string]dur{},
-		RepeatedPerPart: map[string]int64{}}
+		Stall: map[string]dur{}, RepeatedPerPart: map[string]int64{}}
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 	began := time.Now()
 	logf := func(format string, args ...any) {
@@ -202,6 +206,7 @@ func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64
 	logf("%d clients under way; seed %d", clients, seed)
 
 	recovery := map[string][]time.Duration{}
+	var killTimes []killAt
 	var order []int
 	// The requests repeated since the last kill are that kill's part's.
 	lastPart, lastRepeated := "", int64(0)
@@ -221,6 +226,7 @@ func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64
 		countRepeats()
 		lastPart, lastRepeated = p.name, l.retries.Load()
 		killed := time.Now()
+		killTimes = append(killTimes, killAt{p.name, killed})
 		p.kill()
 		// The first request answered after the kill: with a replica of
 		// the part left, while it is down.
@@ -264,10 +270,14 @@ func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64
 	ld.stopping.Store(true)
 	logf("kills done; letting the clients finish their requests")
 	wg.Wait()
-	for name, ds := range recovery {
-		slices.Sort(ds)
-		rep.Recovery[name] = dur{Median: round(ds[len(ds)/2].Seconds()), Max: round(ds[len(ds)-1].Seconds())}
+	summarise := func(per map[string][]time.Duration, into map[string]dur) {
+		for name, ds := range per {
+			slices.Sort(ds)
+			into[name] = dur{Median: round(ds[len(ds)/2].Seconds()), Max: round(ds[len(ds)-1].Seconds())}
+		}
 	}
+	summarise(recovery, rep.Recovery)
+	summarise(stalls(killTimes, l.answered), rep.Stall)
 	rep.Answered, rep.Repeated, rep.Unanswered, rep.Refused = len(l.answered), l.retries.Load(), l.unanswered, l.refused
 	for _, a := range l.answered {
 		if a.Kind == "open" {
@@ -312,6 +322,41 @@ func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64
 	return rep, ctx.Err()
 }
 
+// killAt is when a part was killed.
+type killAt struct {
+	part string
+	at   time.Time
+}
+
+// stalls is, per part, the longest pause in the answers after each of its
+// kills, up to the next kill (the last: up to the last answer).
+func stalls(kills []killAt, answers []answered) map[string][]time.Duration {
+	times := make([]time.Time, len(answers))
+	for i, a := range answers {
+		times[i] = a.At
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	out := map[string][]time.Duration{}
+	for i, k := range kills {
+		end := times[len(times)-1]
+		if i+1 < len(kills) {
+			end = kills[i+1].at
+		}
+		longest, last := time.Duration(0), k.at
+		for _, t := range times {
+			if t.Before(k.at) {
+				continue
+			}
+			if t.After(end) {
+				break
+			}
+			longest, last = max(longest, t.Sub(last)), t
+		}
+		out[k.part] = append(out[k.part], longest)
+	}
+	return out
+}
+
 func waitProgress(ctx context.Context, l *ledger, before int64, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for l.count.Load() <= before {
@@ -350,8 +395,8 @@ func printReport(r report) {
 	f := r.Findings
 	fmt.Printf("\nchaos (%s): %d kills in %.0fs (seed %d, %d clients)\n", r.Shape, r.Kills, r.Seconds, r.Seed, r.Clients)
 	for _, name := range r.Parts {
-		fmt.Printf("  %-9s killed %2d times; answering again after %.1fs (median), %.1fs (max); requests repeated %d\n",
-			name, r.PerPart[name], r.Recovery[name].Median, r.Recovery[name].Max, r.RepeatedPerPart[name])
+		fmt.Printf("  %-9s killed %2d times; answering again after %.1fs (median), %.1fs (max); longest pause in answers %.1fs (median), %.1fs (max); requests repeated %d\n",
+			name, r.PerPart[name], r.Recovery[name].Median, r.Recovery[name].Max, r.Stall[name].Median, r.Stall[name].Max, r.RepeatedPerPart[name])
 	}
 	fmt.Printf("  requests answered 2xx %d (%d opens), repeated after doubt %d, unanswered at the end %d, refused %d\n",
 		r.Answered, r.Opens, r.Repeated, r.Unanswered, len(r.Refused))
