@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/duban/duban/internal/harness"
 	"github.com/duban/duban/workflows"
 )
 
@@ -67,21 +68,19 @@ func buildRehearsal(dir string) (string, error) {
 // binary.
 func (c *cluster) roll(ctx context.Context, binary string, logf func(string, ...any)) error {
 	c.binary = binary
-	for i := range 2 {
-		c.workers[i].Stop()
-		if err := c.startWorker(ctx, i); err != nil {
-			return err
+	for _, kind := range []struct {
+		what     string
+		replicas *[2]*harness.Process
+		start    func(context.Context, int) error
+	}{{"worker", &c.workers, c.startWorker}, {"API replica", &c.apis, c.startAPI}} {
+		for i := range kind.replicas {
+			kind.replicas[i].Stop()
+			if err := kind.start(ctx, i); err != nil {
+				return err
+			}
+			logf("%s %d runs the new release", kind.what, i)
+			sleep(ctx, 3*time.Second)
 		}
-		logf("worker %d runs the new release", i)
-		sleep(ctx, 3*time.Second)
-	}
-	for i := range 2 {
-		c.apis[i].Stop()
-		if err := c.startAPI(ctx, i); err != nil {
-			return err
-		}
-		logf("API replica %d runs the new release", i)
-		sleep(ctx, 3*time.Second)
 	}
 	return nil
 }

@@ -47,23 +47,17 @@ func render(t *testing.T, dir string) rendered {
 		var dest any
 		switch kind := gvk.ApiVersion() + " " + gvk.Kind; kind {
 		case "apps/v1 Deployment":
-			out.deployments = append(out.deployments, appsv1.Deployment{})
-			dest = &out.deployments[len(out.deployments)-1]
+			dest = grow(&out.deployments)
 		case "v1 Service":
-			out.services = append(out.services, corev1.Service{})
-			dest = &out.services[len(out.services)-1]
+			dest = grow(&out.services)
 		case "v1 ConfigMap":
-			out.configMaps = append(out.configMaps, corev1.ConfigMap{})
-			dest = &out.configMaps[len(out.configMaps)-1]
+			dest = grow(&out.configMaps)
 		case "policy/v1 PodDisruptionBudget":
-			out.pdbs = append(out.pdbs, policyv1.PodDisruptionBudget{})
-			dest = &out.pdbs[len(out.pdbs)-1]
+			dest = grow(&out.pdbs)
 		case "autoscaling/v2 HorizontalPodAutoscaler":
-			out.hpas = append(out.hpas, autoscalingv2.HorizontalPodAutoscaler{})
-			dest = &out.hpas[len(out.hpas)-1]
+			dest = grow(&out.hpas)
 		case "batch/v1 Job":
-			out.jobs = append(out.jobs, batchv1.Job{})
-			dest = &out.jobs[len(out.jobs)-1]
+			dest = grow(&out.jobs)
 		default:
 			t.Errorf("%s renders %s %s, not a kind this test knows", dir, kind, r.GetName())
 			continue
@@ -73,6 +67,12 @@ func render(t *testing.T, dir string) rendered {
 		}
 	}
 	return out
+}
+
+// grow appends a zero T to list and returns a pointer to it.
+func grow[T any](list *[]T) *T {
+	*list = append(*list, *new(T))
+	return &(*list)[len(*list)-1]
 }
 
 // pods are the pod templates of the Deployments and Jobs, by their

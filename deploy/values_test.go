@@ -30,7 +30,7 @@ func TestTemporalValues(t *testing.T) {
 				Persistence      struct{ Default, Visibility store }
 			}
 		}
-		Admintools, Web struct{ Image image }
+		Admintools, Web                                      struct{ Image image }
 		Cassandra, Mysql, Elasticsearch, Prometheus, Grafana struct{ Enabled bool }
 	}
 	if err := yaml.Unmarshal(b, &v); err != nil {
