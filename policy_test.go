@@ -240,7 +240,10 @@ func TestParsePolicyErrors(t *testing.T) {
 		}, `city.yaml:22: subscriptions[0].url: the URL carries a password: keep it in the environment (secret_env)`},
 		{"recipients of a webhook", func(s string) string {
 			return s + "subscriptions:\n  - {name: city, kind: webhook, url: \"https://example.org/hook\", secret_env: S, to: [boss@example.org]}\n"
-		}, `city.yaml:22: subscriptions[0]: from and to are for kind email`},
+		}, `city.yaml:22: subscriptions[0]: from, to and plaintext_relay are for kind email`},
+		{"a plaintext relay anywhere", func(s string) string {
+			return s + "subscriptions:\n  - {name: mail, kind: email, url: \"smtp://mail.example.org\", from: duban@example.org, to: [boss@example.org], plaintext_relay: true}\n"
+		}, `city.yaml:22: subscriptions[0].plaintext_relay: a relay taking mail in plaintext is on this host or its private network: say so with allow_private: true too`},
 		{"robot with its key in the policy", func(s string) string {
 			return s + "subscriptions:\n  - {name: group, kind: wecom, url: \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc\"}\n"
 		}, `city.yaml:22: subscriptions[0].url: a group robot's URL holds its key: give url_env, the environment variable holding it`},

@@ -25,6 +25,12 @@ type Subscription struct {
 	// From and To are a mail subscription's sender and recipients.
 	From string
 	To   []string
+	// PlaintextRelay lets mail go unencrypted to an smtp:// server that
+	// offers no STARTTLS: a relay on the same host or private network,
+	// said so on purpose. Without it such a server is refused, so that
+	// no one on the path can strip STARTTLS from the server's answer and
+	// read the mail.
+	PlaintextRelay bool
 	// Events and Units, when given, narrow what is offered: those event
 	// types, of cases assigned to those units.
 	Events []EventType
@@ -93,8 +99,9 @@ type rawSubscription struct {
 	Units        []string `yaml:"units"`
 	AllowPrivate bool     `yaml:"allow_private"`
 	Hours        string   `yaml:"hours"`
-	From         string   `yaml:"from"`
-	To           []string `yaml:"to"`
+	From           string   `yaml:"from"`
+	To             []string `yaml:"to"`
+	PlaintextRelay bool     `yaml:"plaintext_relay"`
 }
 
 func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
@@ -122,7 +129,7 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 		case rs.Kind == SubscriptionEmail:
 			c.mailbox(path, rs)
 		}
-		s.From, s.To = rs.From, rs.To
+		s.From, s.To, s.PlaintextRelay = rs.From, rs.To, rs.PlaintextRelay
 		switch {
 		case rs.Kind == SubscriptionWeCom && rs.SecretEnv != "":
 			c.problem(append(path, "secret_env"), "WeCom robots are not signed: leave secret_env out")
@@ -139,8 +146,8 @@ func (c *policyChecker) subscription(p *Policy, i int, rs rawSubscription) {
 	default:
 		c.problem(append(path, "kind"), "unknown kind %q: use webhook, wecom, dingtalk or email", rs.Kind)
 	}
-	if rs.Kind != SubscriptionEmail && (rs.From != "" || len(rs.To) > 0) {
-		c.problem(path, "from and to are for kind email")
+	if rs.Kind != SubscriptionEmail && (rs.From != "" || len(rs.To) > 0 || rs.PlaintextRelay) {
+		c.problem(path, "from, to and plaintext_relay are for kind email")
 	}
 	switch {
 	case (rs.URL == "") == (rs.URLEnv == ""):
@@ -179,11 +186,14 @@ func (c *policyChecker) mailbox(path []any, rs rawSubscription) {
 			c.problem(append(path, "to", j), "%q is not a mail address: %v", to, err)
 		}
 	}
+	if rs.PlaintextRelay && !rs.AllowPrivate {
+		c.problem(append(path, "plaintext_relay"), "a relay taking mail in plaintext is on this host or its private network: say so with allow_private: true too")
+	}
 }
 
 // CheckDeliveryURL refuses a URL deliveries of a subscription of kind
 // cannot go to: for mail an SMTP server, smtp://[user@]host[:port] (with
-// STARTTLS where the server offers it) or smtps:// (TLS from the start);
+// STARTTLS) or smtps:// (TLS from the start);
 // for the others an absolute http or https URL. No password in either.
 func CheckDeliveryURL(kind, raw string) error {
 	u, err := url.Parse(raw)

@@ -53,9 +53,11 @@ func mailMessage(t Target, id, title string, ns []notice, now time.Time) []byte 
 }
 
 // sendMail hands the message to the subscription's SMTP server:
-// smtps:// speaks TLS from the start, smtp:// upgrades with STARTTLS when
-// the server offers it; a user in the URL signs in with the password from
-// secret_env (net/smtp refuses to send it unencrypted but to loopback).
+// smtps:// speaks TLS from the start, smtp:// upgrades with STARTTLS, and
+// a server that does not offer it is refused unless the subscription says
+// it is a plaintext relay; a user in the URL signs in with the password
+// from secret_env (net/smtp refuses to send it unencrypted but to
+// loopback).
 // The connection goes through the same guard as the webhooks' and the
 // whole exchange is bounded like an attempt.
 func sendMail(ctx context.Context, t Target, id, title string, ns []notice, now time.Time) error {
@@ -85,9 +87,13 @@ func sendMail(ctx context.Context, t Target, id, title string, ns []notice, now 
 		return err
 	}
 	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok && u.Scheme == "smtp" {
-		if err := c.StartTLS(tlsConfig); err != nil {
-			return err
+	if u.Scheme == "smtp" {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(tlsConfig); err != nil {
+				return err
+			}
+		} else if !t.PlaintextRelay {
+			return fmt.Errorf("the mail server %s offers no STARTTLS: mail is not sent in plaintext (a relay on this host or network that speaks no TLS needs plaintext_relay: true)", u.Host)
 		}
 	}
 	if u.User != nil {
