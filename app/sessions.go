@@ -61,7 +61,10 @@ const SessionLifetime = 12 * time.Hour
 // longer each time (ETOOMANY until then).
 func (s *Service) SignIn(ctx context.Context, user, password, from string) (Session, error) {
 	now := s.now()
-	keys := []string{"user:" + strings.ToLower(user), "from:" + from}
+	// A user's wrong passwords count per address they come from: someone
+	// guessing a colleague's password slows only their own tries, never
+	// locks its owner out.
+	keys := []string{"user:" + strings.ToLower(user) + "|from:" + from, "from:" + from}
 	if wait := s.throttle.wait(keys, now); wait > 0 {
 		return Session{}, duban.Errorf(duban.ETOOMANY, "too many wrong passwords: try again in %d seconds", int(math.Ceil(wait.Seconds())))
 	}
@@ -121,9 +124,10 @@ func sessionHash(id string) []byte {
 }
 
 // throttle slows down guessing: after a few wrong passwords for one user
-// (or many from one address) each attempt must wait, twice as long after
-// each further failure, up to a quarter of an hour. It is kept per process:
-// behind several API processes a guesser gets a few more tries.
+// from one address (or many from one address, for any user) each attempt
+// must wait, twice as long after each further failure, up to a quarter of
+// an hour. It is kept per process: behind several API processes a guesser
+// gets a few more tries.
 type throttle struct {
 	mu    sync.Mutex
 	fails map[string]*failures

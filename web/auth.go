@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/rand"
-	"net"
 	"net/http"
 
 	"github.com/duban/duban"
@@ -49,11 +48,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, d, duban.Errorf(duban.EFORBIDDEN, "the form's security token is missing or out of date: sign in again"))
 		return
 	}
-	from, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		from = r.RemoteAddr
-	}
-	sess, err := s.App.SignIn(r.Context(), d.User, r.PostFormValue("password"), from)
+	sess, err := s.App.SignIn(r.Context(), d.User, r.PostFormValue("password"), clientAddr(r, s.TrustedProxies))
 	if err != nil {
 		s.showLogin(w, r, api.Status(err), d, err)
 		return

@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -46,6 +47,10 @@ type Server struct {
 	Logger *slog.Logger
 	// Now is the clock pages show time left against (default time.Now).
 	Now func() time.Time
+	// TrustedProxies are the reverse proxies in front of duban whose
+	// X-Forwarded-For names the client (clientAddr): wrong passwords are
+	// counted by the client's address, not the proxy's.
+	TrustedProxies []netip.Prefix
 
 	pages    map[string]*template.Template
 	catalogs map[string]messages.Catalog

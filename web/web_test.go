@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -54,7 +55,7 @@ func (s *site) advance(d time.Duration) {
 	s.now = s.now.Add(d)
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T, configure ...func(*web.Server)) *site {
 	st := &site{t: t, store: memstore.New(), now: time.Now()}
 	feed := &app.Feed{Store: st.store, Poll: 10 * time.Millisecond}
 	files, err := blobs.NewDir(t.TempDir())
@@ -67,7 +68,11 @@ func newSite(t *testing.T) *site {
 	ctx, cancel := context.WithCancel(context.Background())
 	go feed.Run(ctx)
 	logger := slog.New(slog.DiscardHandler)
-	pages, err := (&web.Server{App: svc, Policy: svc.Policy, Logger: logger, Now: st.clock}).Handler()
+	ws := &web.Server{App: svc, Policy: svc.Policy, Logger: logger, Now: st.clock}
+	for _, c := range configure {
+		c(ws)
+	}
+	pages, err := ws.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +90,9 @@ type browser struct {
 	site *site
 	c    *http.Client
 	lang string
+	// forwardedFor, when set, is sent as X-Forwarded-For: what a proxy
+	// in front of duban adds, or what a client forges.
+	forwardedFor string
 }
 
 func (s *site) browser() *browser {
@@ -120,6 +128,9 @@ func (b *browser) send(method, path string, body io.Reader, contentType string) 
 	}
 	if b.lang != "" {
 		req.Header.Set("Accept-Language", b.lang)
+	}
+	if b.forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", b.forwardedFor)
 	}
 	res, err := b.c.Do(req)
 	if err != nil {
@@ -244,6 +255,56 @@ func TestWrongPasswordsAreSlowedDown(t *testing.T) {
 	if p := b.signIn("inspector-1", "dev-inspector"); p.status != http.StatusSeeOther {
 		t.Fatalf("after the wait: %d %s", p.status, p.body)
 	}
+}
+
+// Behind a reverse proxy every request comes from the proxy's address:
+// wrong passwords are counted by the client's address, which only a
+// trusted proxy may name, and someone guessing a user's password slows
+// only their own tries, never the user's.
+func TestSignInBehindAProxy(t *testing.T) {
+	// The test's requests come from 127.0.0.1: here, the proxy.
+	s := newSite(t, func(w *web.Server) { w.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	guesser := s.browser()
+	guesser.forwardedFor = "203.0.113.7"
+	for range 4 {
+		expect(t, guesser.signIn("inspector-1", "guess"), http.StatusUnauthorized)
+	}
+	expect(t, guesser.signIn("inspector-1", "dev-inspector"), http.StatusTooManyRequests, "密码错误次数过多")
+	// The owner, at the office, signs in: the guesser locked no one out.
+	owner := s.browser()
+	owner.forwardedFor = "198.51.100.20"
+	if p := owner.signIn("inspector-1", "dev-inspector"); p.status != http.StatusSeeOther {
+		t.Fatalf("the owner, from another address: %d", p.status)
+	}
+	// A client's own X-Forwarded-For comes first; the proxy appends the
+	// address it saw: the guesser forging the owner's address is still
+	// counted at its own.
+	guesser.forwardedFor = "198.51.100.20, 203.0.113.7"
+	expect(t, guesser.signIn("inspector-1", "dev-inspector"), http.StatusTooManyRequests)
+	// Many wrong passwords from one address, for any users, hold back
+	// that address only.
+	for i := range 21 {
+		guesser.signIn(fmt.Sprintf("nobody-%d", i), "guess")
+	}
+	expect(t, guesser.signIn("supervisor-1", "dev-supervisor"), http.StatusTooManyRequests)
+	colleague := s.browser()
+	colleague.forwardedFor = "198.51.100.21"
+	if p := colleague.signIn("supervisor-1", "dev-supervisor"); p.status != http.StatusSeeOther {
+		t.Fatalf("a colleague behind the same proxy, from their own address: %d", p.status)
+	}
+}
+
+// Without trusted proxies, X-Forwarded-For is anyone's to write: it is
+// ignored, and a guesser cannot change address by forging it.
+func TestForwardedForIgnoredFromAnyone(t *testing.T) {
+	s := newSite(t)
+	guesser := s.browser()
+	for i := range 5 {
+		guesser.forwardedFor = fmt.Sprintf("203.0.113.%d", i+1)
+		guesser.signIn("inspector-1", "guess")
+	}
+	guesser.forwardedFor = "203.0.113.99"
+	expect(t, guesser.signIn("inspector-1", "dev-inspector"), http.StatusTooManyRequests)
 }
 
 const hostile = `<script>document.title="owned"</script> "quoted" 'single' ＜全角＞，“中文引号”`

@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // time zones for policies, even on images without /usr/share/zoneinfo
 
@@ -119,6 +121,9 @@ type Config struct {
 	// AllowDevTokens lets serve and api run with a policy that gives
 	// principals plaintext tokens.
 	AllowDevTokens bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for counting wrong passwords by the client's address.
+	TrustedProxies []netip.Prefix
 	DebugAddr      string
 	// MetricsAddr is where a worker serves /metrics (an API serves it on
 	// its own address).
@@ -265,6 +270,19 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		}
 		fs.StringVar(&c.BlobStore, "blob-store", "", def)
 	}
+	if c.Command == "dev" || c.Command == "serve" || c.Command == "api" {
+		fs.Func("trusted-proxies", "the reverse proxies in front of duban, comma-separated addresses or CIDRs (e.g. 10.0.0.0/8): their X-Forwarded-For names the client whose wrong passwords are counted; without them, the header is ignored and a proxy's clients share its address",
+			func(v string) error {
+				for _, f := range strings.Split(v, ",") {
+					p, err := parsePrefix(strings.TrimSpace(f))
+					if err != nil {
+						return err
+					}
+					c.TrustedProxies = append(c.TrustedProxies, p)
+				}
+				return nil
+			})
+	}
 	if c.Command == "worker" {
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics (GET /metrics) on this address; off when empty (the API serves them on its own address)")
 	}
@@ -289,6 +307,18 @@ func (m *Main) ParseArgs(args []string, getenv func(string) string) error {
 		return fmt.Errorf("%s needs DATABASE_URL (postgres://user:password@host:5432/db)", name)
 	}
 	return nil
+}
+
+// parsePrefix reads a CIDR, or an address as the prefix of itself alone.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or a CIDR", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }

@@ -360,7 +360,7 @@ func (m *Main) serveAPI(store *postgres.Store, tc client.Client) error {
 	if files != nil {
 		cases.Attachments, cases.Blobs = store, files
 	}
-	pages, err := (&web.Server{App: cases, Policy: m.Policy, Logger: m.Logger}).Handler()
+	pages, err := (&web.Server{App: cases, Policy: m.Policy, Logger: m.Logger, TrustedProxies: m.Config.TrustedProxies}).Handler()
 	if err != nil {
 		return fmt.Errorf("the office pages: %w", err)
 	}
