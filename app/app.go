@@ -239,7 +239,6 @@ type Service struct {
 
 	gate     gate
 	health   health
-	throttle throttle
 	posts    posts
 }
 

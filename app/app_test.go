@@ -205,3 +205,34 @@ func TestCommandsWaitForNoDependencyThatIsDown(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Wrong passwords are counted in the store: behind several API processes,
+// one guessed at through one is slowed down at the other, and only for
+// that user from that address.
+func TestSignInFailuresCountAcrossProcesses(t *testing.T) {
+	store := memstore.New()
+	now := time.Now()
+	replica := func() *app.Service {
+		return &app.Service{Policy: duban.DefaultPolicy(), Store: store, Sessions: store, Now: func() time.Time { return now }}
+	}
+	a, b := replica(), replica()
+	ctx := context.Background()
+	for range 4 {
+		if _, err := a.SignIn(ctx, "inspector-1", "guess", "203.0.113.7"); duban.ErrorCode(err) != duban.EUNAUTHORIZED {
+			t.Fatalf("a wrong password: %v", err)
+		}
+	}
+	if _, err := b.SignIn(ctx, "inspector-1", "dev-inspector", "203.0.113.7"); duban.ErrorCode(err) != duban.ETOOMANY {
+		t.Fatalf("the other process, the guesser's address: %v, want ETOOMANY", err)
+	}
+	if _, err := b.SignIn(ctx, "inspector-1", "dev-inspector", "198.51.100.20"); err != nil {
+		t.Fatalf("the other process, the owner's address: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := b.SignIn(ctx, "inspector-1", "dev-inspector", "203.0.113.7"); err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
+	if got, _ := store.SignInFailures(ctx, []string{"user:inspector-1|from:203.0.113.7"}); len(got) != 0 {
+		t.Fatalf("a right password leaves the count %+v, want it forgotten", got)
+	}
+}

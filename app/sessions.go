@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"math"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/duban/duban"
@@ -49,7 +48,27 @@ type SessionStore interface {
 	Session(ctx context.Context, hash []byte, now time.Time) (StoredSession, error)
 	// DeleteSession forgets a session; one already gone is no error.
 	DeleteSession(ctx context.Context, hash []byte) error
+	// SignInFailures returns the wrong passwords counted under each of
+	// keys (those that have any).
+	SignInFailures(ctx context.Context, keys []string) (map[string]SignInFailures, error)
+	// FailSignIn counts a wrong password under each of keys at now: a
+	// count whose last failure is over an hour before now starts again
+	// at one.
+	FailSignIn(ctx context.Context, keys []string, now time.Time) error
+	// ForgetSignInFailures forgets the count under key.
+	ForgetSignInFailures(ctx context.Context, key string) error
 }
+
+// SignInFailures are the wrong passwords counted under a key: how many,
+// the last when.
+type SignInFailures struct {
+	N    int
+	Last time.Time
+}
+
+// failuresFor is how long a count of wrong passwords lasts: after an
+// hour without one, it starts again.
+const failuresFor = time.Hour
 
 // SessionLifetime is how long a session lasts from sign-in when Service
 // does not say: a working day and its evening.
@@ -65,22 +84,31 @@ func (s *Service) SignIn(ctx context.Context, user, password, from string) (Sess
 	// guessing a colleague's password slows only their own tries, never
 	// locks its owner out.
 	keys := []string{"user:" + strings.ToLower(user) + "|from:" + from, "from:" + from}
-	if wait := s.throttle.wait(keys, now); wait > 0 {
+	fails, err := s.Sessions.SignInFailures(ctx, keys)
+	if err != nil {
+		return Session{}, err
+	}
+	if wait := mustWait(fails, now); wait > 0 {
 		return Session{}, duban.Errorf(duban.ETOOMANY, "too many wrong passwords: try again in %d seconds", int(math.Ceil(wait.Seconds())))
 	}
 	p, ok := s.Policy.SignIn(user, password)
 	if !ok {
-		s.throttle.failed(keys, now)
+		if err := s.Sessions.FailSignIn(ctx, keys, now); err != nil {
+			return Session{}, err
+		}
 		return Session{}, duban.Errorf(duban.EUNAUTHORIZED, "wrong user name or password")
 	}
-	s.throttle.succeeded(keys[0])
+	if _, ok := fails[keys[0]]; ok {
+		if err := s.Sessions.ForgetSignInFailures(ctx, keys[0]); err != nil {
+			return Session{}, err
+		}
+	}
 	lifetime := s.SessionLifetime
 	if lifetime <= 0 {
 		lifetime = SessionLifetime
 	}
 	sess := Session{ID: rand.Text(), Principal: p, CSRF: rand.Text(), Expires: now.Add(lifetime)}
-	err := s.Sessions.CreateSession(ctx, StoredSession{Hash: sessionHash(sess.ID), PrincipalID: p.ID, CSRF: sess.CSRF, Expires: sess.Expires})
-	if err != nil {
+	if err := s.Sessions.CreateSession(ctx, StoredSession{Hash: sessionHash(sess.ID), PrincipalID: p.ID, CSRF: sess.CSRF, Expires: sess.Expires}); err != nil {
 		return Session{}, err
 	}
 	return sess, nil
@@ -123,73 +151,30 @@ func sessionHash(id string) []byte {
 	return sum[:]
 }
 
-// throttle slows down guessing: after a few wrong passwords for one user
-// from one address (or many from one address, for any user) each attempt
-// must wait, twice as long after each further failure, up to a quarter of
-// an hour. It is kept per process: behind several API processes a guesser
-// gets a few more tries.
-type throttle struct {
-	mu    sync.Mutex
-	fails map[string]*failures
-}
-
-type failures struct {
-	n     int
-	until time.Time // no attempt before
-	last  time.Time
-}
-
-// freeTries are the wrong passwords allowed before attempts must wait:
-// for a user, and from an address (an office's many people behind one
-// address mistype too).
-func freeTries(key string) int {
-	if strings.HasPrefix(key, "from:") {
-		return 20
-	}
-	return 3
-}
-
-func (t *throttle) wait(keys []string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// mustWait is how long the next sign-in must wait, by the wrong passwords
+// counted: after a few for one user from one address (or many from one
+// address, for any users) each attempt waits, twice as long after each
+// further failure, up to a quarter of an hour, from the last failure. The
+// counts are kept in the store, where every API process sees them.
+func mustWait(fails map[string]SignInFailures, now time.Time) time.Duration {
 	var wait time.Duration
-	for _, k := range keys {
-		if f := t.fails[k]; f != nil && f.until.Sub(now) > wait {
-			wait = f.until.Sub(now)
+	for key, f := range fails {
+		if now.Sub(f.Last) > failuresFor {
+			continue
+		}
+		if over := f.N - freeTries(key); over > 0 {
+			wait = max(wait, f.Last.Add(min(time.Second<<min(over-1, 20), 15*time.Minute)).Sub(now))
 		}
 	}
 	return wait
 }
 
-func (t *throttle) failed(keys []string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.fails == nil {
-		t.fails = map[string]*failures{}
+// freeTries are the wrong passwords allowed before attempts must wait:
+// for a user from an address, and from an address for any users (an
+// office's many people behind one address mistype too).
+func freeTries(key string) int {
+	if strings.HasPrefix(key, "from:") {
+		return 20
 	}
-	if len(t.fails) > 100_000 {
-		for k, f := range t.fails {
-			if now.Sub(f.last) > time.Hour {
-				delete(t.fails, k)
-			}
-		}
-	}
-	for _, k := range keys {
-		f := t.fails[k]
-		if f == nil || now.Sub(f.last) > time.Hour {
-			f = &failures{}
-			t.fails[k] = f
-		}
-		f.n++
-		f.last = now
-		if over := f.n - freeTries(k); over > 0 {
-			f.until = now.Add(min(time.Second<<min(over-1, 20), 15*time.Minute))
-		}
-	}
-}
-
-func (t *throttle) succeeded(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.fails, key)
+	return 3
 }

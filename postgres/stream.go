@@ -101,3 +101,38 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_sha256 = $1`, hash)
 	return readErr(err)
 }
+
+// SignInFailures returns the wrong passwords counted under keys.
+func (s *Store) SignInFailures(ctx context.Context, keys []string) (map[string]app.SignInFailures, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key, n, last_at FROM sign_in_failures WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, readErr(err)
+	}
+	out := map[string]app.SignInFailures{}
+	var key string
+	var f app.SignInFailures
+	_, err = pgx.ForEachRow(rows, []any{&key, &f.N, &f.Last}, func() error {
+		out[key] = f
+		return nil
+	})
+	return out, readErr(err)
+}
+
+// FailSignIn counts a wrong password under each of keys at now, in one
+// statement per key (a count as old as failuresFor starts again), and
+// forgets counts a day old.
+func (s *Store) FailSignIn(ctx context.Context, keys []string, now time.Time) error {
+	batch := &pgx.Batch{}
+	for _, k := range keys {
+		batch.Queue(`INSERT INTO sign_in_failures AS f (key, n, last_at) VALUES ($1, 1, $2)
+			ON CONFLICT (key) DO UPDATE SET n = CASE WHEN f.last_at < $2::timestamptz - interval '1 hour' THEN 1 ELSE f.n + 1 END, last_at = $2`, k, now)
+	}
+	batch.Queue(`DELETE FROM sign_in_failures WHERE last_at < $1::timestamptz - interval '1 day'`, now)
+	return readErr(s.pool.SendBatch(ctx, batch).Close())
+}
+
+// ForgetSignInFailures forgets the count under key.
+func (s *Store) ForgetSignInFailures(ctx context.Context, key string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM sign_in_failures WHERE key = $1`, key)
+	return readErr(err)
+}

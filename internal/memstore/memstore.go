@@ -32,6 +32,7 @@ type Store struct {
 	sanctionEvents []duban.SanctionEvent
 	log            []logged // every event, in position order
 	sessions       map[string]app.StoredSession
+	signInFailures map[string]app.SignInFailures
 	numbers        map[int]int // the last case number drawn, by year
 	sites          siteStore
 	attached       map[string]app.Attachment

@@ -75,6 +75,44 @@ func (s *Store) DeleteSession(_ context.Context, hash []byte) error {
 	return nil
 }
 
+// SignInFailures returns the wrong passwords counted under keys.
+func (s *Store) SignInFailures(_ context.Context, keys []string) (map[string]app.SignInFailures, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]app.SignInFailures{}
+	for _, k := range keys {
+		if f, ok := s.signInFailures[k]; ok {
+			out[k] = f
+		}
+	}
+	return out, nil
+}
+
+// FailSignIn counts a wrong password under each of keys at now.
+func (s *Store) FailSignIn(_ context.Context, keys []string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.signInFailures == nil {
+		s.signInFailures = map[string]app.SignInFailures{}
+	}
+	for _, k := range keys {
+		f := s.signInFailures[k]
+		if f.Last.Before(now.Add(-time.Hour)) {
+			f.N = 0
+		}
+		s.signInFailures[k] = app.SignInFailures{N: f.N + 1, Last: now}
+	}
+	return nil
+}
+
+// ForgetSignInFailures forgets the count under key.
+func (s *Store) ForgetSignInFailures(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.signInFailures, key)
+	return nil
+}
+
 // CaseCounts counts the cases by status, and the open ones overdue and
 // escalated at now.
 func (s *Store) CaseCounts(_ context.Context, now time.Time) (duban.CaseCounts, error) {

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
 		{"the log, read whole", testLog},
 		{"sessions", testSessions},
+		{"sign-in failures", testSignInFailures},
 		{"the cases counted for the metrics", testCaseCounts},
 		{"attachments and the cases that refer to them", testAttachments},
 		{"residents' follow links and points", testResidents},
