@@ -101,6 +101,21 @@ type Server struct {
 	catalogsErr  error
 }
 
+// crossOrigin refuses a browser's request from another site that could
+// change something (anything but GET, HEAD and OPTIONS), at every door:
+// the office pages, the API, Open311, residents' reports. The browser
+// says where a request comes from (Sec-Fetch-Site, or Origin beside the
+// Host it asks), and Go's http.CrossOriginProtection judges it. A request
+// with neither header is a program's, not a browser's, and goes on: a
+// browser never sends the API's bearer token on its own.
+func crossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fail(w, r, duban.Errorf(duban.EFORBIDDEN, "a request from another site may change nothing here"))
+	}))
+	return cop.Handler(next)
+}
+
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	if s.Now == nil {
@@ -110,7 +125,7 @@ func (s *Server) Handler() http.Handler {
 		s.Logger = slog.Default()
 	}
 	r := chi.NewRouter()
-	r.Use(sensibleRequestID, middleware.RequestID, echoRequestID, middleware.RequestLogger(logFormatter{s.Logger}), recoverer)
+	r.Use(sensibleRequestID, middleware.RequestID, echoRequestID, middleware.RequestLogger(logFormatter{s.Logger}), recoverer, crossOrigin)
 	if s.Instrument != nil {
 		r.Use(s.Instrument)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -928,5 +929,52 @@ func TestMapOverACitysTiles(t *testing.T) {
 	}
 	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://tiles.example.gov.cn;") {
 		t.Errorf("the map's Content-Security-Policy: %q", csp)
+	}
+}
+
+// A form posted to duban from another site is refused at every door,
+// whatever it carries: the browser says where it comes from (Sec-Fetch-Site,
+// or Origin where a browser sends no Sec-Fetch-Site).
+func TestCrossOriginPostsRefusedAtEveryDoor(t *testing.T) {
+	s := newSite(t)
+	signedIn := s.signedIn("inspector-1", "dev-inspector")
+	doors := []string{"/login", "/logout", "/cases/new", "/v1/cases", "/open311/v2/requests.json", "/v1/public/reports"}
+	for _, door := range doors {
+		for _, from := range []http.Header{{"Sec-Fetch-Site": {"cross-site"}}, {"Origin": {"https://evil.example"}}} {
+			req, err := http.NewRequest("POST", s.url+door, strings.NewReader("user=inspector-1&password=dev-inspector"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Authorization", "Bearer dev-inspector")
+			maps.Copy(req.Header, from)
+			res, err := signedIn.c.Do(req) // with the session's cookie, as a browser sends it
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "another site") {
+				t.Errorf("POST %s with %v: %d %s, want 403", door, from, res.StatusCode, body)
+			}
+		}
+	}
+	// From duban's own pages the browser says same-origin, and its Origin
+	// is duban's: the post goes on.
+	req, _ := http.NewRequest("POST", s.url+"/v1/cases", strings.NewReader(`{"category": "littering", "severity": "normal",
+		"description": "bags", "location": {"lat": 39.86, "lon": 111.2}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer dev-inspector")
+	req.Header.Set("Idempotency-Key", "same-origin-open")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", s.url)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("an open from duban's own origin: %d %s", res.StatusCode, body)
 	}
 }
