@@ -41,17 +41,26 @@ func BenchmarkBoardParts(b *testing.B) {
 		}
 	})
 	cs, _ := s.decodeListed(ls, now)
-	b.Run("template", func(b *testing.B) {
+	draw := func(b *testing.B, fresh bool) {
 		r := httptest.NewRequest("GET", "/board", nil)
 		for b.Loop() {
+			if fresh {
+				s.rows.m = nil
+			}
 			pg := s.newPage(r, "board.title")
 			d := boardData{Levels: make([]int, 4)}
 			for _, c := range cs {
-				d.Rows = append(d.Rows, pg.boardRow(c))
+				row, err := s.rows.draw(s.pages["board"], pg.boardRow(c))
+				if err != nil {
+					b.Fatal(err)
+				}
+				d.Rows = append(d.Rows, row)
 			}
 			pg.Data = d
 			pg.Part = "board-part"
 			s.pages["board"].ExecuteTemplate(io.Discard, "board-part", pg)
 		}
-	})
+	}
+	b.Run("template", func(b *testing.B) { draw(b, true) })
+	b.Run("template, rows kept", func(b *testing.B) { draw(b, false) })
 }

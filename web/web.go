@@ -56,6 +56,7 @@ type Server struct {
 	catalogs map[string]messages.Catalog
 	zone     *time.Location
 	views    viewCache
+	rows     rowCache
 }
 
 func (s *Server) now() time.Time {
