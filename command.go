@@ -295,6 +295,11 @@ func (c OpenCase) validate() error {
 		errs.add("severity", "must be normal or urgent")
 	}
 	checkText(&errs, "description", c.Description, MaxDescription, true)
+	// A case is somewhere: 0,0 (in the Gulf of Guinea) is a location left
+	// out, whichever door the open came through.
+	if c.Location.Lat == 0 && c.Location.Lon == 0 {
+		errs.add("location", "is required: where the problem is")
+	}
 	checkLocation(&errs, c.Location)
 	if a := c.Location.Area; a != "" && len(c.Areas) > 0 && !slices.Contains(c.Areas, a) {
 		errs.add("location.area", "is not a known area%s", choices(c.Areas))

@@ -360,6 +360,9 @@ func TestDecideInvalidInput(t *testing.T) {
 	}{
 		{"blank description", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Description = "  "; return c }(), "description"},
 		{"long description", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Description = tooLong; return c }(), "description"},
+		// Every door's open: a location left out (0,0) is refused by the
+		// domain, not only by the doors that ask for one.
+		{"no location", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Location = duban.Location{Address: "人民路"}; return c }(), "location"},
 		{"latitude", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Location.Lat = 91; return c }(), "location.lat"},
 		{"longitude", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Location.Lon = -180.5; return c }(), "location.lon"},
 		{"severity", duban.Case{}, func() duban.Command { c := openCmd("x"); c.Severity = "extreme"; return c }(), "severity"},

@@ -258,8 +258,7 @@ func (p PublicOpen) check(errs *fieldErrors, cmd OpenCase) {
 		errs.add("photo", "needs at least %d photo(s) of the problem", p.MinPhotos)
 	}
 	switch l := cmd.Location; {
-	case l.Lat == 0 && l.Lon == 0:
-		errs.add("location", "is required: where the problem is")
+	case l.Lat == 0 && l.Lon == 0: // refused for every open (OpenCase.validate)
 	case p.Bounds != nil && !p.Bounds.Contains(l):
 		errs.add("location", "is outside the city (%.4f,%.4f to %.4f,%.4f)", p.Bounds.MinLat, p.Bounds.MinLon, p.Bounds.MaxLat, p.Bounds.MaxLon)
 	}
