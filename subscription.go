@@ -90,15 +90,15 @@ func (p *Policy) Subscription(name string) (Subscription, bool) {
 var envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 type rawSubscription struct {
-	Name         string   `yaml:"name"`
-	Kind         string   `yaml:"kind"`
-	URL          string   `yaml:"url"`
-	URLEnv       string   `yaml:"url_env"`
-	SecretEnv    string   `yaml:"secret_env"`
-	Events       []string `yaml:"events"`
-	Units        []string `yaml:"units"`
-	AllowPrivate bool     `yaml:"allow_private"`
-	Hours        string   `yaml:"hours"`
+	Name           string   `yaml:"name"`
+	Kind           string   `yaml:"kind"`
+	URL            string   `yaml:"url"`
+	URLEnv         string   `yaml:"url_env"`
+	SecretEnv      string   `yaml:"secret_env"`
+	Events         []string `yaml:"events"`
+	Units          []string `yaml:"units"`
+	AllowPrivate   bool     `yaml:"allow_private"`
+	Hours          string   `yaml:"hours"`
 	From           string   `yaml:"from"`
 	To             []string `yaml:"to"`
 	PlaintextRelay bool     `yaml:"plaintext_relay"`

@@ -237,9 +237,9 @@ type Service struct {
 	// (nil, or the refusal): the metrics count them.
 	Observe func(command string, err error)
 
-	gate     gate
-	health   health
-	posts    posts
+	gate   gate
+	health health
+	posts  posts
 }
 
 func (s *Service) logger() *slog.Logger {
