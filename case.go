@@ -49,6 +49,15 @@ func OpenStatuses() []Status {
 	return out
 }
 
+// InboxStatuses are the statuses of the cases a unit's inbox shows: those
+// in its hands (to acknowledge, to resolve, suspended at its request) and
+// those awaiting the inspector's verification of what it did. A case still
+// reported (a resident's, awaiting the office's check) or unrouted is no
+// unit's yet; one it disputed awaits the office's decision.
+func InboxStatuses() []Status {
+	return []Status{StatusDispatched, StatusInProgress, StatusSuspended, StatusResolved}
+}
+
 // Open reports whether a case in status s still awaits something.
 func (s Status) Open() bool {
 	return s.Valid() && s != StatusClosed && s != StatusCancelled

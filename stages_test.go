@@ -1,6 +1,7 @@
 package duban_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -69,5 +70,17 @@ func TestDispatchesRecordWhatRoutedThem(t *testing.T) {
 	d = events[len(events)-1].Data.(duban.CaseDispatched)
 	if d.Routing == nil || d.Routing.AssignedBy != supervisor.ID || d.Reason != "assigned by supervisor-1" {
 		t.Fatalf("the assignment's dispatch %+v", d)
+	}
+}
+
+// A unit's inbox shows the open cases in its hands or awaiting the
+// verification of its work, and no others.
+func TestInboxStatuses(t *testing.T) {
+	in := duban.InboxStatuses()
+	for _, s := range duban.Statuses {
+		want := s.Open() && s != duban.StatusReported && s != duban.StatusUnrouted && s != duban.StatusDisputed
+		if slices.Contains(in, s) != want {
+			t.Errorf("status %s in the inbox: %v, want %v", s, slices.Contains(in, s), want)
+		}
 	}
 }

@@ -269,8 +269,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(r, "inbox.title")
 	var d inboxData
-	f := duban.CaseFilter{Limit: 200, Statuses: []duban.Status{duban.StatusDispatched, duban.StatusInProgress,
-		duban.StatusSuspended, duban.StatusResolved}}
+	f := duban.CaseFilter{Limit: 200, Statuses: duban.InboxStatuses()}
 	for {
 		ls, next, err := s.App.Cases(r.Context(), by, f)
 		if err != nil {
