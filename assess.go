@@ -176,7 +176,7 @@ func AssessHistory(events []Event) ([]Fact, []Stretch) {
 			facts, stretches = nil, nil
 		}
 		if n := len(stretches); a.Ends && n > 0 && stretches[n-1].Until == nil {
-			stretches[n-1].Until = ptr(e.OccurredAt)
+			stretches[n-1].Until = new(e.OccurredAt)
 		}
 		if a.Begins != nil {
 			stretches = append(stretches, *a.Begins)

@@ -217,7 +217,7 @@ func (d *decision) assignBy() *time.Time {
 	if d.c.Terms.SLA.Assign <= 0 {
 		return nil
 	}
-	return ptr(d.due(d.c.Terms.SLA.Assign))
+	return new(d.due(d.c.Terms.SLA.Assign))
 }
 
 // dispatch sends the case to unit with fresh acknowledge and resolve deadlines.
@@ -404,7 +404,7 @@ func (d *decision) resume(note string, at time.Time) ([]Event, error) {
 		if t == nil {
 			return nil
 		}
-		return ptr(cal.Add(*t, paused))
+		return new(cal.Add(*t, paused))
 	}
 	if d.c.Suspension.From == StatusDispatched {
 		moved.AcknowledgeBy = shift(moved.AcknowledgeBy)

@@ -1,9 +1,6 @@
 package duban
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
 
 // Evolve returns the case after event e. Folding a case's events in version
 // order with Evolve, from the zero Case, gives its current state: the workflow
@@ -30,11 +27,11 @@ func Evolve(c Case, e Event) Case {
 		}
 		if p := d.Public; p != nil {
 			c.Public = &Public{Channel: p.Channel, RatingWindowSeconds: p.RatingWindowSeconds}
-			c.Deadlines.CheckBy = ptr(p.CheckBy)
+			c.Deadlines.CheckBy = new(p.CheckBy)
 		}
 	case CaseDispatched:
 		c.Status = StatusDispatched
-		c.ObligationSince = ptr(e.OccurredAt)
+		c.ObligationSince = new(e.OccurredAt)
 		c.Unit = d.Unit
 		c.Deadlines = d.Deadlines
 		c.Dispute = nil
@@ -46,13 +43,13 @@ func Evolve(c Case, e Event) Case {
 		c.Status = StatusInProgress
 	case CaseResolved:
 		c.Status = StatusResolved
-		c.Deadlines.VerifyBy = ptr(d.VerifyBy)
+		c.Deadlines.VerifyBy = new(d.VerifyBy)
 		c.Extensions = lapse(c.Extensions)
 	case VerificationFailed:
 		c.Status = StatusInProgress
-		c.ObligationSince = ptr(e.OccurredAt)
+		c.ObligationSince = new(e.OccurredAt)
 		c.ReworkCount = d.ReworkCount
-		c.Deadlines.ResolveBy = ptr(d.ResolveBy)
+		c.Deadlines.ResolveBy = new(d.ResolveBy)
 		c.Deadlines.VerifyBy = nil
 	case CaseClosed:
 		c.Status = StatusClosed
@@ -82,10 +79,10 @@ func Evolve(c Case, e Event) Case {
 		if d.Approved {
 			ext.Status = ExtensionApproved
 		}
-		c.Deadlines.ResolveBy = ptr(d.ResolveBy)
+		c.Deadlines.ResolveBy = new(d.ResolveBy)
 	case CaseUrged:
 		c.UrgeCount = d.UrgeCount
-		c.LastUrgedAt = ptr(e.OccurredAt)
+		c.LastUrgedAt = new(e.OccurredAt)
 	case CaseCancelled:
 		c.Status = StatusCancelled
 		c.DuplicateOf = d.DuplicateOf
@@ -140,5 +137,3 @@ func Fold(c Case, events []Event) Case {
 	}
 	return c
 }
-
-func ptr(t time.Time) *time.Time { return &t }

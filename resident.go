@@ -410,14 +410,14 @@ func evolvePublic(c Case, e Event) Case {
 		c.Public = &p
 		c.Status = StatusInProgress
 		c.Outcome = ""
-		c.ObligationSince = ptr(e.OccurredAt)
+		c.ObligationSince = new(e.OccurredAt)
 		c.ReworkCount = d.ReworkCount
-		c.Deadlines.ResolveBy = ptr(d.ResolveBy)
+		c.Deadlines.ResolveBy = new(d.ResolveBy)
 		c.Deadlines.VerifyBy = nil
 	case CaseClosed:
 		if c.Public != nil {
 			p := *c.Public
-			p.RateBy = ptr(e.OccurredAt.Add(time.Duration(p.RatingWindowSeconds) * time.Second))
+			p.RateBy = new(e.OccurredAt.Add(time.Duration(p.RatingWindowSeconds) * time.Second))
 			p.Rating, p.RatingComment = "", ""
 			c.Public = &p
 		}

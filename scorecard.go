@@ -203,17 +203,15 @@ func rate(n, d int) *float64 {
 	if d == 0 {
 		return nil
 	}
-	return ptrTo(math.Round(float64(n)/float64(d)*1e4) / 1e4)
+	return new(math.Round(float64(n)/float64(d)*1e4) / 1e4)
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // tenth is *v to one decimal.
 func tenth(v *float64) *float64 {
 	if v == nil {
 		return nil
 	}
-	return ptrTo(math.Round(*v*10) / 10)
+	return new(math.Round(*v*10) / 10)
 }
 
 // rates returns the row's rates by name.
@@ -267,7 +265,7 @@ func (a Assessment) Finish(rows []UnitRow) {
 	})
 	for i := range rows {
 		if rows[i].Score != nil {
-			rows[i].Rank = ptrTo(i + 1)
+			rows[i].Rank = new(i + 1)
 		}
 	}
 }
@@ -307,7 +305,7 @@ func (a Assessment) score(r *UnitRow) *float64 {
 	if counted == 0 {
 		return nil
 	}
-	return ptrTo(math.Round(sum*total/counted*10) / 10)
+	return new(math.Round(sum*total/counted*10) / 10)
 }
 
 // InspectorRow is one inspector's row: cases opened, verifications made,
@@ -348,7 +346,7 @@ func Percentile(sorted []float64, p float64) *float64 {
 	pos := p * float64(len(sorted)-1)
 	lo := int(math.Floor(pos))
 	hi := min(lo+1, len(sorted)-1)
-	return ptrTo(sorted[lo] + (sorted[hi]-sorted[lo])*(pos-float64(lo)))
+	return new(sorted[lo] + (sorted[hi]-sorted[lo])*(pos-float64(lo)))
 }
 
 // CheckFigure refuses (EINVALID) a figure whose cases cannot be listed.

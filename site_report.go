@@ -51,7 +51,7 @@ func MeanScore(sum, n int) *float64 {
 	if n == 0 {
 		return nil
 	}
-	return tenth(ptrTo(float64(sum) / float64(n)))
+	return tenth(new(float64(sum) / float64(n)))
 }
 
 // maxItemsShown bounds the items a site type's row lists.

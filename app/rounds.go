@@ -171,8 +171,6 @@ func (s *Service) Inspect(ctx context.Context, roundID, siteID string, cmd duban
 	return Inspected{SiteInspection: stored}, err
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // SiteReportRequest asks for the site report of a period, as the API's
 // query says it: dates, and optionally a site type, an area and a unit.
 type SiteReportRequest struct {
@@ -317,7 +315,7 @@ func (s *Service) AllCases(ctx context.Context, by duban.Principal, f duban.Case
 func (s *Service) ActiveSites(ctx context.Context, by duban.Principal) ([]duban.Site, error) {
 	var out []duban.Site
 	for after := ""; ; {
-		page, next, err := s.ListSites(ctx, by, duban.SiteFilter{Active: ptrTo(true), Limit: 1000, After: after})
+		page, next, err := s.ListSites(ctx, by, duban.SiteFilter{Active: new(true), Limit: 1000, After: after})
 		if err != nil {
 			return nil, err
 		}

@@ -91,7 +91,7 @@ func testScorecardsNaive(t *testing.T, s Store) {
 				case r < 15:
 					var until *time.Time
 					if rng.IntN(2) == 0 {
-						until = ptr(now.Add(time.Duration(1+rng.IntN(72)) * time.Hour))
+						until = new(now.Add(time.Duration(1+rng.IntN(72)) * time.Hour))
 					}
 					cmd = duban.Suspend{CommandMeta: office, Reason: "a crane", Until: until}
 				case r < 16:
@@ -178,8 +178,6 @@ func testScorecardsNaive(t *testing.T, s Store) {
 		t.Error("no rating in the workload was 不满意: the satisfaction rate is compared on satisfied ones alone")
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func rowsJSON(rows []duban.UnitRow) string {
 	b, _ := json.MarshalIndent(rows, "", " ")
@@ -396,7 +394,7 @@ func naiveRows(histories map[string][]duban.Event, q duban.ReportQuery, weights 
 	})
 	for i := range rows {
 		if rows[i].Score != nil {
-			rows[i].Rank = ptr(i + 1)
+			rows[i].Rank = new(i + 1)
 		}
 	}
 	return rows
