@@ -130,17 +130,21 @@ func (c *Calendar) UnmarshalJSON(b []byte) error {
 // locations caches time zones: loading one reads the zone database.
 var locations sync.Map // name → *time.Location
 
-func (c Calendar) location() *time.Location {
-	if l, ok := locations.Load(c.TimeZone); ok {
+// zone is the time zone name, loaded once. One that does not load is UTC:
+// policies are checked when they are parsed, so theirs always load.
+func zone(name string) *time.Location {
+	if l, ok := locations.Load(name); ok {
 		return l.(*time.Location)
 	}
-	l, err := time.LoadLocation(c.TimeZone)
+	l, err := time.LoadLocation(name)
 	if err != nil {
-		l = time.UTC // policies are checked when loaded; this is never reached for them
+		l = time.UTC
 	}
-	locations.Store(c.TimeZone, l)
+	locations.Store(name, l)
 	return l
 }
+
+func (c Calendar) location() *time.Location { return zone(c.TimeZone) }
 
 // maxDays bounds how far a calendar looks for working time: a century.
 const maxDays = 366 * 100

@@ -399,7 +399,7 @@ func LooksLikeCaseNumber(s string) bool {
 
 // NumberYear is the year whose sequence numbers a case opened at t: the
 // year of t in the policy's time zone.
-func (p *Policy) NumberYear(t time.Time) int { return t.In(p.location()).Year() }
+func (p *Policy) NumberYear(t time.Time) int { return t.In(p.Location()).Year() }
 
 // HasText reports whether a search for text finds c: its number, when text
 // looks like one, else its description or address holding text, ignoring

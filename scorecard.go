@@ -42,14 +42,8 @@ type Period struct {
 // maxPeriod bounds a report's span.
 const maxPeriod = 366
 
-// location is the policy's time zone.
-func (p *Policy) location() *time.Location {
-	loc, err := time.LoadLocation(p.TimeZone)
-	if err != nil {
-		return time.UTC // the policy was checked: it does not happen
-	}
-	return loc
-}
+// Location is the policy's time zone.
+func (p *Policy) Location() *time.Location { return zone(p.TimeZone) }
 
 // AssessmentPeriod returns the assessment period named name ("2026-11").
 func (p *Policy) AssessmentPeriod(name string) (Period, error) {
@@ -62,13 +56,13 @@ func (p *Policy) AssessmentPeriod(name string) (Period, error) {
 	if d == 1 {
 		month++
 	}
-	to := time.Date(m.Year(), month, d, 0, 0, 0, 0, p.location())
+	to := time.Date(m.Year(), month, d, 0, 0, 0, 0, p.Location())
 	return Period{Name: name, From: to.AddDate(0, -1, 0).UTC(), To: to.UTC()}, nil
 }
 
 // AssessmentPeriodOf returns the assessment period t falls in.
 func (p *Policy) AssessmentPeriodOf(t time.Time) Period {
-	local := t.In(p.location())
+	local := t.In(p.Location())
 	name := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, time.UTC)
 	if d := p.Assessment.PeriodStartDay; d > 1 && local.Day() >= d {
 		name = name.AddDate(0, 1, 0)
@@ -87,7 +81,7 @@ func (p *Policy) Days(fromField, from, untilField, until string) (start, end tim
 		if s == "" {
 			return time.Time{}
 		}
-		d, err := time.ParseInLocation(time.DateOnly, s, p.location())
+		d, err := time.ParseInLocation(time.DateOnly, s, p.Location())
 		if err != nil {
 			errs.add(field, "must be a date, YYYY-MM-DD")
 		}
@@ -112,7 +106,7 @@ func (p *Policy) ReportPeriod(from, to string) (Period, error) {
 			errs.add(field, "is required: a date, YYYY-MM-DD")
 			return time.Time{}
 		}
-		d, err := time.ParseInLocation(time.DateOnly, s, p.location())
+		d, err := time.ParseInLocation(time.DateOnly, s, p.Location())
 		if err != nil {
 			errs.add(field, "must be a date, YYYY-MM-DD")
 		}

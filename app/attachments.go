@@ -398,9 +398,4 @@ func (s *Service) attachmentsServed() error {
 
 // zone is where a photo's EXIF time without an offset was taken: the
 // policy's time zone.
-func (s *Service) zone() *time.Location {
-	if loc, err := time.LoadLocation(s.Policy.TimeZone); err == nil {
-		return loc
-	}
-	return time.UTC
-}
+func (s *Service) zone() *time.Location { return s.Policy.Location() }

@@ -171,9 +171,7 @@ func (d *Deliverer) load() {
 			panic("outbox: the embedded message catalogue is invalid: " + err.Error())
 		}
 		d.zh = all["zh"]
-		if d.zone, err = time.LoadLocation(d.Policy.TimeZone); err != nil {
-			d.zone = time.UTC
-		}
+		d.zone = d.Policy.Location()
 	})
 }
 

@@ -78,9 +78,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
-	if s.zone, err = time.LoadLocation(s.Policy.TimeZone); err != nil {
-		return nil, err
-	}
+	s.zone = s.Policy.Location()
 	r := chi.NewRouter()
 	// Pages and assets are compressed: a board of a thousand cases is
 	// some 350 KB of HTML and 30 KB sent.
