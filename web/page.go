@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	xlanguage "golang.org/x/text/language"
 	"html/template"
 	"net/http"
 	"slices"
@@ -34,21 +35,31 @@ func parsePages() (map[string]*template.Template, error) {
 }
 
 // language is the page's language: the one chosen with the switch, else
-// the first of the browser's that duban speaks, else Chinese.
+// the one of the browser's duban speaks that it prefers most (by its
+// q-values), else Chinese.
 func language(r *http.Request) string {
 	if c, err := r.Cookie("duban_lang"); err == nil && slices.Contains(messages.Languages, c.Value) {
 		return c.Value
 	}
-	for _, tag := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag = strings.ToLower(strings.TrimSpace(strings.Split(tag, ";")[0]))
-		for _, lang := range messages.Languages {
-			if tag == lang || strings.HasPrefix(tag, lang+"-") {
-				return lang
-			}
-		}
+	tags, _, err := xlanguage.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	if err != nil || len(tags) == 0 {
+		return messages.Languages[0]
+	}
+	if _, i, confidence := spoken.Match(tags...); confidence != xlanguage.No {
+		return messages.Languages[i]
 	}
 	return messages.Languages[0]
 }
+
+// spoken matches a browser's languages with duban's, in messages.Languages'
+// order (the first the default).
+var spoken = xlanguage.NewMatcher(func() []xlanguage.Tag {
+	tags := make([]xlanguage.Tag, len(messages.Languages))
+	for i, l := range messages.Languages {
+		tags[i] = xlanguage.MustParse(l)
+	}
+	return tags
+}())
 
 // switchLanguage remembers the language chosen and goes back to the page.
 func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) {
