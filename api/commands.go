@@ -89,54 +89,30 @@ func command[R any](s *Server, w http.ResponseWriter, r *http.Request, optional 
 }
 
 func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, true, func(_ struct{}, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Acknowledge{CommandMeta: m}, nil
-	})
+	command(s, w, r, true, buildAcknowledge)
 }
-
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req resolveRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Resolve{CommandMeta: m, Note: req.Note, Evidence: req.Evidence}, nil
-	})
+	command(s, w, r, false, buildResolve)
 }
-
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req verifyRequest, m duban.CommandMeta) (duban.Command, error) {
-		if req.Passed == nil {
-			return nil, required("passed", "true or false")
-		}
-		return duban.Verify{CommandMeta: m, Passed: *req.Passed, Note: req.Note, Evidence: req.Evidence}, nil
-	})
-}
-
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildVerify) }
 func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req commentRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.AddComment{CommandMeta: m, Text: req.Text}, nil
-	})
+	command(s, w, r, false, buildComment)
 }
-
 func (s *Server) dispute(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Dispute{CommandMeta: m, Reason: req.Reason}, nil
-	})
+	command(s, w, r, false, buildDispute)
 }
-
-func (s *Server) assign(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req assignRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Assign{CommandMeta: m, Unit: req.Unit, Reason: req.Reason}, nil
-	})
-}
-
+func (s *Server) assign(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildAssign) }
 func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req extensionRequest, m duban.CommandMeta) (duban.Command, error) {
-		cmd := duban.RequestExtension{CommandMeta: m, Reason: req.Reason}
-		var err error
-		if req.Until != "" { // none: Decide says it is required
-			cmd.Until, err = parseTime("until", req.Until)
-		}
-		return cmd, err
-	})
+	command(s, w, r, false, buildExtension)
 }
+func (s *Server) urge(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildUrge) }
+func (s *Server) suspend(w http.ResponseWriter, r *http.Request) {
+	command(s, w, r, false, buildSuspend)
+}
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) { command(s, w, r, true, buildResume) }
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildCancel) }
+func (s *Server) list(w http.ResponseWriter, r *http.Request)   { command(s, w, r, false, buildList) }
+func (s *Server) delist(w http.ResponseWriter, r *http.Request) { command(s, w, r, true, buildDelist) }
 
 func (s *Server) decideExtension(w http.ResponseWriter, r *http.Request) {
 	command(s, w, r, false, func(req decisionRequest, m duban.CommandMeta) (duban.Command, error) {
@@ -145,53 +121,84 @@ func (s *Server) decideExtension(w http.ResponseWriter, r *http.Request) {
 			// The path names no extension request at all.
 			return nil, duban.Errorf(duban.ENOTFOUND, "the case has no extension request %q", chi.URLParam(r, "n"))
 		}
-		if req.Approved == nil {
-			return nil, required("approved", "true or false")
-		}
-		return duban.DecideExtension{CommandMeta: m, N: n, Approved: *req.Approved, Note: req.Note}, nil
+		return buildDecision(req, m, n)
 	})
 }
 
-func (s *Server) urge(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req noteRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Urge{CommandMeta: m, Note: req.Note}, nil
-	})
+// The commands built from their bodies (FuzzCommandBody goes through
+// them all).
+
+func buildAcknowledge(_ struct{}, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Acknowledge{CommandMeta: m}, nil
 }
 
-func (s *Server) suspend(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req suspendRequest, m duban.CommandMeta) (duban.Command, error) {
-		cmd := duban.Suspend{CommandMeta: m, Reason: req.Reason}
-		if req.Until == "" {
-			return cmd, nil
-		}
-		until, err := parseTime("until", req.Until)
-		cmd.Until = &until
-		return cmd, err
-	})
+func buildResolve(req resolveRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Resolve{CommandMeta: m, Note: req.Note, Evidence: req.Evidence}, nil
 }
 
-func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, true, func(req noteRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Resume{CommandMeta: m, Note: req.Note}, nil
-	})
+func buildVerify(req verifyRequest, m duban.CommandMeta) (duban.Command, error) {
+	if req.Passed == nil {
+		return nil, required("passed", "true or false")
+	}
+	return duban.Verify{CommandMeta: m, Passed: *req.Passed, Note: req.Note, Evidence: req.Evidence}, nil
 }
 
-func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req cancelRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Cancel{CommandMeta: m, Reason: req.Reason, Outcome: req.Outcome, DuplicateOf: req.DuplicateOf}, nil
-	})
+func buildComment(req commentRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.AddComment{CommandMeta: m, Text: req.Text}, nil
 }
 
-func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.List{CommandMeta: m, Reason: req.Reason}, nil
-	})
+func buildDispute(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Dispute{CommandMeta: m, Reason: req.Reason}, nil
 }
 
-func (s *Server) delist(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, true, func(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Delist{CommandMeta: m, Reason: req.Reason}, nil
-	})
+func buildAssign(req assignRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Assign{CommandMeta: m, Unit: req.Unit, Reason: req.Reason}, nil
+}
+
+func buildExtension(req extensionRequest, m duban.CommandMeta) (duban.Command, error) {
+	cmd := duban.RequestExtension{CommandMeta: m, Reason: req.Reason}
+	var err error
+	if req.Until != "" { // none: Decide says it is required
+		cmd.Until, err = parseTime("until", req.Until)
+	}
+	return cmd, err
+}
+
+func buildDecision(req decisionRequest, m duban.CommandMeta, n int) (duban.Command, error) {
+	if req.Approved == nil {
+		return nil, required("approved", "true or false")
+	}
+	return duban.DecideExtension{CommandMeta: m, N: n, Approved: *req.Approved, Note: req.Note}, nil
+}
+
+func buildUrge(req noteRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Urge{CommandMeta: m, Note: req.Note}, nil
+}
+
+func buildSuspend(req suspendRequest, m duban.CommandMeta) (duban.Command, error) {
+	cmd := duban.Suspend{CommandMeta: m, Reason: req.Reason}
+	if req.Until == "" {
+		return cmd, nil
+	}
+	until, err := parseTime("until", req.Until)
+	cmd.Until = &until
+	return cmd, err
+}
+
+func buildResume(req noteRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Resume{CommandMeta: m, Note: req.Note}, nil
+}
+
+func buildCancel(req cancelRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Cancel{CommandMeta: m, Reason: req.Reason, Outcome: req.Outcome, DuplicateOf: req.DuplicateOf}, nil
+}
+
+func buildList(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.List{CommandMeta: m, Reason: req.Reason}, nil
+}
+
+func buildDelist(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Delist{CommandMeta: m, Reason: req.Reason}, nil
 }
 
 func required(field, what string) error {

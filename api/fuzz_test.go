@@ -77,33 +77,49 @@ func FuzzCursor(f *testing.F) {
 // No body crashes the decoding of any command's request, and every refusal
 // is a client error; times are read as the handlers read them.
 func FuzzCommandBody(f *testing.F) {
-	f.Add(uint8(0), []byte(`{"note":"swept","evidence":[{"url":"https://e.org/2.jpg","kind":"photo"}]}`))
-	f.Add(uint8(1), []byte(`{"passed":true,"note":"clean"}`))
-	f.Add(uint8(5), []byte(`{"until":"2026-11-30T18:00:00+08:00","reason":"crew booked"}`))
-	f.Add(uint8(8), []byte(`{"reason":"rain","until":"tomorrow"}`))
-	f.Add(uint8(3), []byte(`{"reason":1}`))
-	f.Add(uint8(2), []byte(`{"text":"a"}{"text":"b"}`))
+	f.Add(uint8(1), []byte(`{"note":"swept","evidence":[{"url":"https://e.org/2.jpg","kind":"photo"}]}`))
+	f.Add(uint8(2), []byte(`{"passed":true,"note":"clean"}`))
+	f.Add(uint8(6), []byte(`{"until":"2026-11-30T18:00:00+08:00","reason":"crew booked"}`))
+	f.Add(uint8(9), []byte(`{"reason":"rain","until":"tomorrow"}`))
+	f.Add(uint8(4), []byte(`{"reason":1}`))
+	f.Add(uint8(3), []byte(`{"text":"a"}{"text":"b"}`))
+	f.Add(uint8(7), []byte(`{"approved":false,"note":"no"}`))
+	// Every command's body, through the builder its route uses, then
+	// Decide: whatever the body, every refusal is a client error.
+	builders := []func([]byte, duban.CommandMeta) (duban.Command, error){
+		fuzzBuild(true, buildAcknowledge), fuzzBuild(false, buildResolve), fuzzBuild(false, buildVerify),
+		fuzzBuild(false, buildComment), fuzzBuild(false, buildDispute), fuzzBuild(false, buildAssign),
+		fuzzBuild(false, buildExtension),
+		fuzzBuild(false, func(req decisionRequest, m duban.CommandMeta) (duban.Command, error) { return buildDecision(req, m, 1) }),
+		fuzzBuild(false, buildUrge), fuzzBuild(false, buildSuspend), fuzzBuild(true, buildResume),
+		fuzzBuild(false, buildCancel), fuzzBuild(false, buildList), fuzzBuild(true, buildDelist),
+	}
+	supervisor := duban.CommandMeta{By: duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}}
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
-		requests := []any{&resolveRequest{}, &verifyRequest{}, &commentRequest{}, &reasonRequest{}, &assignRequest{},
-			&extensionRequest{}, &decisionRequest{}, &noteRequest{}, &suspendRequest{}, &cancelRequest{}, &struct{}{}}
-		req := requests[int(kind)%len(requests)]
-		r := httptest.NewRequest("POST", "/v1/cases/x/y", bytes.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		if err := decode(r, req, kind%2 == 0); err != nil {
+		cmd, err := builders[int(kind)%len(builders)](body, supervisor)
+		if err != nil {
 			checkClientError(t, err)
 			return
 		}
-		var when string
-		switch req := req.(type) {
-		case *extensionRequest:
-			when = req.Until
-		case *suspendRequest:
-			when = req.Until
-		}
-		if _, err := parseTime("until", when); err != nil {
+		if _, err := duban.Decide(duban.Case{}, cmd, now); err != nil {
 			checkClientError(t, err)
 		}
 	})
+}
+
+// fuzzBuild reads a body as the route's command does (decode, then
+// build), for the fuzz target.
+func fuzzBuild[R any](optional bool, build func(R, duban.CommandMeta) (duban.Command, error)) func([]byte, duban.CommandMeta) (duban.Command, error) {
+	return func(body []byte, m duban.CommandMeta) (duban.Command, error) {
+		r := httptest.NewRequest("POST", "/v1/cases/x/y", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		var req R
+		if err := decode(r, &req, optional); err != nil {
+			return nil, err
+		}
+		return build(req, m)
+	}
 }
 
 // No query string crashes the list's filters, and every refusal is a client
