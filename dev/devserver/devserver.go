@@ -176,9 +176,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		conf.Global.Metrics = &metrics.Config{Prometheus: &metrics.PrometheusConfig{Framework: metrics.FrameworkOpentelemetry,
 			ListenAddress: net.JoinHostPort(ip, strconv.Itoa(opts.MetricsPort)), HandlerPath: "/metrics"}}
 	}
-	if err != nil {
-		return nil, err
-	}
 	level := new(slog.LevelVar)
 	level.Set(opts.Level)
 	logger := slogLogger{log: opts.Logger, level: level}
