@@ -76,8 +76,9 @@ const SessionLifetime = 12 * time.Hour
 
 // SignIn checks a user name and password and opens a session. from is
 // where the attempt comes from (the client's address): repeated wrong
-// passwords, for a user or from an address, make the next attempt wait,
-// longer each time (ETOOMANY until then).
+// passwords, for a user from that address or from the address for any
+// users, make the next attempt wait, longer each time (ETOOMANY until
+// then), counted in the store where every API process sees them.
 func (s *Service) SignIn(ctx context.Context, user, password, from string) (Session, error) {
 	now := s.now()
 	// A user's wrong passwords count per address they come from: someone
