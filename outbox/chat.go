@@ -43,31 +43,41 @@ func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, o
 	if len(ds) > 1 {
 		title = say("chat.digest", len(ds))
 	}
+	history := map[string][]duban.Event{} // each case's events, read once for the message
 	for _, dl := range ds {
 		e := dl.Event
 		if sn, ok := e.Data.(duban.Sanction); ok {
 			out = append(out, d.sanctionNotice(sn))
 			continue
 		}
-		row, err := d.Store.Case(ctx, e.CaseID)
-		if err != nil {
-			return "", nil, err
+		events, ok := history[e.CaseID]
+		if !ok {
+			if events, err = d.Store.Events(ctx, e.CaseID); err != nil {
+				return "", nil, err
+			}
+			history[e.CaseID] = events
 		}
-		c := row.Case
+		// The message says what the event says: the case as it stood once
+		// the event happened (its unit, its deadline), not as it stands
+		// when the message goes, maybe the next morning.
+		// (A case's versions run 1..n.)
+		c := duban.Fold(duban.Case{}, events[:min(int(e.Version), len(events))])
 		what := say("event." + string(e.Type))
 		switch data := e.Data.(type) {
 		case duban.CaseEscalated:
 			what += "（" + say("level."+strconv.Itoa(min(data.Level, 3))) + "）"
 		case duban.CaseUrged:
 			what = say("chat.urged", data.Note)
-			if n, err := d.urgesThatDay(ctx, e); err != nil {
-				return "", nil, err
-			} else if n > 1 {
+			if n := d.urgesThatDay(events, e); n > 1 {
 				what = say("chat.urged_again", n, data.Note)
 			}
 		}
+		unit := c.Unit
+		if a, ok := e.Data.(duban.CaseAssigned); ok {
+			unit = a.Unit // the unit it goes to, dispatched by the next event
+		}
 		cat, _ := d.Policy.Category(c.Category)
-		u, _ := d.Policy.Unit(c.Unit)
+		u, _ := d.Policy.Unit(unit)
 		n := notice{what: what, category: cmp.Or(cat.Name.In("zh"), c.Category), open: say("chat.open"),
 			url: strings.TrimRight(d.PublicURL, "/") + "/cases/" + url.PathEscape(c.ID)}
 		if c.Number != "" { // what people say on the phone about it
@@ -76,8 +86,8 @@ func (d *Deliverer) notices(ctx context.Context, ds []Delivery) (title string, o
 		if place := strings.TrimSpace(c.Location.Address); place != "" {
 			n.facts = append(n.facts, say("chat.place")+"："+place)
 		}
-		if unit := cmp.Or(u.Name.In("zh"), c.Unit); unit != "" {
-			n.facts = append(n.facts, say("field.unit")+"："+unit)
+		if name := cmp.Or(u.Name.In("zh"), unit); name != "" {
+			n.facts = append(n.facts, say("field.unit")+"："+name)
 		}
 		if stage, deadline, ok := c.RunningStage(); ok {
 			n.facts = append(n.facts, fmt.Sprintf("%s：%s（%s）", say("chat.deadline"), deadline.In(d.zone).Format("2006-01-02 15:04"), say("stage."+string(stage))))
@@ -109,22 +119,18 @@ func (d *Deliverer) sanctionNotice(sn duban.Sanction) notice {
 	return n
 }
 
-// urgesThatDay counts the urges of e's case, e included, on the business
+// urgesThatDay counts the urges among events (e's case's), e included, on the business
 // day e counts toward (businessDay): repeated reminders are numbered per
 // working day, so that the office's third urge of a morning reads so, and
 // the one of the night before is counted with the morning that reads it.
-func (d *Deliverer) urgesThatDay(ctx context.Context, e duban.Event) (int, error) {
-	events, err := d.Store.Events(ctx, e.CaseID)
-	if err != nil {
-		return 0, err
-	}
+func (d *Deliverer) urgesThatDay(events []duban.Event, e duban.Event) int {
 	day, n := d.businessDay(e.OccurredAt), 0
 	for _, o := range events {
 		if o.Type == duban.EventCaseUrged && o.Version <= e.Version && d.businessDay(o.OccurredAt) == day {
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 // businessDay is the working day an instant counts toward for people: its

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/duban/duban"
-	"github.com/duban/duban/app"
 )
 
 // Delivery is an event to send to a subscription, and which attempt this is
@@ -57,8 +56,8 @@ type Store interface {
 	// Disable stops a subscription until a replay; Disabled says whether it is.
 	Disable(ctx context.Context, sub, reason string) error
 	Disabled(ctx context.Context, sub string) (bool, error)
-	// Case returns a case as the projection holds it: what a chat message
-	// says of it; Events its events, in version order (to count its urges).
-	Case(ctx context.Context, id string) (app.Row, error)
+	// Events returns a case's events, in version order: a chat message
+	// says what the case was once its event happened, and counts its
+	// urges.
 	Events(ctx context.Context, caseID string) ([]duban.Event, error)
 }

@@ -1042,3 +1042,61 @@ func webhookTo(t *testing.T, s *postgres.Store, name, url string) []outbox.Targe
 	}
 	return targets
 }
+
+// A message says what its event says: a dispatch sent after the case was
+// reassigned names the unit it was dispatched to, not the new one; the
+// reassignment, the unit it goes to.
+func TestMessagesSayTheCaseAsOfTheEvent(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	policy, err := duban.ParsePolicy("two.yaml", []byte(`timezone: Asia/Shanghai
+units:
+  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
+  - {id: parks, name: {zh: 园林局, en: Parks}}
+categories:
+  - code: littering
+    name: {zh: 乱扔垃圾, en: Littering}
+    unit: sanitation
+    sla:
+      normal: {acknowledge: 30m, resolve: 24h, verify: 4h}
+subscriptions:
+  - {name: office-group, kind: wecom, url_env: WECOM_URL, events: [CaseDispatched, CaseAssigned]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := &robot{}
+	srv := httptest.NewServer(group)
+	defer srv.Close()
+	targets, err := outbox.Targets(policy.Subscriptions, env{"WECOM_URL": srv.URL + "/cgi-bin/webhook/send?key=k"}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets[0].AllowPrivate = true
+	placeCursors(t, s, targets)
+	id := open(t, s, 1)
+	do(t, s, id, duban.Assign{CommandMeta: duban.CommandMeta{By: duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}},
+		Unit: "parks", Reason: "the park's lawn", Units: []string{"sanitation", "parks"}})
+	// Both are sent once the case is the parks': the messages go now.
+	d := &outbox.Deliverer{Store: s, Targets: targets, Policy: policy, PublicURL: "https://duban.example.gov.cn",
+		Poll: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	runCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { d.Run(runCtx); close(stopped) }()
+	for deadline := time.Now().Add(20 * time.Second); len(group.texts()) < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-stopped
+	// The assignment is two events: CaseAssigned, then CaseDispatched to
+	// the new unit.
+	got := group.texts()
+	if len(got) != 3 {
+		t.Fatalf("the group got %d messages, want the dispatch's, the assignment's and the new dispatch's: %v", len(got), got)
+	}
+	for i, want := range []string{"**派遣**：乱扔垃圾\n> 责任单位：环卫中心", "**改派**：乱扔垃圾\n> 责任单位：园林局", "**派遣**：乱扔垃圾\n> 责任单位：园林局"} {
+		if !strings.Contains(got[i], want) {
+			t.Errorf("message %d:\n%s\nwant it to say\n%s", i+1, got[i], want)
+		}
+	}
+}
