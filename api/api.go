@@ -28,7 +28,7 @@ import (
 
 // CaseReader reads cases as a principal may see them.
 type CaseReader interface {
-	Case(ctx context.Context, by duban.Principal, id string) (app.Listed, error)
+	CaseView(ctx context.Context, by duban.Principal, id string) (app.Listed, error)
 	Events(ctx context.Context, by duban.Principal, id string) ([]duban.Event, error)
 	Cases(ctx context.Context, by duban.Principal, f duban.CaseFilter) ([]app.Listed, *duban.CaseCursor, error)
 	Escalations(ctx context.Context, by duban.Principal, f duban.CaseFilter, after *duban.BoardCursor) ([]app.Listed, *duban.BoardCursor, error)

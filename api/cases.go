@@ -83,7 +83,7 @@ func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	entry(r).caseID = id
-	l, err := s.Cases.Case(r.Context(), principal(r), id)
+	l, err := s.Cases.CaseView(r.Context(), principal(r), id)
 	if err != nil {
 		fail(w, r, err)
 		return

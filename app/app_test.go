@@ -192,7 +192,7 @@ func TestCommandsWaitForNoDependencyThatIsDown(t *testing.T) {
 	if _, err := s.Execute(ctx, a.Case.ID, comment, ""); duban.ErrorCode(err) != duban.EUNAVAILABLE {
 		t.Fatalf("a command while the database is down: %v", err)
 	}
-	if _, err := s.Case(ctx, supervisor, a.Case.ID); err != nil {
+	if _, err := s.CaseView(ctx, supervisor, a.Case.ID); err != nil {
 		t.Fatalf("a read while the check fails: %v", err)
 	}
 	down.Store(false)

@@ -6,8 +6,9 @@ import (
 	"github.com/duban/duban"
 )
 
-// Case returns the case id as reads send it, if by may see it.
-func (s *Service) Case(ctx context.Context, by duban.Principal, id string) (Listed, error) {
+// CaseView returns case id as reads send it (its stored view), if by may
+// see it.
+func (s *Service) CaseView(ctx context.Context, by duban.Principal, id string) (Listed, error) {
 	l, err := s.Store.Listing(ctx, id)
 	if err != nil {
 		return Listed{}, err
@@ -20,7 +21,7 @@ func (s *Service) Case(ctx context.Context, by duban.Principal, id string) (List
 
 // Events returns the events of case id, in version order, if by may see it.
 func (s *Service) Events(ctx context.Context, by duban.Principal, id string) ([]duban.Event, error) {
-	if _, err := s.Case(ctx, by, id); err != nil {
+	if _, err := s.CaseView(ctx, by, id); err != nil {
 		return nil, err
 	}
 	return s.Store.Events(ctx, id)
@@ -59,10 +60,10 @@ func (s *Service) Escalations(ctx context.Context, by duban.Principal, f duban.C
 	return s.Store.Escalations(ctx, f, after)
 }
 
-// Whole returns case id whole, as the projection holds it, if by may see
+// CaseRow returns case id whole, as the projection holds it, if by may see
 // it: what a page needs to show the time left on the case's calendar and
 // the commands by may give.
-func (s *Service) Whole(ctx context.Context, by duban.Principal, id string) (Row, error) {
+func (s *Service) CaseRow(ctx context.Context, by duban.Principal, id string) (Row, error) {
 	row, err := s.Store.Case(ctx, id)
 	if err != nil {
 		return Row{}, err

@@ -99,7 +99,7 @@ type photoData struct {
 func (s *Server) photo(w http.ResponseWriter, r *http.Request) {
 	by := session(r).Principal
 	caseID := r.URL.Query().Get("case")
-	row, err := s.App.Whole(r.Context(), by, caseID)
+	row, err := s.App.CaseRow(r.Context(), by, caseID)
 	if err != nil {
 		s.fail(w, r, err)
 		return

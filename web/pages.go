@@ -367,7 +367,7 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, refusal error, form url.Values) {
 	by := session(r).Principal
 	id := chi.URLParam(r, "id")
-	row, err := s.App.Whole(r.Context(), by, id)
+	row, err := s.App.CaseRow(r.Context(), by, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -167,7 +167,7 @@ func (s *Server) figureCases(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "figure.title")
 	ls := make([]app.Listed, 0, len(ids))
 	for _, id := range ids {
-		l, err := s.App.Case(r.Context(), session(r).Principal, id)
+		l, err := s.App.CaseView(r.Context(), session(r).Principal, id)
 		if err != nil {
 			s.fail(w, r, err)
 			return
