@@ -1,5 +1,9 @@
 package web
 
+// What drawing every page shares: the templates, the page's language and
+// its helpers, the cases of lists as pages show them. (pages.go holds the
+// office pages' handlers.)
+
 import (
 	"cmp"
 	"encoding/json"
