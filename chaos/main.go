@@ -253,7 +253,7 @@ func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64
 			time.Since(killed).Seconds(), firstAnswer.Seconds(), l.count.Load(), l.retries.Load())
 	}
 	countRepeats()
-	lastPart = ""
+	killsEnded := time.Now()
 	if rolls && ctx.Err() == nil {
 		rep.Release = &release{began: time.Now()}
 		repeated := l.retries.Load()
@@ -277,7 +277,7 @@ func runChaos(ctx context.Context, shape string, kills, clients int, seed uint64
 		}
 	}
 	summarise(recovery, rep.Recovery)
-	summarise(stalls(killTimes, l.answered), rep.Stall)
+	summarise(stalls(killTimes, killsEnded, l.answered), rep.Stall)
 	rep.Answered, rep.Repeated, rep.Unanswered, rep.Refused = len(l.answered), l.retries.Load(), l.unanswered, l.refused
 	for _, a := range l.answered {
 		if a.Kind == "open" {
@@ -329,8 +329,8 @@ type killAt struct {
 }
 
 // stalls is, per part, the longest pause in the answers after each of its
-// kills, up to the next kill (the last: up to the last answer).
-func stalls(kills []killAt, answers []answered) map[string][]time.Duration {
+// kills, up to the next kill (the last: up to end, when the kills ended).
+func stalls(kills []killAt, end time.Time, answers []answered) map[string][]time.Duration {
 	times := make([]time.Time, len(answers))
 	for i, a := range answers {
 		times[i] = a.At
@@ -338,16 +338,16 @@ func stalls(kills []killAt, answers []answered) map[string][]time.Duration {
 	slices.SortFunc(times, time.Time.Compare)
 	out := map[string][]time.Duration{}
 	for i, k := range kills {
-		end := times[len(times)-1]
+		until := end
 		if i+1 < len(kills) {
-			end = kills[i+1].at
+			until = kills[i+1].at
 		}
 		longest, last := time.Duration(0), k.at
 		for _, t := range times {
 			if t.Before(k.at) {
 				continue
 			}
-			if t.After(end) {
+			if t.After(until) {
 				break
 			}
 			longest, last = max(longest, t.Sub(last)), t
