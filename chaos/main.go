@@ -352,7 +352,7 @@ func stalls(kills []killAt, end time.Time, answers []answered) map[string][]time
 			}
 			longest, last = max(longest, t.Sub(last)), t
 		}
-		out[k.part] = append(out[k.part], longest)
+		out[k.part] = append(out[k.part], max(longest, until.Sub(last)))
 	}
 	return out
 }
