@@ -52,9 +52,8 @@ type SessionStore interface {
 	// keys (those that have any).
 	SignInFailures(ctx context.Context, keys []string) (map[string]SignInFailures, error)
 	// FailSignIn counts a wrong password under each of keys at now: a
-	// count whose last failure is over an hour before now starts again
-	// at one.
-	FailSignIn(ctx context.Context, keys []string, now time.Time) error
+	// count whose last failure was before since starts again at one.
+	FailSignIn(ctx context.Context, keys []string, now, since time.Time) error
 	// ForgetSignInFailures forgets the count under key.
 	ForgetSignInFailures(ctx context.Context, key string) error
 }
@@ -94,7 +93,7 @@ func (s *Service) SignIn(ctx context.Context, user, password, from string) (Sess
 	}
 	p, ok := s.Policy.SignIn(user, password)
 	if !ok {
-		if err := s.Sessions.FailSignIn(ctx, keys, now); err != nil {
+		if err := s.Sessions.FailSignIn(ctx, keys, now, now.Add(-failuresFor)); err != nil {
 			return Session{}, err
 		}
 		return Session{}, duban.Errorf(duban.EUNAUTHORIZED, "wrong user name or password")

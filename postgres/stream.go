@@ -119,13 +119,13 @@ func (s *Store) SignInFailures(ctx context.Context, keys []string) (map[string]a
 }
 
 // FailSignIn counts a wrong password under each of keys at now, in one
-// statement per key (a count as old as failuresFor starts again), and
+// statement per key (a count last failed before since starts again), and
 // forgets counts a day old.
-func (s *Store) FailSignIn(ctx context.Context, keys []string, now time.Time) error {
+func (s *Store) FailSignIn(ctx context.Context, keys []string, now, since time.Time) error {
 	batch := &pgx.Batch{}
 	for _, k := range keys {
 		batch.Queue(`INSERT INTO sign_in_failures AS f (key, n, last_at) VALUES ($1, 1, $2)
-			ON CONFLICT (key) DO UPDATE SET n = CASE WHEN f.last_at < $2::timestamptz - interval '1 hour' THEN 1 ELSE f.n + 1 END, last_at = $2`, k, now)
+			ON CONFLICT (key) DO UPDATE SET n = CASE WHEN f.last_at < $3 THEN 1 ELSE f.n + 1 END, last_at = $2`, k, now, since)
 	}
 	batch.Queue(`DELETE FROM sign_in_failures WHERE last_at < $1::timestamptz - interval '1 day'`, now)
 	return readErr(s.pool.SendBatch(ctx, batch).Close())

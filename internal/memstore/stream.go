@@ -88,8 +88,9 @@ func (s *Store) SignInFailures(_ context.Context, keys []string) (map[string]app
 	return out, nil
 }
 
-// FailSignIn counts a wrong password under each of keys at now.
-func (s *Store) FailSignIn(_ context.Context, keys []string, now time.Time) error {
+// FailSignIn counts a wrong password under each of keys at now; a count
+// last failed before since starts again.
+func (s *Store) FailSignIn(_ context.Context, keys []string, now, since time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.signInFailures == nil {
@@ -97,7 +98,7 @@ func (s *Store) FailSignIn(_ context.Context, keys []string, now time.Time) erro
 	}
 	for _, k := range keys {
 		f := s.signInFailures[k]
-		if f.Last.Before(now.Add(-time.Hour)) {
+		if f.Last.Before(since) {
 			f.N = 0
 		}
 		s.signInFailures[k] = app.SignInFailures{N: f.N + 1, Last: now}

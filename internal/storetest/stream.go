@@ -118,17 +118,18 @@ func testSessions(t *testing.T, s Store) {
 	}
 }
 
-// testSignInFailures counts wrong passwords per key, starting again
-// after an hour without one.
+// testSignInFailures counts wrong passwords per key, starting again when
+// the last was before the time given.
 func testSignInFailures(t *testing.T, s Store) {
 	ctx := context.Background()
 	pair, addr := "user:inspector-1|from:203.0.113.7", "from:203.0.113.7"
 	for i := range 3 {
-		if err := s.FailSignIn(ctx, []string{pair, addr}, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		if err := s.FailSignIn(ctx, []string{pair, addr}, at, at.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.FailSignIn(ctx, []string{addr}, t0.Add(3*time.Minute)); err != nil {
+	if err := s.FailSignIn(ctx, []string{addr}, t0.Add(3*time.Minute), t0.Add(3*time.Minute-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.SignInFailures(ctx, []string{pair, addr, "from:198.51.100.1"})
@@ -136,12 +137,13 @@ func testSignInFailures(t *testing.T, s Store) {
 	if err != nil || len(got) != 2 || got[pair].N != 3 || !got[pair].Last.Equal(want[pair].Last) || got[addr].N != 4 || !got[addr].Last.Equal(want[addr].Last) {
 		t.Fatalf("failures: %+v, %v; want %+v", got, err, want)
 	}
-	// An hour and more after the last, a failure counts from one again.
-	if err := s.FailSignIn(ctx, []string{pair}, t0.Add(2*time.Minute+61*time.Minute)); err != nil {
+	// A failure after since counts from one again.
+	later := t0.Add(2*time.Minute + 61*time.Minute)
+	if err := s.FailSignIn(ctx, []string{pair}, later, later.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.SignInFailures(ctx, []string{pair}); got[pair].N != 1 {
-		t.Fatalf("after an hour: %+v, want a count of 1", got[pair])
+		t.Fatalf("after since: %+v, want a count of 1", got[pair])
 	}
 	if err := s.ForgetSignInFailures(ctx, pair); err != nil {
 		t.Fatal(err)
