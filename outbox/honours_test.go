@@ -14,7 +14,9 @@ import (
 	"github.com/duban/duban/outbox"
 )
 
-const honoursPolicy = `timezone: Asia/Shanghai
+// twoUnits is a policy's units and category, for the tests' policies
+// that need a second unit.
+const twoUnits = `timezone: Asia/Shanghai
 units:
   - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
   - {id: parks, name: {zh: 园林局, en: Parks}}
@@ -24,7 +26,9 @@ categories:
     unit: sanitation
     sla:
       normal: {acknowledge: 30m, resolve: 24h, verify: 4h}
-honours:
+`
+
+const honoursPolicy = twoUnits + `honours:
   black_list: {below: 85}
 sanctions:
   - {when: black_list, times: 1, action: notice}

@@ -1049,17 +1049,7 @@ func webhookTo(t *testing.T, s *postgres.Store, name, url string) []outbox.Targe
 func TestMessagesSayTheCaseAsOfTheEvent(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	policy, err := duban.ParsePolicy("two.yaml", []byte(`timezone: Asia/Shanghai
-units:
-  - {id: sanitation, name: {zh: 环卫中心, en: Sanitation Centre}}
-  - {id: parks, name: {zh: 园林局, en: Parks}}
-categories:
-  - code: littering
-    name: {zh: 乱扔垃圾, en: Littering}
-    unit: sanitation
-    sla:
-      normal: {acknowledge: 30m, resolve: 24h, verify: 4h}
-subscriptions:
+	policy, err := duban.ParsePolicy("two.yaml", []byte(twoUnits+`subscriptions:
   - {name: office-group, kind: wecom, url_env: WECOM_URL, events: [CaseDispatched, CaseAssigned]}
 `))
 	if err != nil {
