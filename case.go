@@ -137,21 +137,26 @@ const (
 // what the projection stores and what the workflow holds; the API shapes it
 // for the wire.
 type Case struct {
-	ID          string     `json:"id"`
-	Number      string     `json:"number,omitempty"` // 2026-000123: see CaseNumber
-	Version     int64      `json:"version"`
-	Status      Status     `json:"status"`
-	Category    string     `json:"category"`
-	Severity    Severity   `json:"severity"`
-	Description string     `json:"description"`
-	Location    Location   `json:"location"`
-	Evidence    []Evidence `json:"evidence,omitempty"`
-	Unit        string     `json:"unit,omitempty"`
-	Reporter    string     `json:"reporter"`
-	OpenedAt    time.Time  `json:"opened_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	Deadlines   Deadlines  `json:"deadlines"`
-	ReworkCount int        `json:"rework_count"`
+	ID      string `json:"id"`
+	Number  string `json:"number,omitempty"` // 2026-000123: see CaseNumber
+	Version int64  `json:"version"`
+	// ChangedVersion is the version of the latest event but duban's own
+	// steps of a ladder (warnings, escalations), which change nothing a
+	// person decides a command on (see Stale). 0 in a case folded before
+	// it was kept.
+	ChangedVersion int64      `json:"changed_version,omitempty"`
+	Status         Status     `json:"status"`
+	Category       string     `json:"category"`
+	Severity       Severity   `json:"severity"`
+	Description    string     `json:"description"`
+	Location       Location   `json:"location"`
+	Evidence       []Evidence `json:"evidence,omitempty"`
+	Unit           string     `json:"unit,omitempty"`
+	Reporter       string     `json:"reporter"`
+	OpenedAt       time.Time  `json:"opened_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	Deadlines      Deadlines  `json:"deadlines"`
+	ReworkCount    int        `json:"rework_count"`
 
 	// Warned and EscalationLevel record the ladder steps already taken for
 	// the running stage and its current deadline. Both go back to zero when

@@ -16,6 +16,13 @@ import (
 // A command that changes nothing (an open retried with the same request)
 // returns no events and no error.
 //
+// A command given on a version of the case (If-Match) is stale, and
+// refused, when the case has changed since (Case.Stale): a unit
+// acknowledging a case as its page showed it is not refused because duban
+// has since escalated it, but is after a supervisor reassigned or
+// commented on it.
+// Every door (the API, the pages, Open311) judges it here, the same way.
+//
 // Refusals come in a fixed order: a case the actor cannot see is not found
 // (404), then a role that may not give the command is forbidden (403), then a
 // stale If-Match fails (412), then invalid input (400), and last a state that
@@ -35,7 +42,7 @@ func Decide(c Case, cmd Command, now time.Time) ([]Event, error) {
 	if err := authorize(&c, cmd); err != nil {
 		return nil, err
 	}
-	if m.IfMatch != 0 && m.IfMatch != c.Version {
+	if c.Stale(m.IfMatch) {
 		return nil, Errorf(EPRECONDITION, "the case is at version %d, not %d", c.Version, m.IfMatch)
 	}
 	if err := cmd.validate(); err != nil {
@@ -448,4 +455,20 @@ func (d *decision) recordDueSteps(by Principal) {
 			d.emitAs(by, CaseEscalated{Level: s.Level, Stage: s.Stage, Deadline: s.Deadline, DueAt: s.At})
 		}
 	}
+}
+
+// Stale reports whether a command decided on version v of c (its If-Match;
+// 0, none) is stale: v is not a version c has had, or c has changed since
+// but by duban's own steps of its deadlines' ladders (DeadlineWarned,
+// CaseEscalated), which change nothing a person decided on. Any other
+// change is: a person's, a comment included, and what follows from one.
+func (c *Case) Stale(v int64) bool {
+	if v == 0 {
+		return false
+	}
+	changed := c.ChangedVersion
+	if changed == 0 {
+		changed = c.Version // folded before ChangedVersion was kept: any change counts
+	}
+	return v > c.Version || v < changed
 }

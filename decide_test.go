@@ -397,16 +397,57 @@ func TestDecideInvalidInput(t *testing.T) {
 
 func asError(err error, target **duban.Error) bool { return errors.As(err, target) }
 
+// A command given on a version is stale when the case has changed since,
+// not when duban has only warned or escalated it.
 func TestDecideIfMatch(t *testing.T) {
 	c := caseIn(t, duban.StatusDispatched)
-	stale := duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation, IfMatch: c.Version - 1}}
-	if _, err := duban.Decide(c, stale, t0); duban.ErrorCode(err) != duban.EPRECONDITION {
-		t.Fatalf("stale If-Match: %v", err)
+	seen := c.Version
+	ack := func(v int64) duban.Acknowledge {
+		return duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation, IfMatch: v}}
 	}
-	current := duban.Acknowledge{CommandMeta: duban.CommandMeta{By: sanitation, IfMatch: c.Version}}
-	if _, err := duban.Decide(c, current, t0); err != nil {
-		t.Fatalf("current If-Match: %v", err)
+	refused := func(c duban.Case, v int64, why string) {
+		t.Helper()
+		if _, err := duban.Decide(c, ack(v), t0); duban.ErrorCode(err) != duban.EPRECONDITION {
+			t.Errorf("%s: If-Match %d on version %d: %v, want a stale refusal", why, v, c.Version, err)
+		}
 	}
+	accepted := func(c duban.Case, v int64, why string) {
+		t.Helper()
+		if _, err := duban.Decide(c, ack(v), t0); err != nil {
+			t.Errorf("%s: If-Match %d on version %d: %v", why, v, c.Version, err)
+		}
+	}
+	accepted(c, seen, "the current version")
+	acked := caseIn(t, duban.StatusInProgress)
+	resolve := duban.Resolve{CommandMeta: duban.CommandMeta{By: sanitation, IfMatch: acked.Version - 1}, Note: "cleared"}
+	if _, err := duban.Decide(acked, resolve, t0); duban.ErrorCode(err) != duban.EPRECONDITION {
+		t.Errorf("If-Match from before the acknowledgement: %v, want a stale refusal", err)
+	}
+	refused(c, seen+1, "a version the case never had")
+	refused(c, seen-1, "the open's report, before duban dispatched it")
+
+	// duban warns and escalates: the unit's page of before still acts.
+	tick := duban.Tick{CommandMeta: by(duban.System)}
+	c, _ = apply(t, c, tick, t0.Add(23*time.Minute))
+	escalated, _ := apply(t, c, tick, t0.Add(31*time.Minute))
+	if escalated.Version != seen+2 {
+		t.Fatalf("want a warning and an escalation, the case is at version %d", escalated.Version)
+	}
+	accepted(escalated, seen, "duban's own steps since")
+	accepted(escalated, seen+1, "duban's own step since")
+
+	// A person's comment, an urge or a reassignment is a change.
+	commented, _ := apply(t, escalated, duban.AddComment{CommandMeta: by(supervisor), Text: "先别动，等园林局"}, t0.Add(32*time.Minute))
+	refused(commented, seen, "a comment since")
+	accepted(commented, commented.Version, "the comment's version")
+	urged, _ := apply(t, escalated, duban.Urge{CommandMeta: by(supervisor), Note: "快"}, t0.Add(32*time.Minute))
+	refused(urged, seen, "an urge since")
+
+	// A case folded before ChangedVersion was kept: any change counts.
+	old := escalated
+	old.ChangedVersion = 0
+	refused(old, seen, "a case without ChangedVersion")
+	accepted(old, old.Version, "a case without ChangedVersion, current")
 }
 
 func TestVerificationFailedReopens(t *testing.T) {

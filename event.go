@@ -391,15 +391,3 @@ func (e Event) Evidence() []Evidence {
 	}
 	return nil
 }
-
-// Incidental reports whether e changes nothing a person decides a command
-// on: duban's own warnings and escalations, a comment, an urge. A command
-// drawn from the case before such events only is still the one its giver
-// meant, and a door may give it again on the case as it stands.
-func (e Event) Incidental() bool {
-	switch e.Data.(type) {
-	case CommentAdded, CaseUrged:
-		return true
-	}
-	return e.Actor.Role == RoleSystem
-}

@@ -103,6 +103,11 @@ func Evolve(c Case, e Event) Case {
 	c = evolvePublic(c, e)
 	c.Version = e.Version
 	c.UpdatedAt = e.OccurredAt
+	switch e.Data.(type) {
+	case DeadlineWarned, CaseEscalated: // duban's own steps: see Case.Stale
+	default:
+		c.ChangedVersion = e.Version
+	}
 	// The ladder belongs to one stage and one deadline: when either changes,
 	// the steps taken no longer count. A suspension pauses the ladder and its
 	// resumption shifts every step by the same working time, so the steps

@@ -67,10 +67,9 @@ type Server struct {
 	Cases    CaseReader
 	Commands CaseCommander
 	Reports  ReportReader
-	// Streams serve /v1/stream; Sessions let a signed-in browser read the
-	// API (reads only: a page's commands carry its CSRF token, the API's
-	// do not), the stream above all, which an EventSource cannot send a
-	// bearer token to.
+	// Streams serve /v1/stream; Sessions let a signed-in browser use the
+	// API, the stream above all, which an EventSource cannot send a bearer
+	// token to, and the field page's reports.
 	Streams  Streamer
 	Sessions SessionReader
 	// Subscriptions read and replay the outbox's failed deliveries.
@@ -306,26 +305,17 @@ type ctxKey int
 
 const principalKey ctxKey = iota
 
-// CSRFHeader carries a signed-in browser's form token on the API requests
-// its script sends with the session cookie (the field page's): a page of
-// another site can neither read the token nor set the header.
-const CSRFHeader = "X-CSRF-Token"
-
 // authenticate resolves the bearer token to a principal, or without one,
-// the session cookie of a signed-in browser: for a read, or for a write
-// that carries the session's token in CSRFHeader.
+// the session cookie of a signed-in browser (the office's pages read the
+// API, the field page sends its reports there). A request of another
+// site's page never gets here: http.CrossOriginProtection refuses its
+// writes (Handler), and the cookie is SameSite=Lax.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		read := r.Method == http.MethodGet || r.Method == http.MethodHead
-		if cookie, err := r.Cookie(app.SessionCookie); err == nil && s.Sessions != nil && r.Header.Get("Authorization") == "" &&
-			(read || r.Header.Get(CSRFHeader) != "") {
+		if cookie, err := r.Cookie(app.SessionCookie); err == nil && s.Sessions != nil && r.Header.Get("Authorization") == "" {
 			sess, err := s.Sessions.Session(r.Context(), cookie.Value)
 			if err != nil {
 				fail(w, r, err)
-				return
-			}
-			if !read && !sess.CheckCSRF(r.Header.Get(CSRFHeader)) {
-				fail(w, r, duban.Errorf(duban.EUNAUTHORIZED, "the %s header is not this session's token: fetch a fresh one", CSRFHeader))
 				return
 			}
 			entry(r).principal = sess.Principal.ID

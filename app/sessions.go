@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"math"
 	"strings"
 	"time"
@@ -26,16 +25,13 @@ type Session struct {
 	// ID is the secret the browser holds; it is known only on sign-in.
 	ID        string
 	Principal duban.Principal
-	// CSRF is the token every form of the session carries.
-	CSRF    string
-	Expires time.Time
+	Expires   time.Time
 }
 
 // StoredSession is a session as the store keeps it.
 type StoredSession struct {
 	Hash        []byte // SHA-256 of the session's id
 	PrincipalID string
-	CSRF        string
 	Expires     time.Time
 }
 
@@ -107,8 +103,8 @@ func (s *Service) SignIn(ctx context.Context, user, password, from string) (Sess
 	if lifetime <= 0 {
 		lifetime = SessionLifetime
 	}
-	sess := Session{ID: rand.Text(), Principal: p, CSRF: rand.Text(), Expires: now.Add(lifetime)}
-	if err := s.Sessions.CreateSession(ctx, StoredSession{Hash: sessionHash(sess.ID), PrincipalID: p.ID, CSRF: sess.CSRF, Expires: sess.Expires}); err != nil {
+	sess := Session{ID: rand.Text(), Principal: p, Expires: now.Add(lifetime)}
+	if err := s.Sessions.CreateSession(ctx, StoredSession{Hash: sessionHash(sess.ID), PrincipalID: p.ID, Expires: sess.Expires}); err != nil {
 		return Session{}, err
 	}
 	return sess, nil
@@ -130,7 +126,7 @@ func (s *Service) Session(ctx context.Context, id string) (Session, error) {
 	if !ok {
 		return Session{}, duban.Errorf(duban.EUNAUTHORIZED, "the session's principal is no longer in the policy")
 	}
-	return Session{ID: id, Principal: p, CSRF: stored.CSRF, Expires: stored.Expires}, nil
+	return Session{ID: id, Principal: p, Expires: stored.Expires}, nil
 }
 
 // SignOut ends the session id stands for.
@@ -139,11 +135,6 @@ func (s *Service) SignOut(ctx context.Context, id string) error {
 		return nil
 	}
 	return s.Sessions.DeleteSession(ctx, sessionHash(id))
-}
-
-// CheckCSRF reports whether token is the session's form token.
-func (sess Session) CheckCSRF(token string) bool {
-	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) == 1
 }
 
 func sessionHash(id string) []byte {

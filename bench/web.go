@@ -265,15 +265,7 @@ func signIn(base, user, password string) (*http.Client, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DisableCompression = true
 	c := &http.Client{Jar: jar, Timeout: time.Minute, Transport: t}
-	page, err := get(c, base+"/login")
-	if err != nil {
-		return nil, err
-	}
-	m := regexp.MustCompile(`name="csrf" value="([^"]*)"`).FindSubmatch(page)
-	if m == nil {
-		return nil, fmt.Errorf("the sign-in page has no form token")
-	}
-	res, err := c.PostForm(base+"/login", url.Values{"csrf": {string(m[1])}, "user": {user}, "password": {password}})
+	res, err := c.PostForm(base+"/login", url.Values{"user": {user}, "password": {password}})
 	if err != nil {
 		return nil, err
 	}

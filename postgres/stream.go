@@ -80,16 +80,16 @@ func (s *Store) LogCursorAt(ctx context.Context, position int64) (app.LogCursor,
 func (s *Store) CreateSession(ctx context.Context, sess app.StoredSession) error {
 	batch := &pgx.Batch{}
 	batch.Queue(`DELETE FROM sessions WHERE expires_at < now()`)
-	batch.Queue(`INSERT INTO sessions (id_sha256, principal_id, csrf, expires_at) VALUES ($1, $2, $3, $4)`,
-		sess.Hash, sess.PrincipalID, sess.CSRF, sess.Expires)
+	batch.Queue(`INSERT INTO sessions (id_sha256, principal_id, expires_at) VALUES ($1, $2, $3)`,
+		sess.Hash, sess.PrincipalID, sess.Expires)
 	return readErr(s.pool.SendBatch(ctx, batch).Close())
 }
 
 // Session returns the unexpired session whose id hashes to hash.
 func (s *Store) Session(ctx context.Context, hash []byte, now time.Time) (app.StoredSession, error) {
 	sess := app.StoredSession{Hash: hash}
-	err := s.pool.QueryRow(ctx, `SELECT principal_id, csrf, expires_at FROM sessions WHERE id_sha256 = $1 AND expires_at > $2`,
-		hash, now).Scan(&sess.PrincipalID, &sess.CSRF, &sess.Expires)
+	err := s.pool.QueryRow(ctx, `SELECT principal_id, expires_at FROM sessions WHERE id_sha256 = $1 AND expires_at > $2`,
+		hash, now).Scan(&sess.PrincipalID, &sess.Expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return app.StoredSession{}, duban.Errorf(duban.ENOTFOUND, "no such session")
 	}

@@ -1,20 +1,17 @@
 package web
 
 import (
-	"crypto/rand"
 	"net/http"
 
-	"github.com/duban/duban"
 	"github.com/duban/duban/api"
 	"github.com/duban/duban/app"
 )
 
-// loginCSRFCookie holds the token of the sign-in form, which is posted
-// before there is a session to keep one in (a double-submitted cookie).
-const loginCSRFCookie = "duban_login"
-
+// loginData is what the sign-in form shows again. A sign-in posted from
+// another site (login CSRF) is refused by http.CrossOriginProtection
+// before it gets here (api.Server.Handler).
 type loginData struct {
-	User, Next, CSRF string
+	User, Next string
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -28,11 +25,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.showLogin(w, r, http.StatusOK, loginData{Next: next}, nil)
 }
 
-// showLogin draws the sign-in form with a fresh token.
+// showLogin draws the sign-in form.
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, err error) {
-	d.CSRF = rand.Text()
-	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: d.CSRF, Path: "/login", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: overTLS(r)})
 	p := s.newPage(r, "login.title")
 	p.Data = d
 	if err != nil {
@@ -43,17 +37,11 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, d
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	d := loginData{User: r.PostFormValue("user"), Next: localPath(r.PostFormValue("next"), "")}
-	c, err := r.Cookie(loginCSRFCookie)
-	if err != nil || c.Value == "" || c.Value != r.PostFormValue("csrf") {
-		s.showLogin(w, r, http.StatusForbidden, d, duban.Errorf(duban.EFORBIDDEN, "the form's security token is missing or out of date: sign in again"))
-		return
-	}
 	sess, err := s.App.SignIn(r.Context(), d.User, r.PostFormValue("password"), clientAddr(r, s.TrustedProxies))
 	if err != nil {
 		s.showLogin(w, r, api.Status(err), d, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1})
 	http.SetCookie(w, &http.Cookie{Name: app.SessionCookie, Value: sess.ID, Path: "/", Expires: sess.Expires,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: overTLS(r)})
 	s.Logger.Info("signed in", "principal", sess.Principal.ID)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -55,63 +54,24 @@ func formEvidence(form url.Values) []duban.Evidence {
 // application layer as the API's, with the version the page showed as its
 // If-Match and the form's key as its Idempotency-Key. A page drawn before
 // someone else changed the case is refused (412), not applied to a case its
-// reader has not seen; one drawn before incidental events only (duban's own
-// warnings and escalations, comments, urges: duban.Event.Incidental) is
-// not: those change nothing its reader decided on, and the command is
-// given again on the case as it stands. A refusal draws the
-// case page again with its message.
+// reader has not seen; one drawn before duban's own warnings and
+// escalations only is not (duban.Case.Stale, the same rule for every
+// door). A refusal draws the case page again with its message.
 func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	id, name := chi.URLParam(r, "id"), chi.URLParam(r, "command")
-	by := session(r).Principal
 	err := s.takePhoto(r)
-	form := r.PostForm
 	var cmd duban.Command
 	if err == nil {
-		cmd, err = commandFrom(name, by, form, s.zone)
+		cmd, err = commandFrom(name, session(r).Principal, r.PostForm, s.zone)
 	}
 	if err == nil {
-		key := strings.TrimSpace(form.Get("key"))
-		_, err = s.App.Execute(r.Context(), id, cmd, key)
-		if current, ok := s.movedIncidentally(r, id, cmd.Meta().IfMatch, err); ok {
-			again := maps.Clone(form)
-			again.Set("version", strconv.FormatInt(current, 10))
-			if cmd, err = commandFrom(name, by, again, s.zone); err == nil {
-				// A key of its own: the case may have refused the first
-				// attempt under the form's key (a warning recorded between
-				// the engine's check and its decision), and it answers a
-				// key it has seen as it did then. A double click derives
-				// the same one, and still acts once.
-				if key != "" {
-					key += "@" + strconv.FormatInt(current, 10)
-				}
-				_, err = s.App.Execute(r.Context(), id, cmd, key)
-			}
-		}
+		_, err = s.App.Execute(r.Context(), id, cmd, strings.TrimSpace(r.PostForm.Get("key")))
 	}
 	if err != nil {
-		s.showCase(w, r, api.Status(err), err, form)
+		s.showCase(w, r, api.Status(err), err, r.PostForm)
 		return
 	}
 	http.Redirect(w, r, "/cases/"+id+"?done="+name, http.StatusSeeOther)
-}
-
-// movedIncidentally reports, for a command refused as stale (err), whether
-// every event since the page's version was incidental, and the case's
-// version now.
-func (s *Server) movedIncidentally(r *http.Request, id string, seen int64, err error) (current int64, ok bool) {
-	if duban.ErrorCode(err) != duban.EPRECONDITION || seen == 0 {
-		return 0, false
-	}
-	events, readErr := s.App.Events(r.Context(), session(r).Principal, id)
-	if readErr != nil || len(events) == 0 {
-		return 0, false
-	}
-	for _, e := range events[min(int(seen), len(events)):] {
-		if !e.Incidental() {
-			return 0, false
-		}
-	}
-	return events[len(events)-1].Version, true
 }
 
 // commandFrom builds command name from a case page's form.

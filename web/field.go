@@ -12,7 +12,7 @@ import (
 // street, also without a network. The page, its script and its service
 // worker are served here; the reports and their photos go to the API
 // (POST /v1/attachments, POST /v1/cases with an Idempotency-Key), with the
-// session cookie and its token in api.CSRFHeader.
+// session cookie.
 
 // fieldPage draws the field page for someone who may open cases.
 func (s *Server) fieldPage(w http.ResponseWriter, r *http.Request) {
@@ -52,9 +52,9 @@ func (p *page) Checklists() string {
 	return string(b)
 }
 
-// fieldSession answers the signed-in person's current form token, which a
-// field page opened from the phone's cache needs before it sends: JSON,
-// 401 when signed out (not a redirect to the sign-in page).
+// fieldSession answers who is signed in, which a field page opened from
+// the phone's cache asks before it sends: JSON, 401 when signed out (not a
+// redirect to the sign-in page).
 func (s *Server) fieldSession(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -64,7 +64,7 @@ func (s *Server) fieldSession(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"detail": duban.ErrorMessage(err)})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"csrf": sess.CSRF, "principal": sess.Principal.ID})
+	_ = json.NewEncoder(w).Encode(map[string]string{"principal": sess.Principal.ID})
 }
 
 // fieldAsset serves a file of the field page that must sit at the root:

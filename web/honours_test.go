@@ -61,11 +61,11 @@ func TestRedAndBlackLists(t *testing.T) {
 	if strings.Contains(list.body, `id="2026-11.sanitation"`) == false {
 		t.Fatal("November's notice is not listed as open")
 	}
-	refused := office.post("/sanctions", "/sanctions/2026-12.sanitation/done", url.Values{"note": {" "}})
+	refused := office.post("/sanctions/2026-12.sanitation/done", url.Values{"note": {" "}})
 	expect(t, refused, http.StatusBadRequest, "落实情况", `role="alert"`)
-	future := office.post("/sanctions", "/sanctions/2026-12.sanitation/done", url.Values{"note": {"约谈"}, "at": {"2027-02-01T09:00"}})
+	future := office.post("/sanctions/2026-12.sanitation/done", url.Values{"note": {"约谈"}, "at": {"2027-02-01T09:00"}})
 	expect(t, future, http.StatusBadRequest, "不能晚于现在", "约谈</textarea>")
-	done := office.post("/sanctions", "/sanctions/2026-12.sanitation/done", url.Values{"note": {"已约谈环卫中心主任，<b>限期整改</b>"}, "at": {"2027-01-02T15:30"}})
+	done := office.post("/sanctions/2026-12.sanitation/done", url.Values{"note": {"已约谈环卫中心主任，<b>限期整改</b>"}, "at": {"2027-01-02T15:30"}})
 	if done.status != http.StatusSeeOther {
 		t.Fatalf("done: %d %s", done.status, done.body)
 	}
@@ -88,7 +88,7 @@ func TestRedAndBlackLists(t *testing.T) {
 	if strings.Contains(bulletin.body, "市场监督管理局") || strings.Contains(bulletin.body, "城市管理综合执法局") {
 		t.Fatal("a unit's clerk sees another unit on the printed lists")
 	}
-	expect(t, clerk.post("/sanctions", "/sanctions/2026-11.sanitation/done", url.Values{"note": {"我们整改了"}}), http.StatusForbidden)
+	expect(t, clerk.post("/sanctions/2026-11.sanitation/done", url.Values{"note": {"我们整改了"}}), http.StatusForbidden)
 
 	year := office.get("/reports/honours?year=2026")
 	expect(t, year, http.StatusOK, "2026 年各单位红黑榜及问责", `<td class="listed-black">黑 70.0</td>`, `<td class="listed-red">红 96.0</td>`,

@@ -15,10 +15,9 @@ import (
 )
 
 // postPhoto sends form, with photo as its file "photo" (none when nil),
-// as multipart/form-data from the page at path to action.
-func (b *browser) postPhoto(path, action string, form url.Values, photo []byte) page {
+// as multipart/form-data to action.
+func (b *browser) postPhoto(action string, form url.Values, photo []byte) page {
 	b.t.Helper()
-	form.Set("csrf", b.csrf(path))
 	body, contentType := multipartForm(form, photo)
 	return b.send("POST", action, body, contentType)
 }
@@ -65,12 +64,12 @@ func TestPhotosSideBySide(t *testing.T) {
 	form := url.Values{"key": {"with-photo"}, "category": {"littering"}, "severity": {"normal"}, "description": {""},
 		"address": {"人民路 1 号"}, "location.lat": {"39.86"}, "location.lon": {"111.2"}}
 	// Refused (no description): the page keeps the photo, not sent again.
-	p := inspector.postPhoto("/cases/new", "/cases/new", form, before)
+	p := inspector.postPhoto("/cases/new", form, before)
 	expect(t, p, http.StatusBadRequest, "已附上一张照片", `name="attachment" value="sha256:`)
 	kept := regexp.MustCompile(`name="attachment" value="(sha256:[0-9a-f]{64})"`).FindStringSubmatch(p.body)[1]
 	form.Set("description", "路边堆放垃圾袋")
 	form.Set("attachment", kept)
-	p = inspector.postPhoto("/cases/new", "/cases/new", form, nil)
+	p = inspector.postPhoto("/cases/new", form, nil)
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("open with the kept photo: %d %s", p.status, p.body)
 	}
@@ -81,9 +80,9 @@ func TestPhotosSideBySide(t *testing.T) {
 	version := func(b *browser) string {
 		return regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(b.get("/cases/" + id).body)[1]
 	}
-	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version(unit)}, "key": {"ack"}, "cmd": {"acknowledge"}}), http.StatusSeeOther)
+	expect(t, unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {version(unit)}, "key": {"ack"}, "cmd": {"acknowledge"}}), http.StatusSeeOther)
 	after := testimage.JPEG(testimage.Picture(600, 800), testimage.EXIF{Taken: "2026:11:30 15:40:00"}.Bytes())
-	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix"}, "cmd": {"resolve"},
+	expect(t, unit.postPhoto("/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix"}, "cmd": {"resolve"},
 		"note": {"已清理"}}, after), http.StatusSeeOther)
 
 	p = inspector.get("/cases/" + id)
@@ -105,12 +104,12 @@ func TestPhotosSideBySide(t *testing.T) {
 	// A rework: the failed verification's photo, a second fix, a passed
 	// verification. Every photo stays on the page, the first fix's too.
 	still := testimage.JPEG(testimage.Picture(640, 480), testimage.EXIF{Taken: "2026:11:30 16:10:00"}.Bytes())
-	expect(t, inspector.postPhoto("/cases/"+id, "/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"v1"}, "cmd": {"verify"},
+	expect(t, inspector.postPhoto("/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"v1"}, "cmd": {"verify"},
 		"passed": {"no"}, "note": {"仍有垃圾"}}, still), http.StatusSeeOther)
 	again := testimage.JPEG(testimage.Picture(480, 640), testimage.EXIF{Taken: "2026:11:30 17:00:00"}.Bytes())
-	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix2"}, "cmd": {"resolve"},
+	expect(t, unit.postPhoto("/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix2"}, "cmd": {"resolve"},
 		"note": {"已彻底清理"}}, again), http.StatusSeeOther)
-	expect(t, inspector.post("/cases/"+id, "/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"v2"}, "cmd": {"verify"},
+	expect(t, inspector.post("/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"v2"}, "cmd": {"verify"},
 		"passed": {"yes"}}), http.StatusSeeOther)
 	p = inspector.get("/cases/" + id)
 	expect(t, p, http.StatusOK, "已结案")
@@ -129,15 +128,15 @@ func TestPhotosSideBySide(t *testing.T) {
 	// Coordinates left empty are taken from a photo taken with its place;
 	// with none, they are asked for, in Chinese.
 	placed := testimage.JPEG(testimage.Picture(320, 240), testimage.EXIF{Taken: "2026:11:30 10:00:00", GPS: true, Lat: 39.87, Lon: 111.25}.Bytes())
-	p = inspector.postPhoto("/cases/new", "/cases/new", url.Values{"key": {"placed"}, "category": {"littering"}, "severity": {"normal"},
+	p = inspector.postPhoto("/cases/new", url.Values{"key": {"placed"}, "category": {"littering"}, "severity": {"normal"},
 		"description": {"只拍了照片"}}, placed)
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("open with a placed photo and no coordinates: %d %s", p.status, p.body)
 	}
 	expect(t, inspector.get(p.header.Get("Location")), http.StatusOK, "<dd>39.87, 111.25</dd>")
-	expect(t, inspector.post("/cases/new", "/cases/new", url.Values{"key": {"nowhere"}, "category": {"littering"}, "severity": {"normal"},
+	expect(t, inspector.post("/cases/new", url.Values{"key": {"nowhere"}, "category": {"littering"}, "severity": {"normal"},
 		"description": {"没有位置"}}), http.StatusBadRequest, "为必填项：以度为单位的数字")
 	// A photo over 20 MiB is refused as such.
 	huge := append(bytes.Clone(after), make([]byte, 21<<20)...)
-	expect(t, unit.postPhoto("/cases/"+id, "/cases/"+id+"/comment", url.Values{"text": {"x"}}, huge), http.StatusRequestEntityTooLarge, "20 MiB")
+	expect(t, unit.postPhoto("/cases/"+id+"/comment", url.Values{"text": {"x"}}, huge), http.StatusRequestEntityTooLarge, "20 MiB")
 }

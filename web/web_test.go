@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,6 +95,9 @@ type browser struct {
 	// forwardedFor, when set, is sent as X-Forwarded-For: what a proxy
 	// in front of duban adds, or what a client forges.
 	forwardedFor string
+	// fetchSite is the Sec-Fetch-Site the browser sends: where the page
+	// that sends the request comes from ("same-origin" when empty).
+	fetchSite string
 }
 
 func (s *site) browser() *browser {
@@ -127,6 +131,7 @@ func (b *browser) send(method, path string, body io.Reader, contentType string) 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Sec-Fetch-Site", cmp.Or(b.fetchSite, "same-origin"))
 	if b.lang != "" {
 		req.Header.Set("Accept-Language", b.lang)
 	}
@@ -144,28 +149,15 @@ func (b *browser) send(method, path string, body io.Reader, contentType string) 
 
 func (b *browser) get(path string) page { b.t.Helper(); return b.do("GET", path, nil) }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
-
-// csrf is the form token of the page at path.
-func (b *browser) csrf(path string) string {
+// post sends form to action, as a form of duban's own pages.
+func (b *browser) post(action string, form url.Values) page {
 	b.t.Helper()
-	m := csrfField.FindStringSubmatch(b.get(path).body)
-	if m == nil {
-		b.t.Fatalf("%s has no csrf field", path)
-	}
-	return m[1]
-}
-
-// post sends form from the page at path to action, with the page's token.
-func (b *browser) post(path, action string, form url.Values) page {
-	b.t.Helper()
-	form.Set("csrf", b.csrf(path))
 	return b.do("POST", action, form)
 }
 
 func (b *browser) signIn(user, password string) page {
 	b.t.Helper()
-	return b.post("/login", "/login", url.Values{"user": {user}, "password": {password}})
+	return b.post("/login", url.Values{"user": {user}, "password": {password}})
 }
 
 func (s *site) signedIn(user, password string) *browser {
@@ -206,8 +198,10 @@ func TestSignInAndOut(t *testing.T) {
 	b.lang = "en"
 	expect(t, b.signIn("supervisor-1", "wrong password"), http.StatusUnauthorized, "wrong user name or password")
 	b.lang = ""
-	// The sign-in form without its token is refused.
-	expect(t, b.do("POST", "/login", url.Values{"user": {"supervisor-1"}, "password": {"dev-supervisor"}}), http.StatusForbidden)
+	// A sign-in posted by another site's page is refused (login CSRF).
+	b.fetchSite = "cross-site"
+	expect(t, b.signIn("supervisor-1", "dev-supervisor"), http.StatusForbidden)
+	b.fetchSite = ""
 
 	p := b.signIn("SUPERVISOR-1", "dev-supervisor")
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/board" {
@@ -225,13 +219,16 @@ func TestSignInAndOut(t *testing.T) {
 		}
 	}
 	expect(t, b.get("/board"), http.StatusOK, "督办看板")
-	// The session reads the API; it gives no command there (no CSRF token).
+	// The session uses the API (the field page sends its reports there).
 	expect(t, b.get("/v1/escalations"), http.StatusOK)
-	expect(t, b.do("POST", "/v1/cases", url.Values{}), http.StatusUnauthorized)
+	opened := b.send("POST", "/v1/cases", strings.NewReader(`{"category":"littering","description":"a bag by the gate","location":{"lat":39.9,"lon":116.4}}`), "application/json")
+	expect(t, opened, http.StatusCreated, `"reporter":"supervisor-1"`)
+	b.fetchSite = "cross-site"
+	expect(t, b.send("POST", "/v1/cases", strings.NewReader(`{"category":"littering","description":"forged","location":{"lat":39.9,"lon":116.4}}`), "application/json"), http.StatusForbidden)
+	b.fetchSite = ""
 
-	// Signing out needs the token, and ends the session for the pages and the API.
-	expect(t, b.do("POST", "/logout", url.Values{}), http.StatusForbidden)
-	if p := b.post("/logout", "/logout", url.Values{}); p.status != http.StatusSeeOther {
+	// Signing out ends the session for the pages and the API.
+	if p := b.post("/logout", url.Values{}); p.status != http.StatusSeeOther {
 		t.Fatalf("sign out: %d", p.status)
 	}
 	if p := b.get("/board"); p.status != http.StatusSeeOther {
@@ -313,7 +310,7 @@ const hostile = `<script>document.title="owned"</script> "quoted" 'single' ＜�
 // open opens a case from the new-case form and returns its id.
 func (b *browser) open(description string) string {
 	b.t.Helper()
-	p := b.post("/cases/new", "/cases/new", url.Values{"key": {description}, "category": {"littering"}, "severity": {"normal"},
+	p := b.post("/cases/new", url.Values{"key": {description}, "category": {"littering"}, "severity": {"normal"},
 		"description": {description}, "address": {`人民路 1 号 <b>bold</b>`}, "area": {"old-town"},
 		"location.lat": {"39.86"}, "location.lon": {"111.2"}})
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/cases/") {
@@ -360,9 +357,11 @@ func TestADayOnThePages(t *testing.T) {
 	}
 	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(casePage.body)[1]
 
-	// Without the token: refused, and nothing changes.
-	expect(t, unit.do("POST", "/cases/"+id+"/acknowledge", url.Values{"version": {version}}), http.StatusForbidden)
-	ack := unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version}, "key": {"k"}})
+	// A form of another site's page: refused, and nothing changes.
+	unit.fetchSite = "cross-site"
+	expect(t, unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {version}, "key": {"k"}}), http.StatusForbidden)
+	unit.fetchSite = ""
+	ack := unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {version}, "key": {"k"}})
 	if ack.status != http.StatusSeeOther {
 		t.Fatalf("acknowledge: %d %s", ack.status, ack.body)
 	}
@@ -383,18 +382,18 @@ func TestADayOnThePages(t *testing.T) {
 
 	// A command the state does not allow: the page says so, in its language.
 	v2 := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(unit.get("/cases/" + id).body)[1]
-	refused := unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {v2}, "key": {"k2"}})
+	refused := unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {v2}, "key": {"k2"}})
 	expect(t, refused, http.StatusConflict, `role="alert"`, "案件当前状态不允许此操作")
 	unit.lang = "en-GB,en;q=0.8"
-	refused = unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {v2}, "key": {"k3"}})
+	refused = unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {v2}, "key": {"k3"}})
 	expect(t, refused, http.StatusConflict, "The case&#39;s state does not allow this")
 	// A page drawn before the case moved on is refused, not applied.
-	stale := unit.post("/cases/"+id, "/cases/"+id+"/comments", url.Values{"version": {version}, "key": {"k4"}, "text": {"x"}})
+	stale := unit.post("/cases/"+id+"/comments", url.Values{"version": {version}, "key": {"k4"}, "text": {"x"}})
 	expect(t, stale, http.StatusNotFound)
-	stale = unit.post("/cases/"+id, "/cases/"+id+"/comment", url.Values{"version": {version}, "key": {"k4"}, "text": {"x"}})
+	stale = unit.post("/cases/"+id+"/comment", url.Values{"version": {version}, "key": {"k4"}, "text": {"x"}})
 	expect(t, stale, http.StatusPreconditionFailed, "The case has changed")
 	// Invalid input names its field.
-	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {v2}, "key": {"k5"}}), http.StatusBadRequest, "Note")
+	expect(t, unit.post("/cases/"+id+"/resolve", url.Values{"version": {v2}, "key": {"k5"}}), http.StatusBadRequest, "Note")
 }
 
 // A unit sees only its own cases: not another's page, forms or events.
@@ -404,7 +403,7 @@ func TestUnitsSeeTheirOwnOnly(t *testing.T) {
 	stream := traffic.stream(t, "")
 	id := s.signedIn("inspector-1", "dev-inspector").open("bins overflowing") // sanitation's
 	expect(t, traffic.get("/cases/"+id), http.StatusNotFound)
-	expect(t, traffic.post("/inbox", "/cases/"+id+"/acknowledge", url.Values{"version": {"2"}, "key": {"k"}}), http.StatusNotFound)
+	expect(t, traffic.post("/cases/"+id+"/acknowledge", url.Values{"version": {"2"}, "key": {"k"}}), http.StatusNotFound)
 	expect(t, traffic.get("/v1/cases/"+id), http.StatusNotFound)
 	if strings.Contains(traffic.get("/inbox").body, id) || strings.Contains(traffic.get("/cases").body, id) {
 		t.Fatal("another unit's case is listed")
@@ -413,7 +412,7 @@ func TestUnitsSeeTheirOwnOnly(t *testing.T) {
 
 	sanitation := s.signedIn("sanitation-1", "dev-sanitation")
 	own := sanitation.stream(t, "")
-	sanitation.post("/cases/"+id, "/cases/"+id+"/comment", url.Values{"text": {"on our way"}, "key": {"c"}})
+	sanitation.post("/cases/"+id+"/comment", url.Values{"text": {"on our way"}, "key": {"c"}})
 	if e := own.next(t); e["case_id"] != id {
 		t.Fatalf("sanitation's stream sent %v", e)
 	}
@@ -558,7 +557,7 @@ func TestAStalledStreamHoldsNoOneUp(t *testing.T) {
 	long := strings.Repeat("很", 1900) // near 6 KB an event: more than the stalled socket's buffers hold
 	const n = 1500
 	for i := range n {
-		p := supervisor.post("/logout", "/cases/"+id+"/comment", url.Values{"text": {long}, "key": {strconv.Itoa(i)}})
+		p := supervisor.post("/cases/"+id+"/comment", url.Values{"text": {long}, "key": {strconv.Itoa(i)}})
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("comment %d: %d", i, p.status)
 		}
@@ -595,8 +594,7 @@ func TestSessionsExpire(t *testing.T) {
 func TestSecureCookieBehindTLS(t *testing.T) {
 	s := newSite(t)
 	b := s.browser()
-	token := b.csrf("/login")
-	req, _ := http.NewRequest("POST", s.url+"/login", strings.NewReader(url.Values{"csrf": {token}, "user": {"inspector-1"}, "password": {"dev-inspector"}}.Encode()))
+	req, _ := http.NewRequest("POST", s.url+"/login", strings.NewReader(url.Values{"user": {"inspector-1"}, "password": {"dev-inspector"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-Proto", "https")
 	res, err := b.c.Do(req)
@@ -615,38 +613,32 @@ func TestSecureCookieBehindTLS(t *testing.T) {
 }
 
 // A page drawn before duban recorded a warning or an escalation still acts:
-// only someone else's change makes it stale.
-func TestAPageOutlivesTheSystemsOwnEvents(t *testing.T) {
+// any other change makes it stale, a comment or an urge included
+// (duban.Case.Stale: the API's If-Match is judged the same way).
+func TestAPageOutlivesDubansOwnSteps(t *testing.T) {
 	s := newSite(t)
 	id := s.signedIn("inspector-1", "dev-inspector").open("bins overflowing")
 	unit := s.signedIn("sanitation-1", "dev-sanitation")
 	version := func() string {
 		return regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(unit.get("/cases/" + id).body)[1]
 	}
-	// Someone else's change of what the unit decides on (a suspension)
-	// makes the unit's page stale.
-	seen := version()
 	supervisor := s.signedIn("supervisor-1", "dev-supervisor")
-	for _, c := range []struct{ name, field, text string }{{"suspend", "reason", "施工中"}, {"resume", "note", "施工结束"}} {
-		if p := supervisor.post("/logout", "/cases/"+id+"/"+c.name, url.Values{c.field: {c.text}, "key": {c.name}}); p.status != http.StatusSeeOther {
+	for _, c := range []struct{ name, field, text string }{
+		{"suspend", "reason", "施工中"}, {"resume", "note", "施工结束"}, {"comment", "text", "先别动，等园林局"}, {"urge", "note", "今天处理"},
+	} {
+		seen := version()
+		if p := supervisor.post("/cases/"+id+"/"+c.name, url.Values{c.field: {c.text}, "key": {c.name}}); p.status != http.StatusSeeOther {
 			t.Fatalf("%s: %d %s", c.name, p.status, p.body)
 		}
-		if c.name == "suspend" {
-			expect(t, unit.post("/logout", "/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a1"}}), http.StatusPreconditionFailed,
+		if c.name != "resume" { // a suspended case's page offers no acknowledge anyway
+			expect(t, unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a-" + c.name}}), http.StatusPreconditionFailed,
 				"案件已被他人更新")
-		}
-	}
-	// A comment and an urge in another tab do not, nor do duban's own
-	// warning and escalation.
-	seen = version()
-	for _, c := range []struct{ name, field string }{{"comment", "text"}, {"urge", "note"}} {
-		if p := supervisor.post("/logout", "/cases/"+id+"/"+c.name, url.Values{c.field: {"今天处理"}, "key": {c.name}}); p.status != http.StatusSeeOther {
-			t.Fatalf("%s: %d %s", c.name, p.status, p.body)
 		}
 	}
 	// On to the acknowledge deadline, an hour at a time, whatever day of
 	// the business calendar the test runs on (10 hours from a Saturday
 	// pass no working time at all).
+	seen := version()
 	for hours := 1; ; hours++ {
 		s.advance(time.Hour)
 		a, err := s.app.Execute(context.Background(), id, duban.Tick{CommandMeta: duban.CommandMeta{By: duban.System}}, "")
@@ -661,8 +653,8 @@ func TestAPageOutlivesTheSystemsOwnEvents(t *testing.T) {
 		}
 	}
 	unit = s.signedIn("sanitation-1", "dev-sanitation") // a session lasts 12 hours
-	if p := unit.post("/logout", "/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a2"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("acknowledge from a page drawn before a comment, an urge and duban's own events: %d %s", p.status, p.body)
+	if p := unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {seen}, "key": {"a2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("acknowledge from a page drawn before duban's own events: %d %s", p.status, p.body)
 	}
 	expect(t, unit.get("/cases/"+id), http.StatusOK, "处置中")
 }
@@ -702,7 +694,7 @@ func TestFindingCases(t *testing.T) {
 		t.Fatalf("CSV %d:\n%s", csv.status, csv.body)
 	}
 
-	p := inspector.post("/cases/new", "/cases/new", url.Values{"key": {"k"}, "category": {"littering"}, "severity": {"normal"},
+	p := inspector.post("/cases/new", url.Values{"key": {"k"}, "category": {"littering"}, "severity": {"normal"},
 		"description": {"x"}, "area": {"老城区"}, "location.lat": {"39.86"}, "location.lon": {"111.2"}})
 	expect(t, p, http.StatusBadRequest, "old-town, new-district, riverside, station, university")
 	expect(t, inspector.get("/cases/new"), http.StatusOK, `<select id="area" name="area"><option value="">未指定</option>`)
@@ -741,11 +733,11 @@ func TestStagesAreMeasuredWhenDone(t *testing.T) {
 	if p := supervisor.get("/board"); p.status != http.StatusOK || strings.Contains(p.body, "非工作时间") {
 		t.Fatal("the board says the clock is paused in working hours")
 	}
-	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/acknowledge", url.Values{"version": {version(unit)}, "key": {"ack"}}), http.StatusSeeOther)
+	expect(t, unit.post("/cases/"+id+"/acknowledge", url.Values{"version": {version(unit)}, "key": {"ack"}}), http.StatusSeeOther)
 	s.advance(80 * time.Minute) // 10:00
-	expect(t, unit.post("/cases/"+id, "/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix"}, "note": {"已清理"}}), http.StatusSeeOther)
+	expect(t, unit.post("/cases/"+id+"/resolve", url.Values{"version": {version(unit)}, "key": {"fix"}, "note": {"已清理"}}), http.StatusSeeOther)
 	s.advance(30 * time.Minute)
-	expect(t, inspector.post("/cases/"+id, "/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"ok"}, "passed": {"yes"}}), http.StatusSeeOther)
+	expect(t, inspector.post("/cases/"+id+"/verify", url.Values{"version": {version(inspector)}, "key": {"ok"}, "passed": {"yes"}}), http.StatusSeeOther)
 
 	s.advance(50 * time.Hour) // Wednesday: every deadline long past
 	inspector = s.signedIn("inspector-1", "dev-inspector")
@@ -758,7 +750,7 @@ func TestStagesAreMeasuredWhenDone(t *testing.T) {
 	}
 
 	// Urgent deadlines count every hour: not "working time".
-	urgent := inspector.post("/cases/new", "/cases/new", url.Values{"key": {"u"}, "category": {"littering"}, "severity": {"urgent"},
+	urgent := inspector.post("/cases/new", url.Values{"key": {"u"}, "category": {"littering"}, "severity": {"urgent"},
 		"description": {"急"}, "location.lat": {"39.86"}, "location.lon": {"111.2"}})
 	p = inspector.get(urgent.header.Get("Location"))
 	expect(t, p, http.StatusOK, "剩余 10分钟")
@@ -813,7 +805,7 @@ func TestPlatesLeadTheBoard(t *testing.T) {
 		t.Fatal("a case not listed offers its delisting")
 	}
 	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(page.body)[1]
-	listed := office.post("/cases/"+id, "/cases/"+id+"/list", url.Values{"version": {version}, "key": {"l1"}, "reason": {"本月第三次"}})
+	listed := office.post("/cases/"+id+"/list", url.Values{"version": {version}, "key": {"l1"}, "reason": {"本月第三次"}})
 	if listed.status != http.StatusSeeOther {
 		t.Fatalf("list: %d %s", listed.status, listed.body)
 	}
@@ -824,7 +816,7 @@ func TestPlatesLeadTheBoard(t *testing.T) {
 
 	page = office.get("/cases/" + id)
 	version = regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(page.body)[1]
-	if p := office.post("/cases/"+id, "/cases/"+id+"/delist", url.Values{"version": {version}, "key": {"d1"}}); p.status != http.StatusSeeOther {
+	if p := office.post("/cases/"+id+"/delist", url.Values{"version": {version}, "key": {"d1"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("delist: %d %s", p.status, p.body)
 	}
 	if strings.Contains(office.get("/board").body, "plates") {
@@ -895,10 +887,10 @@ func TestMapPage(t *testing.T) {
 	late := inspector.open("放了好几天的垃圾")
 	office := s.signedIn("supervisor-1", "dev-supervisor")
 	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(office.get("/cases/" + late).body)[1]
-	office.post("/cases/"+late, "/cases/"+late+"/list", url.Values{"version": {version}, "key": {"l"}, "reason": {"反复"}})
+	office.post("/cases/"+late+"/list", url.Values{"version": {version}, "key": {"l"}, "reason": {"反复"}})
 	closed := inspector.open("已经处理的")
 	version = regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(office.get("/cases/" + closed).body)[1]
-	office.post("/cases/"+closed, "/cases/"+closed+"/cancel", url.Values{"version": {version}, "key": {"c"}, "reason": {"重复"}, "outcome": {"invalid"}})
+	office.post("/cases/"+closed+"/cancel", url.Values{"version": {version}, "key": {"c"}, "reason": {"重复"}, "outcome": {"invalid"}})
 
 	page := office.get("/map")
 	expect(t, page, http.StatusOK, `<svg class="map" viewBox="0 0 1000 `, `<path class="area" d="M`, `>老城区</text>`,

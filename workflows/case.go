@@ -253,13 +253,19 @@ func handle[C duban.Command](ctx workflow.Context, r *run) error {
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, cmd C) error {
-				_, err := duban.Decide(r.state, r.factsOfOldRevisions(cmd), workflow.Now(ctx))
+				_, err := r.decide(r.factsOfOldRevisions(cmd), workflow.Now(ctx))
 				if r.mayBeBehind(cmd, err) {
 					return nil // the handler judges it once caught up
 				}
 				return toTemporal(err)
 			},
 		})
+}
+
+// decide is duban.Decide on the run's state, as runs of its revision decide.
+func (r *run) decide(cmd duban.Command, now time.Time) ([]duban.Event, error) {
+	events, err := duban.Decide(r.state, cmd, now)
+	return r.staleOfOldRevisions(cmd, events, err)
 }
 
 // execute waits its turn, decides cmd on the current state, appends the
@@ -274,7 +280,7 @@ func (r *run) execute(ctx workflow.Context, cmd duban.Command, commandID string)
 	defer r.publish(ctx) // whatever the command or tick changed, even if refused once caught up
 	caughtUp := false
 	for {
-		events, err := duban.Decide(r.state, cmd, workflow.Now(ctx))
+		events, err := r.decide(cmd, workflow.Now(ctx))
 		if !caughtUp && r.mayBeBehind(cmd, err) {
 			caughtUp = true
 			var newer []duban.Event

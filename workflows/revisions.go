@@ -52,10 +52,15 @@ const (
 	// its rating window ends, for the reporter's rating and the office's
 	// reopening (CaseReopened puts it back in the unit's hands).
 	residents = 5
+	// ownSteps: a command's If-Match is not made stale by duban's own
+	// warnings and escalations since (duban.Case.Stale), only by other
+	// changes. Runs before refused any version but the
+	// case's (staleOfOldRevisions).
+	ownSteps = 6
 
 	// latest is the newest revision: what new runs get (Revision, in
 	// revision.go), but in a build for a release's rehearsal.
-	latest = residents
+	latest = ownSteps
 )
 
 // openTimeout bounds how long a run of revision 0 waits for its open
@@ -108,4 +113,19 @@ func (r *run) factsOfOldRevisions(cmd duban.Command) duban.Command {
 		return c
 	}
 	return cmd
+}
+
+// staleOfOldRevisions judges cmd's If-Match as runs of a revision before
+// ownSteps did, given Decide's answer on the run's state: any version but
+// the case's was stale, refused after a case not found and a role
+// forbidden, as Decide orders its refusals.
+func (r *run) staleOfOldRevisions(cmd duban.Command, events []duban.Event, err error) ([]duban.Event, error) {
+	v := cmd.Meta().IfMatch
+	if r.in.Revision >= ownSteps || v == 0 || v == r.state.Version {
+		return events, err
+	}
+	if code := duban.ErrorCode(err); code == duban.ENOTFOUND || code == duban.EFORBIDDEN {
+		return nil, err
+	}
+	return nil, duban.Errorf(duban.EPRECONDITION, "the case is at version %d, not %d", r.state.Version, v)
 }

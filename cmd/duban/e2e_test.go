@@ -169,9 +169,15 @@ func TestEscalation(t *testing.T) {
 		t.Fatalf("level %d", got.EscalationLevel)
 	}
 
+	// A command given on the version its giver saw before duban's own
+	// warning and escalations is not stale; after a person's comment it is.
+	seen := fmt.Sprintf(`"%d"`, c.Version)
+	commented := s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/comments", "dev-supervisor", map[string]any{"text": "今天处理"}, "If-Match", seen), 200)
+	s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil, "If-Match", seen).Expect(t, 412, nil)
+
 	// Meeting the obligation ends the stage's escalation: the resolve stage
 	// (30s from dispatch) starts at level 0.
-	acked := s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil), 200)
+	acked := s.caseOf(s.call("POST", "/v1/cases/"+c.ID+"/acknowledge", "dev-sanitation", nil, "If-Match", fmt.Sprintf(`"%d"`, commented.Version)), 200)
 	if acked.Overdue || acked.EscalationLevel != 0 {
 		t.Fatalf("after acknowledgement: overdue=%v level=%d", acked.Overdue, acked.EscalationLevel)
 	}

@@ -1,11 +1,11 @@
 // The field page's service worker: it keeps the page and its assets, so
 // that the page opens without a network once it has been opened with one.
-// Everything is asked of the network first (the page carries a fresh
-// security token, the assets the latest code) and taken from the cache
+// Everything is asked of the network first (the page and its assets as
+// the latest code has them) and taken from the cache
 // when the network does not answer. Reports are never sent from here: the
 // page keeps them (IndexedDB) and sends them itself.
 "use strict";
-var CACHE = "duban-field-2";
+var CACHE = "duban-field-3";
 var SHELL = ["/field", "/static/locate.js", "/static/field.js", "/static/duban.css", "/field.webmanifest", "/static/icon-192.png", "/static/icon-512.png"];
 
 self.addEventListener("install", function (event) {

@@ -19,7 +19,6 @@
   var queueList = document.getElementById("queue");
   var sentList = document.getElementById("sent");
   var net = document.getElementById("net");
-  var csrf = root.getAttribute("data-csrf");
 
   // say is a message of the page's language; with a count n, the message
   // of key "-one" when n is 1 and there is one ("1 photo", not "1 photos").
@@ -154,14 +153,12 @@
   // the report itself (4xx) resolves with its problem, anything else that
   // is not an answer rejects with a Stop.
   function call(method, path, body, headers) {
-    headers = headers || {};
-    headers["X-CSRF-Token"] = csrf;
-    return fetch(path, { method: method, body: body, headers: headers, credentials: "same-origin", cache: "no-store" })
+    return fetch(path, { method: method, body: body, headers: headers || {}, credentials: "same-origin", cache: "no-store" })
       .catch(function () { throw new Stop("offline"); })
       .then(function (res) {
         if (res.status === 401) {
-          // The session ended, or the page's token is stale: the next
-          // round fetches a fresh one, or says to sign in again.
+          // The session ended: the next round asks, and says to sign
+          // in again.
           throw new Stop("session");
         }
         if (res.status >= 500 || res.status === 429) {
@@ -173,10 +170,10 @@
       });
   }
 
-  // token makes sure the page holds its session's current security token:
-  // a page opened from the phone's cache may hold an old one.
-  function token() {
-    if (csrf && !token.stale) {
+  // signedIn makes sure the session the page was opened in still holds: a
+  // page opened from the phone's cache may have outlived it.
+  function signedIn() {
+    if (!signedIn.unsure) {
       return Promise.resolve();
     }
     return fetch("/field/session", { credentials: "same-origin", cache: "no-store" })
@@ -188,13 +185,10 @@
         if (!res.ok) {
           throw new Stop("server");
         }
-        return res.json();
-      }).then(function (s) {
-        csrf = s.csrf;
-        token.stale = false;
+        signedIn.unsure = false;
       });
   }
-  token.stale = true; // fetched once per page load, before the first send
+  signedIn.unsure = true; // asked once per page load, before the first send
 
   // upload sends the photos of r not yet stored, keeping r (in the store
   // name) after each; it resolves with false when one is refused, r then
@@ -249,7 +243,7 @@
     }
     sending = true;
     show("sending");
-    return token().then(reports).then(function (queued) {
+    return signedIn().then(reports).then(function (queued) {
       var chain = Promise.resolve();
       queued.filter(function (r) { return !r.problem; }).forEach(function (r) {
         chain = chain.then(function () { return sendOne(r); });
@@ -266,7 +260,7 @@
         show("signin");
       } else {
         if (err instanceof Stop && err.why === "session") {
-          token.stale = true;
+          signedIn.unsure = true;
         }
         showNetwork();
       }
