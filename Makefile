@@ -3,18 +3,20 @@ GO ?= go
 
 .PHONY: dev test test-short fuzz build build-dev vet fmt clean bench bench-quick chaos cluster
 
-# Run duban on its embedded defaults (Temporal in-process, private PostgreSQL).
+# Run duban on its embedded defaults (Temporal in-process, private PostgreSQL):
+# the README's `go run ./cmd/duban dev`, which runs this same development
+# build, without building the production one first.
 dev:
-	$(GO) run ./cmd/duban dev
+	$(GO) run -tags devstack ./cmd/duban dev
 
 # Everything CI checks: vet, every test with the race detector, the
 # Kubernetes manifests (deploy/, a module of its own), then each fuzz target
 # for a bounded time.
 test:
 	$(GO) vet ./...
-	$(GO) vet -tags nodev ./cmd/duban
+	$(GO) vet -tags devstack ./cmd/duban
 	$(GO) vet -tags rehearsal ./workflows
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags devstack ./...
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 	./scripts/fuzz
 
@@ -24,7 +26,7 @@ fuzz:
 
 # The fast loop: no race detector, no kill -9 of a whole dev stack.
 test-short:
-	$(GO) test -short ./...
+	$(GO) test -short -tags devstack ./...
 
 # duban beside its ceilings, measured in one run (see BENCHMARKS.md).
 bench:
@@ -47,13 +49,13 @@ cluster:
 	$(GO) run ./chaos -shape cluster -release
 
 # The production binary, without `duban dev` and the Temporal server it
-# embeds (as the Dockerfile builds it).
+# embeds: what a plain go build gives (and the Dockerfile).
 build:
-	$(GO) build -tags nodev -o bin/duban ./cmd/duban
+	$(GO) build -o bin/duban ./cmd/duban
 
 # duban with its development stack, as `go run ./cmd/duban dev` runs it.
 build-dev:
-	$(GO) build -o bin/duban-dev ./cmd/duban
+	$(GO) build -tags devstack -o bin/duban-dev ./cmd/duban
 
 vet:
 	$(GO) vet ./...

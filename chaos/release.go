@@ -58,7 +58,7 @@ type release struct {
 // workflow into dir.
 func buildRehearsal(dir string) (string, error) {
 	binary := filepath.Join(dir, "duban-next")
-	if out, err := exec.Command("go", "build", "-tags", "nodev,rehearsal", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "rehearsal", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build the rehearsal release: %v\n%s", err, out)
 	}
 	return binary, nil

@@ -417,6 +417,7 @@ func TestDevSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts duban dev twice")
 	}
+	needDevStack(t)
 	dir := pgtest.ReachableDir(t)
 	policy := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policy, []byte(shortPolicy), 0o644); err != nil {

@@ -28,6 +28,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "duban:", err)
 		os.Exit(2)
 	}
+	if m.Config.Command == "dev" {
+		if err := execDevBuild(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "duban:", err)
+			os.Exit(1)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {

@@ -37,6 +37,15 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
+// needDevStack skips t in a build without the development stack: the
+// tests that run `duban dev` need -tags devstack, as make test gives.
+func needDevStack(t *testing.T) {
+	t.Helper()
+	if !devStackLinked {
+		t.Skip("runs duban dev: needs -tags devstack (make test)")
+	}
+}
+
 func runTests(m *testing.M) int {
 	apitest.Conform = true // every answer the tests get is checked against the OpenAPI document
 	ts, err := devserver.Start(context.Background(), devserver.Options{

@@ -31,6 +31,7 @@ func TestFirstCaseAfterAFreshStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts duban dev on fresh directories")
 	}
+	needDevStack(t)
 	dir := pgtest.ReachableDir(t)
 	policy := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policy, []byte(shortPolicy), 0o644); err != nil {

@@ -23,7 +23,7 @@ import (
 // binary's path.
 func BuildDuban(dir string) (string, error) {
 	binary := dir + "/duban"
-	if out, err := exec.Command("go", "build", "-tags", "nodev", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", binary, "./cmd/duban").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build duban: %v\n%s", err, out)
 	}
 	return binary, nil

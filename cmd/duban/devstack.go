@@ -1,4 +1,4 @@
-//go:build !nodev
+//go:build devstack
 
 package main
 
@@ -14,9 +14,16 @@ import (
 	"github.com/duban/duban/internal/dirlock"
 )
 
-// The development stack is linked into duban unless it is built with
-// -tags nodev, as the production image is: `duban serve`, `api` and
-// `worker` need none of it, and the Temporal server is most of its size.
+// The development stack is linked into duban only with -tags devstack:
+// `duban serve`, `api` and `worker` need none of it, and the Temporal
+// server is most of its size, so a plain `go build ./cmd/duban` gives the
+// production build (production.go).
+
+// devStackLinked says whether this build has the development stack.
+const devStackLinked = true
+
+// execDevBuild has nothing to do: this is the development build.
+func execDevBuild([]string) error { return nil }
 
 // startDevStack starts the embedded Temporal server and, without
 // DATABASE_URL, a private PostgreSQL, both keeping their state in DataDir.
