@@ -85,6 +85,9 @@ type Clock struct {
 	Levels []time.Time
 	// Recorded is the level the case's events have recorded for the stage.
 	Recorded int
+	// Calendar is the one the case's deadlines are counted on; the zero
+	// Calendar (a row stored before it was kept) counts every hour.
+	Calendar Calendar
 }
 
 // Clock returns the case's clock.
@@ -93,7 +96,7 @@ func (c *Case) Clock() Clock {
 	if !ok {
 		return Clock{}
 	}
-	k := Clock{Deadline: &deadline, Recorded: c.EscalationLevel}
+	k := Clock{Deadline: &deadline, Recorded: c.EscalationLevel, Calendar: c.Terms.Calendar}
 	ladder := c.Ladder()
 	slices.SortStableFunc(ladder, func(a, b Step) int { return a.Level - b.Level })
 	for _, s := range ladder {
@@ -112,6 +115,17 @@ func (c *Case) Clock() Clock {
 // Overdue reports whether the running stage's deadline has passed at now.
 func (k Clock) Overdue(now time.Time) bool {
 	return k.Deadline != nil && !now.Before(*k.Deadline)
+}
+
+// Late returns how long the running stage's deadline has passed at now,
+// counted as its deadline was, on the case's calendar (working time on a
+// business calendar): the one figure of lateness every page shows. Zero
+// when the stage is not overdue or none runs.
+func (k Clock) Late(now time.Time) time.Duration {
+	if !k.Overdue(now) {
+		return 0
+	}
+	return k.Calendar.Between(*k.Deadline, now)
 }
 
 // Level returns the escalation level of the running stage at now: the

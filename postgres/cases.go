@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,7 +21,7 @@ import (
 // projectionRow gives their values.
 var projectionColumns = []string{"id", "version", "status", "category", "severity", "unit", "area", "reporter",
 	"opened_at", "updated_at", "stage_deadline", "escalate_at", "escalation_level", "duplicate_of", "doc", "view", "number",
-	"site", "item", "listed"}
+	"site", "item", "listed", "calendar"}
 
 // projectionRow is a case as its projection row: the whole case as doc, its
 // view ready to send, its clock (the running stage's deadline, the due
@@ -44,9 +45,15 @@ func projectionRow(c duban.Case) ([]any, error) {
 	if f := c.Found; f != nil {
 		site, item = &f.Site, &f.Item
 	}
+	var calendar []byte // while a stage runs: see Clock.Late
+	if clock.Deadline != nil {
+		if calendar, err = json.Marshal(clock.Calendar); err != nil {
+			return nil, err
+		}
+	}
 	return []any{c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
 		c.OpenedAt, c.UpdatedAt, clock.Deadline, escalateAt, clock.Recorded, nullable(c.DuplicateOf), doc, string(view), nullable(c.Number),
-		site, item, c.Listed}, nil
+		site, item, c.Listed, calendar}, nil
 }
 
 // upsertCase writes a projection row, unless the row already holds a later
@@ -100,7 +107,7 @@ func scanRow(rows pgx.CollectableRow) (app.Row, error) {
 // listedColumns are what reads of app.Listed select, in the order scanListed
 // reads them; doc only for a row stored without a view.
 const listedColumns = `id::text, coalesce(unit, ''), opened_at, version, view, stage_deadline, escalate_at,
-	escalation_level, nullif(duplicates, '{}')::text[], CASE WHEN view IS NULL THEN doc END`
+	escalation_level, calendar, nullif(duplicates, '{}')::text[], CASE WHEN view IS NULL THEN doc END`
 
 func scanListed(row pgx.CollectableRow) (app.Listed, error) { return newListedRow().scan(row) }
 
@@ -108,24 +115,31 @@ func scanListed(row pgx.CollectableRow) (app.Listed, error) { return newListedRo
 // into more, into destinations made once per query: a page of a list is
 // not a slice of pointers and a Listed on the heap for each of its rows.
 type listedRow struct {
-	l    app.Listed
-	doc  []byte
-	dest []any
+	l        app.Listed
+	calendar []byte
+	doc      []byte
+	dest     []any
 }
 
 func newListedRow(more ...any) *listedRow {
 	r := &listedRow{}
 	r.dest = append([]any{&r.l.ID, &r.l.Unit, &r.l.OpenedAt, &r.l.Version, &r.l.View, &r.l.Clock.Deadline, &r.l.Clock.Levels,
-		&r.l.Clock.Recorded, &r.l.Duplicates, &r.doc}, more...)
+		&r.l.Clock.Recorded, &r.calendar, &r.l.Duplicates, &r.doc}, more...)
 	return r
 }
 
 func (r *listedRow) scan(row pgx.CollectableRow) (app.Listed, error) {
-	r.l, r.doc = app.Listed{}, nil // each row's slices its own
+	r.l, r.doc, r.calendar = app.Listed{}, nil, nil // each row's slices its own
 	if err := row.Scan(r.dest...); err != nil {
 		return app.Listed{}, err
 	}
 	l := r.l
+	if r.calendar != nil {
+		var err error
+		if l.Clock.Calendar, err = calendars.decode(r.calendar); err != nil {
+			return app.Listed{}, fmt.Errorf("decode the calendar of case %s: %w", l.ID, err)
+		}
+	}
 	if l.View == nil {
 		var c duban.Case
 		if err := json.Unmarshal(r.doc, &c); err != nil {
@@ -396,4 +410,35 @@ func (s *Store) NextCaseNumber(ctx context.Context, year int) (int, error) {
 	err := s.pool.QueryRow(ctx, `INSERT INTO case_numbers (year, last) VALUES ($1, 1)
 		ON CONFLICT (year) DO UPDATE SET last = case_numbers.last + 1 RETURNING last`, year).Scan(&n)
 	return n, err
+}
+
+// calendars keeps the calendars the rows of lists hold, decoded, by their
+// JSON: a city's open cases are counted on a handful of calendars (one per
+// policy change at most), and a board of a thousand cases would otherwise
+// decode a thousand copies. What it holds is shared: read, never changed.
+var calendars = calendarCache{m: map[string]duban.Calendar{}}
+
+type calendarCache struct {
+	mu sync.Mutex
+	m  map[string]duban.Calendar
+}
+
+// calendarCacheSize bounds the cache; past it, it starts again empty.
+const calendarCacheSize = 256
+
+func (c *calendarCache) decode(b []byte) (duban.Calendar, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cal, ok := c.m[string(b)]; ok {
+		return cal, nil
+	}
+	var cal duban.Calendar
+	if err := json.Unmarshal(b, &cal); err != nil {
+		return duban.Calendar{}, err
+	}
+	if len(c.m) >= calendarCacheSize {
+		clear(c.m)
+	}
+	c.m[string(b)] = cal
+	return cal, nil
 }

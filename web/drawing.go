@@ -357,7 +357,8 @@ type listed struct {
 	listView
 	Overdue bool
 	Level   int
-	// Deadline is the running stage's; Late how long it has passed.
+	// Deadline is the running stage's; Late how long it has passed, on
+	// the case's calendar (duban.Clock.Late).
 	Deadline *time.Time
 	Late     time.Duration
 }
@@ -414,10 +415,7 @@ func (s *Server) decodeListed(ls []app.Listed, now time.Time) ([]listed, error) 
 		if c.listView, err = s.views.decode(l); err != nil {
 			return nil, fmt.Errorf("case %s: %w", l.ID, err)
 		}
-		c.Overdue, c.Level, c.Deadline = l.Clock.Overdue(now), l.Clock.Level(now), l.Clock.Deadline
-		if c.Overdue {
-			c.Late = now.Sub(*c.Deadline)
-		}
+		c.Overdue, c.Level, c.Deadline, c.Late = l.Clock.Overdue(now), l.Clock.Level(now), l.Clock.Deadline, l.Clock.Late(now)
 		out = append(out, c)
 	}
 	return out, nil

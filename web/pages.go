@@ -399,7 +399,7 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, status int, re
 				v.Resumes = &next
 			}
 		case st.Running:
-			v.Late = cal.Between(st.Due, now)
+			v.Late = clock.Late(now) // as the board and the lists say it
 		case st.Done != nil && !st.OnTime():
 			v.DoneLate = cal.Between(st.DoneDue, *st.Done)
 		}

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"a month of rounds, worked by hand", testSiteMonth},
 		{"two months of random rounds, against a naive walk", testSiteMonthNaive},
 		{"the escalation board", testEscalations},
+		{"lists say how late on the case's calendar", testLateOnTheCalendar},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
 		{"the log, read whole", testLog},
@@ -475,6 +476,51 @@ func testCaseNumbers(t *testing.T, s Store) {
 	}
 	if !slices.Equal(got, []int{1, 2, 1, 3}) {
 		t.Fatalf("drew %v, want each year's sequence from 1", got)
+	}
+}
+
+// A list's case says how late it is as its page does: on the calendar its
+// deadlines are counted on (duban.Clock.Late), working time on a business
+// calendar, not the hours of a night and a weekend.
+func testLateOnTheCalendar(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	business := terms
+	business.Calendar = duban.Calendar{Kind: duban.CalendarBusiness, TimeZone: "UTC",
+		Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}, Hours: []duban.Window{{Start: 9 * 60, End: 17 * 60}}}
+	friday := time.Date(2026, 11, 6, 16, 0, 0, 0, time.UTC) // acknowledge by 16:30
+	monday := time.Date(2026, 11, 9, 10, 0, 0, 0, time.UTC) // half an hour of Friday, an hour of Monday
+	id := "0194f2a0-0000-7000-8000-00000000ca1e"
+	w.do(id, duban.OpenCase{
+		CommandMeta: duban.CommandMeta{By: inspector}, CaseID: id, Number: duban.CaseNumber(2026, 999), Category: "littering",
+		Severity: duban.SeverityNormal, Description: "bags at the bus stop", Location: duban.Location{Lat: 39.9, Lon: 116.4},
+		Unit: "sanitation", Terms: business, RequestHash: "h",
+	}, friday, "open")
+	w.open(friday, "littering", "sanitation", "", duban.SeverityNormal) // on every hour: 66 h late
+	board, _, err := s.Escalations(ctx, duban.CaseFilter{Now: monday, Limit: 10}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := map[string]time.Duration{}
+	for _, l := range board {
+		late[l.ID] = l.Clock.Late(monday)
+	}
+	if late[id] != 90*time.Minute || len(late) != 2 {
+		t.Fatalf("on the board, late %v; want %s 1h30m late on its business calendar", late, id)
+	}
+	for _, l := range board {
+		if l.ID != id && late[l.ID] != 65*time.Hour+30*time.Minute {
+			t.Fatalf("a case on every hour is late %s, want 65h30m", late[l.ID])
+		}
+	}
+	listed, _, err := s.Cases(ctx, duban.CaseFilter{Now: monday, Limit: 10, Overdue: new(true)})
+	if err != nil || len(listed) != 2 {
+		t.Fatalf("overdue cases %v, %v", listed, err)
+	}
+	for _, l := range listed {
+		if l.Clock.Late(monday) != late[l.ID] {
+			t.Fatalf("case %s: the list says %s late, the board %s", l.ID, l.Clock.Late(monday), late[l.ID])
+		}
 	}
 }
 
