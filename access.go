@@ -198,6 +198,42 @@ func (p Principal) MayReadSanctions(unit string) error {
 	return Errorf(EFORBIDDEN, "%s may not read the sanctions", p.Role.withArticle())
 }
 
+// ScopeScorecard is the unit whose scorecard rows p reads when asking for
+// unit's ("" every unit's), or MayReadScorecard's refusal: the office
+// reads what it asks for, a unit its own row whatever it asks.
+func (p Principal) ScopeScorecard(unit string) (string, error) {
+	if err := p.MayReadScorecard(unit); err != nil {
+		return "", err
+	}
+	if p.Role == RoleUnit {
+		return p.Unit, nil
+	}
+	return unit, nil
+}
+
+// ScopeSanctions is the unit whose sanctions p reads when asking for
+// unit's ("" every unit's), or MayReadSanctions' refusal: the office
+// reads what it asks for, a unit its own whatever it asks.
+func (p Principal) ScopeSanctions(unit string) (string, error) {
+	if err := p.MayReadSanctions(unit); err != nil {
+		return "", err
+	}
+	if p.Role == RoleUnit {
+		return p.Unit, nil
+	}
+	return unit, nil
+}
+
+// ScopeBulletin is b as p reads it, once MayReadScorecard("") allows it:
+// the office all of it, a unit its own row, its own place on the lists
+// and its own sanctions (Bulletin.Only).
+func (p Principal) ScopeBulletin(b Bulletin) Bulletin {
+	if p.Role == RoleUnit {
+		return b.Only(p.Unit)
+	}
+	return b
+}
+
 // MayReadInspectorReport refuses the inspectors' report to all but
 // supervisors and admins.
 func (p Principal) MayReadInspectorReport() error {

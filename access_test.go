@@ -42,3 +42,46 @@ func TestReadAccess(t *testing.T) {
 		}
 	}
 }
+
+// Which unit's figures each role reads when it asks for a unit's (or
+// every unit's): the office what it asks for, a unit its own whatever it
+// asks (another's named is not found), an inspector no scorecard or
+// sanction, but the sites' report.
+func TestReportScopes(t *testing.T) {
+	for _, tt := range []struct {
+		by                 duban.Principal
+		asked              string
+		scorecard, reports string // the unit read, or the refusal's code
+		sites              string
+	}{
+		{supervisor, "", "", "", ""},
+		{admin, "traffic-police", "traffic-police", "traffic-police", "traffic-police"},
+		{sanitation, "", "sanitation", "sanitation", "sanitation"},
+		{sanitation, "sanitation", "sanitation", "sanitation", "sanitation"},
+		{sanitation, "traffic-police", duban.ENOTFOUND, duban.ENOTFOUND, "sanitation"},
+		{inspector, "", duban.EFORBIDDEN, duban.EFORBIDDEN, ""},
+	} {
+		got := func(unit string, err error) string {
+			if err != nil {
+				return duban.ErrorCode(err)
+			}
+			return unit
+		}
+		if g := got(tt.by.ScopeScorecard(tt.asked)); g != tt.scorecard {
+			t.Errorf("%s asks for the scorecard of %q: %q, want %q", tt.by.ID, tt.asked, g, tt.scorecard)
+		}
+		if g := got(tt.by.ScopeSanctions(tt.asked)); g != tt.reports {
+			t.Errorf("%s asks for the sanctions of %q: %q, want %q", tt.by.ID, tt.asked, g, tt.reports)
+		}
+		if g := got(tt.by.ScopeSiteReport(tt.asked)); g != tt.sites {
+			t.Errorf("%s asks for the sites' report of %q: %q, want %q", tt.by.ID, tt.asked, g, tt.sites)
+		}
+	}
+	b := duban.Bulletin{Rows: []duban.UnitRow{{Unit: "sanitation"}, {Unit: "traffic-police"}}}
+	if got := sanitation.ScopeBulletin(b); len(got.Rows) != 1 || got.Rows[0].Unit != "sanitation" {
+		t.Errorf("a unit reads the bulletin's rows %+v", got.Rows)
+	}
+	if got := supervisor.ScopeBulletin(b); len(got.Rows) != 2 {
+		t.Errorf("the office reads the bulletin's rows %+v", got.Rows)
+	}
+}

@@ -294,6 +294,17 @@ func (p Principal) ScopeSites(f SiteFilter) SiteFilter {
 	return f
 }
 
+// ScopeSiteReport is the unit whose sites' report p reads when asking for
+// unit's ("" every unit's): a unit its own sites' whatever it asks, the
+// office and its inspectors what they ask for, anyone else nothing
+// (MayReadRounds' refusal).
+func (p Principal) ScopeSiteReport(unit string) (string, error) {
+	if p.Role == RoleUnit {
+		return p.Unit, nil
+	}
+	return unit, p.MayReadRounds()
+}
+
 // SiteFor is site s as p may read it: a point-chief is shown to the
 // office (supervisors and admins) only; a unit reads only the sites it
 // answers for (false otherwise).

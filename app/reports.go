@@ -31,13 +31,11 @@ func (s *Service) query(r ReportRequest) (duban.ReportQuery, error) {
 
 // UnitScorecards returns the units' rows for r, ranked by score: every
 // unit of the policy's, and any other that has counts. A unit reads its
-// own row only.
+// own row only (duban.Principal.ScopeScorecard).
 func (s *Service) UnitScorecards(ctx context.Context, by duban.Principal, r ReportRequest) (duban.Period, []duban.UnitRow, error) {
-	if err := by.MayReadScorecard(r.Unit); err != nil {
+	var err error
+	if r.Unit, err = by.ScopeScorecard(r.Unit); err != nil {
 		return duban.Period{}, nil, err
-	}
-	if by.Role == duban.RoleUnit {
-		r.Unit = by.Unit
 	}
 	q, err := s.query(r)
 	if err != nil {
@@ -95,13 +93,10 @@ func (s *Service) Bulletins(ctx context.Context, by duban.Principal) ([]duban.Bu
 		return nil, err
 	}
 	bs, err := s.Store.Bulletins(ctx)
-	if err != nil || by.Role != duban.RoleUnit {
-		return bs, err
-	}
 	for i := range bs {
-		bs[i] = bs[i].Only(by.Unit)
+		bs[i] = by.ScopeBulletin(bs[i])
 	}
-	return bs, nil
+	return bs, err
 }
 
 // Bulletin returns the bulletin of period: a unit reads its own row of
@@ -114,20 +109,18 @@ func (s *Service) Bulletin(ctx context.Context, by duban.Principal, period strin
 		return duban.Bulletin{}, err
 	}
 	b, err := s.Store.Bulletin(ctx, period)
-	if err != nil || by.Role != duban.RoleUnit {
-		return b, err
+	if err != nil {
+		return duban.Bulletin{}, err
 	}
-	return b.Only(by.Unit), nil
+	return by.ScopeBulletin(b), nil
 }
 
 // Sanctions lists the sanctions f selects, the latest period first: the
 // office's of every unit, a unit's its own.
 func (s *Service) Sanctions(ctx context.Context, by duban.Principal, f duban.SanctionFilter) ([]duban.Sanction, error) {
-	if err := by.MayReadSanctions(f.Unit); err != nil {
+	var err error
+	if f.Unit, err = by.ScopeSanctions(f.Unit); err != nil {
 		return nil, err
-	}
-	if by.Role == duban.RoleUnit {
-		f.Unit = by.Unit
 	}
 	if err := f.Check(s.Policy); err != nil {
 		return nil, err

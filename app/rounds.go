@@ -179,11 +179,10 @@ type SiteReportRequest struct {
 }
 
 // siteQuery checks r against the policy: the period, the site type, the
-// unit; a unit reads its own sites only.
+// unit; a unit reads its own sites only (duban.Principal.ScopeSiteReport).
 func (s *Service) siteQuery(by duban.Principal, r SiteReportRequest) (duban.SiteReportQuery, error) {
-	if by.Role == duban.RoleUnit {
-		r.Unit = by.Unit
-	} else if err := by.MayReadRounds(); err != nil {
+	var err error
+	if r.Unit, err = by.ScopeSiteReport(r.Unit); err != nil {
 		return duban.SiteReportQuery{}, err
 	}
 	period, err := s.Policy.ReportPeriod(r.From, r.To)
