@@ -154,23 +154,15 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/cases", s.listCases)
 		r.Get("/cases/{id}", s.getCase)
 		r.Get("/cases/{id}/events", s.caseEvents)
-		r.Post("/cases/{id}/acknowledge", s.acknowledge)
-		r.Post("/cases/{id}/resolve", s.resolve)
-		r.Post("/cases/{id}/verify", s.verify)
-		r.Post("/cases/{id}/comments", s.comment)
-		r.Post("/cases/{id}/dispute", s.dispute)
-		r.Post("/cases/{id}/assign", s.assign)
-		r.Post("/cases/{id}/extensions", s.requestExtension)
-		r.Post("/cases/{id}/extensions/{n}/decision", s.decideExtension)
-		r.Post("/cases/{id}/urge", s.urge)
-		r.Post("/cases/{id}/suspend", s.suspend)
-		r.Post("/cases/{id}/resume", s.resume)
-		r.Post("/cases/{id}/cancel", s.cancel)
-		r.Post("/cases/{id}/list", s.list)
-		r.Post("/cases/{id}/delist", s.delist)
-		r.Post("/cases/{id}/confirm", s.confirm)
-		r.Post("/cases/{id}/reject", s.reject)
-		r.Post("/cases/{id}/reopen", s.reopen)
+		for path, cmd := range map[string]duban.Command{
+			"acknowledge": duban.Acknowledge{}, "resolve": duban.Resolve{}, "verify": duban.Verify{}, "comments": duban.AddComment{},
+			"dispute": duban.Dispute{}, "assign": duban.Assign{}, "extensions": duban.RequestExtension{},
+			"extensions/{n}/decision": duban.DecideExtension{}, "urge": duban.Urge{}, "suspend": duban.Suspend{},
+			"resume": duban.Resume{}, "cancel": duban.Cancel{}, "list": duban.List{}, "delist": duban.Delist{},
+			"confirm": duban.Confirm{}, "reject": duban.Reject{}, "reopen": duban.Reopen{},
+		} {
+			r.Post("/cases/{id}/"+path, s.command(cmd.Name()))
+		}
 		r.Post("/reporters/redemptions", s.redeem)
 		r.Get("/escalations", s.escalations)
 		r.Get("/reports/units", s.unitScorecards)

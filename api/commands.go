@@ -55,78 +55,115 @@ type (
 	}
 )
 
-// command is every command's door: it reads the request's headers and body
-// R (an empty body allowed when optional), builds the command from them
-// and has the application layer run it, answering with the case after it.
-// build reports only what the body's JSON cannot say (a missing boolean, a
-// time not written as RFC 3339); every rule of the command is Decide's.
-func command[R any](s *Server, w http.ResponseWriter, r *http.Request, optional bool, build func(req R, m duban.CommandMeta) (duban.Command, error)) {
-	id := chi.URLParam(r, "id")
-	entry(r).caseID = id
-	m := duban.CommandMeta{By: principal(r)}
-	var req R
-	key, err := idempotencyKey(r)
-	if err == nil {
-		m.IfMatch, err = ifMatch(r)
-	}
-	if err == nil {
-		err = decode(r, &req, optional)
-	}
-	var cmd duban.Command
-	if err == nil {
-		cmd, err = build(req, m)
-	}
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	a, err := s.Commands.Execute(r.Context(), id, cmd, key)
-	if err != nil {
-		fail(w, r, err)
-		return
-	}
-	s.replyCase(w, http.StatusOK, a.Case, a.Duplicates)
+// A caseCommand reads a command given to a case from its JSON body. The
+// API's routes and the case pages' forms (web, through BuildCommand) read
+// every command here, by its name (duban.Command.Name), and
+// FuzzCommandBody reads them all.
+type caseCommand struct {
+	optional bool // an empty body is the command with none of its fields
+	// build reads body, decoded into the command's request; n is the
+	// extension request a decide_extension decides.
+	build func(body []byte, m duban.CommandMeta, n int) (duban.Command, error)
 }
 
-func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, true, buildAcknowledge)
+// caseCommands are the commands given to a case, by name.
+var caseCommands = map[string]caseCommand{
+	duban.Acknowledge{}.Name():      reads(true, buildAcknowledge),
+	duban.Resolve{}.Name():          reads(false, buildResolve),
+	duban.Verify{}.Name():           reads(false, buildVerify),
+	duban.AddComment{}.Name():       reads(false, buildComment),
+	duban.Dispute{}.Name():          reads(false, buildDispute),
+	duban.Assign{}.Name():           reads(false, buildAssign),
+	duban.RequestExtension{}.Name(): reads(false, buildExtension),
+	duban.DecideExtension{}.Name():  readsDecision(),
+	duban.Urge{}.Name():             reads(false, buildUrge),
+	duban.Suspend{}.Name():          reads(false, buildSuspend),
+	duban.Resume{}.Name():           reads(true, buildResume),
+	duban.Cancel{}.Name():           reads(false, buildCancel),
+	duban.List{}.Name():             reads(false, buildList),
+	duban.Delist{}.Name():           reads(true, buildDelist),
+	duban.Confirm{}.Name():          reads(true, buildConfirm),
+	duban.Reject{}.Name():           reads(false, buildReject),
+	duban.Reopen{}.Name():           reads(false, buildReopen),
 }
-func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, buildResolve)
-}
-func (s *Server) verify(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildVerify) }
-func (s *Server) comment(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, buildComment)
-}
-func (s *Server) dispute(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, buildDispute)
-}
-func (s *Server) assign(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildAssign) }
-func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, buildExtension)
-}
-func (s *Server) urge(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildUrge) }
-func (s *Server) suspend(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, buildSuspend)
-}
-func (s *Server) resume(w http.ResponseWriter, r *http.Request) { command(s, w, r, true, buildResume) }
-func (s *Server) cancel(w http.ResponseWriter, r *http.Request) { command(s, w, r, false, buildCancel) }
-func (s *Server) list(w http.ResponseWriter, r *http.Request)   { command(s, w, r, false, buildList) }
-func (s *Server) delist(w http.ResponseWriter, r *http.Request) { command(s, w, r, true, buildDelist) }
 
-func (s *Server) decideExtension(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req decisionRequest, m duban.CommandMeta) (duban.Command, error) {
-		n, err := strconv.Atoi(chi.URLParam(r, "n"))
-		if err != nil || n < 1 {
-			// The path names no extension request at all.
-			return nil, duban.Errorf(duban.ENOTFOUND, "the case has no extension request %q", chi.URLParam(r, "n"))
+// reads is the caseCommand whose body is an R, built into a command by
+// build.
+func reads[R any](optional bool, build func(R, duban.CommandMeta) (duban.Command, error)) caseCommand {
+	return caseCommand{optional: optional, build: func(body []byte, m duban.CommandMeta, _ int) (duban.Command, error) {
+		var req R
+		if err := decodeJSON(body, &req, optional); err != nil {
+			return nil, err
+		}
+		return build(req, m)
+	}}
+}
+
+func readsDecision() caseCommand {
+	return caseCommand{build: func(body []byte, m duban.CommandMeta, n int) (duban.Command, error) {
+		var req decisionRequest
+		if err := decodeJSON(body, &req, false); err != nil {
+			return nil, err
 		}
 		return buildDecision(req, m, n)
-	})
+	}}
 }
 
-// The commands built from their bodies (FuzzCommandBody goes through
-// them all).
+// BuildCommand reads the case command name from body, its JSON as the
+// API's route of it takes it; n is the extension request a
+// decide_extension decides. A name that is no case command is not found.
+func BuildCommand(name string, body []byte, m duban.CommandMeta, n int) (duban.Command, error) {
+	c, ok := caseCommands[name]
+	if !ok {
+		return nil, duban.Errorf(duban.ENOTFOUND, "no such command: %s", name)
+	}
+	return c.build(body, m, n)
+}
+
+// command is the route of the case command name: it reads the request's
+// headers and body, builds the command (caseCommands) and has the
+// application layer run it, answering with the case after it. Reading
+// reports only what the body's JSON cannot say (a missing boolean, a time
+// not written as RFC 3339); every rule of the command is Decide's.
+func (s *Server) command(name string) http.HandlerFunc {
+	c := caseCommands[name]
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		entry(r).caseID = id
+		m := duban.CommandMeta{By: principal(r)}
+		key, err := idempotencyKey(r)
+		if err == nil {
+			m.IfMatch, err = ifMatch(r)
+		}
+		var body []byte
+		if err == nil {
+			body, err = readBody(r, c.optional)
+		}
+		n := 0
+		if err == nil && chi.URLParam(r, "n") != "" {
+			if n, err = strconv.Atoi(chi.URLParam(r, "n")); err != nil || n < 1 {
+				// The path names no extension request at all.
+				err = duban.Errorf(duban.ENOTFOUND, "the case has no extension request %q", chi.URLParam(r, "n"))
+			}
+		}
+		var cmd duban.Command
+		if err == nil {
+			cmd, err = c.build(body, m, n)
+		}
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		a, err := s.Commands.Execute(r.Context(), id, cmd, key)
+		if err != nil {
+			fail(w, r, err)
+			return
+		}
+		s.replyCase(w, http.StatusOK, a.Case, a.Duplicates)
+	}
+}
+
+// The commands built from their bodies.
 
 func buildAcknowledge(_ struct{}, m duban.CommandMeta) (duban.Command, error) {
 	return duban.Acknowledge{CommandMeta: m}, nil
@@ -199,6 +236,18 @@ func buildList(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
 
 func buildDelist(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
 	return duban.Delist{CommandMeta: m, Reason: req.Reason}, nil
+}
+
+func buildConfirm(req confirmRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Confirm{CommandMeta: m, Note: req.Note, DuplicateOf: req.DuplicateOf}, nil
+}
+
+func buildReject(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Reject{CommandMeta: m, Reason: req.Reason}, nil
+}
+
+func buildReopen(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
+	return duban.Reopen{CommandMeta: m, Reason: req.Reason}, nil
 }
 
 func required(field, what string) error {

@@ -19,21 +19,42 @@ import (
 // limit, no unknown fields, no wrong types, nothing after the object. An empty
 // body is allowed when optional, and leaves v as it is.
 func decode(r *http.Request, v any, optional bool) error {
+	body, err := readBody(r, optional)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, v, optional)
+}
+
+// readBody reads r's body, which must be JSON unless it is empty and
+// optional.
+func readBody(r *http.Request, optional bool) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return duban.Errorf(duban.ETOOLARGE, "the request body is larger than %d bytes", maxBodyBytes)
+		return nil, duban.Errorf(duban.ETOOLARGE, "the request body is larger than %d bytes", maxBodyBytes)
 	} else if err != nil {
-		return duban.Errorf(duban.EINVALID, "the request body could not be read")
+		return nil, duban.Errorf(duban.EINVALID, "the request body could not be read")
 	}
+	if len(bytes.TrimSpace(body)) == 0 && optional {
+		return nil, nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); len(bytes.TrimSpace(body)) > 0 &&
+		(err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json"))) {
+		return nil, duban.Errorf(duban.EMEDIATYPE, "the request body must be JSON, sent with Content-Type: application/json")
+	}
+	return body, nil
+}
+
+// decodeJSON reads body, one JSON value, into v: strictly (no field v
+// does not have, nothing after it). An empty body is refused unless
+// optional, and leaves v as it is.
+func decodeJSON(body []byte, v any, optional bool) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {
 			return nil
 		}
 		return duban.Errorf(duban.EINVALID, "a JSON request body is required")
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return duban.Errorf(duban.EMEDIATYPE, "the request body must be JSON, sent with Content-Type: application/json")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,20 +86,18 @@ func FuzzCommandBody(f *testing.F) {
 	f.Add(uint8(4), []byte(`{"reason":1}`))
 	f.Add(uint8(3), []byte(`{"text":"a"}{"text":"b"}`))
 	f.Add(uint8(7), []byte(`{"approved":false,"note":"no"}`))
-	// Every command's body, through the builder its route uses, then
-	// Decide: whatever the body, every refusal is a client error.
-	builders := []func([]byte, duban.CommandMeta) (duban.Command, error){
-		fuzzBuild(true, buildAcknowledge), fuzzBuild(false, buildResolve), fuzzBuild(false, buildVerify),
-		fuzzBuild(false, buildComment), fuzzBuild(false, buildDispute), fuzzBuild(false, buildAssign),
-		fuzzBuild(false, buildExtension),
-		fuzzBuild(false, func(req decisionRequest, m duban.CommandMeta) (duban.Command, error) { return buildDecision(req, m, 1) }),
-		fuzzBuild(false, buildUrge), fuzzBuild(false, buildSuspend), fuzzBuild(true, buildResume),
-		fuzzBuild(false, buildCancel), fuzzBuild(false, buildList), fuzzBuild(true, buildDelist),
-	}
+	// Every command's body, read as its route and the case pages read it
+	// (caseCommands), then Decide: whatever the body, every refusal is a
+	// client error.
+	names := slices.Sorted(maps.Keys(caseCommands))
 	supervisor := duban.CommandMeta{By: duban.Principal{ID: "supervisor-1", Role: duban.RoleSupervisor}}
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
-		cmd, err := builders[int(kind)%len(builders)](body, supervisor)
+		name := names[int(kind)%len(names)]
+		cmd, err := BuildCommand(name, body, supervisor, 1)
+		if err == nil && cmd.Name() != name {
+			t.Fatalf("%s built a %s", name, cmd.Name())
+		}
 		if err != nil {
 			checkClientError(t, err)
 			return
@@ -106,20 +106,6 @@ func FuzzCommandBody(f *testing.F) {
 			checkClientError(t, err)
 		}
 	})
-}
-
-// fuzzBuild reads a body as the route's command does (decode, then
-// build), for the fuzz target.
-func fuzzBuild[R any](optional bool, build func(R, duban.CommandMeta) (duban.Command, error)) func([]byte, duban.CommandMeta) (duban.Command, error) {
-	return func(body []byte, m duban.CommandMeta) (duban.Command, error) {
-		r := httptest.NewRequest("POST", "/v1/cases/x/y", bytes.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		var req R
-		if err := decode(r, &req, optional); err != nil {
-			return nil, err
-		}
-		return build(req, m)
-	}
 }
 
 // No query string crashes the list's filters, and every refusal is a client

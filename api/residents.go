@@ -281,21 +281,3 @@ type confirmRequest struct {
 	Note        string `json:"note"`
 	DuplicateOf string `json:"duplicate_of"`
 }
-
-func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, true, func(req confirmRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Confirm{CommandMeta: m, Note: req.Note, DuplicateOf: req.DuplicateOf}, nil
-	})
-}
-
-func (s *Server) reject(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Reject{CommandMeta: m, Reason: req.Reason}, nil
-	})
-}
-
-func (s *Server) reopen(w http.ResponseWriter, r *http.Request) {
-	command(s, w, r, false, func(req reasonRequest, m duban.CommandMeta) (duban.Command, error) {
-		return duban.Reopen{CommandMeta: m, Reason: req.Reason}, nil
-	})
-}

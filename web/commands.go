@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -74,7 +75,11 @@ func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/cases/"+id+"?done="+name, http.StatusSeeOther)
 }
 
-// commandFrom builds command name from a case page's form.
+// commandFrom builds command name from a case page's form: the form is
+// the command's JSON body as the API takes it (api.BuildCommand reads
+// both), its fields of the same names, with yes and no for booleans, a
+// datetime-local in the policy's zone for a time, and the photos given as
+// evidence.
 func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Location) (duban.Command, error) {
 	meta := duban.CommandMeta{By: by}
 	if v := form.Get("version"); v != "" {
@@ -84,76 +89,49 @@ func commandFrom(name string, by duban.Principal, form url.Values, zone *time.Lo
 		}
 		meta.IfMatch = n
 	}
-	text := func(field string) string { return strings.TrimSpace(form.Get(field)) }
-	yes := func(field string) (bool, error) {
+	body := map[string]any{}
+	for _, field := range []string{"note", "reason", "text", "unit", "outcome", "duplicate_of"} {
+		if form.Has(field) {
+			body[field] = strings.TrimSpace(form.Get(field))
+		}
+	}
+	for _, field := range []string{"passed", "approved"} {
 		switch form.Get(field) {
 		case "yes":
-			return true, nil
+			body[field] = true
 		case "no":
-			return false, nil
+			body[field] = false
+		case "":
+		default:
+			return nil, duban.Invalid(duban.Field(field, "choose yes or no"))
 		}
-		return false, duban.Invalid(duban.Field(field, "choose yes or no"))
 	}
-	evidence := formEvidence(form)
-	switch name {
-	case "acknowledge":
-		return duban.Acknowledge{CommandMeta: meta}, nil
-	case "resolve":
-		return duban.Resolve{CommandMeta: meta, Note: text("note"), Evidence: evidence}, nil
-	case "verify":
-		passed, err := yes("passed")
-		return duban.Verify{CommandMeta: meta, Passed: passed, Note: text("note"), Evidence: evidence}, err
-	case "comment":
-		return duban.AddComment{CommandMeta: meta, Text: text("text")}, nil
-	case "dispute":
-		return duban.Dispute{CommandMeta: meta, Reason: text("reason")}, nil
-	case "assign":
-		return duban.Assign{CommandMeta: meta, Unit: text("unit"), Reason: text("reason")}, nil
-	case "request_extension":
-		until, err := localTime("until", text("until"), zone, true)
-		if err != nil {
-			return nil, err
-		}
-		return duban.RequestExtension{CommandMeta: meta, Until: *until, Reason: text("reason")}, nil
-	case "decide_extension":
-		n, err := strconv.Atoi(form.Get("n"))
-		if err != nil || n < 1 {
+	if until, err := localTime("until", strings.TrimSpace(form.Get("until")), zone); err != nil {
+		return nil, err
+	} else if until != nil {
+		body["until"] = until.Format(time.RFC3339)
+	}
+	if evidence := formEvidence(form); len(evidence) > 0 {
+		body["evidence"] = evidence
+	}
+	n := 0
+	if name == (duban.DecideExtension{}).Name() {
+		var err error
+		if n, err = strconv.Atoi(form.Get("n")); err != nil || n < 1 {
 			return nil, duban.Invalid(duban.Field("n", "must be an extension request's number"))
 		}
-		approved, err := yes("approved")
-		return duban.DecideExtension{CommandMeta: meta, N: n, Approved: approved, Note: text("note")}, err
-	case "urge":
-		return duban.Urge{CommandMeta: meta, Note: text("note")}, nil
-	case "suspend":
-		until, err := localTime("until", text("until"), zone, false)
-		if err != nil {
-			return nil, err
-		}
-		return duban.Suspend{CommandMeta: meta, Reason: text("reason"), Until: until}, nil
-	case "resume":
-		return duban.Resume{CommandMeta: meta, Note: text("note")}, nil
-	case "list":
-		return duban.List{CommandMeta: meta, Reason: text("reason")}, nil
-	case "delist":
-		return duban.Delist{CommandMeta: meta, Reason: text("reason")}, nil
-	case "confirm":
-		return duban.Confirm{CommandMeta: meta, Note: text("note"), DuplicateOf: text("duplicate_of")}, nil
-	case "reject":
-		return duban.Reject{CommandMeta: meta, Reason: text("reason")}, nil
-	case "reopen":
-		return duban.Reopen{CommandMeta: meta, Reason: text("reason")}, nil
-	case "cancel":
-		return duban.Cancel{CommandMeta: meta, Reason: text("reason"), Outcome: duban.Outcome(text("outcome")), DuplicateOf: text("duplicate_of")}, nil
 	}
-	return nil, duban.Errorf(duban.ENOTFOUND, "no such command: %s", name)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return api.BuildCommand(name, b, meta, n)
 }
 
-// localTime reads a datetime-local field, a wall time in the policy's zone.
-func localTime(field, v string, zone *time.Location, required bool) (*time.Time, error) {
+// localTime reads a datetime-local field, a wall time in the policy's
+// zone; nil when it is empty.
+func localTime(field, v string, zone *time.Location) (*time.Time, error) {
 	if v == "" {
-		if required {
-			return nil, duban.Invalid(duban.Field(field, "is required"))
-		}
 		return nil, nil
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {

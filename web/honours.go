@@ -60,7 +60,7 @@ func (s *Server) showSanctions(w http.ResponseWriter, r *http.Request, status in
 // the note and, if given, when it was done (the policy's local time).
 func (s *Server) sanctionDone(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	at, err := localTime("at", strings.TrimSpace(r.PostForm.Get("at")), s.zone, false)
+	at, err := localTime("at", strings.TrimSpace(r.PostForm.Get("at")), s.zone)
 	if err == nil {
 		_, err = s.App.SanctionDone(r.Context(), session(r).Principal, id, r.PostForm.Get("note"), at)
 	}
