@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -217,6 +219,18 @@ func measureSites(ctx context.Context, r *benchRun) error {
 		}
 	}
 	f.Map = drawn.dist()
+	if r.profileDir != "" {
+		r.logf("  /map for %s, profiled into %s", profileFor, r.profileDir)
+		profiled := r.s.captureProfiles(filepath.Join(r.profileDir, "map"))
+		for deadline := time.Now().Add(profileFor); time.Now().Before(deadline); {
+			if _, err := get(browser, s.apiBase+"/map"); err != nil {
+				return errors.Join(err, profiled())
+			}
+		}
+		if err := profiled(); err != nil {
+			return err
+		}
+	}
 
 	// Inspections through the API, three failures each: a round of
 	// nInspected sites for inspector-1, inspected by z.Clients at once.

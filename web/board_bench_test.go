@@ -50,7 +50,7 @@ func BenchmarkBoardParts(b *testing.B) {
 			pg := s.newPage(r, "board.title")
 			d := boardData{Levels: make([]int, 4)}
 			for _, c := range cs {
-				row, err := s.rows.draw(s.pages["board"], pg.boardRow(c))
+				row, err := s.rows.draw(s.pages["board"], "board-row", pg.boardRow(c))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"html/template"
 	"math"
 	"net/http"
 	"strings"
@@ -28,7 +29,9 @@ type mapData struct {
 	Attribution string
 	Areas       []mapArea
 	Sites       []mapPoint
-	Cases       []mapCase
+	// Cases are the cases' markers, each drawn by map-case (and kept:
+	// Server.markers).
+	Cases []template.HTML
 	// Levels counts the cases drawn at each escalation level (0: on
 	// time or warned); Listed the listed ones; Outside those whose place
 	// is off the map, not drawn.
@@ -224,7 +227,13 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 		if c.Overdue {
 			label += " · " + p.T("level."+fmt.Sprint(level))
 		}
-		d.Cases = append(d.Cases, mapCase{mapPoint: mapPoint{ID: c.ID, Label: c.Number + " " + label, X: x, Y: y}, Level: level, Overdue: c.Overdue, Listed: c.Listed})
+		marker, err := s.markers.draw(s.pages["map"], "map-case",
+			mapCase{mapPoint: mapPoint{ID: c.ID, Label: c.Number + " " + label, X: x, Y: y}, Level: level, Overdue: c.Overdue, Listed: c.Listed})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.Cases = append(d.Cases, marker)
 	}
 	p.Data = d
 	if r.URL.Query().Get("part") == "map" {

@@ -98,7 +98,7 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 	d.Rows = make([]template.HTML, len(cases))
 	for i, c := range cases {
 		d.Levels[min(c.Level, 3)]++
-		if d.Rows[i], err = s.rows.draw(s.pages["board"], p.boardRow(c)); err != nil {
+		if d.Rows[i], err = s.rows.draw(s.pages["board"], "board-row", p.boardRow(c)); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -120,40 +120,44 @@ type boardRow struct {
 	Cells [8]string
 }
 
-// rowCache keeps the rows the board drew, by what they show. The board
-// holds up to a thousand cases and is drawn again for every office
-// watching it at each escalation, over mostly the same rows: html/template
-// escaping a thousand rows' thirteen values by reflection took 12 ms (3 ms
-// put together by hand, BenchmarkBoardParts), a row looked up here a
-// fraction of that. What html/template drew for a row's texts is the
-// same each time, so it is kept; a row whose texts changed (its lateness
-// grew a minute, its status moved) is drawn again.
-type rowCache struct {
+// drawnCache keeps what a template drew for a value, by the value: a
+// board row by what it shows, a map's marker by its place, label and
+// colour. The board holds up to a thousand cases and the map up to
+// mapLimit, and each is drawn again for every office watching it at each
+// escalation, over mostly the same cases: html/template escaping them
+// field by field by reflection is most of their drawing (a thousand board
+// rows: 12 ms, BenchmarkBoardParts; the map: 57 % of the API's CPU under
+// the bench's draws), a value looked up here a fraction of that. What
+// html/template drew for a value is the same each time, so it is kept; a
+// value that changed (a case a minute later, its status moved) is drawn
+// again.
+type drawnCache[K comparable] struct {
 	mu sync.Mutex
-	m  map[boardRow]template.HTML
+	m  map[K]template.HTML
 }
 
-// rowCacheSize bounds the rows kept: when full, it starts again.
-const rowCacheSize = 20_000
+// drawnCacheSize bounds the values each cache keeps: when full, it
+// starts again.
+const drawnCacheSize = 2 * mapLimit
 
-// draw returns the row t's template board-row draws for row.
-func (c *rowCache) draw(t *template.Template, row boardRow) (template.HTML, error) {
+// draw returns what t's template name draws for v.
+func (c *drawnCache[K]) draw(t *template.Template, name string, v K) (template.HTML, error) {
 	c.mu.Lock()
-	h, ok := c.m[row]
+	h, ok := c.m[v]
 	c.mu.Unlock()
 	if ok {
 		return h, nil
 	}
 	var b strings.Builder
-	if err := t.ExecuteTemplate(&b, "board-row", row); err != nil {
+	if err := t.ExecuteTemplate(&b, name, v); err != nil {
 		return "", err
 	}
 	h = template.HTML(b.String()) // html/template's output: escaped as it drew it
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= rowCacheSize {
-		c.m = make(map[boardRow]template.HTML)
+	if c.m == nil || len(c.m) >= drawnCacheSize {
+		c.m = make(map[K]template.HTML)
 	}
-	c.m[row] = h
+	c.m[v] = h
 	c.mu.Unlock()
 	return h, nil
 }

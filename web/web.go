@@ -56,7 +56,8 @@ type Server struct {
 	catalogs map[string]messages.Catalog
 	zone     *time.Location
 	views    viewCache
-	rows     rowCache
+	rows     drawnCache[boardRow] // the board's
+	markers  drawnCache[mapCase]  // the map's
 }
 
 func (s *Server) now() time.Time {
