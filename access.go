@@ -202,23 +202,23 @@ func (p Principal) MayReadSanctions(unit string) error {
 // unit's ("" every unit's), or MayReadScorecard's refusal: the office
 // reads what it asks for, a unit its own row whatever it asks.
 func (p Principal) ScopeScorecard(unit string) (string, error) {
-	if err := p.MayReadScorecard(unit); err != nil {
-		return "", err
-	}
-	if p.Role == RoleUnit {
-		return p.Unit, nil
-	}
-	return unit, nil
+	return p.ownUnit(unit, p.MayReadScorecard(unit))
 }
 
 // ScopeSanctions is the unit whose sanctions p reads when asking for
 // unit's ("" every unit's), or MayReadSanctions' refusal: the office
 // reads what it asks for, a unit its own whatever it asks.
 func (p Principal) ScopeSanctions(unit string) (string, error) {
-	if err := p.MayReadSanctions(unit); err != nil {
-		return "", err
-	}
-	if p.Role == RoleUnit {
+	return p.ownUnit(unit, p.MayReadSanctions(unit))
+}
+
+// ownUnit is the unit p reads when it asks for unit's, given whether it
+// may (refusal): a unit its own, anyone else what it asks for.
+func (p Principal) ownUnit(unit string, refusal error) (string, error) {
+	switch {
+	case refusal != nil:
+		return "", refusal
+	case p.Role == RoleUnit:
 		return p.Unit, nil
 	}
 	return unit, nil

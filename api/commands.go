@@ -75,7 +75,7 @@ var caseCommands = map[string]caseCommand{
 	duban.Dispute{}.Name():          reads(false, buildDispute),
 	duban.Assign{}.Name():           reads(false, buildAssign),
 	duban.RequestExtension{}.Name(): reads(false, buildExtension),
-	duban.DecideExtension{}.Name():  readsDecision(),
+	duban.DecideExtension{}.Name():  readsOf(false, buildDecision),
 	duban.Urge{}.Name():             reads(false, buildUrge),
 	duban.Suspend{}.Name():          reads(false, buildSuspend),
 	duban.Resume{}.Name():           reads(true, buildResume),
@@ -90,22 +90,18 @@ var caseCommands = map[string]caseCommand{
 // reads is the caseCommand whose body is an R, built into a command by
 // build.
 func reads[R any](optional bool, build func(R, duban.CommandMeta) (duban.Command, error)) caseCommand {
-	return caseCommand{optional: optional, build: func(body []byte, m duban.CommandMeta, _ int) (duban.Command, error) {
+	return readsOf(optional, func(req R, m duban.CommandMeta, _ int) (duban.Command, error) { return build(req, m) })
+}
+
+// readsOf is reads for a command built also from the extension request
+// it names.
+func readsOf[R any](optional bool, build func(R, duban.CommandMeta, int) (duban.Command, error)) caseCommand {
+	return caseCommand{optional: optional, build: func(body []byte, m duban.CommandMeta, n int) (duban.Command, error) {
 		var req R
 		if err := decodeJSON(body, &req, optional); err != nil {
 			return nil, err
 		}
-		return build(req, m)
-	}}
-}
-
-func readsDecision() caseCommand {
-	return caseCommand{build: func(body []byte, m duban.CommandMeta, n int) (duban.Command, error) {
-		var req decisionRequest
-		if err := decodeJSON(body, &req, false); err != nil {
-			return nil, err
-		}
-		return buildDecision(req, m, n)
+		return build(req, m, n)
 	}}
 }
 
