@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -153,6 +155,18 @@ func measureResidents(ctx context.Context, r *benchRun) error {
 		}
 	}
 	f.List, f.Ceiling = api.dist(), raw.dist()
+	if r.profileDir != "" {
+		r.logf("  Open311 lists for %s, profiled into %s", profileFor, r.profileDir)
+		profiled := r.s.captureProfiles(filepath.Join(r.profileDir, "open311"))
+		for deadline := time.Now().Add(profileFor); time.Now().Before(deadline); {
+			if err := c.call("GET", "/open311/v2/requests.json", "", nil, 200, nil); err != nil {
+				return errors.Join(err, profiled())
+			}
+		}
+		if err := profiled(); err != nil {
+			return err
+		}
+	}
 
 	// The limiter, as the API's process runs it, from as many goroutines
 	// as clients, each post from an address and a phone of its own.
