@@ -37,6 +37,9 @@ type Store interface {
 	Cases(ctx context.Context, f duban.CaseFilter) ([]Listed, *duban.CaseCursor, error)
 	// CountCases counts the cases f selects, all pages (f's paging aside).
 	CountCases(ctx context.Context, f duban.CaseFilter) (int, error)
+	// Plotted returns the first limit cases f selects, newest opened
+	// first, as the map draws them, and whether more were left.
+	Plotted(ctx context.Context, f duban.CaseFilter, limit int) ([]Plotted, bool, error)
 	// Escalations returns the open cases f selects that are overdue at
 	// f.Now, worst first, from the position after (nil: the top), and the
 	// position of the next page (nil on the last).
@@ -186,6 +189,16 @@ type Listed struct {
 	View       []byte // a JSON object: duban.View
 	Clock      duban.Clock
 	Duplicates []string
+}
+
+// Plotted is a case as the map draws it: where, what, and its clock; read
+// from the projection's columns, no view decoded.
+type Plotted struct {
+	ID, Number, Category string
+	Status               duban.Status
+	Lat, Lon             float64
+	Listed               bool
+	Clock                duban.Clock
 }
 
 // Answer is a case as a command leaves it.

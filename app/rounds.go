@@ -288,6 +288,15 @@ func (s *Service) SiteHistory(ctx context.Context, by duban.Principal, id string
 	return q.Period, h, nil
 }
 
+// MapCases returns the first limit open cases, newest opened first, as the
+// map draws them, and whether more were left: the office's (一张图).
+func (s *Service) MapCases(ctx context.Context, by duban.Principal, limit int) ([]Plotted, bool, error) {
+	if err := by.MayReadMap(); err != nil {
+		return nil, false, err
+	}
+	return s.Store.Plotted(ctx, duban.CaseFilter{Statuses: duban.OpenStatuses(), Now: s.now()}, limit)
+}
+
 // AllCases lists the cases f selects that by may see, as Cases does,
 // page after page: every one, or the first max (0: no bound) and whether
 // more were left.

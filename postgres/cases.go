@@ -21,7 +21,7 @@ import (
 // projectionRow gives their values.
 var projectionColumns = []string{"id", "version", "status", "category", "severity", "unit", "area", "reporter",
 	"opened_at", "updated_at", "stage_deadline", "escalate_at", "escalation_level", "duplicate_of", "doc", "view", "number",
-	"site", "item", "listed", "calendar"}
+	"site", "item", "listed", "calendar", "lat", "lon"}
 
 // projectionRow is a case as its projection row: the whole case as doc, its
 // view ready to send, its clock (the running stage's deadline, the due
@@ -51,9 +51,13 @@ func projectionRow(c duban.Case) ([]any, error) {
 			return nil, err
 		}
 	}
+	var lat, lon *float64 // while the case is open: see Plotted
+	if c.Status.Open() {
+		lat, lon = &c.Location.Lat, &c.Location.Lon
+	}
 	return []any{c.ID, c.Version, c.Status, c.Category, c.Severity, nullable(c.Unit), nullable(c.Location.Area), c.Reporter,
 		c.OpenedAt, c.UpdatedAt, clock.Deadline, escalateAt, clock.Recorded, nullable(c.DuplicateOf), doc, string(view), nullable(c.Number),
-		site, item, c.Listed, calendar}, nil
+		site, item, c.Listed, calendar, lat, lon}, nil
 }
 
 // upsertCase writes a projection row, unless the row already holds a later
@@ -315,6 +319,49 @@ func (s *Store) Cases(ctx context.Context, f duban.CaseFilter) ([]app.Listed, *d
 	cases = cases[:limit]
 	last := cases[limit-1]
 	return cases, &duban.CaseCursor{OpenedAt: last.OpenedAt, ID: last.ID}, nil
+}
+
+// Plotted returns the first limit cases f selects, newest opened first, as
+// the map draws them (their columns, no view), and whether more were left.
+func (s *Store) Plotted(ctx context.Context, f duban.CaseFilter, limit int) ([]app.Plotted, bool, error) {
+	var q query
+	q.filter(f)
+	// A row written by a release before 0023 has no coordinates of its own.
+	rows, err := s.pool.Query(ctx, `SELECT id::text, coalesce(number, ''), category, status,
+			coalesce(lat, (doc->'location'->>'lat')::float8), coalesce(lon, (doc->'location'->>'lon')::float8), listed,
+			stage_deadline, escalate_at, escalation_level, calendar
+		FROM cases`+q.whereClause()+` ORDER BY opened_at DESC, id DESC LIMIT `+q.arg(limit+1), q.args...)
+	if err != nil {
+		return nil, false, readErr(err)
+	}
+	defer rows.Close()
+	var out []app.Plotted
+	var p app.Plotted
+	var calendar []byte
+	dest := []any{&p.ID, &p.Number, &p.Category, &p.Status, &p.Lat, &p.Lon, &p.Listed,
+		&p.Clock.Deadline, &p.Clock.Levels, &p.Clock.Recorded, &calendar}
+	for rows.Next() {
+		p, calendar = app.Plotted{}, nil
+		if err := rows.Scan(dest...); err != nil {
+			return nil, false, err
+		}
+		if len(p.Clock.Levels) == 0 {
+			p.Clock.Levels = nil
+		}
+		if calendar != nil {
+			if p.Clock.Calendar, err = calendars.decode(calendar); err != nil {
+				return nil, false, fmt.Errorf("decode the calendar of case %s: %w", p.ID, err)
+			}
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, readErr(err)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
 }
 
 // CountCases counts the cases f selects, all pages.

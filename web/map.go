@@ -144,11 +144,7 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(r, "map.title")
 	d := mapData{Levels: make([]int, 4)}
 	// The open cases (the first mapLimit) and the active sites.
-	ls, more, err := s.App.AllCases(r.Context(), by, duban.CaseFilter{Statuses: duban.OpenStatuses()}, mapLimit)
-	var cases []listed
-	if err == nil {
-		cases, err = s.decodeListed(ls, p.now)
-	}
+	cases, more, err := s.App.MapCases(r.Context(), by, mapLimit)
 	var sites []duban.Site
 	if err == nil {
 		sites, err = s.App.ActiveSites(r.Context(), by)
@@ -165,7 +161,7 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 			points = append(points, [2]float64{site.Location.Lon, site.Location.Lat})
 		}
 		for _, c := range cases {
-			points = append(points, [2]float64{c.Location.Lon, c.Location.Lat})
+			points = append(points, [2]float64{c.Lon, c.Lat})
 		}
 		if b, ok = duban.Around(points); !ok {
 			b = duban.Bounds{MinLat: 0, MinLon: 0, MaxLat: 1, MaxLon: 1}
@@ -210,25 +206,25 @@ func (s *Server) cityMap(w http.ResponseWriter, r *http.Request) {
 		d.Sites = append(d.Sites, mapPoint{ID: site.ID, Label: site.Name + " · " + p.SiteType(site.Type), X: x, Y: y})
 	}
 	for _, c := range cases {
-		if !b.Contains(duban.Location{Lat: c.Location.Lat, Lon: c.Location.Lon}) {
+		if !b.Contains(duban.Location{Lat: c.Lat, Lon: c.Lon}) {
 			d.Outside++
 			continue
 		}
-		x, y := proj.xy(c.Location.Lon, c.Location.Lat)
-		level := 0
-		if c.Overdue {
-			level = min(c.Level, 3)
+		x, y := proj.xy(c.Lon, c.Lat)
+		overdue, level := c.Clock.Overdue(p.now), 0
+		if overdue {
+			level = min(c.Clock.Level(p.now), 3)
 		}
 		d.Levels[level]++
 		if c.Listed {
 			d.Listed++
 		}
 		label := p.Category(c.Category) + " · " + p.T("status."+string(c.Status))
-		if c.Overdue {
+		if overdue {
 			label += " · " + p.T("level."+fmt.Sprint(level))
 		}
 		marker, err := s.markers.draw(s.pages["map"], "map-case",
-			mapCase{mapPoint: mapPoint{ID: c.ID, Label: c.Number + " " + label, X: x, Y: y}, Level: level, Overdue: c.Overdue, Listed: c.Listed})
+			mapCase{mapPoint: mapPoint{ID: c.ID, Label: c.Number + " " + label, X: x, Y: y}, Level: level, Overdue: overdue, Listed: c.Listed})
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -203,6 +203,25 @@ func (s *Store) Cases(_ context.Context, f duban.CaseFilter) ([]app.Listed, *dub
 	return out, next, err
 }
 
+// Plotted returns the first limit cases f selects, newest opened first, as
+// the map draws them, and whether more were left.
+func (s *Store) Plotted(ctx context.Context, f duban.CaseFilter, limit int) ([]app.Plotted, bool, error) {
+	f.Limit = limit
+	ls, next, err := s.Cases(ctx, f)
+	if err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]app.Plotted, 0, len(ls))
+	for _, l := range ls {
+		c := s.cases[l.ID].c
+		out = append(out, app.Plotted{ID: c.ID, Number: c.Number, Category: c.Category, Status: c.Status,
+			Lat: c.Location.Lat, Lon: c.Location.Lon, Listed: c.Listed, Clock: l.Clock})
+	}
+	return out, next != nil, nil
+}
+
 // CountCases counts the cases f selects, all pages.
 func (s *Store) CountCases(_ context.Context, f duban.CaseFilter) (int, error) {
 	s.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -53,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"two months of random rounds, against a naive walk", testSiteMonthNaive},
 		{"the escalation board", testEscalations},
 		{"lists say how late on the case's calendar", testLateOnTheCalendar},
+		{"the map's cases, as the list has them", testPlotted},
 		{"the scorecards, worked out by hand", testScorecards},
 		{"the scorecards, recomputed from the events by a naive path", testScorecardsNaive},
 		{"the log, read whole", testLog},
@@ -521,6 +523,47 @@ func testLateOnTheCalendar(t *testing.T, s Store) {
 		if l.Clock.Late(monday) != late[l.ID] {
 			t.Fatalf("case %s: the list says %s late, the board %s", l.ID, l.Clock.Late(monday), late[l.ID])
 		}
+	}
+}
+
+// The map reads the open cases as the list does, newest first, only what
+// it draws: where each is, what it is, its clock; a closed case is not
+// drawn, and a limit says whether more were left.
+func testPlotted(t *testing.T, s Store) {
+	ctx := context.Background()
+	w := &writer{t: t, s: s}
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, w.open(t0.Add(time.Duration(i)*time.Minute), "littering", "sanitation", "old-town", duban.SeverityNormal))
+	}
+	w.do(ids[1], duban.Cancel{CommandMeta: duban.CommandMeta{By: supervisor}, Reason: "reported twice"}, t0.Add(5*time.Minute), "cancel")
+	w.do(ids[2], duban.List{CommandMeta: duban.CommandMeta{By: supervisor}, Reason: "本月第三次"}, t0.Add(5*time.Minute), "list")
+	open := duban.CaseFilter{Statuses: duban.OpenStatuses(), Now: t0.Add(time.Hour)}
+	listed, _, err := s.Cases(ctx, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plotted, more, err := s.Plotted(ctx, open, 10)
+	if err != nil || more || len(plotted) != 3 || len(listed) != 3 {
+		t.Fatalf("plotted %+v (more %v), %v; listed %d", plotted, more, err, len(listed))
+	}
+	for i, p := range plotted {
+		l := listed[i]
+		var v duban.View
+		if err := json.Unmarshal(l.View, &v); err != nil {
+			t.Fatal(err)
+		}
+		if p.ID != l.ID || p.Number != v.Number || p.Category != v.Category || p.Status != v.Status || p.Listed != v.Listed ||
+			p.Lat != v.Location.Lat || p.Lon != v.Location.Lon || !reflect.DeepEqual(p.Clock, l.Clock) {
+			t.Errorf("plotted %+v, listed %+v %+v", p, l.Clock, v)
+		}
+	}
+	if !plotted[1].Listed || plotted[1].ID != ids[2] {
+		t.Errorf("the listed case %s is not drawn as listed: %+v", ids[2], plotted[1])
+	}
+	first, more, err := s.Plotted(ctx, open, 2)
+	if err != nil || !more || len(first) != 2 || first[0].ID != ids[3] {
+		t.Fatalf("the first two: %+v (more %v), %v", first, more, err)
 	}
 }
 
