@@ -138,11 +138,8 @@ func (r *listedRow) scan(row pgx.CollectableRow) (app.Listed, error) {
 		return app.Listed{}, err
 	}
 	l := r.l
-	if r.calendar != nil {
-		var err error
-		if l.Clock.Calendar, err = calendars.decode(r.calendar); err != nil {
-			return app.Listed{}, fmt.Errorf("decode the calendar of case %s: %w", l.ID, err)
-		}
+	if err := finishClock(&l.Clock, r.calendar); err != nil {
+		return app.Listed{}, fmt.Errorf("case %s: %w", l.ID, err)
 	}
 	if l.View == nil {
 		var c duban.Case
@@ -155,10 +152,24 @@ func (r *listedRow) scan(row pgx.CollectableRow) (app.Listed, error) {
 		}
 		l.View = v
 	}
-	if len(l.Clock.Levels) == 0 {
-		l.Clock.Levels = nil
-	}
 	return l, nil
+}
+
+// finishClock completes a clock scanned from a row's clock columns: no
+// levels is nil, as duban.Case.Clock gives it, and the calendar column
+// (NULL while no stage runs) decoded.
+func finishClock(k *duban.Clock, calendar []byte) error {
+	if len(k.Levels) == 0 {
+		k.Levels = nil
+	}
+	if calendar == nil {
+		return nil
+	}
+	var err error
+	if k.Calendar, err = calendars.decode(calendar); err != nil {
+		return fmt.Errorf("decode the calendar: %w", err)
+	}
+	return nil
 }
 
 // collectListed reads every row of rows with r, calling each after each.
@@ -345,13 +356,8 @@ func (s *Store) Plotted(ctx context.Context, f duban.CaseFilter, limit int) ([]a
 		if err := rows.Scan(dest...); err != nil {
 			return nil, false, err
 		}
-		if len(p.Clock.Levels) == 0 {
-			p.Clock.Levels = nil
-		}
-		if calendar != nil {
-			if p.Clock.Calendar, err = calendars.decode(calendar); err != nil {
-				return nil, false, fmt.Errorf("decode the calendar of case %s: %w", p.ID, err)
-			}
+		if err := finishClock(&p.Clock, calendar); err != nil {
+			return nil, false, fmt.Errorf("case %s: %w", p.ID, err)
 		}
 		out = append(out, p)
 	}
