@@ -53,9 +53,9 @@ func UnitCountsSQL(q duban.ReportQuery) (string, []any) {
 	// The period's facts are counted by what the figures tell apart (one
 	// count a group, a few hundred groups), and the figures summed from
 	// those; only the timed facts are read again, and sorted, for their
-	// percentiles. Both reads are index-only scans of facts_at. (Counting
-	// each figure with a FILTER over every fact, from a materialized copy
-	// of them, took half as long again: BENCHMARKS.md, scorecards.)
+	// percentiles. Counting each figure with a FILTER over every fact,
+	// from a materialized copy of them, took 1.1 to 1.5 times as long
+	// (BENCHMARKS.md, scorecards).
 	return `WITH g AS MATERIALIZED (
 			SELECT unit, kind, late, failed, level, count(*) AS n FROM facts` + inPeriod + `
 			GROUP BY unit, kind, late, failed, level
