@@ -338,10 +338,12 @@ func (s *Store) Plotted(ctx context.Context, f duban.CaseFilter, limit int) ([]a
 	var q query
 	q.filter(f)
 	// A row written by a release before 0023 has no coordinates of its own.
+	// cases.id is the column, in cases_open_opened's order (id alone would
+	// be the select list's text).
 	rows, err := s.pool.Query(ctx, `SELECT id::text, coalesce(number, ''), category, status,
 			coalesce(lat, (doc->'location'->>'lat')::float8), coalesce(lon, (doc->'location'->>'lon')::float8), listed,
 			stage_deadline, escalate_at, escalation_level, calendar
-		FROM cases`+q.whereClause()+` ORDER BY opened_at DESC, id DESC LIMIT `+q.arg(limit+1), q.args...)
+		FROM cases`+q.whereClause()+` ORDER BY opened_at DESC, cases.id DESC LIMIT `+q.arg(limit+1), q.args...)
 	if err != nil {
 		return nil, false, readErr(err)
 	}
