@@ -52,12 +52,13 @@ func UnitCountsSQL(q duban.ReportQuery) (string, []any) {
 	atEnd := w.whereClause()
 	// The period's facts are counted by what the figures tell apart (one
 	// count a group, a few hundred groups), and the figures summed from
-	// those; only the timed facts are read again, and sorted, for their
+	// those (n is an integer so that its sums are bigints, as counts
+	// are); only the timed facts are read again, and sorted, for their
 	// percentiles. Counting each figure with a FILTER over every fact,
 	// from a materialized copy of them, took 1.1 to 1.5 times as long
 	// (BENCHMARKS.md, scorecards).
 	return `WITH g AS MATERIALIZED (
-			SELECT unit, kind, late, failed, level, count(*) AS n FROM facts` + inPeriod + `
+			SELECT unit, kind, late, failed, level, count(*)::integer AS n FROM facts` + inPeriod + `
 			GROUP BY unit, kind, late, failed, level
 		), counted AS (
 			SELECT unit,
@@ -84,16 +85,15 @@ func UnitCountsSQL(q duban.ReportQuery) (string, []any) {
 			FROM facts` + inPeriod + ` AND kind IN ('acknowledged', 'resolved') GROUP BY unit
 		), escalated AS (
 			SELECT unit, jsonb_object_agg(level, n) AS escalations
-			FROM (SELECT unit, level, sum(n)::bigint AS n FROM g WHERE kind = 'escalation' GROUP BY unit, level) AS by_level
+			FROM (SELECT unit, level, sum(n) AS n FROM g WHERE kind = 'escalation' GROUP BY unit, level) AS by_level
 			GROUP BY unit
 		), overdue AS (
 			SELECT unit, count(*) AS overdue_open FROM stretches` + atEnd + ` GROUP BY unit
 		)
-		SELECT unit, coalesce(dispatched, 0)::bigint, coalesce(handled, 0)::bigint, coalesce(handled_on_time, 0)::bigint,
-			coalesce(overdue_open, 0), coalesce(verifications, 0)::bigint, coalesce(rework, 0)::bigint, coalesce(closed, 0)::bigint,
-			coalesce(extensions_approved, 0)::bigint, coalesce(urges, 0)::bigint, coalesce(no_further_action, 0)::bigint,
-			coalesce(recurrences, 0)::bigint, coalesce(listed, 0)::bigint, coalesce(rated, 0)::bigint, coalesce(satisfied, 0)::bigint,
-			coalesce(escalations, '{}'), ack_p50, ack_p90, resolve_p50, resolve_p90
+		SELECT unit, coalesce(dispatched, 0), coalesce(handled, 0), coalesce(handled_on_time, 0),
+			coalesce(overdue_open, 0), coalesce(verifications, 0), coalesce(rework, 0), coalesce(closed, 0),
+			coalesce(extensions_approved, 0), coalesce(urges, 0), coalesce(no_further_action, 0),
+			coalesce(recurrences, 0), coalesce(listed, 0), coalesce(rated, 0), coalesce(satisfied, 0), coalesce(escalations, '{}'), ack_p50, ack_p90, resolve_p50, resolve_p90
 		FROM counted FULL JOIN overdue USING (unit) LEFT JOIN timed USING (unit) LEFT JOIN escalated USING (unit)`, w.args
 }
 
