@@ -154,14 +154,8 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/cases", s.listCases)
 		r.Get("/cases/{id}", s.getCase)
 		r.Get("/cases/{id}/events", s.caseEvents)
-		for path, cmd := range map[string]duban.Command{
-			"acknowledge": duban.Acknowledge{}, "resolve": duban.Resolve{}, "verify": duban.Verify{}, "comments": duban.AddComment{},
-			"dispute": duban.Dispute{}, "assign": duban.Assign{}, "extensions": duban.RequestExtension{},
-			"extensions/{n}/decision": duban.DecideExtension{}, "urge": duban.Urge{}, "suspend": duban.Suspend{},
-			"resume": duban.Resume{}, "cancel": duban.Cancel{}, "list": duban.List{}, "delist": duban.Delist{},
-			"confirm": duban.Confirm{}, "reject": duban.Reject{}, "reopen": duban.Reopen{},
-		} {
-			r.Post("/cases/{id}/"+path, s.command(cmd.Name()))
+		for _, c := range caseCommands {
+			r.Post("/cases/{id}/"+c.path, s.command(c))
 		}
 		r.Post("/reporters/redemptions", s.redeem)
 		r.Get("/escalations", s.escalations)

@@ -60,7 +60,8 @@ type (
 // every command here, by its name (duban.Command.Name), and
 // FuzzCommandBody reads them all.
 type caseCommand struct {
-	optional bool // an empty body is the command with none of its fields
+	path     string // its route: POST /v1/cases/{id}/path
+	optional bool   // an empty body is the command with none of its fields
 	// build reads body, decoded into the command's request; n is the
 	// extension request a decide_extension decides.
 	build func(body []byte, m duban.CommandMeta, n int) (duban.Command, error)
@@ -68,35 +69,35 @@ type caseCommand struct {
 
 // caseCommands are the commands given to a case, by name.
 var caseCommands = map[string]caseCommand{
-	duban.Acknowledge{}.Name():      reads(true, buildAcknowledge),
-	duban.Resolve{}.Name():          reads(false, buildResolve),
-	duban.Verify{}.Name():           reads(false, buildVerify),
-	duban.AddComment{}.Name():       reads(false, buildComment),
-	duban.Dispute{}.Name():          reads(false, buildDispute),
-	duban.Assign{}.Name():           reads(false, buildAssign),
-	duban.RequestExtension{}.Name(): reads(false, buildExtension),
-	duban.DecideExtension{}.Name():  readsOf(false, buildDecision),
-	duban.Urge{}.Name():             reads(false, buildUrge),
-	duban.Suspend{}.Name():          reads(false, buildSuspend),
-	duban.Resume{}.Name():           reads(true, buildResume),
-	duban.Cancel{}.Name():           reads(false, buildCancel),
-	duban.List{}.Name():             reads(false, buildList),
-	duban.Delist{}.Name():           reads(true, buildDelist),
-	duban.Confirm{}.Name():          reads(true, buildConfirm),
-	duban.Reject{}.Name():           reads(false, buildReject),
-	duban.Reopen{}.Name():           reads(false, buildReopen),
+	duban.Acknowledge{}.Name():      reads("acknowledge", true, buildAcknowledge),
+	duban.Resolve{}.Name():          reads("resolve", false, buildResolve),
+	duban.Verify{}.Name():           reads("verify", false, buildVerify),
+	duban.AddComment{}.Name():       reads("comments", false, buildComment),
+	duban.Dispute{}.Name():          reads("dispute", false, buildDispute),
+	duban.Assign{}.Name():           reads("assign", false, buildAssign),
+	duban.RequestExtension{}.Name(): reads("extensions", false, buildExtension),
+	duban.DecideExtension{}.Name():  readsOf("extensions/{n}/decision", false, buildDecision),
+	duban.Urge{}.Name():             reads("urge", false, buildUrge),
+	duban.Suspend{}.Name():          reads("suspend", false, buildSuspend),
+	duban.Resume{}.Name():           reads("resume", true, buildResume),
+	duban.Cancel{}.Name():           reads("cancel", false, buildCancel),
+	duban.List{}.Name():             reads("list", false, buildList),
+	duban.Delist{}.Name():           reads("delist", true, buildDelist),
+	duban.Confirm{}.Name():          reads("confirm", true, buildConfirm),
+	duban.Reject{}.Name():           reads("reject", false, buildReject),
+	duban.Reopen{}.Name():           reads("reopen", false, buildReopen),
 }
 
-// reads is the caseCommand whose body is an R, built into a command by
-// build.
-func reads[R any](optional bool, build func(R, duban.CommandMeta) (duban.Command, error)) caseCommand {
-	return readsOf(optional, func(req R, m duban.CommandMeta, _ int) (duban.Command, error) { return build(req, m) })
+// reads is the caseCommand at path whose body is an R, built into a
+// command by build.
+func reads[R any](path string, optional bool, build func(R, duban.CommandMeta) (duban.Command, error)) caseCommand {
+	return readsOf(path, optional, func(req R, m duban.CommandMeta, _ int) (duban.Command, error) { return build(req, m) })
 }
 
 // readsOf is reads for a command built also from the extension request
 // it names.
-func readsOf[R any](optional bool, build func(R, duban.CommandMeta, int) (duban.Command, error)) caseCommand {
-	return caseCommand{optional: optional, build: func(body []byte, m duban.CommandMeta, n int) (duban.Command, error) {
+func readsOf[R any](path string, optional bool, build func(R, duban.CommandMeta, int) (duban.Command, error)) caseCommand {
+	return caseCommand{path: path, optional: optional, build: func(body []byte, m duban.CommandMeta, n int) (duban.Command, error) {
 		var req R
 		if err := decodeJSON(body, &req, optional); err != nil {
 			return nil, err
@@ -116,13 +117,12 @@ func BuildCommand(name string, body []byte, m duban.CommandMeta, n int) (duban.C
 	return c.build(body, m, n)
 }
 
-// command is the route of the case command name: it reads the request's
+// command is the route of the case command c: it reads the request's
 // headers and body, builds the command (caseCommands) and has the
 // application layer run it, answering with the case after it. Reading
 // reports only what the body's JSON cannot say (a missing boolean, a time
 // not written as RFC 3339); every rule of the command is Decide's.
-func (s *Server) command(name string) http.HandlerFunc {
-	c := caseCommands[name]
+func (s *Server) command(c caseCommand) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "id")
 		entry(r).caseID = id
