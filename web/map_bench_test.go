@@ -1,16 +1,18 @@
 package web
 
 import (
+	"html/template"
 	"io"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/duban/duban"
 )
 
-// The map's drawing of mapLimit cases and 1,200 sites, its data made:
-// every marker drawn, and the markers kept from the draw before.
+// The map's drawing of mapLimit cases and 1,200 sites, its data made: every
+// marker drawn, and the page around them.
 func BenchmarkMapDrawing(b *testing.B) {
 	s := &Server{Policy: duban.DefaultPolicy()}
 	if _, err := s.Handler(); err != nil {
@@ -27,26 +29,16 @@ func BenchmarkMapDrawing(b *testing.B) {
 		cases = append(cases, mapCase{mapPoint: mapPoint{ID: id, Label: "2026-000123 乱扔垃圾 · 处置中 · 二级", X: float64(i%1200) + 0.5, Y: float64(i%900) + 0.5},
 			Level: i % 4, Overdue: i%2 == 0, Listed: i%10 == 0})
 	}
-	draw := func(b *testing.B, fresh bool) {
-		for b.Loop() {
-			if fresh {
-				s.markers.m = nil
-			}
-			d.Cases = d.Cases[:0]
-			for _, c := range cases {
-				marker, err := s.markers.draw(s.pages["map"], "map-case", c)
-				if err != nil {
-					b.Fatal(err)
-				}
-				d.Cases = append(d.Cases, marker)
-			}
-			pg.Data = d
-			pg.Part = "map-part"
-			if err := s.pages["map"].ExecuteTemplate(io.Discard, "map-part", pg); err != nil {
-				b.Fatal(err)
-			}
+	for b.Loop() {
+		var markers strings.Builder
+		for _, c := range cases {
+			c.draw(&markers)
+		}
+		d.Markers = template.HTML(markers.String())
+		pg.Data = d
+		pg.Part = "map-part"
+		if err := s.pages["map"].ExecuteTemplate(io.Discard, "map-part", pg); err != nil {
+			b.Fatal(err)
 		}
 	}
-	b.Run("drawn", func(b *testing.B) { draw(b, true) })
-	b.Run("markers kept", func(b *testing.B) { draw(b, false) })
 }

@@ -121,13 +121,11 @@ type boardRow struct {
 }
 
 // drawnCache keeps what a template drew for a value, by the value: a
-// board row by what it shows, a map's marker by its place, label and
-// colour. The board holds up to a thousand cases and the map up to
-// mapLimit, and each is drawn again for every office watching it at each
-// escalation, over mostly the same cases: html/template escaping them
-// field by field by reflection is most of their drawing (a thousand board
-// rows: 12 ms, BenchmarkBoardParts; the map: 57 % of the API's CPU under
-// the bench's draws), a value looked up here a fraction of that. What
+// board row by what it shows. The board holds up to a thousand cases, drawn
+// again for every office watching it at each escalation, over mostly the
+// same cases: html/template escaping them field by field by reflection is
+// most of their drawing (a thousand board rows: 12 ms,
+// BenchmarkBoardParts), a value looked up here a fraction of that. What
 // html/template drew for a value is the same each time, so it is kept; a
 // value that changed (a case a minute later, its status moved) is drawn
 // again.
@@ -138,7 +136,7 @@ type drawnCache[K comparable] struct {
 
 // drawnCacheSize bounds the values each cache keeps: when full, it
 // starts again.
-const drawnCacheSize = 2 * mapLimit
+const drawnCacheSize = 8 * boardLimit
 
 // draw returns what t's template name draws for v.
 func (c *drawnCache[K]) draw(t *template.Template, name string, v K) (template.HTML, error) {

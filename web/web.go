@@ -57,7 +57,6 @@ type Server struct {
 	zone     *time.Location
 	views    viewCache
 	rows     drawnCache[boardRow] // the board's
-	markers  drawnCache[mapCase]  // the map's
 }
 
 func (s *Server) now() time.Time {
