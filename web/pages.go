@@ -120,26 +120,25 @@ type boardRow struct {
 	Cells [8]string
 }
 
-// drawnCache keeps what a template drew for a value, by the value: a
-// board row by what it shows. The board holds up to a thousand cases, drawn
-// again for every office watching it at each escalation, over mostly the
-// same cases: html/template escaping them field by field by reflection is
-// most of their drawing (a thousand board rows: 12 ms,
-// BenchmarkBoardParts), a value looked up here a fraction of that. What
-// html/template drew for a value is the same each time, so it is kept; a
-// value that changed (a case a minute later, its status moved) is drawn
-// again.
-type drawnCache[K comparable] struct {
+// drawnCache keeps what a template drew for a board row, by what the row
+// shows. The board holds up to a thousand cases, drawn again for every
+// office watching it at each escalation, over mostly the same cases:
+// html/template escaping them field by field by reflection is most of
+// their drawing (a thousand rows: 12 ms, BenchmarkBoardParts), a row
+// looked up here a fraction of that. What html/template drew for a row is
+// the same each time, so it is kept; a row that changed (a case a minute
+// later, its status moved) is drawn again.
+type drawnCache struct {
 	mu sync.Mutex
-	m  map[K]template.HTML
+	m  map[boardRow]template.HTML
 }
 
-// drawnCacheSize bounds the values each cache keeps: when full, it
-// starts again.
+// drawnCacheSize bounds the rows the cache keeps: when full, it starts
+// again.
 const drawnCacheSize = 8 * boardLimit
 
 // draw returns what t's template name draws for v.
-func (c *drawnCache[K]) draw(t *template.Template, name string, v K) (template.HTML, error) {
+func (c *drawnCache) draw(t *template.Template, name string, v boardRow) (template.HTML, error) {
 	c.mu.Lock()
 	h, ok := c.m[v]
 	c.mu.Unlock()
@@ -153,7 +152,7 @@ func (c *drawnCache[K]) draw(t *template.Template, name string, v K) (template.H
 	h = template.HTML(b.String()) // html/template's output: escaped as it drew it
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= drawnCacheSize {
-		c.m = make(map[K]template.HTML)
+		c.m = make(map[boardRow]template.HTML)
 	}
 	c.m[v] = h
 	c.mu.Unlock()

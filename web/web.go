@@ -56,7 +56,7 @@ type Server struct {
 	catalogs map[string]messages.Catalog
 	zone     *time.Location
 	views    viewCache
-	rows     drawnCache[boardRow] // the board's
+	rows     drawnCache // the board's
 }
 
 func (s *Server) now() time.Time {
